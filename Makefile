@@ -1,0 +1,42 @@
+# The two commands: `make run` (set up, run the hub with demo data) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+export HF_HUB_OFFLINE := 1
+
+.PHONY: run test bench setup debs python web lint clean
+
+run: setup
+	HUB_DEMO=1 $(BIN)/python server.py
+
+test: setup
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python bench/acd.py
+	$(BIN)/python bench/chat.py
+
+setup: debs python web
+
+debs:
+	./scripts/install-debs.sh
+
+python: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+web: web/dist/index.html
+
+web/dist/index.html: web/package.json web/package-lock.json $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/widget.html web/vite.config.ts
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build
+	touch $@
+
+lint: python
+	$(BIN)/python -m ruff check . || true
+
+clean:
+	rm -rf $(VENV) web/node_modules web/dist data bench/results

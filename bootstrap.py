@@ -1,0 +1,16 @@
+"""Composition root: the hub plus its channel adapters. ``server.py`` and the tests use this."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.webchat import WebchatChannel
+from hub.app import create_app
+from hub.clock import Clock
+from hub.config import Settings
+from hub.demo import seed_demo
+
+
+def build_app(settings: Settings, clock: Clock | None = None) -> Any:
+    return create_app(settings, channels=[WebchatChannel()], clock=clock,
+                      seed_demo=seed_demo if settings.demo else None)

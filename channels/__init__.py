@@ -1,0 +1,1 @@
+"""Channel adapters. Each talks to the hub only through its services and events."""

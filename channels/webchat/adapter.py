@@ -1,0 +1,261 @@
+"""The web chat channel adapter.
+
+A customer's widget gets an access token when it starts a conversation (pre-chat form); the token
+is the only thing the widget holds and it opens exactly that conversation. Customer messages are
+acknowledged only after they are committed (the ack carries the stored message)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import socketio
+from starlette.requests import Request
+from starlette.responses import Response
+
+from hub.api.http import Api, json_response, parse_body, parse_query
+from hub.api.schemas import CsatIn, OfflineIn, WidgetConfigQuery, WidgetSessionIn
+from hub.errors import HubError, InvalidState, NotAuthenticated, ValidationFailed
+from hub.events import Event, EventType
+from hub.security import new_token, token_hash
+
+if TYPE_CHECKING:
+    from hub.app import Services
+
+log = logging.getLogger(__name__)
+
+PRECHAT_FIELDS = [
+    {"key": "name", "label": "Your name", "required": True},
+    {"key": "email", "label": "Email", "required": False},
+    {"key": "phone", "label": "Phone", "required": False},
+]
+
+
+def _bearer(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    return auth[7:].strip() if auth.lower().startswith("bearer ") else None
+
+
+class WidgetNamespace(socketio.AsyncNamespace):
+    def __init__(self, channel: WebchatChannel) -> None:
+        super().__init__("/widget")
+        self.ch = channel
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        s = self.ch.services
+        token = auth.get("token") if isinstance(auth, dict) else None
+        row = await s.conversations.customer_conversation(token if isinstance(token, str) else None)
+        if row is None:
+            raise socketio.exceptions.ConnectionRefusedError("not_authenticated")
+        await self.save_session(sid, {"conversation_id": row.id})
+        await self.enter_room(sid, f"widget:{row.id}")
+
+    async def _conversation_id(self, sid: str) -> str | None:
+        session = await self.get_session(sid)
+        return session.get("conversation_id") if session else None
+
+    async def on_message(self, sid: str, data: Any) -> dict[str, Any]:
+        cid = await self._conversation_id(sid)
+        if cid is None:
+            return {"ok": False, "code": "not_authenticated", "detail": "no conversation"}
+        if not isinstance(data, dict) or not isinstance(data.get("body", ""), str):
+            return {"ok": False, "code": "validation_error", "detail": "send {body, client_id}"}
+        ids = data.get("attachment_ids") or []
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids) or len(ids) > 10:
+            return {"ok": False, "code": "validation_error", "detail": "attachment_ids must be a list of ids"}
+        try:
+            msg = await self.ch.services.conversations.add_message(
+                cid, sender="customer", body=data.get("body", ""), client_id=data.get("client_id"),
+                attachment_ids=ids or None)
+        except HubError as err:
+            return {"ok": False, "code": err.code, "detail": err.detail}
+        return {"ok": True, "message": msg}
+
+    async def on_typing(self, sid: str, data: Any = None) -> None:
+        cid = await self._conversation_id(sid)
+        if cid is None:
+            return
+        s = self.ch.services
+        await s.bus.dispatch([Event(EventType.TYPING, s.clock.now(), conversation_id=cid,
+                                    data={"sender": "customer"})])
+
+
+class WebchatChannel:
+    name = "webchat"
+
+    def __init__(self, default_queue: str | None = None) -> None:
+        self.default_queue = default_queue
+        self._services: Services | None = None
+        self.namespace = WidgetNamespace(self)
+
+    @property
+    def services(self) -> Services:
+        assert self._services is not None, "the web chat channel is not started"
+        return self._services
+
+    async def start(self, services: Services) -> None:
+        self._services = services
+        services.bus.subscribe(self.on_hub_event)
+
+    async def stop(self) -> None:
+        self._services = None
+
+    # --- the hub's events, as the customer sees them ----------------------------------------
+    async def _conversation(self, cid: str | None) -> Any:
+        if not cid:
+            return None
+        row = await self.services.conversations.row(cid)
+        return row if row.channel == "chat" else None
+
+    async def on_hub_event(self, ev: Event) -> None:
+        t = ev.type
+        room = f"widget:{ev.conversation_id}"
+        emit = self.namespace.emit
+        if t is EventType.MESSAGE_CREATED:
+            msg = ev.data["message"]
+            if msg["kind"] != "note" and msg["sender"] != "customer" and await self._conversation(ev.conversation_id):
+                await emit("message", _customer_view(msg), to=room)
+        elif t is EventType.TYPING and ev.data.get("sender") == "agent":
+            await emit("typing", {"sender": "agent"}, to=room)
+        elif t in (EventType.CONVERSATION_ASSIGNED, EventType.CONVERSATION_TRANSFERRED,
+                   EventType.CONVERSATION_CLOSED, EventType.CONVERSATION_OVERFLOWED,
+                   EventType.CONVERSATION_ABANDONED):
+            row = await self._conversation(ev.conversation_id)
+            if row is None:
+                return
+            await emit("status", await self._status(row), to=room)
+            if row.status == "closed" and row.csat_rating is None:
+                await emit("csat_request", {}, to=room)
+
+    async def _status(self, row: Any) -> dict[str, Any]:
+        agent_name = None
+        if row.assignee_id:
+            agent_name = (await self.services.auth.get_user(row.assignee_id)).display_name
+        return {"status": row.status, "agent_name": agent_name}
+
+    # --- HTTP -------------------------------------------------------------------------------
+    async def _online(self, queue_id: str) -> bool:
+        s = self.services
+        queue = await s.directory.get_queue(queue_id)
+        snap = s.routing.engine.queue_snapshot(queue_id, s.clock.now())
+        if not snap.is_open:
+            return False
+        return any(s.routing.agent_state(m)["state"] in ("ready", "not_ready", "wrap_up")
+                   for m in queue["members"])
+
+    async def _queue_id(self, requested: str | None) -> str:
+        queues = await self.services.directory.list_queues()
+        ids = {q["id"] for q in queues}
+        if requested:
+            if requested not in ids:
+                raise ValidationFailed(f"queue {requested} does not exist")
+            return requested
+        if self.default_queue in ids:
+            return self.default_queue  # type: ignore[return-value]
+        if not queues:
+            raise InvalidState("no queue is configured")
+        return queues[0]["id"]
+
+    async def _customer_row(self, request: Request) -> Any:
+        row = await self.services.conversations.customer_conversation(_bearer(request))
+        if row is None:
+            raise NotAuthenticated("start a chat first (the widget token is missing or unknown)")
+        return row
+
+    def register(self, api: Api, sio: socketio.AsyncServer) -> None:
+        sio.register_namespace(self.namespace)
+        ch = self
+
+        @api.add("/api/widget/config", "GET", "Widget settings and whether anyone can serve",
+                 tag="widget", query=WidgetConfigQuery, auth="none")
+        async def config(request: Request) -> Response:
+            q = parse_query(request, WidgetConfigQuery)
+            s = ch.services
+            qid = await ch._queue_id(q.queue)
+            queues = await s.directory.list_queues()
+            return json_response({
+                "online": await ch._online(qid), "queue_id": qid,
+                "queues": [{"id": x["id"], "name": x["name"]} for x in queues],
+                "prechat": PRECHAT_FIELDS,
+                "max_upload_bytes": s.settings.max_upload_bytes,
+                "allowed_types": list(s.settings.allowed_upload_types),
+            })
+
+        @api.add("/api/widget/sessions", "POST", "Start a chat (pre-chat form)", tag="widget",
+                 body=WidgetSessionIn, auth="none", status=201)
+        async def start(request: Request) -> Response:
+            body = await parse_body(request, WidgetSessionIn)
+            s = ch.services
+            qid = await ch._queue_id(body.queue_id)
+            identity = {"name": body.name, "email": body.email, "phone": body.phone}
+            # Validate the identity the same way the CRM does before anything is stored.
+            await s.contacts.validate({k: v for k, v in identity.items() if v}, partial=False)
+            token = new_token()
+            row = await s.conversations.open(
+                channel="chat", queue_id=qid, identity=identity, first_message=body.message or None,
+                subject=(body.message or "")[:80] or None, widget_token_hash=token_hash(token),
+                meta={"prechat": body.model_dump(exclude_none=True),
+                      "user_agent": request.headers.get("user-agent", "")[:200]})
+            await s.routing.enqueue(row)
+            return json_response({"token": token, "conversation_id": row.id}, 201)
+
+        @api.add("/api/widget/conversation", "GET", "The customer's own conversation", tag="widget",
+                 auth="widget")
+        async def conversation(request: Request) -> Response:
+            row = await ch._customer_row(request)
+            s = ch.services
+            msgs = await s.conversations.messages(row.id, include_notes=False)
+            return json_response({
+                "id": row.id, **await ch._status(row),
+                "messages": [_customer_view(m) for m in msgs],
+                "csat": {"rating": row.csat_rating} if row.csat_rating else None,
+            })
+
+        @api.add("/api/widget/attachments", "POST", "Upload a file into the chat", tag="widget",
+                 auth="widget", status=201)
+        async def upload(request: Request) -> Response:
+            from hub.api.desk import save_upload
+
+            row = await ch._customer_row(request)
+            if row.status in ("closed", "abandoned"):
+                raise InvalidState("the chat has ended")
+            return json_response(await save_upload(request, ch.services, f"widget:{row.id}", row.id), 201)
+
+        @api.add("/api/widget/offline", "POST", "Leave a message when nobody can chat",
+                 tag="widget", body=OfflineIn, auth="none", status=201)
+        async def offline(request: Request) -> Response:
+            body = await parse_body(request, OfflineIn)
+            s = ch.services
+            qid = await ch._queue_id(body.queue_id)
+            identity = {"name": body.name, "email": body.email}
+            await s.contacts.validate(identity, partial=False)
+            row = await s.conversations.open(
+                channel="chat", queue_id=qid, identity=identity, first_message=body.message,
+                subject=body.message[:80], status="pending", meta={"offline_form": True})
+            return json_response({"id": row.id}, 201)
+
+        @api.add("/api/widget/csat", "POST", "Rate the chat", tag="widget", body=CsatIn,
+                 auth="widget", status=204)
+        async def csat(request: Request) -> Response:
+            row = await ch._customer_row(request)
+            body = await parse_body(request, CsatIn)
+            if row.status not in ("closed", "abandoned"):
+                raise InvalidState("rate the chat after it has ended")
+            await ch.services.conversations.rate(row.id, body.rating, body.comment)
+            return Response(status_code=204)
+
+        @api.add("/api/widget/close", "POST", "The customer ends the chat", tag="widget",
+                 auth="widget", status=204)
+        async def close(request: Request) -> Response:
+            row = await ch._customer_row(request)
+            s = ch.services
+            if row.status in ("closed", "abandoned"):
+                return Response(status_code=204)
+            await s.conversations.close(row.id, by=None, reason="customer")
+            await s.routing.release(row.id)
+            return Response(status_code=204)
+
+
+def _customer_view(msg: dict[str, Any]) -> dict[str, Any]:
+    return {k: msg[k] for k in ("id", "kind", "sender", "sender_name", "body", "attachments",
+                                "client_id", "created_at")}

@@ -1,0 +1,1 @@
+"""HTTP API: validation, auth checks and problem responses around the hub services."""

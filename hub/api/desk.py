@@ -1,0 +1,246 @@
+"""Auth, agent state and the agent's conversations (INBOX-2, AGENT-1, AGENT-2 for chat)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+
+from hub import __version__
+from hub.api.http import SESSION_COOKIE, Api, current_user, json_response, parse_body, parse_query, require
+from hub.api.schemas import (
+    AgentStateIn,
+    CloseIn,
+    InboxQuery,
+    LinkContactIn,
+    LoginIn,
+    MessageIn,
+    NoteIn,
+    TransferIn,
+)
+from hub.errors import NotFound, ValidationFailed
+from hub.services.routing import DISPOSITIONS, REASON_CODES
+
+
+def register(api: Api) -> None:
+    @api.add("/api/health", "GET", "Liveness and database check", tag="system", auth="none")
+    async def health(request: Request) -> Response:
+        s = request.app.state.services
+        from sqlalchemy import text
+
+        async with s.db.read() as conn:
+            await conn.execute(text("SELECT 1"))
+        return json_response({"status": "ok", "database": "ok", "version": __version__,
+                              "dialect": s.db.dialect})
+
+    @api.add("/api/auth/login", "POST", "Log in; sets the session cookie", tag="auth",
+             body=LoginIn, auth="none")
+    async def login(request: Request) -> Response:
+        s = request.app.state.services
+        body = await parse_body(request, LoginIn)
+        token, user = await s.auth.login(body.username, body.password)
+        resp = json_response({"user": user.public()})
+        resp.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax",
+                        secure=s.settings.secret_cookie_secure, max_age=s.settings.session_ttl_s,
+                        path="/")
+        return resp
+
+    @api.add("/api/auth/logout", "POST", "Log out", tag="auth", status=204)
+    async def logout(request: Request) -> Response:
+        await current_user(request)
+        await request.app.state.services.auth.logout(request.cookies[SESSION_COOKIE])
+        resp = Response(status_code=204)
+        resp.delete_cookie(SESSION_COOKIE, path="/")
+        return resp
+
+    @api.add("/api/me", "GET", "The logged-in user with permissions and agent state", tag="auth")
+    async def me(request: Request) -> Response:
+        user = await current_user(request)
+        s = request.app.state.services
+        agent = s.routing.agent_state(user.id) if user.is_agent else None
+        return json_response({**user.public(), "agent": agent})
+
+    @api.add("/api/agent/state", "GET", "My agent state", tag="agent")
+    async def get_state(request: Request) -> Response:
+        user = await require(request, "desk")
+        return json_response(request.app.state.services.routing.agent_state(user.id))
+
+    @api.add("/api/agent/state", "POST", "Change my agent state", tag="agent", body=AgentStateIn)
+    async def set_state(request: Request) -> Response:
+        user = await require(request, "desk")
+        body = await parse_body(request, AgentStateIn)
+        s = request.app.state.services
+        return json_response(await s.routing.set_agent_state(user.id, body.state, body.reason))
+
+    @api.add("/api/agent/wrapup/end", "POST", "End my wrap-up early", tag="agent")
+    async def end_wrapup(request: Request) -> Response:
+        user = await require(request, "desk")
+        return json_response(await request.app.state.services.routing.end_wrapup(user.id))
+
+    @api.add("/api/reason-codes", "GET", "Not-ready reason codes", tag="agent")
+    async def reason_codes(request: Request) -> Response:
+        await current_user(request)
+        return json_response(REASON_CODES)
+
+    @api.add("/api/dispositions", "GET", "Disposition codes", tag="agent")
+    async def dispositions(request: Request) -> Response:
+        await current_user(request)
+        return json_response(DISPOSITIONS)
+
+    @api.add("/api/conversations", "GET", "The unified inbox", tag="conversations", query=InboxQuery)
+    async def inbox(request: Request) -> Response:
+        user = await require(request, "desk")
+        q = parse_query(request, InboxQuery)
+        s = request.app.state.services
+        return json_response(await s.conversations.inbox(user, q.view, q.channel, q.queue_id, q.q,
+                                                         q.limit, q.before))
+
+    @api.add("/api/conversations/{id}", "GET", "One conversation with messages and contact",
+             tag="conversations")
+    async def detail(request: Request) -> Response:
+        user = await require(request, "desk")
+        s = request.app.state.services
+        return json_response(await s.conversations.detail(user, request.path_params["id"]))
+
+    @api.add("/api/conversations/{id}/accept", "POST", "Accept an offer", tag="conversations")
+    async def accept(request: Request) -> Response:
+        user = await require(request, "desk")
+        s = request.app.state.services
+        cid = request.path_params["id"]
+        row = await s.conversations.row(cid)
+        s.conversations.require_view(user, row)
+        await s.routing.accept(cid, user)
+        return json_response(await s.conversations.detail(user, cid))
+
+    @api.add("/api/conversations/{id}/reject", "POST", "Reject an offer", tag="conversations",
+             status=204)
+    async def reject(request: Request) -> Response:
+        user = await require(request, "desk")
+        s = request.app.state.services
+        cid = request.path_params["id"]
+        s.conversations.require_view(user, await s.conversations.row(cid))
+        await s.routing.reject(cid, user)
+        return Response(status_code=204)
+
+    @api.add("/api/conversations/{id}/messages", "POST", "Reply to the customer",
+             tag="conversations", body=MessageIn, status=201)
+    async def reply(request: Request) -> Response:
+        user = await require(request, "desk")
+        body = await parse_body(request, MessageIn)
+        s = request.app.state.services
+        cid = request.path_params["id"]
+        s.conversations.require_handler(user, await s.conversations.row(cid))
+        msg = await s.conversations.add_message(cid, sender="agent", body=body.body, user=user,
+                                                attachment_ids=body.attachment_ids or None)
+        return json_response(msg, 201)
+
+    @api.add("/api/conversations/{id}/notes", "POST", "Add an internal note", tag="conversations",
+             body=NoteIn, status=201)
+    async def note(request: Request) -> Response:
+        user = await require(request, "desk")
+        body = await parse_body(request, NoteIn)
+        s = request.app.state.services
+        cid = request.path_params["id"]
+        s.conversations.require_view(user, await s.conversations.row(cid))
+        msg = await s.conversations.add_message(cid, sender="agent", kind="note", body=body.body,
+                                                user=user)
+        return json_response(msg, 201)
+
+    @api.add("/api/conversations/{id}/transfer", "POST", "Transfer to a queue or an agent",
+             tag="conversations", body=TransferIn)
+    async def transfer(request: Request) -> Response:
+        user = await require(request, "desk")
+        body = await parse_body(request, TransferIn)
+        s = request.app.state.services
+        cid = request.path_params["id"]
+        await s.routing.transfer(cid, user, body.queue_id, body.agent_id, body.note)
+        row = await s.conversations.row(cid)
+        summary = (await s.conversations.inbox_rows([row]))[0]
+        return json_response(summary)
+
+    @api.add("/api/conversations/{id}/close", "POST", "Close with a disposition",
+             tag="conversations", body=CloseIn)
+    async def close(request: Request) -> Response:
+        user = await require(request, "desk")
+        body = await parse_body(request, CloseIn)
+        s = request.app.state.services
+        cid = request.path_params["id"]
+        s.conversations.require_handler(user, await s.conversations.row(cid))
+        if body.disposition and body.disposition not in {d["code"] for d in DISPOSITIONS}:
+            raise ValidationFailed(f"unknown disposition {body.disposition!r}")
+        row = await s.conversations.close(cid, by=user, disposition=body.disposition, note=body.note)
+        await s.routing.release(cid)
+        return json_response((await s.conversations.inbox_rows([row]))[0])
+
+    @api.add("/api/conversations/{id}/contact", "POST", "Link the conversation to a contact",
+             tag="conversations", body=LinkContactIn)
+    async def link_contact(request: Request) -> Response:
+        user = await require(request, "desk")
+        body = await parse_body(request, LinkContactIn)
+        s = request.app.state.services
+        row = await s.conversations.link_contact(request.path_params["id"], body.contact_id, user)
+        return json_response((await s.conversations.inbox_rows([row]))[0])
+
+    @api.add("/api/attachments", "POST", "Upload an attachment (multipart field 'file')",
+             tag="conversations", status=201)
+    async def upload(request: Request) -> Response:
+        user = await require(request, "desk")
+        s = request.app.state.services
+        return json_response(await save_upload(request, s, f"user:{user.id}"), 201)
+
+    @api.add("/api/attachments/{id}", "GET", "Download an attachment", tag="conversations",
+             auth="session")
+    async def download(request: Request) -> Response:
+        s = request.app.state.services
+        row = await s.attachments.get(request.path_params["id"])
+        user = await s.auth.user_for_token(request.cookies.get(SESSION_COOKIE))
+        allowed = False
+        if user is not None:
+            if row.conversation_id:
+                conv = await s.conversations.row(row.conversation_id)
+                allowed = s.conversations.can_view(user, conv)
+            else:
+                allowed = row.uploaded_by == f"user:{user.id}"
+        else:
+            auth = request.headers.get("authorization", "")
+            widget = await s.conversations.customer_conversation(
+                auth[7:] if auth.lower().startswith("bearer ") else None)
+            allowed = widget is not None and (row.conversation_id == widget.id
+                                              or row.uploaded_by == f"widget:{widget.id}")
+        if not allowed:
+            raise NotFound("attachment does not exist")
+        return FileResponse(s.attachments.path_for(row.id), media_type=row.content_type,
+                            filename=row.filename,
+                            headers={"X-Content-Type-Options": "nosniff",
+                                     "Content-Security-Policy": "sandbox"})
+
+
+async def save_upload(request: Request, s, uploaded_by: str, conversation_id: str | None = None) -> dict:  # type: ignore[no-untyped-def]
+    """Stream a multipart upload into the attachment store without reading it all in memory."""
+    from hub.errors import PayloadTooLarge, UnsupportedMediaType
+
+    ctype = request.headers.get("content-type", "")
+    if not ctype.startswith("multipart/form-data"):
+        raise UnsupportedMediaType("upload the file as multipart/form-data with a 'file' field")
+    length = request.headers.get("content-length")
+    limit = s.attachments.max_bytes
+    if length and length.isdigit() and int(length) > limit + 64 * 1024:
+        raise PayloadTooLarge(f"the file is larger than the limit of {limit // 1024} KiB")
+    try:
+        form = await request.form(max_files=1, max_fields=5, max_part_size=limit + 1)
+    except Exception as err:  # noqa: BLE001 - multipart parser errors are the client's fault
+        if "size" in str(err).lower():
+            raise PayloadTooLarge(f"the file is larger than the limit of {limit // 1024} KiB") from err
+        raise ValidationFailed(f"could not read the upload: {err}") from err
+    try:
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise ValidationFailed("the form needs a 'file' field with a file")
+
+        async def chunks():  # type: ignore[no-untyped-def]
+            while chunk := await upload.read(64 * 1024):
+                yield chunk
+
+        return await s.attachments.save(upload.filename or "file", upload.content_type or "",
+                                        chunks(), uploaded_by, conversation_id)
+    finally:
+        await form.close()

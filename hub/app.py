@@ -1,0 +1,165 @@
+"""The one wiring point of the hub: builds the services and the ASGI application.
+
+Channel adapters are handed in by the caller (``bootstrap.py``); the hub never imports them."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import socketio
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+from hub import __version__
+from hub.api import admin, crm, desk, supervisor
+from hub.api.http import Api
+from hub.clock import Clock, SystemClock
+from hub.config import Settings
+from hub.db.engine import make_engine, migrate
+from hub.db.uow import Database
+from hub.events import EventBus
+from hub.realtime import DeskNamespace
+from hub.services.attachments import AttachmentStore
+from hub.services.auth import AuthService
+from hub.services.contacts import ContactService
+from hub.services.conversations import ConversationService
+from hub.services.directory import DirectoryService
+from hub.services.routing import RoutingService
+from hub.services.wallboard import WallboardService
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    db: Database
+    bus: EventBus
+    auth: AuthService
+    directory: DirectoryService
+    contacts: ContactService
+    conversations: ConversationService
+    routing: RoutingService
+    attachments: AttachmentStore
+    wallboard: WallboardService
+    sio: socketio.AsyncServer
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class Channel(Protocol):
+    """A channel adapter: registers its endpoints/namespaces, then runs while the hub runs."""
+
+    name: str
+
+    def register(self, api: Api, sio: socketio.AsyncServer) -> None: ...
+
+    async def start(self, services: Services) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+async def build_services(settings: Settings, sio: socketio.AsyncServer,
+                         clock: Clock | None = None) -> Services:
+    clock = clock or SystemClock()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url)
+    await migrate(engine)
+    bus = EventBus()
+    db = Database(engine, bus)
+    auth = AuthService(db, clock, settings.session_ttl_s, settings.login_max_failures)
+    directory = DirectoryService(db, clock)
+    contacts = ContactService(db, clock)
+    conversations = ConversationService(db, clock, contacts)
+    routing = RoutingService(db, clock, directory, auth, conversations)
+    attachments = AttachmentStore(db, clock, settings.attachments_dir, settings.max_upload_bytes,
+                                  settings.allowed_upload_types)
+    wallboard = WallboardService(db, clock, directory, auth, routing)
+    return Services(settings, clock, db, bus, auth, directory, contacts, conversations, routing,
+                    attachments, wallboard, sio)
+
+
+class SpaFiles(StaticFiles):
+    """The built web UI; unknown non-API paths get ``index.html`` (client-side routing)."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        try:
+            return await super().get_response(path, scope)
+        except HTTPException as exc:
+            if exc.status_code != 404 or path.startswith(("api/", "socket.io")) or "." in path.rsplit("/", 1)[-1]:
+                raise
+            return await super().get_response("index.html", scope)
+
+
+def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: Clock | None = None,
+               seed_demo: Any = None) -> socketio.ASGIApp:
+    sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=[], logger=False,
+                               engineio_logger=False, ping_interval=10, ping_timeout=10,
+                               max_http_buffer_size=256 * 1024)
+    api = Api()
+    desk.register(api)
+    crm.register(api)
+    admin.register(api)
+    supervisor.register(api)
+    for ch in channels:
+        ch.register(api, sio)
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(api.openapi("Contact hub API", __version__))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        services = await build_services(settings, sio, clock)
+        app.state.services = services
+        if seed_demo is not None:
+            await seed_demo(services)
+        desk_ns = DeskNamespace(services)
+        sio.register_namespace(desk_ns)
+        services.bus.subscribe(desk_ns.on_hub_event)
+        services.bus.subscribe(services.wallboard.on_event)
+        await services.routing.start()
+        await services.wallboard.start()
+        for ch in channels:
+            await ch.start(services)
+        log.info("hub ready on http://%s:%s (%s)", settings.host, settings.port, services.db.dialect)
+        try:
+            yield
+        finally:
+            for ch in reversed(channels):
+                await ch.stop()
+            await desk_ns.close()
+            await services.routing.stop()
+            await services.db.engine.dispose()
+
+    routes: list[Any] = [Route("/api/openapi.json", openapi, methods=["GET"]), *api.routes]
+
+    async def api_not_found(request: Request) -> Response:
+        return JSONResponse({"status": 404, "code": "not_found", "title": "Not found",
+                             "detail": f"no API endpoint {request.method} {request.url.path}"},
+                            status_code=404, media_type="application/problem+json")
+
+    routes.append(Route("/api/{rest:path}", api_not_found,
+                        methods=["GET", "POST", "PATCH", "PUT", "DELETE"]))
+    web_dir = Path(settings.web_dir)
+    if (web_dir / "index.html").exists():
+        routes.append(Mount("/", SpaFiles(directory=web_dir, html=True), name="web"))
+    else:
+        async def no_ui(request: Request) -> Response:
+            return JSONResponse({"detail": f"the web UI is not built ({web_dir} is missing); "
+                                           "run `make web`"}, status_code=503)
+        routes.append(Route("/{rest:path}", no_ui))
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.api = api
+    return socketio.ASGIApp(sio, other_asgi_app=app, socketio_path="socket.io")
+
+

@@ -1,0 +1,115 @@
+"""Attachment storage: size and type limits checked before anything is kept; files land under
+``<data_dir>/attachments`` and the row is committed only after the file is on disk."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from hub.clock import Clock
+from hub.db import tables as t
+from hub.db.uow import Database
+from hub.errors import NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from hub.security import new_id
+
+MAGIC = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "image/webp": (b"RIFF",),
+    "application/pdf": (b"%PDF-",),
+}
+
+
+def sniff_ok(content_type: str, head: bytes) -> bool:
+    if content_type in MAGIC:
+        return head.startswith(MAGIC[content_type])
+    if content_type == "text/plain":
+        try:
+            head.decode("utf-8")
+        except UnicodeDecodeError as err:
+            # a multi-byte character cut at the end of the sniffed block is fine
+            return err.start >= len(head) - 3
+        return b"\x00" not in head
+    return True
+
+
+def attachment_public(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "filename": row.filename, "content_type": row.content_type,
+            "size": row.size}
+
+
+class AttachmentStore:
+    def __init__(self, db: Database, clock: Clock, root: Path, max_bytes: int,
+                 allowed_types: tuple[str, ...]) -> None:
+        self.db = db
+        self.clock = clock
+        self.root = root
+        self.max_bytes = max_bytes
+        self.allowed_types = allowed_types
+
+    def path_for(self, aid: str) -> Path:
+        return self.root / aid[:2] / aid
+
+    async def save(self, filename: str, content_type: str, chunks: AsyncIterator[bytes],
+                   uploaded_by: str, conversation_id: str | None = None) -> dict[str, Any]:
+        content_type = (content_type or "application/octet-stream").split(";")[0].strip().lower()
+        if content_type not in self.allowed_types:
+            raise UnsupportedMediaType(
+                f"files of type {content_type} are not accepted; allowed: {', '.join(self.allowed_types)}")
+        name = os.path.basename(filename or "").strip() or "file"
+        if len(name) > 200:
+            raise ValidationFailed("file name is longer than 200 characters")
+        self.root.mkdir(parents=True, exist_ok=True)
+        aid = new_id()
+        digest = hashlib.sha256()
+        size = 0
+        head = b""
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".upload-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                async for chunk in chunks:
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise PayloadTooLarge(
+                            f"the file is larger than the limit of {self.max_bytes // 1024} KiB")
+                    if len(head) < 4096:
+                        head += chunk[: 4096 - len(head)]
+                    digest.update(chunk)
+                    fh.write(chunk)
+                fh.flush()
+                os.fsync(fh.fileno())
+            if size == 0:
+                raise ValidationFailed("the file is empty")
+            if not sniff_ok(content_type, head):
+                raise UnsupportedMediaType(f"the file's content is not {content_type}")
+            dest = self.path_for(aid)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, dest)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        try:
+            async with self.db.tx() as tx:
+                await tx.conn.execute(t.attachments.insert().values(
+                    id=aid, conversation_id=conversation_id, filename=name, content_type=content_type,
+                    size=size, sha256=digest.hexdigest(), uploaded_by=uploaded_by,
+                    created_at=self.clock.now()))
+        except BaseException:
+            self.path_for(aid).unlink(missing_ok=True)
+            raise
+        return {"id": aid, "filename": name, "content_type": content_type, "size": size}
+
+    async def get(self, aid: str) -> Any:
+        async with self.db.read() as conn:
+            row = (await conn.execute(select(t.attachments).where(t.attachments.c.id == aid))).first()
+        if row is None:
+            raise NotFound(f"attachment {aid} does not exist")
+        return row

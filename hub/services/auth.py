@@ -1,0 +1,219 @@
+"""Users, roles, permissions and sessions (ADMIN-1)."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from hub.clock import Clock
+from hub.db import tables as t
+from hub.db.uow import Database
+from hub.errors import Conflict, Forbidden, InvalidCredentials, NotFound, ValidationFailed
+from hub.events import Event, EventType
+from hub.security import hash_password, new_id, new_token, token_hash, verify_password
+
+ROLES = ("agent", "supervisor", "dispatcher", "knowledge_manager", "admin")
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "agent": frozenset({"desk", "contacts"}),
+    "supervisor": frozenset({"desk", "wallboard", "supervise", "contacts", "contacts_import"}),
+    "dispatcher": frozenset({"contacts"}),
+    "knowledge_manager": frozenset({"contacts"}),
+    "admin": frozenset({"admin", "wallboard", "supervise", "contacts", "contacts_import"}),
+}
+
+DEFAULT_CAPACITY = {"voice": 1, "chat": 3, "email": 5, "sms": 5, "fax": 5}
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    username: str
+    display_name: str
+    roles: tuple[str, ...]
+    skills: dict[str, int] = field(default_factory=dict)
+    capacity: dict[str, int] = field(default_factory=dict)
+    active: bool = True
+
+    @property
+    def permissions(self) -> frozenset[str]:
+        perms: set[str] = set()
+        for role in self.roles:
+            perms |= ROLE_PERMISSIONS.get(role, frozenset())
+        return frozenset(perms)
+
+    @property
+    def is_agent(self) -> bool:
+        return "agent" in self.roles or "supervisor" in self.roles
+
+    def require(self, permission: str) -> None:
+        if permission not in self.permissions:
+            raise Forbidden(f"this needs the {permission!r} permission")
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "username": self.username, "display_name": self.display_name,
+            "roles": list(self.roles), "permissions": sorted(self.permissions),
+            "skills": dict(self.skills), "capacity": dict(self.capacity), "active": self.active,
+        }
+
+
+def _user(row: Any) -> User:
+    return User(id=row.id, username=row.username, display_name=row.display_name,
+                roles=tuple(row.roles), skills=dict(row.skills or {}),
+                capacity=dict(row.capacity or {}), active=row.active)
+
+
+def _check_user_fields(data: dict[str, Any]) -> None:
+    roles = data.get("roles")
+    if roles is not None:
+        bad = [r for r in roles if r not in ROLES]
+        if bad or not roles:
+            raise ValidationFailed(f"roles must be a non-empty subset of {', '.join(ROLES)}",
+                                   details={"errors": [{"loc": ["body", "roles"],
+                                                        "msg": f"unknown roles {bad}"}]})
+    for key in ("skills", "capacity"):
+        for name, level in (data.get(key) or {}).items():
+            if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 100:
+                raise ValidationFailed(f"{key}.{name} must be an integer 0..100")
+    cap = data.get("capacity") or {}
+    unknown = set(cap) - set(DEFAULT_CAPACITY)
+    if unknown:
+        raise ValidationFailed(f"capacity has unknown channels {sorted(unknown)}")
+
+
+class AuthService:
+    def __init__(self, db: Database, clock: Clock, session_ttl_s: int,
+                 max_failures: int = 10, failure_window_s: float = 300) -> None:
+        self.db = db
+        self.clock = clock
+        self.session_ttl_s = session_ttl_s
+        self.max_failures = max_failures
+        self.failure_window_s = failure_window_s
+        self._failures: dict[str, deque[float]] = {}
+
+    # --- sessions -------------------------------------------------------------------------
+    async def login(self, username: str, password: str) -> tuple[str, User]:
+        now = self.clock.now()
+        key = username.lower()
+        window = self._failures.setdefault(key, deque())
+        while window and window[0] < time.monotonic() - self.failure_window_s:
+            window.popleft()
+        if len(window) >= self.max_failures:
+            raise InvalidCredentials("too many failed attempts; wait a few minutes",
+                                     code="too_many_attempts")
+        async with self.db.read() as conn:
+            row = (await conn.execute(select(t.users).where(t.users.c.username == username))).first()
+        if row is None or not row.active or not verify_password(password, row.password_hash):
+            window.append(time.monotonic())
+            async with self.db.tx() as tx:
+                tx.emit(Event(EventType.USER_LOGIN_FAILED, now, data={"username": username[:64]}))
+            raise InvalidCredentials()
+        window.clear()
+        token = new_token()
+        async with self.db.tx() as tx:
+            await tx.conn.execute(t.sessions.insert().values(
+                token_hash=token_hash(token), user_id=row.id, created_at=now,
+                expires_at=now + self.session_ttl_s))
+            tx.emit(Event(EventType.USER_LOGIN, now, user_id=row.id))
+        return token, _user(row)
+
+    async def logout(self, token: str) -> None:
+        async with self.db.tx() as tx:
+            res = await tx.conn.execute(
+                delete(t.sessions).where(t.sessions.c.token_hash == token_hash(token))
+                .returning(t.sessions.c.user_id))
+            uid = res.scalar()
+            if uid:
+                tx.emit(Event(EventType.USER_LOGOUT, self.clock.now(), user_id=uid))
+
+    async def user_for_token(self, token: str | None) -> User | None:
+        if not token:
+            return None
+        async with self.db.read() as conn:
+            row = (await conn.execute(
+                select(t.users, t.sessions.c.expires_at)
+                .join(t.sessions, t.sessions.c.user_id == t.users.c.id)
+                .where(t.sessions.c.token_hash == token_hash(token)))).first()
+        if row is None or row.expires_at < self.clock.now() or not row.active:
+            return None
+        return _user(row)
+
+    async def user_for_token_id(self, user_id: str | None) -> User | None:
+        """The user behind an authenticated socket, re-read so a deactivation takes effect."""
+        if not user_id:
+            return None
+        try:
+            user = await self.get_user(user_id)
+        except NotFound:
+            return None
+        return user if user.active else None
+
+    # --- users ----------------------------------------------------------------------------
+    async def list_users(self) -> list[User]:
+        async with self.db.read() as conn:
+            rows = (await conn.execute(select(t.users).order_by(t.users.c.username))).all()
+        return [_user(r) for r in rows]
+
+    async def get_user(self, user_id: str) -> User:
+        async with self.db.read() as conn:
+            row = (await conn.execute(select(t.users).where(t.users.c.id == user_id))).first()
+        if row is None:
+            raise NotFound(f"user {user_id} does not exist")
+        return _user(row)
+
+    async def create_user(self, data: dict[str, Any], actor: User | None = None) -> User:
+        _check_user_fields(data)
+        if not data.get("password"):
+            raise ValidationFailed("password is required for a new user")
+        uid = new_id()
+        now = self.clock.now()
+        async with self.db.read() as conn:
+            if (await conn.execute(select(t.users.c.id)
+                                   .where(t.users.c.username == data["username"]))).first():
+                raise Conflict(f"username {data['username']!r} is taken")
+        async with self.db.tx() as tx:
+            await tx.conn.execute(t.users.insert().values(
+                id=uid, username=data["username"],
+                display_name=data.get("display_name") or data["username"],
+                password_hash=hash_password(data["password"]),
+                roles=list(data.get("roles") or ["agent"]), skills=dict(data.get("skills") or {}),
+                capacity={**DEFAULT_CAPACITY, **(data.get("capacity") or {})},
+                active=data.get("active", True), created_at=now))
+            tx.emit(Event(EventType.ADMIN_CHANGED, now, user_id=actor.id if actor else None,
+                          data={"entity": "user", "id": uid, "action": "create"}))
+        return await self.get_user(uid)
+
+    async def update_user(self, user_id: str, data: dict[str, Any], actor: User) -> User:
+        _check_user_fields(data)
+        await self.get_user(user_id)
+        values = {k: v for k, v in data.items()
+                  if k in {"display_name", "roles", "skills", "capacity", "active"} and v is not None}
+        if data.get("password"):
+            values["password_hash"] = hash_password(data["password"])
+        if "capacity" in values:
+            values["capacity"] = {**DEFAULT_CAPACITY, **values["capacity"]}
+        async with self.db.tx() as tx:
+            if values:
+                await tx.conn.execute(update(t.users).where(t.users.c.id == user_id).values(**values))
+            if values.get("active") is False:
+                await tx.conn.execute(delete(t.sessions).where(t.sessions.c.user_id == user_id))
+            tx.emit(Event(EventType.ADMIN_CHANGED, self.clock.now(), user_id=actor.id,
+                          data={"entity": "user", "id": user_id, "action": "update",
+                                "fields": sorted(values)}))
+        return await self.get_user(user_id)
+
+    async def delete_user(self, user_id: str, actor: User) -> None:
+        if user_id == actor.id:
+            raise Conflict("you cannot delete yourself")
+        await self.get_user(user_id)
+        async with self.db.tx() as tx:
+            await tx.conn.execute(update(t.users).where(t.users.c.id == user_id)
+                                  .values(active=False))
+            await tx.conn.execute(delete(t.sessions).where(t.sessions.c.user_id == user_id))
+            tx.emit(Event(EventType.ADMIN_CHANGED, self.clock.now(), user_id=actor.id,
+                          data={"entity": "user", "id": user_id, "action": "deactivate"}))

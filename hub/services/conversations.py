@@ -1,0 +1,388 @@
+"""Conversations for every channel (INBOX-1), the unified inbox (INBOX-2) and screen pop (CRM-2).
+
+Channels open conversations and add customer messages through this service; agents reply, note,
+close and rate through it. Routing (who gets the conversation) is ``RoutingService``'s job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, desc, func, or_, select, update
+
+from hub.clock import Clock
+from hub.db import tables as t
+from hub.db.uow import Database, Tx
+from hub.errors import Forbidden, InvalidState, NotFound, ValidationFailed
+from hub.events import Event, EventType
+from hub.security import new_id, token_hash
+from hub.services.attachments import attachment_public
+from hub.services.auth import User
+from hub.services.contacts import ContactService, contact_public
+
+CHANNELS = ("voice", "chat", "email", "sms", "fax")
+OPEN_STATUSES = ("queued", "offered", "assigned", "pending")
+VIEWS = ("mine", "queued", "offered", "pending", "closed", "all")
+MAX_BODY = 10_000
+
+
+def message_public(row: Any, attachments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"id": row.id, "conversation_id": row.conversation_id, "kind": row.kind,
+            "sender": row.sender, "sender_name": row.sender_name, "body": row.body,
+            "client_id": row.client_id, "attachments": attachments or [],
+            "created_at": row.created_at}
+
+
+class ConversationService:
+    def __init__(self, db: Database, clock: Clock, contacts: ContactService) -> None:
+        self.db = db
+        self.clock = clock
+        self.contacts = contacts
+        self._queue_members: dict[str, set[str]] = {}
+        self._queue_names: dict[str, str] = {}
+        self._user_names: dict[str, str] = {}
+        # conversation id -> {agent id: offer expiry}, kept by RoutingService from ACD decisions
+        self.offered_to: dict[str, dict[str, float]] = {}
+
+    def set_directory(self, queues: list[dict[str, Any]], users: list[User]) -> None:
+        self._queue_members = {q["id"]: set(q["members"]) for q in queues}
+        self._queue_names = {q["id"]: q["name"] for q in queues}
+        self._user_names = {u.id: u.display_name for u in users}
+
+    def user_queue_ids(self, user: User) -> set[str]:
+        return {qid for qid, members in self._queue_members.items() if user.id in members}
+
+    # --- reading ----------------------------------------------------------------------------
+    def summary(self, row: Any, contact: dict[str, Any] | None = None,
+                last: Any | None = None) -> dict[str, Any]:
+        return {
+            "id": row.id, "channel": row.channel, "direction": row.direction, "status": row.status,
+            "queue_id": row.queue_id, "queue_name": self._queue_names.get(row.queue_id or ""),
+            "assignee_id": row.assignee_id, "assignee_name": self._user_names.get(row.assignee_id or ""),
+            "contact": {"id": contact["id"], "name": contact["name"], "vip": contact["vip"]}
+            if contact else None,
+            "subject": row.subject, "priority": row.priority, "created_at": row.created_at,
+            "updated_at": row.updated_at, "waiting_since": row.enqueued_at
+            if row.status in ("queued", "offered") else None,
+            "last_message": {"body": last.body[:200], "sender": last.sender, "at": last.created_at}
+            if last is not None else None,
+            "disposition": row.disposition,
+        }
+
+    async def _row(self, conn: Any, cid: str) -> Any:
+        row = (await conn.execute(select(t.conversations).where(t.conversations.c.id == cid))).first()
+        if row is None:
+            raise NotFound(f"conversation {cid} does not exist")
+        return row
+
+    async def row(self, cid: str) -> Any:
+        async with self.db.read() as conn:
+            return await self._row(conn, cid)
+
+    def can_view(self, user: User, row: Any) -> bool:
+        if "supervise" in user.permissions:
+            return True
+        if "desk" not in user.permissions:
+            return False
+        return (row.assignee_id == user.id or row.last_agent_id == user.id
+                or user.id in self._queue_members.get(row.queue_id or "", set())
+                or user.id in self.offered_to.get(row.id, set()))
+
+    def require_view(self, user: User, row: Any) -> None:
+        if not self.can_view(user, row):
+            # Do not reveal whether the conversation exists.
+            raise NotFound(f"conversation {row.id} does not exist")
+
+    def require_handler(self, user: User, row: Any) -> None:
+        self.require_view(user, row)
+        if row.assignee_id != user.id and "supervise" not in user.permissions:
+            raise Forbidden("only the assigned agent (or a supervisor) can do this")
+        if row.status != "assigned":
+            raise InvalidState(f"the conversation is {row.status}")
+
+    async def _summaries(self, conn: Any, rows: list[Any]) -> list[dict[str, Any]]:
+        if not rows:
+            return []
+        contact_ids = {r.contact_id for r in rows if r.contact_id}
+        contacts = {}
+        if contact_ids:
+            crow = (await conn.execute(select(t.contacts).where(t.contacts.c.id.in_(contact_ids)))).all()
+            contacts = {c.id: contact_public(c) for c in crow}
+        ids = [r.id for r in rows]
+        m = t.messages.c
+        latest = (select(m.conversation_id, func.max(m.created_at).label("at"))
+                  .where(m.conversation_id.in_(ids), m.kind != "note")
+                  .group_by(m.conversation_id).subquery())
+        lrows = (await conn.execute(select(t.messages).join(latest, and_(
+            m.conversation_id == latest.c.conversation_id, m.created_at == latest.c.at)))).all()
+        last = {r.conversation_id: r for r in lrows}
+        return [self.summary(r, contacts.get(r.contact_id), last.get(r.id)) for r in rows]
+
+    async def inbox_rows(self, rows: list[Any]) -> list[dict[str, Any]]:
+        async with self.db.read() as conn:
+            return await self._summaries(conn, rows)
+
+    async def customer_conversation(self, token: str | None) -> Any | None:
+        """The conversation a customer access token (the widget's) belongs to, if any."""
+        if not token:
+            return None
+        async with self.db.read() as conn:
+            return (await conn.execute(select(t.conversations).where(
+                t.conversations.c.widget_token_hash == token_hash(token)))).first()
+
+    async def inbox(self, user: User, view: str = "mine", channel: str | None = None,
+                    queue_id: str | None = None, q: str | None = None, limit: int = 50,
+                    before: float | None = None) -> dict[str, Any]:
+        if view not in VIEWS:
+            raise ValidationFailed(f"view must be one of {', '.join(VIEWS)}")
+        if channel and channel not in CHANNELS:
+            raise ValidationFailed(f"channel must be one of {', '.join(CHANNELS)}")
+        if not 1 <= limit <= 200:
+            raise ValidationFailed("limit must be 1..200")
+        c = t.conversations.c
+        supervise = "supervise" in user.permissions
+        my_queues = self.user_queue_ids(user)
+        cond: list[Any] = []
+        if view == "mine":
+            cond += [c.assignee_id == user.id, c.status == "assigned"]
+        elif view == "queued":
+            cond.append(c.status.in_(("queued", "offered")))
+            if not supervise:
+                cond.append(c.queue_id.in_(my_queues))
+        elif view == "offered":
+            ids = [cid for cid, agents in self.offered_to.items() if user.id in agents]
+            cond.append(c.id.in_(ids))
+        elif view == "pending":
+            cond.append(c.status == "pending")
+            if not supervise:
+                cond.append(or_(c.queue_id.in_(my_queues), c.assignee_id == user.id))
+        elif view == "closed":
+            cond.append(c.status.in_(("closed", "abandoned")))
+            if not supervise:
+                cond.append(or_(c.assignee_id == user.id, c.last_agent_id == user.id))
+        elif not supervise:
+            raise Forbidden("the 'all' view needs the 'supervise' permission")
+        if channel:
+            cond.append(c.channel == channel)
+        if queue_id:
+            cond.append(c.queue_id == queue_id)
+        if before is not None:
+            cond.append(c.updated_at < before)
+        if q:
+            like = f"%{q.lower()}%"
+            msg_match = select(t.messages.c.conversation_id).where(
+                func.lower(t.messages.c.body).like(like))
+            contact_match = select(t.contacts.c.id).where(or_(
+                func.lower(t.contacts.c.name).like(like), func.lower(t.contacts.c.email).like(like),
+                t.contacts.c.phone.like(like)))
+            cond.append(or_(c.id.in_(msg_match), c.contact_id.in_(contact_match),
+                            func.lower(c.subject).like(like)))
+        async with self.db.read() as conn:
+            rows = (await conn.execute(select(t.conversations).where(*cond)
+                                       .order_by(desc(c.updated_at)).limit(limit))).all()
+            items = await self._summaries(conn, rows)
+        if view == "offered":
+            for item in items:
+                item["offer_expires_at"] = self.offered_to.get(item["id"], {}).get(user.id)
+        return {"items": items, "next_before": rows[-1].updated_at if len(rows) == limit else None}
+
+    async def messages(self, cid: str, include_notes: bool) -> list[dict[str, Any]]:
+        async with self.db.read() as conn:
+            cond = [t.messages.c.conversation_id == cid]
+            if not include_notes:
+                cond.append(t.messages.c.kind != "note")
+            rows = (await conn.execute(select(t.messages).where(*cond)
+                                       .order_by(t.messages.c.created_at, t.messages.c.id))).all()
+            arows = (await conn.execute(select(t.attachments).where(
+                t.attachments.c.conversation_id == cid, t.attachments.c.message_id.is_not(None)))).all()
+        by_msg: dict[str, list[dict[str, Any]]] = {}
+        for a in arows:
+            by_msg.setdefault(a.message_id, []).append(attachment_public(a))
+        return [message_public(r, by_msg.get(r.id)) for r in rows]
+
+    async def contact_history(self, contact_id: str, exclude: str | None = None,
+                              limit: int = 20) -> list[dict[str, Any]]:
+        c = t.conversations.c
+        async with self.db.read() as conn:
+            rows = (await conn.execute(select(t.conversations).where(
+                c.contact_id == contact_id, c.id != (exclude or ""))
+                .order_by(desc(c.created_at)).limit(limit))).all()
+            return await self._summaries(conn, rows)
+
+    async def detail(self, user: User, cid: str) -> dict[str, Any]:
+        async with self.db.read() as conn:
+            row = await self._row(conn, cid)
+            self.require_view(user, row)
+            summary = (await self._summaries(conn, [row]))[0]
+        contact = await self.contacts.get(row.contact_id) if row.contact_id else None
+        return {
+            **summary,
+            "contact": contact,
+            "messages": await self.messages(cid, include_notes=True),
+            "history": await self.contact_history(row.contact_id, exclude=cid) if row.contact_id else [],
+            "csat": {"rating": row.csat_rating, "comment": row.csat_comment}
+            if row.csat_rating else None,
+            "meta": row.meta,
+        }
+
+    async def screen_pop(self, cid: str) -> dict[str, Any]:
+        row = await self.row(cid)
+        contact = await self.contacts.get(row.contact_id) if row.contact_id else None
+        return {"conversation_id": cid, "contact": contact,
+                "new_customer": bool(row.meta.get("contact_created")),
+                "prechat": row.meta.get("prechat", {}),
+                "history": await self.contact_history(row.contact_id, exclude=cid)
+                if row.contact_id else []}
+
+    # --- writing ----------------------------------------------------------------------------
+    async def open(self, *, channel: str, queue_id: str, identity: dict[str, Any],
+                   subject: str | None = None, first_message: str | None = None,
+                   meta: dict[str, Any] | None = None, widget_token_hash: str | None = None,
+                   status: str = "queued", priority: int = 0) -> Any:
+        """Create a conversation for an inbound contact, finding or creating its contact."""
+        if channel not in CHANNELS:
+            raise ValidationFailed(f"channel must be one of {', '.join(CHANNELS)}")
+        if queue_id not in self._queue_names:
+            raise ValidationFailed(f"queue {queue_id} does not exist")
+        if first_message is not None and len(first_message) > MAX_BODY:
+            raise ValidationFailed(f"message is longer than {MAX_BODY} characters")
+        meta = dict(meta or {})
+        contact = await self.contacts.find_by_identity(identity.get("email"), identity.get("phone"))
+        if contact is None:
+            contact = await self.contacts.create({k: v for k, v in identity.items()
+                                                  if k in ("name", "email", "phone") and v})
+            meta["contact_created"] = True
+        cid = new_id()
+        now = self.clock.now()
+        async with self.db.tx() as tx:
+            await tx.conn.execute(t.conversations.insert().values(
+                id=cid, channel=channel, direction="in", status=status, contact_id=contact["id"],
+                queue_id=queue_id, priority=priority + (10 if contact["vip"] else 0),
+                subject=subject, widget_token_hash=widget_token_hash, created_at=now,
+                updated_at=now, enqueued_at=now if status == "queued" else None, meta=meta))
+            tx.emit(Event(EventType.CONVERSATION_CREATED, now, conversation_id=cid, queue_id=queue_id,
+                          data={"channel": channel, "contact_id": contact["id"], "status": status}))
+            if first_message:
+                await self._insert_message(tx, cid, kind="message", sender="customer",
+                                           sender_name=contact["name"], body=first_message,
+                                           queue_id=queue_id, assignee_id=None)
+        return await self.row(cid)
+
+    async def _insert_message(self, tx: Tx, cid: str, *, kind: str, sender: str, body: str,
+                              sender_name: str | None, queue_id: str | None,
+                              assignee_id: str | None, user_id: str | None = None,
+                              client_id: str | None = None,
+                              attachment_ids: list[str] | None = None) -> dict[str, Any]:
+        mid = new_id()
+        now = self.clock.now()
+        await tx.conn.execute(t.messages.insert().values(
+            id=mid, conversation_id=cid, kind=kind, sender=sender, sender_user_id=user_id,
+            sender_name=sender_name, body=body, client_id=client_id, created_at=now))
+        atts: list[dict[str, Any]] = []
+        if attachment_ids:
+            a = t.attachments.c
+            rows = (await tx.conn.execute(select(t.attachments).where(
+                a.id.in_(attachment_ids), a.message_id.is_(None),
+                or_(a.conversation_id == cid, a.conversation_id.is_(None))))).all()
+            if len(rows) != len(set(attachment_ids)):
+                raise ValidationFailed("unknown or already used attachment id")
+            await tx.conn.execute(update(t.attachments).where(a.id.in_(attachment_ids))
+                                  .values(message_id=mid, conversation_id=cid))
+            atts = [attachment_public(r) for r in rows]
+        await tx.conn.execute(update(t.conversations).where(t.conversations.c.id == cid)
+                              .values(updated_at=now))
+        msg = {"id": mid, "conversation_id": cid, "kind": kind, "sender": sender,
+               "sender_name": sender_name, "body": body, "client_id": client_id,
+               "attachments": atts, "created_at": now}
+        tx.emit(Event(EventType.MESSAGE_CREATED, now, conversation_id=cid, user_id=user_id,
+                      queue_id=queue_id, data={"message": msg, "assignee_id": assignee_id}))
+        return msg
+
+    async def add_message(self, cid: str, *, sender: str, body: str, kind: str = "message",
+                          user: User | None = None, client_id: str | None = None,
+                          attachment_ids: list[str] | None = None,
+                          sender_name: str | None = None) -> dict[str, Any]:
+        body = (body or "").strip()
+        if not body and not attachment_ids:
+            raise ValidationFailed("message is empty")
+        if len(body) > MAX_BODY:
+            raise ValidationFailed(f"message is longer than {MAX_BODY} characters")
+        if client_id is not None and (not isinstance(client_id, str) or len(client_id) > 64):
+            raise ValidationFailed("client_id must be a string of at most 64 characters")
+        async with self.db.tx() as tx:
+            row = await self._row(tx.conn, cid)
+            if client_id:
+                dup = (await tx.conn.execute(select(t.messages).where(
+                    t.messages.c.conversation_id == cid, t.messages.c.client_id == client_id))).first()
+                if dup is not None:
+                    return message_public(dup)
+            if row.status in ("closed", "abandoned") and kind != "note":
+                raise InvalidState("the conversation is closed")
+            if sender == "customer" and sender_name is None and row.contact_id:
+                crow = (await tx.conn.execute(select(t.contacts.c.name)
+                                              .where(t.contacts.c.id == row.contact_id))).first()
+                sender_name = crow.name if crow else None
+            return await self._insert_message(
+                tx, cid, kind=kind, sender=sender, body=body,
+                sender_name=sender_name or (user.display_name if user else None),
+                queue_id=row.queue_id, assignee_id=row.assignee_id,
+                user_id=user.id if user else None, client_id=client_id,
+                attachment_ids=attachment_ids)
+
+    async def set_status(self, cid: str, status: str, **values: Any) -> Any:
+        now = self.clock.now()
+        async with self.db.tx() as tx:
+            await tx.conn.execute(update(t.conversations).where(t.conversations.c.id == cid)
+                                  .values(status=status, updated_at=now, **values))
+        return await self.row(cid)
+
+    async def close(self, cid: str, *, by: User | None, disposition: str | None = None,
+                    note: str | None = None, reason: str = "agent") -> Any:
+        now = self.clock.now()
+        async with self.db.tx() as tx:
+            row = await self._row(tx.conn, cid)
+            if row.status in ("closed", "abandoned"):
+                raise InvalidState(f"the conversation is already {row.status}")
+            if note:
+                await self._insert_message(tx, cid, kind="note", sender="agent", body=note,
+                                           sender_name=by.display_name if by else None,
+                                           queue_id=row.queue_id, assignee_id=row.assignee_id,
+                                           user_id=by.id if by else None)
+            status = "abandoned" if row.status in ("queued", "offered") else "closed"
+            await tx.conn.execute(update(t.conversations).where(t.conversations.c.id == cid).values(
+                status=status, closed_at=now, updated_at=now, disposition=disposition))
+            etype = EventType.CONVERSATION_CLOSED
+            tx.emit(Event(etype, now, conversation_id=cid, user_id=by.id if by else None,
+                          queue_id=row.queue_id,
+                          data={"disposition": disposition, "reason": reason, "status": status,
+                                "assignee_id": row.assignee_id, "channel": row.channel,
+                                "handle_s": now - row.assigned_at if row.assigned_at else None}))
+        return await self.row(cid)
+
+    async def link_contact(self, cid: str, contact_id: str, user: User) -> Any:
+        row = await self.row(cid)
+        self.require_view(user, row)
+        await self.contacts.get(contact_id)
+        now = self.clock.now()
+        async with self.db.tx() as tx:
+            await tx.conn.execute(update(t.conversations).where(t.conversations.c.id == cid)
+                                  .values(contact_id=contact_id, updated_at=now))
+            tx.emit(Event(EventType.CONVERSATION_CONTACT_LINKED, now, conversation_id=cid,
+                          user_id=user.id, queue_id=row.queue_id,
+                          data={"contact_id": contact_id, "assignee_id": row.assignee_id}))
+        return await self.row(cid)
+
+    async def rate(self, cid: str, rating: int, comment: str | None) -> None:
+        if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
+            raise ValidationFailed("rating must be an integer from 1 to 5")
+        if comment is not None and len(comment) > 2000:
+            raise ValidationFailed("comment is longer than 2000 characters")
+        now = self.clock.now()
+        async with self.db.tx() as tx:
+            row = await self._row(tx.conn, cid)
+            if row.csat_rating is not None:
+                raise InvalidState("this conversation was already rated")
+            await tx.conn.execute(update(t.conversations).where(t.conversations.c.id == cid)
+                                  .values(csat_rating=rating, csat_comment=comment, updated_at=now))
+            tx.emit(Event(EventType.CONVERSATION_CSAT, now, conversation_id=cid,
+                          queue_id=row.queue_id,
+                          data={"rating": rating, "assignee_id": row.last_agent_id}))

@@ -1,0 +1,383 @@
+"""Routing: owns the ACD engine (pure decisions) and turns its decisions into stored state and
+events. Every ACD call runs under one lock, followed by one transaction applying its decisions,
+so the database and the engine never disagree about who has what.
+
+Restart: on start the engine is rebuilt from the database: queue and agent configuration, agent
+states, assigned conversations (restored onto their agents) and waiting conversations
+(re-enqueued with their original enqueue time and priority). Offers in flight become waiting
+again; the agents get a fresh offer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select, update
+
+from hub import acd
+from hub.clock import Clock
+from hub.db import tables as t
+from hub.db.uow import Database, Tx
+from hub.errors import Conflict, HubError, InvalidState, NotFound, ValidationFailed
+from hub.events import Event, EventType
+from hub.services.auth import AuthService, User
+from hub.services.conversations import ConversationService
+from hub.services.directory import DirectoryService
+
+log = logging.getLogger(__name__)
+
+AGENT_STATES = ("logged_out", "ready", "not_ready", "wrap_up")
+REASON_CODES = [
+    {"code": "break", "label": "Break"}, {"code": "lunch", "label": "Lunch"},
+    {"code": "meeting", "label": "Meeting"}, {"code": "training", "label": "Training"},
+    {"code": "after_call_work", "label": "After-call work"},
+    {"code": "no_answer", "label": "Missed an offer"},
+]
+DISPOSITIONS = [
+    {"code": "resolved", "label": "Resolved"}, {"code": "follow_up", "label": "Needs follow-up"},
+    {"code": "repair_order", "label": "Repair order created"},
+    {"code": "complaint", "label": "Complaint"}, {"code": "info", "label": "Information given"},
+    {"code": "spam", "label": "Spam / no customer"},
+]
+
+
+class RoutingError(HubError):
+    code, status, title = "routing_error", 409, "Routing refused"
+
+
+def _acd_error(err: acd.AcdError) -> HubError:
+    code = getattr(err, "code", "routing_error")
+    if code in ("unknown_contact", "unknown_agent", "unknown_queue"):
+        return NotFound(str(err), code=code)
+    return RoutingError(str(err), code=code)
+
+
+def acd_agent(user: User) -> acd.AgentConfig:
+    caps = {acd.Channel(k): int(v) for k, v in user.capacity.items() if k in acd.Channel.__members__.values()}
+    return acd.AgentConfig(id=user.id, skills=dict(user.skills), capacity=caps)
+
+
+class RoutingService:
+    def __init__(self, db: Database, clock: Clock, directory: DirectoryService,
+                 auth: AuthService, conversations: ConversationService, seed: int | None = None) -> None:
+        self.db = db
+        self.clock = clock
+        self.directory = directory
+        self.auth = auth
+        self.conversations = conversations
+        self.engine = acd.Acd(seed=seed)
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._timer: asyncio.Task[None] | None = None
+        self._agent_ids: set[str] = set()
+        self._capacity: dict[str, dict[str, int]] = {}
+
+    # --- lifecycle --------------------------------------------------------------------------
+    async def start(self) -> None:
+        async with self._lock:
+            await self._load_directory()
+            await self._restore()
+        self._timer = asyncio.create_task(self._timer_loop(), name="acd-timer")
+
+    async def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timer
+            self._timer = None
+
+    async def reload_directory(self) -> None:
+        """Apply changed users/queues/calendars to the running engine."""
+        async with self._lock:
+            await self._load_directory()
+        self._wake.set()
+
+    async def _load_directory(self) -> None:
+        queues = await self.directory.list_queues()
+        users = await self.auth.list_users()
+        self.conversations.set_directory(queues, users)
+        for cfg in await self.directory.acd_queue_configs():
+            await self._apply(self.engine.configure_queue(cfg, self.clock.now()) or [])
+        agents = {u.id: u for u in users if u.is_agent and u.active}
+        for uid in self._agent_ids - set(agents):
+            with contextlib.suppress(acd.AcdError):
+                await self._apply(self.engine.logout(uid, self.clock.now()))
+        for user in agents.values():
+            await self._apply(self.engine.configure_agent(acd_agent(user), self.clock.now()) or [])
+            self._capacity[user.id] = dict(user.capacity)
+        self._agent_ids = set(agents)
+
+    async def _restore(self) -> None:
+        now = self.clock.now()
+        async with self.db.read() as conn:
+            states = {r.user_id: r for r in (await conn.execute(select(t.agent_states))).all()}
+            convs = (await conn.execute(select(t.conversations).where(
+                t.conversations.c.status.in_(("queued", "offered", "assigned")))
+                .order_by(t.conversations.c.enqueued_at))).all()
+        decisions: list[Any] = []
+        for uid in self._agent_ids:
+            st = states.get(uid)
+            if st is not None and st.state != "logged_out":
+                decisions += self.engine.login(uid, now)
+        for row in convs:
+            if row.status == "assigned" and row.assignee_id in self._agent_ids:
+                self.engine.restore_assigned(self._request(row), row.assignee_id, now)
+        for uid in self._agent_ids:
+            st = states.get(uid)
+            if st is None or st.state == "logged_out":
+                continue
+            if st.state in ("ready", "wrap_up"):
+                decisions += self.engine.set_ready(uid, now)
+            else:
+                decisions += self.engine.set_not_ready(uid, st.reason or "", now)
+        for row in convs:
+            if row.status in ("queued", "offered") and row.queue_id:
+                try:
+                    decisions += self.engine.enqueue(self._request(row), now)
+                except acd.AcdError:
+                    log.exception("could not restore conversation %s", row.id)
+        await self._apply(decisions, restoring=True)
+
+    def _request(self, row: Any) -> acd.ContactRequest:
+        return acd.ContactRequest(
+            id=row.id, channel=acd.Channel(row.channel), queue_id=row.queue_id,
+            priority=row.priority, vip=bool(row.meta.get("vip")),
+            owner_agent_id=row.meta.get("owner_agent_id"), last_agent_id=row.meta.get("last_agent_id"),
+            required_skills=row.meta.get("required_skills") or {}, enqueued_at=row.enqueued_at)
+
+    async def _timer_loop(self) -> None:
+        while True:
+            deadline = self.engine.next_deadline()
+            delay = 1.0 if deadline is None else min(1.0, max(0.0, deadline - self.clock.now()))
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            try:
+                await self.tick()
+            except Exception:  # noqa: BLE001 - the timer must keep running
+                log.exception("ACD tick failed")
+
+    async def tick(self) -> None:
+        async with self._lock:
+            await self._apply(self.engine.tick(self.clock.now()))
+
+    # --- operations -----------------------------------------------------------------------
+    async def _run(self, fn: Any, *args: Any) -> list[Any]:
+        async with self._lock:
+            try:
+                decisions = fn(*args)
+            except acd.AcdError as err:
+                raise _acd_error(err) from err
+            await self._apply(decisions)
+        self._wake.set()
+        return decisions
+
+    async def enqueue(self, row: Any) -> None:
+        contact = None
+        if row.contact_id:
+            async with self.db.read() as conn:
+                contact = (await conn.execute(select(t.contacts).where(
+                    t.contacts.c.id == row.contact_id))).first()
+        meta = dict(row.meta)
+        if contact is not None:
+            meta["vip"] = bool(contact.vip)
+            meta["owner_agent_id"] = contact.owner_agent_id
+            async with self.db.read() as conn:
+                last = (await conn.execute(select(t.conversations.c.last_agent_id).where(
+                    t.conversations.c.contact_id == row.contact_id, t.conversations.c.id != row.id,
+                    t.conversations.c.last_agent_id.is_not(None))
+                    .order_by(t.conversations.c.created_at.desc()).limit(1))).scalar()
+            meta["last_agent_id"] = last
+        async with self.db.tx() as tx:
+            await tx.conn.execute(update(t.conversations).where(t.conversations.c.id == row.id)
+                                  .values(meta=meta))
+            tx.emit(Event(EventType.CONVERSATION_QUEUED, self.clock.now(), conversation_id=row.id,
+                          queue_id=row.queue_id, data={"channel": row.channel,
+                                                       "priority": row.priority}))
+        row = await self.conversations.row(row.id)
+        await self._run(self.engine.enqueue, self._request(row), self.clock.now())
+
+    async def set_agent_state(self, user_id: str, state: str, reason: str | None = None,
+                              forced_by: User | None = None) -> dict[str, Any]:
+        if user_id not in self._agent_ids:
+            raise ValidationFailed("this user is not an active agent")
+        if state not in ("ready", "not_ready", "logged_out"):
+            raise ValidationFailed("state must be ready, not_ready or logged_out")
+        if state == "not_ready" and reason and reason not in {r["code"] for r in REASON_CODES}:
+            raise ValidationFailed(f"unknown reason code {reason!r}")
+        now = self.clock.now()
+        snap = self.engine.agent_snapshot(user_id)
+        async with self._lock:
+            decisions: list[Any] = []
+            try:
+                if state == "logged_out":
+                    decisions += self.engine.logout(user_id, now)
+                else:
+                    if str(snap.state) == "logged_out":
+                        decisions += self.engine.login(user_id, now)
+                    if state == "ready":
+                        decisions += self.engine.set_ready(user_id, now)
+                    else:
+                        decisions += self.engine.set_not_ready(user_id, reason or "break", now)
+            except acd.AcdError as err:
+                raise _acd_error(err) from err
+            await self._apply(decisions, forced_by=forced_by)
+        self._wake.set()
+        return self.agent_state(user_id)
+
+    async def end_wrapup(self, user_id: str) -> dict[str, Any]:
+        await self._run(self.engine.end_wrapup, user_id, self.clock.now())
+        return self.agent_state(user_id)
+
+    def agent_state(self, user_id: str) -> dict[str, Any]:
+        if user_id not in self._agent_ids:
+            return {"state": "logged_out", "reason": None, "since": None, "load": {}, "capacity": {}}
+        snap = self.engine.agent_snapshot(user_id)
+        return {"state": str(snap.state), "reason": snap.reason or None, "since": snap.since,
+                "load": {str(k): v for k, v in snap.load.items()},
+                "capacity": dict(self._capacity.get(user_id, {}))}
+
+    async def accept(self, cid: str, user: User) -> None:
+        await self._run(self.engine.accept, cid, user.id, self.clock.now())
+
+    async def reject(self, cid: str, user: User) -> None:
+        await self._run(self.engine.reject, cid, user.id, self.clock.now())
+        async with self.db.tx() as tx:
+            tx.emit(Event(EventType.CONVERSATION_REJECTED, self.clock.now(), conversation_id=cid,
+                          user_id=user.id))
+
+    async def release(self, cid: str) -> None:
+        """The conversation ended (closed by agent or customer): free the agent's slot."""
+        loc = self.engine.contact_location(cid)
+        if loc is None:
+            return
+        if loc.state != "assigned":
+            await self._run(self.engine.abandon, cid, self.clock.now())
+        else:
+            await self._run(self.engine.release, cid, self.clock.now())
+
+    async def transfer(self, cid: str, by: User, queue_id: str | None = None,
+                       agent_id: str | None = None, note: str | None = None) -> Any:
+        if bool(queue_id) == bool(agent_id):
+            raise ValidationFailed("give exactly one of queue_id or agent_id")
+        row = await self.conversations.row(cid)
+        self.conversations.require_handler(by, row)
+        if queue_id:
+            await self.directory.get_queue(queue_id)
+        if agent_id and agent_id not in self._agent_ids:
+            raise ValidationFailed("the target is not an active agent")
+        if agent_id == row.assignee_id:
+            raise ValidationFailed("the conversation is already assigned to this agent")
+        now = self.clock.now()
+        target_queue = queue_id or row.queue_id
+        async with self.db.tx() as tx:
+            await tx.conn.execute(update(t.conversations).where(t.conversations.c.id == cid).values(
+                status="queued", assignee_id=None, queue_id=target_queue, enqueued_at=now,
+                updated_at=now))
+            if note:
+                await self.conversations._insert_message(
+                    tx, cid, kind="note", sender="agent", body=note, sender_name=by.display_name,
+                    queue_id=target_queue, assignee_id=None, user_id=by.id)
+            tx.emit(Event(EventType.CONVERSATION_TRANSFERRED, now, conversation_id=cid,
+                          user_id=by.id, queue_id=target_queue,
+                          data={"from_agent_id": row.assignee_id, "to_queue_id": queue_id,
+                                "to_agent_id": agent_id, "from_queue_id": row.queue_id}))
+        await self._run(self.engine.transfer, cid, now, queue_id, agent_id)
+        return await self.conversations.row(cid)
+
+    def offers_for(self, user_id: str) -> list[tuple[str, float]]:
+        """Conversations now offered to this agent, with the offer's expiry."""
+        if user_id not in self._agent_ids:
+            return []
+        snap = self.engine.agent_snapshot(user_id)
+        offered = self.conversations.offered_to
+        return [(cid, offered.get(cid, {}).get(user_id, 0.0)) for cid in snap.offers]
+
+    async def remove_queue(self, queue_id: str, actor_id: str) -> None:
+        await self.directory.get_queue(queue_id)
+        async with self.db.read() as conn:
+            busy = (await conn.execute(select(t.conversations.c.id).where(
+                t.conversations.c.queue_id == queue_id,
+                t.conversations.c.status.in_(("queued", "offered", "assigned"))).limit(1))).first()
+        if busy:
+            raise Conflict("the queue still has open conversations; transfer or close them first")
+        async with self._lock:
+            await self.directory.delete_queue(queue_id, actor_id)
+            self.engine.remove_queue(queue_id)
+            await self._load_directory()
+
+    # --- applying decisions ----------------------------------------------------------------
+    async def _apply(self, decisions: Iterable[Any], restoring: bool = False,
+                     forced_by: User | None = None) -> None:
+        decisions = list(decisions)
+        if not decisions:
+            return
+        now = self.clock.now()
+        async with self.db.tx() as tx:
+            for d in decisions:
+                await self._apply_one(tx, d, now, forced_by)
+
+    async def _conv_update(self, tx: Tx, cid: str, **values: Any) -> None:
+        await tx.conn.execute(update(t.conversations).where(t.conversations.c.id == cid)
+                              .values(updated_at=self.clock.now(), **values))
+
+    async def _apply_one(self, tx: Tx, d: Any, now: float, forced_by: User | None) -> None:
+        offered = self.conversations.offered_to
+        if isinstance(d, acd.Offer):
+            offered.setdefault(d.contact_id, {})[d.agent_id] = d.expires_at
+            await self._conv_update(tx, d.contact_id, status="offered")
+            tx.emit(Event(EventType.CONVERSATION_OFFERED, now, conversation_id=d.contact_id,
+                          user_id=d.agent_id, queue_id=d.queue_id, data={"expires_at": d.expires_at}))
+        elif isinstance(d, acd.OfferRevoked):
+            offered.get(d.contact_id, {}).pop(d.agent_id, None)
+            if not offered.get(d.contact_id):
+                offered.pop(d.contact_id, None)
+                if str(d.reason) in ("timeout", "withdrawn") and self.engine.contact_location(d.contact_id):
+                    await self._conv_update(tx, d.contact_id, status="queued")
+            tx.emit(Event(EventType.CONVERSATION_OFFER_REVOKED, now, conversation_id=d.contact_id,
+                          user_id=d.agent_id, data={"reason": str(d.reason)}))
+        elif isinstance(d, acd.Assigned):
+            offered.pop(d.contact_id, None)
+            await self._conv_update(tx, d.contact_id, status="assigned", assignee_id=d.agent_id,
+                                    last_agent_id=d.agent_id, assigned_at=now, queue_id=d.queue_id)
+            tx.emit(Event(EventType.CONVERSATION_ASSIGNED, now, conversation_id=d.contact_id,
+                          user_id=d.agent_id, queue_id=d.queue_id, data={"waited_s": d.waited_s}))
+        elif isinstance(d, acd.NoAnswer):
+            tx.emit(Event(EventType.CONVERSATION_NO_ANSWER, now, conversation_id=d.contact_id,
+                          user_id=d.agent_id))
+        elif isinstance(d, acd.Overflowed):
+            target = d.target
+            data = {"reason": str(d.reason), "target": target.kind, "target_queue_id": target.queue_id,
+                    "from_queue_id": d.from_queue_id}
+            if target.kind == "queue":
+                await self._conv_update(tx, d.contact_id, queue_id=target.queue_id, status="queued")
+            elif target.kind == "reject":
+                await self._conv_update(tx, d.contact_id, status="closed", closed_at=now,
+                                        disposition="rejected")
+            else:
+                await self._conv_update(tx, d.contact_id, status="pending")
+            tx.emit(Event(EventType.CONVERSATION_OVERFLOWED, now, conversation_id=d.contact_id,
+                          queue_id=d.from_queue_id, data=data))
+        elif isinstance(d, acd.Abandoned):
+            offered.pop(d.contact_id, None)
+            tx.emit(Event(EventType.CONVERSATION_ABANDONED, now, conversation_id=d.contact_id,
+                          queue_id=d.queue_id, data={"waited_s": d.waited_s}))
+        elif isinstance(d, acd.AgentStateChanged):
+            values = {"state": str(d.state), "reason": d.reason or None, "since": d.at}
+            res = await tx.conn.execute(update(t.agent_states)
+                                        .where(t.agent_states.c.user_id == d.agent_id).values(**values))
+            if res.rowcount == 0:
+                await tx.conn.execute(t.agent_states.insert().values(user_id=d.agent_id, **values))
+            tx.emit(Event(EventType.AGENT_STATE_CHANGED, now, user_id=d.agent_id,
+                          data={"state": str(d.state), "reason": d.reason or None, "since": d.at,
+                                "forced_by": forced_by.id if forced_by else None}))
+        else:
+            log.debug("unhandled ACD decision %r", d)
+
+
+def ensure_open(row: Any) -> None:
+    if row.status in ("closed", "abandoned"):
+        raise InvalidState(f"the conversation is {row.status}")

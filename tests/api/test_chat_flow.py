@@ -1,0 +1,119 @@
+"""The chat path end to end over real HTTP and Socket.IO: widget → ACD → agent → customer."""
+
+from __future__ import annotations
+
+from tests.api.helpers import agent_desk, queue_id, start_chat
+
+
+async def test_customer_chat_is_offered_accepted_answered_closed_and_rated(hub):
+    agent, desk = await agent_desk(hub, "agent1")
+    general = await queue_id(agent, "General enquiries")
+    customer, widget, session = await start_chat(hub, queue=general)
+    cid = session["conversation_id"]
+
+    offer = await desk.wait("offer", lambda d: d["conversation"]["id"] == cid)
+    assert offer["conversation"]["contact"]["name"] == "Zhang Wei"
+    assert offer["expires_at"] > 0
+
+    detail = await agent.ok("POST", f"/api/conversations/{cid}/accept")
+    assert detail["status"] == "assigned"
+    assert detail["assignee_id"] == agent.user["id"]
+    assert detail["messages"][0]["body"] == "My gas meter shows an error"
+    pop = await desk.wait("screen_pop", lambda d: d["conversation_id"] == cid)
+    assert pop["contact"]["email"] == "zhang.wei@example.com"
+    assert pop["contact"]["custom"]["account_no"] == "GC-100231"
+    status = await widget.wait("status", lambda d: d["status"] == "assigned")
+    assert status["agent_name"] == "Alice Chen"
+
+    reply = await agent.ok("POST", f"/api/conversations/{cid}/messages",
+                           {"body": "Hello, I can help with that."}, status=201)
+    got = await widget.wait("message", lambda d: d["id"] == reply["id"])
+    assert got["body"] == "Hello, I can help with that."
+    assert got["sender"] == "agent"
+
+    ack = await widget.call("message", {"body": "It says E3", "client_id": "c-1"})
+    assert ack["ok"] is True and ack["message"]["body"] == "It says E3"
+    seen = await desk.wait("message", lambda d: d["id"] == ack["message"]["id"])
+    assert seen["sender"] == "customer"
+
+    # a retried message with the same client id is stored once
+    again = await widget.call("message", {"body": "It says E3", "client_id": "c-1"})
+    assert again["message"]["id"] == ack["message"]["id"]
+
+    await agent.ok("POST", f"/api/conversations/{cid}/notes", {"body": "internal: meter model X"},
+                   status=201)
+    history = await customer.ok("GET", "/api/widget/conversation")
+    assert [m["body"] for m in history["messages"]] == [
+        "My gas meter shows an error", "Hello, I can help with that.", "It says E3"]
+
+    closed = await agent.ok("POST", f"/api/conversations/{cid}/close", {"disposition": "resolved"})
+    assert closed["status"] == "closed"
+    await widget.wait("csat_request")
+    r = await customer.post("/api/widget/csat", {"rating": 5, "comment": "quick"})
+    assert r.status_code == 204
+    state = await agent.ok("GET", "/api/agent/state")
+    assert state["state"] == "wrap_up"  # the demo queue has 30 s of wrap-up
+    assert (await agent.ok("POST", "/api/agent/wrapup/end"))["state"] == "ready"
+    await desk.close()
+    await widget.close()
+
+
+async def test_transfer_to_queue_reaches_second_agent_with_the_same_contact_record(hub):
+    a1, desk1 = await agent_desk(hub, "agent1")
+    general = await queue_id(a1, "General enquiries")
+    billing = await queue_id(a1, "Billing")
+    a2, desk2 = await agent_desk(hub, "agent2", ready=False)
+    customer, widget, session = await start_chat(hub, queue=general, name="Li Na",
+                                                 email="li.na@example.com")
+    cid = session["conversation_id"]
+    await desk1.wait("offer", lambda d: d["conversation"]["id"] == cid)
+    await a1.ok("POST", f"/api/conversations/{cid}/accept")
+    await a1.ok("POST", "/api/agent/state", {"state": "not_ready", "reason": "break"})
+    await a2.ok("POST", "/api/agent/state", {"state": "ready"})
+    moved = await a1.ok("POST", f"/api/conversations/{cid}/transfer",
+                        {"queue_id": billing, "note": "billing question"})
+    assert moved["queue_id"] == billing
+    await desk2.wait("offer", lambda d: d["conversation"]["id"] == cid)
+    await a2.ok("POST", f"/api/conversations/{cid}/accept")
+    pop = await desk2.wait("screen_pop", lambda d: d["conversation_id"] == cid)
+    assert pop["contact"]["name"] == "Li Na" and pop["contact"]["vip"] is True
+    detail = await a2.ok("GET", f"/api/conversations/{cid}")
+    assert any(m["kind"] == "note" and m["body"] == "billing question" for m in detail["messages"])
+    # agent1 may no longer reply
+    r = await a1.post(f"/api/conversations/{cid}/messages", {"body": "still here?"})
+    assert r.status_code in (403, 404, 409)
+    for s in (desk1, desk2, widget):
+        await s.close()
+
+
+async def test_nobody_logged_in_means_offline_form_which_lands_in_pending(hub):
+    anon = await hub.client()
+    cfg = await anon.ok("GET", "/api/widget/config")
+    assert cfg["online"] is False
+    created = await anon.ok("POST", "/api/widget/offline",
+                            {"name": "Wang Fang", "email": "wf@example.com", "message": "Call me back"},
+                            status=201)
+    sup = await hub.client("supervisor")
+    pending = await sup.ok("GET", "/api/conversations?view=pending")
+    assert [c["id"] for c in pending["items"]] == [created["id"]]
+    agent, desk = await agent_desk(hub, "agent1")
+    cfg = await anon.ok("GET", "/api/widget/config")
+    assert cfg["online"] is True
+    await desk.close()
+
+
+async def test_returning_customer_sees_history_and_agent_sees_earlier_conversations(hub):
+    agent, desk = await agent_desk(hub, "agent1")
+    general = await queue_id(agent, "General enquiries")
+    _, w1, s1 = await start_chat(hub, queue=general, message="first")
+    await desk.wait("offer", lambda d: d["conversation"]["id"] == s1["conversation_id"])
+    await agent.ok("POST", f"/api/conversations/{s1['conversation_id']}/accept")
+    await agent.ok("POST", f"/api/conversations/{s1['conversation_id']}/close", {})
+    await agent.ok("POST", "/api/agent/wrapup/end")
+    _, w2, s2 = await start_chat(hub, queue=general, message="second")
+    await desk.wait("offer", lambda d: d["conversation"]["id"] == s2["conversation_id"])
+    detail = await agent.ok("POST", f"/api/conversations/{s2['conversation_id']}/accept")
+    assert [h["id"] for h in detail["history"]] == [s1["conversation_id"]]
+    assert detail["contact"]["name"] == "Zhang Wei"
+    for s in (desk, w1, w2):
+        await s.close()

@@ -1,0 +1,1 @@
+"""Test support: real servers (the hub, PostgreSQL) started on loopback with time limits."""

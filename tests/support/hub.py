@@ -1,0 +1,168 @@
+"""The real hub on a loopback port: in-process (uvicorn task) or as a subprocess (for kill tests),
+and a small HTTP client that logs in like the UI does."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from bootstrap import build_app
+from hub.config import load_settings
+from tests.support.postgres import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class ApiClient:
+    """An httpx client bound to the hub; ``login`` keeps the session cookie like a browser."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=10)
+        self.user: dict[str, Any] | None = None
+
+    async def login(self, username: str, password: str = "demo") -> ApiClient:
+        r = await self.http.post("/api/auth/login", json={"username": username, "password": password})
+        assert r.status_code == 200, r.text
+        self.user = r.json()["user"]
+        return self
+
+    @property
+    def cookie_header(self) -> str:
+        return "; ".join(f"{k}={v}" for k, v in self.http.cookies.items())
+
+    async def get(self, path: str, **kw: Any) -> httpx.Response:
+        return await self.http.get(path, **kw)
+
+    async def post(self, path: str, json: Any = None, **kw: Any) -> httpx.Response:
+        return await self.http.post(path, json=json, **kw)
+
+    async def patch(self, path: str, json: Any = None, **kw: Any) -> httpx.Response:
+        return await self.http.patch(path, json=json, **kw)
+
+    async def delete(self, path: str, **kw: Any) -> httpx.Response:
+        return await self.http.delete(path, **kw)
+
+    async def ok(self, method: str, path: str, json: Any = None, status: int = 200) -> Any:
+        r = await self.http.request(method, path, json=json)
+        assert r.status_code == status, f"{method} {path} -> {r.status_code} {r.text}"
+        return r.json() if r.content else None
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+
+class InProcessHub:
+    def __init__(self, data_dir: Path, database_url: str = "", **settings: Any) -> None:
+        self.port = free_port()
+        self.settings = load_settings(environ={}, data_dir=str(data_dir), port=self.port, demo=True,
+                                      database_url=database_url, web_dir=str(REPO / "web" / "dist"),
+                                      wallboard_interval_s=0.1, **settings)
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.app = build_app(self.settings)
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._clients: list[ApiClient] = []
+
+    @property
+    def services(self) -> Any:
+        return self.app.other_asgi_app.state.services
+
+    async def start(self) -> InProcessHub:
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
+                                lifespan="on")
+        self._server = uvicorn.Server(config)
+        self._task = asyncio.create_task(self._server.serve(), name="hub-under-test")
+        async with asyncio.timeout(30):
+            while not self._server.started:
+                if self._task.done():
+                    self._task.result()
+                    raise RuntimeError("the hub stopped during start-up")
+                await asyncio.sleep(0.02)
+        return self
+
+    async def client(self, username: str | None = None) -> ApiClient:
+        c = ApiClient(self.base_url)
+        self._clients.append(c)
+        if username:
+            await c.login(username)
+        return c
+
+    async def stop(self) -> None:
+        for c in self._clients:
+            await c.close()
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(15):
+                    await self._task
+
+
+@contextlib.asynccontextmanager
+async def running_hub(data_dir: Path, database_url: str = "", **settings: Any) -> AsyncIterator[InProcessHub]:
+    hub = InProcessHub(data_dir, database_url, **settings)
+    await hub.start()
+    try:
+        yield hub
+    finally:
+        await hub.stop()
+
+
+class HubProcess:
+    """``python server.py`` as a child process, so a test can SIGKILL it."""
+
+    def __init__(self, data_dir: Path, database_url: str = "", port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.data_dir = data_dir
+        self.database_url = database_url
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log = data_dir / f"server-{self.port}.log"
+
+    def start(self, timeout: float = 30) -> HubProcess:
+        env = {**os.environ, "HUB_DATA_DIR": str(self.data_dir), "HUB_PORT": str(self.port),
+               "HUB_DEMO": "1", "HUB_DATABASE_URL": self.database_url, "HUB_LOG_LEVEL": "warning",
+               "HUB_WEB_DIR": str(REPO / "web" / "dist")}
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._logfh = open(self.log, "ab")  # noqa: SIM115 - closed in kill()/stop()
+        self.proc = subprocess.Popen([sys.executable, str(REPO / "server.py")], cwd=REPO, env=env,
+                                     stdout=self._logfh, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{self.base_url}/api/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.kill()
+        raise RuntimeError(f"server did not become healthy: {self.log.read_text()[-2000:]}")
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self._logfh.close()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self._logfh.close()

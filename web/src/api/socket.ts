@@ -1,0 +1,108 @@
+// The one Socket.IO connection of the staff SPA: namespace /desk.
+import { io, type Socket } from 'socket.io-client'
+import { ref } from 'vue'
+import type {
+  AgentStateEvent,
+  ConversationSummary,
+  Message,
+  OfferEvent,
+  OfferRevokedEvent,
+  ScreenPop,
+  TypingEvent,
+  Wallboard,
+} from './types'
+
+export interface DeskEvents {
+  offer: OfferEvent
+  offer_revoked: OfferRevokedEvent
+  conversation: ConversationSummary
+  message: Message
+  typing: TypingEvent
+  agent_state: AgentStateEvent
+  wallboard: Wallboard
+  screen_pop: ScreenPop
+  /** Synthetic: emitted after a reconnect so views refetch their state. */
+  resync: void
+}
+type Handler<K extends keyof DeskEvents> = (payload: DeskEvents[K]) => void
+
+/** 'connecting' | 'online' | 'offline' for the connection indicator in the top bar. */
+export const deskStatus = ref<'connecting' | 'online' | 'offline'>('offline')
+
+let socket: Socket | null = null
+let everConnected = false
+let retryTimer: number | undefined
+const handlers = new Map<string, Set<(p: unknown) => void>>()
+let authProbe: (() => Promise<boolean>) | null = null
+
+function dispatch(event: string, payload: unknown) {
+  handlers.get(event)?.forEach((h) => {
+    try {
+      h(payload)
+    } catch (e) {
+      console.error(`desk handler for ${event} failed`, e)
+    }
+  })
+}
+
+const FORWARDED: (keyof DeskEvents)[] = [
+  'offer',
+  'offer_revoked',
+  'conversation',
+  'message',
+  'typing',
+  'agent_state',
+  'wallboard',
+  'screen_pop',
+]
+
+/**
+ * Connect once after login. `stillAuthenticated` is asked when the server refuses the
+ * connection (middleware error): if it says false, the app goes to /login.
+ */
+export function connectDesk(stillAuthenticated: () => Promise<boolean>) {
+  authProbe = stillAuthenticated
+  if (socket) return
+  deskStatus.value = 'connecting'
+  socket = io('/desk', { withCredentials: true, transports: ['websocket'] })
+  for (const ev of FORWARDED) socket.on(ev, (p: unknown) => dispatch(ev, p))
+  socket.on('connect', () => {
+    deskStatus.value = 'online'
+    if (everConnected) dispatch('resync', undefined)
+    everConnected = true
+  })
+  socket.on('disconnect', () => {
+    deskStatus.value = 'offline'
+  })
+  socket.on('connect_error', async () => {
+    deskStatus.value = 'offline'
+    // socket.active is false when the server refused us: no automatic reconnection then.
+    if (socket && !socket.active) {
+      const ok = authProbe ? await authProbe() : true
+      if (!ok) return
+      window.clearTimeout(retryTimer)
+      retryTimer = window.setTimeout(() => socket?.connect(), 3000)
+    }
+  })
+}
+
+export function disconnectDesk() {
+  window.clearTimeout(retryTimer)
+  socket?.removeAllListeners()
+  socket?.disconnect()
+  socket = null
+  everConnected = false
+  deskStatus.value = 'offline'
+}
+
+export function onDesk<K extends keyof DeskEvents>(event: K, handler: Handler<K>): () => void {
+  let set = handlers.get(event)
+  if (!set) handlers.set(event, (set = new Set()))
+  const h = handler as (p: unknown) => void
+  set.add(h)
+  return () => set!.delete(h)
+}
+
+export function emitDesk(event: 'typing', payload: { conversation_id: string }) {
+  socket?.emit(event, payload)
+}

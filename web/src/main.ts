@@ -1,0 +1,16 @@
+import { createApp } from 'vue'
+import App from './App.vue'
+import { router } from './router'
+import { setUnauthorizedHandler } from './api/client'
+import { forgetSession } from './session'
+import { startClock } from './util/clock'
+import './styles/base.css'
+
+setUnauthorizedHandler(() => {
+  forgetSession()
+  if (router.currentRoute.value.path !== '/login') {
+    router.push({ path: '/login', query: { next: router.currentRoute.value.fullPath } })
+  }
+})
+startClock()
+createApp(App).use(router).mount('#app')

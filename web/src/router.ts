@@ -1,0 +1,65 @@
+import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router'
+import type { Permission } from './api/types'
+import { ensureMe, homePath } from './session'
+
+declare module 'vue-router' {
+  interface RouteMeta {
+    perm?: Permission
+    public?: boolean
+    title?: string
+  }
+}
+
+const routes: RouteRecordRaw[] = [
+  { path: '/login', component: () => import('./pages/LoginPage.vue'), meta: { public: true, title: 'Sign in' } },
+  { path: '/desk', component: () => import('./pages/desk/DeskPage.vue'), meta: { perm: 'desk', title: 'Desk' } },
+  {
+    path: '/wallboard',
+    component: () => import('./pages/wallboard/WallboardPage.vue'),
+    meta: { perm: 'wallboard', title: 'Wallboard' },
+  },
+  {
+    path: '/contacts',
+    component: () => import('./pages/contacts/ContactsPage.vue'),
+    meta: { perm: 'contacts', title: 'Contacts' },
+  },
+  { path: '/admin', redirect: '/admin/users' },
+  { path: '/admin/users', component: () => import('./pages/admin/UsersPage.vue'), meta: { perm: 'admin', title: 'Users' } },
+  { path: '/admin/queues', component: () => import('./pages/admin/QueuesPage.vue'), meta: { perm: 'admin', title: 'Queues' } },
+  { path: '/admin/skills', component: () => import('./pages/admin/SkillsPage.vue'), meta: { perm: 'admin', title: 'Skills' } },
+  {
+    path: '/admin/calendars',
+    component: () => import('./pages/admin/CalendarsPage.vue'),
+    meta: { perm: 'admin', title: 'Calendars' },
+  },
+  { path: '/no-access', component: () => import('./pages/NoAccessPage.vue'), meta: { title: 'No access' } },
+  { path: '/', redirect: () => homePath() },
+  { path: '/:pathMatch(.*)*', redirect: () => homePath() },
+]
+
+export const router = createRouter({ history: createWebHistory(), routes })
+
+router.beforeEach(async (to) => {
+  let user = null
+  try {
+    user = await ensureMe()
+  } catch {
+    // Server unreachable: let public pages render, others go to login with a message.
+    if (!to.meta.public) return { path: '/login', query: { next: to.fullPath } }
+    return true
+  }
+  if (to.meta.public) {
+    if (user && to.path === '/login') return homePath(user)
+    return true
+  }
+  if (!user) return { path: '/login', query: { next: to.fullPath } }
+  if (to.meta.perm && !user.permissions.includes(to.meta.perm)) {
+    const home = homePath(user)
+    return home === to.path ? true : home
+  }
+  return true
+})
+
+router.afterEach((to) => {
+  document.title = to.meta.title ? `${to.meta.title} · Contact Hub` : 'Contact Hub'
+})

@@ -1,0 +1,70 @@
+// The logged-in user (GET /api/me), shared by the router and the pages.
+import { ref, computed } from 'vue'
+import { api, ApiError } from './api/client'
+import type { Me, Permission } from './api/types'
+import { connectDesk, disconnectDesk } from './api/socket'
+
+export const me = ref<Me | null>(null)
+let loaded = false
+
+export async function loadMe(): Promise<Me | null> {
+  try {
+    me.value = await api.get<Me>('/api/me', undefined, { quiet401: true })
+  } catch (e) {
+    if (e instanceof ApiError && (e.status === 401 || e.status === 403)) me.value = null
+    else throw e
+  } finally {
+    loaded = true
+  }
+  if (me.value) connectDesk(probe)
+  return me.value
+}
+
+async function probe(): Promise<boolean> {
+  try {
+    await api.get<Me>('/api/me', undefined, { quiet401: true })
+    return true
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) {
+      forgetSession()
+      window.location.assign('/login')
+      return false
+    }
+    return true
+  }
+}
+
+export async function ensureMe(): Promise<Me | null> {
+  if (!loaded) return loadMe()
+  return me.value
+}
+
+export function forgetSession() {
+  me.value = null
+  loaded = true
+  disconnectDesk()
+}
+
+export async function logout() {
+  try {
+    await api.post('/api/auth/logout', undefined, { quiet401: true })
+  } finally {
+    forgetSession()
+  }
+}
+
+export function can(p: Permission): boolean {
+  return !!me.value?.permissions.includes(p)
+}
+
+export const isSupervisor = computed(() => can('supervise'))
+
+/** The first page the user's permissions allow: desk → wallboard → admin → contacts. */
+export function homePath(m: Me | null = me.value): string {
+  const p = m?.permissions ?? []
+  if (p.includes('desk')) return '/desk'
+  if (p.includes('wallboard')) return '/wallboard'
+  if (p.includes('admin')) return '/admin/users'
+  if (p.includes('contacts')) return '/contacts'
+  return '/no-access'
+}
