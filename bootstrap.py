@@ -12,5 +12,5 @@ from hub.demo import seed_demo
 
 
 def build_app(settings: Settings, clock: Clock | None = None) -> Any:
-    return create_app(settings, channels=[WebchatChannel()], clock=clock,
+    return create_app(settings, channels=[WebchatChannel(default_queue=settings.widget_default_queue)], clock=clock,
                       seed_demo=seed_demo if settings.demo else None)

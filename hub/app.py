@@ -4,7 +4,9 @@ Channel adapters are handed in by the caller (``bootstrap.py``); the hub never i
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -104,7 +106,7 @@ class SpaFiles(StaticFiles):
 def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: Clock | None = None,
                seed_demo: Any = None) -> socketio.ASGIApp:
     sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=[], logger=False,
-                               engineio_logger=False, ping_interval=10, ping_timeout=10,
+                               engineio_logger=False, ping_interval=25, ping_timeout=20,
                                max_http_buffer_size=256 * 1024)
     api = Api()
     desk.register(api)
@@ -127,10 +129,15 @@ def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: C
         sio.register_namespace(desk_ns)
         services.bus.subscribe(desk_ns.on_hub_event)
         services.bus.subscribe(services.wallboard.on_event)
+        maintenance = asyncio.create_task(services.db.maintain(), name="db-maintenance")
         await services.routing.start()
         await services.wallboard.start()
         for ch in channels:
             await ch.start(services)
+        # Start-up objects (models, routes, configuration) live for the whole run: keep them out of
+        # the collector's generations so full collections stay short under load.
+        gc.collect()
+        gc.freeze()
         log.info("hub ready on http://%s:%s (%s)", settings.host, settings.port, services.db.dialect)
         try:
             yield
@@ -139,6 +146,9 @@ def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: C
                 await ch.stop()
             await desk_ns.close()
             await services.routing.stop()
+            maintenance.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await maintenance
             await services.db.engine.dispose()
 
     routes: list[Any] = [Route("/api/openapi.json", openapi, methods=["GET"]), *api.routes]

@@ -34,6 +34,7 @@ class Settings:
     max_upload_bytes: int = 10 * 1024 * 1024
     allowed_upload_types: tuple[str, ...] = DEFAULT_ALLOWED_TYPES
     demo: bool = False
+    widget_default_queue: str = "general"
     log_level: str = "info"
     wallboard_interval_s: float = 0.5
     login_max_failures: int = 10

@@ -227,6 +227,25 @@ class AcdMachine(RuleBasedStateMachine):
                  [self.acd.waiting_contacts(q) for q in QUEUES])
         assert before == after
 
+    @rule(
+        members=st.lists(agent_ids, unique=True, max_size=4),
+        strategy=st.sampled_from(list(Strategy)),
+        gas=st.integers(0, 3),
+    )
+    def reconfigure_queue(self, members, strategy, gas):
+        self.apply(lambda: self.acd.configure_queue(QueueConfig(
+            id="q1", name="one", strategy=strategy, members=tuple(members),
+            required_skills={"gas": gas} if gas else {},
+            overflow_steps=(OverflowStep(after_s=20, relax_skills=frozenset({"fr"})),),
+            max_wait_s=90, overflow=OverflowTarget("queue", "q2"), offer_timeout_s=15,
+        ), now=self.now))
+
+    @rule(gas=st.integers(0, 3), fr=st.integers(0, 3))
+    def reskill_agent(self, gas, fr):
+        skills = {k: v for k, v in (("gas", gas), ("fr", fr)) if v}
+        self.apply(lambda: self.acd.configure_agent(AgentConfig("a1", skills=skills),
+                                                    now=self.now))
+
     # -- invariants -------------------------------------------------------------------
     @invariant()
     def engine_is_consistent(self):
@@ -250,8 +269,8 @@ class AcdMachine(RuleBasedStateMachine):
 
 
 AcdMachine.TestCase.settings = settings(
-    max_examples=120,
-    stateful_step_count=40,
+    max_examples=250,
+    stateful_step_count=50,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow],

@@ -84,3 +84,23 @@ def test_logged_out_owner_is_ignored():
     acd = build(queue(members=("a",)), agents=["a", "owner"])
     ready(acd, "a")
     assert offers(acd.enqueue(contact("c1", owner_agent_id="owner"), 1)) == [("c1", "a")]
+
+
+def test_restored_contacts_keep_their_place_after_a_restart():
+    acd = build(queue(members=("a",)), agents="a")
+    for i, cid in enumerate(["c1", "c2", "c3"]):
+        acd.enqueue(contact(cid, priority=1 if cid == "c3" else 0), i)
+    saved = acd.waiting_contacts("q")
+
+    restarted = build(queue(members=("a",)), agents="a")
+    restarted.enqueue(contact("new"), 50)
+    for w in reversed(saved):  # restore order does not matter
+        req = w.request
+        restarted.enqueue(
+            contact(req.id, priority=req.priority, enqueued_at=w.enqueued_at), 60
+        )
+    assert [w.contact_id for w in restarted.waiting_contacts("q")] == ["c3", "c1", "c2", "new"]
+    assert restarted.contact_location("c1").enqueued_at == 0
+    restarted.login("a", 61)
+    restarted.set_ready("a", 61)
+    assert restarted.accept("c3", "a", 62)[0].waited_s == 60

@@ -160,3 +160,11 @@ def test_queue_snapshot_reports_counts_and_longest_wait():
     snap = acd.queue_snapshot("q", 50)
     assert snap.waiting == 2 and snap.longest_wait_s == 40
     assert snap.by_channel["voice"] == 1 and snap.by_channel["chat"] == 1
+
+
+def test_calendar_follows_daylight_saving_time():
+    berlin = Calendar(tz="Europe/Berlin", weekly={d: [("09:00", "17:00")] for d in range(5)})
+    # Friday 27 March 2026 is still CET (UTC+1), Monday 30 March is CEST (UTC+2)
+    assert not berlin.is_open(ts(2026, 3, 27, 7, 30))  # 08:30 local
+    assert berlin.is_open(ts(2026, 3, 30, 7, 30))  # 09:30 local
+    assert berlin.next_change(ts(2026, 3, 27, 17, 0)) == ts(2026, 3, 30, 7, 0)

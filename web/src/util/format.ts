@@ -10,15 +10,29 @@ export function mmss(totalSeconds: number | null | undefined): string {
   return h ? `${h}:${pad(m)}:${pad(sec)}` : `${pad(m)}:${pad(sec)}`
 }
 
-export function secondsSince(iso: string | null | undefined, now: number): number | null {
-  if (!iso) return null
-  const t = Date.parse(iso)
+/**
+ * A hub time as milliseconds since the epoch, or NaN. docs/API.md promises ISO-8601 strings, but
+ * the hub sends epoch seconds (floats) in several places; accept both (and milliseconds).
+ */
+export function toMillis(t: string | number | null | undefined): number {
+  if (t === null || t === undefined || t === '') return NaN
+  if (typeof t === 'number') return t < 1e11 ? t * 1000 : t
+  if (/^\d+(\.\d+)?$/.test(t.trim())) return toMillis(Number(t))
+  return Date.parse(t)
+}
+
+/** Compare two hub times (for sorting oldest first). */
+export function byTime(a: string | number | null | undefined, b: string | number | null | undefined): number {
+  return (toMillis(a) || 0) - (toMillis(b) || 0)
+}
+
+export function secondsSince(iso: string | number | null | undefined, now: number): number | null {
+  const t = toMillis(iso)
   return isNaN(t) ? null : (now - t) / 1000
 }
 
-export function shortTime(iso: string | null | undefined): string {
-  if (!iso) return ''
-  const d = new Date(iso)
+export function shortTime(iso: string | number | null | undefined): string {
+  const d = new Date(toMillis(iso))
   if (isNaN(d.getTime())) return ''
   const today = new Date()
   if (d.toDateString() === today.toDateString())
@@ -27,9 +41,8 @@ export function shortTime(iso: string | null | undefined): string {
     ' ' + d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
 }
 
-export function dateTime(iso: string | null | undefined): string {
-  if (!iso) return ''
-  const d = new Date(iso)
+export function dateTime(iso: string | number | null | undefined): string {
+  const d = new Date(toMillis(iso))
   return isNaN(d.getTime()) ? '' : d.toLocaleString()
 }
 

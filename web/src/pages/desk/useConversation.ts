@@ -2,6 +2,7 @@
 import { ref } from 'vue'
 import { api, errorText } from '../../api/client'
 import type { Conversation, ConversationSummary, Message, ScreenPop } from '../../api/types'
+import { byTime } from '../../util/format'
 
 export function useConversation() {
   const conv = ref<Conversation | null>(null)
@@ -23,7 +24,7 @@ export function useConversation() {
     try {
       const c = await api.get<Conversation>(`/api/conversations/${encodeURIComponent(id)}`)
       if (mySeq !== seq) return
-      c.messages = [...(c.messages ?? [])].sort((a, b) => a.created_at.localeCompare(b.created_at))
+      c.messages = [...(c.messages ?? [])].sort((a, b) => byTime(a.created_at, b.created_at))
       c.history = c.history ?? []
       conv.value = c
     } catch (e) {

@@ -1,0 +1,143 @@
+"""Browser end-to-end fixtures: a fresh hub (``python server.py`` with demo data) per test, one
+headless Chromium per module, and one browser context per person (customer, agent1, agent2,
+supervisor) so cookies and storage are as separate as on real machines.
+
+The tests use Playwright's *sync* API in plain test functions. Every wait has a 10 s limit.
+Screenshots go to ``test-artifacts/`` at the repository root (git-ignored); when a test fails,
+every open page is captured there as ``FAILED-<test>-<person>.png``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.support.hub import REPO, HubProcess
+
+CHROMIUM = Path(os.environ.get("HUB_TEST_CHROMIUM", "/usr/bin/chromium"))  # Debian's chromium
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+TIMEOUT_MS = 10_000
+ARTIFACTS = REPO / "test-artifacts"
+VIEWPORT = {"width": 1440, "height": 900}
+
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+def _failed(request: pytest.FixtureRequest) -> bool:
+    rep = getattr(request.node, "rep_call", None)
+    return rep is None or rep.failed
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        msg = (f"{CHROMIUM} is missing: install the Debian package (apt-get install chromium); "
+               "the browser tests never download a browser")
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True,
+                               timeout=30_000)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def hub(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[HubProcess]:
+    """A fresh hub with the demo data for every test: nothing leaks from one test to the next."""
+    h = HubProcess(tmp_path / "data").start()
+    try:
+        yield h
+    finally:
+        h.stop()
+        if _failed(request) and h.log.exists():
+            print(f"--- hub log ({h.log}) ---\n{h.log.read_text(errors='replace')[-4000:]}")
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+def person(browser: Browser, hub: HubProcess, request: pytest.FixtureRequest,
+           artifacts: Path) -> Iterator[Callable[[str], Page]]:
+    """``person("agent1")`` opens a new browser context (own cookies and storage) and a page."""
+    pages: dict[str, Page] = {}
+    errors: list[str] = []
+    slug = re.sub(r"[^\w.-]+", "_", request.node.name)
+    for old in artifacts.glob(f"FAILED-{slug}-*.png"):  # from an earlier failed run
+        old.unlink()
+
+    def make(name: str) -> Page:
+        assert name not in pages, f"{name} already has a browser"
+        ctx = browser.new_context(base_url=hub.base_url, viewport=VIEWPORT)
+        ctx.set_default_timeout(TIMEOUT_MS)
+        ctx.set_default_navigation_timeout(TIMEOUT_MS)
+        page = ctx.new_page()
+        page.on("pageerror", lambda err, who=name: errors.append(f"{who}: {err}"))
+        pages[name] = page
+        return page
+
+    yield make
+    try:
+        if _failed(request):
+            for name, page in pages.items():
+                try:
+                    page.screenshot(path=str(artifacts / f"FAILED-{slug}-{name}.png"), full_page=True,
+                                    timeout=5_000)
+                except Exception as err:  # noqa: BLE001 - best effort on an already failed test
+                    print(f"could not capture {name}: {err}")
+    finally:
+        for page in pages.values():
+            page.context.close()
+    assert not errors, f"uncaught JavaScript errors: {errors}"
+
+
+@pytest.fixture
+def customer(person: Callable[[str], Page]) -> Page:
+    return person("customer")
+
+
+@pytest.fixture
+def agent1(person: Callable[[str], Page]) -> Page:
+    return person("agent1")
+
+
+@pytest.fixture
+def agent2(person: Callable[[str], Page]) -> Page:
+    return person("agent2")
+
+
+@pytest.fixture
+def supervisor(person: Callable[[str], Page]) -> Page:
+    return person("supervisor")
+
+
+@pytest.fixture
+def admin_api(hub: HubProcess) -> Iterator[httpx.Client]:
+    """The admin REST API, logged in (for set-up that is not what the test is about)."""
+    with httpx.Client(base_url=hub.base_url, timeout=10) as client:
+        r = client.post("/api/auth/login", json={"username": "admin", "password": "demo"})
+        assert r.status_code == 200, r.text
+        yield client
