@@ -36,6 +36,7 @@ from hub.services.auth import AuthService
 from hub.services.contacts import ContactService
 from hub.services.conversations import ConversationService
 from hub.services.directory import DirectoryService
+from hub.services.eventlog import EventLog
 from hub.services.routing import RoutingService
 from hub.services.wallboard import WallboardService
 
@@ -55,6 +56,7 @@ class Services:
     routing: RoutingService
     attachments: AttachmentStore
     wallboard: WallboardService
+    eventlog: EventLog
     sio: socketio.AsyncServer
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -88,7 +90,7 @@ async def build_services(settings: Settings, sio: socketio.AsyncServer,
                                   settings.allowed_upload_types)
     wallboard = WallboardService(db, clock, directory, auth, routing)
     return Services(settings, clock, db, bus, auth, directory, contacts, conversations, routing,
-                    attachments, wallboard, sio)
+                    attachments, wallboard, EventLog(db), sio)
 
 
 class SpaFiles(StaticFiles):

@@ -223,3 +223,9 @@ class CsatIn(Strict):
 class WidgetConfigQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     queue: str | None = None
+
+
+class HistoryQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    limit: Annotated[int, Field(ge=1, le=1000)] = 100
+    before: float | None = None

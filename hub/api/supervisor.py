@@ -5,8 +5,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hub.api.http import Api, json_response, parse_body, require
-from hub.api.schemas import AgentStateIn
+from hub.api.http import Api, json_response, parse_body, parse_query, require
+from hub.api.schemas import AgentStateIn, HistoryQuery
 
 
 def register(api: Api) -> None:
@@ -23,3 +23,27 @@ def register(api: Api) -> None:
         s = request.app.state.services
         return json_response(await s.routing.set_agent_state(
             request.path_params["id"], body.state, body.reason, forced_by=actor))
+
+    @api.add("/api/agent/history", "GET", "My state history, newest first", tag="agent",
+             query=HistoryQuery)
+    async def my_history(request: Request) -> Response:
+        user = await require(request, "desk")
+        q = parse_query(request, HistoryQuery)
+        s = request.app.state.services
+        return json_response(await s.eventlog.agent_states(user.id, q.limit, q.before))
+
+    @api.add("/api/agents/{id}/history", "GET", "An agent's state history", tag="supervisor",
+             query=HistoryQuery)
+    async def agent_history(request: Request) -> Response:
+        await require(request, "supervise")
+        q = parse_query(request, HistoryQuery)
+        s = request.app.state.services
+        await s.auth.get_user(request.path_params["id"])
+        return json_response(await s.eventlog.agent_states(request.path_params["id"], q.limit, q.before))
+
+    @api.add("/api/audit", "GET", "Audit log: admin changes and logins", tag="admin",
+             query=HistoryQuery)
+    async def audit(request: Request) -> Response:
+        await require(request, "admin")
+        q = parse_query(request, HistoryQuery)
+        return json_response(await request.app.state.services.eventlog.audit(q.limit, q.before))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -74,6 +75,7 @@ class RoutingService:
         self._timer: asyncio.Task[None] | None = None
         self._agent_ids: set[str] = set()
         self._capacity: dict[str, dict[str, int]] = {}
+        self._day = time.localtime(clock.now())[:3]
 
     # --- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -161,8 +163,14 @@ class RoutingService:
                 log.exception("ACD tick failed")
 
     async def tick(self) -> None:
+        now = self.clock.now()
         async with self._lock:
-            await self._apply(self.engine.tick(self.clock.now()))
+            day = time.localtime(now)[:3]
+            if day != self._day:
+                # least-talk-time and fewest-contacts count "today"
+                self._day = day
+                self.engine.reset_daily_stats()
+            await self._apply(self.engine.tick(now))
 
     # --- operations -----------------------------------------------------------------------
     async def _run(self, fn: Any, *args: Any) -> list[Any]:

@@ -1,0 +1,43 @@
+"""Reading the event log: agent state history (AGENT-1) and the audit trail (ADMIN-1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import desc, select
+
+from hub.db import tables as t
+from hub.db.uow import Database
+from hub.events import EventType
+
+AUDIT_TYPES = (EventType.ADMIN_CHANGED, EventType.USER_LOGIN, EventType.USER_LOGIN_FAILED,
+               EventType.USER_LOGOUT)
+
+
+class EventLog:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def _read(self, types: tuple[EventType, ...], user_id: str | None, limit: int,
+                    before: float | None) -> list[dict[str, Any]]:
+        e = t.events.c
+        cond = [e.type.in_([str(x) for x in types])]
+        if user_id:
+            cond.append(e.user_id == user_id)
+        if before is not None:
+            cond.append(e.at < before)
+        async with self.db.read() as conn:
+            rows = (await conn.execute(select(t.events).where(*cond)
+                                       .order_by(desc(e.at), desc(e.id)).limit(limit))).all()
+        return [{"id": r.id, "at": r.at, "type": r.type, "user_id": r.user_id,
+                 "conversation_id": r.conversation_id, "queue_id": r.queue_id, "data": r.data}
+                for r in rows]
+
+    async def agent_states(self, user_id: str, limit: int = 100,
+                           before: float | None = None) -> list[dict[str, Any]]:
+        rows = await self._read((EventType.AGENT_STATE_CHANGED,), user_id, limit, before)
+        return [{"at": r["at"], "state": r["data"].get("state"), "reason": r["data"].get("reason"),
+                 "forced_by": r["data"].get("forced_by")} for r in rows]
+
+    async def audit(self, limit: int = 100, before: float | None = None) -> list[dict[str, Any]]:
+        return await self._read(AUDIT_TYPES, None, limit, before)
