@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import gc
 import json
+import os
 import random
 import statistics
 import sys
@@ -30,6 +31,11 @@ sys.path.insert(0, str(ROOT))
 from tests.support.hub import HubProcess  # noqa: E402
 
 CAPACITY = 50
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float:
@@ -113,10 +119,13 @@ async def run(clients: int, seconds: float, rate: float) -> dict:
         async with asyncio.timeout(120):
             await all_accepted.wait()
 
-        # The load generator's own collector pauses would be counted as hub latency.
+        # The load generator's own collector pauses would be counted as hub latency: keep its
+        # collector off while measuring (it runs for seconds; the hub's collector stays on).
         gc.collect()
         gc.freeze()
+        gc.disable()
         rss_before = rss_mb(server.proc.pid)
+        cpu0 = (cpu_seconds(server.proc.pid), cpu_seconds(os.getpid()), time.perf_counter())
         acks_failed = 0
         stop_at = time.perf_counter() + seconds
 
@@ -136,7 +145,9 @@ async def run(clients: int, seconds: float, rate: float) -> dict:
                 await asyncio.sleep(rnd.expovariate(rate))
 
         await asyncio.gather(*(customer(i, w) for i, w in enumerate(widgets)))
+        cpu1 = (cpu_seconds(server.proc.pid), cpu_seconds(os.getpid()), time.perf_counter())
         await asyncio.sleep(1.0)
+        gc.enable()
         rss_after = rss_mb(server.proc.pid)
         for http in agents:
             await http.aclose()
@@ -160,6 +171,8 @@ async def run(clients: int, seconds: float, rate: float) -> dict:
         "max_ms": round(latencies[-1], 2) if latencies else None,
         "msgs_per_s": round(len(latencies) / seconds, 1),
         "rss_mb": round(max(rss_before, rss_after), 1),
+        "server_cpu_pct": round(100 * (cpu1[0] - cpu0[0]) / (cpu1[2] - cpu0[2]), 1),
+        "loadgen_cpu_pct": round(100 * (cpu1[1] - cpu0[1]) / (cpu1[2] - cpu0[2]), 1),
     }
 
 

@@ -4,7 +4,6 @@ Channel adapters are handed in by the caller (``bootstrap.py``); the hub never i
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 import logging
@@ -131,7 +130,6 @@ def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: C
         sio.register_namespace(desk_ns)
         services.bus.subscribe(desk_ns.on_hub_event)
         services.bus.subscribe(services.wallboard.on_event)
-        maintenance = asyncio.create_task(services.db.maintain(), name="db-maintenance")
         await services.routing.start()
         await services.wallboard.start()
         for ch in channels:
@@ -148,9 +146,6 @@ def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: C
                 await ch.stop()
             await desk_ns.close()
             await services.routing.stop()
-            maintenance.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await maintenance
             await services.db.engine.dispose()
 
     routes: list[Any] = [Route("/api/openapi.json", openapi, methods=["GET"]), *api.routes]

@@ -18,9 +18,6 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=5000")
-    # Checkpoints (which fsync) run from a background task (Database.maintain) so a commit never
-    # waits for one; this large limit is only a safety net if that task is not running.
-    cur.execute("PRAGMA wal_autocheckpoint=20000")
     cur.close()
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -12,8 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.db import tables as t
 from hub.events import SIGNALS, Event, EventBus
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -53,18 +50,6 @@ class Database:
                 self._write_lock.release()
         if tx.events:
             await self.bus.dispatch(tx.events)
-
-    async def maintain(self, interval_s: float = 2.0) -> None:
-        """SQLite: checkpoint the WAL in the background (PASSIVE: never blocks writers)."""
-        if self.dialect != "sqlite":
-            return
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                async with self.engine.connect() as conn:
-                    await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
-            except Exception:  # noqa: BLE001 - retried on the next round
-                log.warning("WAL checkpoint failed", exc_info=True)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

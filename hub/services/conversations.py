@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import and_, desc, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from hub.clock import Clock
 from hub.db import tables as t
@@ -308,25 +309,38 @@ class ConversationService:
             raise ValidationFailed(f"message is longer than {MAX_BODY} characters")
         if client_id is not None and (not isinstance(client_id, str) or len(client_id) > 64):
             raise ValidationFailed("client_id must be a string of at most 64 characters")
-        async with self.db.tx() as tx:
-            row = await self._row(tx.conn, cid)
-            if client_id:
-                dup = (await tx.conn.execute(select(t.messages).where(
-                    t.messages.c.conversation_id == cid, t.messages.c.client_id == client_id))).first()
-                if dup is not None:
-                    return message_public(dup)
-            if row.status in ("closed", "abandoned") and kind != "note":
-                raise InvalidState("the conversation is closed")
-            if sender == "customer" and sender_name is None and row.contact_id:
-                crow = (await tx.conn.execute(select(t.contacts.c.name)
-                                              .where(t.contacts.c.id == row.contact_id))).first()
-                sender_name = crow.name if crow else None
-            return await self._insert_message(
-                tx, cid, kind=kind, sender=sender, body=body,
-                sender_name=sender_name or (user.display_name if user else None),
-                queue_id=row.queue_id, assignee_id=row.assignee_id,
-                user_id=user.id if user else None, client_id=client_id,
-                attachment_ids=attachment_ids)
+        # Reads happen before the write transaction, so the (single, for SQLite) writer only
+        # does the inserts; a repeated client_id (a retry) is caught by the unique
+        # (conversation, client_id) constraint and answered with the stored message.
+        c, m = t.conversations.c, t.messages.c
+        query = select(c.status, c.queue_id, c.assignee_id, t.contacts.c.name.label("contact_name"),
+                       ).select_from(t.conversations.outerjoin(
+                           t.contacts, t.contacts.c.id == c.contact_id)).where(c.id == cid)
+        async with self.db.read() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            raise NotFound(f"conversation {cid} does not exist")
+        if row.status in ("closed", "abandoned") and kind != "note":
+            raise InvalidState("the conversation is closed")
+        if sender == "customer" and sender_name is None:
+            sender_name = row.contact_name
+        try:
+            async with self.db.tx() as tx:
+                return await self._insert_message(
+                    tx, cid, kind=kind, sender=sender, body=body,
+                    sender_name=sender_name or (user.display_name if user else None),
+                    queue_id=row.queue_id, assignee_id=row.assignee_id,
+                    user_id=user.id if user else None, client_id=client_id,
+                    attachment_ids=attachment_ids)
+        except IntegrityError:
+            if not client_id:
+                raise
+            async with self.db.read() as conn:
+                dup = (await conn.execute(select(t.messages).where(
+                    m.conversation_id == cid, m.client_id == client_id))).first()
+            if dup is None:
+                raise
+            return message_public(dup)
 
     async def set_status(self, cid: str, status: str, **values: Any) -> Any:
         now = self.clock.now()
