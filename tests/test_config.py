@@ -1,0 +1,59 @@
+"""Configuration: layered defaults <- TOML <- environment <- overrides, with clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hub.config import load_settings
+from hub.errors import ConfigError
+
+
+def test_defaults_need_no_file_and_use_a_sqlite_file_in_the_data_dir():
+    s = load_settings(environ={})
+    assert s.port == 8080 and s.data_dir == Path("data")
+    assert s.effective_database_url.startswith("sqlite+aiosqlite:///")
+    assert s.effective_database_url.endswith("data/hub.db")
+
+
+def test_environment_overrides_file_and_flags_override_environment(tmp_path):
+    cfg = tmp_path / "hub.toml"
+    cfg.write_text('[hub]\nport = 9000\ndata_dir = "/srv/hub"\ndemo = true\n')
+    s = load_settings(cfg, environ={"HUB_PORT": "9100", "HUB_ALLOWED_UPLOAD_TYPES": "image/png, text/plain"})
+    assert (s.port, s.data_dir, s.demo) == (9100, Path("/srv/hub"), True)
+    assert s.allowed_upload_types == ("image/png", "text/plain")
+    assert load_settings(cfg, environ={"HUB_PORT": "9100"}, port=9200).port == 9200
+
+
+@pytest.mark.parametrize("content, message", [
+    ("port = 'eighty'", "'port'"),
+    ("prot = 80", "unknown setting 'prot'"),
+    ("port = 70000", "between 1 and 65535"),
+    ("database_url = 'mysql://x'", "database_url"),
+    ("demo = 'maybe'", "'demo'"),
+    ("port = [", "not valid TOML"),
+])
+def test_bad_configuration_names_the_setting_and_the_source(tmp_path, content, message):
+    cfg = tmp_path / "hub.toml"
+    cfg.write_text(content)
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg, environ={})
+    assert message in err.value.detail
+
+
+def test_bad_environment_value_says_which_variable(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_settings(environ={"HUB_MAX_UPLOAD_BYTES": "lots"})
+    assert "HUB_MAX_UPLOAD_BYTES" in err.value.detail
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "missing.toml", environ={})
+
+
+def test_server_refuses_to_start_on_bad_configuration(tmp_path, capsys):
+    import server
+
+    cfg = tmp_path / "hub.toml"
+    cfg.write_text("port = 0\n")
+    assert server.main(["--config", str(cfg)]) == 2
+    assert "configuration error" in capsys.readouterr().err
