@@ -83,7 +83,7 @@ async def build_services(settings: Settings, sio: socketio.AsyncServer,
     auth = AuthService(db, clock, settings.session_ttl_s, settings.login_max_failures)
     directory = DirectoryService(db, clock)
     contacts = ContactService(db, clock)
-    conversations = ConversationService(db, clock, contacts)
+    conversations = ConversationService(db, clock, contacts, settings.widget_session_ttl_s)
     routing = RoutingService(db, clock, directory, auth, conversations)
     attachments = AttachmentStore(db, clock, settings.attachments_dir, settings.max_upload_bytes,
                                   settings.allowed_upload_types)

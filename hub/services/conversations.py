@@ -34,8 +34,10 @@ def message_public(row: Any, attachments: list[dict[str, Any]] | None = None) ->
 
 
 class ConversationService:
-    def __init__(self, db: Database, clock: Clock, contacts: ContactService) -> None:
+    def __init__(self, db: Database, clock: Clock, contacts: ContactService,
+                 customer_token_ttl_s: float = 7 * 24 * 3600) -> None:
         self.db = db
+        self.customer_token_ttl_s = customer_token_ttl_s
         self.clock = clock
         self.contacts = contacts
         self._queue_members: dict[str, set[str]] = {}
@@ -127,8 +129,11 @@ class ConversationService:
         if not token:
             return None
         async with self.db.read() as conn:
-            return (await conn.execute(select(t.conversations).where(
+            row = (await conn.execute(select(t.conversations).where(
                 t.conversations.c.widget_token_hash == token_hash(token)))).first()
+        if row is None or row.created_at + self.customer_token_ttl_s < self.clock.now():
+            return None
+        return row
 
     async def inbox(self, user: User, view: str = "mine", channel: str | None = None,
                     queue_id: str | None = None, q: str | None = None, limit: int = 50,
@@ -263,12 +268,12 @@ class ConversationService:
             tx.emit(Event(EventType.CONVERSATION_CREATED, now, conversation_id=cid, queue_id=queue_id,
                           data={"channel": channel, "contact_id": contact["id"], "status": status}))
             if first_message:
-                await self._insert_message(tx, cid, kind="message", sender="customer",
+                await self.insert_message(tx, cid, kind="message", sender="customer",
                                            sender_name=contact["name"], body=first_message,
                                            queue_id=queue_id, assignee_id=None)
         return await self.row(cid)
 
-    async def _insert_message(self, tx: Tx, cid: str, *, kind: str, sender: str, body: str,
+    async def insert_message(self, tx: Tx, cid: str, *, kind: str, sender: str, body: str,
                               sender_name: str | None, queue_id: str | None,
                               assignee_id: str | None, user_id: str | None = None,
                               client_id: str | None = None,
@@ -326,7 +331,7 @@ class ConversationService:
             sender_name = row.contact_name
         try:
             async with self.db.tx() as tx:
-                return await self._insert_message(
+                return await self.insert_message(
                     tx, cid, kind=kind, sender=sender, body=body,
                     sender_name=sender_name or (user.display_name if user else None),
                     queue_id=row.queue_id, assignee_id=row.assignee_id,
@@ -357,7 +362,7 @@ class ConversationService:
             if row.status in ("closed", "abandoned"):
                 raise InvalidState(f"the conversation is already {row.status}")
             if note:
-                await self._insert_message(tx, cid, kind="note", sender="agent", body=note,
+                await self.insert_message(tx, cid, kind="note", sender="agent", body=note,
                                            sender_name=by.display_name if by else None,
                                            queue_id=row.queue_id, assignee_id=row.assignee_id,
                                            user_id=by.id if by else None)

@@ -22,7 +22,7 @@ from hub import acd
 from hub.clock import Clock
 from hub.db import tables as t
 from hub.db.uow import Database, Tx
-from hub.errors import Conflict, HubError, InvalidState, NotFound, ValidationFailed
+from hub.errors import Conflict, HubError, NotFound, ValidationFailed
 from hub.events import Event, EventType
 from hub.services.auth import AuthService, User
 from hub.services.conversations import ConversationService
@@ -286,7 +286,7 @@ class RoutingService:
                 status="queued", assignee_id=None, queue_id=target_queue, enqueued_at=now,
                 updated_at=now))
             if note:
-                await self.conversations._insert_message(
+                await self.conversations.insert_message(
                     tx, cid, kind="note", sender="agent", body=note, sender_name=by.display_name,
                     queue_id=target_queue, assignee_id=None, user_id=by.id)
             tx.emit(Event(EventType.CONVERSATION_TRANSFERRED, now, conversation_id=cid,
@@ -384,8 +384,3 @@ class RoutingService:
                                 "forced_by": forced_by.id if forced_by else None}))
         else:
             log.debug("unhandled ACD decision %r", d)
-
-
-def ensure_open(row: Any) -> None:
-    if row.status in ("closed", "abandoned"):
-        raise InvalidState(f"the conversation is {row.status}")

@@ -143,3 +143,16 @@ async def test_unknown_api_path_is_a_problem_document(hub):
     assert "/api/widget/sessions" in doc["paths"] and "/api/conversations/{id}/accept" in doc["paths"]
     health = await c.ok("GET", "/api/health")
     assert health["status"] == "ok"
+
+
+async def test_customer_token_expires(tmp_path):
+    import asyncio
+
+    from tests.support.hub import running_hub
+
+    async with running_hub(tmp_path / "data", widget_session_ttl_s=1) as hub:
+        customer, widget, session = await start_chat(hub)
+        assert (await customer.get("/api/widget/conversation")).status_code == 200
+        await widget.close()
+        await asyncio.sleep(1.2)
+        assert (await customer.get("/api/widget/conversation")).status_code == 401
