@@ -117,3 +117,25 @@ async def test_returning_customer_sees_history_and_agent_sees_earlier_conversati
     assert detail["contact"]["name"] == "Zhang Wei"
     for s in (desk, w1, w2):
         await s.close()
+
+
+async def test_transfer_to_a_named_agent_offers_it_to_that_agent_only(hub):
+    a1, desk1 = await agent_desk(hub, "agent1")
+    a3, desk3 = await agent_desk(hub, "agent3", ready=False)
+    a4, desk4 = await agent_desk(hub, "agent4", ready=False)
+    general = await queue_id(a1, "General enquiries")
+    customer, widget, session = await start_chat(hub, queue=general)
+    cid = session["conversation_id"]
+    await desk1.wait("offer", lambda d: d["conversation"]["id"] == cid)
+    await a1.ok("POST", f"/api/conversations/{cid}/accept")
+    await a3.ok("POST", "/api/agent/state", {"state": "ready"})
+    await a4.ok("POST", "/api/agent/state", {"state": "ready"})
+    await a1.ok("POST", f"/api/conversations/{cid}/transfer", {"agent_id": a4.user["id"]})
+    await desk4.wait("offer", lambda d: d["conversation"]["id"] == cid)
+    detail = await a4.ok("POST", f"/api/conversations/{cid}/accept")
+    assert detail["assignee_id"] == a4.user["id"]
+    assert all(o["conversation"]["id"] != cid for o in desk3.received("offer"))
+    r = await a1.post(f"/api/conversations/{cid}/transfer", {"agent_id": a3.user["id"]})
+    assert r.status_code in (403, 404, 409)
+    for s in (desk1, desk3, desk4, widget):
+        await s.close()
