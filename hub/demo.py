@@ -50,7 +50,8 @@ async def seed_demo(s: Services) -> bool:
     })
     everyone = [ids[a] for a in AGENTS] + [ids["supervisor"]]
     general = await s.directory.create_queue({
-        "id": s.settings.widget_default_queue, "name": "General enquiries", "strategy": "longest_idle", "members": everyone,
+        "id": s.settings.widget_default_queue, "name": "General enquiries",
+        "strategy": "longest_idle", "members": everyone,
         "offer_timeout_s": 30, "wrapup_s": 30, "service_level_s": 30,
         "overflow": {"kind": "offline_form"}, "max_wait_s": 900,
     })

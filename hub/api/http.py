@@ -115,11 +115,10 @@ class Api:
         paths: dict[str, Any] = {}
         schemas: dict[str, Any] = {}
         for op in self.operations:
+            problem = {"description": "Problem", "content": {"application/problem+json": {
+                "schema": {"$ref": "#/components/schemas/Problem"}}}}
             item: dict[str, Any] = {"summary": op.summary, "tags": [op.tag],
-                                    "responses": {str(op.status): {"description": "OK"},
-                                                  "default": {"description": "Problem",
-                                                              "content": {"application/problem+json": {
-                                                                  "schema": {"$ref": "#/components/schemas/Problem"}}}}}}
+                                    "responses": {str(op.status): {"description": "OK"}, "default": problem}}
             if op.auth == "session":
                 item["security"] = [{"session": []}]
             elif op.auth == "widget":

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -93,7 +94,7 @@ class AttachmentStore:
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, dest)
         except BaseException:
-            if os.path.exists(tmp):
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
         try:

@@ -22,8 +22,10 @@ async def agent_desk(hub: InProcessHub, username: str, ready: bool = True) -> tu
     return client, desk
 
 
-async def start_chat(hub: InProcessHub, name: str = "Zhang Wei", email: str | None = "zhang.wei@example.com",
-                     queue: str | None = None, message: str = "My gas meter shows an error") -> tuple[ApiClient, Recorder, dict[str, Any]]:
+async def start_chat(
+    hub: InProcessHub, name: str = "Zhang Wei", email: str | None = "zhang.wei@example.com",
+    queue: str | None = None, message: str = "My gas meter shows an error",
+) -> tuple[ApiClient, Recorder, dict[str, Any]]:
     customer = await hub.client()
     body: dict[str, Any] = {"name": name, "message": message}
     if email:
