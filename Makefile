@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: run test bench setup debs python web lint clean
 
@@ -15,6 +16,9 @@ test: setup
 bench: setup
 	$(BIN)/python bench/acd.py
 	$(BIN)/python bench/chat.py
+	$(BIN)/python bench/email_ingest.py
+	$(BIN)/python bench/asr.py
+	$(BIN)/python bench/tts.py
 
 setup: debs python web
 
@@ -26,7 +30,9 @@ python: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	# torch first, pinned: an unpinned torch pulled in by sentence-transformers is a CUDA build of GBs
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[test,email,speech,kb]'
 	touch $@
 
 web: web/dist/index.html
@@ -36,7 +42,8 @@ web/dist/index.html: web/package.json web/package-lock.json $(shell find web/src
 	touch $@
 
 lint: python
-	$(BIN)/python -m ruff check . || true
+	$(BIN)/ruff check hub channels voice bootstrap.py server.py tests/api tests/support tests/test_config.py \
+		tests/voice tests/channels bench
 
 clean:
 	rm -rf $(VENV) web/node_modules web/dist data bench/results

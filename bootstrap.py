@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from channels.email import EmailChannel
 from channels.webchat import WebchatChannel
 from hub.app import create_app
 from hub.clock import Clock
@@ -12,5 +13,8 @@ from hub.demo import seed_demo
 
 
 def build_app(settings: Settings, clock: Clock | None = None) -> Any:
-    return create_app(settings, channels=[WebchatChannel(default_queue=settings.widget_default_queue)], clock=clock,
+    channels: list[Any] = [WebchatChannel(default_queue=settings.widget_default_queue)]
+    if settings.email_enabled:
+        channels.append(EmailChannel())
+    return create_app(settings, channels=channels, clock=clock,
                       seed_demo=seed_demo if settings.demo else None)

@@ -21,6 +21,17 @@ DEFAULT_ALLOWED_TYPES = (
 )
 
 
+# Attachment types kept as they are when they arrive by email; any other part is stored as
+# application/octet-stream (never dropped, never served as something a browser would run).
+DEFAULT_EMAIL_ATTACHMENT_TYPES = (
+    *DEFAULT_ALLOWED_TYPES, "text/csv", "text/calendar", "message/rfc822",
+    "application/zip", "application/msword", "application/vnd.ms-excel",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "image/tiff", "audio/mpeg", "audio/wav", "application/octet-stream",
+)
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -38,6 +49,24 @@ class Settings:
     log_level: str = "info"
     wallboard_interval_s: float = 0.5
     login_max_failures: int = 10
+    # email channel (docs/CONFIGURATION.md, "Email channel")
+    email_enabled: bool = True
+    email_host: str = "127.0.0.1"
+    email_port: int = 2525  # 0: no inbound SMTP listener
+    email_max_message_bytes: int = 25 * 1024 * 1024
+    email_address: str = "support@localhost"
+    email_display_name: str = "Support"
+    email_accept_recipients: tuple[str, ...] = ()  # empty: the domain of email_address
+    email_queue: str = ""  # empty: widget_default_queue
+    email_attachment_types: tuple[str, ...] = DEFAULT_EMAIL_ATTACHMENT_TYPES
+    email_smtp_host: str = "127.0.0.1"
+    email_smtp_port: int = 25
+    email_smtp_username: str = ""
+    email_smtp_password: str = ""
+    email_smtp_starttls: bool = False
+    email_smtp_timeout_s: float = 30.0
+    email_send_attempts: int = 5
+    email_retry_base_s: float = 5.0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -49,6 +78,10 @@ class Settings:
     @property
     def attachments_dir(self) -> Path:
         return self.data_dir / "attachments"
+
+    @property
+    def email_raw_dir(self) -> Path:
+        return self.data_dir / "email" / "raw"
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name != "extra"}
@@ -102,6 +135,17 @@ def _validate(s: Settings) -> Settings:
         raise ConfigError(
             "setting 'database_url' must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
         )
+    for name in ("email_port", "email_smtp_port"):
+        if not 0 <= getattr(s, name) < 65536:
+            raise ConfigError(f"setting {name!r} must be between 0 and 65535, got {getattr(s, name)}")
+    if s.email_max_message_bytes <= 0:
+        raise ConfigError("setting 'email_max_message_bytes' must be positive")
+    if s.email_send_attempts < 1:
+        raise ConfigError("setting 'email_send_attempts' must be at least 1")
+    if s.email_retry_base_s < 0 or s.email_smtp_timeout_s <= 0:
+        raise ConfigError("settings 'email_retry_base_s' and 'email_smtp_timeout_s' must be positive")
+    if s.email_enabled and "@" not in s.email_address:
+        raise ConfigError(f"setting 'email_address' must be an email address, got {s.email_address!r}")
     if s.log_level not in {"debug", "info", "warning", "error"}:
         raise ConfigError("setting 'log_level' must be one of debug, info, warning, error")
     return s

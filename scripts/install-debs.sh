@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the hub's tests use, only those missing. Needs root (or sudo).
 set -euo pipefail
-packages=(chromium postgresql)
+packages=(chromium postgresql espeak-ng sox swaks)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

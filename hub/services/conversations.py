@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from hub.clock import Clock
 from hub.db import tables as t
 from hub.db.uow import Database, Tx
-from hub.errors import Forbidden, InvalidState, NotFound, ValidationFailed
+from hub.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
 from hub.events import Event, EventType
 from hub.security import new_id, token_hash
 from hub.services.attachments import attachment_public
@@ -24,6 +24,12 @@ CHANNELS = ("voice", "chat", "email", "sms", "fax")
 OPEN_STATUSES = ("queued", "offered", "assigned", "pending")
 VIEWS = ("mine", "queued", "offered", "pending", "closed", "all")
 MAX_BODY = 10_000
+
+
+class DuplicateEmail(Conflict):
+    """The email (same ``dedupe_key``) is already stored: a re-delivery, answered as success."""
+
+    code = "duplicate_email"
 
 
 def message_public(row: Any, attachments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -243,8 +249,13 @@ class ConversationService:
     async def open(self, *, channel: str, queue_id: str, identity: dict[str, Any],
                    subject: str | None = None, first_message: str | None = None,
                    meta: dict[str, Any] | None = None, widget_token_hash: str | None = None,
-                   status: str = "queued", priority: int = 0) -> Any:
-        """Create a conversation for an inbound contact, finding or creating its contact."""
+                   status: str = "queued", priority: int = 0,
+                   attachment_ids: list[str] | None = None,
+                   email: dict[str, Any] | None = None) -> Any:
+        """Create a conversation for an inbound contact, finding or creating its contact.
+
+        ``email`` (the email channel) is stored as an ``email_messages`` row in the same
+        transaction as the first message; a repeated ``dedupe_key`` raises ``DuplicateEmail``."""
         if channel not in CHANNELS:
             raise ValidationFailed(f"channel must be one of {', '.join(CHANNELS)}")
         if queue_id not in self._queue_names:
@@ -259,18 +270,27 @@ class ConversationService:
             meta["contact_created"] = True
         cid = new_id()
         now = self.clock.now()
-        async with self.db.tx() as tx:
-            await tx.conn.execute(t.conversations.insert().values(
-                id=cid, channel=channel, direction="in", status=status, contact_id=contact["id"],
-                queue_id=queue_id, priority=priority + (10 if contact["vip"] else 0),
-                subject=subject, widget_token_hash=widget_token_hash, created_at=now,
-                updated_at=now, enqueued_at=now if status == "queued" else None, meta=meta))
-            tx.emit(Event(EventType.CONVERSATION_CREATED, now, conversation_id=cid, queue_id=queue_id,
-                          data={"channel": channel, "contact_id": contact["id"], "status": status}))
-            if first_message:
-                await self.insert_message(tx, cid, kind="message", sender="customer",
-                                           sender_name=contact["name"], body=first_message,
-                                           queue_id=queue_id, assignee_id=None)
+        try:
+            async with self.db.tx() as tx:
+                await tx.conn.execute(t.conversations.insert().values(
+                    id=cid, channel=channel, direction="in", status=status,
+                    contact_id=contact["id"], queue_id=queue_id,
+                    priority=priority + (10 if contact["vip"] else 0),
+                    subject=subject, widget_token_hash=widget_token_hash, created_at=now,
+                    updated_at=now, enqueued_at=now if status == "queued" else None, meta=meta))
+                tx.emit(Event(EventType.CONVERSATION_CREATED, now, conversation_id=cid,
+                              queue_id=queue_id, data={"channel": channel,
+                                                       "contact_id": contact["id"], "status": status}))
+                if first_message or attachment_ids:
+                    msg = await self.insert_message(
+                        tx, cid, kind="message", sender="customer", sender_name=contact["name"],
+                        body=first_message or "", queue_id=queue_id, assignee_id=None,
+                        attachment_ids=attachment_ids)
+                    if email is not None:
+                        await self._insert_email(tx, cid, msg["id"], email)
+        except IntegrityError as err:
+            await self._raise_if_duplicate_email(email, err)
+            raise
         return await self.row(cid)
 
     async def insert_message(self, tx: Tx, cid: str, *, kind: str, sender: str, body: str,
@@ -306,7 +326,8 @@ class ConversationService:
     async def add_message(self, cid: str, *, sender: str, body: str, kind: str = "message",
                           user: User | None = None, client_id: str | None = None,
                           attachment_ids: list[str] | None = None,
-                          sender_name: str | None = None) -> dict[str, Any]:
+                          sender_name: str | None = None,
+                          email: dict[str, Any] | None = None) -> dict[str, Any]:
         body = (body or "").strip()
         if not body and not attachment_ids:
             raise ValidationFailed("message is empty")
@@ -331,13 +352,17 @@ class ConversationService:
             sender_name = row.contact_name
         try:
             async with self.db.tx() as tx:
-                return await self.insert_message(
+                msg = await self.insert_message(
                     tx, cid, kind=kind, sender=sender, body=body,
                     sender_name=sender_name or (user.display_name if user else None),
                     queue_id=row.queue_id, assignee_id=row.assignee_id,
                     user_id=user.id if user else None, client_id=client_id,
                     attachment_ids=attachment_ids)
-        except IntegrityError:
+                if email is not None:
+                    await self._insert_email(tx, cid, msg["id"], email)
+                return msg
+        except IntegrityError as err:
+            await self._raise_if_duplicate_email(email, err)
             if not client_id:
                 raise
             async with self.db.read() as conn:
@@ -405,3 +430,79 @@ class ConversationService:
             tx.emit(Event(EventType.CONVERSATION_CSAT, now, conversation_id=cid,
                           queue_id=row.queue_id,
                           data={"rating": rating, "assignee_id": row.last_agent_id}))
+
+    # --- email threading and delivery records (EMAIL-1) -------------------------------------
+    # The email channel stores, per email, its Message-ID (for threading), the sanitised HTML
+    # and, for outbound mail, the delivery state. Inbound rows are written in the same
+    # transaction as their message (``open``/``add_message`` with ``email=``).
+    async def _insert_email(self, tx: Tx, cid: str, message_id: str | None,
+                            email: dict[str, Any]) -> str:
+        eid = new_id()
+        await tx.conn.execute(t.email_messages.insert().values(
+            id=eid, conversation_id=cid, message_id=message_id,
+            direction=email.get("direction", "in"), rfc_message_id=email["rfc_message_id"],
+            mid_hash=email["mid_hash"], dedupe_key=email["dedupe_key"],
+            subject=email.get("subject"), from_addr=email.get("from_addr"),
+            to_addrs=list(email.get("to_addrs") or []), html=email.get("html"),
+            meta=dict(email.get("meta") or {}), status=email.get("status", "received"),
+            attempts=int(email.get("attempts", 0)), created_at=self.clock.now()))
+        return eid
+
+    async def _raise_if_duplicate_email(self, email: dict[str, Any] | None, err: Exception) -> None:
+        if email is None:
+            return
+        if await self.email_by_dedupe(email["dedupe_key"]) is not None:
+            raise DuplicateEmail(f"email {email['rfc_message_id']} is already stored") from err
+
+    async def email_by_dedupe(self, dedupe_key: str) -> Any | None:
+        async with self.db.read() as conn:
+            return (await conn.execute(select(t.email_messages).where(
+                t.email_messages.c.dedupe_key == dedupe_key))).first()
+
+    async def email_thread_conversation(self, mid_hashes: list[str]) -> str | None:
+        """The newest conversation holding an email whose Message-ID hash is one of these."""
+        if not mid_hashes:
+            return None
+        e = t.email_messages.c
+        async with self.db.read() as conn:
+            return (await conn.execute(select(e.conversation_id).where(e.mid_hash.in_(mid_hashes))
+                                       .order_by(desc(e.created_at)).limit(1))).scalar()
+
+    async def email_rows(self, cid: str) -> list[Any]:
+        e = t.email_messages.c
+        async with self.db.read() as conn:
+            return list((await conn.execute(select(t.email_messages).where(
+                e.conversation_id == cid).order_by(e.created_at, e.id))).all())
+
+    async def email_for_message(self, message_id: str) -> Any | None:
+        async with self.db.read() as conn:
+            return (await conn.execute(select(t.email_messages).where(
+                t.email_messages.c.message_id == message_id))).first()
+
+    async def record_email(self, cid: str, message_id: str | None, email: dict[str, Any]) -> str:
+        async with self.db.tx() as tx:
+            return await self._insert_email(tx, cid, message_id, email)
+
+    async def update_email(self, eid: str, **values: Any) -> None:
+        async with self.db.tx() as tx:
+            await tx.conn.execute(update(t.email_messages).where(t.email_messages.c.id == eid)
+                                  .values(**values))
+
+    async def outbound_emails(self, status: str) -> list[Any]:
+        e = t.email_messages.c
+        async with self.db.read() as conn:
+            return list((await conn.execute(select(t.email_messages).where(
+                e.direction == "out", e.status == status).order_by(e.created_at))).all())
+
+    async def discard_unlinked_attachments(self, attachment_ids: list[str]) -> list[str]:
+        """Delete attachment rows that never became part of a message (a channel's ingestion
+        failed half-way); returns the ids deleted so the caller can remove the files."""
+        if not attachment_ids:
+            return []
+        a = t.attachments.c
+        async with self.db.tx() as tx:
+            ids = list((await tx.conn.execute(select(a.id).where(
+                a.id.in_(attachment_ids), a.message_id.is_(None)))).scalars())
+            if ids:
+                await tx.conn.execute(t.attachments.delete().where(a.id.in_(ids)))
+        return ids

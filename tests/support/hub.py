@@ -66,6 +66,8 @@ class ApiClient:
 class InProcessHub:
     def __init__(self, data_dir: Path, database_url: str = "", **settings: Any) -> None:
         self.port = free_port()
+        # Inbound email is off unless a test asks for a port: hubs under test must not fight over 2525.
+        settings = {"email_port": 0, **settings}
         self.settings = load_settings(environ={}, data_dir=str(data_dir), port=self.port, demo=True,
                                       database_url=database_url, web_dir=str(REPO / "web" / "dist"),
                                       wallboard_interval_s=0.1, **settings)
@@ -122,18 +124,21 @@ async def running_hub(data_dir: Path, database_url: str = "", **settings: Any) -
 class HubProcess:
     """``python server.py`` as a child process, so a test can SIGKILL it."""
 
-    def __init__(self, data_dir: Path, database_url: str = "", port: int | None = None) -> None:
+    def __init__(self, data_dir: Path, database_url: str = "", port: int | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.port = port or free_port()
         self.data_dir = data_dir
         self.database_url = database_url
         self.proc: subprocess.Popen[bytes] | None = None
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log = data_dir / f"server-{self.port}.log"
+        # inbound email off unless the caller's environment names a port (see the email tests)
+        self.env = {**({} if "HUB_EMAIL_PORT" in os.environ else {"HUB_EMAIL_PORT": "0"}), **(env or {})}
 
     def start(self, timeout: float = 30) -> HubProcess:
         env = {**os.environ, "HUB_DATA_DIR": str(self.data_dir), "HUB_PORT": str(self.port),
                "HUB_DEMO": "1", "HUB_DATABASE_URL": self.database_url, "HUB_LOG_LEVEL": "warning",
-               "HUB_WEB_DIR": str(REPO / "web" / "dist")}
+               "HUB_WEB_DIR": str(REPO / "web" / "dist"), **self.env}
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._logfh = open(self.log, "ab")  # noqa: SIM115 - closed in kill()/stop()
         self.proc = subprocess.Popen([sys.executable, str(REPO / "server.py")], cwd=REPO, env=env,

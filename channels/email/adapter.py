@@ -1,0 +1,145 @@
+"""The email channel: inbound SMTP listener, threading into conversations, agents' replies out.
+
+Talks to the hub only through its services and events (``Channel`` protocol of ``hub.app``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import socketio
+from pydantic import BaseModel, ConfigDict
+from starlette.requests import Request
+from starlette.responses import Response
+
+from channels.email.inbound import InboundHandler, make_smtp_factory
+from channels.email.ingest import EmailIngestor, IngestResult
+from channels.email.outbound import EmailSender
+from channels.email.parse import parse_message
+from channels.email.sanitize import sanitise_html
+from hub.api.http import Api, current_user, json_response, parse_query
+from hub.errors import NotFound
+from hub.events import Event, EventType
+
+if TYPE_CHECKING:
+    from hub.app import Services
+
+log = logging.getLogger(__name__)
+
+
+class EmailViewQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    remote_images: bool = False
+
+
+class EmailChannel:
+    name = "email"
+
+    def __init__(self) -> None:
+        self._services: Services | None = None
+        self.ingestor: EmailIngestor | None = None
+        self.sender: EmailSender | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self.port: int | None = None  # the bound inbound SMTP port (None: no listener)
+
+    @property
+    def services(self) -> Services:
+        assert self._services is not None, "the email channel is not started"
+        return self._services
+
+    def register(self, api: Api, sio: socketio.AsyncServer) -> None:
+        """Agents use the common conversation API; this adds the email view of a message."""
+        ch = self
+
+        @api.add("/api/email/messages/{message_id}", "GET",
+                 "The email behind a message: headers, sanitised HTML, delivery state",
+                 tag="email", query=EmailViewQuery)
+        async def email_view(request: Request) -> Response:
+            user = await current_user(request)
+            q = parse_query(request, EmailViewQuery)
+            conv = ch.services.conversations
+            row = await conv.email_for_message(request.path_params["message_id"])
+            if row is None:
+                raise NotFound("this message did not come or go by email")
+            conv.require_view(user, await conv.row(row.conversation_id))
+            return json_response(await ch._email_view(row, q.remote_images))
+
+    def accepted_recipients(self) -> tuple[str, ...]:
+        st = self.services.settings
+        return st.email_accept_recipients or ("@" + st.email_address.rsplit("@", 1)[-1],)
+
+    async def start(self, services: Services) -> None:
+        self._services = services
+        st = services.settings
+        self.ingestor = EmailIngestor(services)
+        self.sender = EmailSender(services)
+        services.extras["email"] = self
+        services.bus.subscribe(self.on_hub_event)
+        await self.sender.resume()
+        if st.email_port:
+            handler = InboundHandler(self._ingest, self.accepted_recipients())
+            factory = make_smtp_factory(handler, st.email_max_message_bytes,
+                                        st.email_address.rsplit("@", 1)[-1])
+            try:
+                self._server = await asyncio.get_running_loop().create_server(
+                    factory, host=st.email_host, port=st.email_port)
+            except OSError as err:
+                # The hub serves every other channel without it; say so loudly.
+                log.error("email: cannot listen for SMTP on %s:%s (%s); inbound email is OFF",
+                          st.email_host, st.email_port, err)
+            else:
+                self.port = self._server.sockets[0].getsockname()[1]
+                log.info("email: SMTP listener on %s:%s", st.email_host, self.port)
+
+    async def _email_view(self, row: Any, remote_images: bool) -> dict[str, Any]:
+        meta = dict(row.meta or {})
+        html, shown = row.html, False
+        if remote_images and row.direction == "in" and meta.get("remote_images") and meta.get("raw_path"):
+            # The agent consented to remote content: sanitise the original again, keeping
+            # remote images (everything else stays removed).
+            raw = await asyncio.to_thread(Path(meta["raw_path"]).read_bytes)
+            mail = parse_message(raw)
+            if mail.html:
+                html = sanitise_html(mail.html, meta.get("cid_urls") or {}, allow_remote=True).html
+                shown = True
+        return {
+            "message_id": row.message_id, "conversation_id": row.conversation_id,
+            "direction": row.direction, "rfc_message_id": row.rfc_message_id,
+            "subject": row.subject, "from": row.from_addr, "to": row.to_addrs,
+            "cc": meta.get("cc") or [], "date": meta.get("date"), "html": html,
+            "remote_images": meta.get("remote_images") or [], "remote_images_shown": shown,
+            "auto": meta.get("auto"), "status": row.status, "attempts": row.attempts,
+            "last_error": meta.get("last_error"),
+        }
+
+    async def _ingest(self, raw: bytes, mail_from: str | None, rcpt: list[str]) -> IngestResult:
+        assert self.ingestor is not None
+        return await self.ingestor.ingest(raw, mail_from, rcpt)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            # in-flight SMTP sessions are closed by the server; do not wait on idle clients
+            self._server = None
+        if self.sender is not None:
+            await self.sender.stop()
+        self._services = None
+
+    async def on_hub_event(self, ev: Event) -> None:
+        if ev.type is not EventType.MESSAGE_CREATED or not ev.conversation_id or self.sender is None:
+            return
+        msg: dict[str, Any] = ev.data["message"]
+        if msg["sender"] != "agent" or msg["kind"] != "message":
+            return
+        row = await self.services.conversations.row(ev.conversation_id)
+        if row.channel != "email":
+            return
+        try:
+            await self.sender.queue_reply(msg, row)
+        except Exception as err:  # noqa: BLE001 - never lose a reply silently
+            log.exception("email: could not queue the reply %s", msg["id"])
+            await self.services.conversations.add_message(
+                row.id, sender="system", kind="note", sender_name="Email",
+                body=f"This reply could not be queued for sending by email: {err}"[:2000])

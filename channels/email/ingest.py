@@ -1,0 +1,212 @@
+"""Storing one inbound mail: raw copy, attachments, conversation and message, then routing.
+
+``EmailIngestor.ingest`` returns only after everything is committed (the SMTP listener answers
+``250`` after it); any exception means nothing the agent can see was stored and the sender is told
+to retry. A re-delivered mail (same Message-ID and body) is recognised and not stored twice."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from channels.email.parse import OCTET, ParsedEmail, Part, html_to_text, mid_hash, parse_message
+from channels.email.sanitize import sanitise_html
+from channels.email.threading import auto_reason, clean_subject, find_conversation
+from hub.errors import InvalidState, UnsupportedMediaType, ValidationFailed
+from hub.services.attachments import AttachmentStore
+from hub.services.conversations import MAX_BODY, DuplicateEmail
+
+if TYPE_CHECKING:
+    from hub.app import Services
+
+log = logging.getLogger(__name__)
+
+EMPTY_BODY = "(no text)"
+TRUNCATED = "\n\n[… the message is longer; the full text is in the original email]"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    conversation_id: str
+    message_id: str | None
+    how: str            # "new", "reference", "subject_tag", "reopened", "duplicate"
+    auto: str | None    # loop-protection reason, if any
+    routed: bool
+
+
+async def _chunks(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:
+    for i in range(0, len(data), size):
+        yield data[i:i + size]
+
+
+def _write_raw(root: Path, raw: bytes) -> Path:
+    digest = hashlib.sha256(raw).hexdigest()
+    dest = root / digest[:2] / f"{digest}.eml"
+    if dest.exists():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".raw-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return dest
+
+
+class EmailIngestor:
+    def __init__(self, services: Services) -> None:
+        self.s = services
+        st = services.settings
+        # Email has its own list of accepted types (wider than chat uploads) and size limit; any
+        # other part is stored as application/octet-stream, never dropped.
+        self.store = AttachmentStore(services.db, services.clock, st.attachments_dir,
+                                     st.email_max_message_bytes, tuple(st.email_attachment_types))
+
+    async def _queue_id(self) -> str:
+        st = self.s.settings
+        queues = await self.s.directory.list_queues()
+        ids = [q["id"] for q in queues]
+        for wanted in (st.email_queue, st.widget_default_queue):
+            if wanted and wanted in ids:
+                return wanted
+        if not ids:
+            raise InvalidState("no queue is configured")
+        return ids[0]
+
+    async def _save_part(self, part: Part, cid: str | None, uploaded_by: str) -> dict[str, Any] | None:
+        ctype = part.content_type if part.content_type in self.store.allowed_types else OCTET
+        for attempt_type in dict.fromkeys((ctype, OCTET)):
+            try:
+                return await self.store.save(part.filename, attempt_type, _chunks(part.data),
+                                             uploaded_by, conversation_id=cid)
+            except UnsupportedMediaType:
+                continue  # content does not match the declared type: keep it as opaque bytes
+            except ValidationFailed as err:
+                if not part.data:
+                    return None  # an empty part carries nothing to keep
+                raise err
+        return None
+
+    async def ingest(self, raw: bytes, envelope_from: str | None = None,
+                     recipients: list[str] | None = None) -> IngestResult:
+        s, st = self.s, self.s.settings
+        raw_path = await asyncio.to_thread(_write_raw, st.email_raw_dir, raw)
+        mail = parse_message(raw)
+        dedupe = hashlib.sha256(f"{mail.message_id}\n{mail.body_digest}".encode(
+            "utf-8", "surrogateescape")).hexdigest()
+        # A re-delivery is caught by the unique dedupe key when the message is inserted; check
+        # before that only when attachments would otherwise be stored a second time.
+        if mail.parts and (dup := await s.conversations.email_by_dedupe(dedupe)) is not None:
+            return IngestResult(dup.conversation_id, dup.message_id, "duplicate", None, False)
+        auto = auto_reason(mail, envelope_from, st.email_address)
+        cid, how = await find_conversation(s.conversations, mail, mail.from_addr)
+        if cid is not None and (await s.conversations.row(cid)).status in ("closed", "abandoned"):
+            previous, cid, how = cid, None, "reopened"
+        else:
+            previous = None
+
+        saved: list[dict[str, Any]] = []
+        try:
+            return await self._store(mail, raw_path, dedupe, envelope_from, recipients, cid, how,
+                                     previous, auto, saved)
+        except BaseException:
+            await self._discard(saved)
+            raise
+
+    async def _discard(self, saved: list[dict[str, Any]]) -> None:
+        """Nothing half-stored: remove the attachments of a mail that could not be stored."""
+        if not saved:
+            return
+        try:
+            gone = await self.s.conversations.discard_unlinked_attachments([a["id"] for a in saved])
+        except Exception:  # noqa: BLE001 - the database is what failed; leave them orphaned
+            log.warning("email: could not discard %d orphaned attachments", len(saved))
+            return
+        for aid in gone:
+            self.store.path_for(aid).unlink(missing_ok=True)
+
+    async def _store(self, mail: ParsedEmail, raw_path: Path, dedupe: str,
+                     envelope_from: str | None, recipients: list[str] | None, cid: str | None,
+                     how: str, previous: str | None, auto: str | None,
+                     saved: list[dict[str, Any]]) -> IngestResult:
+        s = self.s
+        sender = mail.reply_to or mail.from_addr
+        uploaded_by = f"email:{dedupe[:16]}"
+        cid_urls: dict[str, str] = {}
+        for part in mail.parts:
+            att = await self._save_part(part, cid, uploaded_by)
+            if att is None:
+                continue
+            saved.append(att)
+            if part.content_id:
+                cid_urls[part.content_id.strip("<>")] = f"/api/attachments/{att['id']}"
+        safe = sanitise_html(mail.html, cid_urls) if mail.html else None
+        body = _body_text(mail)
+        email_row = {
+            "direction": "in", "rfc_message_id": mail.message_id, "mid_hash": mid_hash(mail.message_id),
+            "dedupe_key": dedupe, "subject": mail.subject, "from_addr": mail.from_addr or None,
+            "to_addrs": recipients or mail.to, "html": safe.html if safe else None,
+            "status": "received",
+            "meta": {"raw_path": str(raw_path), "reply_to": mail.reply_to, "cc": mail.cc,
+                     "date": mail.date, "in_reply_to": mail.in_reply_to,
+                     "references": mail.references, "envelope_from": envelope_from,
+                     "auto": auto, "remote_images": safe.remote_images if safe else [],
+                     "cid_urls": cid_urls,
+                     "parser": mail.parser, "defects": mail.defects,
+                     "message_id_synthesised": mail.message_id_synthesised,
+                     "undecodable_parts": sum(p.undecodable for p in mail.parts)},
+        }
+        ids = [a["id"] for a in saved] or None
+        try:
+            if cid is not None:
+                msg = await s.conversations.add_message(
+                    cid, sender="customer", body=body, attachment_ids=ids,
+                    sender_name=mail.from_name or None, email=email_row)
+                return IngestResult(cid, msg["id"], how, auto, False)
+            name = mail.from_name or (sender.split("@")[0] if sender else "") or "Unknown sender"
+            identity = {"name": name[:200], "email": sender or None}
+            try:
+                await s.contacts.validate({k: v for k, v in identity.items() if v}, partial=False)
+            except ValidationFailed:
+                identity["email"] = None  # keep the mail; the address is in the email record
+            row = await s.conversations.open(
+                channel="email", queue_id=await self._queue_id(), identity=identity,
+                subject=clean_subject(mail.subject)[:300] or None, first_message=body,
+                status="pending" if auto else "queued", attachment_ids=ids, email=email_row,
+                meta={"email": {"from": mail.from_addr, "reply_to": mail.reply_to,
+                                "auto": auto, "previous_conversation": previous}})
+        except DuplicateEmail:
+            await self._discard(saved)
+            dup = await s.conversations.email_by_dedupe(dedupe)
+            assert dup is not None
+            return IngestResult(dup.conversation_id, dup.message_id, "duplicate", None, False)
+        routed = False
+        if not auto:
+            try:
+                await s.routing.enqueue(row)
+                routed = True
+            except Exception:  # noqa: BLE001 - stored and queued: the ACD picks it up on restart
+                log.exception("email conversation %s stored but not routed", row.id)
+        return IngestResult(row.id, None, how, auto, routed)
+
+
+def _body_text(mail: ParsedEmail) -> str:
+    text = mail.text.strip()
+    if not text and mail.html:
+        text = html_to_text(mail.html)
+    text = text.replace("\x00", "")
+    if len(text) > MAX_BODY:
+        text = text[: MAX_BODY - len(TRUNCATED)] + TRUNCATED
+    return text or EMPTY_BODY
