@@ -19,6 +19,8 @@ bench: setup
 	$(BIN)/python bench/email_ingest.py
 	$(BIN)/python bench/asr.py
 	$(BIN)/python bench/tts.py
+	$(BIN)/python bench/kb_banking77.py
+	$(BIN)/python bench/kb_latency.py
 
 setup: debs python web
 
@@ -43,7 +45,7 @@ web/dist/index.html: web/package.json web/package-lock.json $(shell find web/src
 
 lint: python
 	$(BIN)/ruff check hub channels voice bootstrap.py server.py tests/api tests/support tests/test_config.py \
-		tests/voice tests/channels bench
+		tests/voice tests/channels tests/kb kb bench
 
 clean:
 	rm -rf $(VENV) web/node_modules web/dist data bench/results
