@@ -12,7 +12,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+
+from voice.errors import VoiceError
 
 SUPPORTED_RATES: tuple[int, ...] = (8000, 16000)
 
@@ -70,18 +71,10 @@ AsrResult = Partial | Final
 # --------------------------------------------------------------------------- errors
 
 
-class AsrError(Exception):
+class AsrError(VoiceError):
     """Root of every speech-recognition error. ``code`` is part of the API: never renamed."""
 
     code: str = "asr_error"
-
-    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details: dict[str, Any] = details or {}
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
 
 
 class EngineMissing(AsrError):

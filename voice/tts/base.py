@@ -10,9 +10,9 @@ import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from voice.audio import resample
+from voice.errors import VoiceError
 
 SUPPORTED_RATES: tuple[int, ...] = (8000, 16000, 22050, 24000, 44100, 48000)
 
@@ -27,18 +27,10 @@ class VoiceInfo:
     native_rate: int
 
 
-class TtsError(Exception):
+class TtsError(VoiceError):
     """Root of every text-to-speech error. ``code`` is part of the API: never renamed."""
 
     code: str = "tts_error"
-
-    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details: dict[str, Any] = details or {}
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
 
 
 class EmptyText(TtsError):
