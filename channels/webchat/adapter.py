@@ -13,7 +13,7 @@ import socketio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hub.api.http import Api, json_response, parse_body, parse_query
+from hub.api.http import Api, json_response, parse_body, parse_query, save_upload
 from hub.api.schemas import CsatIn, OfflineIn, WidgetConfigQuery, WidgetSessionIn
 from hub.errors import HubError, InvalidState, NotAuthenticated, ValidationFailed
 from hub.events import Event, EventType
@@ -214,12 +214,10 @@ class WebchatChannel:
         @api.add("/api/widget/attachments", "POST", "Upload a file into the chat", tag="widget",
                  auth="widget", status=201)
         async def upload(request: Request) -> Response:
-            from hub.api.desk import save_upload
-
             row = await ch._customer_row(request)
             if row.status in ("closed", "abandoned"):
                 raise InvalidState("the chat has ended")
-            return json_response(await save_upload(request, ch.services, f"widget:{row.id}", row.id), 201)
+            return json_response(await save_upload(request, ch.services.attachments, f"widget:{row.id}", row.id), 201)
 
         @api.add("/api/widget/offline", "POST", "Leave a message when nobody can chat",
                  tag="widget", body=OfflineIn, auth="none", status=201)

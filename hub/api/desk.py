@@ -6,7 +6,16 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from hub import __version__
-from hub.api.http import SESSION_COOKIE, Api, current_user, json_response, parse_body, parse_query, require
+from hub.api.http import (
+    SESSION_COOKIE,
+    Api,
+    current_user,
+    json_response,
+    parse_body,
+    parse_query,
+    require,
+    save_upload,
+)
 from hub.api.schemas import (
     AgentStateIn,
     CloseIn,
@@ -185,7 +194,7 @@ def register(api: Api) -> None:
     async def upload(request: Request) -> Response:
         user = await require(request, "desk")
         s = request.app.state.services
-        return json_response(await save_upload(request, s, f"user:{user.id}"), 201)
+        return json_response(await save_upload(request, s.attachments, f"user:{user.id}"), 201)
 
     @api.add("/api/attachments/{id}", "GET", "Download an attachment", tag="conversations",
              auth="session")
@@ -212,35 +221,3 @@ def register(api: Api) -> None:
                             filename=row.filename,
                             headers={"X-Content-Type-Options": "nosniff",
                                      "Content-Security-Policy": "sandbox"})
-
-
-async def save_upload(request: Request, s, uploaded_by: str, conversation_id: str | None = None) -> dict:  # type: ignore[no-untyped-def]
-    """Stream a multipart upload into the attachment store without reading it all in memory."""
-    from hub.errors import PayloadTooLarge, UnsupportedMediaType
-
-    ctype = request.headers.get("content-type", "")
-    if not ctype.startswith("multipart/form-data"):
-        raise UnsupportedMediaType("upload the file as multipart/form-data with a 'file' field")
-    length = request.headers.get("content-length")
-    limit = s.attachments.max_bytes
-    if length and length.isdigit() and int(length) > limit + 64 * 1024:
-        raise PayloadTooLarge(f"the file is larger than the limit of {limit // 1024} KiB")
-    try:
-        form = await request.form(max_files=1, max_fields=5, max_part_size=limit + 1)
-    except Exception as err:  # noqa: BLE001 - multipart parser errors are the client's fault
-        if "size" in str(err).lower():
-            raise PayloadTooLarge(f"the file is larger than the limit of {limit // 1024} KiB") from err
-        raise ValidationFailed(f"could not read the upload: {err}") from err
-    try:
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise ValidationFailed("the form needs a 'file' field with a file")
-
-        async def chunks():  # type: ignore[no-untyped-def]
-            while chunk := await upload.read(64 * 1024):
-                yield chunk
-
-        return await s.attachments.save(upload.filename or "file", upload.content_type or "",
-                                        chunks(), uploaded_by, conversation_id)
-    finally:
-        await form.close()

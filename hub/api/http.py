@@ -14,7 +14,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.errors import HubError, MalformedJson, NotAuthenticated, ValidationFailed
+from hub.errors import (
+    HubError,
+    MalformedJson,
+    NotAuthenticated,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from hub.services.attachments import AttachmentStore
 from hub.services.auth import User
 
 log = logging.getLogger(__name__)
@@ -37,10 +45,10 @@ def json_response(data: Any, status: int = 200) -> JSONResponse:
 async def read_json(request: Request) -> Any:
     ctype = request.headers.get("content-type", "")
     if "json" not in ctype:
-        raise ValidationFailed("send the body as application/json", code="unsupported_media_type")
+        raise UnsupportedMediaType("send the body as application/json")
     raw = await request.body()
     if len(raw) > MAX_JSON_BYTES:
-        raise ValidationFailed("the JSON body is too large", code="payload_too_large")
+        raise PayloadTooLarge("the JSON body is larger than 1 MiB")
     try:
         return json.loads(raw or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -158,3 +166,34 @@ def _path_params(path: str) -> list[str]:
         if part.startswith("{") and part.endswith("}"):
             out.append(part[1:-1].split(":")[0])
     return out
+
+
+async def save_upload(request: Request, store: AttachmentStore, uploaded_by: str,
+                      conversation_id: str | None = None) -> dict[str, Any]:
+    """Stream a multipart upload into the attachment store without reading it all in memory."""
+    ctype = request.headers.get("content-type", "")
+    if not ctype.startswith("multipart/form-data"):
+        raise UnsupportedMediaType("upload the file as multipart/form-data with a 'file' field")
+    length = request.headers.get("content-length")
+    limit = store.max_bytes
+    if length and length.isdigit() and int(length) > limit + 64 * 1024:
+        raise PayloadTooLarge(f"the file is larger than the limit of {limit // 1024} KiB")
+    try:
+        form = await request.form(max_files=1, max_fields=5, max_part_size=limit + 1)
+    except Exception as err:  # noqa: BLE001 - multipart parser errors are the client's fault
+        if "size" in str(err).lower():
+            raise PayloadTooLarge(f"the file is larger than the limit of {limit // 1024} KiB") from err
+        raise ValidationFailed(f"could not read the upload: {err}") from err
+    try:
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise ValidationFailed("the form needs a 'file' field with a file")
+
+        async def chunks():  # type: ignore[no-untyped-def]
+            while chunk := await upload.read(64 * 1024):
+                yield chunk
+
+        return await store.save(upload.filename or "file", upload.content_type or "",
+                                        chunks(), uploaded_by, conversation_id)
+    finally:
+        await form.close()

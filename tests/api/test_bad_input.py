@@ -156,3 +156,12 @@ async def test_customer_token_expires(tmp_path):
         await widget.close()
         await asyncio.sleep(1.2)
         assert (await customer.get("/api/widget/conversation")).status_code == 401
+
+
+async def test_json_endpoints_refuse_other_content_types_and_huge_bodies(hub):
+    admin = await hub.client("admin")
+    r = await admin.http.post("/api/contacts", content=b"name=x", headers={"content-type": "text/plain"})
+    assert r.status_code == 415 and r.json()["code"] == "unsupported_media_type"
+    big = b'{"name": "' + b"x" * (1024 * 1024 + 10) + b'"}'
+    r = await admin.http.post("/api/contacts", content=big, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["code"] == "payload_too_large"
