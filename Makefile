@@ -34,7 +34,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch first, pinned: an unpinned torch pulled in by sentence-transformers is a CUDA build of GBs
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[test,email,speech,kb]'
+	$(BIN)/python -m pip install -q -e '.[test,email,sms,fax,voice,workflows,speech,kb]'
 	touch $@
 
 web: web/dist/index.html

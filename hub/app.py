@@ -61,7 +61,9 @@ class Services:
 
 
 class Channel(Protocol):
-    """A channel adapter: registers its endpoints/namespaces, then runs while the hub runs."""
+    """A component handed in by the composition root (a channel adapter, the knowledge base,
+    workflows, voice): registers its endpoints/namespaces, then runs while the hub runs. It may
+    also define ``async seed_demo(services)``, called after start when demo data is on."""
 
     name: str
 
@@ -134,6 +136,13 @@ def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: C
         await services.wallboard.start()
         for ch in channels:
             await ch.start(services)
+        if seed_demo is not None:
+            # Components (channels, kb, workflows, voice) may seed their own demo data once the
+            # hub's demo users and queues exist and they are started.
+            for ch in channels:
+                seed = getattr(ch, "seed_demo", None)
+                if seed is not None:
+                    await seed(services)
         # Start-up objects (models, routes, configuration) live for the whole run: keep them out of
         # the collector's generations so full collections stay short under load.
         gc.collect()

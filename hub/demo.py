@@ -40,6 +40,12 @@ async def seed_demo(s: Services) -> bool:
     ids["supervisor"] = sup.id
     await s.auth.create_user({"username": "admin", "display_name": "Admin", "password": PASSWORD,
                               "roles": ["admin"]})
+    for username, name, role in [("km", "Kim Knowledge", "knowledge_manager"),
+                                 ("dispatch", "Dora Dispatch", "dispatcher"),
+                                 ("pipes", "Pipe repair crew", "department"),
+                                 ("meters", "Meter team", "department")]:
+        await s.auth.create_user({"username": username, "display_name": name, "password": PASSWORD,
+                                  "roles": [role]})
     for name, label in [("billing", "Billing & payments"), ("gas_service", "Gas service"),
                         ("repairs", "Repairs"), ("english", "English"), ("chinese", "Chinese")]:
         await s.directory.create_skill(name, label)

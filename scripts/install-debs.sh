@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the hub's tests use, only those missing. Needs root (or sudo).
 set -euo pipefail
-packages=(chromium postgresql espeak-ng sox swaks)
+packages=(chromium postgresql espeak-ng sox swaks sip-tester baresip kannel kannel-extras
+          libtiff-tools ghostscript img2pdf tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim
+          dovecot-imapd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -16,14 +16,21 @@ from hub.errors import Conflict, Forbidden, InvalidCredentials, NotFound, Valida
 from hub.events import Event, EventType
 from hub.security import hash_password, new_id, new_token, token_hash, verify_password
 
-ROLES = ("agent", "supervisor", "dispatcher", "knowledge_manager", "admin")
+ROLES = ("agent", "supervisor", "dispatcher", "department", "knowledge_manager", "admin")
 
+# kb: read/search the FAQ and send feedback; kb_edit: write drafts, import/export; kb_publish:
+# publish/archive/restore. tickets: create and work tickets and work orders; dispatch: the dispatch
+# centre's work-order queue; department: a repair department's own work orders; automation: rules,
+# SLA policies, IVR flows; bulk_send: bulk and scheduled email/SMS/fax.
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    "agent": frozenset({"desk", "contacts"}),
-    "supervisor": frozenset({"desk", "wallboard", "supervise", "contacts", "contacts_import"}),
-    "dispatcher": frozenset({"contacts"}),
-    "knowledge_manager": frozenset({"contacts"}),
-    "admin": frozenset({"admin", "wallboard", "supervise", "contacts", "contacts_import"}),
+    "agent": frozenset({"desk", "contacts", "kb", "tickets"}),
+    "supervisor": frozenset({"desk", "wallboard", "supervise", "contacts", "contacts_import", "kb",
+                             "tickets", "dispatch", "reports", "bulk_send"}),
+    "dispatcher": frozenset({"contacts", "kb", "tickets", "dispatch", "reports"}),
+    "department": frozenset({"department"}),
+    "knowledge_manager": frozenset({"contacts", "kb", "kb_edit", "kb_publish"}),
+    "admin": frozenset({"admin", "wallboard", "supervise", "contacts", "contacts_import", "kb",
+                        "kb_edit", "automation", "reports", "bulk_send", "tickets", "dispatch"}),
 }
 
 DEFAULT_CAPACITY = {"voice": 1, "chat": 3, "email": 5, "sms": 5, "fax": 5}

@@ -65,6 +65,9 @@ export function homePath(m: Me | null = me.value): string {
   if (p.includes('desk')) return '/desk'
   if (p.includes('wallboard')) return '/wallboard'
   if (p.includes('admin')) return '/admin/users'
+  if (p.includes('dispatch')) return '/workorders'
+  if (p.includes('department')) return '/workorders'
+  if (p.includes('kb_edit')) return '/kb'
   if (p.includes('contacts')) return '/contacts'
   return '/no-access'
 }

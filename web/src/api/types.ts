@@ -3,10 +3,13 @@
 export type Id = string
 export type IsoTime = string
 
-export type Role = 'agent' | 'supervisor' | 'dispatcher' | 'knowledge_manager' | 'admin'
-export const ROLES: Role[] = ['agent', 'supervisor', 'dispatcher', 'knowledge_manager', 'admin']
+export type Role = 'agent' | 'supervisor' | 'dispatcher' | 'department' | 'knowledge_manager' | 'admin'
+export const ROLES: Role[] = ['agent', 'supervisor', 'dispatcher', 'department', 'knowledge_manager', 'admin']
 
-export type Permission = 'desk' | 'wallboard' | 'supervise' | 'admin' | 'contacts' | 'contacts_import'
+export type Permission =
+  | 'desk' | 'wallboard' | 'supervise' | 'admin' | 'contacts' | 'contacts_import'
+  | 'kb' | 'kb_edit' | 'kb_publish' | 'tickets' | 'dispatch' | 'department' | 'automation'
+  | 'reports' | 'bulk_send'
 
 // The contract does not enumerate channel names; these are the channels of the brief.
 export type Channel = 'chat' | 'voice' | 'email' | 'sms' | 'fax' | string
