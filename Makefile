@@ -21,6 +21,10 @@ bench: setup
 	$(BIN)/python bench/tts.py
 	$(BIN)/python bench/kb_banking77.py
 	$(BIN)/python bench/kb_latency.py
+	$(BIN)/python bench/assist_bot.py
+	$(BIN)/python bench/timers.py
+	$(BIN)/python bench/calls.py
+	$(BIN)/python bench/sms.py
 
 setup: debs python web
 
@@ -44,8 +48,7 @@ web/dist/index.html: web/package.json web/package-lock.json $(shell find web/src
 	touch $@
 
 lint: python
-	$(BIN)/ruff check hub channels voice bootstrap.py server.py tests/api tests/support tests/test_config.py \
-		tests/voice tests/channels tests/kb kb bench
+	$(BIN)/ruff check hub channels voice kb assist workflows bootstrap.py server.py bench tests
 
 clean:
 	rm -rf $(VENV) web/node_modules web/dist data bench/results

@@ -1,2 +1,3 @@
-"""AI assist (ASSIST-1, ASSIST-2): live suggestions, entities, summaries, the self-service bot.
-Not built yet (issue 5)."""
+"""AI assist (ASSIST-1, ASSIST-2): live FAQ suggestions to agents, entities, extractive
+summaries, category suggestions (``service``, ``entities``, ``summary``, ``knn``) and the
+self-service widget bot (``bot``). Wired in by ``assist.component.AssistComponent``."""

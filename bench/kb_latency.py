@@ -5,9 +5,10 @@ FAQ articles, then times ``search()`` for queries that are each embedded for rea
 ms, query embedding included), and an incremental upsert of one article (embedding included).
 Embedding throughput of the model is measured on a fresh batch and reported.
 
-Corpus vectors are cached between runs in ``~/.cache/contact-hub/`` (keyed by corpus seed, size
-and model) because embedding 100,000 texts takes minutes on this machine; the output says whether
-the cache was used. Queries and the updated article are never taken from the cache.
+Corpus vectors are cached between runs in ``bench/cache/`` (git-ignored; keyed by corpus seed,
+size and model) because embedding 100,000 texts takes minutes on this machine; the output says
+whether the cache was used. Queries and the updated article are never taken from the cache: every
+query is embedded for real inside the timed ``search()`` call.
 
 Run from the repository root: ``HF_HUB_OFFLINE=1 .venv/bin/python bench/kb_latency.py``.
 """
@@ -32,7 +33,7 @@ from kb.search.base import Doc, Embedder  # noqa: E402
 from kb.search.embedded import EmbeddedBackend  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "kb_latency.json"
-CACHE = Path.home() / ".cache" / "contact-hub"
+CACHE = ROOT / "bench" / "cache"  # git-ignored (see .gitignore)
 SEED = 5
 
 SUBJECTS = ["card", "account", "transfer", "refund", "PIN", "loan", "payment", "statement",

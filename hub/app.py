@@ -24,7 +24,7 @@ from starlette.types import Scope
 from hub import __version__
 from hub.api import admin, crm, desk, supervisor
 from hub.api.http import Api
-from hub.clock import Clock, SystemClock
+from hub.clock import Clock, ShiftedClock, SystemClock
 from hub.config import Settings
 from hub.db.engine import make_engine, migrate
 from hub.db.uow import Database
@@ -37,6 +37,7 @@ from hub.services.conversations import ConversationService
 from hub.services.directory import DirectoryService
 from hub.services.eventlog import EventLog
 from hub.services.routing import RoutingService
+from hub.services.scheduler import Scheduler
 from hub.services.wallboard import WallboardService
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ class Services:
     eventlog: EventLog
     sio: socketio.AsyncServer
     extras: dict[str, Any] = field(default_factory=dict)
+    # the durable scheduler (hub/services/scheduler.py); always set by build_services
+    scheduler: Scheduler = None  # type: ignore[assignment]
 
 
 class Channel(Protocol):
@@ -76,7 +79,7 @@ class Channel(Protocol):
 
 async def build_services(settings: Settings, sio: socketio.AsyncServer,
                          clock: Clock | None = None) -> Services:
-    clock = clock or SystemClock()
+    clock = clock or (ShiftedClock(settings.clock_start_epoch) if settings.clock_start else SystemClock())
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.effective_database_url)
     await migrate(engine)
@@ -90,8 +93,13 @@ async def build_services(settings: Settings, sio: socketio.AsyncServer,
     attachments = AttachmentStore(db, clock, settings.attachments_dir, settings.max_upload_bytes,
                                   settings.allowed_upload_types)
     wallboard = WallboardService(db, clock, directory, auth, routing)
+    scheduler = Scheduler(db, clock, poll_interval_s=settings.scheduler_poll_interval_s,
+                          lease_s=settings.scheduler_lease_s,
+                          handler_timeout_s=settings.scheduler_handler_timeout_s,
+                          max_attempts=settings.scheduler_max_attempts,
+                          retry_base_s=settings.scheduler_retry_base_s)
     return Services(settings, clock, db, bus, auth, directory, contacts, conversations, routing,
-                    attachments, wallboard, EventLog(db), sio)
+                    attachments, wallboard, EventLog(db), sio, scheduler=scheduler)
 
 
 class SpaFiles(StaticFiles):
@@ -143,6 +151,8 @@ def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: C
                 seed = getattr(ch, "seed_demo", None)
                 if seed is not None:
                     await seed(services)
+        # Timers fire once every component has registered its handlers (in its start).
+        await services.scheduler.start()
         # Start-up objects (models, routes, configuration) live for the whole run: keep them out of
         # the collector's generations so full collections stay short under load.
         gc.collect()
@@ -151,6 +161,7 @@ def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: C
         try:
             yield
         finally:
+            await services.scheduler.stop()
             for ch in reversed(channels):
                 await ch.stop()
             await desk_ns.close()

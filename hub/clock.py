@@ -26,3 +26,15 @@ class ManualClock:
 
     def advance(self, seconds: float) -> None:
         self._now += seconds
+
+
+class ShiftedClock:
+    """Real time, shifted: starts at a chosen instant and runs at real speed from there (setting
+    ``clock_start``). For training and demo systems that must look like a given day, and for tests
+    that start a real server "on Friday at 16:55" and restart it "on Monday at 09:05"."""
+
+    def __init__(self, start: float) -> None:
+        self._offset = start - time.time()
+
+    def now(self) -> float:
+        return time.time() + self._offset

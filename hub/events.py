@@ -37,11 +37,40 @@ class EventType(StrEnum):
     CONTACT_DELETED = "contact.deleted"
     CONTACT_MERGED = "contact.merged"
     ADMIN_CHANGED = "admin.changed"
+    # assist/ (ASSIST-1, ASSIST-2): the widget bot and agents' use of suggestions
+    BOT_ANSWERED = "bot.answered"  # the bot answered from a published FAQ article
+    BOT_HANDED_OVER = "bot.handed_over"  # the bot gave the chat to the ACD (data.reason)
+    BOT_DEFLECTED = "bot.deflected"  # the chat ended with the bot's answers, no agent
+    ASSIST_SUGGESTION_INSERTED = "assist.suggestion_inserted"  # an agent inserted a suggestion
+    # workflows/ (tickets, SLA, work orders, rules, notifications)
+    TICKET_CREATED = "ticket.created"
+    TICKET_UPDATED = "ticket.updated"
+    TICKET_STATUS_CHANGED = "ticket.status_changed"
+    SLA_REMINDER = "sla.reminder"
+    SLA_ESCALATED = "sla.escalated"
+    WORKORDER_CREATED = "workorder.created"
+    WORKORDER_CHANGED = "workorder.changed"
+    WORKORDER_REMINDER = "workorder.reminder"
+    WORKORDER_LATE = "workorder.late"
+    CUSTOMER_NOTIFIED = "customer.notified"
+    RULE_FIRED = "rule.fired"
+    RULE_LOOP_BLOCKED = "rule.loop_blocked"
+    NOTIFICATION_CREATED = "notification.created"
+    CALLBACK_REQUESTED = "callback.requested"
+    # durable scheduler (hub/services/scheduler.py)
+    TIMER_FIRED = "timer.fired"  # a "hub.event" timer fired
+    TIMER_FAILED = "timer.failed"  # a timer ran out of attempts
+    # channels/sms (SMS-1)
+    SMS_KEYWORD_ANSWERED = "sms.keyword_answered"
+    SMS_OPTED_OUT = "sms.opted_out"
+    SMS_OPTED_IN = "sms.opted_in"
+    SMS_BULK_CHANGED = "sms.bulk_changed"  # created, started, cancelled, finished
     # Signals: dispatched to subscribers but never stored (ephemeral UI hints).
     TYPING = "typing"
+    TIMER_SCHEDULED = "timer.scheduled"  # wakes the scheduler loop early after commit
 
 
-SIGNALS = frozenset({EventType.TYPING})
+SIGNALS = frozenset({EventType.TYPING, EventType.TIMER_SCHEDULED})
 
 
 @dataclass(frozen=True, slots=True)

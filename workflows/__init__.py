@@ -1,2 +1,3 @@
-"""Workflows (TICKET-1, WO-1, FLOW-1): tickets, work orders, rules, durable timers.
-Not built yet (issue 7)."""
+"""Workflows (TICKET-1, WO-1, FLOW-1): tickets with SLA, repair work orders, automation rules,
+staff notifications and the repair-loop report. The component is
+``workflows.component.WorkflowsComponent``; its timers run on the hub's durable scheduler."""

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.requests import Request
 from starlette.responses import Response
 
+from channels.email.imap import ImapPoller, parse_mailbox
 from channels.email.inbound import InboundHandler, make_smtp_factory
 from channels.email.ingest import EmailIngestor, IngestResult
 from channels.email.outbound import EmailSender
@@ -43,6 +44,7 @@ class EmailChannel:
         self.sender: EmailSender | None = None
         self._server: asyncio.base_events.Server | None = None
         self.port: int | None = None  # the bound inbound SMTP port (None: no listener)
+        self.imap: ImapPoller | None = None
 
     @property
     def services(self) -> Services:
@@ -73,6 +75,7 @@ class EmailChannel:
     async def start(self, services: Services) -> None:
         self._services = services
         st = services.settings
+        mailboxes = [parse_mailbox(url) for url in st.email_imap_mailboxes]  # ConfigError if bad
         self.ingestor = EmailIngestor(services)
         self.sender = EmailSender(services)
         services.extras["email"] = self
@@ -92,6 +95,11 @@ class EmailChannel:
             else:
                 self.port = self._server.sockets[0].getsockname()[1]
                 log.info("email: SMTP listener on %s:%s", st.email_host, self.port)
+        if mailboxes:
+            self.imap = ImapPoller(services.db, self._ingest, mailboxes, interval_s=st.email_imap_poll_s,
+                                   timeout_s=st.email_imap_timeout_s,
+                                   max_message_bytes=st.email_max_message_bytes)
+            self.imap.start()
 
     async def _email_view(self, row: Any, remote_images: bool) -> dict[str, Any]:
         meta = dict(row.meta or {})
@@ -114,11 +122,20 @@ class EmailChannel:
             "last_error": meta.get("last_error"),
         }
 
+    async def send_mail(self, message: Any) -> None:
+        """Send one ready-made ``EmailMessage`` through the configured relay (other channels use
+        this, e.g. email-to-fax); raises on failure, the caller retries."""
+        assert self.sender is not None, "the email channel is not started"
+        await self.sender.send_once(message)
+
     async def _ingest(self, raw: bytes, mail_from: str | None, rcpt: list[str]) -> IngestResult:
         assert self.ingestor is not None
         return await self.ingestor.ingest(raw, mail_from, rcpt)
 
     async def stop(self) -> None:
+        if self.imap is not None:
+            await self.imap.stop()
+            self.imap = None
         if self._server is not None:
             self._server.close()
             # in-flight SMTP sessions are closed by the server; do not wait on idle clients

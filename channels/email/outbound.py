@@ -126,7 +126,7 @@ class EmailSender:
                              filename=att.get("filename") or "file")
         return m
 
-    async def _send_once(self, message: EmailMessage) -> None:
+    async def send_once(self, message: EmailMessage) -> None:
         try:
             import aiosmtplib
         except ImportError as err:  # pragma: no cover - an installation problem
@@ -152,7 +152,7 @@ class EmailSender:
         while attempts < st.email_send_attempts:
             attempts += 1
             try:
-                await self._send_once(message)
+                await self.send_once(message)
             except asyncio.CancelledError:
                 raise
             except Exception as err:  # noqa: BLE001 - network/SMTP errors: retry with backoff

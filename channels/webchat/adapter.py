@@ -191,12 +191,24 @@ class WebchatChannel:
             # Validate the identity the same way the CRM does before anything is stored.
             await s.contacts.validate({k: v for k, v in identity.items() if v}, partial=False)
             token = new_token()
+            # The self-service bot (assist/, optional) may take the chat first: it is opened
+            # with status "bot" and handed to the ACD by the bot when it cannot help.
+            bot = s.extras.get("bot")
+            with_bot = bot is not None and await bot.wants(qid)
             row = await s.conversations.open(
                 channel="chat", queue_id=qid, identity=identity, first_message=body.message or None,
                 subject=(body.message or "")[:80] or None, widget_token_hash=token_hash(token),
                 meta={"prechat": body.model_dump(exclude_none=True),
-                      "user_agent": request.headers.get("user-agent", "")[:200]})
-            await s.routing.enqueue(row)
+                      "user_agent": request.headers.get("user-agent", "")[:200]},
+                status="bot" if with_bot else "queued")
+            if with_bot:
+                try:
+                    await bot.begin(row)
+                except Exception:  # noqa: BLE001 - never strand a customer with a broken bot
+                    log.exception("the chat bot failed to start on %s; handing over", row.id)
+                    await bot.handover(row.id, "bot_error")
+            else:
+                await s.routing.enqueue(row)
             return json_response({"token": token, "conversation_id": row.id}, 201)
 
         @api.add("/api/widget/conversation", "GET", "The customer's own conversation", tag="widget",

@@ -111,7 +111,7 @@ class UserIn(Strict):
     username: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{2,64}$")]
     display_name: Name | None = None
     password: Annotated[str, StringConstraints(min_length=4, max_length=256)]
-    roles: Annotated[list[Literal["agent", "supervisor", "dispatcher", "knowledge_manager", "admin"]],
+    roles: Annotated[list[Literal["agent", "supervisor", "dispatcher", "department", "knowledge_manager", "admin"]],
                      Field(min_length=1)] = ["agent"]
     skills: dict[str, Level] = {}
     capacity: dict[Literal["voice", "chat", "email", "sms", "fax"], Annotated[int, Field(ge=0, le=50)]] = {}
@@ -121,7 +121,7 @@ class UserIn(Strict):
 class UserPatch(Strict):
     display_name: Name | None = None
     password: Annotated[str, StringConstraints(min_length=4, max_length=256)] | None = None
-    roles: Annotated[list[Literal["agent", "supervisor", "dispatcher", "knowledge_manager", "admin"]],
+    roles: Annotated[list[Literal["agent", "supervisor", "dispatcher", "department", "knowledge_manager", "admin"]],
                      Field(min_length=1)] | None = None
     skills: dict[str, Level] | None = None
     capacity: dict[Literal["voice", "chat", "email", "sms", "fax"], Annotated[int, Field(ge=0, le=50)]] | None = None

@@ -51,6 +51,9 @@ class ConversationService:
         self._user_names: dict[str, str] = {}
         # conversation id -> {agent id: offer expiry}, kept by RoutingService from ACD decisions
         self.offered_to: dict[str, dict[str, float]] = {}
+        # Channels add searches of their own content (e.g. fax OCR text) to the inbox's ``q``:
+        # each hook takes the query text and returns a SELECT of conversation ids.
+        self.search_hooks: list[Any] = []
 
     def set_directory(self, queues: list[dict[str, Any]], users: list[User]) -> None:
         self._queue_members = {q["id"]: set(q["members"]) for q in queues}
@@ -187,7 +190,8 @@ class ConversationService:
                 func.lower(t.contacts.c.name).like(like), func.lower(t.contacts.c.email).like(like),
                 t.contacts.c.phone.like(like)))
             cond.append(or_(c.id.in_(msg_match), c.contact_id.in_(contact_match),
-                            func.lower(c.subject).like(like)))
+                            func.lower(c.subject).like(like),
+                            *[c.id.in_(hook(q)) for hook in self.search_hooks]))
         async with self.db.read() as conn:
             rows = (await conn.execute(select(t.conversations).where(*cond)
                                        .order_by(desc(c.updated_at)).limit(limit))).all()

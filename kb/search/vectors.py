@@ -127,6 +127,32 @@ class VectorIndex:
         return True
 
     # ------------------------------------------------------------------ queries
+    def max_scores(self, query: np.ndarray, filters: Mapping[str, str] | None = None
+                   ) -> np.ndarray:
+        """Per slot: the max cosine over the article's phrasings; ``-inf`` for free slots and
+        articles outside the filters. (One pass over the phrasing matrix: the search's cost.)"""
+        n_slots = len(self._slot_ids)
+        out = np.full(n_slots, -np.inf, dtype=np.float32)
+        if self._n == 0:
+            return out
+        q = np.asarray(query, dtype=np.float32).reshape(-1)
+        scores = self._vecs[: self._n] @ q
+        np.maximum.at(out, self._row_slot[: self._n], scores)
+        mask = self._alive[:n_slots].copy()
+        for field, value in (filters or {}).items():
+            code = self._vocab[field].get(value)
+            if code is None:
+                mask[:] = False
+            else:
+                mask &= self._codes[field][:n_slots] == code
+        out[~mask] = -np.inf
+        return out
+
+    def centroid_scores(self, query: np.ndarray, slots: Sequence[int]) -> np.ndarray:
+        """Cosine of ``query`` to the centroid of each of these slots (candidates only)."""
+        q = np.asarray(query, dtype=np.float32).reshape(-1)
+        return self._centroids[np.asarray(slots, dtype=np.int64)] @ q
+
     def doc_scores(self, query: np.ndarray, filters: Mapping[str, str] | None = None
                    ) -> tuple[np.ndarray, np.ndarray]:
         """Per slot: the max cosine over the article's phrasings and the cosine to the

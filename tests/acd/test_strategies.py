@@ -1,6 +1,6 @@
 from hub.acd import AgentConfig, Channel, OfferRevoked, Strategy
 
-from .helpers import build, contact, offers, of_type, queue, ready, serve
+from .helpers import build, contact, of_type, offers, queue, ready, serve
 
 
 def test_longest_idle_offers_to_the_agent_idle_the_longest():

@@ -67,7 +67,8 @@ class InProcessHub:
     def __init__(self, data_dir: Path, database_url: str = "", **settings: Any) -> None:
         self.port = free_port()
         # Inbound email is off unless a test asks for a port: hubs under test must not fight over 2525.
-        settings = {"email_port": 0, **settings}
+        # The widget bot is off unless a test turns it on (tests/assist): chats go straight to the ACD.
+        settings = {"email_port": 0, "assist_bot": "off", **settings}
         self.settings = load_settings(environ={}, data_dir=str(data_dir), port=self.port, demo=True,
                                       database_url=database_url, web_dir=str(REPO / "web" / "dist"),
                                       wallboard_interval_s=0.1, **settings)
@@ -133,7 +134,8 @@ class HubProcess:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log = data_dir / f"server-{self.port}.log"
         # inbound email off unless the caller's environment names a port (see the email tests)
-        self.env = {**({} if "HUB_EMAIL_PORT" in os.environ else {"HUB_EMAIL_PORT": "0"}), **(env or {})}
+        self.env = {**({} if "HUB_EMAIL_PORT" in os.environ else {"HUB_EMAIL_PORT": "0"}),
+                    "HUB_ASSIST_BOT": "off", **(env or {})}  # the widget bot: off unless asked
 
     def start(self, timeout: float = 30) -> HubProcess:
         env = {**os.environ, "HUB_DATA_DIR": str(self.data_dir), "HUB_PORT": str(self.port),

@@ -17,5 +17,5 @@ From the wire inwards (everything is pure except the three asyncio adapters):
 - :mod:`voice.sip.transport` (asyncio driver of the layer and its timers), :mod:`voice.sip.udp`
   and :mod:`voice.sip.tcp` – the adapters that move bytes.
 
-Not here yet: the call service (the transaction user), registrar, RTP.
+The transaction user (call service, registrar) is :mod:`voice.calls`; RTP is :mod:`voice.media`.
 """

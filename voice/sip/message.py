@@ -556,7 +556,15 @@ def error_response(data: bytes, error: SipParseError) -> SipResponse | None:
     try:
         msg = parse_message(data, validate=False)
     except SipParseError:
-        return None
+        # Oversized or too many headers, a body shorter than Content-Length: answer from the
+        # readable header lines (the 400 only needs Via, From, To, Call-ID and CSeq).
+        head = data[:MAX_MESSAGE_SIZE].split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+        kept = [ln for ln in head if len(ln) <= MAX_HEADER_LINE
+                and not ln.lower().startswith((b"content-length:", b"l:"))][:MAX_HEADERS]
+        try:
+            msg = parse_message(b"\r\n".join(kept) + b"\r\n\r\n", validate=False)
+        except SipParseError:
+            return None
     if not isinstance(msg, SipRequest) or msg.method == "ACK":
         return None
     try:

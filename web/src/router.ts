@@ -32,6 +32,37 @@ const routes: RouteRecordRaw[] = [
     component: () => import('./pages/admin/CalendarsPage.vue'),
     meta: { perm: 'admin', title: 'Calendars' },
   },
+  { path: '/admin/ivr', component: () => import('./pages/ivr/IvrPage.vue'), meta: { perm: 'automation', title: 'IVR flows' } },
+  {
+    path: '/sms/bulk',
+    component: () => import('./pages/sms/SmsBulkPage.vue'),
+    meta: { perm: 'bulk_send', title: 'Bulk SMS' },
+  },
+  // fax channel (web/src/pages/fax)
+  { path: '/fax', component: () => import('./pages/fax/FaxStorePage.vue'), meta: { perm: 'desk', title: 'Fax store' } },
+  { path: '/fax/send', component: () => import('./pages/fax/FaxSendPage.vue'), meta: { perm: 'desk', title: 'Send a fax' } },
+  { path: '/kb', component: () => import('./pages/kb/KbPage.vue'), meta: { perm: 'kb', title: 'Knowledge base' } },
+  // workflows (tickets, work orders, rules, SLA)
+  { path: '/tickets', component: () => import('./pages/workflows/TicketsPage.vue'), meta: { perm: 'tickets', title: 'Tickets' } },
+  { path: '/tickets/:id', component: () => import('./pages/workflows/TicketDetail.vue'), meta: { perm: 'tickets', title: 'Ticket' } },
+  { path: '/workorders', component: () => import('./pages/workflows/WorkOrdersPage.vue'), meta: { title: 'Work orders' } },
+  {
+    path: '/workorders/report',
+    component: () => import('./pages/workflows/ReportPage.vue'),
+    meta: { perm: 'reports', title: 'Work-order report' },
+  },
+  { path: '/workorders/:id', component: () => import('./pages/workflows/WorkOrderDetail.vue'), meta: { title: 'Work order' } },
+  { path: '/admin/rules', component: () => import('./pages/workflows/RulesPage.vue'), meta: { perm: 'automation', title: 'Rules' } },
+  {
+    path: '/admin/departments',
+    component: () => import('./pages/workflows/DepartmentsPage.vue'),
+    meta: { perm: 'admin', title: 'Departments' },
+  },
+  {
+    path: '/admin/sla',
+    component: () => import('./pages/workflows/SlaPoliciesPage.vue'),
+    meta: { perm: 'automation', title: 'SLA policies' },
+  },
   { path: '/no-access', component: () => import('./pages/NoAccessPage.vue'), meta: { title: 'No access' } },
   { path: '/', redirect: () => homePath() },
   { path: '/:pathMatch(.*)*', redirect: () => homePath() },

@@ -21,6 +21,16 @@ export interface DeskEvents {
   agent_state: AgentStateEvent
   wallboard: Wallboard
   screen_pop: ScreenPop
+  /** workflows: a stored notification for the bell (with the new unread count) */
+  notification: { id: string; kind: string; title: string; body: string; link: string | null; created_at: number; unread: number }
+  // SMS channel (web/src/pages/sms)
+  sms_status: import('../pages/sms/types').SmsStatusEvent
+  sms_bulk: import('../pages/sms/types').BulkJob
+  // fax channel (web/src/pages/fax)
+  fax_bulk: import('../pages/fax/types').FaxBulk
+  fax_updated: { fax_id: string; conversation_id: string | null; ocr_status: string }
+  // assist (web/src/pages/desk/assist): live FAQ suggestions for a conversation
+  assist: import('../pages/desk/assist/types').AssistSuggestions
   /** Synthetic: emitted after a reconnect so views refetch their state. */
   resync: void
 }
@@ -54,6 +64,12 @@ const FORWARDED: (keyof DeskEvents)[] = [
   'agent_state',
   'wallboard',
   'screen_pop',
+  'assist',
+  'notification',
+  'sms_status',
+  'sms_bulk',
+  'fax_bulk',
+  'fax_updated',
 ]
 
 /**

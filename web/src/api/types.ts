@@ -50,7 +50,8 @@ export interface CodeLabel {
   label: string
 }
 
-export type ConversationStatus = 'queued' | 'offered' | 'assigned' | 'pending' | 'closed' | 'abandoned'
+// 'bot': the self-service widget bot has the chat (assist/); it is handed to the ACD when needed
+export type ConversationStatus = 'bot' | 'queued' | 'offered' | 'assigned' | 'pending' | 'closed' | 'abandoned'
 export type InboxView = 'mine' | 'queued' | 'offered' | 'pending' | 'closed' | 'all'
 
 export interface ConversationSummary {
@@ -75,7 +76,7 @@ export interface Page<T> {
   next_before: string | null
 }
 
-export type Sender = 'customer' | 'agent' | 'system'
+export type Sender = 'customer' | 'agent' | 'system' | 'bot'
 export type MessageKind = 'message' | 'note' | 'system'
 
 export interface Attachment {

@@ -1,0 +1,111 @@
+"""The assist component: live suggestions, entities, summaries, category suggestions and the
+widget bot. Publishes ``services.extras["assist"]`` (:class:`AssistService`) and
+``services.extras["bot"]`` (:class:`WidgetBot`, asked by the web chat channel before it
+enqueues a new chat). Needs ``services.extras["kb"]`` (the knowledge base, started before this
+component): without it suggestions are empty, the bot never takes a chat, and
+``GET /api/assist/status`` says why."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+import socketio
+
+from assist.bot import BotPolicy, WidgetBot
+from assist.faq import Faq
+from assist.service import AssistService
+from hub.api.http import Api
+from hub.errors import ConfigError
+
+if TYPE_CHECKING:
+    from hub.app import Services
+
+log = logging.getLogger(__name__)
+
+BOT_MODES = ("on", "off", "demo")
+
+
+def _kb_embedder(kb: Any) -> Any:
+    backend = getattr(getattr(kb, "index", None), "backend", None)
+    return getattr(backend, "embedder", None)
+
+
+class AssistComponent:
+    name = "assist"
+
+    def __init__(self) -> None:
+        self.services: Services | None = None
+        self.service: AssistService | None = None
+        self.bot: WidgetBot | None = None
+        self.faq: Faq | None = None
+        self.kb_missing_reason: str | None = None
+        self._load_task: asyncio.Task[None] | None = None
+
+    def register(self, api: Api, sio: socketio.AsyncServer) -> None:
+        from assist import api as assist_api
+
+        assist_api.register(api, self)
+
+    async def start(self, services: Services) -> None:
+        st = services.settings
+        if st.assist_bot not in BOT_MODES:
+            raise ConfigError(f"setting 'assist_bot' must be one of {', '.join(BOT_MODES)}, "
+                              f"got {st.assist_bot!r}")
+        self.services = services
+        kb = services.extras.get("kb")
+        if kb is None:
+            self.kb_missing_reason = ("the knowledge base is not running (kb_enabled is off or the "
+                                      "kb component is missing): no suggestions, the bot is off")
+            log.warning("assist: %s", self.kb_missing_reason)
+        else:
+            self.faq = Faq(kb)
+        embedder = _kb_embedder(kb)
+        if embedder is None:
+            with contextlib.suppress(Exception):
+                from kb.search.embedding import SentenceTransformerEmbedder
+
+                embedder = SentenceTransformerEmbedder(st.kb_model_dir or None,
+                                                       multilingual=st.kb_model_multilingual)
+        policy = BotPolicy.calibrated()
+        self.service = AssistService(services, faq_lookup=lambda: self.faq, embedder=embedder,
+                                     max_examples=st.assist_category_examples, policy=policy)
+        enabled = st.assist_bot == "on" or (st.assist_bot == "demo" and st.demo)
+        self.bot = WidgetBot(services, policy, enabled=enabled and self.faq is not None,
+                             queues=tuple(st.assist_bot_queues), faq_lookup=lambda: self.faq)
+        services.extras["assist"] = self.service
+        services.extras["bot"] = self.bot
+        services.bus.subscribe(self.service.on_event)
+        services.bus.subscribe(self.bot.on_event)
+        self._load_task = asyncio.create_task(self._load_examples(), name="assist-load-examples")
+
+    async def _load_examples(self) -> None:
+        assert self.service is not None
+        try:
+            n = await self.service.load_examples()
+            log.info("assist: %d labelled conversations for category suggestions", n)
+        except Exception:  # noqa: BLE001 - category suggestions start empty then
+            log.exception("assist: could not load labelled conversations")
+
+    def status(self) -> dict[str, Any]:
+        bot = self.bot
+        return {
+            "kb": self.faq is not None, "reason": self.kb_missing_reason,
+            "bot_enabled": bool(bot and bot.enabled), "bot_queues": list(bot.queues) if bot else [],
+            "bot_threshold": bot.policy.threshold if bot else None,
+            "bot_margin": bot.policy.margin if bot else None,
+            "bot_calibration": bot.policy.source if bot else None,
+            "category_examples": len(self.service.categories) if self.service else 0,
+        }
+
+    async def stop(self) -> None:
+        if self._load_task is not None:
+            self._load_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._load_task
+        if self.bot is not None:
+            await self.bot.stop()
+        if self.service is not None:
+            await self.service.stop()

@@ -1,0 +1,70 @@
+"""Workflows pages in the browser: a ticket with its SLA countdown, the rules editor with a dry
+run, the SLA policy editor and the departments page."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.steps import log_in
+
+pytestmark = pytest.mark.browser
+
+
+def test_ticket_countdown_rules_dry_run_and_sla_editor(agent1: Page, person: Callable[[str], Page]) -> None:
+    admin = person("admin")
+    # an agent opens a complaint ticket by hand and sees its deadlines count down
+    log_in(agent1, "agent1")
+    agent1.get_by_test_id("nav-tickets").click()
+    agent1.get_by_test_id("ticket-new").click()
+    agent1.get_by_test_id("ticket-type").select_option("complaint")
+    agent1.get_by_test_id("ticket-subject").fill("Installer was rude")
+    agent1.get_by_test_id("ticket-save").click()
+    row = agent1.get_by_test_id("ticket-row").filter(has_text="Installer was rude")
+    countdown = re.compile(r"^(overdue )?\d+(d \d+h|h \d\dm|m \d\ds)( left)?$")
+    expect(row.get_by_test_id("ticket-frt")).to_have_text(countdown)
+    expect(row.get_by_test_id("ticket-res")).to_have_text(countdown)
+    row.get_by_role("link", name="Installer was rude").click()
+    expect(agent1.get_by_test_id("ticket-sla-frt")).to_contain_text("due")
+    agent1.get_by_test_id("ticket-to-pending").click()
+    expect(agent1.get_by_test_id("ticket-status")).to_have_text("pending")
+    expect(agent1.get_by_test_id("ticket-sla-res")).to_contain_text("paused")
+    expect(agent1.locator('[data-testid="ticket-history-item"][data-kind="status"]')).to_contain_text("new → pending")
+    ticket_id = agent1.url.rsplit("/", 1)[-1]
+
+    # the admin writes a rule and tries it on that ticket without running it
+    log_in(admin, "admin")
+    admin.get_by_test_id("nav-rules").click()
+    admin.get_by_test_id("rule-new").click()
+    admin.get_by_test_id("rule-name").fill("Complaints are high")
+    admin.get_by_test_id("rule-event").select_option("ticket.created")
+    admin.get_by_test_id("rule-conditions").fill(
+        '{"all": [{"field": "ticket.type", "op": "eq", "value": "complaint"}]}')
+    admin.get_by_test_id("rule-actions").fill('[{"type": "set_priority", "priority": "high"}]')
+    admin.get_by_test_id("rule-save").click()
+    expect(admin.get_by_test_id("rule-row").filter(has_text="Complaints are high")).to_be_visible()
+    admin.get_by_test_id("rule-conditions").fill('{"all": [{"field": "ticket", "op": "eq"}]}')
+    admin.get_by_test_id("rule-save").click()
+    expect(admin.get_by_test_id("rule-error")).to_contain_text("field")
+    admin.get_by_test_id("dry-type").select_option("ticket.created")
+    admin.get_by_test_id("dry-ticket").fill(ticket_id)
+    admin.get_by_test_id("dry-run").click()
+    expect(admin.get_by_test_id("dry-firing")).to_have_text("Complaints are high")
+    expect(admin.get_by_test_id("dry-result")).to_contain_text("set the priority of the ticket to high")
+
+    # SLA policies and departments
+    admin.get_by_test_id("nav-sla").click()
+    expect(admin.get_by_test_id("sla-row").filter(has_text="Complaint (statutory time limit)")).to_be_visible()
+    admin.get_by_test_id("sla-new").click()
+    admin.get_by_test_id("sla-name").fill("Gold customers")
+    admin.get_by_test_id("sla-frt").fill("0.5")
+    admin.get_by_test_id("sla-save").click()  # the default 1 h reminder lead is too long
+    expect(admin.get_by_test_id("sla-error")).to_contain_text("reminder_lead_s must be shorter")
+    admin.get_by_test_id("sla-lead").fill("0.25")
+    admin.get_by_test_id("sla-save").click()
+    expect(admin.get_by_test_id("sla-row").filter(has_text="Gold customers")).to_contain_text("0.5 h")
+    admin.get_by_test_id("nav-admin-departments").click()
+    expect(admin.get_by_test_id("department-row").filter(has_text="Pipe repairs")).to_contain_text("Pipe repair crew")

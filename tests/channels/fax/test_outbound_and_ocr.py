@@ -1,0 +1,131 @@
+"""Outbound fax rendered to a TIFF-F that libtiff's ``tiffinfo`` accepts, sent over the HylaFAX
+client protocol (to the protocol server of ``support.HylafaxServer``, a fake of hfaxd: see there),
+bulk fax with progress and retries, the fax-on-demand library, and OCR (tesseract chi_sim) of a
+Chinese fax page made searchable in the fax store and the inbox."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from tests.channels.fax.support import chinese_font, make_pdf, post_fax, tiffinfo
+
+pytestmark = pytest.mark.asyncio
+
+
+async def wait_jobs(client, bulk_id: str | None, within_s: float = 30) -> list[dict]:  # type: ignore[no-untyped-def]
+    async with asyncio.timeout(within_s):
+        while True:
+            jobs = (await client.ok("GET", "/api/fax/jobs" + (f"?bulk_id={bulk_id}" if bulk_id else "")))["items"]
+            if jobs and all(j["status"] in ("sent", "failed") for j in jobs):
+                return jobs
+            await asyncio.sleep(0.2)
+
+
+async def test_text_fax_renders_a_valid_tiff_f_and_goes_out_over_hylafax(hub, hylafax, tmp_path: Path) -> None:
+    agent = await hub.client("agent1")
+    doc = await agent.ok("POST", "/api/fax/documents", {
+        "text": "尊敬的{name}：\n您的燃气表将于周一检修。\nDear {name}, your gas meter is serviced on Monday.",
+        "values": {"name": "王先生"}}, status=201)
+    assert doc["direction"] == "out" and doc["page_count"] == 1 and doc["source"] == "template"
+    tif = tmp_path / "out.tif"
+    tif.write_bytes((await agent.get(doc["original_url"])).content)
+    info = tiffinfo(tif)
+    assert "Image Width: 1728" in info and "Resolution: 204, 196 pixels/inch" in info
+    assert "CCITT Group 4" in info and "min-is-white" in info
+
+    r = await agent.post("/api/fax/send", json={"document_id": doc["id"], "numbers": ["010 6552 9988"]})
+    assert r.status_code == 201, r.text
+    [job] = await wait_jobs(agent, None)
+    assert job["status"] == "sent" and job["to_number"] == "+861065529988"
+    assert hylafax.number_of(job["gateway_ref"]) == "+861065529988"
+    assert list(hylafax.files.values()) == [tif.read_bytes()]
+
+    # a missing template value and a bad number are refused, nothing queued
+    r = await agent.post("/api/fax/documents", json={"text": "Dear {name}", "values": {"x": "1"}})
+    assert r.status_code == 422 and "{name}" in r.json()["detail"]
+    r = await agent.post("/api/fax/send", json={"document_id": doc["id"], "numbers": ["12"]})
+    assert r.status_code == 422 and r.json()["code"] == "invalid_fax_number"
+    assert len((await agent.ok("GET", "/api/fax/jobs"))["items"]) == 1
+
+
+async def test_pdf_bulk_fax_retries_and_reports_progress(hub, hylafax, tmp_path: Path) -> None:
+    hylafax.fail_submits = 2   # the first two submissions are refused: retried
+    hylafax.fail_jobs = 1      # one transmission fails: resubmitted
+    sup = await hub.client("supervisor")
+    pdf = make_pdf(tmp_path / "p", ["Notice of works", "Map"])
+    r = await sup.http.post("/api/fax/documents", files={"file": ("notice.pdf", pdf.read_bytes(), "application/pdf")})
+    assert r.status_code == 201, r.text
+    doc = r.json()
+    assert doc["page_count"] == 2
+    numbers = [f"+86106552{i:04d}" for i in range(5)]
+    bulk = await sup.ok("POST", "/api/fax/send", {"document_id": doc["id"], "numbers": numbers,
+                                                   "bulk_name": "Works notice"}, status=201)
+    assert bulk["total"] == 5 and bulk["status"] == "running"
+    jobs = await wait_jobs(sup, bulk["id"])
+    assert sorted(j["to_number"] for j in jobs) == numbers
+    assert all(j["status"] == "sent" for j in jobs)
+    assert sum(j["attempts"] for j in jobs) >= 5 + 2
+    info = await sup.ok("GET", f"/api/fax/bulk/{bulk['id']}")
+    assert info["status"] == "done" and info["counts"]["sent"] == 5
+    # agents may not bulk-send
+    agent = await hub.client("agent1")
+    r = await agent.post("/api/fax/send", json={"document_id": doc["id"], "numbers": numbers})
+    assert r.status_code == 403
+    # the store finds the sent document by a recipient's number
+    found = (await sup.ok("GET", "/api/fax/faxes?number=65520003&direction=out"))["items"]
+    assert [f["id"] for f in found] == [doc["id"]]
+
+
+async def test_fax_on_demand_library(hub, hylafax) -> None:
+    admin = await hub.client("admin")
+    doc = await admin.ok("POST", "/api/fax/documents", {"text": "Price list 2026"}, status=201)
+    item = await admin.ok("POST", "/api/fax/library", {"code": "101", "title": "Price list",
+                                                       "document_id": doc["id"]}, status=201)
+    assert (await admin.ok("GET", "/api/fax/library/101"))["id"] == item["id"]
+    r = await admin.post("/api/fax/library", json={"code": "101", "title": "Dup", "document_id": doc["id"]})
+    assert r.status_code == 409
+    r = await admin.post("/api/fax/library", json={"code": "1a", "title": "Bad", "document_id": doc["id"]})
+    assert r.status_code == 422
+    await admin.ok("PATCH", "/api/fax/library/101", {"title": "Prices"})
+    agent = await hub.client("agent1")
+    assert (await agent.patch("/api/fax/library/101", json={"title": "x"})).status_code == 403
+    # the IVR's entry point
+    result = await hub.services.extras["fax"].send_on_demand("101", "+861065529988")
+    assert result["jobs"][0]["to_number"] == "+861065529988"
+    await wait_jobs(admin, None)
+    await admin.ok("DELETE", "/api/fax/library/101")
+    assert (await admin.get("/api/fax/library/101")).status_code == 404
+
+
+async def test_chinese_fax_page_ocr_is_searchable(hub) -> None:
+    font = chinese_font()
+    if font is None:
+        msg = "no Chinese font (apt-get install fonts-droid-fallback)"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    img = Image.new("L", (1728, 1200), 255)
+    draw = ImageDraw.Draw(img)
+    f = ImageFont.truetype(font, 64)
+    draw.text((120, 200), "燃气泄漏报告", fill=0, font=f)
+    draw.text((120, 360), "朝阳区建国路八十八号", fill=0, font=f)
+    buf = io.BytesIO()
+    img.convert("1").save(buf, format="TIFF", compression="group4", dpi=(204, 196))
+    sup = await hub.client("supervisor")
+    r = await post_fax(sup.http, buf.getvalue(), **{"from": "+861065529988"})
+    assert r.status_code == 201, r.text
+    await hub.services.extras["fax"].service.drain(90)
+    detail = await sup.ok("GET", f"/api/fax/faxes/{r.json()['fax_id']}")
+    assert detail["ocr_status"] == "done"
+    assert "燃气泄漏" in detail["pages"][0]["ocr_text"].replace(" ", "")
+    hits = (await sup.ok("GET", "/api/fax/faxes?q=燃气泄漏"))["items"]
+    assert [h["id"] for h in hits] == [r.json()["fax_id"]] and "燃" in hits[0]["match"]
+    assert (await sup.ok("GET", "/api/fax/faxes?q=水表"))["items"] == []
+    inbox = (await sup.get("/api/conversations", params={"view": "all", "q": "燃气泄漏"})).json()["items"]
+    assert [c["id"] for c in inbox] == [r.json()["conversation_id"]]

@@ -1,0 +1,72 @@
+"""A call's state, as the B2BUA sees it: the caller's leg, where it is in the flow, the agent
+endpoints ringing or connected, the recording and the times that end up in the CDR."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from voice.calls.legs import SipLeg
+from voice.media.recorder import CallRecorder
+from voice.sip.message import SipRequest
+from voice.sip.transaction import TransactionKey
+
+if TYPE_CHECKING:
+    from voice.calls.endpoints import AgentEndpoint
+
+__all__ = ["Call", "CallState"]
+
+
+class CallState(StrEnum):
+    SETUP = "setup"  # INVITE received, not answered yet (ringing, conversation being opened)
+    ANSWERED = "answered"  # 200 OK sent: IVR or welcome prompt
+    QUEUED = "queued"  # waiting in an ACD queue (music on hold), maybe ringing agents
+    BRIDGED = "bridged"  # talking to an agent
+    ENDED = "ended"
+
+
+@dataclass(eq=False)
+class Call:
+    id: str
+    invite: SipRequest
+    server_key: TransactionKey | None
+    caller: SipLeg
+    local_tag: str
+    caller_number: str
+    caller_name: str | None
+    callee: str
+    source: str  # trunk | phone
+    started_at: float
+    state: CallState = CallState.SETUP
+    conversation_id: str | None = None
+    queue_id: str | None = None
+    agent_id: str | None = None
+    agent: AgentEndpoint | None = None
+    ringing: dict[str, AgentEndpoint] = field(default_factory=dict)
+    recorder: CallRecorder | None = None
+    answered_at: float | None = None
+    queued_at: float | None = None
+    connected_at: float | None = None
+    ended_at: float | None = None
+    end_reason: str | None = None
+    cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+    transferring: bool = False
+    ivr: Any = None  # the IVR driver when the number has a flow
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    @property
+    def ended(self) -> bool:
+        return self.state is CallState.ENDED
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "state": str(self.state), "caller": self.caller_number,
+            "caller_name": self.caller_name, "callee": self.callee, "source": self.source,
+            "conversation_id": self.conversation_id, "queue_id": self.queue_id,
+            "agent_id": self.agent_id, "started_at": self.started_at,
+            "answered_at": self.answered_at, "connected_at": self.connected_at,
+            "ringing": sorted(self.ringing), "on_hold": self.caller.held_by_remote,
+            "rx_packets": self.caller.media.rx_packets, "tx_packets": self.caller.media.tx_packets,
+        }

@@ -1,0 +1,175 @@
+"""The voice component: plugs the call service into the hub (``bootstrap.build_app``).
+
+REST (see docs/API.md, "Voice"):
+
+- ``GET /api/voice/sip-accounts`` (admin) – SIP accounts (never the credentials);
+- ``PUT /api/voice/sip-accounts/{username}`` (admin) – create/replace a desk phone or trunk
+  account; the password is turned into digest HA1 values at once;
+- ``DELETE /api/voice/sip-accounts/{username}`` (admin);
+- ``GET /api/voice/registrations`` (supervise) – live registrations;
+- ``GET /api/voice/calls`` (supervise) – active calls and the latest call records.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import socketio
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import Request
+from starlette.responses import Response
+
+from hub.api.http import Api, json_response, parse_body, require
+from hub.errors import ConfigError, HubError
+from voice.calls import store
+from voice.calls.registrar import FailureLimiter, Registrar
+from voice.calls.service import CallService
+from voice.media.engine import MediaEngine
+
+if TYPE_CHECKING:
+    from hub.app import Services
+
+__all__ = ["VoiceComponent"]
+
+log = logging.getLogger(__name__)
+
+
+class VoiceDisabled(HubError):
+    code, status, title = "voice_disabled", 503, "Voice is off"
+
+
+class SipAccountBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    password: str = Field(min_length=8, max_length=128)
+    user_id: str | None = None
+    kind: str = "phone"
+
+
+class VoiceComponent:
+    name = "voice"
+
+    def __init__(self) -> None:
+        self._services: Services | None = None
+        self.calls: CallService | None = None
+        self.registrar: Registrar | None = None
+        self.engine: MediaEngine | None = None
+
+    @property
+    def services(self) -> Services:
+        assert self._services is not None, "the voice component is not started"
+        return self._services
+
+    @property
+    def service(self) -> CallService:
+        if self.calls is None:
+            raise VoiceDisabled("the voice service is not running (voice_enabled is off)")
+        return self.calls
+
+    # -- HTTP -------------------------------------------------------------------------------------
+
+    def register(self, api: Api, sio: socketio.AsyncServer) -> None:
+        comp = self
+
+        @api.add("/api/voice/sip-accounts", "GET", "SIP accounts of desk phones and trunks", tag="voice")
+        async def list_accounts(request: Request) -> Response:
+            await require(request, "admin")
+            return json_response({"accounts": await store.list_accounts(comp.services)})
+
+        @api.add("/api/voice/sip-accounts/{username}", "PUT",
+                 "Create or replace a SIP account (digest HA1 stored, never the password)",
+                 tag="voice", body=SipAccountBody)
+        async def put_account(request: Request) -> Response:
+            await require(request, "admin")
+            body = await parse_body(request, SipAccountBody)
+            svc = comp.service
+            acc = await store.upsert_account(comp.services, username=request.path_params["username"],
+                                             password=body.password, realm=svc.registrar.realm,
+                                             user_id=body.user_id, kind=body.kind)
+            await comp.reload_accounts()
+            return json_response(acc)
+
+        @api.add("/api/voice/sip-accounts/{username}", "DELETE", "Delete a SIP account", tag="voice",
+                 status=204)
+        async def delete_account(request: Request) -> Response:
+            await require(request, "admin")
+            await store.delete_account(comp.services, request.path_params["username"])
+            await comp.reload_accounts()
+            return Response(status_code=204)
+
+        @api.add("/api/voice/registrations", "GET", "Registered desk phones", tag="voice")
+        async def registrations(request: Request) -> Response:
+            await require(request, "supervise")
+            svc = comp.service
+            now = svc.engine.now()
+            regs = [{"username": b.username, "contact": str(b.uri), "source": f"{b.source[0]}:{b.source[1]}",
+                     "transport": b.transport, "expires_in": int(b.expires_at - now),
+                     "user_id": svc.registrar.accounts[b.username].user_id}
+                    for b in svc.registrar.active_bindings(now) if b.username in svc.registrar.accounts]
+            return json_response({"registrations": regs})
+
+        @api.add("/api/voice/calls", "GET", "Active calls and the latest call records", tag="voice")
+        async def calls(request: Request) -> Response:
+            await require(request, "supervise")
+            svc = comp.service
+            return json_response({"active": svc.active_calls(), "records": await store.list_calls(comp.services),
+                                  "stats": dict(svc.stats)})
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    async def start(self, services: Services) -> None:
+        self._services = services
+        st = services.settings
+        if not st.voice_enabled:
+            return
+        for name in ("voice_sip_udp_port", "voice_rtp_port_min", "voice_rtp_port_max"):
+            if not 0 <= getattr(st, name) < 65536:
+                raise ConfigError(f"setting {name!r} must be between 0 and 65535")
+        if not -1 <= st.voice_sip_tcp_port < 65536:
+            raise ConfigError("setting 'voice_sip_tcp_port' must be -1 (off) or between 0 and 65535")
+        if st.voice_rtp_port_min and st.voice_rtp_port_max - st.voice_rtp_port_min < 2:
+            raise ConfigError("settings 'voice_rtp_port_min'/'voice_rtp_port_max' leave no RTP port")
+        advertised = st.voice_advertised_host or st.voice_host
+        self.engine = MediaEngine(st.voice_host, st.voice_rtp_port_min, st.voice_rtp_port_max)
+        await self.engine.start()
+        self.registrar = Registrar(st.voice_realm, FailureLimiter(st.voice_register_max_failures, 60.0,
+                                                                    st.voice_register_block_s))
+        self.registrar.set_accounts(await store.load_accounts(services))
+        try:
+            self.calls = CallService(services, st.voice_host, advertised, self.engine, self.registrar)
+        except ValueError as err:
+            raise ConfigError(str(err)) from err
+        await self.calls.start(st.voice_sip_udp_port, None if st.voice_sip_tcp_port < 0 else st.voice_sip_tcp_port)
+        services.bus.subscribe(self.calls.on_hub_event)
+        services.extras["voice"] = self
+        log.info("voice: SIP on %s udp/%s tcp/%s", st.voice_host, self.calls.core.port("UDP"),
+                 self.calls.core.port("TCP") if self.calls.core.tcp else "-")
+
+    async def seed_demo(self, services: Services) -> None:
+        """Demo desk phone accounts: ``agent1`` … ``agent5`` with password ``demo-phone`` (only
+        when voice is on), so a softphone can register as an agent's desk phone."""
+        if self.calls is None:
+            return
+        for user in await services.auth.list_users():
+            if user.username in {f"agent{i}" for i in range(1, 6)}:
+                await store.upsert_account(services, username=user.username, password="demo-phone",
+                                           realm=self.calls.registrar.realm, user_id=user.id, kind="phone")
+        await self.reload_accounts()
+
+    async def reload_accounts(self) -> None:
+        if self.registrar is not None:
+            self.registrar.set_accounts(await store.load_accounts(self.services))
+
+    def sip_port(self, transport: str = "UDP") -> int:
+        return self.service.core.port(transport)
+
+    async def stop(self) -> None:
+        if self.calls is not None:
+            await self.calls.stop()
+        if self.engine is not None:
+            await self.engine.stop()
+
+    def status(self) -> dict[str, Any]:
+        if self.calls is None:
+            return {"enabled": False}
+        return {"enabled": True, "active_calls": len(self.calls.active_calls()), **self.calls.stats}

@@ -1,0 +1,227 @@
+"""Driver of an IVR session (``voice/ivr``) for one call: feeds it events (DTMF, prompt ends,
+timers, queue position, agent answered, hang-up) and performs the actions it returns, in order.
+
+The session is pure; this driver owns one timer task per call (``next_deadline`` + ``tick``), plays
+prompts on the caller's RTP leg (barge-in: ``StopPlay`` stops the leg's player at once, so the
+next 20 ms frame is already silent) and maps ``Enqueue``/``Transfer``/``Hangup`` onto the call
+service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from voice.ivr import model as m
+from voice.media.prompts import Prompt as MediaPrompt
+from voice.media.prompts import PromptError
+
+if TYPE_CHECKING:
+    from voice.calls.call import Call
+    from voice.calls.service import CallService
+
+__all__ = ["IvrDriver"]
+
+log = logging.getLogger(__name__)
+
+EXPECTED_WAIT_PER_POSITION_S = 45.0  # rough estimate until the ACD publishes a forecast
+
+
+class IvrDriver:
+    plays_queue_audio = True  # the flow's queue node plays intro, music and announcements
+
+    def __init__(self, service: CallService, call: Call, flow: Any) -> None:
+        from voice.ivr import IvrSession
+
+        self.service = service
+        self.call = call
+        self.session = IvrSession(flow, caller=call.caller_number, called=call.callee, now=service.now(),
+                                  variables={"conversation_id": call.conversation_id, "call_id": call.id},
+                                  session_id=f"{call.id}:")
+        self.current_play: str | None = None
+        self.variables: dict[str, Any] = {}
+        self.digits: list[str] = []
+        self._wake = asyncio.Event()
+        self._timer: asyncio.Task[None] | None = None
+        self._last_status: tuple[int, float | None] | None = None
+        self._closed = False
+
+    # -- events in --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._timer = self.service._spawn(self._run_timers(), f"call-{self.call.id}-ivr", self.call)
+        self._feed(None)
+
+    def dtmf(self, digit: str) -> None:
+        self.digits.append(digit)
+        self._feed(m.Dtmf(digit))
+
+    def agent_answered(self, agent_id: str) -> None:
+        self._feed(m.AgentAnswered(agent_id))
+
+    def queue_left(self, reason: str) -> None:
+        self._feed(m.QueueLeft(reason))
+
+    def hung_up(self) -> None:
+        if not self._closed:
+            self._feed(m.CallerHungUp())
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def _feed(self, event: m.Event | None) -> None:
+        if self._closed:
+            return
+        now = self.service.now()
+        try:
+            actions = self.session.start(now) if event is None else self.session.handle(event, now)
+            self._perform(actions)
+        except Exception:  # noqa: BLE001 - a flow bug must not leave the caller in silence
+            log.exception("call %s: IVR failed on %r; queueing the call", self.call.id, event)
+            self._fallback()
+        self._wake.set()
+
+    def _fallback(self) -> None:
+        self._closed = True
+        queue = self.call.queue_id or self.service.settings.widget_default_queue
+        self.service._spawn(self.service._enqueue(self.call, queue, force_music=True),
+                            f"call-{self.call.id}-ivr-fallback", self.call)
+
+    async def _run_timers(self) -> None:
+        while not self._closed:
+            self._wake.clear()
+            deadline = self.session.next_deadline()
+            status_due = 2.0 if self.call.state == "queued" else None
+            delay = None if deadline is None else max(0.0, deadline - self.service.now())
+            if status_due is not None:
+                delay = status_due if delay is None else min(delay, status_due)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
+            if self._closed:
+                return
+            self._queue_status()
+            try:
+                self._perform(self.session.tick(self.service.now()))
+            except Exception:  # noqa: BLE001
+                log.exception("call %s: IVR timer failed", self.call.id)
+
+    def _queue_status(self) -> None:
+        call = self.call
+        if call.state != "queued" or call.conversation_id is None or call.queue_id is None:
+            return
+        engine = self.service.services.routing.engine
+        try:
+            waiting = engine.waiting_contacts(call.queue_id)
+        except Exception:  # noqa: BLE001 - the queue may just have been removed
+            return
+        ids = [w.contact_id for w in waiting]
+        if call.conversation_id not in ids:
+            return
+        position = ids.index(call.conversation_id) + 1
+        status = (position, position * EXPECTED_WAIT_PER_POSITION_S)
+        if status != self._last_status:
+            self._last_status = status
+            self._perform(self.session.handle(m.QueueStatus(*status), self.service.now()))
+
+    # -- actions out ------------------------------------------------------------------------------
+
+    def _perform(self, actions: list[Any]) -> None:
+        for action in actions:
+            self._one(action)
+
+    def _one(self, action: Any) -> None:
+        call, svc = self.call, self.service
+        media = call.caller.media
+        if isinstance(action, m.StopPlay):
+            if self.current_play == action.play_id:
+                media.stop_play()
+                self.current_play = None
+        elif isinstance(action, m.Play):
+            self._play(action)
+        elif isinstance(action, m.StartTimer | m.CancelTimer):
+            self._wake.set()  # timers run from next_deadline()
+        elif isinstance(action, m.Enqueue):
+            svc._spawn(svc._enqueue(call, action.queue_id, priority=action.priority, skills=action.skills,
+                                    enqueued_at=action.enqueued_at), f"call-{call.id}-enqueue", call)
+        elif isinstance(action, m.LeaveQueue):
+            if action.reason != "abandoned":
+                svc._spawn(svc._leave_queue(call), f"call-{call.id}-leave-queue", call)
+        elif isinstance(action, m.Transfer):
+            self._transfer(action)
+        elif isinstance(action, m.Hangup):
+            self._closed = True
+            svc._spawn(svc._end(call, f"ivr_{action.reason}"), f"call-{call.id}-ivr-hangup", call)
+        elif isinstance(action, m.SetVariable):
+            self.variables[action.name] = action.value
+        elif isinstance(action, m.Lookup):
+            svc._spawn(self._lookup(action), f"call-{call.id}-lookup", call)
+        elif isinstance(action, m.Listen):
+            # no speech recognition on calls yet (a later issue): "nothing understood"
+            asyncio.get_running_loop().call_soon(
+                self._feed, m.SpeechResult("", 0.0, listen_id=action.listen_id))
+        elif isinstance(action, m.RecordVoicemail):
+            # the call recording already captures the message; end after max_s
+            svc._spawn(self._voicemail(action), f"call-{call.id}-voicemail", call)
+        elif isinstance(action, m.StopRecording):
+            self._feed(m.RecordingFinished(0.0))
+        elif isinstance(action, m.RequestCallback):
+            self.variables["callback_number"] = action.number
+            log.info("call %s: callback requested to %s", call.id, action.number)
+        else:
+            log.debug("call %s: IVR action %r not handled", call.id, action)
+
+    def _play(self, action: m.Play) -> None:
+        media = self.call.caller.media
+        frames: list[bytes] = []
+        for prompt in action.prompts:
+            source = prompt.path
+            if source is None:
+                log.info("call %s: prompt %r has no audio (TTS on calls is a later issue)", self.call.id,
+                         prompt.value[:60])
+                continue
+            try:
+                frames.extend(self.service.prompts.get(source, media.codec).frames)
+            except (OSError, PromptError) as err:
+                log.warning("call %s: prompt %s unreadable: %s", self.call.id, source, err)
+        self.current_play = action.play_id
+        play_id = action.play_id
+
+        def done() -> None:
+            if self.current_play == play_id:
+                self.current_play = None
+                self._feed(m.PromptFinished(play_id))
+
+        if not frames:
+            asyncio.get_running_loop().call_soon(done)
+            return
+        prompt = MediaPrompt(play_id, media.codec, tuple(frames))
+        media.play(prompt, loop=action.loop, on_done=None if action.loop else done)
+
+    def _transfer(self, action: m.Transfer) -> None:
+        call, svc = self.call, self.service
+        self._closed = True
+        if action.kind == m.TransferKind.QUEUE:
+            svc._spawn(svc._enqueue(call, action.target, force_music=True), f"call-{call.id}-ivr-queue", call)
+        elif action.kind == m.TransferKind.AGENT:
+            svc._spawn(svc._enqueue(call, call.queue_id or svc.settings.widget_default_queue, force_music=True,
+                                    agent_id=action.target), f"call-{call.id}-ivr-agent", call)
+        else:
+            log.warning("call %s: IVR transfer to external %s: no outbound trunk support yet", call.id,
+                        action.target)
+            svc._spawn(svc._end(call, "ivr_external_unsupported"), f"call-{call.id}-ivr-ext", call)
+
+    async def _lookup(self, action: m.Lookup) -> None:
+        ivr = self.service.services.extras.get("ivr")
+        if ivr is None:
+            result = m.LookupResult(action.name, error="no lookup hooks")
+        else:
+            result = await ivr.lookup(action.name, action.args)
+        self._feed(result)
+
+    async def _voicemail(self, action: m.RecordVoicemail) -> None:
+        start = self.service.now()
+        await asyncio.sleep(action.max_s)
+        self._feed(m.RecordingFinished(self.service.now() - start))

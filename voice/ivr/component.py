@@ -1,0 +1,509 @@
+"""The IVR component: flows, versions, prompt audio and number routing behind ``/api/ivr``, and
+the published flows for the call service (``services.extras["ivr"]``). The only module of
+``voice/ivr`` that imports the hub services.
+
+REST (docs/API.md, "IVR"): edits need the ``automation`` permission, reading needs
+``automation`` or ``supervise``.
+
+- ``GET/POST /api/ivr/flows``, ``GET/PATCH/DELETE /api/ivr/flows/{id}``;
+- ``POST /api/ivr/flows/{id}/validate`` – the problems of a definition, nothing saved;
+- ``POST /api/ivr/flows/{id}/publish`` – a new immutable version (refused with every problem);
+- ``GET /api/ivr/flows/{id}/versions/{version}``;
+- ``PUT /api/ivr/flows/{id}/prompts/{name}`` (multipart ``file``, a WAV), ``GET …/audio``,
+  ``DELETE``;
+- ``GET /api/ivr/numbers``, ``PUT/DELETE /api/ivr/numbers/{number}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import socketio
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+
+from hub.api.http import Api, current_user, json_response, parse_body, require
+from hub.errors import (
+    Conflict,
+    HubError,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from hub.events import Event, EventType
+from hub.services.directory import calendar_from_mapping
+from voice.ivr.audio_files import PromptInvalid, PromptUnsupported, write_wav
+from voice.ivr.engine import IvrSession
+from voice.ivr.errors import FlowInvalid, IvrError
+from voice.ivr.flow import Flow, FlowDefinition, PromptRef, audio_key
+from voice.ivr.model import LookupResult, Prompt
+from voice.ivr.store import BadRequest, FlowNotFound, IvrConflict, IvrStore, normalise_number, static_tts
+
+if TYPE_CHECKING:
+    from hub.app import Services
+
+__all__ = ["IvrComponent"]
+
+log = logging.getLogger(__name__)
+Hook = Callable[[dict[str, Any]], Awaitable[Any]]
+
+
+class FlowBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=120)
+    description: str = Field(default="", max_length=2000)
+    definition: dict[str, Any]
+
+
+class FlowPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    description: str | None = Field(default=None, max_length=2000)
+    definition: dict[str, Any] | None = None
+
+
+class ValidateBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    definition: dict[str, Any]
+
+
+class NumberBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    flow_id: str = Field(min_length=1, max_length=32)
+
+
+def _problem(err: IvrError) -> HubError:
+    """The store's errors as problem responses (codes kept)."""
+    if isinstance(err, FlowNotFound):
+        return NotFound(err.message, details=err.details, code=err.code)
+    if isinstance(err, IvrConflict):
+        return Conflict(err.message, details=err.details, code=err.code)
+    if isinstance(err, PromptUnsupported):
+        return UnsupportedMediaType(err.message, code=err.code)
+    if isinstance(err, FlowInvalid):
+        # ``problems`` (node, field, message) and the usual ``errors`` (loc, msg) of a 422
+        errors = [{"loc": [p["node"] or "flow", *([p["field"]] if p["field"] else [])],
+                   "msg": p["message"]} for p in err.details.get("problems", [])]
+        return ValidationFailed(err.message, details={**err.details, "errors": errors},
+                                code=err.code)
+    if isinstance(err, (PromptInvalid, BadRequest)):
+        return ValidationFailed(err.message, details=err.details, code=err.code)
+    return HubError(err.message, details=err.details, code=err.code)
+
+
+async def _read_user(request: Request) -> Any:
+    user = await current_user(request)
+    if not ({"automation", "supervise"} & set(user.permissions)):
+        user.require("automation")
+    return user
+
+
+class IvrComponent:
+    name = "ivr"
+
+    def __init__(self) -> None:
+        self._services: Services | None = None
+        self.store: IvrStore | None = None
+        self._by_number: dict[str, Flow] = {}
+        self._by_id: dict[str, Flow] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tts: Any = None
+        self._refresh_lock = asyncio.Lock()
+        self._render_lock = asyncio.Lock()
+        self._hooks: dict[str, Hook] = {"contact": self._contact_hook}
+
+    @property
+    def services(self) -> Services:
+        assert self._services is not None, "the IVR component is not started"
+        return self._services
+
+    @property
+    def s(self) -> IvrStore:
+        assert self.store is not None, "the IVR component is not started"
+        return self.store
+
+    # ------------------------------------------------------------------ for the call service
+
+    def flow_for_number(self, did: str) -> Flow | None:
+        """The published flow for a dialled number (from memory: no I/O on the call path)."""
+        return self._by_number.get(normalise_number(did))
+
+    def flow_by_id(self, flow_id: str) -> Flow | None:
+        return self._by_id.get(flow_id)
+
+    async def load_flow_for_number(self, did: str) -> Flow | None:
+        await self.refresh()
+        return self.flow_for_number(did)
+
+    async def new_session(self, did: str, caller: str, now: float, *, session_id: str = "",
+                          variables: dict[str, Any] | None = None) -> IvrSession | None:
+        """A session on the flow published for ``did`` (None when the number has none), with the
+        caller's contact looked up: ``vip`` for VIP conditions, ``contact_id``/``contact_name``
+        in the variables."""
+        flow = self.flow_for_number(did)
+        if flow is None:
+            return None
+        seeded = dict(variables or {})
+        contact = await self._contact(caller)
+        if contact is not None:
+            seeded.setdefault("contact_id", contact["id"])
+            seeded.setdefault("contact_name", contact.get("name"))
+        return IvrSession(flow, caller=caller, called=did, now=now,
+                          vip=bool(contact and contact.get("vip")), variables=seeded,
+                          session_id=session_id)
+
+    # ------------------------------------------------------------------ data lookup hooks
+
+    def register_hook(self, name: str, fn: Hook) -> None:
+        """A data hook for ``lookup`` nodes (and ``speech_menu`` FAQ matching): ``await fn(args)``
+        returns any JSON-able value. Other components (FAQ, work orders) register theirs."""
+        self._hooks[name] = fn
+
+    async def lookup(self, name: str, args: dict[str, Any], timeout_s: float = 5.0) -> LookupResult:
+        """Run a hook for a ``Lookup`` action; the answer to feed back to the session."""
+        fn = self._hooks.get(name)
+        if fn is None:
+            return LookupResult(name, error=f"no lookup hook named {name!r}")
+        try:
+            async with asyncio.timeout(timeout_s):
+                return LookupResult(name, await fn(dict(args)))
+        except TimeoutError:
+            return LookupResult(name, error="timeout")
+        except Exception as err:  # noqa: BLE001 - a failing hook is a flow branch, not a crash
+            log.warning("IVR lookup hook %s failed: %s", name, err)
+            return LookupResult(name, error=str(err) or type(err).__name__)
+
+    async def _contact(self, phone: str) -> dict[str, Any] | None:
+        if not phone:
+            return None
+        try:
+            return await self.services.contacts.find_by_identity(phone=phone)
+        except HubError:
+            return None
+
+    async def _contact_hook(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Built-in hook ``contact``: the caller's customer record (by ``phone`` or ``caller``)."""
+        contact = await self._contact(str(args.get("phone") or args.get("caller") or ""))
+        if contact is None:
+            return {"found": False}
+        return {"found": True, "id": contact["id"], "name": contact.get("name"),
+                "vip": bool(contact.get("vip")), "tags": contact.get("tags") or [],
+                "owner_agent_id": contact.get("owner_agent_id"),
+                **{k: v for k, v in (contact.get("custom") or {}).items()}}
+
+    async def _calendars(self) -> dict[str, Any]:
+        out = {}
+        for row in await self.services.directory.list_calendars():
+            try:
+                out[row["name"]] = calendar_from_mapping(row)
+            except (ValueError, KeyError, TypeError):
+                log.warning("calendar %s is invalid; IVR conditions on it fail closed", row["name"])
+        return out
+
+    async def refresh(self) -> None:
+        """Rebuild the published flows by number (after a publish, a routing or calendar change)."""
+        async with self._refresh_lock:
+            calendars = await self._calendars()
+            by_number: dict[str, Flow] = {}
+            by_id: dict[str, Flow] = {}
+            for item in await self.s.published():
+                try:
+                    definition = FlowDefinition.model_validate(item["definition"])
+                except ValueError:
+                    log.exception("published IVR flow %s no longer parses", item["name"])
+                    continue
+                audio = dict(item["audio"])
+                audio.update(await asyncio.to_thread(self._rendered_audio, definition))
+                flow = Flow(definition, audio, calendars, item["id"], item["version"])
+                by_id[item["id"]] = flow
+                for num in item["numbers"]:
+                    by_number[num] = flow
+            self._by_number, self._by_id = by_number, by_id
+
+    # ------------------------------------------------------------------ TTS pre-rendering
+
+    @property
+    def _tts_dir(self) -> Path:
+        return self.services.settings.data_dir / "ivr" / "tts"
+
+    def _tts_path(self, key: str) -> Path:
+        import hashlib
+
+        return self._tts_dir / f"{hashlib.sha256(key.encode('utf-8')).hexdigest()[:40]}.wav"
+
+    def _rendered_audio(self, definition: FlowDefinition) -> dict[str, str]:
+        out = {}
+        voice = definition.settings.voice
+        for ref in static_tts(definition.model_dump(mode="json", exclude_none=True)):
+            key = audio_key(ref, voice)
+            path = self._tts_path(key)
+            if path.is_file():
+                out[key] = str(path)
+        return out
+
+    def _render_blocking(self, definition: dict[str, Any]) -> int:
+        voice = (definition.get("settings") or {}).get("voice")
+        done = 0
+        for ref in static_tts(definition):
+            path = self._tts_path(audio_key(ref, voice))
+            if path.is_file():
+                continue
+            self._render_one(PromptRef(text=ref.text, voice=ref.voice or voice), path)
+            done += 1
+        return done
+
+    async def audio_for(self, prompt: Prompt) -> str | None:
+        """The WAV (8 kHz mono 16-bit) to play for one prompt of a ``Play`` action: its ``path``
+        when it has one, else a TTS prompt is rendered now (local engine, kept on disk under the
+        text+voice key, so each text is synthesised once). None when no TTS engine works."""
+        if prompt.path is not None or prompt.kind != "tts":
+            return prompt.path
+        ref = PromptRef(text=prompt.value, voice=prompt.voice)
+        path = self._tts_path(audio_key(ref))
+        if await asyncio.to_thread(path.is_file):
+            return str(path)
+        async with self._render_lock:
+            try:
+                await asyncio.to_thread(self._render_one, ref, path)
+            except Exception as err:  # noqa: BLE001 - the caller hears the rest of the prompts
+                log.warning("TTS for an IVR prompt failed: %s", err)
+                return None
+        return str(path)
+
+    def _render_one(self, ref: PromptRef, path: Path) -> None:
+        if path.is_file():
+            return
+        if self._tts is None:
+            from voice.tts import TtsConfig, create_tts
+
+            self._tts = create_tts(TtsConfig(cache_dir=self.services.settings.data_dir / "tts-cache"))
+        write_wav(path, self._tts.synthesize(ref.text or "", ref.voice, 8000))
+
+    def _prerender(self, definition: dict[str, Any]) -> None:
+        if not self.services.settings.ivr_prerender_tts:
+            return
+
+        async def run() -> None:
+            try:
+                async with self._render_lock:
+                    n = await asyncio.to_thread(self._render_blocking, definition)
+                if n:
+                    await self.refresh()
+            except Exception:  # noqa: BLE001 - calls fall back to rendering at play time
+                log.exception("pre-rendering IVR prompts failed")
+
+        task = asyncio.create_task(run(), name="ivr-prerender")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def wait_prerendered(self) -> None:
+        """Wait for pending pre-rendering (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # ------------------------------------------------------------------ helpers for handlers
+
+    def _audit(self, tx: Any, flow_id: str, action: str, actor: str | None) -> None:
+        tx.emit(Event(EventType.ADMIN_CHANGED, self.services.clock.now(), user_id=actor,
+                      data={"entity": "ivr_flow", "id": flow_id, "action": action}))
+
+    async def _known(self) -> tuple[list[str], list[str]]:
+        calendars = [c["name"] for c in await self.services.directory.list_calendars()]
+        queues = [q["id"] for q in await self.services.directory.list_queues()]
+        return calendars, queues
+
+    async def flow_view(self, flow_id: str) -> dict[str, Any]:
+        flow = await self.s.get_flow(flow_id)
+        calendars, queues = await self._known()
+        problems = await self.s.problems(flow_id, None, calendars=calendars, queues=queues)
+        flow["problems"] = [p.as_dict() for p in problems]
+        return flow
+
+    async def _on_event(self, event: Event) -> None:
+        if event.type == EventType.ADMIN_CHANGED and event.data.get("entity") == "calendar":
+            task = asyncio.create_task(self.refresh(), name="ivr-refresh")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------------ HTTP
+
+    def register(self, api: Api, sio: socketio.AsyncServer) -> None:
+        comp = self
+
+        def guarded(fn: Any) -> Any:
+            async def inner(request: Request) -> Response:
+                try:
+                    return await fn(request)
+                except IvrError as err:
+                    raise _problem(err) from err
+            inner.__name__ = fn.__name__
+            return inner
+
+        def add(path: str, method: str, summary: str, **kw: Any) -> Any:
+            def deco(fn: Any) -> Any:
+                return api.add(path, method, summary, tag="ivr", **kw)(guarded(fn))
+            return deco
+
+        @add("/api/ivr/flows", "GET", "IVR flows")
+        async def list_flows(request: Request) -> Response:
+            await _read_user(request)
+            return json_response({"flows": await comp.s.list_flows()})
+
+        @add("/api/ivr/flows", "POST", "Create an IVR flow (draft)", body=FlowBody, status=201)
+        async def create_flow(request: Request) -> Response:
+            user = await require(request, "automation")
+            body = await parse_body(request, FlowBody)
+            fid = await comp.s.create_flow(body.name, body.description, body.definition, user.id)
+            comp._prerender(body.definition)
+            return json_response(await comp.flow_view(fid), 201)
+
+        @add("/api/ivr/flows/{id}", "GET", "An IVR flow: draft, problems, prompts, versions")
+        async def get_flow(request: Request) -> Response:
+            await _read_user(request)
+            return json_response(await comp.flow_view(request.path_params["id"]))
+
+        @add("/api/ivr/flows/{id}", "PATCH", "Edit an IVR flow's draft", body=FlowPatch)
+        async def patch_flow(request: Request) -> Response:
+            user = await require(request, "automation")
+            body = await parse_body(request, FlowPatch)
+            changes = body.model_dump(exclude_unset=True, exclude_none=True)
+            await comp.s.update_flow(request.path_params["id"], changes, user.id)
+            if "definition" in changes:
+                comp._prerender(changes["definition"])
+            return json_response(await comp.flow_view(request.path_params["id"]))
+
+        @add("/api/ivr/flows/{id}", "DELETE", "Delete an IVR flow", status=204)
+        async def delete_flow(request: Request) -> Response:
+            user = await require(request, "automation")
+            await comp.s.delete_flow(request.path_params["id"], user.id)
+            await comp.refresh()
+            return Response(status_code=204)
+
+        @add("/api/ivr/flows/{id}/validate", "POST", "Problems of a flow definition (not saved)",
+             body=ValidateBody)
+        async def validate(request: Request) -> Response:
+            await require(request, "automation")
+            body = await parse_body(request, ValidateBody)
+            calendars, queues = await comp._known()
+            problems = await comp.s.problems(request.path_params["id"], body.definition,
+                                             calendars=calendars, queues=queues)
+            return json_response({"problems": [p.as_dict() for p in problems]})
+
+        @add("/api/ivr/flows/{id}/publish", "POST", "Publish the draft as a new version")
+        async def publish(request: Request) -> Response:
+            user = await require(request, "automation")
+            fid = request.path_params["id"]
+            calendars, queues = await comp._known()
+            version = await comp.s.publish(fid, user.id, calendars=calendars, queues=queues)
+            await comp.refresh()
+            comp._prerender((await comp.s.version(fid, version))["definition"])
+            return json_response({"version": version, "flow": await comp.flow_view(fid)})
+
+        @add("/api/ivr/flows/{id}/versions/{version:int}", "GET", "A published version")
+        async def get_version(request: Request) -> Response:
+            await _read_user(request)
+            return json_response(await comp.s.version(request.path_params["id"],
+                                                      int(request.path_params["version"])))
+
+        @add("/api/ivr/flows/{id}/prompts/{name}", "PUT",
+             "Upload a prompt (multipart 'file', WAV; stored as 8 kHz mono 16-bit)")
+        async def put_prompt(request: Request) -> Response:
+            user = await require(request, "automation")
+            data, filename = await comp._read_upload(request)
+            saved = await comp.s.save_prompt(request.path_params["id"],
+                                             request.path_params["name"], filename, data, user.id)
+            await comp.refresh()
+            return json_response(saved, 201)
+
+        @add("/api/ivr/flows/{id}/prompts/{name}/audio", "GET", "A prompt's audio (WAV)")
+        async def prompt_audio(request: Request) -> Response:
+            await _read_user(request)
+            path = await comp.s.prompt_file(request.path_params["id"], request.path_params["name"])
+            return FileResponse(path, media_type="audio/wav",
+                                headers={"X-Content-Type-Options": "nosniff",
+                                         "Cache-Control": "no-store"})
+
+        @add("/api/ivr/flows/{id}/prompts/{name}", "DELETE", "Delete a prompt", status=204)
+        async def delete_prompt(request: Request) -> Response:
+            user = await require(request, "automation")
+            await comp.s.delete_prompt(request.path_params["id"], request.path_params["name"],
+                                       user.id)
+            await comp.refresh()
+            return Response(status_code=204)
+
+        @add("/api/ivr/numbers", "GET", "Dialled numbers routed to IVR flows")
+        async def list_numbers(request: Request) -> Response:
+            await _read_user(request)
+            return json_response({"numbers": await comp.s.list_numbers()})
+
+        @add("/api/ivr/numbers/{number}", "PUT", "Route a dialled number to a flow", body=NumberBody)
+        async def put_number(request: Request) -> Response:
+            user = await require(request, "automation")
+            body = await parse_body(request, NumberBody)
+            num = await comp.s.route_number(request.path_params["number"], body.flow_id, user.id)
+            await comp.refresh()
+            return json_response({"number": num, "flow_id": body.flow_id})
+
+        @add("/api/ivr/numbers/{number}", "DELETE", "Stop routing a number to a flow", status=204)
+        async def delete_number(request: Request) -> Response:
+            user = await require(request, "automation")
+            await comp.s.unroute_number(request.path_params["number"], user.id)
+            await comp.refresh()
+            return Response(status_code=204)
+
+    async def _read_upload(self, request: Request) -> tuple[bytes, str]:
+        ctype = request.headers.get("content-type", "")
+        if not ctype.startswith("multipart/form-data"):
+            raise UnsupportedMediaType("upload the prompt as multipart/form-data with a 'file' field")
+        limit = self.services.settings.max_upload_bytes
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > limit + 64 * 1024:
+            raise PayloadTooLarge(f"the file is larger than the limit of {limit // 1024} KiB")
+        try:
+            form = await request.form(max_files=1, max_fields=5, max_part_size=limit + 1)
+        except Exception as err:  # noqa: BLE001 - multipart parser errors are the client's fault
+            if "size" in str(err).lower():
+                raise PayloadTooLarge(f"the file is larger than the limit of {limit // 1024} KiB") from err
+            raise ValidationFailed(f"could not read the upload: {err}") from err
+        try:
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                raise ValidationFailed("the form needs a 'file' field with a file")
+            chunks = []
+            total = 0
+            while chunk := await upload.read(64 * 1024):
+                total += len(chunk)
+                if total > limit:
+                    raise PayloadTooLarge(f"the file is larger than the limit of {limit // 1024} KiB")
+                chunks.append(chunk)
+            return b"".join(chunks), upload.filename or "prompt.wav"
+        finally:
+            await form.close()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self, services: Services) -> None:
+        self._services = services
+        self.store = IvrStore(services.db, services.clock.now,
+                              services.settings.data_dir / "ivr" / "prompts", self._audit,
+                              services.settings.max_upload_bytes)
+        services.bus.subscribe(self._on_event)
+        services.extras["ivr"] = self
+        await self.refresh()
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        self._tasks.clear()
+
+    async def seed_demo(self, services: Services) -> None:
+        from voice.ivr.demo import seed_demo_flow
+
+        await seed_demo_flow(self, services)

@@ -1,0 +1,260 @@
+"""One RTP leg: an asyncio datagram endpoint with the per-packet work kept small.
+
+Receive path (per packet): check version and payload type, then
+
+- RFC 4733 events → one ``on_dtmf(digit)`` per event (deduplicated by timestamp), relayed to the
+  peer leg when bridged;
+- audio → the recorder (caller legs), the PCM hooks (only when a speech engine asked for them)
+  and, when bridged, straight to the peer leg with a rewritten header (µ-law ↔ A-law by
+  ``bytes.translate`` when the two legs negotiated different laws).
+
+Send path: a prompt :class:`Player` (paced by :class:`~voice.media.engine.MediaEngine`'s one
+20 ms task) takes precedence over relayed audio, so the peer is muted while a prompt or music
+plays. A leg on hold (the remote side asked for sendonly/inactive) sends nothing.
+
+The remote address comes from SDP and is latched to the source of the first packet received
+(symmetric RTP, RFC 4961), so phones behind NAT work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import struct
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from voice.media.g711 import PCMA, PCMU, decode, translation
+from voice.media.prompts import Prompt
+from voice.media.recorder import CallRecorder
+from voice.media.rtp import DTMF_EVENTS
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from voice.media.engine import MediaEngine
+
+__all__ = ["MediaLeg", "Player"]
+
+log = logging.getLogger(__name__)
+
+_HDR = struct.Struct("!BBHII")
+_STATIC_PT = {0: PCMU, 8: PCMA}
+
+PcmHook = Callable[["np.ndarray", int], None]
+
+
+class Player:
+    """Frames of one prompt being sent; ``loop`` repeats (music on hold)."""
+
+    __slots__ = ("prompt", "index", "loop", "on_done")
+
+    def __init__(self, prompt: Prompt, *, loop: bool = False,
+                 on_done: Callable[[], None] | None = None) -> None:
+        self.prompt = prompt
+        self.index = 0
+        self.loop = loop
+        self.on_done = on_done
+
+    def next_frame(self) -> bytes | None:
+        frames = self.prompt.frames
+        if self.index >= len(frames):
+            if not self.loop or not frames:
+                return None
+            self.index = 0
+        frame = frames[self.index]
+        self.index += 1
+        return frame
+
+
+class MediaLeg(asyncio.DatagramProtocol):
+    """One side of a call's media. Create through :meth:`MediaEngine.open_leg`."""
+
+    def __init__(self, engine: MediaEngine, name: str) -> None:
+        self.engine = engine
+        self.name = name
+        self.transport: asyncio.DatagramTransport | None = None
+        self.local_port = 0
+        self.remote: tuple[str, int] | None = None
+        self._latched = False
+        self.codec = PCMU
+        self.payload_type = 0
+        self.dtmf_pt: int | None = 101
+        self.held = False  # True while the remote side holds (sendonly/inactive)
+        self.peer: MediaLeg | None = None
+        self.player: Player | None = None
+        self.recorder: CallRecorder | None = None  # set on the caller's leg
+        self.on_dtmf: Callable[[str], None] | None = None
+        self.pcm_hooks: list[PcmHook] = []
+        self._seq = random.getrandbits(16)
+        self._ts = random.getrandbits(32)
+        self._ssrc = random.getrandbits(32)
+        self._marker = True
+        self._last_event_ts: int | None = None
+        self._relay_table: bytes | None = None
+        self.rx_packets = 0
+        self.tx_packets = 0
+        self.rx_dtmf = 0
+        self.last_rx: float | None = None
+        self.closed = False
+
+    # -- configuration -------------------------------------------------------------------------
+
+    def configure(self, remote: tuple[str, int] | None, payload_type: int, codec: str,
+                  dtmf_pt: int | None, sending: bool = True) -> None:
+        """Apply a negotiated SDP: where to send, which codec, whether the remote wants audio."""
+        if remote != self.remote:
+            self._latched = False
+        self.remote = None if remote is None or remote[1] == 0 or remote[0] == "0.0.0.0" else remote
+        self.payload_type = payload_type
+        self.codec = codec
+        self.dtmf_pt = dtmf_pt
+        self.held = not sending
+        self._update_relay()
+        if self.peer is not None:
+            self.peer._update_relay()
+
+    def bridge(self, other: MediaLeg) -> None:
+        """Relay audio both ways between this leg and ``other``."""
+        self.peer, other.peer = other, self
+        self._marker = other._marker = True
+        self._update_relay()
+        other._update_relay()
+
+    def unbridge(self) -> None:
+        other, self.peer = self.peer, None
+        if other is not None and other.peer is self:
+            other.peer = None
+
+    def _update_relay(self) -> None:
+        # packets received here are sent by the peer in the peer's codec
+        self._relay_table = translation(self.codec, self.peer.codec) if self.peer else None
+
+    # -- playback ------------------------------------------------------------------------------
+
+    def play(self, prompt: Prompt, *, loop: bool = False,
+             on_done: Callable[[], None] | None = None) -> None:
+        self.player = Player(prompt, loop=loop, on_done=on_done)
+        self._marker = True
+        self.engine.playing(self)
+
+    def stop_play(self) -> None:
+        """Stop the prompt now (barge-in): the next frame sent is relayed audio or nothing."""
+        if self.player is not None:
+            self.player = None
+            self._marker = True
+            self.engine.not_playing(self)
+
+    def _tick(self, now: float) -> bool:
+        """Send the player's next frame; ``False`` once the prompt is over."""
+        player = self.player
+        if player is None:
+            return False
+        frame = player.next_frame()
+        if frame is None:
+            self.player = None
+            self._marker = True
+            if player.on_done is not None:
+                player.on_done()  # may start the next prompt
+            return self.player is not None
+        self.send_audio(frame, now)
+        return True
+
+    # -- sending -------------------------------------------------------------------------------
+
+    def send_audio(self, payload: bytes, now: float) -> None:
+        self._ts = (self._ts + len(payload)) & 0xFFFFFFFF
+        if self.recorder is not None:
+            self.recorder.heard_audio(payload, self.codec, now)
+        if self.held or self.transport is None or self.remote is None:
+            return
+        self._seq = (self._seq + 1) & 0xFFFF
+        marker = 0x80 if self._marker else 0
+        self._marker = False
+        self.transport.sendto(_HDR.pack(0x80, marker | self.payload_type, self._seq, self._ts,
+                                        self._ssrc) + payload, self.remote)
+        self.tx_packets += 1
+
+    def send_event(self, payload: bytes, marker: bool) -> None:
+        """Relay an RFC 4733 payload (the event's own timestamp is kept per event)."""
+        if self.held or self.transport is None or self.remote is None or self.dtmf_pt is None:
+            return
+        self._seq = (self._seq + 1) & 0xFFFF
+        self.transport.sendto(_HDR.pack(0x80, (0x80 if marker else 0) | self.dtmf_pt, self._seq,
+                                        self._ts, self._ssrc) + payload, self.remote)
+
+    # -- receiving (the hot path) --------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.local_port = transport.get_extra_info("sockname")[1]
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        if len(data) < 12 or data[0] >> 6 != 2:
+            return
+        b0, b1, _seq, ts, ssrc = _HDR.unpack_from(data)
+        start = 12 + 4 * (b0 & 0x0F)
+        if b0 & 0x10:
+            if len(data) < start + 4:
+                return
+            start += 4 + 4 * int.from_bytes(data[start + 2 : start + 4], "big")
+        end = len(data) - data[-1] if b0 & 0x20 else len(data)
+        if start >= end:
+            return
+        if not self._latched:
+            self._latched = True
+            self.remote = (str(addr[0]), int(addr[1]))
+        now = self.engine.now()
+        self.last_rx = now
+        pt = b1 & 0x7F
+        if pt == self.dtmf_pt:
+            self._event(data[start:end], ts, bool(b1 & 0x80))
+            return
+        codec = _STATIC_PT.get(pt)
+        if codec is None:
+            return  # comfort noise, unknown formats: dropped
+        self.rx_packets += 1
+        payload = data[start:end] if start != 12 or end != len(data) else data[12:]
+        if self.recorder is not None:
+            self.recorder.caller_audio(ssrc, ts, payload, codec, now)
+        if self.pcm_hooks:
+            pcm = decode(payload, codec)
+            for hook in self.pcm_hooks:
+                hook(pcm, ts)
+        peer = self.peer
+        if peer is not None and peer.player is None:
+            if codec != self.codec:
+                tr = translation(codec, peer.codec)
+            else:
+                tr = self._relay_table
+            peer.send_audio(payload.translate(tr) if tr is not None else payload, now)
+
+    def _event(self, payload: bytes, ts: int, marker: bool) -> None:
+        if len(payload) < 4:
+            return
+        if self.peer is not None:
+            self.peer.send_event(payload, marker)
+        if ts == self._last_event_ts:
+            return
+        self._last_event_ts = ts
+        event = payload[0]
+        if event < len(DTMF_EVENTS):
+            self.rx_dtmf += 1
+            if self.on_dtmf is not None:
+                self.on_dtmf(DTMF_EVENTS[event])
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("RTP leg %s: %s", self.name, exc)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.stop_play()
+        self.unbridge()
+        self.pcm_hooks.clear()
+        self.on_dtmf = None
+        if self.transport is not None:
+            self.transport.close()
+        self.engine.forget(self)
