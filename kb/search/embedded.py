@@ -23,6 +23,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +75,22 @@ def _highlight(fragment: str | None) -> str:
         return ""
     safe = html.escape(unsegment(fragment), quote=False)
     return safe.replace(_MARK_OPEN, "<mark>").replace(_MARK_CLOSE, "</mark>")
+
+
+_LEXICAL_POOL: ThreadPoolExecutor | None = None
+_LEXICAL_POOL_LOCK = threading.Lock()
+
+
+def _lexical_pool() -> ThreadPoolExecutor:
+    """Threads that run a search's FTS5 query while its caller embeds the query (SQLite and
+    torch both release the GIL, so the two overlap on a multi-core machine)."""
+    global _LEXICAL_POOL
+    if _LEXICAL_POOL is None:
+        with _LEXICAL_POOL_LOCK:
+            if _LEXICAL_POOL is None:
+                _LEXICAL_POOL = ThreadPoolExecutor(max_workers=4,
+                                                   thread_name_prefix="kb-bm25")
+    return _LEXICAL_POOL
 
 
 def _match_expression(tokens: list[str]) -> str:
@@ -357,13 +374,15 @@ class EmbeddedBackend(SearchBackend):
             return {}
         weights = ", ".join(str(w) for w in _BM25_WEIGHTS)
         where = "".join(f" AND d.{f} = ?" for f in filters)
-        join = " JOIN docs d ON d.id = fts.doc_id" if filters else ""
-        sql = (f"SELECT fts.doc_id, -bm25(fts, {weights}) AS s FROM fts{join}"
-               f" WHERE fts MATCH ?{where} ORDER BY bm25(fts, {weights}) LIMIT ?")
+        # FTS rowids lie in their article's rowid range: an integer-key join, not a text one
+        join = f" JOIN docs d ON d.rowid = fts.rowid / {FTS_STRIDE}" if filters else ""
+        # bm25() once per matching row (ordering by the alias, not a second bm25() call)
+        sql = (f"SELECT fts.doc_id, bm25(fts, {weights}) AS r FROM fts{join}"
+               f" WHERE fts MATCH ?{where} ORDER BY r LIMIT ?")
         out: dict[str, float] = {}
-        for doc_id, score in self._db.execute(sql, (expr, *filters.values(), limit)):
+        for doc_id, rank in self._db.execute(sql, (expr, *filters.values(), limit)):
             if doc_id not in out:
-                out[doc_id] = max(float(score), 0.0)
+                out[doc_id] = max(-float(rank), 0.0)
         return out
 
     def _highlights(self, query: str, doc_ids: list[str]) -> dict[str, dict[str, str]]:
@@ -377,10 +396,12 @@ class EmbeddedBackend(SearchBackend):
         # one row holds every phrasing in "field" mode: a snippet, not the whole list
         phrase = (f"snippet(fts, 2, {marks}, '…', 24)" if self.bm25_mode == "field"
                   else f"highlight(fts, 2, {marks})")
+        # "field" mode has one row per article: no bm25() (its IDFs cost a pass over every
+        # match of every query term); "phrase" mode picks the article's best row
+        order = f" ORDER BY bm25(fts, {weights})" if self.bm25_mode == "phrase" else ""
         sql = (f"SELECT kind, {phrase},"
                f" snippet(fts, 4, {marks}, '…', 24), highlight(fts, 3, {marks})"
-               f" FROM fts WHERE fts MATCH ? AND rowid >= ? AND rowid < ?"
-               f" ORDER BY bm25(fts, {weights}) LIMIT 1")
+               f" FROM fts WHERE fts MATCH ? AND rowid >= ? AND rowid < ?{order} LIMIT 1")
         out: dict[str, dict[str, str]] = {}
         for doc_id in doc_ids:
             row = self._db.execute("SELECT rowid FROM docs WHERE id = ?", (doc_id,)).fetchone()
@@ -418,10 +439,14 @@ class EmbeddedBackend(SearchBackend):
                 return []
             n = max(self.candidates, k)
             row_limit = n * 8 if self.bm25_mode == "phrase" else n
-            lexical = self.bm25_scores(q, wanted, row_limit)
-            qvec = self.embedder.encode([q])[0]
-            dense_all = self._vectors.max_scores(qvec, wanted)
-            slots = self._vectors.top(dense_all, n)
+            # BM25 in a worker thread while this one embeds the query and scans the vectors
+            pending = _lexical_pool().submit(self.bm25_scores, q, wanted, row_limit)
+            try:
+                qvec = self.embedder.encode([q])[0]
+                dense_all = self._vectors.max_scores(qvec, wanted)
+                slots = self._vectors.top(dense_all, n)
+            finally:
+                lexical = pending.result()  # also when embedding failed: the DB is ours again
             ids = list(dict.fromkeys([self._vectors.doc_id(s) for s in slots] + list(lexical)))
             ids = [i for i in ids if i in self._vectors]
             if not ids:
