@@ -29,6 +29,7 @@ class VectorIndex:
         self._centroids = np.zeros((0, dimension), dtype=np.float32)
         self._codes = {f: np.zeros(0, dtype=np.int32) for f in FILTER_FIELDS}
         self._vocab: dict[str, dict[str, int]] = {f: {} for f in FILTER_FIELDS}
+        self._multi: np.ndarray | None = None  # see _multi_rows
 
     # ------------------------------------------------------------------ bookkeeping
     def __len__(self) -> int:
@@ -92,6 +93,7 @@ class VectorIndex:
         """Add or replace ``doc_id`` with these phrasing vectors (rows of norm 1)."""
         vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, self.dimension)
         self.remove(doc_id)
+        self._multi = None
         slot = self._new_slot(doc_id)
         start = self._n
         self._grow_rows(start + len(vectors))
@@ -110,6 +112,7 @@ class VectorIndex:
         slot = self._slot_of.pop(doc_id, None)
         if slot is None:
             return False
+        self._multi = None
         # delete from the highest row down so a moved last row never lands on a row to delete
         for row in sorted(self._slot_rows[slot], reverse=True):
             last = self._n - 1
@@ -137,7 +140,7 @@ class VectorIndex:
             return out
         q = np.asarray(query, dtype=np.float32).reshape(-1)
         scores = self._vecs[: self._n] @ q
-        np.maximum.at(out, self._row_slot[: self._n], scores)
+        self._max_into(out, scores)
         mask = self._alive[:n_slots].copy()
         for field, value in (filters or {}).items():
             code = self._vocab[field].get(value)
@@ -164,7 +167,7 @@ class VectorIndex:
             return out, out.copy()
         q = np.asarray(query, dtype=np.float32).reshape(-1)
         scores = self._vecs[: self._n] @ q
-        np.maximum.at(out, self._row_slot[: self._n], scores)
+        self._max_into(out, scores)
         centroid = self._centroids[:n_slots] @ q
         mask = self._alive[:n_slots].copy()
         for field, value in (filters or {}).items():
@@ -176,6 +179,23 @@ class VectorIndex:
         out[~mask] = -np.inf
         centroid[~mask] = -np.inf
         return out, centroid
+
+    def _multi_rows(self) -> np.ndarray:
+        """Rows of articles that own more than one row (cached until the next change)."""
+        if self._multi is None:
+            counts = np.bincount(self._row_slot[: self._n], minlength=len(self._slot_ids))
+            self._multi = np.flatnonzero(counts[self._row_slot[: self._n]] > 1)
+        return self._multi
+
+    def _max_into(self, out: np.ndarray, scores: np.ndarray) -> None:
+        """``out[slot] = max(scores of the slot's rows)`` without ``ufunc.at`` over every row:
+        a plain scatter (exact for one-row articles), then ``maximum.at`` over the rows of
+        articles with several phrasings only."""
+        slots = self._row_slot[: self._n]
+        out[slots] = scores
+        multi = self._multi_rows()
+        if len(multi):
+            np.maximum.at(out, slots[multi], scores[multi])
 
     def top(self, scores: np.ndarray, n: int) -> list[int]:
         """Slots of the ``n`` best finite scores, best first."""

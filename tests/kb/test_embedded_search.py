@@ -165,3 +165,34 @@ def test_stale_snapshot_is_rebuilt_from_stored_vectors_without_re_embedding(tmp_
         assert len(second) == 5
         assert "refund" not in ids(second.search("money back", k=10))
     assert embedder.texts == ["money back"]
+
+
+def test_vector_index_max_over_phrasings_survives_replacements_and_deletes() -> None:
+    """Every article's dense score stays the max over its own phrasings (one-row and
+    several-row articles mixed) after rows are swapped around by replacements and deletes."""
+    import numpy as np
+
+    from kb.search.vectors import VectorIndex
+
+    rng = np.random.default_rng(7)
+
+    def unit(n: int) -> np.ndarray:
+        v = rng.normal(size=(n, 8)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    index = VectorIndex(8, capacity=4)
+    owned: dict[str, np.ndarray] = {}
+    for i in range(40):
+        owned[f"d{i}"] = unit(1 + i % 3)
+        index.put(f"d{i}", owned[f"d{i}"], {"category": "c"})
+    for i in range(0, 40, 5):
+        owned[f"d{i}"] = unit(3 - i % 3)  # replaced: different row count
+        index.put(f"d{i}", owned[f"d{i}"], {"category": "c"})
+    for i in range(1, 40, 7):
+        assert index.remove(f"d{i}")
+        del owned[f"d{i}"]
+    query = unit(1)[0]
+    scores = index.max_scores(query)
+    assert np.isfinite(scores).sum() == len(owned)
+    for doc_id, vecs in owned.items():
+        assert scores[index.slot(doc_id)] == pytest.approx(float((vecs @ query).max()), abs=1e-6)
