@@ -36,6 +36,7 @@ from hub.services.contacts import ContactService
 from hub.services.conversations import ConversationService
 from hub.services.directory import DirectoryService
 from hub.services.eventlog import EventLog
+from hub.services.kv import KeyValueStore
 from hub.services.routing import RoutingService
 from hub.services.scheduler import Scheduler
 from hub.services.wallboard import WallboardService
@@ -61,6 +62,8 @@ class Services:
     extras: dict[str, Any] = field(default_factory=dict)
     # the durable scheduler (hub/services/scheduler.py); always set by build_services
     scheduler: Scheduler = None  # type: ignore[assignment]
+    # durable named values for components (hub/services/kv.py); always set by build_services
+    kv: KeyValueStore = None  # type: ignore[assignment]
 
 
 class Channel(Protocol):
@@ -99,7 +102,8 @@ async def build_services(settings: Settings, sio: socketio.AsyncServer,
                           max_attempts=settings.scheduler_max_attempts,
                           retry_base_s=settings.scheduler_retry_base_s)
     return Services(settings, clock, db, bus, auth, directory, contacts, conversations, routing,
-                    attachments, wallboard, EventLog(db), sio, scheduler=scheduler)
+                    attachments, wallboard, EventLog(db), sio, scheduler=scheduler,
+                    kv=KeyValueStore(db))
 
 
 class SpaFiles(StaticFiles):

@@ -96,7 +96,7 @@ class EmailChannel:
                 self.port = self._server.sockets[0].getsockname()[1]
                 log.info("email: SMTP listener on %s:%s", st.email_host, self.port)
         if mailboxes:
-            self.imap = ImapPoller(services.db, self._ingest, mailboxes, interval_s=st.email_imap_poll_s,
+            self.imap = ImapPoller(services.kv, self._ingest, mailboxes, interval_s=st.email_imap_poll_s,
                                    timeout_s=st.email_imap_timeout_s,
                                    max_message_bytes=st.email_max_message_bytes)
             self.imap.start()

@@ -18,13 +18,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from sqlalchemy import select
-
 from hub.config import ConfigError
-from hub.db import tables as t
 
 if TYPE_CHECKING:
-    from hub.db.uow import Database
+    from hub.services.kv import KeyValueStore
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +85,9 @@ def _check(resp: Any, what: str) -> Any:
 class ImapPoller:
     """Polls every configured mailbox every ``interval_s``; one owned task, stopped with the hub."""
 
-    def __init__(self, db: Database, ingest: Ingest, mailboxes: list[Mailbox], *, interval_s: float,
+    def __init__(self, kv: KeyValueStore, ingest: Ingest, mailboxes: list[Mailbox], *, interval_s: float,
                  timeout_s: float, max_message_bytes: int, batch: int = 200) -> None:
-        self.db = db
+        self.kv = kv
         self.ingest = ingest
         self.mailboxes = mailboxes
         self.interval_s = interval_s
@@ -137,20 +134,13 @@ class ImapPoller:
                 pass
 
     async def _checkpoint(self, mb: Mailbox) -> tuple[int | None, int]:
-        async with self.db.read() as conn:
-            value = (await conn.execute(select(t.settings_kv.c.value).where(
-                t.settings_kv.c.key == mb.checkpoint_key))).scalar()
+        value = await self.kv.get(mb.checkpoint_key)
         if not value:
             return None, 0
         return int(value["uidvalidity"]), int(value["last_uid"])
 
     async def _save_checkpoint(self, mb: Mailbox, uidvalidity: int, last_uid: int) -> None:
-        value = {"uidvalidity": uidvalidity, "last_uid": last_uid}
-        async with self.db.tx() as tx:
-            updated = await tx.conn.execute(t.settings_kv.update().where(
-                t.settings_kv.c.key == mb.checkpoint_key).values(value=value))
-            if not updated.rowcount:
-                await tx.conn.execute(t.settings_kv.insert().values(key=mb.checkpoint_key, value=value))
+        await self.kv.put(mb.checkpoint_key, {"uidvalidity": uidvalidity, "last_uid": last_uid})
 
     async def poll(self, mb: Mailbox) -> int:
         """Fetch what is new in one mailbox; returns how many messages were ingested."""

@@ -13,7 +13,6 @@ from urllib.parse import parse_qsl
 
 import socketio
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -24,7 +23,6 @@ from channels.sms.kannel import KannelGateway, dlr_status
 from channels.sms.outbound import OutboundWorker
 from channels.sms.service import SmsService, StatusUpdate
 from hub.api.http import Api, current_user, json_response, parse_body, require
-from hub.db import tables as t
 from hub.errors import Forbidden, HubError, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from hub.events import Event, EventType
 
@@ -171,15 +169,15 @@ class SmsChannel(GatewaySink):
     async def _workorder_sms(self, tx: Any, wo: Any, text: str) -> dict[str, Any]:
         """The workflows' customer-notification action (runs in their transaction)."""
         assert self.svc is not None
-        if wo.conversation_id:
-            channel = (await tx.conn.execute(select(t.conversations.c.channel).where(
-                t.conversations.c.id == wo.conversation_id))).scalar()
-            if channel == "sms":
-                return {"status": "skipped", "detail": "already told in the SMS conversation"}
+        # Read through the hub's services (their rows are committed before the work order is).
+        if wo.conversation_id and (await self.services.conversations.row(wo.conversation_id)).channel == "sms":
+            return {"status": "skipped", "detail": "already told in the SMS conversation"}
         if not wo.contact_id:
             return {"status": "skipped", "detail": "no contact"}
-        phone = (await tx.conn.execute(select(t.contacts.c.phone).where(
-            t.contacts.c.id == wo.contact_id))).scalar()
+        try:
+            phone = (await self.services.contacts.get(wo.contact_id)).get("phone")
+        except NotFound:
+            return {"status": "skipped", "detail": "the contact no longer exists"}
         if not phone:
             return {"status": "skipped", "detail": "the contact has no phone number"}
         return await self.svc.queue_text_in(tx, phone, text, kind="notification",
