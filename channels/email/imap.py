@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from hub.config import ConfigError
+from hub.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from hub.services.kv import KeyValueStore
@@ -103,13 +104,8 @@ class ImapPoller:
             self._task = asyncio.create_task(self._run(), name="email-imap-poller")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     def poll_now(self) -> None:
         self._wake.set()

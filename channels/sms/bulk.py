@@ -24,6 +24,7 @@ from channels.sms.templates import placeholders, render
 from hub.errors import InvalidState, NotFound, ValidationFailed
 from hub.events import Event, EventType
 from hub.security import new_id
+from hub.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from channels.sms.service import SmsService
@@ -275,13 +276,8 @@ class BulkService:
         self._task = asyncio.create_task(self._progress_loop(), name="sms-bulk-progress")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     def wake(self) -> None:
         self._wake.set()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from channels.sms.gateway import GatewayRejected, OutboundSms, SmsGateway
 from channels.sms.service import StatusUpdate
+from hub.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from channels.sms.service import SmsService
@@ -69,13 +70,8 @@ class OutboundWorker:
         self._task = asyncio.create_task(self._run(), name="sms-outbound")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:

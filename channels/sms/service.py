@@ -24,6 +24,7 @@ from hub.errors import HubError, InvalidState, NotFound, ValidationFailed
 from hub.events import Event, EventType
 from hub.security import new_id
 from hub.services.conversations import MAX_BODY, OPEN_STATUSES
+from hub.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from hub.app import Services
@@ -69,13 +70,8 @@ class StatusWriter:
         self._task = asyncio.create_task(self._run(), name="sms-status-writer")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         for _, fut in self._pending:
             if not fut.done():
                 fut.set_exception(RuntimeError("the SMS channel stopped"))
@@ -151,13 +147,8 @@ class SmsService:
         self._inbound_task = asyncio.create_task(self._inbound_loop(), name="sms-inbound")
 
     async def stop(self) -> None:
-        if self._inbound_task is not None:
-            self._inbound_task.cancel()
-            try:
-                await self._inbound_task
-            except asyncio.CancelledError:
-                pass
-            self._inbound_task = None
+        await cancel_and_wait(self._inbound_task)
+        self._inbound_task = None
         await self.writer.stop()
 
     async def notify(self, rows: list[Any]) -> None:
