@@ -25,7 +25,8 @@ from channels.fax.errors import BadSignature, FaxError, FaxTooLarge, InboundDisa
 from channels.fax.gateways import EmailFaxGateway, FaxGateway, HylafaxGateway
 from channels.fax.service import FaxService
 from hub.api.http import Api, current_user, json_response, parse_body, parse_query, require
-from hub.errors import NotFound, UnsupportedMediaType, ValidationFailed
+from hub.errors import HubError, NotFound, UnsupportedMediaType, ValidationFailed
+from hub.events import Event, EventType
 
 if TYPE_CHECKING:
     from hub.app import Services
@@ -155,7 +156,26 @@ class FaxChannel:
         hooks = getattr(services.conversations, "search_hooks", None)
         if hooks is not None:
             hooks.append(self.svc.conversation_search)
+        services.bus.subscribe(self.on_hub_event)
         await self.svc.start()
+
+    async def on_hub_event(self, ev: Event) -> None:
+        """An agent's reply in a fax conversation is faxed back to the sender."""
+        if ev.type is not EventType.MESSAGE_CREATED or not ev.conversation_id or self.svc is None:
+            return
+        msg: dict[str, Any] = ev.data["message"]
+        if msg["sender"] != "agent" or msg["kind"] != "message":
+            return
+        row = await self.services.conversations.row(ev.conversation_id)
+        if row.channel != "fax":
+            return
+        try:
+            await self.svc.queue_reply(msg, row)
+        except Exception as err:  # noqa: BLE001 - never lose a reply silently
+            if not isinstance(err, HubError):
+                log.exception("fax: could not queue the reply %s", msg["id"])
+            detail = err.detail if isinstance(err, HubError) else str(err)
+            await self.svc.system_note(row.id, f"This reply was not faxed: {detail}"[:2000])
 
     async def stop(self) -> None:
         if self.svc is not None:

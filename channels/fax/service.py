@@ -28,7 +28,7 @@ from channels.fax import render
 from channels.fax.errors import ConversionFailed, CorruptFax, FaxError, GatewayError, InvalidFaxNumber
 from channels.fax.gateways import FaxGateway
 from channels.fax.tables import fax_bulk, fax_documents, fax_jobs, fax_library, fax_pages
-from hub.errors import Conflict, InvalidState, NotFound, ValidationFailed
+from hub.errors import Conflict, HubError, InvalidState, NotFound, ValidationFailed
 from hub.security import new_id
 
 if TYPE_CHECKING:
@@ -416,9 +416,11 @@ class FaxService:
                                    f"{err.decode('utf-8', 'replace')[-300:]}")
 
     async def prepare(self, *, text: str | None = None, pdf: bytes | None = None,
-                      source: str, created_by: str | None, meta: dict[str, Any] | None = None) -> Any:
+                      source: str, created_by: str | None, meta: dict[str, Any] | None = None,
+                      link: dict[str, Any] | None = None) -> Any:
         """An outbound document: text or a PDF rendered to TIFF-F (ghostscript), stored with its
-        pages like a received fax so it can be viewed and searched."""
+        pages like a received fax so it can be viewed and searched. ``link`` sets the document's
+        ``provider_id`` (a dedupe key), ``conversation_id`` and ``message_id`` (agent replies)."""
         if (text is None) == (pdf is None):
             raise ValidationFailed("give either a text or a PDF file")
         if pdf is not None:
@@ -450,13 +452,64 @@ class FaxService:
 
             values = {"direction": "out", "source": source, "status": "ready",
                       "from_number": self.st.fax_number or None, "fax_tiff": "original.tif",
-                      "created_by": created_by, "meta": dict(meta or {})}
+                      "created_by": created_by, "meta": dict(meta or {}), **(link or {})}
             row = await self._store(fid, data, values)
         finally:
             await asyncio.to_thread(shutil.rmtree, work, True)
         if self.st.fax_ocr:
             self._spawn(self._ocr(fid), f"fax-ocr-{fid}")
         return row
+
+    # --- agent replies in fax conversations -------------------------------------------------
+    async def queue_reply(self, msg: dict[str, Any], conv_row: Any) -> bool:
+        """An agent's message in a fax conversation → a text fax to the sender's number, once per
+        message (the document's ``provider_id`` is ``reply:<message id>``). Returns False when the
+        message was already taken. Raises a clear error (the caller notes it on the conversation)
+        when there is no gateway, no number or nothing to send."""
+        key = f"reply:{msg['id']}"
+        if await self.by_provider_id(key) is not None:
+            return False
+        self._gateway_name()
+        fax_meta = (conv_row.meta or {}).get("fax") or {}
+        number = fax_meta.get("from")
+        if not number and conv_row.contact_id:
+            number = (await self.s.contacts.get(conv_row.contact_id)).get("phone")
+        if not number:
+            raise ValidationFailed("the conversation has no fax number to reply to")
+        number = normalise_number(number, self.st.fax_default_country)
+        if not (msg.get("body") or "").strip():
+            raise ValidationFailed("the reply has no text to fax")
+        try:
+            doc = await self.prepare(
+                text=msg["body"], source="reply", created_by=msg.get("sender_name"),
+                meta={"reply_to_fax": fax_meta.get("fax_id"), "agent": msg.get("sender_name")},
+                link={"provider_id": key, "conversation_id": conv_row.id, "message_id": msg["id"],
+                      "to_number": number})
+        except IntegrityError:
+            return False  # the same message seen twice
+        await self.send(doc.id, [number], user_id=None)
+        if msg.get("attachments"):
+            await self.system_note(conv_row.id, "Attachments are not faxed; only the text was sent.")
+        return True
+
+    async def system_note(self, cid: str, text: str) -> None:
+        conv = self.s.conversations
+        try:
+            await conv.add_message(cid, sender="system", kind="system", body=text, sender_name="Fax")
+        except HubError:  # e.g. closed meanwhile: a note is still allowed
+            await conv.add_message(cid, sender="system", kind="note", body=text, sender_name="Fax")
+
+    async def _reply_outcome(self, row: Any, status: str, error: str | None) -> None:
+        """A reply fax reached its end: say so in its conversation."""
+        doc = await self.get_row(row.document_id)
+        if doc.source != "reply" or not doc.conversation_id:
+            return
+        text = (f"The reply was faxed to {row.to_number}." if status == "sent"
+                else f"The reply could not be faxed to {row.to_number}: {error or 'failed'}.")
+        try:
+            await self.system_note(doc.conversation_id, text[:2000])
+        except HubError:
+            log.warning("fax reply %s: could not note the outcome on %s", row.id, doc.conversation_id)
 
     # --- outbound jobs ---------------------------------------------------------------------
     def _gateway_name(self) -> str:
@@ -587,6 +640,8 @@ class FaxService:
             await tx.conn.execute(update(fax_jobs).where(fax_jobs.c.id == row.id).values(**values))
         if row.bulk_id:
             await self._bulk_progress(row.bulk_id)
+        elif values.get("status") in ("sent", "failed"):
+            await self._reply_outcome(row, values["status"], values.get("error"))
 
     async def _advance(self, row: Any) -> None:
         assert self.gateway is not None

@@ -17,7 +17,7 @@ fax_documents = Table(
     "fax_documents", metadata,
     Column("id", String(32), primary_key=True),
     Column("direction", String(8), nullable=False),        # in | out
-    Column("source", String(16), nullable=False),          # webhook | email | text | pdf | template | library
+    Column("source", String(16), nullable=False),          # webhook | email | text | pdf | template | library | reply
     Column("status", String(16), nullable=False),          # received | routed | ready
     Column("from_number", String(64)),
     Column("to_number", String(64)),

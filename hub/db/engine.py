@@ -43,7 +43,7 @@ def _upgrade(connection: Connection, url: str) -> None:
 
     cfg = _alembic_config(url)
     cfg.attributes["connection"] = connection
-    command.upgrade(cfg, "head")
+    command.upgrade(cfg, "heads")
 
 
 async def migrate(engine: AsyncEngine) -> None:

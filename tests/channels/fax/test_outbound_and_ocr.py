@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from tests.channels.fax.support import chinese_font, make_pdf, post_fax, tiffinfo
+from tests.channels.fax.support import chinese_font, make_pdf, make_tiff, post_fax, tiffinfo
 
 pytestmark = pytest.mark.asyncio
 
@@ -129,3 +129,58 @@ async def test_chinese_fax_page_ocr_is_searchable(hub) -> None:
     assert (await sup.ok("GET", "/api/fax/faxes?q=水表"))["items"] == []
     inbox = (await sup.get("/api/conversations", params={"view": "all", "q": "燃气泄漏"})).json()["items"]
     assert [c["id"] for c in inbox] == [r.json()["conversation_id"]]
+
+
+
+async def take_fax(hub, tiff: bytes, provider_id: str, **fields: str):  # type: ignore[no-untyped-def]
+    """A fax arrives by webhook and agent1 accepts its conversation; returns (agent, cid)."""
+    sup = await hub.client("supervisor")
+    r = await post_fax(sup.http, tiff, provider_id=provider_id, **fields)
+    assert r.status_code == 201, r.text
+    cid = r.json()["conversation_id"]
+    agent = await hub.client("agent1")
+    await agent.ok("POST", "/api/agent/state", {"state": "ready"})
+    async with asyncio.timeout(10):
+        while (await agent.ok("GET", f"/api/conversations/{cid}"))["status"] != "offered":  # noqa: ASYNC110 - polling the API like a client
+            await asyncio.sleep(0.1)
+    await agent.ok("POST", f"/api/conversations/{cid}/accept")
+    return agent, cid
+
+
+async def wait_message(client, cid: str, *needles: str) -> None:  # type: ignore[no-untyped-def]
+    async with asyncio.timeout(10):
+        while not any(all(n in (m["body"] or "") for n in needles)  # noqa: ASYNC110 - polling the API like a client
+                      for m in (await client.ok("GET", f"/api/conversations/{cid}"))["messages"]):
+            await asyncio.sleep(0.1)
+
+
+async def test_agent_reply_in_a_fax_conversation_is_faxed_back_once(hub, hylafax, tmp_path: Path) -> None:
+    tiff = make_tiff(tmp_path / "t", ["Please send the meter form"])
+    agent, cid = await take_fax(hub, tiff.read_bytes(), "reply-1", **{"from": "+861065529988"})
+    await agent.ok("POST", f"/api/conversations/{cid}/messages",
+                   {"body": "尊敬的客户：表格已附上。\nThe meter form is attached."}, status=201)
+
+    [job] = await wait_jobs(agent, None)
+    assert job["status"] == "sent" and job["to_number"] == "+861065529988"
+    assert hylafax.number_of(job["gateway_ref"]) == "+861065529988"
+    tif = tmp_path / "reply.tif"
+    [sent] = hylafax.files.values()
+    tif.write_bytes(sent)
+    assert "CCITT Group 4" in tiffinfo(tif)
+    # the agent sees the outcome in the conversation; the reply is in the fax store, linked
+    await wait_message(agent, cid, "faxed to +861065529988")
+    sup = await hub.client("supervisor")
+    found = (await sup.ok("GET", "/api/fax/faxes?number=65529988&direction=out"))["items"]
+    assert any(d["direction"] == "out" and d["source"] == "reply" for d in found)
+    # a note is not faxed; the same message is faxed once only
+    await agent.ok("POST", f"/api/conversations/{cid}/notes", {"body": "internal"}, status=201)
+    await asyncio.sleep(0.5)
+    assert len((await agent.ok("GET", "/api/fax/jobs"))["items"]) == 1
+
+
+async def test_a_reply_that_cannot_be_faxed_says_why_in_the_conversation(hub, tmp_path: Path) -> None:
+    # a fax whose provider gave no caller number: there is nobody to fax back to
+    agent, cid = await take_fax(hub, make_tiff(tmp_path / "t", ["No number"]).read_bytes(), "reply-2")
+    await agent.ok("POST", f"/api/conversations/{cid}/messages", {"body": "Thanks"}, status=201)
+    await wait_message(agent, cid, "not faxed", "no fax number")
+    assert (await agent.ok("GET", "/api/fax/jobs"))["items"] == []
