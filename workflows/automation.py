@@ -89,12 +89,28 @@ class RuleEngine:
                     raise ValidationFailed(f"{where}: queue {a['queue_id']} does not exist")
                 if a.get("user_id") and a["user_id"] not in users:
                     raise ValidationFailed(f"{where}: user {a['user_id']} does not exist")
+            if a["type"] == "send_template":
+                await self._check_send_template(a, where)
             if a["type"] == "notify":
                 for tg in a["targets"]:
                     need = {"role": "role", "user": "user_id", "department": "department_id",
                             "queue": "queue_id"}.get(tg["kind"])
                     if need and not tg.get(need):
                         raise ValidationFailed(f"{where}: a '{tg['kind']}' target needs {need}")
+
+    async def _check_send_template(self, a: dict[str, Any], where: str) -> None:
+        if bool(a.get("template")) == bool(a.get("email_template_id")):
+            raise ValidationFailed(f"{where}: send_template needs either template (the text) or "
+                                   "email_template_id (a stored email template), not both")
+        if a.get("email_template_id"):
+            email = self.s.extras.get("email")
+            if email is None:
+                raise ValidationFailed(f"{where}: stored email templates need the email channel")
+            try:
+                await email.templates_svc.get(a["email_template_id"])
+            except NotFound as err:
+                raise ValidationFailed(f"{where}: email template {a['email_template_id']} "
+                                       "does not exist") from err
 
     async def create(self, data: dict[str, Any], actor: User) -> dict[str, Any]:
         await self.validate(data)
@@ -318,7 +334,20 @@ class RuleEngine:
         if kind == "send_template":
             if not conv:
                 return {"status": "skipped", "detail": "no conversation"}
-            text = R.render(a["template"], ctx).strip()
+            if a.get("email_template_id"):
+                # a stored email template (channels/email), filled in like an agent's insert
+                email = self.s.extras.get("email")
+                if email is None:
+                    return {"status": "skipped", "detail": "the email channel is not running"}
+                try:
+                    tpl = await email.templates_svc.get(a["email_template_id"])
+                except NotFound:
+                    return {"status": "skipped",
+                            "detail": f"email template {a['email_template_id']} no longer exists"}
+                filled = email.templates_svc.fill(tpl, {**ctx, "agent": {"name": "Automatic reply"}})
+                text = filled["body"].strip()
+            else:
+                text = R.render(a["template"], ctx).strip()
             msg = await self.s.conversations.add_message(conv["id"], sender="agent", body=text,
                                                          sender_name="Automatic reply")
             return {"status": "done", "message_id": msg["id"]}

@@ -180,7 +180,9 @@ def describe(action: dict[str, Any], ctx: dict[str, Any]) -> str:
     if kind == "notify":
         return f"notify {action['targets']}: {render(action['message'], ctx)}"
     if kind == "send_template":
-        return f"send the customer: {render(action['template'], ctx)}"
+        if action.get("email_template_id"):
+            return f"send the customer the email template {action['email_template_id']}"
+        return f"send the customer: {render(action.get('template') or '', ctx)}"
     if kind == "callback":
         return (f"schedule a callback in {action.get('delay_s', 0):g} s "
                 "(a callback task for the voice dialer; agents are notified when it is due)")

@@ -179,7 +179,9 @@ class NotifyAction(Strict):
 
 class SendTemplateAction(Strict):
     type: Literal["send_template"]
-    template: Annotated[str, StringConstraints(min_length=1, max_length=5000)]
+    # inline text, or a stored email template (channels/email/templates.py): exactly one
+    template: Annotated[str, StringConstraints(min_length=1, max_length=5000)] | None = None
+    email_template_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
 
 
 class CallbackAction(Strict):

@@ -14,12 +14,15 @@ from pydantic import BaseModel, ConfigDict
 from starlette.requests import Request
 from starlette.responses import Response
 
+from channels.email.api import register_routes
+from channels.email.bulk import TIMER_KIND, BulkEmailService
 from channels.email.imap import ImapPoller, parse_mailbox
 from channels.email.inbound import InboundHandler, make_smtp_factory
 from channels.email.ingest import EmailIngestor, IngestResult
 from channels.email.outbound import EmailSender
 from channels.email.parse import parse_message
 from channels.email.sanitize import sanitise_html
+from channels.email.templates import TemplateService
 from hub.api.http import Api, current_user, json_response, parse_query
 from hub.errors import NotFound
 from hub.events import Event, EventType
@@ -45,11 +48,23 @@ class EmailChannel:
         self._server: asyncio.base_events.Server | None = None
         self.port: int | None = None  # the bound inbound SMTP port (None: no listener)
         self.imap: ImapPoller | None = None
+        self._templates: TemplateService | None = None
+        self._bulk: BulkEmailService | None = None
 
     @property
     def services(self) -> Services:
         assert self._services is not None, "the email channel is not started"
         return self._services
+
+    @property
+    def templates_svc(self) -> TemplateService:
+        assert self._templates is not None, "the email channel is not started"
+        return self._templates
+
+    @property
+    def bulk(self) -> BulkEmailService:
+        assert self._bulk is not None, "the email channel is not started"
+        return self._bulk
 
     def register(self, api: Api, sio: socketio.AsyncServer) -> None:
         """Agents use the common conversation API; this adds the email view of a message."""
@@ -68,6 +83,8 @@ class EmailChannel:
             conv.require_view(user, await conv.row(row.conversation_id))
             return json_response(await ch._email_view(row, q.remote_images))
 
+        register_routes(api, self)
+
     def accepted_recipients(self) -> tuple[str, ...]:
         st = self.services.settings
         return st.email_accept_recipients or ("@" + st.email_address.rsplit("@", 1)[-1],)
@@ -78,9 +95,14 @@ class EmailChannel:
         mailboxes = [parse_mailbox(url) for url in st.email_imap_mailboxes]  # ConfigError if bad
         self.ingestor = EmailIngestor(services)
         self.sender = EmailSender(services)
+        self._templates = TemplateService(services)
+        self._bulk = BulkEmailService(services, self.sender, self._templates)
+        self._bulk.emit_progress = self._emit_bulk
         services.extras["email"] = self
         services.bus.subscribe(self.on_hub_event)
+        services.scheduler.on(TIMER_KIND, self._bulk.on_timer)
         await self.sender.resume()
+        self._bulk.start()  # resumes running jobs
         if st.email_port:
             handler = InboundHandler(self._ingest, self.accepted_recipients())
             factory = make_smtp_factory(handler, st.email_max_message_bytes,
@@ -120,6 +142,7 @@ class EmailChannel:
             "remote_images": meta.get("remote_images") or [], "remote_images_shown": shown,
             "auto": meta.get("auto"), "status": row.status, "attempts": row.attempts,
             "last_error": meta.get("last_error"),
+            "quarantined": meta.get("quarantined") or [],
         }
 
     async def send_mail(self, message: Any) -> None:
@@ -140,9 +163,17 @@ class EmailChannel:
             self._server.close()
             # in-flight SMTP sessions are closed by the server; do not wait on idle clients
             self._server = None
+        if self._bulk is not None:
+            await self._bulk.stop()
         if self.sender is not None:
             await self.sender.stop()
         self._services = None
+
+    async def _emit_bulk(self, job: dict[str, Any]) -> None:
+        rooms = ["supervisors"]
+        if job.get("created_by"):
+            rooms.append(f"user:{job['created_by']}")
+        await self.services.sio.emit("email_bulk", job, to=rooms, namespace="/desk")
 
     async def on_hub_event(self, ev: Event) -> None:
         if ev.type is not EventType.MESSAGE_CREATED or not ev.conversation_id or self.sender is None:

@@ -12,11 +12,12 @@ import logging
 import os
 import tempfile
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from channels.email.parse import OCTET, ParsedEmail, Part, html_to_text, mid_hash, parse_message
+from channels.email.safety import Limits, inspect_part
 from channels.email.sanitize import sanitise_html
 from channels.email.threading import auto_reason, clean_subject, find_conversation
 from hub.errors import InvalidState, UnsupportedMediaType, ValidationFailed
@@ -73,6 +74,10 @@ class EmailIngestor:
         # other part is stored as application/octet-stream, never dropped.
         self.store = AttachmentStore(services.db, services.clock, st.attachments_dir,
                                      st.email_max_message_bytes, tuple(st.email_attachment_types))
+        self.limits = Limits(max_ratio=st.email_zip_max_ratio,
+                             max_uncompressed=st.email_zip_max_uncompressed_bytes,
+                             max_entries=st.email_zip_max_entries, max_depth=st.email_zip_max_depth,
+                             max_pixels=st.email_image_max_pixels)
 
     async def _queue_id(self) -> str:
         st = self.s.settings
@@ -150,11 +155,23 @@ class EmailIngestor:
         sender = mail.reply_to or mail.from_addr
         uploaded_by = f"email:{dedupe[:16]}"
         cid_urls: dict[str, str] = {}
+        quarantined: list[dict[str, Any]] = []
         for part in mail.parts:
+            # zip bombs, decompression-bomb images: kept, quarantined (safety.py says why)
+            reason = None if part.undecodable else await asyncio.to_thread(
+                inspect_part, part.data, part.filename, part.content_type, self.limits)
+            if reason is not None:
+                part = replace(part, content_type=OCTET)
             att = await self._save_part(part, cid, uploaded_by)
             if att is None:
                 continue
             saved.append(att)
+            if reason is not None:
+                log.warning("email %s: attachment %r quarantined: %s", mail.message_id,
+                            part.filename, reason)
+                quarantined.append({"attachment_id": att["id"], "filename": att["filename"],
+                                    "reason": reason[:500]})
+                continue
             if part.content_id:
                 cid_urls[part.content_id.strip("<>")] = f"/api/attachments/{att['id']}"
         safe = sanitise_html(mail.html, cid_urls) if mail.html else None
@@ -168,7 +185,7 @@ class EmailIngestor:
                      "date": mail.date, "in_reply_to": mail.in_reply_to,
                      "references": mail.references, "envelope_from": envelope_from,
                      "auto": auto, "remote_images": safe.remote_images if safe else [],
-                     "cid_urls": cid_urls,
+                     "cid_urls": cid_urls, "quarantined": quarantined,
                      "parser": mail.parser, "defects": mail.defects,
                      "message_id_synthesised": mail.message_id_synthesised,
                      "undecodable_parts": sum(p.undecodable for p in mail.parts)},

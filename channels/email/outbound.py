@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from channels.email.parse import mid_hash
-from channels.email.threading import reply_subject
+from channels.email.threading import reply_subject, subject_tag
 from hub.errors import HubError
 
 if TYPE_CHECKING:
@@ -54,7 +54,19 @@ class EmailSender:
         """Record an agent's message in an email conversation and start its delivery."""
         conv = self.s.conversations
         if await conv.email_for_message(msg["id"]) is not None:
-            return  # already recorded (an event seen twice)
+            return  # already recorded (an event seen twice, or sent with the email reply API)
+        values = await self.reply_values(row, body=msg["body"], attachments=msg.get("attachments") or [],
+                                         agent=msg.get("sender_name"), key=f"out:{msg['id']}")
+        await conv.record_email(row.id, msg["id"], values)
+        self.spawn(await conv.email_for_message(msg["id"]))
+
+    async def reply_values(self, row: Any, *, body: str, attachments: list[dict[str, Any]],
+                           agent: str | None, key: str, cc: list[str] | None = None,
+                           subject: str | None = None, html: str | None = None) -> dict[str, Any]:
+        """The ``email_messages`` row of a reply in conversation ``row``: recipient (the customer's
+        Reply-To/From, else the contact's address), subject with the conversation tag, threading
+        headers chaining the customer's last mail. ``subject`` (the agent's edit) keeps the tag."""
+        conv = self.s.conversations
         thread = await conv.email_rows(row.id)
         inbound = [e for e in thread if e.direction == "in"]
         last_in = inbound[-1] if inbound else None
@@ -66,21 +78,24 @@ class EmailSender:
         references: list[str] = []
         if last_in is not None:
             references = [*((last_in.meta or {}).get("references") or []), last_in.rfc_message_id][-20:]
+        if subject and subject.strip():
+            subject = " ".join(subject.split())[:280]
+            if subject_tag(row.id) not in subject:
+                subject = f"{subject} {subject_tag(row.id)}"
+        else:
+            subject = reply_subject(row.subject or (last_in.subject if last_in else None), row.id)
         message_id = self.new_message_id()
-        await conv.record_email(row.id, msg["id"], {
+        return {
             "direction": "out", "rfc_message_id": message_id, "mid_hash": mid_hash(message_id),
-            "dedupe_key": hashlib.sha256(f"out:{msg['id']}".encode()).hexdigest(),
-            "subject": reply_subject(row.subject or (last_in.subject if last_in else None), row.id),
-            "from_addr": self.settings.email_address, "to_addrs": [to] if to else [],
-            "html": _html_body(msg["body"]), "status": "queued",
-            "meta": {"text": msg["body"], "in_reply_to": last_in.rfc_message_id if last_in else None,
-                     "references": references, "attachments": msg.get("attachments") or [],
-                     "agent": msg.get("sender_name")},
-        })
-        stored = await conv.email_for_message(msg["id"])
-        self._spawn(stored)
+            "dedupe_key": hashlib.sha256(key.encode()).hexdigest(),
+            "subject": subject, "from_addr": self.settings.email_address, "to_addrs": [to] if to else [],
+            "html": html or _html_body(body), "status": "queued",
+            "meta": {"text": body, "in_reply_to": last_in.rfc_message_id if last_in else None,
+                     "references": references, "attachments": attachments, "agent": agent,
+                     "cc": list(cc or [])},
+        }
 
-    def _spawn(self, email_row: Any) -> None:
+    def spawn(self, email_row: Any) -> None:
         task = asyncio.create_task(self._deliver(email_row), name=f"email-send-{email_row.id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -88,7 +103,7 @@ class EmailSender:
     async def resume(self) -> None:
         """Deliver what a previous run queued but did not finish."""
         for email_row in await self.s.conversations.outbound_emails("queued"):
-            self._spawn(email_row)
+            self.spawn(email_row)
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -108,6 +123,8 @@ class EmailSender:
         m = EmailMessage()
         m["From"] = formataddr((self.settings.email_display_name, self.settings.email_address))
         m["To"] = ", ".join(email_row.to_addrs)
+        if meta.get("cc"):
+            m["Cc"] = ", ".join(meta["cc"])
         m["Subject"] = email_row.subject
         m["Date"] = formatdate(localtime=False, usegmt=True)
         m["Message-ID"] = email_row.rfc_message_id
