@@ -262,6 +262,19 @@ class FaxChannel:
         request._body = body  # the multipart parser reads the verified bytes  # noqa: SLF001
         return body
 
+    async def _viewable(self, request: Request, fax_id: str) -> Any:
+        """The fax, if the caller may see it: agents (``desk``) see the whole store; library
+        editors (``automation``) see the library's documents and the documents they prepared."""
+        user = await current_user(request)
+        if "desk" in user.permissions:
+            return await self.service.get_row(fax_id)
+        if "automation" not in user.permissions:
+            user.require("desk")
+        row = await self.service.get_row(fax_id)
+        if not (row.source == "library" or (row.direction == "out" and row.created_by == user.id)):
+            user.require("desk")
+        return row
+
     def register(self, api: Api, sio: socketio.AsyncServer) -> None:
         ch = self
 
@@ -310,15 +323,14 @@ class FaxChannel:
 
         @api.add("/api/fax/faxes/{fax_id}", "GET", "One fax with its pages and OCR text", tag="fax")
         async def detail(request: Request) -> Response:
-            await require(request, "desk")
-            return json_response(await ch.service.detail(request.path_params["fax_id"]))
+            row = await ch._viewable(request, request.path_params["fax_id"])
+            return json_response(await ch.service.detail(row.id))
 
         @api.add("/api/fax/faxes/{fax_id}/pages/{page_no}", "GET",
                  "A page as PNG (thumb=true for the thumbnail)", tag="fax", query=PageQuery)
         async def page(request: Request) -> Response:
-            await require(request, "desk")
+            row = await ch._viewable(request, request.path_params["fax_id"])
             q = parse_query(request, PageQuery)
-            row = await ch.service.get_row(request.path_params["fax_id"])
             try:
                 n = int(request.path_params["page_no"])
             except ValueError:
@@ -332,8 +344,7 @@ class FaxChannel:
         @api.add("/api/fax/faxes/{fax_id}/original", "GET", "The fax document as received or sent",
                  tag="fax")
         async def original(request: Request) -> Response:
-            await require(request, "desk")
-            row = await ch.service.get_row(request.path_params["fax_id"])
+            row = await ch._viewable(request, request.path_params["fax_id"])
             ext = "pdf" if row.original_type == render.PDF else "tif"
             return FileResponse(ch.service.original_path(row), media_type=row.original_type,
                                 filename=f"fax-{row.id}.{ext}",
@@ -444,8 +455,8 @@ class FaxChannel:
         async def library_patch(request: Request) -> Response:
             await require(request, "automation")
             body = await parse_body(request, LibraryPatch)
-            if body.document_id is not None:
-                await ch.service.get_row(body.document_id)
+            if body.document_id is not None and (await ch.service.get_row(body.document_id)).direction != "out":
+                raise ValidationFailed("the library holds prepared outbound documents")
             return json_response(await ch.service.update_library(
                 request.path_params["key"], body.model_dump(exclude_unset=True)))
 

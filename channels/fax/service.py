@@ -717,27 +717,43 @@ class FaxService:
         return self._library_public(row, await self.get_row(row.document_id))
 
     @staticmethod
-    def _check_code(code: str) -> str:
+    def _field_errors(field: str, msg: str) -> dict[str, Any]:
+        """``details`` naming the body field at fault (a form shows the message next to it)."""
+        return {"errors": [{"loc": ["body", field], "msg": msg}]}
+
+    @classmethod
+    def _check_code(cls, code: str) -> str:
         code = (code or "").strip()
         if not re.fullmatch(r"[0-9]{1,16}", code):
-            raise ValidationFailed("the code must be 1 to 16 digits (what a caller keys in)")
+            msg = "the code must be 1 to 16 digits (what a caller keys in)"
+            raise ValidationFailed(msg, details=cls._field_errors("code", msg))
         return code
+
+    @classmethod
+    def _check_title(cls, title: str) -> str:
+        if not title.strip():
+            raise ValidationFailed("the title is empty", details=cls._field_errors("title", "the title is empty"))
+        return title.strip()[:200]
+
+    @classmethod
+    def _code_taken(cls, code: str | None) -> Conflict:
+        msg = f"the code {code} is already used"
+        return Conflict(msg, code="fax_code_taken", details=cls._field_errors("code", msg))
 
     async def create_library(self, *, code: str, title: str, description: str, document_id: str) -> dict[str, Any]:
         code = self._check_code(code)
-        if not title.strip():
-            raise ValidationFailed("the title is empty")
+        title = self._check_title(title)
         now = self.clock.now()
         lid = new_id()
         try:
             async with self.db.tx() as tx:
                 await tx.conn.execute(fax_library.insert().values(
-                    id=lid, code=code, title=title.strip()[:200], description=description or "",
+                    id=lid, code=code, title=title, description=description or "",
                     document_id=document_id, created_at=now, updated_at=now))
                 await tx.conn.execute(update(fax_documents).where(fax_documents.c.id == document_id)
                                       .values(source="library"))
         except IntegrityError as err:
-            raise Conflict(f"the code {code} is already used", code="fax_code_taken") from err
+            raise self._code_taken(code) from err
         return await self.library_item(lid)
 
     async def update_library(self, key: str, changes: dict[str, Any]) -> dict[str, Any]:
@@ -746,9 +762,7 @@ class FaxService:
         if "code" in changes and changes["code"] is not None:
             values["code"] = self._check_code(changes["code"])
         if changes.get("title") is not None:
-            if not changes["title"].strip():
-                raise ValidationFailed("the title is empty")
-            values["title"] = changes["title"].strip()[:200]
+            values["title"] = self._check_title(changes["title"])
         if changes.get("description") is not None:
             values["description"] = changes["description"]
         if changes.get("document_id") is not None:
@@ -757,8 +771,11 @@ class FaxService:
         try:
             async with self.db.tx() as tx:
                 await tx.conn.execute(update(fax_library).where(fax_library.c.id == item["id"]).values(**values))
+                if "document_id" in values:  # a replaced document belongs to the library, as on create
+                    await tx.conn.execute(update(fax_documents).where(
+                        fax_documents.c.id == values["document_id"]).values(source="library"))
         except IntegrityError as err:
-            raise Conflict(f"the code {values.get('code')} is already used", code="fax_code_taken") from err
+            raise self._code_taken(values.get("code")) from err
         return await self.library_item(item["id"])
 
     async def delete_library(self, key: str) -> None:

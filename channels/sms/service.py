@@ -185,13 +185,20 @@ class SmsService:
     async def put_keyword(self, keyword: str, action: str, reply: str, fallback: str | None,
                           enabled: bool, actor_id: str) -> dict[str, Any]:
         word = kw.normalise_keyword(keyword)
+
+        def invalid(where: str, field: str, msg: str) -> ValidationFailed:
+            # the field named in ``errors`` lets a form show the message next to its input
+            return ValidationFailed(msg, details={"errors": [{"loc": [where, field], "msg": msg}]})
+
         if not kw.valid_keyword(word):
-            raise ValidationFailed("a keyword is one word of letters, digits or Chinese characters "
-                                   "(at most 32)")
+            raise invalid("path", "keyword", "a keyword is one word of letters, digits or Chinese "
+                                             "characters (at most 32)")
         if action not in kw.ACTIONS:
-            raise ValidationFailed(f"action must be one of {', '.join(kw.ACTIONS)}")
-        if not reply.strip() or len(reply) > 1000 or (fallback and len(fallback) > 1000):
-            raise ValidationFailed("the reply must be 1..1000 characters")
+            raise invalid("body", "action", f"action must be one of {', '.join(kw.ACTIONS)}")
+        if not reply.strip() or len(reply) > 1000:
+            raise invalid("body", "reply", "the reply must be 1..1000 characters")
+        if fallback and len(fallback) > 1000:
+            raise invalid("body", "fallback", "the fallback must be at most 1000 characters")
         now = self.clock.now()
         async with self.db.tx() as tx:
             await tx.conn.execute(delete(sms_keywords).where(sms_keywords.c.keyword == word))

@@ -89,12 +89,33 @@ async def test_fax_on_demand_library(hub, hylafax) -> None:
                                                        "document_id": doc["id"]}, status=201)
     assert (await admin.ok("GET", "/api/fax/library/101"))["id"] == item["id"]
     r = await admin.post("/api/fax/library", json={"code": "101", "title": "Dup", "document_id": doc["id"]})
-    assert r.status_code == 409
+    assert r.status_code == 409 and r.json()["code"] == "fax_code_taken"
+    # the errors name the field at fault, so the library page shows them next to it
+    assert [e["loc"] for e in r.json()["errors"]] == [["body", "code"]]
     r = await admin.post("/api/fax/library", json={"code": "1a", "title": "Bad", "document_id": doc["id"]})
-    assert r.status_code == 422
+    assert r.status_code == 422 and [e["loc"] for e in r.json()["errors"]] == [["body", "code"]]
+    r = await admin.patch("/api/fax/library/101", json={"title": "  "})
+    assert r.status_code == 422 and [e["loc"] for e in r.json()["errors"]] == [["body", "title"]]
     await admin.ok("PATCH", "/api/fax/library/101", {"title": "Prices"})
     agent = await hub.client("agent1")
     assert (await agent.patch("/api/fax/library/101", json={"title": "x"})).status_code == 403
+
+    # the library's editor (automation, no desk) previews the library's pages and the documents
+    # they prepared, but not the rest of the fax store
+    assert (await admin.get(f"/api/fax/faxes/{doc['id']}/pages/1?thumb=1")).headers["content-type"] == "image/png"
+    assert (await admin.ok("GET", f"/api/fax/faxes/{doc['id']}"))["pages"][0]["page_no"] == 1
+    draft = await admin.ok("POST", "/api/fax/documents", {"text": "Opening hours"}, status=201)
+    assert (await admin.get(f"/api/fax/faxes/{draft['id']}/pages/1")).status_code == 200
+    others = await agent.ok("POST", "/api/fax/documents", {"text": "A reply draft"}, status=201)
+    assert (await admin.get(f"/api/fax/faxes/{others['id']}/pages/1")).status_code == 403
+    assert (await admin.get(f"/api/fax/faxes/{others['id']}")).status_code == 403
+    assert (await agent.get(f"/api/fax/faxes/{doc['id']}/pages/1")).status_code == 200
+    km = await hub.client("km")
+    assert (await km.get(f"/api/fax/faxes/{doc['id']}/pages/1")).status_code == 403
+    # a replaced document becomes the library's (previewable by the editor, refused if inbound-only)
+    await admin.ok("PATCH", "/api/fax/library/101", {"document_id": others["id"]})
+    assert (await admin.get(f"/api/fax/faxes/{others['id']}/pages/1")).status_code == 200
+    await admin.ok("PATCH", "/api/fax/library/101", {"document_id": doc["id"]})
     # the IVR's entry point
     result = await hub.services.extras["fax"].send_on_demand("101", "+861065529988")
     assert result["jobs"][0]["to_number"] == "+861065529988"

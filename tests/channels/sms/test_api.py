@@ -57,8 +57,13 @@ async def test_keyword_rules_are_admin_configurable(tmp_path, database_url):
         assert rule["keyword"] == "HOURS"
         r = await admin.http.put("/api/sms/keywords/two words", json={"action": "reply", "reply": "x"})
         assert r.status_code == 422
+        # the errors name the field at fault (the keywords page shows them next to it)
+        assert [e["loc"] for e in r.json()["errors"]] == [["path", "keyword"]]
         r = await admin.http.put("/api/sms/keywords/X", json={"action": "launch", "reply": "x"})
-        assert r.status_code == 422
+        assert r.status_code == 422 and [e["loc"] for e in r.json()["errors"]] == [["body", "action"]]
+        r = await admin.http.put("/api/sms/keywords/X", json={"action": "reply", "reply": "  "})
+        assert r.status_code == 422 and [e["loc"] for e in r.json()["errors"]] == [["body", "reply"]]
+        assert "X" not in {k["keyword"] for k in (await admin.ok("GET", "/api/sms/keywords"))["items"]}
         supervisor = await hub.client("supervisor")
         r = await supervisor.http.put("/api/sms/keywords/Y", json={"action": "reply", "reply": "x"})
         assert r.status_code == 403

@@ -37,3 +37,27 @@ export interface FaxBulk {
   finished_at: number | null
   counts: { queued: number; sending: number; sent: number; failed: number; cancelled: number }
 }
+
+// The fax-on-demand library (GET/POST /api/fax/library, PATCH/DELETE /api/fax/library/{key})
+export interface LibraryItem {
+  id: string
+  code: string
+  title: string
+  description: string
+  document_id: string
+  page_count: number
+  created_at: number
+  updated_at: number
+}
+
+export interface FaxJob {
+  id: string
+  document_id: string
+  bulk_id: string | null
+  to_number: string
+  status: 'queued' | 'sending' | 'sent' | 'failed' | 'cancelled'
+  attempts: number
+  error: string | null
+  created_at: number
+  updated_at: number
+}

@@ -55,3 +55,34 @@ export interface BulkJob {
   finished_at: number | null
   counts: BulkCounts
 }
+
+// Keyword self-service (SMS-1): GET/PUT/DELETE /api/sms/keywords, GET /api/sms/optouts, /api/sms/status
+export type KeywordAction = 'reply' | 'balance' | 'stop' | 'start'
+
+export interface KeywordRule {
+  keyword: string
+  action: KeywordAction
+  reply: string
+  fallback: string | null
+  enabled: boolean
+}
+
+export interface OptOut {
+  phone: string
+  keyword: string | null
+  source: string
+  created_at: number
+}
+
+export interface SmsGatewayStatus {
+  gateway: string
+  url?: string
+  smsc?: string
+  bound?: boolean
+  last_error?: string | null
+  counts: { in: Record<string, number>; out: Record<string, number> }
+}
+
+export interface SmsLogEntry extends SmsRecord {
+  keyword: string | null
+}
