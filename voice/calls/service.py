@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
 
-from hub.errors import HubError
+from hub.errors import HubError, InvalidState
 from hub.events import Event, EventType
 from hub.security import new_id
 from hub.services.attachments import AttachmentStore
@@ -47,6 +47,7 @@ from voice.sip.transaction import Address, TransactionKey
 
 if TYPE_CHECKING:
     from hub.app import Services
+    from voice.calls.transcripts import CallTranscripts
 
 __all__ = ["CallService"]
 
@@ -79,6 +80,7 @@ class CallService:
         self.recordings = AttachmentStore(services.db, services.clock, services.settings.attachments_dir,
                                           max_bytes=2**40, allowed_types=("audio/wav",))
         self.stats = {"calls": 0, "answered": 0, "bridged": 0, "abandoned": 0, "rejected": 0}
+        self.transcripts: CallTranscripts | None = None  # set by the component (voice/calls/transcripts.py)
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -277,6 +279,8 @@ class CallService:
             call.recorder = CallRecorder(self.engine.now())
             media.recorder = call.recorder
         media.on_dtmf = lambda digit: self._on_dtmf(call, digit)
+        if self.transcripts is not None:
+            self.transcripts.leg_started(call, "caller", media)
         await store.update_call(self.services, call.id, conversation_id=row.id, answered_at=call.answered_at,
                                 queue_id=queue_id)
         if flow is not None and self._start_ivr(call, flow):
@@ -494,6 +498,8 @@ class CallService:
         call.transferring = True
         call.agent, call.agent_id = None, None
         call.caller.media.unbridge()
+        if self.transcripts is not None:
+            self.transcripts.leg_stopped(call, "agent")
         call.state = CallState.QUEUED
         await self._music_on_hold(call.caller)
         try:
@@ -557,6 +563,8 @@ class CallService:
                 agent = call.agent
                 call.agent, call.agent_id = None, None
                 call.caller.media.unbridge()
+                if self.transcripts is not None:
+                    self.transcripts.leg_stopped(call, "agent")
                 call.state = CallState.QUEUED  # before the new offer's event arrives
 
                 async def back_to_queue() -> None:
@@ -576,16 +584,21 @@ class CallService:
             self._spawn(self._end(call, f"overflow_{ev.data.get('target')}", close_conversation=False),
                         f"call-{call.id}-overflow", call)
 
-    def endpoint_for(self, agent_id: str) -> AgentEndpoint | None:
+    def endpoint_for(self, agent_id: str, call: Call | None = None) -> AgentEndpoint | None:
+        """Where the agent takes calls: the browser softphone while it is online in the desk
+        (voice/webrtc), otherwise the registered desk phone, otherwise nowhere."""
+        softphones = self.services.extras.get("softphone")
+        if softphones is not None and call is not None and softphones.online(agent_id):
+            return softphones.endpoint(agent_id, call)  # type: ignore[no-any-return]
         binding = self.registrar.binding_for_user(agent_id, self.engine.now())
         if binding is None:
             return None
         return SipPhoneEndpoint(agent_id, binding, self.core, self.engine, self.media_address)
 
     async def _ring_agent(self, call: Call, agent_id: str, ring_s: float) -> None:
-        ep = self.endpoint_for(agent_id)
+        ep = self.endpoint_for(agent_id, call)
         if ep is None:
-            return  # no desk phone: the agent answers from the desk (WebRTC endpoint later)
+            return  # neither softphone nor desk phone: the offer times out in the ACD
         call.ringing[agent_id] = ep
         if isinstance(ep, SipPhoneEndpoint):
             self._agent_legs[ep.call_id] = (call, ep)
@@ -622,6 +635,8 @@ class CallService:
         call.caller.media.stop_play()
         ep.media.stop_play()
         call.caller.media.bridge(ep.media)
+        if self.transcripts is not None:
+            self.transcripts.leg_started(call, "agent", ep.media, agent_id)
         for other in list(call.ringing.values()):
             self._spawn(other.cancel(), f"call-{call.id}-cancel-other", call)
         await store.update_call(self.services, call.id, agent_id=agent_id, connected_at=call.connected_at,
@@ -659,6 +674,8 @@ class CallService:
         call.cancelled.set()
         if call.ivr is not None:
             call.ivr.hung_up()
+        if self.transcripts is not None:
+            self.transcripts.call_ended(call)  # the last words are flushed and stored
         for ep in list(call.ringing.values()):
             await ep.cancel()
         if hangup_caller is None:
@@ -746,6 +763,24 @@ class CallService:
                 queue_id=call.queue_id, assignee_id=None, attachment_ids=[att["id"]])
             await tx.conn.execute(update(store.t_calls).where(store.t_calls.c.id == call.id)
                                   .values(recording_id=att["id"]))
+
+    # -- agent controls from the desk (voice/webrtc) ----------------------------------------------
+
+    def agent_hangup(self, call: Call) -> None:
+        """The agent hung up in the desk: the caller gets a BYE, the conversation wraps up."""
+        if not call.ended:
+            self._spawn(self._end(call, "agent_hangup"), f"call-{call.id}-agent-hangup", call)
+
+    async def hold(self, call: Call, on: bool) -> None:
+        """The agent holds the caller (music on hold; neither side hears the other) or resumes."""
+        agent = call.agent
+        if call.ended or call.state is not CallState.BRIDGED or agent is None or agent.media is None:
+            raise InvalidState("the call is not connected to an agent")
+        agent.media.held = on
+        if on:
+            await self._music_on_hold(call.caller)
+        else:
+            call.caller.media.stop_play()
 
     # -- views ------------------------------------------------------------------------------------
 

@@ -176,13 +176,16 @@ class MediaLeg(asyncio.DatagramProtocol):
                                         self._ssrc) + payload, self.remote)
         self.tx_packets += 1
 
-    def send_event(self, payload: bytes, marker: bool) -> None:
-        """Relay an RFC 4733 payload (the event's own timestamp is kept per event)."""
+    def send_event(self, payload: bytes, marker: bool, timestamp: int | None = None) -> int:
+        """Relay an RFC 4733 payload (the event's own timestamp is kept per event). An event we
+        generate passes the timestamp the first packet returned to all its later packets."""
+        ts = self._ts if timestamp is None else timestamp
         if self.held or self.transport is None or self.remote is None or self.dtmf_pt is None:
-            return
+            return ts
         self._seq = (self._seq + 1) & 0xFFFF
         self.transport.sendto(_HDR.pack(0x80, (0x80 if marker else 0) | self.dtmf_pt, self._seq,
-                                        self._ts, self._ssrc) + payload, self.remote)
+                                        ts, self._ssrc) + payload, self.remote)
+        return ts
 
     # -- receiving (the hot path) --------------------------------------------------------------
 

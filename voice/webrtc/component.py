@@ -1,0 +1,190 @@
+"""The softphone component: HTTP signalling for the browser softphone and supervisor monitoring.
+
+REST (docs/API.md, "Voice: browser softphone"); live pushes on the staff Socket.IO namespace
+``/desk`` to ``user:<id>``: ``softphone_ring``, ``softphone_state``, ``softphone_ended``,
+``monitor_ended``.
+
+- ``GET/POST/DELETE /api/voice/softphone`` (desk, agents) – status / go online (renew) / offline;
+- ``POST /api/voice/softphone/legs/{leg_id}/answer`` – ``{sdp}`` offer → ``{sdp}`` answer;
+- ``POST …/legs/{leg_id}/decline``, ``…/hangup``, ``…/hold`` ``{on}``, ``…/mute`` ``{on}``,
+  ``…/dtmf`` ``{digits}``;
+- ``GET /api/voice/monitor/calls`` (supervise) – active calls to monitor;
+- ``POST /api/voice/monitor/calls/{call_id}`` ``{sdp, mode}`` → ``{sdp, monitor}``;
+- ``PATCH /api/voice/monitor/{monitor_id}`` ``{mode}``; ``DELETE /api/voice/monitor/{monitor_id}``.
+
+Starts after the voice component (``bootstrap``) and only when voice and
+``voice_webrtc_enabled`` are on; it publishes itself as ``services.extras["softphone"]``, which
+:meth:`voice.calls.service.CallService.endpoint_for` consults.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import socketio
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import Request
+from starlette.responses import Response
+
+from hub.api.http import Api, json_response, parse_body, require
+from voice.webrtc.errors import SoftphoneOff
+
+if TYPE_CHECKING:
+    from hub.app import Services
+    from voice.webrtc.service import SoftphoneService
+
+__all__ = ["WebRtcComponent"]
+
+log = logging.getLogger(__name__)
+
+
+class OfferBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sdp: str = Field(min_length=10, max_length=20_000)
+    type: str = "offer"
+
+
+class MonitorBody(OfferBody):
+    mode: str = "listen"
+
+
+class SwitchBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    on: bool
+
+
+class DigitsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    digits: str = Field(min_length=1, max_length=32)
+
+
+class ModeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mode: str
+
+
+class WebRtcComponent:
+    name = "softphone"
+
+    def __init__(self) -> None:
+        self.softphones: SoftphoneService | None = None
+
+    @property
+    def service(self) -> SoftphoneService:
+        if self.softphones is None:
+            raise SoftphoneOff("the browser softphone is off (voice_enabled / voice_webrtc_enabled)")
+        return self.softphones
+
+    def register(self, api: Api, sio: socketio.AsyncServer) -> None:
+        comp = self
+
+        @api.add("/api/voice/softphone", "GET", "The caller's softphone: online state and call legs", tag="voice")
+        async def status(request: Request) -> Response:
+            user = await require(request, "desk")
+            return json_response(comp.service.status(user))
+
+        @api.add("/api/voice/softphone", "POST", "Put the desk softphone online (renew the lease)", tag="voice")
+        async def go_online(request: Request) -> Response:
+            user = await require(request, "desk")
+            return json_response(comp.service.register(user))
+
+        @api.add("/api/voice/softphone", "DELETE", "Take the desk softphone offline", tag="voice")
+        async def go_offline(request: Request) -> Response:
+            user = await require(request, "desk")
+            return json_response(comp.service.unregister(user))
+
+        @api.add("/api/voice/softphone/legs/{leg_id}/answer", "POST",
+                 "Answer a ringing call with the browser's SDP offer", tag="voice", body=OfferBody)
+        async def answer(request: Request) -> Response:
+            user = await require(request, "desk")
+            body = await parse_body(request, OfferBody)
+            return json_response(await comp.service.answer(user, request.path_params["leg_id"], body.sdp))
+
+        @api.add("/api/voice/softphone/legs/{leg_id}/decline", "POST", "Decline a ringing call", tag="voice")
+        async def decline(request: Request) -> Response:
+            user = await require(request, "desk")
+            return json_response(comp.service.decline(user, request.path_params["leg_id"]))
+
+        @api.add("/api/voice/softphone/legs/{leg_id}/hangup", "POST", "Hang up (or decline) a call", tag="voice")
+        async def hangup(request: Request) -> Response:
+            user = await require(request, "desk")
+            return json_response(await comp.service.hangup(user, request.path_params["leg_id"]))
+
+        @api.add("/api/voice/softphone/legs/{leg_id}/hold", "POST",
+                 "Hold the caller (music on hold) or resume", tag="voice", body=SwitchBody)
+        async def hold(request: Request) -> Response:
+            user = await require(request, "desk")
+            body = await parse_body(request, SwitchBody)
+            return json_response(await comp.service.hold(user, request.path_params["leg_id"], body.on))
+
+        @api.add("/api/voice/softphone/legs/{leg_id}/mute", "POST",
+                 "Mute or unmute the agent's microphone", tag="voice", body=SwitchBody)
+        async def mute(request: Request) -> Response:
+            user = await require(request, "desk")
+            body = await parse_body(request, SwitchBody)
+            return json_response(await comp.service.mute(user, request.path_params["leg_id"], body.on))
+
+        @api.add("/api/voice/softphone/legs/{leg_id}/dtmf", "POST", "Send DTMF digits to the caller",
+                 tag="voice", body=DigitsBody)
+        async def dtmf(request: Request) -> Response:
+            user = await require(request, "desk")
+            body = await parse_body(request, DigitsBody)
+            return json_response(comp.service.dtmf(user, request.path_params["leg_id"], body.digits))
+
+        @api.add("/api/voice/monitor/calls", "GET", "Active calls a supervisor can monitor", tag="voice")
+        async def monitor_calls(request: Request) -> Response:
+            user = await require(request, "supervise")
+            return json_response({"calls": comp.service.active_calls(user)})
+
+        @api.add("/api/voice/monitor/calls/{call_id}", "POST",
+                 "Listen to, whisper to or barge into a call (SDP offer → answer)", tag="voice", body=MonitorBody)
+        async def monitor(request: Request) -> Response:
+            user = await require(request, "supervise")
+            body = await parse_body(request, MonitorBody)
+            return json_response(await comp.service.monitor(user, request.path_params["call_id"], body.sdp,
+                                                            body.mode))
+
+        @api.add("/api/voice/monitor/{monitor_id}", "PATCH", "Switch listen / whisper / barge", tag="voice",
+                 body=ModeBody)
+        async def monitor_mode(request: Request) -> Response:
+            user = await require(request, "supervise")
+            body = await parse_body(request, ModeBody)
+            return json_response(comp.service.set_monitor_mode(user, request.path_params["monitor_id"], body.mode))
+
+        @api.add("/api/voice/monitor/{monitor_id}", "DELETE", "Stop monitoring", tag="voice", status=204)
+        async def monitor_stop(request: Request) -> Response:
+            user = await require(request, "supervise")
+            await comp.service.stop_monitor(user, request.path_params["monitor_id"])
+            return Response(status_code=204)
+
+    async def start(self, services: Services) -> None:
+        st = services.settings
+        voice = services.extras.get("voice")
+        if not (st.voice_enabled and st.voice_webrtc_enabled) or voice is None or voice.calls is None:
+            return
+        if st.voice_webrtc_lease_s < 5:
+            from hub.errors import ConfigError
+
+            raise ConfigError("setting 'voice_webrtc_lease_s' must be at least 5 seconds")
+        try:
+            from voice.webrtc.service import SoftphoneService
+        except ImportError as err:  # aiortc / av missing
+            from hub.errors import ConfigError
+
+            raise ConfigError(f"the browser softphone needs aiortc (pip install aiortc): {err}") from err
+        self.softphones = SoftphoneService(services, voice)
+        await self.softphones.start()
+        services.bus.subscribe(self.softphones.on_hub_event)
+        services.extras["softphone"] = self.softphones
+        log.info("voice: browser softphone on")
+
+    async def stop(self) -> None:
+        if self.softphones is not None:
+            await self.softphones.stop()
+
+    def status(self) -> dict[str, Any]:
+        sp = self.softphones
+        if sp is None:
+            return {"enabled": False}
+        return {"enabled": True, "legs": len(sp.legs), "monitors": len(sp.monitors)}

@@ -1,0 +1,130 @@
+"""The agent's browser as an :class:`~voice.calls.endpoints.AgentEndpoint`.
+
+``ring()`` pushes ``softphone_ring`` to the agent's desk (Socket.IO ``/desk``, room
+``user:<id>``) and waits for :meth:`answer` (the browser's SDP offer, via
+``POST /api/voice/softphone/legs/{id}/answer``), :meth:`decline` or the ring timeout. On answer
+the endpoint's :attr:`media` is a :class:`~voice.webrtc.media.WebRtcMediaLeg` the call service
+bridges to the caller like a desk phone's RTP leg.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from hub.security import new_id
+from voice.calls.endpoints import RingResult
+from voice.webrtc.errors import NotRinging
+from voice.webrtc.media import PacedAudioTrack, WebRtcMediaLeg, agent_frame_source
+from voice.webrtc.peer import BrowserPeer, offered_codec
+
+if TYPE_CHECKING:
+    from voice.calls.call import Call
+    from voice.webrtc.service import SoftphoneService
+
+__all__ = ["WebRtcEndpoint"]
+
+log = logging.getLogger(__name__)
+
+
+class WebRtcEndpoint:
+    def __init__(self, softphones: SoftphoneService, agent_id: str, call: Call) -> None:
+        self.id = new_id()
+        self.softphones = softphones
+        self.agent_id = agent_id
+        self.call = call
+        self.media: WebRtcMediaLeg | None = None
+        self.peer: BrowserPeer | None = None
+        self.state = "new"  # ringing | connected | ended
+        self.on_hold = False
+        self.expires_at: float | None = None
+        self._result: asyncio.Future[RingResult] | None = None
+        self._answering = False
+        self.assigned = asyncio.Event()  # the ACD gave the agent the conversation (on answer)
+
+    def public(self) -> dict[str, Any]:
+        c = self.call
+        return {"leg_id": self.id, "call_id": c.id, "conversation_id": c.conversation_id,
+                "caller": c.caller_number, "caller_name": c.caller_name, "callee": c.callee,
+                "queue_id": c.queue_id, "state": self.state, "on_hold": self.on_hold,
+                "muted": bool(self.media and self.media.muted), "expires_at": self.expires_at}
+
+    # -- AgentEndpoint ----------------------------------------------------------------------------
+
+    async def ring(self, caller_number: str, caller_name: str | None, ring_s: float) -> RingResult:
+        loop = asyncio.get_running_loop()
+        self._result = loop.create_future()
+        self.state = "ringing"
+        self.expires_at = self.softphones.now() + ring_s
+        self.softphones.legs[self.id] = self
+        await self.softphones.notify(self.agent_id, "softphone_ring", self.public())
+        try:
+            async with asyncio.timeout(ring_s):
+                result = await asyncio.shield(self._result)
+        except TimeoutError:
+            result = RingResult.NO_ANSWER
+            if not self._result.done():
+                self._result.set_result(result)
+        if result is not RingResult.ANSWERED:
+            await self._finish("ring_" + str(result))
+        return result
+
+    async def cancel(self) -> None:
+        if self._result is not None and not self._result.done():
+            self._result.set_result(RingResult.CANCELLED)
+
+    async def hangup(self) -> None:
+        await self.cancel()
+        await self._finish("hangup")
+
+    # -- from the browser -------------------------------------------------------------------------
+
+    async def answer(self, offer_sdp: str) -> str:
+        if self._result is None or self._result.done() or self._answering:
+            raise NotRinging("the call is no longer ringing on this softphone")
+        codec = offered_codec(offer_sdp)
+        self._answering = True
+        sp = self.softphones
+        media = WebRtcMediaLeg(sp.engine, f"webrtc-{self.agent_id}", codec)
+        try:
+            peer, answer = await BrowserPeer.answer(
+                offer_sdp, send=PacedAudioTrack(agent_frame_source(media), codec),
+                on_pcm=lambda pcm: media.receive_pcm(pcm, sp.engine.now()),
+                ice_servers=sp.ice_servers)
+        except BaseException:
+            media.close()
+            self._answering = False
+            raise
+        if self._result.done():  # timed out or cancelled while we negotiated
+            await peer.close()
+            media.close()
+            raise NotRinging("the call stopped ringing while it was being answered")
+        self.media, self.peer = media, peer
+        peer.on_failed = self._connection_failed
+        self.state = "connected"
+        self._result.set_result(RingResult.ANSWERED)
+        return answer
+
+    def decline(self) -> None:
+        if self._result is None or self._result.done():
+            raise NotRinging("the call is no longer ringing on this softphone")
+        self._result.set_result(RingResult.DECLINED)
+
+    def _connection_failed(self) -> None:
+        log.info("softphone of %s lost its connection; hanging up call %s", self.agent_id, self.call.id)
+        self.softphones.agent_hung_up(self)
+
+    async def _finish(self, reason: str) -> None:
+        if self.state == "ended":
+            return
+        self.state = "ended"
+        self.softphones.legs.pop(self.id, None)
+        peer, self.peer = self.peer, None
+        if self.media is not None:
+            self.media.close()
+        if peer is not None:
+            await peer.close()
+        with contextlib.suppress(Exception):
+            await self.softphones.notify(self.agent_id, "softphone_ended", {**self.public(), "reason": reason})
