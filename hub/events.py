@@ -65,6 +65,10 @@ class EventType(StrEnum):
     SMS_OPTED_OUT = "sms.opted_out"
     SMS_OPTED_IN = "sms.opted_in"
     SMS_BULK_CHANGED = "sms.bulk_changed"  # created, started, cancelled, finished
+    # channels/email bulk and scheduled sends (EMAIL-1)
+    EMAIL_BULK_CHANGED = "email.bulk_changed"  # created, started, cancelled, finished
+    # voice/calls/transcripts.py (VOICE-6): a final transcript segment of one call leg
+    TRANSCRIPT_SEGMENT = "transcript.segment"
     # Signals: dispatched to subscribers but never stored (ephemeral UI hints).
     TYPING = "typing"
     TIMER_SCHEDULED = "timer.scheduled"  # wakes the scheduler loop early after commit

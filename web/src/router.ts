@@ -38,9 +38,21 @@ const routes: RouteRecordRaw[] = [
     component: () => import('./pages/sms/SmsBulkPage.vue'),
     meta: { perm: 'bulk_send', title: 'Bulk SMS' },
   },
+  {
+    path: '/email/bulk',
+    component: () => import('./pages/email/EmailBulkPage.vue'),
+    meta: { perm: 'bulk_send', title: 'Bulk email' },
+  },
+  {
+    path: '/sms/keywords',
+    component: () => import('./pages/sms/SmsKeywordsPage.vue'),
+    meta: { perm: 'bulk_send', title: 'SMS keywords' },
+  },
   // fax channel (web/src/pages/fax)
   { path: '/fax', component: () => import('./pages/fax/FaxStorePage.vue'), meta: { perm: 'desk', title: 'Fax store' } },
   { path: '/fax/send', component: () => import('./pages/fax/FaxSendPage.vue'), meta: { perm: 'desk', title: 'Send a fax' } },
+  // fax-on-demand library: desk (preview, send) or automation (edit); the page checks which
+  { path: '/fax/library', component: () => import('./pages/fax/FaxLibraryPage.vue'), meta: { title: 'Fax library' } },
   { path: '/kb', component: () => import('./pages/kb/KbPage.vue'), meta: { perm: 'kb', title: 'Knowledge base' } },
   // workflows (tickets, work orders, rules, SLA)
   { path: '/tickets', component: () => import('./pages/workflows/TicketsPage.vue'), meta: { perm: 'tickets', title: 'Tickets' } },

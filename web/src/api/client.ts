@@ -13,11 +13,12 @@ export class ApiError extends Error {
     this.detail = detail
     this.errors = errors
   }
-  /** Errors for one body field, keyed by the first loc element after "body". */
+  /** Errors for one body field, keyed by the first loc element after "body" (or "query", "path"). */
   fieldErrors(): Record<string, string> {
     const out: Record<string, string> = {}
     for (const e of this.errors) {
-      const loc = e.loc[0] === 'body' || e.loc[0] === 'query' ? e.loc.slice(1) : e.loc
+      if (!Array.isArray(e.loc)) continue // other entries (e.g. a bulk send's row errors) name no field
+      const loc = e.loc[0] === 'body' || e.loc[0] === 'query' || e.loc[0] === 'path' ? e.loc.slice(1) : e.loc
       const key = loc.length ? String(loc[0]) : '_'
       const extra = loc.length > 1 ? ` (${loc.slice(1).join('.')})` : ''
       out[key] = out[key] ? `${out[key]}; ${e.msg}${extra}` : `${e.msg}${extra}`
@@ -115,6 +116,14 @@ export const api = {
     else form.append('file', file)
     return request<T>('POST', path, { form })
   },
+}
+
+/** True when the error is about form fields only and every one of them is among `fields` (each
+ * shown next to its input by FieldError), so a form-level box would only repeat them. */
+export function onlyFieldErrors(e: unknown, fields: string[]): boolean {
+  if (!(e instanceof ApiError)) return false
+  const keys = Object.keys(e.fieldErrors())
+  return keys.length > 0 && keys.every((k) => fields.includes(k))
 }
 
 /** Human text for any thrown value. */

@@ -26,11 +26,20 @@ export interface DeskEvents {
   // SMS channel (web/src/pages/sms)
   sms_status: import('../pages/sms/types').SmsStatusEvent
   sms_bulk: import('../pages/sms/types').BulkJob
+  // email channel (web/src/pages/email)
+  email_bulk: import('../pages/email/types').EmailBulkJob
   // fax channel (web/src/pages/fax)
   fax_bulk: import('../pages/fax/types').FaxBulk
   fax_updated: { fax_id: string; conversation_id: string | null; ocr_status: string }
+  // browser softphone and call monitoring (web/src/pages/desk/softphone)
+  softphone_ring: import('../pages/desk/softphone/types').SoftphoneLeg
+  softphone_state: import('../pages/desk/softphone/types').SoftphoneLeg
+  softphone_ended: import('../pages/desk/softphone/types').SoftphoneLeg
+  monitor_ended: import('../pages/desk/softphone/types').MonitorInfo
   // assist (web/src/pages/desk/assist): live FAQ suggestions for a conversation
   assist: import('../pages/desk/assist/types').AssistSuggestions
+  // live call transcript (web/src/pages/desk/transcript): partials and finals of both legs
+  transcript: import('../pages/desk/transcript/types').TranscriptEvent
   /** Synthetic: emitted after a reconnect so views refetch their state. */
   resync: void
 }
@@ -65,11 +74,16 @@ const FORWARDED: (keyof DeskEvents)[] = [
   'wallboard',
   'screen_pop',
   'assist',
+  'transcript',
   'notification',
   'sms_status',
   'sms_bulk',
   'fax_bulk',
   'fax_updated',
+  'softphone_ring',
+  'softphone_state',
+  'softphone_ended',
+  'monitor_ended',
 ]
 
 /**
