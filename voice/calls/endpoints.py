@@ -78,7 +78,7 @@ class SipPhoneEndpoint:
         host = self.core.advertised_host
         user = "".join(ch for ch in caller_number if ch.isalnum() or ch in "+-_.") or "anonymous"
         from_ = NameAddr(SipUri("sip", host, user), caller_name).with_tag(new_tag())
-        to = NameAddr(SipUri("sip", host, b.username))
+        to = NameAddr(self.to_uri())
         via = self.core.via(b.transport)
         via = type(via)(via.transport, via.host, via.port, {**via.params, "branch": new_branch()})
         headers = [
@@ -88,12 +88,23 @@ class SipPhoneEndpoint:
             ("Allow", ALLOW), ("User-Agent", "contact-hub"),
         ]
         self.invite = SipRequest.build("INVITE", b.uri, headers, bytes(sdp), "application/sdp")
-        self._client = self.core.request(self.invite, b.target, b.transport, self._on_provisional)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + ring_s
         try:
-            async with asyncio.timeout(ring_s):
-                response = await asyncio.shield(self._client.final)
+            while True:
+                self._client = self.core.request(self.invite, b.target, b.transport, self._on_provisional)
+                async with asyncio.timeout_at(deadline):
+                    response = await asyncio.shield(self._client.final)
+                retry = self.authorised(self.invite, response) if response.status in (401, 407) else None
+                if retry is None or self._cancel_requested:
+                    break
+                self.invite = retry  # challenged (a provider trunk): the same INVITE with credentials
+                self._provisional.clear()
         except TimeoutError:
             await self.cancel()
+            if not self._provisional.is_set():
+                self._close_media()  # nothing answered at all: no CANCEL to wait for (RFC 3261 9.1)
+                return RingResult.NO_ANSWER
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 async with asyncio.timeout(5):
                     response = await asyncio.shield(self._client.final)
@@ -118,6 +129,15 @@ class SipPhoneEndpoint:
         if response.status == 408:
             return RingResult.NO_ANSWER
         return RingResult.DECLINED
+
+    def to_uri(self) -> SipUri:
+        """The To of the INVITE: the agent's address of record on the hub."""
+        return SipUri("sip", self.core.advertised_host, self.binding.username)
+
+    def authorised(self, invite: SipRequest, response: SipResponse) -> SipRequest | None:
+        """The INVITE to send again after a 401/407 challenge, or None to give up (a desk phone
+        never challenges the hub; :class:`~voice.calls.outbound.TrunkEndpoint` answers it)."""
+        return None
 
     def _on_provisional(self, response: SipResponse) -> None:
         self._provisional.set()

@@ -35,6 +35,7 @@ from voice.calls import store
 from voice.calls.call import Call, CallState
 from voice.calls.endpoints import ALLOW, AgentEndpoint, RingResult, SipPhoneEndpoint
 from voice.calls.legs import SipLeg
+from voice.calls.outbound import Trunk, TrunkEndpoint, TrunkError
 from voice.calls.registrar import Registrar
 from voice.calls.sipcore import SipCore
 from voice.media.engine import MediaEngine
@@ -77,9 +78,12 @@ class CallService:
         self._agent_legs: dict[str, tuple[Call, SipPhoneEndpoint]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._routes = self._parse_routes(self.settings.voice_routes)
+        st = self.settings
+        self.trunk = Trunk.from_settings(st.voice_trunk_uri, st.voice_trunk_username, st.voice_trunk_password,
+                                         st.voice_caller_id, st.voice_external_pattern)
         self.recordings = AttachmentStore(services.db, services.clock, services.settings.attachments_dir,
                                           max_bytes=2**40, allowed_types=("audio/wav",))
-        self.stats = {"calls": 0, "answered": 0, "bridged": 0, "abandoned": 0, "rejected": 0}
+        self.stats = {"calls": 0, "answered": 0, "bridged": 0, "abandoned": 0, "rejected": 0, "external_transfers": 0}
         self.transcripts: CallTranscripts | None = None  # set by the component (voice/calls/transcripts.py)
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -400,7 +404,8 @@ class CallService:
                 if ep is not None and ep.media is not None:
                     ep.media.close()
             else:
-                self._spawn(self._end(call, "agent_hangup", hangup_agent=False), f"call-{call.id}-bye", call)
+                reason = "external_hangup" if call.external else "agent_hangup"
+                self._spawn(self._end(call, reason, hangup_agent=False), f"call-{call.id}-bye", call)
         elif method == "INVITE":
             self._reinvite(call, leg, role, request, transport)
         elif method == "INFO":
@@ -484,6 +489,8 @@ class CallService:
             acc = self.registrar.accounts.get(user)
             if acc is not None and acc.user_id:
                 kind, dest = "agent", acc.user_id
+            elif self.trunk is not None and self.trunk.dialable(user):
+                kind, dest = "external", user
             else:
                 self.respond(request, 404, transport, "Not Found (no queue or agent with that name)")
                 return
@@ -493,6 +500,9 @@ class CallService:
     async def _do_transfer(self, call: Call, leg: SipLeg, kind: str, dest: str) -> None:
         """Blind transfer asked by the agent's phone: the caller goes back to the ACD (music on
         hold) targeted at a queue or an agent; the agent's leg ends once it has the NOTIFY."""
+        if kind == "external":
+            await self._transfer_external(call, leg, dest)
+            return
         agent_ep, agent_id = call.agent, call.agent_id
         assert agent_ep is not None and agent_id is not None and call.conversation_id is not None
         call.transferring = True
@@ -529,6 +539,89 @@ class CallService:
             self._agent_legs.pop(agent_ep.call_id, None)
         if agent_ep.media is not None:
             agent_ep.media.close()
+
+    async def _transfer_external(self, call: Call, leg: SipLeg, number: str) -> None:
+        """Blind transfer to an external number: the caller hears music while the trunk rings the
+        number; on answer the caller is bridged to it, the agent's leg ends and the conversation
+        is closed for the agent (the call goes on through the hub, recorded, until either side
+        hangs up). If the number does not answer the caller goes back to the agent."""
+        agent_ep, agent_id = call.agent, call.agent_id
+        assert agent_ep is not None and agent_id is not None and self.trunk is not None
+        call.transferring = True
+        call.agent, call.agent_id = None, None  # the transferor's BYE now ends only its own leg
+        call.caller.media.unbridge()
+        await self._music_on_hold(call.caller)
+        result, ep = RingResult.FAILED, None
+        try:
+            target = await self.trunk.target_for(number)
+            ep = TrunkEndpoint(number, self.trunk, target, self.core, self.engine, self.media_address)
+            self._agent_legs[ep.call_id] = (call, ep)
+            result = await ep.ring(self.trunk.caller_id or call.caller_number, call.caller_name,
+                                   self.settings.voice_external_ring_s)
+        except TrunkError as err:
+            log.warning("call %s: transfer to %s: %s", call.id, number, err)
+        call.transferring = False
+        if result is not RingResult.ANSWERED or call.ended:
+            if ep is not None:
+                self._agent_legs.pop(ep.call_id, None)
+                if result is RingResult.ANSWERED:
+                    await ep.hangup()
+            status = {RingResult.DECLINED: "486 Busy Here", RingResult.NO_ANSWER: "480 Temporarily Unavailable"}
+            self._notify_refer(leg, status.get(result, "503 Service Unavailable"))
+            if not call.ended:
+                await self._external_failed(call, leg, agent_ep, agent_id, number)
+            return
+        assert ep is not None and ep.media is not None
+        call.agent, call.agent_id, call.external = ep, agent_id, number
+        call.caller.media.stop_play()
+        call.caller.media.bridge(ep.media)
+        self.stats["external_transfers"] += 1
+        self._notify_refer(leg, "200 OK")
+        with contextlib.suppress(TimeoutError):  # the transferor normally hangs up itself
+            async with asyncio.timeout(3):
+                while not leg.ended:  # noqa: ASYNC110 - set by the BYE handler
+                    await asyncio.sleep(0.05)
+        if not leg.ended:
+            await agent_ep.hangup()
+        if isinstance(agent_ep, SipPhoneEndpoint):
+            self._agent_legs.pop(agent_ep.call_id, None)
+        if agent_ep.media is not None:
+            agent_ep.media.close()
+        await store.update_call(self.services, call.id, agent_id=agent_id)
+        if call.conversation_id is not None and not call.ended:
+            conv = self.services.conversations
+            try:
+                await conv.add_message(call.conversation_id, sender="system", kind="system",
+                                       body=f"Call transferred to the external number {number}.",
+                                       sender_name="Voice")
+                user = await self.services.auth.get_user(agent_id)
+                await conv.close(call.conversation_id, by=user, reason="transferred_external")
+            except HubError as err:
+                log.info("call %s: conversation not closed after the external transfer: %s", call.id, err)
+
+    async def _external_failed(self, call: Call, leg: SipLeg, agent_ep: AgentEndpoint, agent_id: str,
+                               number: str) -> None:
+        """The external number did not answer: back to the agent if its leg is still up (most
+        phones keep the call until the NOTIFY says the transfer failed), else back to the queue."""
+        await asyncio.sleep(0.5)  # a phone that gives up on a failed transfer sends its BYE now
+        if call.ended:
+            return
+        if not leg.ended and agent_ep.media is not None and not agent_ep.media.closed:
+            call.agent, call.agent_id = agent_ep, agent_id
+            call.caller.media.stop_play()
+            call.caller.media.bridge(agent_ep.media)
+            return
+        call.state = CallState.QUEUED
+        if call.conversation_id is None:
+            return
+        try:
+            user = await self.services.auth.get_user(agent_id)
+            await self.services.routing.transfer(
+                call.conversation_id, user, queue_id=call.queue_id,
+                note=f"The external number {number} did not answer; the caller is back in the queue")
+        except HubError as err:
+            log.info("call %s: back to the queue after a failed external transfer: %s", call.id, err)
+            await self._end(call, "external_transfer_failed")
 
     def _notify_refer(self, leg: SipLeg, status: str) -> None:
         if leg.dialog is None or leg.ended:
@@ -574,7 +667,7 @@ class CallService:
                         if isinstance(agent, SipPhoneEndpoint):
                             self._agent_legs.pop(agent.call_id, None)
                 self._spawn(back_to_queue(), f"call-{call.id}-desk-transfer", call)
-        elif ev.type is EventType.CONVERSATION_CLOSED:
+        elif ev.type is EventType.CONVERSATION_CLOSED and call.external is None:
             self._spawn(self._end(call, "closed_in_desk", close_conversation=False),
                         f"call-{call.id}-closed", call)
         elif ev.type is EventType.CONVERSATION_OVERFLOWED and call.ivr is not None \
