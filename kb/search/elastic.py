@@ -26,6 +26,7 @@ Request bodies and response parsing are pure functions below (unit-tested withou
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -282,7 +283,8 @@ class ElasticBackend(AsyncSearchBackend):
         return {"schema": SCHEMA, "model": self.embedder.name, "dims": self.embedder.dimension}
 
     async def _create_index(self) -> str:
-        name = f"{self.alias}-v{SCHEMA}-{int(time.time() * 1000)}"
+        # a time for people, a random part so two builds in the same millisecond never collide
+        name = f"{self.alias}-v{SCHEMA}-{int(time.time() * 1000)}-{secrets.token_hex(3)}"
         dims = await asyncio.to_thread(lambda: self.embedder.dimension)
         await self._call("create index", self.client.indices.create(
             index=name, settings=index_settings(), mappings=index_mapping(dims, self.embedder.name)))

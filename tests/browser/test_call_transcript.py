@@ -84,6 +84,8 @@ def desk_phone(hub: HubProcess, tmp_path: Path, admin_api: httpx.Client) -> Iter
     finally:
         proc.kill()
         proc.wait(timeout=10)
+        if proc.stdin is not None:
+            proc.stdin.close()
 
 
 def test_agent_sees_the_callers_words_live_then_the_final_transcript_and_finds_it_by_search(
