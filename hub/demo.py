@@ -4,16 +4,29 @@ Seeding runs only on an empty database."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import functools
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
 from hub.db import tables as t
+from hub.security import hash_password
 
 if TYPE_CHECKING:
     from hub.app import Services
 
 PASSWORD = "demo"
+
+
+@functools.cache
+def _password_hash() -> str:
+    """One scrypt hash of the demo password per process (about 45 ms each): the demo users share
+    its salt, which reveals nothing — their password is published above."""
+    return hash_password(PASSWORD)
+
+
+async def _demo_user(s: Services, data: dict[str, Any]) -> Any:
+    return await s.auth.create_user({**data, "password": PASSWORD}, password_hash=_password_hash())
 
 AGENTS = {
     "agent1": ("Alice Chen", {"billing": 80, "gas_service": 60, "english": 90, "chinese": 90}),
@@ -30,22 +43,20 @@ async def seed_demo(s: Services) -> bool:
             return False
     ids: dict[str, str] = {}
     for username, (name, skills) in AGENTS.items():
-        u = await s.auth.create_user({"username": username, "display_name": name, "password": PASSWORD,
-                                      "roles": ["agent"], "skills": skills,
-                                      "capacity": {"chat": 3, "email": 5, "voice": 1}})
+        u = await _demo_user(s, {"username": username, "display_name": name,
+                                 "roles": ["agent"], "skills": skills,
+                                 "capacity": {"chat": 3, "email": 5, "voice": 1}})
         ids[username] = u.id
-    sup = await s.auth.create_user({"username": "supervisor", "display_name": "Grace Supervisor",
-                                    "password": PASSWORD, "roles": ["supervisor"],
-                                    "skills": {"billing": 90, "gas_service": 90, "repairs": 90}})
+    sup = await _demo_user(s, {"username": "supervisor", "display_name": "Grace Supervisor",
+                               "roles": ["supervisor"],
+                               "skills": {"billing": 90, "gas_service": 90, "repairs": 90}})
     ids["supervisor"] = sup.id
-    await s.auth.create_user({"username": "admin", "display_name": "Admin", "password": PASSWORD,
-                              "roles": ["admin"]})
+    await _demo_user(s, {"username": "admin", "display_name": "Admin", "roles": ["admin"]})
     for username, name, role in [("km", "Kim Knowledge", "knowledge_manager"),
                                  ("dispatch", "Dora Dispatch", "dispatcher"),
                                  ("pipes", "Pipe repair crew", "department"),
                                  ("meters", "Meter team", "department")]:
-        await s.auth.create_user({"username": username, "display_name": name, "password": PASSWORD,
-                                  "roles": [role]})
+        await _demo_user(s, {"username": username, "display_name": name, "roles": [role]})
     for name, label in [("billing", "Billing & payments"), ("gas_service", "Gas service"),
                         ("repairs", "Repairs"), ("english", "English"), ("chinese", "Chinese")]:
         await s.directory.create_skill(name, label)

@@ -159,7 +159,8 @@ async def seed_articles(kb: KnowledgeBase) -> int:
             return 0
         owner = (await conn.execute(select(t.users.c.id).where(t.users.c.username == "km"))
                  ).scalar()
-    for data in ARTICLES:
-        await kb.create({**data, "status": "published", "owner_id": owner}, None,
-                        action="created")
+    async with kb.db.tx() as tx:  # one transaction and one index sync for the whole set
+        created = [await kb.create({**data, "status": "published", "owner_id": owner}, None,
+                                   action="created", tx=tx) for data in ARTICLES]
+    await kb.index.sync([a["id"] for a in created])
     return len(ARTICLES)

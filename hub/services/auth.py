@@ -173,7 +173,10 @@ class AuthService:
             raise NotFound(f"user {user_id} does not exist")
         return _user(row)
 
-    async def create_user(self, data: dict[str, Any], actor: User | None = None) -> User:
+    async def create_user(self, data: dict[str, Any], actor: User | None = None, *,
+                          password_hash: str | None = None) -> User:
+        """A new user. ``password_hash`` (internal: demo seeding) is a ready scrypt hash of
+        ``data["password"]``, so seeding eleven demo users does not hash "demo" eleven times."""
         _check_user_fields(data)
         if not data.get("password"):
             raise ValidationFailed("password is required for a new user")
@@ -187,7 +190,7 @@ class AuthService:
             await tx.conn.execute(t.users.insert().values(
                 id=uid, username=data["username"],
                 display_name=data.get("display_name") or data["username"],
-                password_hash=hash_password(data["password"]),
+                password_hash=password_hash or hash_password(data["password"]),
                 roles=list(data.get("roles") or ["agent"]), skills=dict(data.get("skills") or {}),
                 capacity={**DEFAULT_CAPACITY, **(data.get("capacity") or {})},
                 active=data.get("active", True), created_at=now))

@@ -146,7 +146,9 @@ def test_agent_sees_the_callers_words_live_then_the_final_transcript_and_finds_i
         record_property("partial_after_first_word_s", round(latency, 3))
         print(f"\n[desk transcript] first partial shown {since_onset:.2f} s after the caller started speaking, "
               f"{latency:.2f} s after the first word was said")
-        assert latency < 1.0 + 1.0, latency  # the target is 1 s; slack for a shared 2-core machine
+        # the target: the partial is on screen within 1 s of the first word being said (measured
+        # here 0.28-0.60 s at load 4.5 on 2 cores)
+        assert latency < 1.0, latency
         expect(final.first.get_by_test_id("transcript-speaker")).to_have_text("Caller")
         assert sipp.wait(timeout=40) == 0, (sipp_dir / "sipp.out").read_text(errors="replace")
     finally:
