@@ -3,8 +3,10 @@ body (pydantic, strict) and calls the component's services."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
@@ -41,6 +43,41 @@ if TYPE_CHECKING:
 def _require_any(user: User, *perms: str) -> None:
     if not any(p in user.permissions for p in perms):
         raise Forbidden(f"this needs one of the permissions {list(perms)}")
+
+
+def _crud(api: Api, path: str, tag: str, service: Callable[[], Any], body_in: type[BaseModel],
+          body_patch: type[BaseModel], summaries: tuple[str, str, str, str], *,
+          read: tuple[str, ...], write: str, create_dump: dict[str, bool] | None = None,
+          patch_dump: dict[str, bool] | None = None) -> None:
+    """The four routes of a configuration resource whose service (``service()``: the component
+    creates it on start) has ``list``, ``create(data, user)``, ``update(id, data, user)`` and
+    ``delete(id, user)``: reading needs one of ``read``, changing needs ``write``."""
+    list_s, create_s, patch_s, delete_s = summaries
+
+    async def listing(request: Request) -> Response:
+        _require_any(await current_user(request), *read)
+        return json_response(await service().list())
+
+    async def create(request: Request) -> Response:
+        user = await require(request, write)
+        body = await parse_body(request, body_in)
+        return json_response(await service().create(body.model_dump(**(create_dump or {})), user), 201)
+
+    async def change(request: Request) -> Response:
+        user = await require(request, write)
+        body = await parse_body(request, body_patch)
+        return json_response(await service().update(request.path_params["id"],
+                                                  body.model_dump(**(patch_dump or {})), user))
+
+    async def remove(request: Request) -> Response:
+        user = await require(request, write)
+        await service().delete(request.path_params["id"], user)
+        return Response(status_code=204)
+
+    api.add(path, "GET", list_s, tag=tag)(listing)
+    api.add(path, "POST", create_s, tag=tag, body=body_in, status=201)(create)
+    api.add(f"{path}/{{id}}", "PATCH", patch_s, tag=tag, body=body_patch)(change)
+    api.add(f"{path}/{{id}}", "DELETE", delete_s, tag=tag, status=204)(remove)
 
 
 def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat list of routes
@@ -191,67 +228,18 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
             raise NotFound("attachment does not exist")
         return await _file(request, aid)
 
-    # --- departments -----------------------------------------------------------------------------
-    @api.add("/api/departments", "GET", "Repair departments", tag="workorders")
-    async def dep_list(request: Request) -> Response:
-        user = await current_user(request)
-        _require_any(user, "tickets", "dispatch", "department", "automation", "admin", "reports")
-        return json_response(await wf.departments.list())
-
-    @api.add("/api/departments", "POST", "Create a department", tag="workorders", body=DepartmentIn,
-             status=201)
-    async def dep_create(request: Request) -> Response:
-        user = await require(request, "admin")
-        body = await parse_body(request, DepartmentIn)
-        return json_response(await wf.departments.create(body.model_dump(), user), 201)
-
-    @api.add("/api/departments/{id}", "PATCH", "Change a department", tag="workorders",
-             body=DepartmentPatch)
-    async def dep_patch(request: Request) -> Response:
-        user = await require(request, "admin")
-        body = await parse_body(request, DepartmentPatch)
-        return json_response(await wf.departments.update(request.path_params["id"],
-                                                         body.model_dump(exclude_none=True), user))
-
-    @api.add("/api/departments/{id}", "DELETE", "Delete a department", tag="workorders", status=204)
-    async def dep_delete(request: Request) -> Response:
-        user = await require(request, "admin")
-        await wf.departments.delete(request.path_params["id"], user)
-        return Response(status_code=204)
-
-    # --- SLA policies ------------------------------------------------------------------------------
-    @api.add("/api/sla-policies", "GET", "SLA policies", tag="automation")
-    async def sla_list(request: Request) -> Response:
-        user = await current_user(request)
-        _require_any(user, "automation", "tickets")
-        return json_response(await wf.sla_policies.list())
-
-    @api.add("/api/sla-policies", "POST", "Create an SLA policy", tag="automation", body=SlaPolicyIn,
-             status=201)
-    async def sla_create(request: Request) -> Response:
-        user = await require(request, "automation")
-        body = await parse_body(request, SlaPolicyIn)
-        return json_response(await wf.sla_policies.create(body.model_dump(), user), 201)
-
-    @api.add("/api/sla-policies/{id}", "PATCH", "Change an SLA policy", tag="automation",
-             body=SlaPolicyPatch)
-    async def sla_patch(request: Request) -> Response:
-        user = await require(request, "automation")
-        body = await parse_body(request, SlaPolicyPatch)
-        return json_response(await wf.sla_policies.update(request.path_params["id"],
-                                                          body.model_dump(exclude_unset=True), user))
-
-    @api.add("/api/sla-policies/{id}", "DELETE", "Delete an SLA policy", tag="automation", status=204)
-    async def sla_delete(request: Request) -> Response:
-        user = await require(request, "automation")
-        await wf.sla_policies.delete(request.path_params["id"], user)
-        return Response(status_code=204)
-
-    # --- rules ---------------------------------------------------------------------------------------
-    @api.add("/api/rules", "GET", "Automation rules", tag="automation")
-    async def rules_list(request: Request) -> Response:
-        await require(request, "automation")
-        return json_response(await wf.rules.list())
+    # --- departments, SLA policies, rules: list / create / change / delete ---------------------------
+    _crud(api, "/api/departments", "workorders", lambda: wf.departments, DepartmentIn, DepartmentPatch,
+          ("Repair departments", "Create a department", "Change a department", "Delete a department"),
+          read=("tickets", "dispatch", "department", "automation", "admin", "reports"), write="admin",
+          patch_dump={"exclude_none": True})
+    _crud(api, "/api/sla-policies", "automation", lambda: wf.sla_policies, SlaPolicyIn, SlaPolicyPatch,
+          ("SLA policies", "Create an SLA policy", "Change an SLA policy", "Delete an SLA policy"),
+          read=("automation", "tickets"), write="automation", patch_dump={"exclude_unset": True})
+    _crud(api, "/api/rules", "automation", lambda: wf.rules, RuleIn, RulePatch,
+          ("Automation rules", "Create a rule", "Change a rule", "Delete a rule"),
+          read=("automation",), write="automation", create_dump={"exclude_none": True},
+          patch_dump={"exclude_none": True})
 
     @api.add("/api/rules/events", "GET", "Events, operators and actions a rule can use",
              tag="automation")
@@ -262,12 +250,6 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
         return json_response({"events": list(R.RULE_EVENTS), "operators": list(R.OPS),
                               "actions": list(R.ACTION_TYPES), "roots": list(R.ROOTS)})
 
-    @api.add("/api/rules", "POST", "Create a rule", tag="automation", body=RuleIn, status=201)
-    async def rules_create(request: Request) -> Response:
-        user = await require(request, "automation")
-        body = await parse_body(request, RuleIn)
-        return json_response(await wf.rules.create(body.model_dump(exclude_none=True), user), 201)
-
     @api.add("/api/rules/dry-run", "POST", "Which rules would fire for an event, and what they would do",
              tag="automation", body=DryRunIn)
     async def rules_dry_run(request: Request) -> Response:
@@ -277,19 +259,6 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
         if body.rule is not None:
             extra = body.rule.model_dump(exclude_none=True)
         return json_response(await wf.rules.dry_run(body.event.model_dump(), extra, body.at))
-
-    @api.add("/api/rules/{id}", "PATCH", "Change a rule", tag="automation", body=RulePatch)
-    async def rules_patch(request: Request) -> Response:
-        user = await require(request, "automation")
-        body = await parse_body(request, RulePatch)
-        return json_response(await wf.rules.update(request.path_params["id"],
-                                                   body.model_dump(exclude_none=True), user))
-
-    @api.add("/api/rules/{id}", "DELETE", "Delete a rule", tag="automation", status=204)
-    async def rules_delete(request: Request) -> Response:
-        user = await require(request, "automation")
-        await wf.rules.delete(request.path_params["id"], user)
-        return Response(status_code=204)
 
     @api.add("/api/callbacks", "GET", "Callback tasks requested by rules", tag="automation")
     async def callbacks_list(request: Request) -> Response:
