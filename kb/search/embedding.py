@@ -13,12 +13,22 @@ used only after it reproduced the torch vectors (cosine >= 0.999 on probe senten
 batches included). Measured on this 2-core machine: one short query costs ~7 ms of CPU on ONNX
 Runtime vs ~23 ms in torch (issue 5, acceptance 4), with cosine 0.9999999 to the torch vectors.
 Without ``onnxruntime`` (or ``onnx`` for the first export) it stays on torch. Tokenisation is
-always the model's own (``SentenceTransformer.tokenize``).
+the model's own: ``SentenceTransformer.tokenize``, or the same ``tokenizer.json`` through the
+``tokenizers`` library on the fast path below.
+
+Starting without torch: a verified export leaves a note beside it (``<name>-<files
+digest>.ready.json``: the export's file, the model's ``max_seq_length``, the dimension and the
+torch vectors of the probe sentences). A later start that finds the note loads only ONNX Runtime
+and the model folder's ``tokenizer.json`` (~0.3 s instead of ~8 s of CPU for importing torch and
+loading the weights) and uses it once the probes still come out as recorded (same cosine bar).
+Any doubt (no note, a changed model folder, a missing library, a probe off) falls back to the
+torch path, which checks and writes the note again.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import threading
@@ -38,6 +48,8 @@ RUNTIMES = ("auto", "onnx", "torch")
 MIN_EXPORT_COSINE = 0.999
 _PROBES = ["How do I reset my PIN?", "card",
            "Why was my transfer to another account in a foreign currency declined twice today?"]
+#: the fast path also checks truncation of a text longer than any model's window
+_LONG_PROBE = " ".join(["a declined card payment abroad"] * 120)
 
 log = logging.getLogger(__name__)
 
@@ -47,22 +59,33 @@ _MODELS: dict[tuple[str, str], Any] = {}
 _MODELS_LOCK = threading.Lock()
 # ONNX Runtime sessions by (model folder, threads); None: the export failed, stay on torch
 _RUNNERS: dict[tuple[str, int], Any] = {}
+# the same from a verified export's note, without torch (None: no usable note)
+_FAST: dict[tuple[str, int], Any] = {}
 
 
 def default_onnx_dir() -> Path:
     return Path(os.environ.get("HUB_KB_ONNX_DIR") or Path.home() / ".cache" / "hub" / "kb-onnx")
 
 
-def _model_digest(folder: Path) -> str:
-    """Identifies the model files (names, sizes, mtimes) and the exporter version."""
+def _files_digest(folder: Path) -> str:
+    """Identifies the model files (names, sizes, mtimes)."""
     h = hashlib.sha256()
     for f in sorted(p for p in folder.rglob("*") if p.is_file()):
         st = f.stat()
         h.update(f"{f.relative_to(folder)}:{st.st_size}:{st.st_mtime_ns};".encode())
+    return h.hexdigest()[:16]
+
+
+def _model_digest(folder: Path) -> str:
+    """Identifies the model files and the exporter version."""
     import torch
 
-    h.update(f"torch={torch.__version__};opset=17".encode())
-    return h.hexdigest()[:16]
+    return hashlib.sha256(f"{_files_digest(folder)};torch={torch.__version__};opset=17"
+                          .encode()).hexdigest()[:16]
+
+
+def _cosines(got: np.ndarray, want: np.ndarray) -> float:
+    return float((got * want).sum(axis=1).min())
 
 
 class _OnnxRunner:
@@ -78,10 +101,53 @@ class _OnnxRunner:
         opts.log_severity_level = 3
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         self.inputs = [i.name for i in self.session.get_inputs()]
+        #: texts -> token features; set by whoever built the runner (the model's own tokenizer)
+        self.tokenize: Any = None
+        self.dimension = 0
 
     def run(self, features: dict[str, Any]) -> np.ndarray:
-        feed = {name: features[name].numpy().astype(np.int64) for name in self.inputs}
+        feed = {name: np.asarray(features[name], dtype=np.int64) for name in self.inputs}
         return self.session.run(None, feed)[0]
+
+
+def _fast_runner(model_dir: Path, name: str, onnx_dir: Path, threads: int) -> _OnnxRunner | None:
+    """The verified export of ``model_dir`` with its ``tokenizer.json``, without torch; None when
+    there is no note of a verified export or anything does not check out (see the module doc)."""
+    note = onnx_dir / f"{name}-{_files_digest(model_dir)}.ready.json"
+    try:
+        info = json.loads(note.read_text())
+        path = onnx_dir / info["onnx"]
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        tok.enable_truncation(max_length=int(info["max_seq_length"]))
+        pad = tok.token_to_id("[PAD]")
+        tok.enable_padding(pad_id=pad if pad is not None else 0, pad_token="[PAD]")
+        runner = _OnnxRunner(path, threads)
+
+        def tokenize(texts: list[str]) -> dict[str, np.ndarray]:
+            enc = tok.encode_batch(texts)
+            return {"input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+                    "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+                    "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64)}
+
+        runner.tokenize = tokenize
+        runner.dimension = int(info["dimension"])
+        probes = [*_PROBES, _LONG_PROBE]
+        got = np.vstack([runner.run(tokenize(probes)), runner.run(tokenize(probes[:1]))])
+        want = np.asarray(info["vectors"], dtype=np.float32)
+        cos = min(_cosines(got[:-1], want), _cosines(got[-1:], want[:1]))
+    except FileNotFoundError:
+        return None
+    except Exception as err:  # noqa: BLE001 - any doubt: the torch path checks the export again
+        log.info("kb: no torch-free start for %s (%s)", model_dir, err)
+        return None
+    if cos < MIN_EXPORT_COSINE:
+        log.warning("kb: ONNX export %s no longer matches its probes (cosine %.4f)", path, cos)
+        return None
+    if threads:
+        _limit_blas_threads(threads)
+    return runner
 
 
 def _limit_blas_threads(threads: int) -> None:
@@ -219,6 +285,9 @@ class SentenceTransformerEmbedder(Embedder):
 
     @property
     def dimension(self) -> int:
+        runner = self._onnx() if self._model is None else self._runner
+        if runner is not None and runner.dimension:
+            return int(runner.dimension)
         model = self._load()
         getter = getattr(model, "get_embedding_dimension", None) or \
             model.get_sentence_embedding_dimension
@@ -232,8 +301,15 @@ class SentenceTransformerEmbedder(Embedder):
         None when this embedder runs on torch."""
         if self._runner is not None or self.runtime == "torch" or self.device != "cpu":
             return self._runner
-        model = self._load()
         key = (str(self.model_dir), int(self.threads or 0))
+        with _MODELS_LOCK:
+            if key not in _RUNNERS and key not in _FAST:
+                _FAST[key] = _fast_runner(self.model_dir, self.name,
+                                          self.onnx_dir or default_onnx_dir(), key[1])
+            self._runner = _RUNNERS.get(key) or _FAST.get(key)
+        if self._runner is not None:
+            return self._runner
+        model = self._load()
         with _MODELS_LOCK:
             if key not in _RUNNERS:
                 _RUNNERS[key] = self._build_runner(model)
@@ -256,9 +332,12 @@ class SentenceTransformerEmbedder(Embedder):
             if not path.is_file():
                 _export(model, path)
             runner = _OnnxRunner(path, int(self.threads or 0))
-            want = self._torch_encode(_PROBES)
-            got = np.vstack([self._run(runner, _PROBES), self._run(runner, _PROBES[:1])])
-            cos = float(min((got[:3] * want).sum(axis=1).min(), (got[3] * want[0]).sum()))
+            runner.tokenize = lambda texts: _tokenize(model, texts)
+            probes = [*_PROBES, _LONG_PROBE]
+            want = self._torch_encode(probes)
+            got = np.vstack([self._run(runner, probes), self._run(runner, probes[:1])])
+            cos = min(_cosines(got[:-1], want), _cosines(got[-1:], want[:1]))
+            runner.dimension = int(want.shape[1])
         except Exception as err:  # noqa: BLE001 - any exporter/runtime failure: use torch
             log.warning("ONNX export of %s unusable (%s): embedding with torch",
                         self.model_dir, err)
@@ -267,15 +346,24 @@ class SentenceTransformerEmbedder(Embedder):
             log.warning("ONNX export %s differs from torch (cosine %.4f): embedding with torch",
                         path, cos)
             return None
+        note = path.parent / f"{self.name}-{_files_digest(self.model_dir)}.ready.json"
+        tmp = note.with_suffix(f".{os.getpid()}.tmp")
+        try:
+            tmp.write_text(json.dumps({
+                "onnx": path.name, "max_seq_length": int(model.max_seq_length),
+                "dimension": int(want.shape[1]), "cosine": cos,
+                "vectors": [[float(x) for x in row] for row in want]}))
+            os.replace(tmp, note)
+        except OSError as err:  # a read-only cache: the next start goes through torch again
+            log.info("kb: cannot note the verified export in %s (%s)", note, err)
         return runner
 
     def _run(self, runner: Any, texts: list[str]) -> np.ndarray:
-        model = self._load()
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths batch
         out = np.empty((len(texts), 0), dtype=np.float32)
         for start in range(0, len(texts), self.batch_size):
             chunk = order[start: start + self.batch_size]
-            vectors = runner.run(_tokenize(model, [texts[i] for i in chunk]))
+            vectors = runner.run(runner.tokenize([texts[i] for i in chunk]))
             if out.shape[1] == 0:
                 out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
             out[chunk] = vectors
