@@ -142,6 +142,12 @@ class Embedder(abc.ABC):
         """Whether the model understands ``text``'s language (else search ranks lexically)."""
         return True
 
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """:meth:`encode` for article phrasings being indexed (an embedder may reuse the vectors
+        of phrasings it embedded before: an edit re-embeds only what changed). Queries always
+        go through :meth:`encode`."""
+        return self.encode(texts)
+
 
 class SearchBackend(abc.ABC):
     """The knowledge-base search port."""

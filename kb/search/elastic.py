@@ -325,7 +325,8 @@ class ElasticBackend(AsyncSearchBackend):
             return
         for doc in docs:
             doc.validate()
-        vectors = await self._encode([p for d in docs for p in d.phrasings()])
+        vectors = await asyncio.to_thread(self.embedder.encode_documents,
+                                          [p for d in docs for p in d.phrasings()])
         ops = bulk_operations(self.target, docs, vectors)
         resp = self._body(await self._call("bulk index", self.client.bulk(
             operations=ops, refresh=self.refresh)))

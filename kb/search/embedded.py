@@ -296,7 +296,7 @@ class EmbeddedBackend(SearchBackend):
                               details={"id": doc.id})
         phrasings = [d.phrasings() for d in docs]
         flat = [p for ps in phrasings for p in ps]
-        vectors = self.embedder.encode(flat) if flat else np.zeros((0, 0), np.float32)
+        vectors = self.embedder.encode_documents(flat) if flat else np.zeros((0, 0), np.float32)
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:

@@ -33,6 +33,7 @@ import logging
 import os
 import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,10 @@ _MODELS_LOCK = threading.Lock()
 _RUNNERS: dict[tuple[str, int], Any] = {}
 # the same from a verified export's note, without torch (None: no usable note)
 _FAST: dict[tuple[str, int], Any] = {}
+#: phrasings embedded lately, per model folder and runtime: re-indexing an article after an edit
+#: (or the same FAQ in another hub of this process) embeds only the texts that changed
+DOC_CACHE_SIZE = 8192
+_DOC_CACHE: dict[tuple[str, str], OrderedDict[str, np.ndarray]] = {}
 
 
 def default_onnx_dir() -> Path:
@@ -388,3 +393,25 @@ class SentenceTransformerEmbedder(Embedder):
         runner = self._onnx()
         vectors = self._run(runner, texts) if runner is not None else self._torch_encode(texts)
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        if not texts or not all(isinstance(t, str) for t in texts):
+            return self.encode(texts)
+        key = (str(self.model_dir), "onnx" if self._onnx() is not None else "torch")
+        with _MODELS_LOCK:
+            cache = _DOC_CACHE.setdefault(key, OrderedDict())
+            known = {t: cache[t] for t in dict.fromkeys(texts) if t in cache}
+            for t in known:
+                cache.move_to_end(t)
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        if missing:
+            fresh = self.encode(missing)
+            known.update(zip(missing, fresh, strict=True))
+            with _MODELS_LOCK:
+                for t, v in zip(missing, fresh, strict=True):
+                    cache[t] = v.copy()  # not a view keeping the whole batch alive
+                    cache.move_to_end(t)
+                while len(cache) > DOC_CACHE_SIZE:
+                    cache.popitem(last=False)
+        return np.ascontiguousarray(np.vstack([known[t] for t in texts]), dtype=np.float32)

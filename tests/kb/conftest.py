@@ -11,6 +11,7 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from kb.search import embedding  # noqa: E402
 from kb.search.base import Doc  # noqa: E402
 from kb.search.embedding import SentenceTransformerEmbedder  # noqa: E402
 
@@ -35,8 +36,11 @@ class CountingEmbedder(SentenceTransformerEmbedder):
         return out
 
     def reset(self) -> None:
+        """Forget what was embedded, including the adapter's cache of indexed phrasings (so a
+        test counts what its own change makes the model embed)."""
         self.calls = 0
         self.texts.clear()
+        embedding._DOC_CACHE.clear()
 
 
 @pytest.fixture

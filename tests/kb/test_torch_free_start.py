@@ -82,3 +82,27 @@ def test_a_note_that_does_not_check_out_falls_back_to_torch(verified, tmp_path: 
     vectors = np.asarray(got["vectors"], dtype=np.float32)
     assert float((vectors * want).sum(axis=1).min()) > 0.999
     assert json.loads(note.read_text())["vectors"][0][0] == pytest.approx(-info["vectors"][0][0])
+
+
+def test_reindexing_embeds_only_phrasings_it_has_not_seen(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kb.search import embedding
+
+    try:
+        e = embedding.SentenceTransformerEmbedder(threads=1)
+    except Exception as err:  # pragma: no cover - environment
+        pytest.skip(f"embedding model not installed ({err})")
+    monkeypatch.setattr(embedding, "_DOC_CACHE", {})
+    first = ["How do I reset my PIN?", "I forgot my PIN", "card"]
+    want = e.encode(first + ["my card was swallowed"])
+    encoded: list[list[str]] = []
+    real = e.encode
+    monkeypatch.setattr(e, "encode", lambda texts: encoded.append(list(texts)) or real(texts))
+    got = e.encode_documents(first)
+    assert encoded == [first] and np.allclose(got, want[:3], atol=1e-6)
+    # the article is edited: one phrasing replaced, one repeated
+    got = e.encode_documents(["card", "How do I reset my PIN?", "my card was swallowed", "card"])
+    assert encoded == [first, ["my card was swallowed"]]
+    assert np.allclose(got, want[[2, 0, 3, 2]], atol=1e-6)
+    monkeypatch.setattr(embedding, "DOC_CACHE_SIZE", 2)
+    e.encode_documents(["a new phrasing"])  # the cache keeps only the most recent entries
+    assert len(next(iter(embedding._DOC_CACHE.values()))) == 2
