@@ -13,18 +13,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from channels.email.bulk import parse_csv
 from channels.email.templates import FIELDS, render
 from hub.api.http import Api, json_response, parse_body, parse_query, require
-from hub.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from hub.api.uploads import read_form_file
+from hub.errors import ValidationFailed
 from hub.security import new_id
 from hub.services.attachments import attachment_public
 
 if TYPE_CHECKING:
     from channels.email.adapter import EmailChannel
-
-MAX_CSV_BYTES = 5 * 1024 * 1024
-
 
 class TemplateBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -214,32 +211,15 @@ def register_routes(api: Api, ch: EmailChannel) -> None:  # noqa: C901 - a list 
              "scheduled_at, rate_per_s)", tag="email", status=201)
     async def create_bulk_csv(request: Request) -> Response:
         user = await require(request, "bulk_send")
-        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-            raise UnsupportedMediaType("upload the CSV as multipart/form-data with a 'file' field")
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > MAX_CSV_BYTES + 64 * 1024:
-            raise PayloadTooLarge(f"the CSV file is larger than {MAX_CSV_BYTES // 1024 // 1024} MiB")
-        try:
-            form = await request.form(max_files=1, max_fields=10, max_part_size=MAX_CSV_BYTES + 1)
-        except Exception as err:  # noqa: BLE001 - multipart parser errors are the client's
-            raise ValidationFailed(f"could not read the upload: {err}") from err
-        try:
-            upload = form.get("file")
-            if upload is None or isinstance(upload, str):
-                raise ValidationFailed("the form needs a 'file' field with the CSV file")
-            data = await upload.read(MAX_CSV_BYTES + 1)
-            if len(data) > MAX_CSV_BYTES:
-                raise PayloadTooLarge(f"the CSV file is larger than {MAX_CSV_BYTES // 1024 // 1024} MiB")
-            name = str(form.get("name") or upload.filename or "CSV upload")
-            template_id = str(form.get("template_id") or "")
-            when = _float(str(form.get("scheduled_at") or ""), "scheduled_at")
-            rate = _float(str(form.get("rate_per_s") or ""), "rate_per_s")
-        finally:
-            await form.close()
-        if not template_id:
+        upload = await read_form_file(request, fields=("name", "template_id", "scheduled_at", "rate_per_s"))
+        when = _float(upload.fields["scheduled_at"], "scheduled_at")
+        rate = _float(upload.fields["rate_per_s"], "rate_per_s")
+        if not upload.fields["template_id"]:
             raise ValidationFailed("choose a template (template_id)")
-        job = await ch.bulk.create(name=name, template_id=template_id, recipients=parse_csv(data),
-                                   scheduled_at=when, rate_per_s=rate, user=user, source="csv")
+        job = await ch.bulk.create_from_csv(
+            name=upload.fields["name"] or upload.filename or "CSV upload",
+            template_id=upload.fields["template_id"], data=upload.data, scheduled_at=when,
+            rate_per_s=rate, user=user)
         return json_response(job, 201)
 
     @api.add("/api/email/bulk", "GET", "Bulk email jobs with progress", tag="email")

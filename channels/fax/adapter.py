@@ -25,6 +25,7 @@ from channels.fax.errors import BadSignature, FaxError, FaxTooLarge, InboundDisa
 from channels.fax.gateways import EmailFaxGateway, FaxGateway, HylafaxGateway
 from channels.fax.service import FaxService
 from hub.api.http import Api, current_user, json_response, parse_body, parse_query, require
+from hub.api.uploads import CsvColumn, read_csv, read_form_file
 from hub.errors import HubError, NotFound, UnsupportedMediaType, ValidationFailed
 from hub.events import Event, EventType
 
@@ -56,6 +57,11 @@ class TextDocument(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field(min_length=1, max_length=50_000)
     values: dict[str, str] = Field(default_factory=dict)  # {placeholders} of a template
+
+
+#: The number column of a bulk fax CSV upload.
+FAX_NUMBER = CsvColumn("number", ("fax", "fax_number", "faxnumber", "to", "传真", "传真号", "传真号码"),
+                       required=True, label="fax number")
 
 
 class SendBody(BaseModel):
@@ -404,6 +410,21 @@ class FaxChannel:
                 user.require("bulk_send")
             result = await ch.service.send(body.document_id, body.numbers, user_id=user.id,
                                            bulk_name=(body.bulk_name or "Bulk fax") if bulk else None)
+            return json_response(result, status=201)
+
+        @api.add("/api/fax/send/csv", "POST",
+                 "Send a prepared document to the numbers of a CSV upload as a bulk fax (multipart: "
+                 "file with a 'fax' or 'number' column, document_id, bulk_name)", tag="fax", status=201)
+        async def send_csv(request: Request) -> Response:
+            user = await require(request, "bulk_send")
+            upload = await read_form_file(request, fields=("document_id", "bulk_name"))
+            if not upload.fields["document_id"]:
+                raise ValidationFailed("prepare the document first (document_id)")
+            table = read_csv(upload.data, [FAX_NUMBER], max_rows=ch.services.settings.fax_bulk_max_recipients)
+            result = await ch.service.send(
+                upload.fields["document_id"], [r.values["number"] for r in table.rows],
+                rows=[r.number for r in table.rows], errors=table.errors, user_id=user.id,
+                bulk_name=(upload.fields["bulk_name"] or upload.filename or "Bulk fax")[:200])
             return json_response(result, status=201)
 
         @api.add("/api/fax/jobs", "GET", "Outbound fax jobs and their state", tag="fax", query=JobsQuery)

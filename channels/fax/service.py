@@ -519,18 +519,23 @@ class FaxService:
         return self.gateway.name
 
     async def send(self, document_id: str, numbers: list[str], *, user_id: str | None,
-                   bulk_name: str | None = None) -> dict[str, Any]:
-        """One job per number (all numbers validated first: one bad number stores nothing)."""
+                   bulk_name: str | None = None, rows: list[int] | None = None,
+                   errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """One job per number (all numbers validated first: one bad number stores nothing).
+        ``rows`` numbers the numbers (default 1, 2, …); ``errors`` are rows already found bad
+        (a CSV upload's)."""
         gateway = self._gateway_name()
         doc = await self.get_row(document_id)
         if doc.direction != "out":
             raise ValidationFailed("only a prepared outbound document can be sent")
-        if not numbers:
+        errors = list(errors or [])
+        total = len(numbers) + len(errors)
+        if not total:
             raise ValidationFailed("give at least one fax number")
-        if len(numbers) > self.st.fax_bulk_max_recipients:
+        if total > self.st.fax_bulk_max_recipients:
             raise ValidationFailed(f"at most {self.st.fax_bulk_max_recipients} numbers at once")
-        errors, seen, clean = [], set(), []
-        for i, raw in enumerate(numbers, start=1):
+        seen, clean = set(), []
+        for i, raw in zip(rows or range(1, len(numbers) + 1), numbers, strict=True):
             try:
                 n = normalise_number(raw, self.st.fax_default_country)
             except InvalidFaxNumber as err:
@@ -540,7 +545,8 @@ class FaxService:
                 seen.add(n)
                 clean.append(n)
         if errors:
-            raise InvalidFaxNumber(f"{len(errors)} of {len(numbers)} numbers are not valid; nothing "
+            errors.sort(key=lambda e: e["row"])
+            raise InvalidFaxNumber(f"{len(errors)} of {total} numbers are not valid; nothing "
                                    f"was sent (row {errors[0]['row']}: {errors[0]['msg']})",
                                    details={"errors": errors[:20], "error_count": len(errors)})
         now = self.clock.now()

@@ -17,22 +17,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from channels.sms import segments
-from channels.sms.bulk import TIMER_KIND, BulkService, parse_csv
+from channels.sms.bulk import TIMER_KIND, BulkService
 from channels.sms.gateway import DeliveryReport, GatewaySink, InboundSms, SmsGateway
 from channels.sms.kannel import KannelGateway, dlr_status
 from channels.sms.outbound import OutboundWorker
 from channels.sms.service import SmsService, StatusUpdate
 from hub.api.http import Api, current_user, json_response, parse_body, require
-from hub.errors import Forbidden, HubError, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from hub.api.uploads import read_form_file
+from hub.errors import Forbidden, HubError, NotFound, PayloadTooLarge, ValidationFailed
 from hub.events import Event, EventType
 
 if TYPE_CHECKING:
     from hub.app import Services
 
 log = logging.getLogger(__name__)
-
-MAX_CSV_BYTES = 5 * 1024 * 1024
-
 
 class InboundDisabled(HubError):
     code, status, title = "sms_inbound_disabled", 503, "Inbound SMS is not configured"
@@ -358,34 +356,17 @@ class SmsChannel(GatewaySink):
                  "scheduled_at)", tag="sms", status=201)
         async def create_bulk_csv(request: Request) -> Response:
             user = await require(request, "bulk_send")
-            if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-                raise UnsupportedMediaType("upload the CSV as multipart/form-data with a 'file' field")
-            length = request.headers.get("content-length")
-            if length and length.isdigit() and int(length) > MAX_CSV_BYTES + 64 * 1024:
-                raise PayloadTooLarge(f"the CSV file is larger than {MAX_CSV_BYTES // 1024 // 1024} MiB")
-            try:
-                form = await request.form(max_files=1, max_fields=10, max_part_size=MAX_CSV_BYTES + 1)
-            except Exception as err:  # noqa: BLE001 - multipart parser errors are the client's
-                raise ValidationFailed(f"could not read the upload: {err}") from err
-            try:
-                upload = form.get("file")
-                if upload is None or isinstance(upload, str):
-                    raise ValidationFailed("the form needs a 'file' field with the CSV file")
-                data = await upload.read(MAX_CSV_BYTES + 1)
-                if len(data) > MAX_CSV_BYTES:
-                    raise PayloadTooLarge(f"the CSV file is larger than {MAX_CSV_BYTES // 1024 // 1024} MiB")
-                name = str(form.get("name") or upload.filename or "CSV upload")
-                template = str(form.get("template") or "")
-                when = str(form.get("scheduled_at") or "").strip()
-            finally:
-                await form.close()
+            upload = await read_form_file(request, fields=("name", "template", "scheduled_at"))
+            when = upload.fields["scheduled_at"]
             try:
                 scheduled_at = float(when) if when else None
             except ValueError as err:
                 raise ValidationFailed("scheduled_at must be epoch seconds") from err
             assert ch.bulk is not None
-            job = await ch.bulk.create(name=name, template=template, recipients=parse_csv(data),
-                                       scheduled_at=scheduled_at, user_id=user.id)
+            job = await ch.bulk.create_from_csv(
+                name=upload.fields["name"] or upload.filename or "CSV upload",
+                template=upload.fields["template"], data=upload.data, scheduled_at=scheduled_at,
+                user_id=user.id)
             return json_response(job, status=201)
 
         @api.add("/api/sms/bulk", "GET", "Bulk SMS jobs with progress", tag="sms")

@@ -81,6 +81,25 @@ async def test_pdf_bulk_fax_retries_and_reports_progress(hub, hylafax, tmp_path:
     found = (await sup.ok("GET", "/api/fax/faxes?number=65520003&direction=out"))["items"]
     assert [f["id"] for f in found] == [doc["id"]]
 
+    # the numbers of a CSV upload (the shared recipients reader): bad rows refused by row, nothing
+    # sent; a good list makes a bulk fax named after the form (or the file)
+    bad = "传真,name\n+8610 6552 7001,A\n123,B\n,C\n".encode()
+    r = await sup.http.post("/api/fax/send/csv", files={"file": ("list.csv", bad, "text/csv")},
+                            data={"document_id": doc["id"], "bulk_name": "CSV works"})
+    assert r.status_code == 422, r.text
+    assert [(e["row"], e["number"]) for e in r.json()["errors"]] == [(2, "123"), (3, "")]
+    assert len((await sup.ok("GET", "/api/fax/bulk"))["items"]) == 1
+    r = await agent.post("/api/fax/send/csv", files={"file": ("list.csv", bad, "text/csv")},
+                         data={"document_id": doc["id"]})
+    assert r.status_code == 403
+    good = b"fax\n+8610 6552 7001\n+8610 6552 7002\n"
+    r = await sup.http.post("/api/fax/send/csv", files={"file": ("street.csv", good, "text/csv")},
+                            data={"document_id": doc["id"]})
+    assert r.status_code == 201, r.text
+    assert (r.json()["name"], r.json()["total"]) == ("street.csv", 2)
+    jobs = await wait_jobs(sup, r.json()["id"])
+    assert sorted(j["to_number"] for j in jobs) == ["+861065527001", "+861065527002"]
+
 
 async def test_fax_on_demand_library(hub, hylafax) -> None:
     admin = await hub.client("admin")
