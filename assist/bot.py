@@ -4,7 +4,9 @@
 best published article when its fused score clears the calibrated threshold (and leads the
 runner-up by the calibrated margin), hand over when the customer asks for a person, and hand
 over otherwise. The threshold comes from ``assist/bot_calibration.json``, written by
-``bench/assist_bot.py --calibrate`` on the BANKING77 train split (see that module).
+``bench/assist_bot.py --calibrate`` on the BANKING77 train split (see that module); the settings
+``kb_bot_min_score`` / ``kb_bot_min_margin`` override it when set (:meth:`BotPolicy.from_settings`,
+the one place both the bot and ``KnowledgeBase.confident`` take their thresholds from).
 
 ``WidgetBot`` does the side effects: bot messages are stored with sender ``"bot"`` (so the agent
 sees the whole exchange after a hand-over), hand-over puts the conversation in the ACD queue,
@@ -85,6 +87,22 @@ class BotPolicy:
         except (OSError, KeyError, ValueError, TypeError):
             log.warning("no bot calibration in %s: using threshold %.2f", path, DEFAULT_THRESHOLD)
             return cls(DEFAULT_THRESHOLD, DEFAULT_MARGIN)
+
+    @classmethod
+    def from_settings(cls, settings: Any, path: Path = CALIBRATION_FILE) -> BotPolicy:
+        """The calibrated threshold and margin, each replaced by its setting
+        (``kb_bot_min_score``, ``kb_bot_min_margin``) when that is set explicitly. Used by the
+        widget bot, assist's ``confident`` flag and ``KnowledgeBase.confident`` alike."""
+        policy = cls.calibrated(path)
+        score = getattr(settings, "kb_bot_min_score", None)
+        margin = getattr(settings, "kb_bot_min_margin", None)
+        if score is None and margin is None:
+            return policy
+        named = [n for n, v in (("kb_bot_min_score", score), ("kb_bot_min_margin", margin))
+                 if v is not None]
+        return cls(policy.threshold if score is None else float(score),
+                   policy.margin if margin is None else float(margin),
+                   source=f"{policy.source}, overridden by {' and '.join(named)}")
 
     def decide(self, text: str, hits: list[FaqHit], *, covered: bool = True) -> Answer | HandOver:
         """``covered``: whether the embedding model understands the text's language; when it

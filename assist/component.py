@@ -69,7 +69,7 @@ class AssistComponent:
 
                 embedder = SentenceTransformerEmbedder(st.kb_model_dir or None,
                                                        multilingual=st.kb_model_multilingual)
-        policy = BotPolicy.calibrated()
+        policy = BotPolicy.from_settings(st)  # calibrated, unless the settings override it
         self.service = AssistService(services, faq_lookup=lambda: self.faq, embedder=embedder,
                                      max_examples=st.assist_category_examples, policy=policy)
         enabled = st.assist_bot == "on" or (st.assist_bot == "demo" and st.demo)

@@ -10,6 +10,8 @@ Per stage (embed, bm25, vectors, fusion, highlights, assemble) p50/p99 come from
 own stage clock; ``cpu_*`` is the process CPU time per query (the wall figures include time the
 OS gave to other processes: the machine is shared, so the load average is reported too). The
 query set is run ``--repeats`` times; ``p99_ms`` is over all of them, ``repeat_p99_ms`` each.
+``gc_runs`` / ``gc_pause_max_ms``: Python garbage collections during the timed queries (a
+full collection over the index's objects would show up in the tail; none of them does).
 
 Corpus vectors are cached between runs in ``bench/cache/`` (git-ignored; keyed by corpus seed,
 size and model) because embedding 100,000 texts takes minutes on this machine; the output says
@@ -22,6 +24,7 @@ Run from the repository root: ``HF_HUB_OFFLINE=1 .venv/bin/python bench/kb_laten
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import random
@@ -134,6 +137,15 @@ def main(argv: list[str] | None = None) -> int:
         for q in queries[:5]:
             backend.search(q, k=10)  # warm-up
         load_before = os.getloadavg()[0]
+        gc_pauses: list[float] = []  # collector runs during the timed queries (ms each)
+
+        def on_gc(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                on_gc.t0 = time.perf_counter()  # type: ignore[attr-defined]
+            else:
+                gc_pauses.append((time.perf_counter() - on_gc.t0) * 1000)  # type: ignore[attr-defined]
+
+        gc.callbacks.append(on_gc)
         times: list[float] = []
         cpu: list[float] = []
         stages: dict[str, list[float]] = {}
@@ -152,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             repeat_p99.append(round(float(np.percentile(mine, 99)), 2))
             times.extend(mine)
         load_after = os.getloadavg()[0]
+        gc.callbacks.remove(on_gc)
 
         updates = []
         for i in range(20):
@@ -181,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
               "query_embed_ms": {"p50": pct(single, 50), "p99": pct(single, 99),
                                  "cpu_p50": pct(single_cpu, 50), "cpu_p99": pct(single_cpu, 99)},
               "load_avg_1m": [round(load_before, 2), round(load_after, 2)],
+              "gc_runs": len(gc_pauses), "gc_pause_max_ms": round(max(gc_pauses, default=0.0), 2),
               "cores": os.cpu_count(),
               "note": "every query and every updated article is embedded for real"}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -189,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
                       "corpus_vectors_cached": cached, "runtime": detail["runtime"],
                       "embedding_sentences_per_s": detail["embedding_sentences_per_s"],
                       "query_embed_ms": detail["query_embed_ms"],
-                      "stages_ms": detail["stages_ms"], "load_avg_1m": detail["load_avg_1m"]}))
+                      "stages_ms": detail["stages_ms"], "load_avg_1m": detail["load_avg_1m"],
+                      "gc_runs": detail["gc_runs"]}))
     return 0
 
 

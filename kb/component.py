@@ -117,9 +117,13 @@ class KnowledgeBaseComponent:
         st = services.settings
         backend = self._backend or make_backend(st)
         index = IndexSync(services.db, backend)
+        # the bot's thresholds have one source: the calibration file, overridden by the
+        # kb_bot_min_* settings when set (imported here: assist builds on kb, not the reverse)
+        from assist.bot import BotPolicy
+
+        policy = BotPolicy.from_settings(st)
         self._kb = KnowledgeBase(services.db, services.clock, index,
-                                 bot_min_score=st.kb_bot_min_score,
-                                 bot_min_margin=st.kb_bot_min_margin)
+                                 bot_min_score=policy.threshold, bot_min_margin=policy.margin)
         self._jobs = ImportJobs(services.db, self._kb)
         await self._jobs.fail_interrupted()
         services.extras["kb"] = self._kb

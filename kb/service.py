@@ -108,7 +108,7 @@ def _can_publish(actor: User | None) -> bool:
 
 class KnowledgeBase:
     def __init__(self, db: Database, clock: Clock, index: IndexSync, *,
-                 bot_min_score: float = 0.7, bot_min_margin: float = 0.0) -> None:
+                 bot_min_score: float, bot_min_margin: float) -> None:
         self.db = db
         self.clock = clock
         self.index = index
@@ -410,8 +410,9 @@ class KnowledgeBase:
         return out
 
     def confident(self, hits: Sequence[SearchHit]) -> bool:
-        """Whether the top hit is good enough for the bot to answer on its own
-        (``kb_bot_min_score`` on its confidence, ``kb_bot_min_margin`` on its lead)."""
+        """Whether the top hit is good enough for the bot to answer on its own: its confidence
+        and lead against the bot's thresholds (``assist.bot.BotPolicy.from_settings``: the
+        calibrated ones unless ``kb_bot_min_score`` / ``kb_bot_min_margin`` are set)."""
         if not hits:
             return False
         top = hits[0]

@@ -26,8 +26,8 @@ from channels.fax.gateways import EmailFaxGateway, FaxGateway, HylafaxGateway
 from channels.fax.service import FaxService
 from hub.api.http import Api, current_user, json_response, parse_body, parse_query, require
 from hub.api.uploads import CsvColumn, read_csv, read_form_file
-from hub.errors import HubError, NotFound, UnsupportedMediaType, ValidationFailed
-from hub.events import Event, EventType
+from hub.errors import NotFound, UnsupportedMediaType, ValidationFailed
+from hub.services.outbound_replies import OutboundReplies
 
 if TYPE_CHECKING:
     from hub.app import Services
@@ -125,6 +125,7 @@ class FaxChannel:
         self._services: Services | None = None
         self._gateway_override = gateway
         self.svc: FaxService | None = None
+        self.replies: OutboundReplies | None = None
 
     @property
     def services(self) -> Services:
@@ -162,28 +163,17 @@ class FaxChannel:
         hooks = getattr(services.conversations, "search_hooks", None)
         if hooks is not None:
             hooks.append(self.svc.conversation_search)
-        services.bus.subscribe(self.on_hub_event)
         await self.svc.start()
-
-    async def on_hub_event(self, ev: Event) -> None:
-        """An agent's reply in a fax conversation is faxed back to the sender."""
-        if ev.type is not EventType.MESSAGE_CREATED or not ev.conversation_id or self.svc is None:
-            return
-        msg: dict[str, Any] = ev.data["message"]
-        if msg["sender"] != "agent" or msg["kind"] != "message":
-            return
-        row = await self.services.conversations.row(ev.conversation_id)
-        if row.channel != "fax":
-            return
-        try:
-            await self.svc.queue_reply(msg, row)
-        except Exception as err:  # noqa: BLE001 - never lose a reply silently
-            if not isinstance(err, HubError):
-                log.exception("fax: could not queue the reply %s", msg["id"])
-            detail = err.detail if isinstance(err, HubError) else str(err)
-            await self.svc.system_note(row.id, f"This reply was not faxed: {detail}"[:2000])
+        # an agent's reply in a fax conversation is faxed back to the sender: live from the
+        # message event, and recovered on start (exactly once)
+        self.replies = OutboundReplies(services, "fax", label="Fax", recorded=self.svc.reply_recorded,
+                                       send=self.svc.queue_reply,
+                                       unsent_text="This reply was not faxed: {detail}")
+        self.replies.start()
 
     async def stop(self) -> None:
+        if self.replies is not None:
+            await self.replies.stop()
         if self.svc is not None:
             await self.svc.stop()
         if self._services is not None:

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, desc, func, or_, select, update
+from sqlalchemy import and_, desc, exists, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from channels.fax import render
@@ -169,8 +169,10 @@ class FaxService:
         return dest
 
     async def _store(self, fid: str, data: bytes, values: dict[str, Any],
-                     prepare: Callable[[Path], Awaitable[None]] | None = None) -> Any:
-        """Render ``data`` into a temporary directory, move it into place, commit the rows."""
+                     prepare: Callable[[Path], Awaitable[None]] | None = None,
+                     jobs: list[dict[str, Any]] | None = None) -> Any:
+        """Render ``data`` into a temporary directory, move it into place, commit the rows (with
+        ``jobs``, the document's outbound jobs in the same transaction)."""
         tmp = self.root / f".tmp-{fid}"
         try:
             if prepare is not None:
@@ -192,6 +194,8 @@ class FaxService:
                 await tx.conn.execute(fax_pages.insert(), [
                     {"fax_id": fid, "page_no": p.page_no, "width": p.width, "height": p.height}
                     for p in pages])
+                if jobs:
+                    await tx.conn.execute(fax_jobs.insert(), jobs)
         except BaseException:
             await asyncio.to_thread(shutil.rmtree, self.dir_for(fid), True)
             raise
@@ -417,10 +421,11 @@ class FaxService:
 
     async def prepare(self, *, text: str | None = None, pdf: bytes | None = None,
                       source: str, created_by: str | None, meta: dict[str, Any] | None = None,
-                      link: dict[str, Any] | None = None) -> Any:
+                      link: dict[str, Any] | None = None, send_to: str | None = None) -> Any:
         """An outbound document: text or a PDF rendered to TIFF-F (ghostscript), stored with its
         pages like a received fax so it can be viewed and searched. ``link`` sets the document's
-        ``provider_id`` (a dedupe key), ``conversation_id`` and ``message_id`` (agent replies)."""
+        ``provider_id`` (a dedupe key), ``conversation_id`` and ``message_id`` (agent replies);
+        ``send_to`` (a normalised number) queues its job in the document's own transaction."""
         if (text is None) == (pdf is None):
             raise ValidationFailed("give either a text or a PDF file")
         if pdf is not None:
@@ -453,19 +458,29 @@ class FaxService:
             values = {"direction": "out", "source": source, "status": "ready",
                       "from_number": self.st.fax_number or None, "fax_tiff": "original.tif",
                       "created_by": created_by, "meta": dict(meta or {}), **(link or {})}
-            row = await self._store(fid, data, values)
+            jobs = ([self._job_values(fid, send_to, self._gateway_name(), created_by=None)]
+                    if send_to else None)
+            row = await self._store(fid, data, values, jobs=jobs)
         finally:
             await asyncio.to_thread(shutil.rmtree, work, True)
+        if send_to:
+            self._wake.set()
         if self.st.fax_ocr:
             self._spawn(self._ocr(fid), f"fax-ocr-{fid}")
         return row
 
     # --- agent replies in fax conversations -------------------------------------------------
+    @staticmethod
+    def reply_recorded(message_id: Any) -> Any:
+        """True where the agent's message already has its reply fax (``OutboundReplies``)."""
+        return exists().where(fax_documents.c.provider_id == literal("reply:") + message_id)
+
     async def queue_reply(self, msg: dict[str, Any], conv_row: Any) -> bool:
         """An agent's message in a fax conversation → a text fax to the sender's number, once per
-        message (the document's ``provider_id`` is ``reply:<message id>``). Returns False when the
-        message was already taken. Raises a clear error (the caller notes it on the conversation)
-        when there is no gateway, no number or nothing to send."""
+        message (the document's ``provider_id`` is ``reply:<message id>``; the document and its job
+        are committed together). Returns False when the message was already taken. Raises a clear
+        error (``OutboundReplies`` notes it on the conversation) when there is no gateway, no
+        number or nothing to send. Called live and by the start-up reconcile."""
         key = f"reply:{msg['id']}"
         if await self.by_provider_id(key) is not None:
             return False
@@ -480,14 +495,13 @@ class FaxService:
         if not (msg.get("body") or "").strip():
             raise ValidationFailed("the reply has no text to fax")
         try:
-            doc = await self.prepare(
+            await self.prepare(
                 text=msg["body"], source="reply", created_by=msg.get("sender_name"),
                 meta={"reply_to_fax": fax_meta.get("fax_id"), "agent": msg.get("sender_name")},
                 link={"provider_id": key, "conversation_id": conv_row.id, "message_id": msg["id"],
-                      "to_number": number})
+                      "to_number": number}, send_to=number)
         except IntegrityError:
             return False  # the same message seen twice
-        await self.send(doc.id, [number], user_id=None)
         if msg.get("attachments"):
             await self.system_note(conv_row.id, "Attachments are not faxed; only the text was sent.")
         return True
@@ -549,11 +563,10 @@ class FaxService:
             raise InvalidFaxNumber(f"{len(errors)} of {total} numbers are not valid; nothing "
                                    f"was sent (row {errors[0]['row']}: {errors[0]['msg']})",
                                    details={"errors": errors[:20], "error_count": len(errors)})
-        now = self.clock.now()
         bulk_id = new_id() if bulk_name is not None else None
-        jobs = [{"id": new_id(), "document_id": document_id, "bulk_id": bulk_id, "to_number": n,
-                 "status": "queued", "gateway": gateway, "attempts": 0, "next_attempt_at": now,
-                 "created_by": user_id, "created_at": now, "updated_at": now} for n in clean]
+        jobs = [self._job_values(document_id, n, gateway, created_by=user_id, bulk_id=bulk_id)
+                for n in clean]
+        now = self.clock.now()
         async with self.db.tx() as tx:
             if bulk_id is not None:
                 await tx.conn.execute(fax_bulk.insert().values(
@@ -564,6 +577,13 @@ class FaxService:
         if bulk_id is not None:
             return await self.bulk(bulk_id)
         return {"jobs": [job_public(await self.job(j["id"])) for j in jobs]}
+
+    def _job_values(self, document_id: str, number: str, gateway: str, *, created_by: str | None,
+                    bulk_id: str | None = None) -> dict[str, Any]:
+        now = self.clock.now()
+        return {"id": new_id(), "document_id": document_id, "bulk_id": bulk_id, "to_number": number,
+                "status": "queued", "gateway": gateway, "attempts": 0, "next_attempt_at": now,
+                "created_by": created_by, "created_at": now, "updated_at": now}
 
     async def job(self, jid: str) -> Any:
         async with self.db.read() as conn:

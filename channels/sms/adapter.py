@@ -25,7 +25,7 @@ from channels.sms.service import SmsService, StatusUpdate
 from hub.api.http import Api, current_user, json_response, parse_body, require
 from hub.api.uploads import read_form_file
 from hub.errors import Forbidden, HubError, NotFound, PayloadTooLarge, ValidationFailed
-from hub.events import Event, EventType
+from hub.services.outbound_replies import OutboundReplies
 
 if TYPE_CHECKING:
     from hub.app import Services
@@ -79,6 +79,7 @@ class SmsChannel(GatewaySink):
         self.svc: SmsService | None = None
         self.bulk: BulkService | None = None
         self.worker: OutboundWorker | None = None
+        self.replies: OutboundReplies | None = None
 
     @property
     def services(self) -> Services:
@@ -110,7 +111,9 @@ class SmsChannel(GatewaySink):
         self.worker = OutboundWorker(self.svc, self.gateway)
         self.svc.wake_outbound = self.worker.wake
         services.extras["sms"] = self
-        services.bus.subscribe(self.on_hub_event)
+        # agent replies: live from the message event, and recovered on start (exactly once)
+        self.replies = OutboundReplies(services, "sms", label="SMS", recorded=self.svc.reply_recorded,
+                                       send=self.svc.queue_reply)
         services.scheduler.on(TIMER_KIND, self.bulk.on_timer)
         await self.svc.start()
         try:
@@ -119,12 +122,15 @@ class SmsChannel(GatewaySink):
             log.exception("sms: the %s gateway did not start", self.gateway.name)
         self.worker.start()
         self.bulk.start()
+        self.replies.start()
         workflows = services.extras.get("workflows")
         if workflows is not None and hasattr(workflows, "customer"):
             # WO-1 "customer informed automatically": an SMS when the work order is completed
             workflows.customer.register("sms", self._workorder_sms)
 
     async def stop(self) -> None:
+        if self.replies is not None:
+            await self.replies.stop()
         if self.bulk is not None:
             await self.bulk.stop()
         if self.worker is not None:
@@ -231,22 +237,6 @@ class SmsChannel(GatewaySink):
                 r.conversation_id,
                 f"The SMS to {r.phone} could not be delivered after {r.attempts or 1} attempt(s): "
                 f"{r.error or 'refused by the network'}"[:2000])
-
-    async def on_hub_event(self, ev: Event) -> None:
-        if ev.type is not EventType.MESSAGE_CREATED or not ev.conversation_id or self.svc is None:
-            return
-        msg: dict[str, Any] = ev.data["message"]
-        if msg["sender"] != "agent" or msg["kind"] != "message":
-            return
-        row = await self.services.conversations.row(ev.conversation_id)
-        if row.channel != "sms":
-            return
-        try:
-            await self.svc.queue_reply(msg, row)
-        except Exception as err:  # noqa: BLE001 - never lose a reply silently
-            log.exception("sms: could not queue the reply %s", msg["id"])
-            await self.svc.system_note(row.id, f"This reply could not be queued for sending by SMS: "
-                                               f"{err}"[:2000])
 
     # --- HTTP -------------------------------------------------------------------------------------
     def _check_token(self, request: Request) -> None:

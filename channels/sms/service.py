@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, desc, func, or_, select, update
+from sqlalchemy import delete, desc, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from channels.sms import keywords as kw
@@ -498,8 +498,16 @@ class SmsService:
         return {"status": "sent", "sms_status": "queued", "sms_id": values["id"], "to": number,
                 "text": text}
 
+    @staticmethod
+    def reply_recorded(message_id: Any) -> Any:
+        """True where the agent's message already has its outbound SMS (``OutboundReplies``)."""
+        return exists().where(sms_messages.c.message_id == message_id,
+                              sms_messages.c.direction == "out")
+
     async def queue_reply(self, msg: dict[str, Any], conv_row: Any) -> None:
-        """An agent's message in an SMS conversation → the outbound queue (once per message)."""
+        """An agent's message in an SMS conversation → the outbound queue, once per message (the
+        row's ``dedupe_key`` is ``reply:<message id>``; a repeat queues nothing). Called by
+        ``OutboundReplies`` live and on start; a ``HubError`` is noted on the conversation."""
         phone = ((conv_row.meta or {}).get("sms") or {}).get("phone")
         if not phone and conv_row.contact_id:
             contact = await self.s.contacts.get(conv_row.contact_id)

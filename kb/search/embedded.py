@@ -10,7 +10,10 @@
 * BM25 is scored in memory (:class:`~kb.search.lexical.LexicalIndex`: exactly FTS5's
   ``bm25()`` with the same column weights, rebuilt from the ``docs`` table on open, ~0.1 ms of
   CPU per article, and kept in step on every change); an FTS5 ``MATCH`` per search cost ~55 ms
-  at 100,000 articles. FTS5 still makes the highlights, for the final top ``k`` only.
+  at 100,000 articles. The highlights of the final top ``k`` are made in memory too, from
+  their stored text (:mod:`kb.search.highlight`; FTS5 ``snippet()`` cost ~0.3 ms per article).
+  The FTS5 table stays the durable full-text index, written with every change and the
+  reference the in-memory scores are tested against; the search path no longer queries it.
 * A search embeds the query, scores BM25, then scans the vectors (exactly, through a PCA bound
   on large indexes, see :mod:`kb.search.vectors`), fuses the union of both candidate lists and
   highlights the top ``k`` (``search_with(..., timings=...)`` reports each stage's time).
@@ -24,7 +27,7 @@
 from __future__ import annotations
 
 import asyncio
-import html
+import gc
 import json
 import os
 import sqlite3
@@ -48,16 +51,18 @@ from kb.search.base import (
     check_query,
 )
 from kb.search.fusion import BM25Only, Fusion, default_fusion
-from kb.search.lexical import LexicalIndex
-from kb.search.text import query_terms, segment_for_fts, unsegment
+from kb.search.highlight import highlight, snippet
+from kb.search.lexical import LexicalIndex, fts_tokens
+from kb.search.text import query_terms, segment_for_fts
 from kb.search.vectors import VectorIndex
 
 #: 2: FTS rows keyed by rowid ranges of their article (``docs.rowid * FTS_STRIDE + i``), so
 #: replacing or deleting an article never scans the FTS table (schema 1 deleted by doc_id, a
 #: full scan per change: quadratic on a bulk load, ~100 ms per update at 100k articles)
 SCHEMA_VERSION = "2"
+#: a load or bulk index of at least this many articles ends with gc.freeze() (see _settle_gc)
+GC_FREEZE_MIN_DOCS = 10_000
 FTS_STRIDE = 1024
-_MARK_OPEN, _MARK_CLOSE = "\ue000", "\ue001"  # private-use markers, escaped to <mark> later
 #: FTS5 column weights: doc_id, kind (unindexed), phrase, keywords, answer
 _BM25_WEIGHTS = (0.0, 0.0, 1.0, 1.0, 0.3)
 
@@ -77,16 +82,9 @@ CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
 """
 
 
-def _highlight(fragment: str | None) -> str:
-    """FTS5 output with private-use markers → HTML-safe text with ``<mark>``."""
-    if not fragment:
-        return ""
-    safe = html.escape(unsegment(fragment), quote=False)
-    return safe.replace(_MARK_OPEN, "<mark>").replace(_MARK_CLOSE, "</mark>")
-
-
 def _match_expression(tokens: list[str]) -> str:
-    """Any of the tokens (each quoted, so FTS5 syntax in a query is inert)."""
+    """An FTS5 query for any of the tokens, each quoted so FTS5 syntax in a query is inert
+    (the tests compare the in-memory BM25 with FTS5's ``bm25()`` through it)."""
     unique = dict.fromkeys(t for t in tokens if t)
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in unique)
 
@@ -110,11 +108,12 @@ class EmbeddedBackend(SearchBackend):
         self._db.executescript(_SCHEMA)
         self._check_meta()
         self._vectors = VectorIndex(self.embedder.dimension)
-        #: BM25 in memory, scored exactly like FTS5's bm25() (FTS5 keeps the highlights)
+        #: BM25 in memory, scored exactly like FTS5's bm25()
         self._lexical = LexicalIndex(_BM25_WEIGHTS[2:])
         self._dirty = False
         self._load_vectors()
         self._load_lexical()
+        self._settle_gc(len(self._vectors))
 
     # ------------------------------------------------------------------ setup / persistence
     def _meta(self, key: str) -> str | None:
@@ -338,18 +337,34 @@ class EmbeddedBackend(SearchBackend):
     def index(self, docs: Iterable[Doc], batch: int = 512) -> None:
         with self._lock:
             pending: list[Doc] = []
+            written = 0
             for doc in docs:
                 pending.append(doc)
                 if len(pending) >= batch:
                     self._write(pending)
+                    written += len(pending)
                     pending = []
             if pending:
                 self._write(pending)
+                written += len(pending)
             # bulk path only, never on a single upsert: (re)fit the vector projection when the
             # index doubled or halved, drop dead BM25 rows when they outnumber half the live ones
             self._vectors.maintain()
             if self._lexical.dead_rows > len(self._lexical) // 2:
                 self._lexical.compact()
+            self._settle_gc(written)
+
+    @staticmethod
+    def _settle_gc(count: int) -> None:
+        """After loading or bulk-indexing many articles: collect once, then move every object
+        the process holds to the collector's permanent generation (``gc.freeze``). A large
+        index is ~10 Python objects per article (postings, id maps), all long-lived; without
+        this every full collection walks them all — a pause of 0.2–0.8 s at 100,000 articles
+        measured on this machine, landing in whichever search runs then. Single changes never
+        do this; objects made later are collected as usual."""
+        if count >= GC_FREEZE_MIN_DOCS:
+            gc.collect()
+            gc.freeze()
 
     def upsert(self, doc: Doc) -> None:
         with self._lock:
@@ -386,43 +401,39 @@ class EmbeddedBackend(SearchBackend):
         return self._lexical.scores(query_terms(query), filters, limit)
 
     def _highlights(self, query: str, doc_ids: list[str]) -> dict[str, dict[str, str]]:
-        """Marked fragments for a few articles: one FTS5 lookup per article by its rowid range
-        (MATCH limited to those rows; never a pass over every matching row)."""
-        expr = _match_expression(query_terms(query))
-        if not expr or not doc_ids:
+        """Marked fragments for a few articles, made in memory from their stored text (one
+        SQLite read for all of them; see :mod:`kb.search.highlight`)."""
+        phrases = [t for t in (fts_tokens(term) for term in dict.fromkeys(query_terms(query)))
+                   if t]
+        if not phrases or not doc_ids:
             return {}
-        weights = ", ".join(str(w) for w in _BM25_WEIGHTS)
-        marks = f"'{_MARK_OPEN}', '{_MARK_CLOSE}'"
-        # one row holds every phrasing in "field" mode: a snippet, not the whole list
-        phrase = (f"snippet(fts, 2, {marks}, '…', 24)" if self.bm25_mode == "field"
-                  else f"highlight(fts, 2, {marks})")
-        # "field" mode has one row per article: no bm25() (its IDFs cost a pass over every
-        # match of every query term); "phrase" mode picks the article's best row
-        order = f" ORDER BY bm25(fts, {weights})" if self.bm25_mode == "phrase" else ""
-        sql = (f"SELECT kind, {phrase},"
-               f" snippet(fts, 4, {marks}, '…', 24), highlight(fts, 3, {marks})"
-               f" FROM fts WHERE fts MATCH ? AND rowid >= ? AND rowid < ?{order} LIMIT 1")
-        out: dict[str, dict[str, str]] = {}
         places = ", ".join("?" * len(doc_ids))
-        bases = dict(self._db.execute(
-            f"SELECT id, rowid * {FTS_STRIDE} FROM docs WHERE id IN ({places})", doc_ids))
-        for doc_id in doc_ids:
-            base = bases.get(doc_id)
-            if base is None:
-                continue
-            hit = self._db.execute(sql, (expr, base, base + FTS_STRIDE)).fetchone()
-            if hit is None:
-                continue
-            kind, phrase_frag, answer, keywords = hit
+        rows = self._db.execute(
+            f"SELECT id, question, alternatives, answer, keywords FROM docs WHERE id IN ({places})",
+            doc_ids).fetchall()
+        out: dict[str, dict[str, str]] = {}
+        for doc_id, question, alternatives, answer, keywords in rows:
+            doc = Doc(id=doc_id, question=question, alternatives=json.loads(alternatives),
+                      answer=answer, keywords=json.loads(keywords))
+            texts = [segment_for_fts(p) for p in doc.phrasings()]
             found: dict[str, str] = {}
-            if _MARK_OPEN in (phrase_frag or ""):
-                # in "field" mode every phrasing is in one row; call it the question
-                field = "question" if kind == 0 else "phrasing"
-                found[field] = _highlight(phrase_frag)
-            if _MARK_OPEN in (answer or ""):
-                found["answer"] = _highlight(answer)
-            if _MARK_OPEN in (keywords or ""):
-                found["keywords"] = _highlight(keywords)
+            if self.bm25_mode == "field":
+                # every phrasing is in one field: a snippet of it, called the question
+                fragment = snippet("\n".join(texts), phrases)
+                if fragment:
+                    found["question"] = fragment
+            else:  # the first phrasing with the most distinct matched terms
+                scored = [(sum(1 for p in phrases if highlight(t, [p])), -i, t)
+                          for i, t in enumerate(texts)]
+                hits, minus_i, text = max(scored, default=(0, 0, ""))
+                if hits:
+                    found["question" if minus_i == 0 else "phrasing"] = highlight(text, phrases)
+            fragment = snippet(segment_for_fts(doc.answer), phrases)
+            if fragment:
+                found["answer"] = fragment
+            fragment = highlight(segment_for_fts(" ".join(doc.keywords)), phrases)
+            if fragment:
+                found["keywords"] = fragment
             out[doc_id] = found
         return out
 
@@ -455,16 +466,24 @@ class EmbeddedBackend(SearchBackend):
             mark()
             lexical = self.bm25_scores(q, wanted, n)
             mark()
-            slots, _ = self._vectors.search(qvec, n, wanted)
+            slots, exact = self._vectors.search(qvec, n, wanted)
             mark()
-            ids = list(dict.fromkeys([self._vectors.doc_id(s) for s in slots] + list(lexical)))
-            ids = [i for i in ids if i in self._vectors]
+            # candidates: the dense top n (exact max cosines known), then BM25's others
+            vectors = self._vectors
+            ids = vectors.doc_ids(slots)
+            cand = list(slots)
+            seen = set(cand)
+            for doc_id, slot in zip(lexical, vectors.slots(lexical), strict=True):
+                if slot is not None and slot not in seen:
+                    seen.add(slot)
+                    ids.append(doc_id)
+                    cand.append(slot)
             if not ids:
                 return []
-            cand = [self._vectors.slot(i) for i in ids]
-            bm25 = np.array([lexical.get(i, 0.0) for i in ids], dtype=np.float64)
-            dense = self._vectors.exact_max(qvec, cand).astype(np.float64)  # type: ignore[arg-type]
-            centroid = self._vectors.centroid_scores(qvec, cand).astype(np.float64)  # type: ignore[arg-type]
+            bm25 = np.fromiter((lexical.get(i, 0.0) for i in ids), np.float64, len(ids))
+            dense = np.concatenate([np.asarray(exact, np.float64),
+                                    vectors.exact_max(qvec, cand[len(slots):])])
+            centroid = vectors.centroid_scores(qvec, cand).astype(np.float64)
             if not self.embedder.covers(q):
                 fusion = BM25Only()  # e.g. Chinese with an English-only model
             fused = fusion.fuse(bm25, dense, centroid)

@@ -3,8 +3,10 @@
 Why: at 100,000 articles one FTS5 ``MATCH ... ORDER BY bm25()`` query costs ~55 ms on this
 machine (FTS5 scores every row that matches any query term, then sorts), more than the whole
 search budget of issue 5 (acceptance 4). This index keeps, per token, the sorted positions of its
-occurrences as ``int64`` keys (``row << 24 | column << 20 | position``) and scores a query with a
-few vectorised passes over the postings of its terms only.
+occurrences as ``int64`` keys (``row << 24 | column << 20 | position``) and the rows containing
+it with their column-weighted counts, and scores a query with a few vectorised passes over the
+postings of its terms only: a one-token term straight from its row postings, a phrase
+(``"can't"``) by binary searches from its rarest token's occurrences into the others'.
 
 Scores are FTS5's, not an approximation (``tests/kb/test_lexical.py`` compares them with
 ``bm25()`` of an FTS5 table holding the same rows):
@@ -36,6 +38,8 @@ import numpy as np
 from kb.search.base import FILTER_FIELDS
 
 K1, B = 1.2, 0.75
+#: phrases whose derived postings are kept (see LexicalIndex._phrase_postings)
+_MAX_PHRASES = 256
 _ROW_SHIFT, _COL_SHIFT = 24, 20
 _MAX_POS = (1 << _COL_SHIFT) - 1
 _MAX_COLS = 1 << (_ROW_SHIFT - _COL_SHIFT)
@@ -61,28 +65,63 @@ def fts_tokens(text: str) -> list[str]:
 
 
 class _Postings:
-    """Occurrence keys of one token, ascending: a numpy array plus a short appended tail."""
+    """One token's postings, each kept as a numpy array plus a short appended tail:
 
-    __slots__ = ("keys", "tail")
+    * ``keys``: its occurrences (``row << 24 | column << 20 | position``), ascending: phrase
+      queries (``"can't"`` is ``can`` then ``t``) need the positions;
+    * ``rows`` / ``tf``: the rows containing it, ascending, with its column-weighted count in
+      each: a one-token term (nearly every query term) is scored from these directly, with no
+      per-query grouping of its occurrences."""
+
+    __slots__ = ("keys", "tail", "rows", "tf", "row_tail", "tf_tail", "version")
 
     def __init__(self) -> None:
+        self.version = 0  # bumped on every change (phrase postings derived from it are stale)
         self.keys = np.zeros(0, dtype=np.int64)
         self.tail: list[int] = []
+        self.rows = np.zeros(0, dtype=np.int64)
+        self.tf = np.zeros(0, dtype=np.float64)
+        self.row_tail: list[int] = []
+        self.tf_tail: list[float] = []
 
-    def add(self, keys: list[int]) -> None:
+    def add(self, keys: list[int], row: int, tf: float) -> None:
+        self.version += 1
         self.tail.extend(keys)
-        if len(self.tail) > min(1024, max(32, len(self.keys) // 8)):
+        self.row_tail.append(row)
+        self.tf_tail.append(tf)
+        if len(self.tail) > min(1024, max(32, len(self.keys) // 8)) or \
+                len(self.row_tail) > min(1024, max(32, len(self.rows) // 8)):
             self.merge()
 
     def merge(self) -> None:
         if self.tail:
             self.keys = np.concatenate([self.keys, np.array(self.tail, dtype=np.int64)])
             self.tail = []
+        if self.row_tail:
+            self.rows = np.concatenate([self.rows, np.array(self.row_tail, dtype=np.int64)])
+            self.tf = np.concatenate([self.tf, np.array(self.tf_tail, dtype=np.float64)])
+            self.row_tail, self.tf_tail = [], []
 
     def array(self) -> np.ndarray:
         if not self.tail:
             return self.keys
         return np.concatenate([self.keys, np.array(self.tail, dtype=np.int64)])
+
+    def row_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        if not self.row_tail:
+            return self.rows, self.tf
+        return (np.concatenate([self.rows, np.array(self.row_tail, dtype=np.int64)]),
+                np.concatenate([self.tf, np.array(self.tf_tail, dtype=np.float64)]))
+
+
+def _contains_sorted(haystack: np.ndarray, needles: np.ndarray) -> np.ndarray:
+    """``np.isin(needles, haystack)`` for an ascending ``haystack``: a binary search per needle
+    (O(m log n) for m needles, instead of sorting both arrays)."""
+    if not len(haystack):
+        return np.zeros(len(needles), dtype=bool)
+    at = np.searchsorted(haystack, needles)
+    np.minimum(at, len(haystack) - 1, out=at)
+    return haystack[at] == needles
 
 
 class LexicalIndex:
@@ -104,6 +143,9 @@ class LexicalIndex:
         self._vocab: dict[str, dict[str, int]] = {f: {} for f in FILTER_FIELDS}
         self._live_rows = 0
         self._total_tokens = 0
+        #: phrase (several tokens) -> its row postings, derived on first use from the tokens'
+        #: occurrences and kept while none of those tokens' postings changed (see _phrase_rows)
+        self._phrases: dict[tuple[str, ...], tuple[tuple[int, ...], np.ndarray, np.ndarray]] = {}
 
     def __len__(self) -> int:
         return len(self._rows_of)
@@ -153,11 +195,13 @@ class LexicalIndex:
                 base = (row << _ROW_SHIFT) | (col << _COL_SHIFT)
                 for pos, token in enumerate(tokens[: _MAX_POS + 1]):
                     found.setdefault(token, []).append(base | pos)
+            weights = self.weights
             for token, keys in found.items():
                 postings = self._postings.get(token)
                 if postings is None:
                     postings = self._postings[token] = _Postings()
-                postings.add(keys)
+                tf = float(sum(weights[(key >> _COL_SHIFT) & (_MAX_COLS - 1)] for key in keys))
+                postings.add(keys, row, tf)
                 self._df[token] = self._df.get(token, 0) + 1
             self._row_doc.append(doc_id)
             self._row_tokens.append(tuple(found))
@@ -185,6 +229,7 @@ class LexicalIndex:
 
     def compact(self) -> None:
         """Drop dead rows and renumber the live ones (a bulk operation: O(index size))."""
+        self._phrases.clear()
         if self.dead_rows == 0:
             for postings in self._postings.values():
                 postings.merge()
@@ -203,6 +248,11 @@ class LexicalIndex:
             postings = self._postings[token]
             postings.keys = (new_row[rows] << _ROW_SHIFT) | (keys & ((1 << _ROW_SHIFT) - 1))
             postings.tail = []
+            token_rows, tf = postings.row_arrays()
+            keep = alive[token_rows]
+            postings.rows, postings.tf = new_row[token_rows[keep]], tf[keep]
+            postings.row_tail, postings.tf_tail = [], []
+            postings.version += 1
         live = np.flatnonzero(alive)
         self._row_doc = [self._row_doc[r] for r in live]
         self._row_tokens = [self._row_tokens[r] for r in live]
@@ -217,26 +267,56 @@ class LexicalIndex:
             self._rows_of.setdefault(doc_id, []).append(row)
 
     # ------------------------------------------------------------------ queries
-    def _phrase_rows(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Live rows containing the phrase and its column-weighted count in each."""
-        first = self._postings.get(tokens[0])
-        if first is None:
-            return np.zeros(0, np.int64), np.zeros(0, np.float64)
-        keys = first.array()
-        for offset, token in enumerate(tokens[1:], start=1):
-            nxt = self._postings.get(token)
-            if nxt is None:
-                return np.zeros(0, np.int64), np.zeros(0, np.float64)
-            keys = keys[np.isin(keys + offset, nxt.array(), assume_unique=True)]
-        rows = keys >> _ROW_SHIFT
+    def _phrase_rows(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray, int]:
+        """Rows containing the phrase (dead ones possibly included for a one-token phrase: the
+        caller masks them out), its column-weighted count in each, and the number of *live*
+        rows containing it (FTS5's ``n``, for the IDF)."""
+        empty = np.zeros(0, np.int64), np.zeros(0, np.float64), 0
+        postings = [self._postings.get(t) for t in tokens]
+        if any(p is None for p in postings):
+            return empty
+        if len(tokens) == 1:  # a plain term: its row postings, df kept up to date
+            rows, tf = postings[0].row_arrays()  # type: ignore[union-attr]
+            return rows, tf, self._df.get(tokens[0], 0)
+        rows, tf = self._phrase_postings(tuple(tokens), postings)  # type: ignore[arg-type]
         live = self._alive[rows]
         if not live.all():
-            keys, rows = keys[live], rows[live]
-        if not len(rows):
-            return rows, np.zeros(0, np.float64)
-        weight = self.weights[(keys >> _COL_SHIFT) & (_MAX_COLS - 1)]
-        starts = np.flatnonzero(np.concatenate(([True], rows[1:] != rows[:-1])))
-        return rows[starts], np.add.reduceat(weight, starts)
+            rows, tf = rows[live], tf[live]
+        return rows, tf, len(rows)
+
+    def _phrase_postings(self, tokens: tuple[str, ...], postings: list[_Postings]
+                         ) -> tuple[np.ndarray, np.ndarray]:
+        """A phrase's rows (ascending, dead ones included) and its weighted count in each.
+
+        Derived from the occurrences: start from the rarest token's and keep those where every
+        other token follows at its offset (binary searches into the longer lists; ~2 ms for
+        ``"can't"`` at 100,000 articles, where ``can`` occurs 134,000 times). The result is kept
+        as the phrase's own postings until one of its tokens' postings changes (each carries a
+        version): phrases in queries are few and recurring (contractions: can't, don't, it's),
+        and the scores computed from these postings are the same as from a fresh derivation."""
+        versions = tuple(p.version for p in postings)
+        known = self._phrases.get(tokens)
+        if known is not None and known[0] == versions:
+            return known[1], known[2]
+        arrays = [p.array() for p in postings]
+        anchor = min(range(len(arrays)), key=lambda i: len(arrays[i]))
+        keys = arrays[anchor] - anchor  # where the phrase would start
+        if anchor:  # not before the column's first token
+            keys = keys[(keys & _MAX_POS) + anchor == (arrays[anchor] & _MAX_POS)]
+        for offset, other in enumerate(arrays):
+            if offset != anchor and len(keys):
+                keys = keys[_contains_sorted(other, keys + offset)]
+        rows = keys >> _ROW_SHIFT
+        if len(rows):
+            weight = self.weights[(keys >> _COL_SHIFT) & (_MAX_COLS - 1)]
+            starts = np.flatnonzero(np.concatenate(([True], rows[1:] != rows[:-1])))
+            rows, tf = rows[starts], np.add.reduceat(weight, starts)
+        else:
+            tf = np.zeros(0, np.float64)
+        if len(self._phrases) >= _MAX_PHRASES:
+            self._phrases.clear()
+        self._phrases[tokens] = (versions, rows, tf)
+        return rows, tf
 
     def scores(self, phrases: Sequence[str], filters: Mapping[str, str] | None = None,
                limit: int = 100) -> dict[str, float]:
@@ -252,15 +332,19 @@ class LexicalIndex:
             tokens = fts_tokens(phrase)
             if not tokens:
                 continue
-            rows, freq = self._phrase_rows(tokens)
-            if not len(rows):
+            rows, freq, n = self._phrase_rows(tokens)
+            if not n:
                 continue
-            idf = math.log((n_rows - len(rows) + 0.5) / (len(rows) + 0.5))
+            idf = math.log((n_rows - n + 0.5) / (n + 0.5))
             if idf <= 0.0:
                 idf = 1e-6
-            norm = K1 * (1 - B + B * self._length[rows] / avgdl)
-            total[rows] += idf * (freq * (K1 + 1.0)) / (freq + norm)
+            norm = self._length[rows]
+            norm *= K1 * B / avgdl
+            norm += K1 * (1 - B)
+            norm += freq
+            total[rows] += (idf * (K1 + 1.0)) * freq / norm
             hit[rows] = True
+        hit &= self._alive[: self._n]
         rows = np.flatnonzero(hit)
         for field, value in (filters or {}).items():
             code = self._vocab[field].get(value)

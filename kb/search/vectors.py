@@ -21,7 +21,7 @@ a single change just projects its own rows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -82,6 +82,16 @@ class VectorIndex:
         doc_id = self._slot_ids[slot]
         assert doc_id is not None
         return doc_id
+
+    def doc_ids(self, slots: Sequence[int]) -> list[str]:
+        """:meth:`doc_id` of each of these (live) slots."""
+        ids = self._slot_ids
+        return [ids[s] for s in slots]  # type: ignore[misc]
+
+    def slots(self, doc_ids: Iterable[str]) -> list[int | None]:
+        """:meth:`slot` of each of these ids (None: not indexed)."""
+        get = self._slot_of.get
+        return [get(d) for d in doc_ids]
 
     def _grow_rows(self, need: int) -> None:
         cap = len(self._vecs)
@@ -325,30 +335,6 @@ class VectorIndex:
         """Cosine of ``query`` to the centroid of each of these slots (candidates only)."""
         q = np.asarray(query, dtype=np.float32).reshape(-1)
         return self._centroids[np.asarray(slots, dtype=np.int64)] @ q
-
-    def doc_scores(self, query: np.ndarray, filters: Mapping[str, str] | None = None
-                   ) -> tuple[np.ndarray, np.ndarray]:
-        """Per slot: the max cosine over the article's phrasings and the cosine to the
-        normalised mean of its phrasings (its centroid); ``-inf`` for free slots and articles
-        outside the filters."""
-        n_slots = len(self._slot_ids)
-        out = np.full(n_slots, -np.inf, dtype=np.float32)
-        if self._n == 0:
-            return out, out.copy()
-        q = np.asarray(query, dtype=np.float32).reshape(-1)
-        scores = self._vecs[: self._n] @ q
-        self._max_into(out, scores)
-        centroid = self._centroids[:n_slots] @ q
-        mask = self._alive[:n_slots].copy()
-        for field, value in (filters or {}).items():
-            code = self._vocab[field].get(value)
-            if code is None:
-                mask[:] = False
-            else:
-                mask &= self._codes[field][:n_slots] == code
-        out[~mask] = -np.inf
-        centroid[~mask] = -np.inf
-        return out, centroid
 
     def _multi_rows(self) -> np.ndarray:
         """Rows of articles that own more than one row (cached until the next change)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from assist.bot import CALIBRATION_FILE, Answer, BotPolicy, HandOver, wants_person
 from assist.faq import FaqHit, hit_from_kb
 from assist.summary import as_text, summarise
@@ -91,3 +93,25 @@ def test_kb_hits_are_read_by_name() -> None:
     h = hit_from_kb({"id": "y", "question": "Q", "answer_html": "<p>A &amp; B</p>",
                      "status": "published", "score": 0})
     assert h.article_id == "y" and h.answer == "A & B"
+
+
+def test_settings_override_the_calibrated_thresholds_only_when_set() -> None:
+    from hub.config import load_settings
+    from hub.errors import ConfigError
+
+    calibrated = BotPolicy.calibrated()
+    unset = load_settings(environ={"HUB_KB_BOT_MIN_SCORE": ""})
+    assert unset.kb_bot_min_score is None and unset.kb_bot_min_margin is None
+    assert BotPolicy.from_settings(unset) == calibrated
+    st = load_settings(environ={"HUB_KB_BOT_MIN_SCORE": "0.9"})
+    p = BotPolicy.from_settings(st)
+    assert (p.threshold, p.margin) == (0.9, calibrated.margin)
+    assert "kb_bot_min_score" in p.source and "kb_bot_min_margin" not in p.source
+    # the override decides: a hit the calibrated rule answers is handed over at 0.9
+    top = [hit("a", 0.85), hit("b", 0.5)]
+    assert isinstance(calibrated.decide("how do I pay", top), Answer)
+    assert p.decide("how do I pay", top) == HandOver("low_confidence")
+    p = BotPolicy.from_settings(load_settings(kb_bot_min_margin=0.2))
+    assert (p.threshold, p.margin) == (calibrated.threshold, 0.2)
+    with pytest.raises(ConfigError, match="kb_bot_min_score"):
+        load_settings(environ={"HUB_KB_BOT_MIN_SCORE": "1.5"})

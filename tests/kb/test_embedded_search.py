@@ -196,3 +196,23 @@ def test_vector_index_max_over_phrasings_survives_replacements_and_deletes() -> 
     assert np.isfinite(scores).sum() == len(owned)
     for doc_id, vecs in owned.items():
         assert scores[index.slot(doc_id)] == pytest.approx(float((vecs @ query).max()), abs=1e-6)
+
+
+def test_a_bulk_load_moves_the_long_lived_index_out_of_the_collectors_way(embedder, faq,  # type: ignore[no-untyped-def]
+                                                                          monkeypatch) -> None:
+    import gc
+
+    from kb.search import embedded
+
+    monkeypatch.setattr(embedded, "GC_FREEZE_MIN_DOCS", len(faq))
+    before = gc.get_freeze_count()
+    b = EmbeddedBackend(":memory:", embedder)
+    try:
+        b.index(faq[:2])  # a small change: the collector is left alone
+        assert gc.get_freeze_count() == before
+        b.index(faq)  # a bulk load: collected once, then frozen
+        assert gc.get_freeze_count() > before
+        assert b.search("reset my PIN", k=1)[0].doc_id == "reset-pin"
+    finally:
+        b.close()
+        gc.unfreeze()

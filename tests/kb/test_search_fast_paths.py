@@ -14,7 +14,7 @@ from kb.search.text import query_terms, segment_for_fts
 
 WORDS = ("card pin reset can't won't café naïve Ünïcode refund money back transfer abroad "
          "fee fees limit 24 hours app crème brûlée don't stolen lost frozen 重置 密码 银行卡 "
-         "account's e-mail top_up").split()
+         "account's e-mail top_up fee'd").split()
 
 
 def _docs(n: int, seed: int) -> list[tuple[str, list[list[str]], dict[str, str]]]:
@@ -81,7 +81,8 @@ def test_scores_equal_fts5_bm25_through_changes() -> None:
         lex.put(doc_id, rows, attrs)
     queries = ["Why can't I reset my card?", "café", "CAFE naive unicode", "重置银行卡密码",
                "won't top_up e-mail", "the", "account's fees", "lost stolen frozen card",
-               "brûlée crème", "24 hours", "nothing matches zzz"]
+               "brûlée crème", "24 hours", "nothing matches zzz",
+               "fee'd limit"]  # a phrase whose 2nd token is the rarer (binary-search path)
     _compare(fts, lex, queries)
     # replace some, delete some: dead rows must not count anywhere
     for doc_id, rows, attrs in _docs(60, seed=2)[::2]:

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from tests.channels.fax.support import chinese_font, make_pdf, make_tiff, post_fax, tiffinfo
+from tests.channels.fax.support import SECRET, chinese_font, have_tools, make_pdf, make_tiff, post_fax, tiffinfo
+from tests.support.hub import InProcessHub
 
 pytestmark = pytest.mark.asyncio
 
@@ -224,3 +225,50 @@ async def test_a_reply_that_cannot_be_faxed_says_why_in_the_conversation(hub, tm
     await agent.ok("POST", f"/api/conversations/{cid}/messages", {"body": "Thanks"}, status=201)
     await wait_message(agent, cid, "not faxed", "no fax number")
     assert (await agent.ok("GET", "/api/fax/jobs"))["items"] == []
+    # the note marks the reply as handled: the reconcile a restart runs neither retries nor re-notes it
+    assert await hub.services.extras["fax"].replies.reconcile() == 0
+    notes = [m for m in (await agent.ok("GET", f"/api/conversations/{cid}"))["messages"]
+             if "not faxed" in (m["body"] or "")]
+    assert len(notes) == 1
+
+
+async def test_a_reply_committed_while_the_fax_channel_was_not_running_is_faxed_once(
+        tmp_path: Path, database_url: str, hylafax) -> None:  # type: ignore[no-untyped-def]
+    """The crash window between the message's commit and its reply fax: the reply is committed
+    through the hub's conversation service by a run of the hub without the fax channel (nothing
+    reacts to the message event, as after a crash right after the commit); the next run with the
+    channel renders and faxes it over the HylaFAX protocol, and a further restart does not again."""
+    if not have_tools():
+        pytest.skip("ghostscript, libtiff-tools and tesseract-ocr are needed (apt-get install …)")
+    settings = {"fax_inbound_secret": SECRET, "fax_gateway": "hylafax", "fax_hylafax_port": hylafax.port,
+                "fax_hylafax_password": "pw", "fax_poll_s": 0.2, "fax_retry_base_s": 0.1}
+    hub = await InProcessHub(tmp_path / "data", database_url, **settings).start()
+
+    async def restart(**extra: object) -> InProcessHub:
+        await hub.stop()
+        return await InProcessHub(tmp_path / "data", database_url, **settings, **extra).start()
+
+    try:
+        tiff = make_tiff(tmp_path / "t", ["Please call back"])
+        _, cid = await take_fax(hub, tiff.read_bytes(), "crash-1", **{"from": "+861065529900"})
+
+        hub = await restart(fax_enabled=False)  # the channel's reply subscription is not running
+        agent = await hub.client("agent1")
+        await agent.ok("POST", f"/api/conversations/{cid}/messages", {"body": "We called you."},
+                       status=201)
+        assert "fax" not in hub.services.extras and not hylafax.jobs
+
+        hub = await restart()
+        agent = await hub.client("agent1")
+        [job] = await wait_jobs(agent, None)
+        assert job["status"] == "sent" and hylafax.number_of(job["gateway_ref"]) == "+861065529900"
+        await wait_message(agent, cid, "faxed to +861065529900")
+
+        hub = await restart()
+        assert await hub.services.extras["fax"].replies.reconciled() == 0
+        agent = await hub.client("agent1")
+        await asyncio.sleep(0.5)  # the outbound worker has had its chance to send anything queued
+        assert [j["id"] for j in (await agent.ok("GET", "/api/fax/jobs"))["items"]] == [job["id"]]
+        assert len(hylafax.jobs) == 1 and len(hylafax.files) == 1
+    finally:
+        await hub.stop()
