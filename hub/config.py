@@ -131,7 +131,7 @@ class Settings:
     scheduler_max_attempts: int = 5
     scheduler_retry_base_s: float = 10.0
     clock_start: str = ""  # ISO 8601 instant the hub's clock starts at (training/tests); empty: real time
-    # agent replies sent out by SMS/fax: recovered on start within this window (hub/services/outbound_replies.py)
+    # agent replies sent out by SMS/fax/email: recovered on start within this window (hub/services/outbound_replies.py)
     outbound_reply_window_s: float = 24 * 3600.0
     # SMS channel (docs/CONFIGURATION.md, "SMS channel")
     sms_enabled: bool = True

@@ -69,6 +69,9 @@ class EventType(StrEnum):
     EMAIL_BULK_CHANGED = "email.bulk_changed"  # created, started, cancelled, finished
     # voice/calls/transcripts.py (VOICE-6): a final transcript segment of one call leg
     TRANSCRIPT_SEGMENT = "transcript.segment"
+    # voice/calls/recordings.py (VOICE-5): a recording downloaded (audit), old recordings purged
+    RECORDING_DOWNLOADED = "voice.recording_downloaded"
+    RECORDINGS_PURGED = "voice.recordings_purged"
     # Signals: dispatched to subscribers but never stored (ephemeral UI hints).
     TYPING = "typing"
     TIMER_SCHEDULED = "timer.scheduled"  # wakes the scheduler loop early after commit

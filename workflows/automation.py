@@ -396,22 +396,67 @@ class RuleEngine:
                           queue_id=conv.get("queue_id"),
                           data={"callback_id": cb, "due_at": due, "phone": contact.get("phone")}))
         return {"status": "done", "callback_id": cb,
-                "detail": "callback task recorded; the voice dialer places it once voice exists"}
+                "detail": "callback recorded; when due it opens a voice callback task (voice on) and notifies"}
 
     async def on_callback_due(self, timer: Timer) -> None:
+        """A rule's callback falls due: with the voice component running, open its callback task
+        (``services.extras["voice"].callbacks.open_task``: a ``voice`` conversation with
+        ``meta.callback`` routed by the ACD, the agent clicks "Call back") and link it on the row
+        (status ``opened``); the queue's agents (or the supervisors) are notified either way.
+        Without voice or a phone number the row stays ``due`` and its note says why."""
         cb_id = timer.payload["callback_id"]
-        async with self.s.db.tx() as tx:
+        async with self.s.db.tx() as tx:  # claimed: a timer fired twice opens one task
             if not await self.s.scheduler.complete(tx, timer):
                 return
             cb = (await tx.conn.execute(select(w.callbacks).where(w.callbacks.c.id == cb_id))).first()
             if cb is None or cb.status != "pending":
                 return
             await tx.conn.execute(update(w.callbacks).where(w.callbacks.c.id == cb_id).values(status="due"))
+        task_id, why = await self._open_voice_task(cb)
+        values: dict[str, Any] = {"status": "opened", "task_conversation_id": task_id} if task_id else \
+            {"note": "\n".join(x for x in (cb.note, f"(Not opened as a voice callback task: {why}.)") if x)}
+        async with self.s.db.tx() as tx:
+            await tx.conn.execute(update(w.callbacks).where(w.callbacks.c.id == cb_id).values(**values))
             targets = [{"kind": "queue", "queue_id": cb.queue_id}] if cb.queue_id else [{"kind": "supervisors"}]
             users = await self.notifier.resolve(targets)
-            await self.notifier.notify(tx, users, kind="callback_due",
-                                       title=f"Callback due: {cb.phone or 'no phone number'}",
-                                       body=cb.note or "", link=None)
+            body = cb.note or ""
+            if not task_id:
+                body = "\n".join(x for x in (body, f"Place it by hand: {why}.") if x)
+            await self.notifier.notify(
+                tx, users, kind="callback_due",
+                title=f"Callback due: {cb.phone or 'no phone number'}" + (" (in the queue)" if task_id else ""),
+                body=body, link=None)
+
+    async def _open_voice_task(self, cb: Any) -> tuple[str | None, str]:
+        """Open the voice callback task for a due row; returns (conversation id, "") or (None, why)."""
+        voice = self.s.extras.get("voice")
+        callbacks = getattr(voice, "callbacks", None)
+        if callbacks is None:
+            return None, "the voice channel is not running"
+        if not cb.phone:
+            return None, "the contact has no phone number"
+        async with self.s.db.read() as conn:
+            contact = (await conn.execute(select(t.contacts.c.name).where(t.contacts.c.id == cb.contact_id))).first() \
+                if cb.contact_id else None
+            rule = (await conn.execute(select(w.rules.c.name).where(w.rules.c.id == cb.rule_id))).first() \
+                if cb.rule_id else None
+        identity = {"phone": cb.phone, "name": contact.name if contact is not None else cb.phone}
+        who = f"automation rule \u201c{rule.name}\u201d" if rule is not None else "an automation rule"
+        # events of the new conversation belong to the rule's chain: it does not fire on them again
+        token = CURRENT.set(Chain(fired={cb.rule_id} if cb.rule_id else set(), root_event="callback.due"))
+        try:
+            task_id = await callbacks.open_task(
+                cb.phone, queue_id=cb.queue_id, identity=identity,
+                requested_by_text=who,
+                origin={"rule_id": cb.rule_id, "workflow_callback_id": cb.id,
+                        "origin_conversation_id": cb.conversation_id},
+                note=cb.note)
+        except Exception as err:  # noqa: BLE001 - the agents are still notified, the row says why
+            log.warning("callback %s: voice callback task not opened: %s", cb.id, err)
+            return None, f"opening it failed ({getattr(err, 'detail', err)})"[:300]
+        finally:
+            CURRENT.reset(token)
+        return str(task_id), ""
 
     async def callbacks(self) -> list[dict[str, Any]]:
         async with self.s.db.read() as conn:

@@ -185,5 +185,5 @@ def describe(action: dict[str, Any], ctx: dict[str, Any]) -> str:
         return f"send the customer: {render(action.get('template') or '', ctx)}"
     if kind == "callback":
         return (f"schedule a callback in {action.get('delay_s', 0):g} s "
-                "(a callback task for the voice dialer; agents are notified when it is due)")
+                "(when due: a voice callback task in the queue when voice is on; agents are notified)")
     return kind

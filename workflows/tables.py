@@ -168,8 +168,9 @@ notifications = Table(
     Index("ix_notifications_user", "user_id", "created_at"),
 )
 
-# Callback tasks requested by a rule (start a callback): picked up by the voice dialer once the
-# voice channel exists; until then agents are notified when one falls due.
+# Callback tasks requested by a rule (start a callback): when due, the voice component (if running)
+# opens its callback task (voice/calls/callback.py, linked in task_conversation_id); agents are
+# notified either way.
 callbacks = Table(
     "callbacks", metadata,
     Column("id", String(32), primary_key=True),
@@ -178,8 +179,10 @@ callbacks = Table(
     Column("phone", String(32)),
     Column("queue_id", String(32)),
     Column("due_at", Float, nullable=False),
-    Column("status", String(16), nullable=False),   # pending | due | done | cancelled
+    Column("status", String(16), nullable=False),   # pending | opened | due | done | cancelled
     Column("note", Text),
     Column("rule_id", String(32)),
     Column("created_at", Float, nullable=False),
+    # the voice callback task (a ``voice`` conversation with meta.callback) opened when it fell due
+    Column("task_conversation_id", String(32)),
 )

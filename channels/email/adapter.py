@@ -25,7 +25,7 @@ from channels.email.sanitize import sanitise_html
 from channels.email.templates import TemplateService
 from hub.api.http import Api, current_user, json_response, parse_query
 from hub.errors import NotFound
-from hub.events import Event, EventType
+from hub.services.outbound_replies import OutboundReplies
 
 if TYPE_CHECKING:
     from hub.app import Services
@@ -50,6 +50,7 @@ class EmailChannel:
         self.imap: ImapPoller | None = None
         self._templates: TemplateService | None = None
         self._bulk: BulkEmailService | None = None
+        self.replies: OutboundReplies | None = None
 
     @property
     def services(self) -> Services:
@@ -99,9 +100,14 @@ class EmailChannel:
         self._bulk = BulkEmailService(services, self.sender, self._templates)
         self._bulk.emit_progress = self._emit_bulk
         services.extras["email"] = self
-        services.bus.subscribe(self.on_hub_event)
         services.scheduler.on(TIMER_KIND, self._bulk.on_timer)
         await self.sender.resume()
+        # an agent's reply in an email conversation goes out as a threaded email: live from the
+        # message event, and recovered on start (exactly once)
+        self.replies = OutboundReplies(services, "email", label="Email", recorded=self.sender.reply_recorded,
+                                       send=self.sender.queue_reply,
+                                       unsent_text="This reply was not sent by email: {detail}")
+        self.replies.start()
         self._bulk.start()  # resumes running jobs
         if st.email_port:
             handler = InboundHandler(self._ingest, self.accepted_recipients())
@@ -159,6 +165,8 @@ class EmailChannel:
         if self.imap is not None:
             await self.imap.stop()
             self.imap = None
+        if self.replies is not None:
+            await self.replies.stop()
         if self._server is not None:
             self._server.close()
             # in-flight SMTP sessions are closed by the server; do not wait on idle clients
@@ -174,20 +182,3 @@ class EmailChannel:
         if job.get("created_by"):
             rooms.append(f"user:{job['created_by']}")
         await self.services.sio.emit("email_bulk", job, to=rooms, namespace="/desk")
-
-    async def on_hub_event(self, ev: Event) -> None:
-        if ev.type is not EventType.MESSAGE_CREATED or not ev.conversation_id or self.sender is None:
-            return
-        msg: dict[str, Any] = ev.data["message"]
-        if msg["sender"] != "agent" or msg["kind"] != "message":
-            return
-        row = await self.services.conversations.row(ev.conversation_id)
-        if row.channel != "email":
-            return
-        try:
-            await self.sender.queue_reply(msg, row)
-        except Exception as err:  # noqa: BLE001 - never lose a reply silently
-            log.exception("email: could not queue the reply %s", msg["id"])
-            await self.services.conversations.add_message(
-                row.id, sender="system", kind="note", sender_name="Email",
-                body=f"This reply could not be queued for sending by email: {err}"[:2000])

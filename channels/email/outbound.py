@@ -5,7 +5,9 @@ everything needed to send it: recipient, subject with the conversation tag, our 
 In-Reply-To/References chaining the customer's last mail, text and HTML bodies, attachments.
 Delivery runs as an owned task and retries with exponential backoff; the outcome is stored
 (``sent`` or ``failed``) and a final failure is written into the conversation as a system
-message, so it is never silently lost. Queued rows left by a crash are sent on the next start."""
+message, so it is never silently lost. Queued rows left by a crash are sent on the next start;
+an agent message whose row a crash prevented is recorded then by ``OutboundReplies``
+(``hub/services/outbound_replies.py``, wired in ``adapter.py``)."""
 
 from __future__ import annotations
 
@@ -19,8 +21,12 @@ from email.utils import formataddr, formatdate
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import exists
+from sqlalchemy.exc import IntegrityError
+
 from channels.email.parse import mid_hash
 from channels.email.threading import reply_subject, subject_tag
+from hub.db import tables as t
 from hub.errors import HubError
 
 if TYPE_CHECKING:
@@ -50,14 +56,31 @@ class EmailSender:
         return f"<{uuid.uuid4().hex}@{self.domain}>"
 
     # --- recording ----------------------------------------------------------------------------
+    @staticmethod
+    def reply_recorded(message_id: Any) -> Any:
+        """True where the agent's message already has its outbound email (``OutboundReplies``)."""
+        e = t.email_messages.c
+        return exists().where(e.message_id == message_id, e.direction == "out")
+
     async def queue_reply(self, msg: dict[str, Any], row: Any) -> None:
-        """Record an agent's message in an email conversation and start its delivery."""
+        """Record an agent's message in an email conversation and start its delivery, once per
+        message: the row's unique ``dedupe_key`` is derived from ``out:<message id>``, so the live
+        event and the start-up reconcile of ``OutboundReplies`` record it once (a repeat is a
+        no-op). A reply with nobody to send it to raises ``DeliveryFailed`` (noted once by
+        ``OutboundReplies``) and records nothing."""
         conv = self.s.conversations
         if await conv.email_for_message(msg["id"]) is not None:
             return  # already recorded (an event seen twice, or sent with the email reply API)
         values = await self.reply_values(row, body=msg["body"], attachments=msg.get("attachments") or [],
                                          agent=msg.get("sender_name"), key=f"out:{msg['id']}")
-        await conv.record_email(row.id, msg["id"], values)
+        if not values["to_addrs"]:
+            raise DeliveryFailed("the customer has no email address to reply to")
+        try:
+            await conv.record_email(row.id, msg["id"], values)
+        except IntegrityError:
+            if await conv.email_by_dedupe(values["dedupe_key"]) is not None:
+                return  # recorded meanwhile by the other path; that one delivers it
+            raise
         self.spawn(await conv.email_for_message(msg["id"]))
 
     async def reply_values(self, row: Any, *, body: str, attachments: list[dict[str, Any]],

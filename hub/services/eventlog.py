@@ -11,7 +11,7 @@ from hub.db.uow import Database
 from hub.events import EventType
 
 AUDIT_TYPES = (EventType.ADMIN_CHANGED, EventType.USER_LOGIN, EventType.USER_LOGIN_FAILED,
-               EventType.USER_LOGOUT)
+               EventType.USER_LOGOUT, EventType.RECORDING_DOWNLOADED, EventType.RECORDINGS_PURGED)
 
 
 class EventLog:

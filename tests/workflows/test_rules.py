@@ -192,7 +192,9 @@ async def test_callback_records_a_task_and_notifies_when_due(hub):
     live = await sup_desk.wait("notification", lambda n: n["kind"] == "callback_due", timeout=10)
     assert live["title"] == "Callback due: +8613800001111"
     await sup_desk.close()
-    assert (await admin.ok("GET", "/api/callbacks"))[0]["status"] == "due"
+    [cb] = await admin.ok("GET", "/api/callbacks")
+    assert (cb["status"], cb["task_conversation_id"]) == ("due", None)  # voice is off: notified only
+    assert cb["note"] == "about No hot water\n(Not opened as a voice callback task: the voice channel is not running.)"
 
 
 async def test_dry_run_shows_what_would_fire(hub):

@@ -55,6 +55,7 @@ class Call:
     transferring: bool = False
     external: str | None = None  # the number the call was transferred to through the trunk
     ivr: Any = None  # the IVR driver when the number has a flow
+    consult: Any = None  # the agent's consultation / conference (voice/calls/consult.py)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @property
@@ -70,4 +71,5 @@ class Call:
             "answered_at": self.answered_at, "connected_at": self.connected_at,
             "ringing": sorted(self.ringing), "on_hold": self.caller.held_by_remote,
             "rx_packets": self.caller.media.rx_packets, "tx_packets": self.caller.media.tx_packets,
+            "consult": self.consult.public() if self.consult is not None else None,
         }

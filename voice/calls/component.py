@@ -22,11 +22,15 @@ from starlette.responses import Response
 
 from hub.api.http import Api, json_response, parse_body, require
 from hub.errors import ConfigError, HubError
-from voice.calls import store
+from voice.calls import health, store
+from voice.calls.callback import CallbackService
+from voice.calls.callback import register_api as register_callback_api
+from voice.calls.recordings import Recordings
 from voice.calls.registrar import FailureLimiter, Registrar
 from voice.calls.service import CallService
 from voice.calls.transcripts import CallTranscripts
 from voice.calls.transcripts import register_api as register_transcript_api
+from voice.calls.voicemail import VoicemailService
 from voice.media.engine import MediaEngine
 
 if TYPE_CHECKING:
@@ -58,6 +62,9 @@ class VoiceComponent:
         self.engine: MediaEngine | None = None
         self.sio: socketio.AsyncServer | None = None
         self.transcripts: CallTranscripts | None = None  # live call transcription (VOICE-6)
+        self.voicemail: VoicemailService | None = None  # voicemail messages (VOICE-8)
+        self.callbacks: CallbackService | None = None  # callback requests and their dialling
+        self.recordings = Recordings()  # search, download, retention, per-queue choice (VOICE-5)
 
     @property
     def services(self) -> Services:
@@ -76,6 +83,8 @@ class VoiceComponent:
         comp = self
         self.sio = sio
         register_transcript_api(api, lambda: comp.services)
+        register_callback_api(api, lambda: comp)
+        self.recordings.register(api)
 
         @api.add("/api/voice/sip-accounts", "GET", "SIP accounts of desk phones and trunks", tag="voice")
         async def list_accounts(request: Request) -> Response:
@@ -118,13 +127,14 @@ class VoiceComponent:
         async def calls(request: Request) -> Response:
             await require(request, "supervise")
             svc = comp.service
-            return json_response({"active": svc.active_calls(), "records": await store.list_calls(comp.services),
-                                  "stats": dict(svc.stats)})
+            return json_response({"active": health.active_calls(svc), "records": await store.list_calls(comp.services),
+                                  "stats": dict(svc.stats), "registrations": health.registrations(svc)})
 
     # -- lifecycle --------------------------------------------------------------------------------
 
     async def start(self, services: Services) -> None:
         self._services = services
+        await self.recordings.start(services)  # also with voice off: stored recordings, retention
         st = services.settings
         if not st.voice_enabled:
             return
@@ -145,8 +155,11 @@ class VoiceComponent:
             self.calls = CallService(services, st.voice_host, advertised, self.engine, self.registrar)
         except ValueError as err:
             raise ConfigError(str(err)) from err
+        self.calls.recording_policy = self.recordings.policy
         self.transcripts = self.calls.transcripts = CallTranscripts(services, self.sio)
         await self.transcripts.start()  # loads the ASR model once when voice_transcribe is on
+        self.voicemail = VoicemailService(services, self.calls)
+        self.callbacks = CallbackService(services, self.calls)
         await self.calls.start(st.voice_sip_udp_port, None if st.voice_sip_tcp_port < 0 else st.voice_sip_tcp_port)
         services.bus.subscribe(self.calls.on_hub_event)
         services.extras["voice"] = self
@@ -174,6 +187,10 @@ class VoiceComponent:
     async def stop(self) -> None:
         if self.calls is not None:
             await self.calls.stop()
+        if self.voicemail is not None:  # after the calls: messages cut by the shutdown are delivered
+            await self.voicemail.stop()
+        if self.callbacks is not None:
+            await self.callbacks.stop()
         if self.transcripts is not None:
             await self.transcripts.stop()
         if self.engine is not None:
@@ -183,4 +200,6 @@ class VoiceComponent:
         if self.calls is None:
             return {"enabled": False}
         return {"enabled": True, "active_calls": len(self.calls.active_calls()), **self.calls.stats,
-                "transcription": self.transcripts.status() if self.transcripts is not None else None}
+                "transcription": self.transcripts.status() if self.transcripts is not None else None,
+                "voicemail": dict(self.voicemail.stats) if self.voicemail is not None else None,
+                "callbacks": dict(self.callbacks.stats) if self.callbacks is not None else None}

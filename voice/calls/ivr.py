@@ -65,6 +65,9 @@ class IvrDriver:
         self._feed(m.QueueLeft(reason))
 
     def hung_up(self) -> None:
+        vm = self._voicemail_service()
+        if vm is not None:
+            vm.stop_recording(self.call, "hangup")  # the message so far is kept
         if not self._closed:
             self._feed(m.CallerHungUp())
         self._closed = True
@@ -170,13 +173,20 @@ class IvrDriver:
             if svc.transcripts is not None:
                 svc.transcripts.unlisten(call)
         elif isinstance(action, m.RecordVoicemail):
-            # the call recording already captures the message; end after max_s
-            svc._spawn(self._voicemail(action), f"call-{call.id}-voicemail", call)
+            self._voicemail(action)
         elif isinstance(action, m.StopRecording):
-            self._feed(m.RecordingFinished(0.0))
+            vm = self._voicemail_service()
+            if vm is None or not vm.stop_recording(call, "end_key"):
+                asyncio.get_running_loop().call_soon(self._feed, m.RecordingFinished(0.0))
         elif isinstance(action, m.RequestCallback):
             self.variables["callback_number"] = action.number
-            log.info("call %s: callback requested to %s", call.id, action.number)
+            callbacks = self._voice_part("callbacks")
+            if callbacks is None:
+                log.warning("call %s: callback to %s requested but the voice service is off", call.id,
+                            action.number)
+            else:
+                svc._spawn(callbacks.request(call, action.number, action.queue_id), f"call-{call.id}-callback",
+                           call)
         else:
             log.debug("call %s: IVR action %r not handled", call.id, action)
 
@@ -263,7 +273,23 @@ class IvrDriver:
             result = await ivr.lookup(action.name, action.args)
         self._feed(result)
 
-    async def _voicemail(self, action: m.RecordVoicemail) -> None:
-        start = self.service.now()
-        await asyncio.sleep(action.max_s)
-        self._feed(m.RecordingFinished(self.service.now() - start))
+    def _voice_part(self, name: str) -> Any:
+        return getattr(self.service.services.extras.get("voice"), name, None)
+
+    def _voicemail_service(self) -> Any:
+        return self._voice_part("voicemail")
+
+    def _voicemail(self, action: m.RecordVoicemail) -> None:
+        """Record the caller's message into its own WAV (voice/calls/voicemail.py); the flow
+        goes on (thanks prompt, next node) once it ends."""
+        vm = self._voicemail_service()
+        loop = asyncio.get_running_loop()
+        if vm is None:
+            log.warning("call %s: voicemail is not available; the flow goes on", self.call.id)
+            loop.call_soon(self._feed, m.RecordingFinished(0.0))
+            return
+
+        def finished(duration_s: float, voicemail_id: str) -> None:
+            loop.call_soon(self._feed, m.RecordingFinished(duration_s, voicemail_id))
+
+        vm.record(self.call, action, finished)

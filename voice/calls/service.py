@@ -33,9 +33,11 @@ from hub.security import new_id
 from hub.services.attachments import AttachmentStore
 from voice.calls import store
 from voice.calls.call import Call, CallState
+from voice.calls.consult import ConsultService
 from voice.calls.endpoints import ALLOW, AgentEndpoint, RingResult, SipPhoneEndpoint
 from voice.calls.legs import SipLeg
 from voice.calls.outbound import Trunk, TrunkEndpoint, TrunkError
+from voice.calls.recordings import RecordingPolicy
 from voice.calls.registrar import Registrar
 from voice.calls.sipcore import SipCore
 from voice.media.engine import MediaEngine
@@ -85,6 +87,8 @@ class CallService:
                                           max_bytes=2**40, allowed_types=("audio/wav",))
         self.stats = {"calls": 0, "answered": 0, "bridged": 0, "abandoned": 0, "rejected": 0, "external_transfers": 0}
         self.transcripts: CallTranscripts | None = None  # set by the component (voice/calls/transcripts.py)
+        self.recording_policy = RecordingPolicy(self.settings.voice_recording)  # per queue (recordings.py)
+        self.consults = ConsultService(self)  # consulted transfer and conference (voice/calls/consult.py)
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -105,6 +109,7 @@ class CallService:
         for call in list(self.calls.values()):
             if not call.ended:
                 await self._end(call, "shutdown", hangup_caller=True)
+        await self.consults.stop()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -196,6 +201,8 @@ class CallService:
                 self.core.respond(outcome.response, transport)
                 return
             source = outcome.account.kind
+            if self.consults.desk_invite(request, addr, transport, key, outcome.account):
+                return  # the agent's desk phone consults someone (voice/calls/consult.py)
         if request.get("Content-Type", "").split(";")[0].strip().lower() != "application/sdp" or not request.body:
             self.respond(request, 488, transport, "Not Acceptable Here (an SDP offer is required)", to_tag=new_tag())
             return
@@ -279,7 +286,7 @@ class CallService:
         call.answered_at = self.now()
         self.stats["answered"] += 1
         media = call.caller.media
-        if self.settings.voice_recording:
+        if self.recording_policy.capture():
             call.recorder = CallRecorder(self.engine.now())
             media.recorder = call.recorder
         media.on_dtmf = lambda digit: self._on_dtmf(call, digit)
@@ -357,6 +364,8 @@ class CallService:
 
     def _on_cancel(self, request: SipRequest, transport: str, cancels: TransactionKey | None) -> None:
         call = self._by_server_key.get(cancels) if cancels is not None else None
+        if call is None and self.consults.cancel_request(request, transport, cancels):
+            return
         if call is None:
             self.respond(request, 481, transport, to_tag=new_tag())
             return
@@ -368,6 +377,8 @@ class CallService:
     # -- in-dialog requests -----------------------------------------------------------------------
 
     def _in_dialog(self, request: SipRequest, addr: Address, transport: str, to_tag: str) -> None:
+        if self.consults.in_dialog(request, transport, to_tag):
+            return
         found = self._by_dialog.get((request.call_id, to_tag))
         call: Call | None = None
         leg: SipLeg | None = None
@@ -398,12 +409,13 @@ class CallService:
             self.respond(request, 200, transport)
             leg.ended = True
             if role == "caller":
+                self.consults.caller_left(call)
                 self._spawn(self._end(call, "caller_hangup"), f"call-{call.id}-bye", call)
             elif ep is not call.agent:  # an agent who transferred the call away hangs up
                 self._agent_legs.pop(request.call_id, None)
                 if ep is not None and ep.media is not None:
                     ep.media.close()
-            else:
+            elif not self.consults.agent_left(call):
                 reason = "external_hangup" if call.external else "agent_hangup"
                 self._spawn(self._end(call, reason, hangup_agent=False), f"call-{call.id}-bye", call)
         elif method == "INVITE":
@@ -476,6 +488,10 @@ class CallService:
             return
         if role != "agent" or call.agent_id is None or target.uri is None:
             self.respond(request, 403, transport, "Forbidden (only the agent's leg may transfer)")
+            return
+        replaces = self.consults.replaces_of(request.require("Refer-To"))
+        if replaces is not None:  # attended transfer of a consultation (voice/calls/consult.py)
+            self.consults.refer_replaces(call, leg, request, transport, replaces)
             return
         user = target.uri.user or ""
         queues = self.services.conversations._queue_names
@@ -639,6 +655,7 @@ class CallService:
         cid = ev.conversation_id
         if cid is None:
             return
+        await self.consults.on_hub_event(ev)
         call = self._by_conversation.get(cid)
         if call is None or call.ended:
             return
@@ -765,6 +782,7 @@ class CallService:
         call.end_reason = reason
         call.ended_at = self.now()
         call.cancelled.set()
+        await self.consults.call_ending(call)
         if call.ivr is not None:
             call.ivr.hung_up()
         if self.transcripts is not None:
@@ -800,7 +818,7 @@ class CallService:
         if not call.connected_at and call.queued_at:
             values["wait_s"] = call.ended_at - call.queued_at  # abandoned: how long they waited
         await store.update_call(self.services, call.id, **values)
-        if call.recorder is not None and call.conversation_id is not None:
+        if call.recorder is not None and call.conversation_id and self.recording_policy.keep(call.queue_id):
             await self._save_recording(call)
 
     async def _bye_caller(self, call: Call) -> None:
@@ -861,7 +879,7 @@ class CallService:
 
     def agent_hangup(self, call: Call) -> None:
         """The agent hung up in the desk: the caller gets a BYE, the conversation wraps up."""
-        if not call.ended:
+        if not call.ended and not self.consults.agent_left(call):
             self._spawn(self._end(call, "agent_hangup"), f"call-{call.id}-agent-hangup", call)
 
     async def hold(self, call: Call, on: bool) -> None:
@@ -869,6 +887,8 @@ class CallService:
         agent = call.agent
         if call.ended or call.state is not CallState.BRIDGED or agent is None or agent.media is None:
             raise InvalidState("the call is not connected to an agent")
+        if call.consult is not None:
+            raise InvalidState("the caller is on hold while you consult")
         agent.media.held = on
         if on:
             await self._music_on_hold(call.caller)

@@ -742,7 +742,10 @@ class IvrSession(QueueExperience):
         self._mode = "record"
         self.state = SessionState.RECORDING
         self._mailbox = node.mailbox
-        self._out.append(RecordVoicemail(node.mailbox, node.max_s, True, dict(self.variables)))
+        self._out.append(RecordVoicemail(node.mailbox, node.max_s, node.beep, dict(self.variables),
+                                         queue_id=node.queue_id, silence_s=node.silence_s,
+                                         notify_email=tuple(node.notify_email),
+                                         notify_sms=tuple(node.notify_sms)))
         self._timer("record", node.max_s + RECORDING_GRACE_S)
 
     def _on_recording_finished(self, event: RecordingFinished) -> None:

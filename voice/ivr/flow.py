@@ -270,6 +270,32 @@ class VoicemailNode(_Node):
     end_key: str | None = Field(default="#", pattern=DIGIT)
     thanks: Prompts = []
     next: str | None = None
+    # voicemail delivery (voice/calls/voicemail.py): the inbox queue the message goes to (empty: a
+    # queue named like the mailbox, else the call's queue), a beep before recording, the silence
+    # that ends the message, and who is told about a new message
+    queue_id: str | None = None
+    beep: bool = True
+    silence_s: float = Field(default=5.0, ge=0, le=60)  # 0: only the end key, max_s or hang-up end it
+    notify_email: list[str] = Field(default=[], max_length=20)
+    notify_sms: list[str] = Field(default=[], max_length=20)
+
+    @field_validator("notify_email")
+    @classmethod
+    def _emails(cls, v: list[str]) -> list[str]:
+        out = [a.strip() for a in v if a.strip()]
+        for a in out:
+            if not re.fullmatch(r"[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+", a):
+                raise ValueError(f"{a!r} is not an email address")
+        return out
+
+    @field_validator("notify_sms")
+    @classmethod
+    def _phones(cls, v: list[str]) -> list[str]:
+        out = [re.sub(r"[\s().-]", "", p) for p in v if p.strip()]
+        for p in out:
+            if not re.fullmatch(r"\+?[0-9]{3,20}", p):
+                raise ValueError(f"{p!r} is not a phone number")
+        return out
 
 
 class CallbackNode(_Node):

@@ -187,6 +187,10 @@ class RecordVoicemail:
     max_s: float
     beep: bool = True
     variables: dict[str, Any] = field(default_factory=dict)
+    queue_id: str | None = None  # where the message is delivered (None: mailbox / call's queue)
+    silence_s: float = 0.0  # end after this much silence (0: never)
+    notify_email: tuple[str, ...] = ()
+    notify_sms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

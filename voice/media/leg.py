@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from voice.media.g711 import PCMA, PCMU, decode, translation
 from voice.media.prompts import Prompt
+from voice.media.quality import RxQuality
 from voice.media.recorder import CallRecorder
 from voice.media.rtp import DTMF_EVENTS
 
@@ -96,8 +97,10 @@ class MediaLeg(asyncio.DatagramProtocol):
         self.rx_packets = 0
         self.tx_packets = 0
         self.rx_dtmf = 0
+        self.rx_quality = RxQuality()  # loss and jitter of what this leg receives (wallboard health)
         self.last_rx: float | None = None
         self.closed = False
+        self.on_close: list[Callable[[], None]] = []  # told once when the leg closes (consult/conference)
 
     # -- configuration -------------------------------------------------------------------------
 
@@ -196,7 +199,7 @@ class MediaLeg(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         if len(data) < 12 or data[0] >> 6 != 2:
             return
-        b0, b1, _seq, ts, ssrc = _HDR.unpack_from(data)
+        b0, b1, seq, ts, ssrc = _HDR.unpack_from(data)
         start = 12 + 4 * (b0 & 0x0F)
         if b0 & 0x10:
             if len(data) < start + 4:
@@ -211,6 +214,7 @@ class MediaLeg(asyncio.DatagramProtocol):
         now = self.engine.now()
         self.last_rx = now
         pt = b1 & 0x7F
+        self.rx_quality.packet(ssrc, seq, ts, now, pt != self.dtmf_pt)
         if pt == self.dtmf_pt:
             self._event(data[start:end], ts, bool(b1 & 0x80))
             return
@@ -261,3 +265,9 @@ class MediaLeg(asyncio.DatagramProtocol):
         if self.transport is not None:
             self.transport.close()
         self.engine.forget(self)
+        callbacks, self.on_close = self.on_close, []
+        for fn in callbacks:
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - a listener must not break the close
+                log.exception("media leg %s: close listener failed", self.name)

@@ -8,6 +8,8 @@ REST (docs/API.md, "Voice: browser softphone"); live pushes on the staff Socket.
 - ``POST /api/voice/softphone/legs/{leg_id}/answer`` – ``{sdp}`` offer → ``{sdp}`` answer;
 - ``POST …/legs/{leg_id}/decline``, ``…/hangup``, ``…/hold`` ``{on}``, ``…/mute`` ``{on}``,
   ``…/dtmf`` ``{digits}``;
+- ``GET /api/voice/softphone/consult-targets``; ``POST …/legs/{leg_id}/consult`` ``{kind, target}``,
+  ``…/consult/complete``, ``…/consult/conference``, ``…/consult/cancel`` (voice/calls/consult.py);
 - ``GET /api/voice/monitor/calls`` (supervise) – active calls to monitor;
 - ``POST /api/voice/monitor/calls/{call_id}`` ``{sdp, mode}`` → ``{sdp, monitor}``;
 - ``PATCH /api/voice/monitor/{monitor_id}`` ``{mode}``; ``DELETE /api/voice/monitor/{monitor_id}``.
@@ -20,7 +22,7 @@ Starts after the voice component (``bootstrap``) and only when voice and
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import socketio
 from pydantic import BaseModel, ConfigDict, Field
@@ -57,6 +59,12 @@ class SwitchBody(BaseModel):
 class DigitsBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     digits: str = Field(min_length=1, max_length=32)
+
+
+class ConsultBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["agent", "queue", "external"]
+    target: str = Field(min_length=1, max_length=64)
 
 
 class ModeBody(BaseModel):
@@ -131,6 +139,34 @@ class WebRtcComponent:
             user = await require(request, "desk")
             body = await parse_body(request, DigitsBody)
             return json_response(comp.service.dtmf(user, request.path_params["leg_id"], body.digits))
+
+        @api.add("/api/voice/softphone/consult-targets", "GET",
+                 "Agents, queues and external numbers the agent can consult", tag="voice")
+        async def consult_targets(request: Request) -> Response:
+            user = await require(request, "desk")
+            return json_response(await comp.service.consult_targets(user))
+
+        @api.add("/api/voice/softphone/legs/{leg_id}/consult", "POST",
+                 "Consult an agent, a queue or an external number (the caller hears music on hold)",
+                 tag="voice", body=ConsultBody)
+        async def consult(request: Request) -> Response:
+            user = await require(request, "desk")
+            body = await parse_body(request, ConsultBody)
+            return json_response(await comp.service.consult(user, request.path_params["leg_id"], body.kind,
+                                                            body.target))
+
+        def consult_action(action: str) -> Any:
+            async def handler(request: Request) -> Response:
+                user = await require(request, "desk")
+                return json_response(await comp.service.consult_action(user, request.path_params["leg_id"], action))
+            handler.__name__ = f"consult_{action}"
+            return handler
+
+        for action, summary in (("complete", "Complete the consulted transfer (the caller to the consulted party)"),
+                                ("conference", "Three-way conference: the caller, the agent and the consulted party"),
+                                ("cancel", "End the consultation; back to the caller")):
+            api.add(f"/api/voice/softphone/legs/{{leg_id}}/consult/{action}", "POST", summary,
+                    tag="voice")(consult_action(action))
 
         @api.add("/api/voice/monitor/calls", "GET", "Active calls a supervisor can monitor", tag="voice")
         async def monitor_calls(request: Request) -> Response:

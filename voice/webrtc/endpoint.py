@@ -43,13 +43,17 @@ class WebRtcEndpoint:
         self._result: asyncio.Future[RingResult] | None = None
         self._answering = False
         self.assigned = asyncio.Event()  # the ACD gave the agent the conversation (on answer)
+        self.consulted_by: str | None = None  # rung for a colleague's consultation (voice/calls/consult.py)
 
     def public(self) -> dict[str, Any]:
         c = self.call
+        consult = c.consult if c.consult is not None and c.agent is self else None
         return {"leg_id": self.id, "call_id": c.id, "conversation_id": c.conversation_id,
                 "caller": c.caller_number, "caller_name": c.caller_name, "callee": c.callee,
                 "queue_id": c.queue_id, "state": self.state, "on_hold": self.on_hold,
-                "muted": bool(self.media and self.media.muted), "expires_at": self.expires_at}
+                "muted": bool(self.media and self.media.muted), "expires_at": self.expires_at,
+                "consult": consult.public() if consult is not None else None,
+                "consulted_by": self.consulted_by, "call_ended": c.ended}
 
     # -- AgentEndpoint ----------------------------------------------------------------------------
 

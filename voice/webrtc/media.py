@@ -33,6 +33,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from voice.media.g711 import PCMA, PCMU, SILENCE, encode, table
 from voice.media.leg import MediaLeg
+from voice.media.pcmbuffer import PcmBuffer
 
 if TYPE_CHECKING:
     from voice.media.engine import MediaEngine
@@ -65,46 +66,6 @@ def mix(*parts: np.ndarray) -> np.ndarray:
     for p in parts:
         acc[: len(p)] += p[:FRAME]
     return np.clip(acc, -32768, 32767).astype(np.int16)
-
-
-class PcmBuffer:
-    """Up to ``max_s`` of 8 kHz int16 audio from one source; the oldest audio is dropped."""
-
-    __slots__ = ("_chunks", "_size", "_max")
-
-    def __init__(self, max_s: float = 0.3) -> None:
-        self._chunks: deque[np.ndarray] = deque()
-        self._size = 0
-        self._max = int(max_s * RATE)
-
-    def push(self, pcm: np.ndarray, _ts: int = 0) -> None:
-        """Usable as a :class:`MediaLeg` PCM hook (``hook(pcm, rtp_timestamp)``)."""
-        self._chunks.append(pcm)
-        self._size += len(pcm)
-        while self._size > self._max and self._chunks:
-            self._size -= len(self._chunks.popleft())
-
-    def take(self) -> np.ndarray | None:
-        """The next 20 ms (padded with silence when short), or ``None`` when empty."""
-        if not self._size:
-            return None
-        out = np.zeros(FRAME, dtype=np.int16)
-        got = 0
-        while got < FRAME and self._chunks:
-            chunk = self._chunks[0]
-            n = min(FRAME - got, len(chunk))
-            out[got : got + n] = chunk[:n]
-            got += n
-            if n == len(chunk):
-                self._chunks.popleft()
-            else:
-                self._chunks[0] = chunk[n:]
-        self._size -= got
-        return out
-
-    def clear(self) -> None:
-        self._chunks.clear()
-        self._size = 0
 
 
 class WebRtcMediaLeg(MediaLeg):

@@ -241,6 +241,53 @@ class SoftphoneService:
                 leg.send_event(bytes([event, 0x80 | 10]) + (5 * 160).to_bytes(2, "big"), False, ts)
             await asyncio.sleep(0.06)
 
+    # -- consulted transfer and conference (voice/calls/consult.py) --------------------------------
+
+    async def consult_targets(self, user: User) -> dict[str, Any]:
+        """Who the agent can consult: agents (with where they take calls and whether they are on
+        a call), queues, and whether external numbers go out through a trunk."""
+        user.require("desk")
+        calls = self.voice.service
+        now = calls.engine.now()
+        busy = {c.agent_id for c in calls.calls.values() if not c.ended and c.agent_id}
+        routing = self.services.routing
+        agents = []
+        for u in await self.services.auth.list_users():
+            if not u.active or not u.is_agent or u.id == user.id:
+                continue
+            where = "softphone" if self.online(u.id) else \
+                "desk_phone" if calls.registrar.binding_for_user(u.id, now) is not None else None
+            agents.append({"id": u.id, "name": u.display_name, "reachable": where, "busy": u.id in busy,
+                           "state": routing.agent_state(u.id)["state"]})
+        names = self.services.conversations._queue_names
+        queues = [{"id": qid, "name": name} for qid, name in sorted(names.items(), key=lambda kv: kv[1])]
+        trunk = calls.trunk
+        return {"agents": agents, "queues": queues, "external": trunk is not None,
+                "external_pattern": trunk.pattern.pattern if trunk is not None else None}
+
+    async def consult(self, user: User, leg_id: str, kind: str, target: str) -> dict[str, Any]:
+        ep, call = self._connected(user, leg_id)
+        await self.voice.service.consults.start(call, user.id, kind, target.strip())
+        ep.on_hold = False
+        await self.notify(user.id, "softphone_state", ep.public())
+        return ep.public()
+
+    async def consult_action(self, user: User, leg_id: str, action: str) -> dict[str, Any]:
+        ep, call = self._connected(user, leg_id)
+        consults = self.voice.service.consults
+        if action == "complete":
+            await consults.complete(call)
+        elif action == "conference":
+            await consults.conference(call)
+        elif action == "cancel":
+            await consults.cancel(call)
+        else:
+            raise NotFound(f"no consult action {action}")
+        out = ep.public()
+        if action != "complete":
+            await self.notify(user.id, "softphone_state", out)
+        return out
+
     # -- supervisor monitoring --------------------------------------------------------------------
 
     def active_calls(self, user: User) -> list[dict[str, Any]]:

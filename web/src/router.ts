@@ -75,6 +75,8 @@ const routes: RouteRecordRaw[] = [
     component: () => import('./pages/workflows/SlaPoliciesPage.vue'),
     meta: { perm: 'automation', title: 'SLA policies' },
   },
+  // call recordings (voice/calls/recordings.py): supervisors all, agents their own; the page checks
+  { path: '/recordings', component: () => import('./pages/recordings/RecordingsPage.vue'), meta: { title: 'Recordings' } },
   { path: '/no-access', component: () => import('./pages/NoAccessPage.vue'), meta: { title: 'No access' } },
   { path: '/', redirect: () => homePath() },
   { path: '/:pathMatch(.*)*', redirect: () => homePath() },

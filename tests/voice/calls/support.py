@@ -49,8 +49,9 @@ class Sipp:
 
     def __init__(self, workdir: Path, scenario: str, target: str, *, calls: int = 1,
                  rate: float | None = None, limit: int | None = None, timeout_s: int = 60,
-                 extra: list[str] | None = None, port: int | None = None) -> None:
+                 extra: list[str] | None = None, port: int | None = None, local_ip: str = "127.0.0.1") -> None:
         self.workdir = workdir
+        self.local_ip = local_ip  # another loopback address (127.0.0.2) is not a trusted trunk IP
         self.scenario = SCENARIOS / scenario
         self.target = target
         self.calls = calls
@@ -68,8 +69,8 @@ class Sipp:
         link = self.workdir / "pcap"
         if not link.exists():
             link.symlink_to(PCAPS)
-        args = [need("sipp"), self.target, "-sf", str(self.scenario), "-i", "127.0.0.1",
-                "-p", str(self.port), "-mi", "127.0.0.1", "-mp", str(self.media_port),
+        args = [need("sipp"), self.target, "-sf", str(self.scenario), "-i", self.local_ip,
+                "-p", str(self.port), "-mi", self.local_ip, "-mp", str(self.media_port),
                 "-m", str(self.calls), "-timeout", f"{self.timeout_s}s", "-timeout_error",
                 "-nostdin", "-trace_err", "-trace_msg", "-message_file", str(self.out) + ".msg",
                 "-error_file", str(self.out) + ".err", "-max_recv_loops", "1000",
@@ -282,3 +283,13 @@ def rms(x: np.ndarray) -> float:
 
 def env_flag(name: str) -> bool:
     return os.environ.get(name, "") not in ("", "0")
+
+
+async def wait_for(predicate, within: float = 20, interval: float = 0.1):  # type: ignore[no-untyped-def]
+    """Await ``predicate()`` until it returns something truthy (returned), for at most ``within`` s."""
+    async with asyncio.timeout(within):
+        while True:
+            value = await predicate()
+            if value:
+                return value
+            await asyncio.sleep(interval)

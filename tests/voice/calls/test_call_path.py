@@ -4,26 +4,18 @@ call is recorded."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.voice.calls.conftest import agent_phone, sip_port
-from tests.voice.calls.support import PCAPS, Sipp, pcap_rtp, read_wav, rms
+from tests.voice.calls.support import PCAPS, Sipp, pcap_rtp, read_wav, rms, wait_for
 from voice.audio import alaw_decode
 
 pytestmark = pytest.mark.slow
 
 
-async def wait_for(predicate, within: float = 20, interval: float = 0.1):  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(within):
-        while True:
-            value = await predicate()
-            if value:
-                return value
-            await asyncio.sleep(interval)
 
 
 async def test_queued_trunk_call_is_answered_by_the_agents_desk_phone_and_recorded(voice_hub, tmp_path: Path):

@@ -7,7 +7,6 @@ recorded, not tuned). Bad input (no model, silence, clipped audio) never hurts t
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from hub.events import Event, EventType
 from tests.voice.calls.conftest import agent_phone, sip_port
 from tests.voice.calls.speech import character_error_rate, espeak_8k, need_tools, write_rtp_pcap, write_wav_8k
 from tests.voice.calls.support import Sipp
+from tests.voice.calls.support import wait_for as support_wait_for
 from voice.audio import ulaw_encode
 
 pytestmark = pytest.mark.slow
@@ -33,13 +33,9 @@ def voice_settings() -> dict[str, Any]:
     return {"voice_transcribe": True}
 
 
+
 async def wait_for(predicate, within: float = 30, interval: float = 0.1):  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(within):
-        while True:
-            value = await predicate()
-            if value:
-                return value
-            await asyncio.sleep(interval)
+    return await support_wait_for(predicate, within, interval)
 
 
 async def voice_conversation(hub) -> dict[str, Any]:  # type: ignore[no-untyped-def]

@@ -58,6 +58,7 @@ export interface Rule { when: Test[]; next: string; negate?: boolean }
 
 export type FieldKind =
   | 'prompts' | 'node' | 'digits' | 'text' | 'number' | 'bool' | 'json' | 'queue' | 'choice' | 'rules' | 'branches' | 'periodic'
+  | 'list'
 
 export interface FieldSpec {
   key: string
@@ -117,7 +118,11 @@ export const NODE_TYPES: Record<string, { title: string; fields: FieldSpec[]; te
   },
   voicemail: {
     title: 'Voicemail',
-    fields: [T('mailbox', 'Mailbox', true), P('greeting', 'Greeting'), NUM('max_s', 'Max length (s)'), T('end_key', 'End key'), P('thanks', 'Thanks'), N('next', 'Then')],
+    fields: [T('mailbox', 'Mailbox', true), P('greeting', 'Greeting'), { key: 'beep', label: 'Beep before recording', kind: 'bool' },
+      NUM('max_s', 'Max length (s)'), NUM('silence_s', 'End after silence (s, 0: never)'), T('end_key', 'End key'), P('thanks', 'Thanks'), N('next', 'Then'),
+      { key: 'queue_id', label: 'Deliver to queue (default: the mailbox / the call\'s queue)', kind: 'queue' },
+      { key: 'notify_email', label: 'Notify by email', kind: 'list', hint: 'team@example.com, …' },
+      { key: 'notify_sms', label: 'Notify by SMS', kind: 'list', hint: '+8613800138000, …' }],
     template: { type: 'voicemail', mailbox: 'general', greeting: [{ text: 'Please leave a message after the tone.' }] },
   },
   callback: {

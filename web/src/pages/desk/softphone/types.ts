@@ -13,6 +13,29 @@ export interface SoftphoneLeg {
   /** hub clock, seconds */
   expires_at: number | null
   reason?: string
+  /** the consultation this agent started on the call (voice/calls/consult.py) */
+  consult?: ConsultInfo | null
+  /** set on a leg ringing for a colleague's consultation: that colleague's id */
+  consulted_by?: string | null
+  call_ended?: boolean
+  consult_outcome?: string
+}
+
+export interface ConsultInfo {
+  consult_id: string
+  call_id: string
+  kind: 'agent' | 'queue' | 'external'
+  target: string
+  label: string
+  state: 'ringing' | 'talking' | 'conference' | 'ended'
+  party_agent_id: string | null
+}
+
+export interface ConsultTargets {
+  agents: { id: string; name: string; reachable: 'softphone' | 'desk_phone' | null; busy: boolean; state: string }[]
+  queues: { id: string; name: string }[]
+  external: boolean
+  external_pattern: string | null
 }
 
 export interface SoftphoneStatus {

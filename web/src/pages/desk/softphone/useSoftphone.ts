@@ -23,6 +23,8 @@ export const softphone = reactive({
   level: 0,
   packets: 0,
   dialled: '',
+  /** what became of the last consultation (no_answer, declined, cancelled, …) */
+  consultNote: '',
 })
 
 let pc: RTCPeerConnection | null = null
@@ -96,6 +98,7 @@ export function useSoftphone() {
       }),
       onDesk('softphone_state', (leg) => {
         if (softphone.active?.leg_id === leg.leg_id) softphone.active = leg
+        if (leg.consult_outcome) softphone.consultNote = consultOutcome(leg.consult_outcome)
       }),
       onDesk('softphone_ended', ended),
       onDesk('resync', () => {
@@ -203,3 +206,27 @@ export async function dtmf(leg: SoftphoneLeg, digits: string) {
   const res = await legAction(leg, 'dtmf', { digits })
   if (res) softphone.dialled = (softphone.dialled + digits).slice(-20)
 }
+
+// -- consulted transfer and conference (voice/calls/consult.py) -----------------------------------
+
+const OUTCOMES: Record<string, string> = {
+  no_answer: 'The consulted party did not answer.',
+  declined: 'The consulted party declined.',
+  cancelled: 'Consultation cancelled.',
+  party_hangup: 'The consulted party hung up.',
+  party_left: 'The third party left the conference.',
+}
+function consultOutcome(o: string): string {
+  return OUTCOMES[o] ?? `Consultation ended (${o.replace(/_/g, ' ')}).`
+}
+
+/** Start a consultation (throws the API error for the dialog to show). */
+export async function consult(leg: SoftphoneLeg, kind: 'agent' | 'queue' | 'external', target: string) {
+  const res = await api.post<SoftphoneLeg>(`/api/voice/softphone/legs/${encodeURIComponent(leg.leg_id)}/consult`, { kind, target })
+  softphone.consultNote = ''
+  if (softphone.active?.leg_id === res.leg_id) softphone.active = { ...softphone.active, ...res }
+  return res
+}
+export const completeTransfer = (leg: SoftphoneLeg) => legAction(leg, 'consult/complete')
+export const conference = (leg: SoftphoneLeg) => legAction(leg, 'consult/conference')
+export const cancelConsult = (leg: SoftphoneLeg) => legAction(leg, 'consult/cancel')

@@ -1,0 +1,84 @@
+"""A rule's callback with the voice component running (one callback path): when it falls due on
+the manual clock, the voice callback task (the same one the IVR opens: a ``voice`` conversation
+with ``meta.callback``) appears in the row's queue for the contact's phone, the row links it and
+the queue's agents are still notified. Without voice the notify-only behaviour is
+``test_rules.test_callback_records_a_task_and_notifies_when_due``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import select
+
+from bootstrap import build_app
+from hub.clock import ManualClock
+from hub.db import tables as t
+from tests.api.helpers import queue_id, start_chat
+from tests.support.hub import InProcessHub
+from tests.workflows.conftest import LEAN
+from workflows import tables as w
+
+# voice on with ephemeral SIP/RTP ports (as tests/voice/calls/conftest.py); no trunk is needed to
+# open a callback task, only to dial it
+VOICE = {"voice_enabled": True, "voice_sip_udp_port": 0, "voice_sip_tcp_port": -1, "voice_rtp_port_min": 0,
+         "voice_rtp_port_max": 0}
+
+
+async def voice_conversations(hub: InProcessHub) -> list[str]:
+    async with hub.services.db.read() as conn:
+        return list((await conn.execute(select(t.conversations.c.id)
+                                         .where(t.conversations.c.channel == "voice"))).scalars())
+
+
+@pytest.fixture
+async def voice_clocked_hub(tmp_path, clock: ManualClock) -> AsyncIterator[InProcessHub]:  # type: ignore[no-untyped-def]
+    h = InProcessHub(tmp_path / "data", session_ttl_s=60 * 86400, **LEAN, **VOICE)
+    h.app = build_app(h.settings, clock)
+    await h.start()
+    await h.services.scheduler.stop()
+    try:
+        yield h
+    finally:
+        await h.stop()
+
+
+async def test_a_due_rule_callback_opens_the_voice_callback_task_in_its_queue(voice_clocked_hub, clock):
+    hub = voice_clocked_hub
+    admin = await hub.client("admin")
+    billing = await queue_id(admin, "Billing")
+    rule = await admin.ok("POST", "/api/rules", {
+        "name": "Call back chatters", "event": "conversation.created",
+        "conditions": {"all": [{"field": "conversation.channel", "op": "eq", "value": "chat"}]},
+        "actions": [{"type": "callback", "delay_s": 3600, "note": "about {conversation.channel}"}]}, status=201)
+    _customer, widget, _session = await start_chat(hub, queue=billing)  # Zhang Wei, +8613800001111
+    await widget.close()
+    [cb] = await admin.ok("GET", "/api/callbacks")
+    assert (cb["status"], cb["phone"], cb["queue_id"], cb["task_conversation_id"]) == (
+        "pending", "+8613800001111", billing, None)
+
+    sup = await hub.client("supervisor")
+    assert not await voice_conversations(hub)  # not before it is due
+    clock.advance(3601)
+    await hub.services.scheduler.run_due()
+
+    [cb] = await admin.ok("GET", "/api/callbacks")
+    assert cb["status"] == "opened" and cb["task_conversation_id"]
+    task = await sup.ok("GET", f"/api/conversations/{cb['task_conversation_id']}")
+    row = task
+    assert (row["channel"], row["queue_id"]) == ("voice", billing)
+    meta_cb = row["meta"]["callback"]
+    assert (meta_cb["number"], meta_cb["status"], meta_cb["queue_id"], meta_cb["rule_id"]) == (
+        "+8613800001111", "requested", billing, rule["id"])
+    assert (row["contact"]["id"], row["contact"]["name"]) == (cb["contact_id"], "Zhang Wei")
+    bodies = [m["body"] for m in task["messages"]]
+    assert any("please call +8613800001111" in b and "about chat" in b and "Call back chatters" in b
+               for b in bodies), bodies
+    async with hub.services.db.read() as conn:
+        titles = {r.title for r in (await conn.execute(
+            select(w.notifications).where(w.notifications.c.kind == "callback_due"))).all()}
+    assert titles == {"Callback due: +8613800001111 (in the queue)"}  # the queue's agents, still told
+    # the task is the voice callback task itself: the desk's "Call back" endpoint knows it
+    # (refused here only for want of a trunk)
+    err = await sup.post(f"/api/voice/callbacks/{cb['task_conversation_id']}/dial")
+    assert err.status_code == 409 and err.json()["code"] == "no_trunk"
