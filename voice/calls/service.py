@@ -545,6 +545,11 @@ class CallService:
             return
         call.transferring = False
         self._notify_refer(leg, "200 OK")
+        await self._release_transferor(leg, agent_ep)
+
+    async def _release_transferor(self, leg: SipLeg, agent_ep: AgentEndpoint) -> None:
+        """After a completed transfer: give the transferor's phone 3 s to hang up by itself (it
+        normally does after the NOTIFY), then end its leg and free its endpoint."""
         with contextlib.suppress(TimeoutError):  # the transferor normally hangs up itself
             async with asyncio.timeout(3):
                 while not leg.ended:  # noqa: ASYNC110 - set by the BYE handler
@@ -593,16 +598,7 @@ class CallService:
         call.caller.media.bridge(ep.media)
         self.stats["external_transfers"] += 1
         self._notify_refer(leg, "200 OK")
-        with contextlib.suppress(TimeoutError):  # the transferor normally hangs up itself
-            async with asyncio.timeout(3):
-                while not leg.ended:  # noqa: ASYNC110 - set by the BYE handler
-                    await asyncio.sleep(0.05)
-        if not leg.ended:
-            await agent_ep.hangup()
-        if isinstance(agent_ep, SipPhoneEndpoint):
-            self._agent_legs.pop(agent_ep.call_id, None)
-        if agent_ep.media is not None:
-            agent_ep.media.close()
+        await self._release_transferor(leg, agent_ep)
         await store.update_call(self.services, call.id, agent_id=agent_id)
         if call.conversation_id is not None and not call.ended:
             conv = self.services.conversations
