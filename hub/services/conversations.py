@@ -5,6 +5,8 @@ close and rate through it. Routing (who gets the conversation) is ``RoutingServi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import and_, desc, func, or_, select, update
@@ -54,6 +56,11 @@ class ConversationService:
         # Channels add searches of their own content (e.g. fax OCR text) to the inbox's ``q``:
         # each hook takes the query text and returns a SELECT of conversation ids.
         self.search_hooks: list[Any] = []
+
+    @property
+    def queue_names(self) -> Mapping[str, str]:
+        """Queue id → name for every queue (read-only; kept current by the directory)."""
+        return MappingProxyType(self._queue_names)
 
     def set_directory(self, queues: list[dict[str, Any]], users: list[User]) -> None:
         self._queue_members = {q["id"]: set(q["members"]) for q in queues}

@@ -240,6 +240,11 @@ class RoutingService:
         await self._run(self.engine.end_wrapup, user_id, self.clock.now())
         return self.agent_state(user_id)
 
+    @property
+    def agent_ids(self) -> frozenset[str]:
+        """The active agents the ACD knows (ids)."""
+        return frozenset(self._agent_ids)
+
     def agent_state(self, user_id: str) -> dict[str, Any]:
         if user_id not in self._agent_ids:
             return {"state": "logged_out", "reason": None, "since": None, "load": {}, "capacity": {}}

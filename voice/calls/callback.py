@@ -122,7 +122,7 @@ class CallbackService:
         if not number:
             raise ValidationFailed("a callback needs a number to call")
         conv = self.services.conversations
-        queues = conv._queue_names
+        queues = conv.queue_names
         queue = next((q for q in (queue_id, fallback_queue_id, self.settings.voice_default_queue,
                                   self.settings.widget_default_queue, next(iter(queues), None))
                       if q and q in queues), None)

@@ -155,7 +155,7 @@ class ConsultService:
                                    code="consult_target_unreachable")
             return user.display_name, [ep]
         if kind == "queue":
-            names = self.services.conversations._queue_names
+            names = self.services.conversations.queue_names
             if target not in names:
                 raise NotFound(f"no queue {target}")
             queue = await self.services.directory.get_queue(target)
@@ -163,7 +163,7 @@ class ConsultService:
             required = dict(queue.get("required_skills") or {})
             routing = self.services.routing
             eps: list[AgentEndpoint] = []
-            for uid in sorted(routing._agent_ids):
+            for uid in sorted(routing.agent_ids):
                 if uid == agent_id or uid in busy or (members and uid not in members):
                     continue
                 if routing.agent_state(uid)["state"] != "ready":
@@ -578,7 +578,7 @@ class ConsultService:
 
     def _desk_target(self, user: str) -> tuple[str | None, str]:
         svc = self.calls
-        queues = self.services.conversations._queue_names
+        queues = self.services.conversations.queue_names
         if user in queues:
             return "queue", user
         if user.startswith("queue-") and user[6:] in queues:

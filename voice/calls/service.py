@@ -494,7 +494,7 @@ class CallService:
             self.consults.refer_replaces(call, leg, request, transport, replaces)
             return
         user = target.uri.user or ""
-        queues = self.services.conversations._queue_names
+        queues = self.services.conversations.queue_names
         kind: str
         dest: str
         if user in queues:

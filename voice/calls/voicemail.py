@@ -321,7 +321,7 @@ class VoicemailService:
             await asyncio.to_thread(path.unlink, missing_ok=True)
 
     def _queue_for(self, rec: VoicemailRecording) -> str:
-        queues = self.services.conversations._queue_names
+        queues = self.services.conversations.queue_names
         for candidate in (rec.action.queue_id, rec.action.mailbox, rec.call.queue_id,
                           self.settings.voice_default_queue, self.settings.widget_default_queue):
             if candidate and candidate in queues:

@@ -259,7 +259,7 @@ class SoftphoneService:
                 "desk_phone" if calls.registrar.binding_for_user(u.id, now) is not None else None
             agents.append({"id": u.id, "name": u.display_name, "reachable": where, "busy": u.id in busy,
                            "state": routing.agent_state(u.id)["state"]})
-        names = self.services.conversations._queue_names
+        names = self.services.conversations.queue_names
         queues = [{"id": qid, "name": name} for qid, name in sorted(names.items(), key=lambda kv: kv[1])]
         trunk = calls.trunk
         return {"agents": agents, "queues": queues, "external": trunk is not None,
