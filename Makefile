@@ -5,12 +5,12 @@ BIN    := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test bench setup debs python web lint clean
+.PHONY: run test bench setup debs python coqui web lint clean
 
 run: setup
 	HUB_DEMO=1 $(BIN)/python server.py
 
-test: setup
+test: setup coqui
 	$(BIN)/python -m pytest
 
 bench: setup
@@ -41,6 +41,16 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test,email,sms,fax,voice,workflows,speech,kb]'
 	touch $@
 
+# coqui-tts (optional TTS engine) imports torchaudio, last released (2.11) for torch 2.11, while the
+# hub keeps torch 2.13 CPU: the coqui engine is tested in its own environment (tests/voice/tts/).
+COQUI_VENV := .venv-coqui
+coqui: $(COQUI_VENV)/.installed
+
+$(COQUI_VENV)/.installed: Makefile
+	test -x $(COQUI_VENV)/bin/python || $(PYTHON) -m venv $(COQUI_VENV)
+	$(COQUI_VENV)/bin/python -m pip install -q torch==2.11.0 torchaudio==2.11.0 torchcodec==0.11.1 coqui-tts==0.28.0 six
+	touch $@
+
 web: web/dist/index.html
 
 web/dist/index.html: web/package.json web/package-lock.json $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/widget.html web/vite.config.ts
@@ -51,4 +61,4 @@ lint: python
 	$(BIN)/ruff check hub channels voice kb assist workflows bootstrap.py server.py bench tests
 
 clean:
-	rm -rf $(VENV) web/node_modules web/dist data bench/results
+	rm -rf $(VENV) $(COQUI_VENV) web/node_modules web/dist data bench/results

@@ -122,6 +122,12 @@ class Settings:
     voice_voicemail_attach_max_bytes: int = 2 * 1024 * 1024  # larger WAVs are not attached to the mail
     voice_voicemail_link_url: str = ""  # web UI base URL in notifications; empty: http://host:port
     voice_callback_agent_ring_s: float = 20.0  # how long the agent's phone rings before a callback
+    # text-to-speech for IVR prompts (VOICE-7; docs/CONFIGURATION.md, "Voice: text-to-speech")
+    voice_tts_engines: tuple[str, ...] = ("piper", "coqui", "espeak-ng")  # preference order; absent ones skipped
+    voice_tts_piper_voices: tuple[str, ...] = ()  # "<voice id>=<model .onnx>"; empty: the packaged joe-us voice
+    voice_tts_coqui_model: str = ""  # Coqui model folder (.pth + config.json); empty: coqui not used
+    voice_tts_coqui_language: str = "und"  # language the coqui voices speak (en, zh, ...)
+    voice_tts_language_voices: tuple[str, ...] = ()  # "<zh|ko|ja|en>=<engine>:<voice>"
     # IVR flows (docs/CONFIGURATION.md, "IVR")
     ivr_prerender_tts: bool = True  # render a flow's static TTS prompts when it is saved/published
     # durable scheduler (docs/CONFIGURATION.md, "Timers")
@@ -272,6 +278,27 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     return value if default is None else value
 
 
+TTS_ENGINES = frozenset({"piper", "coqui", "espeak-ng", "espeak"})
+TTS_LANGUAGES = frozenset({"zh", "ko", "ja", "en"})
+
+
+def _validate_tts(s: Settings) -> None:
+    if not s.voice_tts_engines or not set(s.voice_tts_engines) <= TTS_ENGINES:
+        raise ConfigError("setting 'voice_tts_engines' must list engines among piper, coqui, espeak-ng, "
+                          f"got {list(s.voice_tts_engines)}")
+    for item in s.voice_tts_piper_voices:
+        voice, sep, path = item.partition("=")
+        if not sep or not voice.strip() or not path.strip().endswith(".onnx"):
+            raise ConfigError(f"setting 'voice_tts_piper_voices' entry {item!r} is not '<voice id>=<model .onnx>'")
+    for item in s.voice_tts_language_voices:
+        language, sep, target = item.partition("=")
+        engine, colon, voice = target.partition(":")
+        if not sep or language.strip() not in TTS_LANGUAGES or engine.strip() not in TTS_ENGINES \
+                or not colon or not voice.strip():
+            raise ConfigError(f"setting 'voice_tts_language_voices' entry {item!r} is not "
+                              "'<zh|ko|ja|en>=<engine>:<voice>' (engine: piper, coqui or espeak-ng)")
+
+
 def _validate(s: Settings) -> Settings:
     if not 0 < s.port < 65536:
         raise ConfigError(f"setting 'port' must be between 1 and 65535, got {s.port}")
@@ -344,6 +371,7 @@ def _validate(s: Settings) -> Settings:
         re.compile(s.voice_external_pattern)
     except re.error as err:
         raise ConfigError(f"setting 'voice_external_pattern' is not a regular expression: {err}") from err
+    _validate_tts(s)
     if s.fax_gateway not in {"none", "hylafax", "email"}:
         raise ConfigError(f"setting 'fax_gateway' must be none, hylafax or email, got {s.fax_gateway!r}")
     if s.fax_gateway == "email" and not s.fax_email_gateway_domain:

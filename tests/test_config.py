@@ -33,6 +33,11 @@ def test_environment_overrides_file_and_flags_override_environment(tmp_path):
     ("database_url = 'mysql://x'", "database_url"),
     ("demo = 'maybe'", "'demo'"),
     ("port = [", "not valid TOML"),
+    ("voice_tts_engines = ['piper', 'festival']", "'voice_tts_engines'"),
+    ("voice_tts_engines = []", "'voice_tts_engines'"),
+    ("voice_tts_piper_voices = ['huayan']", "'voice_tts_piper_voices' entry 'huayan'"),
+    ("voice_tts_language_voices = ['fr=espeak-ng:fr']", "'<zh|ko|ja|en>=<engine>:<voice>'"),
+    ("voice_tts_language_voices = ['zh=piper']", "'voice_tts_language_voices' entry 'zh=piper'"),
 ])
 def test_bad_configuration_names_the_setting_and_the_source(tmp_path, content, message):
     cfg = tmp_path / "hub.toml"
@@ -57,3 +62,23 @@ def test_server_refuses_to_start_on_bad_configuration(tmp_path, capsys):
     cfg.write_text("port = 0\n")
     assert server.main(["--config", str(cfg)]) == 2
     assert "configuration error" in capsys.readouterr().err
+
+
+def test_tts_settings_from_the_environment_become_the_engine_configuration(tmp_path):
+    from voice.tts import TtsConfig
+
+    s = load_settings(environ={
+        "HUB_VOICE_TTS_ENGINES": "coqui,espeak-ng",
+        "HUB_VOICE_TTS_COQUI_MODEL": "/srv/coqui/vits-zh",
+        "HUB_VOICE_TTS_COQUI_LANGUAGE": "zh",
+        "HUB_VOICE_TTS_PIPER_VOICES": "huayan=/srv/piper/zh_CN-huayan-medium.onnx",
+        "HUB_VOICE_TTS_LANGUAGE_VOICES": "en=espeak-ng:en-us, ko = espeak-ng:ko",
+    })
+    config = TtsConfig.from_settings(s, cache_dir=tmp_path)
+    assert config.engines == ("coqui", "espeak-ng")
+    assert config.coqui_model_path == Path("/srv/coqui/vits-zh") and config.coqui_language == "zh"
+    assert config.piper_voices == {"huayan": Path("/srv/piper/zh_CN-huayan-medium.onnx")}
+    assert config.language_voices == {"en": ("espeak-ng", "en-us"), "ko": ("espeak-ng", "ko")}
+    assert config.cache_dir == tmp_path
+    default = TtsConfig.from_settings(load_settings(environ={}))
+    assert default == TtsConfig()  # nothing configured: the packaged piper voice first

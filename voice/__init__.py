@@ -1,2 +1,2 @@
 """Voice (VOICE-1..8): SIP, RTP, IVR, recording, ASR and TTS. Talks to the hub through its
-services and events like every channel. Not built yet (issues 3 and 4)."""
+services and events like every channel (docs/ARCHITECTURE.md)."""

@@ -11,7 +11,8 @@ REST (docs/API.md, "IVR"): edits need the ``automation`` permission, reading nee
 - ``GET /api/ivr/flows/{id}/versions/{version}``;
 - ``PUT /api/ivr/flows/{id}/prompts/{name}`` (multipart ``file``, a WAV), ``GET …/audio``,
   ``DELETE``;
-- ``GET /api/ivr/numbers``, ``PUT/DELETE /api/ivr/numbers/{number}``.
+- ``GET /api/ivr/numbers``, ``PUT/DELETE /api/ivr/numbers/{number}``;
+- ``GET /api/ivr/voices`` – the TTS voices prompts may name (``voice_tts_*`` settings).
 """
 
 from __future__ import annotations
@@ -276,14 +277,38 @@ class IvrComponent:
                 return None
         return str(path)
 
-    def _render_one(self, ref: PromptRef, path: Path) -> None:
-        if path.is_file():
-            return
+    def _engine(self) -> Any:
+        """The TTS router from the ``voice_tts_*`` settings, built on first use (blocking)."""
         if self._tts is None:
             from voice.tts import TtsConfig, create_tts
 
-            self._tts = create_tts(TtsConfig(cache_dir=self.services.settings.data_dir / "tts-cache"))
-        write_wav(path, self._tts.synthesize(ref.text or "", ref.voice, 8000))
+            settings = self.services.settings
+            self._tts = create_tts(TtsConfig.from_settings(settings, cache_dir=settings.data_dir / "tts-cache"))
+        return self._tts
+
+    def _render_one(self, ref: PromptRef, path: Path) -> None:
+        if path.is_file():
+            return
+        write_wav(path, self._engine().synthesize(ref.text or "", ref.voice, 8000))
+
+    async def tts_voices(self) -> dict[str, Any]:
+        """The voices an IVR prompt may name, which engine speaks first, and why others are absent."""
+        from voice.tts import TtsError
+
+        async with self._render_lock:
+            try:
+                tts = await asyncio.to_thread(self._engine)
+            except TtsError as err:
+                return {"engine": None, "voices": [], "skipped": err.details.get("skipped", {}),
+                        "error": err.message}
+        return {
+            "engine": tts.name,
+            "default_voice": tts.default_voice,
+            "voices": [{"id": f"{v.engine}:{v.id}", "language": v.language, "engine": v.engine,
+                        "native_rate": v.native_rate} for v in tts.voices()],
+            "language_voices": {lang: f"{e}:{v}" for lang, (e, v) in tts.language_voices.items()},
+            "skipped": tts.skipped,
+        }
 
     def _prerender(self, definition: dict[str, Any]) -> None:
         if not self.services.settings.ivr_prerender_tts:
@@ -354,6 +379,11 @@ class IvrComponent:
         async def list_flows(request: Request) -> Response:
             await _read_user(request)
             return json_response({"flows": await comp.s.list_flows()})
+
+        @add("/api/ivr/voices", "GET", "Text-to-speech voices for prompts, and unavailable engines")
+        async def list_voices(request: Request) -> Response:
+            await _read_user(request)
+            return json_response(await comp.tts_voices())
 
         @add("/api/ivr/flows", "POST", "Create an IVR flow (draft)", body=FlowBody, status=201)
         async def create_flow(request: Request) -> Response:

@@ -16,9 +16,11 @@ import numpy as np
 
 from voice.tts.base import EngineMissing, SynthesisFailed, TtsEngine, VoiceInfo
 
+# The set the test suite runs (``make coqui`` builds it in .venv-coqui): coqui-tts imports torchaudio,
+# whose last release, 2.11, is built for torch 2.11; 0.28 also imports six without declaring it.
 INSTALL_HINT = (
-    "pip install torch==2.13.0 first, then pip install coqui-tts (it also needs torchaudio and "
-    "torchcodec builds matching that torch)"
+    "pip install torch==2.11.0 torchaudio==2.11.0 torchcodec==0.11.1 coqui-tts==0.28.0 six "
+    "(coqui-tts needs a torchaudio built for the installed torch)"
 )
 
 

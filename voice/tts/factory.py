@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from voice.tts.base import (
     EngineMissing,
@@ -62,6 +63,29 @@ class TtsConfig:
     espeak_default_voice: str = "en-us"
     language_voices: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     cache_dir: Path | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Any, *, cache_dir: Path | None = None) -> TtsConfig:
+        """The hub's ``voice_tts_*`` settings (their format is checked when the settings load)."""
+        piper = dict(_pairs(settings.voice_tts_piper_voices))
+        return cls(
+            engines=tuple(settings.voice_tts_engines),
+            piper_voices={vid: Path(path) for vid, path in piper.items()} or None,
+            coqui_model_path=Path(settings.voice_tts_coqui_model) if settings.voice_tts_coqui_model else None,
+            coqui_language=settings.voice_tts_coqui_language,
+            language_voices={
+                lang: (engine.strip(), vid.strip())
+                for lang, target in _pairs(settings.voice_tts_language_voices)
+                for engine, _, vid in [target.partition(":")]
+            },
+            cache_dir=cache_dir,
+        )
+
+
+def _pairs(items: Iterable[str]) -> Iterator[tuple[str, str]]:
+    for item in items:
+        key, _, value = item.partition("=")
+        yield key.strip(), value.strip()
 
 
 def _build_piper(config: TtsConfig) -> TtsEngine:
@@ -137,18 +161,20 @@ class TtsRouter(TtsEngine):
         if voice is not None:
             return self._find(voice)
         lang = detect_language(text)
-        if lang is None:
-            return self.primary, self.primary.default_voice
+        primary_lang = next(
+            (v.language for v in self.primary.voices() if v.id == self.primary.default_voice), ""
+        ).lower()
+        if lang is None:  # Latin script: the primary voice, or the English one when it speaks another
+            if "en" not in self.language_voices or primary_lang.startswith("en"):
+                return self.primary, self.primary.default_voice
+            lang = "en"
         if lang in self.language_voices:
             engine_name, vid = self.language_voices[lang]
             engine = self.engines.get(_ENGINE_ALIASES.get(engine_name, engine_name))
             if engine is not None:
                 return engine, engine.resolve_voice(vid)
             _LOGGER.warning("voice for %s is on engine %s, which is unavailable", lang, engine_name)
-        primary_lang = next(
-            (v.language for v in self.primary.voices() if v.id == self.primary.default_voice), ""
-        )
-        if primary_lang.lower().startswith(lang):
+        if primary_lang.startswith(lang):
             return self.primary, self.primary.default_voice
         espeak = self.engines.get("espeak-ng")
         if espeak is not None:

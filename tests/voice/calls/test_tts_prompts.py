@@ -8,14 +8,13 @@ with a logged error) and the call goes on."""
 from __future__ import annotations
 
 import asyncio
-import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from tests.support.audio import sox_stat
 from tests.voice.calls.conftest import sip_port
 from tests.voice.calls.support import Sipp, read_wav
 
@@ -27,17 +26,6 @@ PROMPT = "Thank you for calling the city gas company. Goodbye."
 @pytest.fixture
 def voice_settings() -> dict[str, Any]:
     return {"ivr_prerender_tts": False}
-
-
-def sox_stat(path: Path, *effects: str) -> dict[str, float]:
-    out = subprocess.run(["sox", str(path), "-n", *effects, "stat"], capture_output=True, text=True, timeout=30,
-                         check=True).stderr
-    stats = {}
-    for line in out.splitlines():
-        m = re.match(r"^([A-Za-z ()]+?):\s+(-?[\d.]+)", line)
-        if m:
-            stats[m.group(1).strip()] = float(m.group(2))
-    return stats
 
 
 async def test_a_text_prompt_is_spoken_by_piper_into_the_call_and_recorded(voice_hub, tmp_path: Path,
@@ -78,7 +66,7 @@ async def test_a_text_prompt_is_spoken_by_piper_into_the_call_and_recorded(voice
     path = voice_hub.services.attachments.path_for(records[0]["recording_attachment_id"])
     heard = sox_stat(path, "remix", "2")  # the right channel: what the caller heard
     assert heard["Length (seconds)"] >= prompt_s
-    assert heard["RMS     amplitude"] > 0.02, heard
+    assert heard["RMS amplitude"] > 0.02, heard
     samples, rate, _ = read_wav(path)
     loud = np.flatnonzero(np.abs(samples[:, 1].astype(np.int32)) > 1000)
     spoken_s = (loud[-1] - loud[0]) / rate

@@ -18,7 +18,7 @@ import pytest
 from tests.support.hub import InProcessHub, running_hub
 from voice.ivr import IvrSession
 from voice.ivr.demo import DEMO_NUMBER
-from voice.ivr.model import Enqueue, Play, RecordVoicemail
+from voice.ivr.model import Enqueue, Play, Prompt, RecordVoicemail
 
 
 @pytest.fixture
@@ -309,3 +309,38 @@ async def test_a_deleted_demo_flow_is_not_seeded_again(tmp_path: Path, database_
         admin = await hub.client("admin")
         assert (await admin.ok("GET", "/api/ivr/flows"))["flows"] == []
         assert hub.services.extras["ivr"].flow_for_number(DEMO_NUMBER) is None
+
+
+async def test_voice_tts_settings_choose_the_engine_that_speaks_prompts(tmp_path: Path) -> None:
+    """``voice_tts_*`` settings reach the engine IVR prompts are rendered with; /api/ivr/voices
+    lists the voices a prompt may name and says why a configured engine is absent."""
+    missing_coqui = tmp_path / "no-coqui-model"
+    async with running_hub(tmp_path / "data", "", ivr_prerender_tts=False,
+                           voice_tts_engines=("coqui", "espeak-ng"),
+                           voice_tts_coqui_model=str(missing_coqui),
+                           voice_tts_language_voices=("zh=espeak-ng:zh",)) as hub:
+        agent = await hub.client("agent1")
+        assert (await agent.get("/api/ivr/voices")).status_code == 403
+        admin = await hub.client("admin")
+        voices = await admin.ok("GET", "/api/ivr/voices")
+        assert voices["engine"] == "espeak-ng"  # piper is not listed; coqui has no usable model
+        assert set(voices["skipped"]) == {"coqui"}
+        assert {v["engine"] for v in voices["voices"]} == {"espeak-ng"}
+        assert "espeak-ng:zh" in {v["id"] for v in voices["voices"]}
+        assert voices["language_voices"] == {"zh": "espeak-ng:zh"}
+        # a prompt naming a listed voice is spoken by it
+        ivr = hub.services.extras["ivr"]
+        rendered = await ivr.audio_for(Prompt(kind="tts", value="Thank you", voice="espeak-ng:en-us"))
+        assert rendered is not None
+        with wave.open(rendered) as w:
+            assert w.getframerate() == 8000 and w.getnframes() > 8000 * 0.3
+
+
+async def test_no_tts_engine_at_all_is_reported_not_raised(tmp_path: Path) -> None:
+    async with running_hub(tmp_path / "data", "", ivr_prerender_tts=False,
+                           voice_tts_engines=("piper",),
+                           voice_tts_piper_voices=(f"gone={tmp_path / 'gone.onnx'}",)) as hub:
+        admin = await hub.client("admin")
+        voices = await admin.ok("GET", "/api/ivr/voices")
+        assert voices["engine"] is None and voices["voices"] == []
+        assert "piper" in voices["skipped"] and "no TTS engine" in voices["error"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -118,6 +119,18 @@ def test_chinese_text_goes_to_the_configured_chinese_voice() -> None:
     tts = create_tts(TtsConfig(language_voices={"zh": ("espeak", "yue")}))
     engine, voice = tts.route("您好")
     assert (engine.name, voice) == ("espeak-ng", "yue")
+
+
+def test_english_text_goes_to_the_english_voice_when_the_primary_speaks_chinese() -> None:
+    need("espeak-ng")
+    chinese_first = TtsConfig(engines=("espeak-ng",), espeak_default_voice="cmn")
+    tts = create_tts(chinese_first)
+    assert tts.route("Your call is important to us.") == (tts.primary, "cmn")  # no English voice set
+    tts = create_tts(replace(chinese_first, language_voices={"en": ("espeak-ng", "en-us")}))
+    assert tts.route("Your call is important to us.")[1] == "en-us"
+    assert tts.route("您好")[1] in ("cmn", "zh")  # espeak-ng: zh is an alias of cmn
+    english_first = create_tts(TtsConfig(language_voices={"en": ("espeak-ng", "en-gb")}))
+    assert english_first.route("Hello")[0].name == "piper"  # the primary speaks English already
 
 
 def test_router_finds_voices_across_engines_and_rejects_unknown_ones() -> None:

@@ -1,13 +1,13 @@
-"""Real engines: piper with the packaged joe voice, espeak-ng, and coqui's install hint."""
+"""Real engines: piper with the packaged joe voice, espeak-ng, and coqui's install hint (its
+synthesis path: test_coqui_tiny_model.py)."""
 
 from __future__ import annotations
 
-import subprocess
-import wave
 from pathlib import Path
 
 import pytest
 
+from tests.support.audio import sox_stat, write_wav
 from voice.audio import duration_s, rms_dbfs
 from voice.tts.base import TtsError
 from voice.tts.coqui import CoquiEngine
@@ -19,26 +19,10 @@ from .conftest import need
 PROMPT = "Thank you for calling. An agent will be with you shortly."
 
 
-def sox_stat(pcm: bytes, rate: int, tmp_path: Path) -> dict[str, float]:
+def sox_stat_pcm(pcm: bytes, rate: int, tmp_path: Path) -> dict[str, float]:
     """sox's own measurement of the audio (length and RMS amplitude)."""
     need("sox")
-    wav = tmp_path / "speech.wav"
-    with wave.open(str(wav), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm)
-    out = subprocess.run(
-        ["sox", str(wav), "-n", "stat"], capture_output=True, text=True, timeout=30, check=True
-    ).stderr
-    stats = {}
-    for line in out.splitlines():
-        key, _, value = line.partition(":")
-        try:
-            stats[key.strip()] = float(value.split()[0])
-        except (ValueError, IndexError):
-            continue
-    return stats
+    return sox_stat(write_wav(tmp_path / "speech.wav", pcm, rate))
 
 
 def test_default_piper_voice_is_the_onnx_inside_the_joe_package(piper: PiperEngine) -> None:
@@ -58,10 +42,10 @@ def test_piper_speaks_a_prompt_with_sane_duration_and_level(
     seconds = duration_s(pcm, rate)
     assert 2.0 < seconds < 8.0
     assert -30.0 < rms_dbfs(pcm) < -3.0
-    stats = sox_stat(pcm, rate, tmp_path)
+    stats = sox_stat_pcm(pcm, rate, tmp_path)
     assert stats["Length (seconds)"] == pytest.approx(seconds, abs=0.01)
-    assert 0.02 < stats["RMS     amplitude"] < 0.7
-    assert stats["Rough   frequency"] < rate / 2
+    assert 0.02 < stats["RMS amplitude"] < 0.7
+    assert stats["Rough frequency"] < rate / 2
 
 
 def test_piper_output_resampled_to_8k_has_the_right_length(steady_piper: PiperEngine) -> None:
@@ -133,15 +117,15 @@ def test_piper_voice_file_missing_is_engine_missing(tmp_path: Path) -> None:
 def test_coqui_without_a_usable_install_reports_engine_missing_with_an_install_hint(
     tmp_path: Path,
 ) -> None:
-    # coqui-tts 0.28 cannot import here: torch 2.13.0 has no matching torchaudio/torchcodec
+    # coqui-tts 0.28 cannot import in the hub's environment: torch 2.13 has no matching torchaudio
     try:
         import TTS  # type: ignore[import-not-found]  # noqa: F401
     except ImportError:
         pass
-    else:  # pragma: no cover - a machine where coqui imports needs a tiny-model test instead
-        pytest.skip("coqui-tts is importable here: its synthesis path needs its own test")
+    else:  # pragma: no cover - the synthesis path is test_coqui_tiny_model.py's
+        pytest.skip("coqui-tts is importable here: test_coqui_tiny_model.py covers it")
     with pytest.raises(TtsError) as info:
         CoquiEngine(tmp_path)
     assert info.value.code == "engine_missing"
     assert "pip install" in str(info.value) and "coqui-tts" in str(info.value)
-    assert "torch==2.13.0" in str(info.value)
+    assert "torch==2.11.0 torchaudio==2.11.0" in str(info.value)
