@@ -81,6 +81,11 @@ def test_admin_builds_a_flow_sees_problems_fixes_them_and_publishes(person, admi
     admin.get_by_test_id("ivr-node").filter(has_text="welcome").get_by_role("link").click()
     expect(admin.get_by_test_id("ivr-node-form")).to_have_attribute("data-node", "welcome")
     admin.get_by_test_id("ivr-node-form").get_by_test_id("ivr-input-next").select_option("leakmenu")
+    # the welcome is spoken by a chosen voice: the list comes from the configured TTS engines
+    voice = admin.get_by_test_id("ivr-node-form").get_by_test_id("ivr-prompt-voice").first
+    expect(voice).to_have_value("")  # automatic: by the text's language
+    expect(voice.locator("optgroup[label=piper] option")).to_have_text(["en_US-joe-medium (en-US)"])
+    voice.select_option("espeak-ng:en-gb")
     admin.get_by_test_id("ivr-save").click()
     expect(admin.get_by_test_id("ivr-no-problems")).to_be_visible()
 
@@ -121,6 +126,7 @@ def test_admin_builds_a_flow_sees_problems_fixes_them_and_publishes(person, admi
     assert leak["numbers"] == ["4100"] and leak["published_version"] == 1
     v1 = admin_api.get(f"/api/ivr/flows/{leak['id']}/versions/1").json()["definition"]
     assert v1["nodes"]["welcome"]["next"] == "leakmenu"
+    assert v1["nodes"]["welcome"]["prompts"] == [{"text": "Welcome to Leak hotline.", "voice": "espeak-ng:en-gb"}]
     assert v1["nodes"]["leakmenu"]["options"] == {"1": "goodbye"}
     assert v1["nodes"]["leakmenu"]["prompt"] == [{"file": "leak"}]
 

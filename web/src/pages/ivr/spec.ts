@@ -1,3 +1,5 @@
+import type { InjectionKey, Ref } from 'vue'
+
 // IVR flow types and the per-node-type form specification of the editor (voice/ivr/flow.py).
 
 export interface PromptRef {
@@ -6,6 +8,16 @@ export interface PromptRef {
   builtin?: 'moh'
   voice?: string
 }
+
+/** A text-to-speech voice a prompt may name (GET /api/ivr/voices): id is `<engine>:<voice>`. */
+export interface TtsVoice {
+  id: string
+  language: string
+  engine: string
+}
+
+/** The voices, provided by the IVR page to every prompt list of the flow. */
+export const IVR_VOICES: InjectionKey<Ref<TtsVoice[]>> = Symbol('ivr-voices')
 
 export type IvrNode = { type: string; label?: string } & Record<string, unknown>
 
