@@ -35,11 +35,11 @@ from sqlalchemy import func, select, update
 
 from channels.email.tables import email_bulk_jobs, email_bulk_recipients
 from channels.email.templates import render
-from hub.api.uploads import CsvColumn, CsvTable, read_csv
 from hub.errors import NotFound, ValidationFailed
 from hub.events import EventType
 from hub.security import new_id
 from hub.services.bulk import BulkChannelService, BulkJobs, BulkTables, refuse_rows
+from hub.services.csv_recipients import CsvColumn, CsvTable, read_csv
 
 if TYPE_CHECKING:
     from channels.email.outbound import EmailSender

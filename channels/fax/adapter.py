@@ -25,8 +25,9 @@ from channels.fax.errors import BadSignature, FaxError, FaxTooLarge, InboundDisa
 from channels.fax.gateways import EmailFaxGateway, FaxGateway, HylafaxGateway
 from channels.fax.service import FaxService
 from hub.api.http import Api, current_user, json_response, parse_body, parse_query, require
-from hub.api.uploads import CsvColumn, read_csv, read_form_file
+from hub.api.uploads import read_form_file
 from hub.errors import NotFound, UnsupportedMediaType, ValidationFailed
+from hub.services.csv_recipients import CsvColumn, read_csv
 from hub.services.outbound_replies import OutboundReplies
 
 if TYPE_CHECKING:

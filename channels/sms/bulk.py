@@ -15,10 +15,10 @@ from channels.sms import segments
 from channels.sms.phone import InvalidPhoneNumber
 from channels.sms.tables import sms_bulk_jobs, sms_messages
 from channels.sms.templates import placeholders, render
-from hub.api.uploads import CsvColumn, CsvTable, read_csv
 from hub.errors import ValidationFailed
 from hub.events import EventType
 from hub.services.bulk import BulkChannelService, BulkJobs, BulkTables, refuse_rows
+from hub.services.csv_recipients import CsvColumn, CsvTable, read_csv
 
 if TYPE_CHECKING:
     from channels.sms.service import SmsService
@@ -37,7 +37,7 @@ def timer_key(job_id: str) -> str:
 
 def read_recipients(data: bytes, max_rows: int | None = None) -> CsvTable:
     """Recipients from a CSV upload: a header row with a ``phone`` column; every other column is
-    a placeholder value (bad rows are reported per row, see :func:`hub.api.uploads.read_csv`)."""
+    a placeholder value (bad rows are reported per row, see :func:`hub.services.csv_recipients.read_csv`)."""
     return read_csv(data, [PHONE], other_columns=True, max_rows=max_rows)
 
 

@@ -1,4 +1,4 @@
-"""The shared CSV recipients reader (``hub.api.uploads.read_csv``) that bulk SMS, bulk email and
+"""The shared CSV recipients reader (``hub.services.csv_recipients.read_csv``) that bulk SMS, bulk email and
 bulk fax use: encodings and separators, per-row problems reported while the good rows are kept,
 and problems of the whole file refused."""
 
@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from hub.api.uploads import MAX_VALUE_CHARS, CsvColumn, read_csv
 from hub.errors import ValidationFailed
+from hub.services.csv_recipients import MAX_VALUE_CHARS, CsvColumn, read_csv
 
 EMAIL = CsvColumn("email", ("e-mail", "邮箱"), required=True, label="email address")
 NAME = CsvColumn("name", ("姓名",))
