@@ -28,6 +28,9 @@ Rules chosen where the brief left room (all tested):
 * ``waited_s`` in ``Assigned``/``Abandoned`` is measured from the enqueue time in the current
   queue (kept across no-answer/reject, restarted by transfer/overflow).
 * Owner/sticky holds apply only when that agent is logged in; held contacts count as waiting.
+* Work the ACD does not route (a consultation call the agent takes) takes a slot of its channel
+  through ``occupy`` until ``vacate``; with ``voice_blocks_other_channels`` an occupied voice
+  slot blocks the other channels too, as an assigned call does.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ import heapq
 from hub.acd.core import _K_HOLD, _K_MAXWAIT, _K_OFFER, _K_STEP, _K_WRAPUP, AcdCore
 from hub.acd.decisions import Abandoned, AgentState, Assigned, Decision
 from hub.acd.errors import InvalidState, OfferNotFound, UnknownQueue
-from hub.acd.model import AgentConfig, ContactRequest, QueueConfig
+from hub.acd.model import AgentConfig, Channel, ContactRequest, QueueConfig
 from hub.acd.records import (
     ASSIGNED,
     CHANNELS,
@@ -170,6 +173,28 @@ class Acd(AcdCore):
         if rec.state is not AgentState.READY:
             self._set_state(rec, AgentState.READY, None, now, out)
             self._route_agent(rec, now, out)
+        return out
+
+    def occupy(self, agent_id: str, key: str, channel: Channel, now: float) -> list[Decision]:
+        """The agent is busy on ``channel`` with work the ACD does not route (a consultation
+        call, ``key`` names it): that slot counts as taken until :meth:`vacate`. Offers already
+        made stay; nothing new is offered on a full channel."""
+        rec = self._agent(agent_id)
+        self._tick_clock(now)
+        rec.occupied[key] = Channel(channel)
+        self._refresh(rec)
+        return []
+
+    def vacate(self, agent_id: str, key: str, now: float, *, route: bool = True) -> list[Decision]:
+        """The work ``key`` is over: the slot is free again and waiting contacts are offered
+        (not with ``route=False``: the caller fills the slot itself, e.g. by a transfer)."""
+        rec = self._agent(agent_id)
+        now = self._tick_clock(now)
+        out: list[Decision] = []
+        if rec.occupied.pop(key, None) is not None:
+            self._refresh(rec)
+            if route and rec.state is AgentState.READY:
+                self._route_agent(rec, now, out)
         return out
 
     def set_not_ready(self, agent_id: str, reason: str | None, now: float) -> list[Decision]:
@@ -434,7 +459,8 @@ class Acd(AcdCore):
             offers=tuple(a.offers),
             assigned=tuple(a.assigned),
             held=tuple(a.held),
-            busy=bool(a.assigned),
+            busy=bool(a.assigned or a.occupied),
+            occupied=tuple(a.occupied),
             talk_time_s=a.talk_today,
             contacts_handled=a.handled_today,
             idle_since=a.idle_since if a.state is not AgentState.LOGGED_OUT else None,

@@ -40,6 +40,7 @@ class AgentRec:
         "talk_today",
         "handled_today",
         "wrap_token",
+        "occupied",
     )
 
     def __init__(self, cfg: AgentConfig, seq: int) -> None:
@@ -59,12 +60,18 @@ class AgentRec:
         self.talk_today = 0.0
         self.handled_today = 0
         self.wrap_token = -1
+        # work outside the ACD that takes a slot (a consultation call): key -> channel
+        self.occupied: dict[str, Channel] = {}
 
     def compute_avail(self) -> frozenset[Channel]:
         if self.state is not AgentState.READY:
             return frozenset()
         cap = self.cfg.capacity
         load = self.load
+        if self.occupied:
+            load = dict(load)
+            for ch in self.occupied.values():
+                load[ch] += 1
         if load[Channel.VOICE] > 0 and self.cfg.voice_blocks_other_channels:
             return frozenset((Channel.VOICE,)) if load[Channel.VOICE] < cap.get(
                 Channel.VOICE, 0

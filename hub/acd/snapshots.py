@@ -32,10 +32,11 @@ class AgentSnapshot:
     offers: tuple[str, ...]
     assigned: tuple[str, ...]
     held: tuple[str, ...]  # contacts waiting for this agent (owner/sticky/direct transfer)
-    busy: bool  # derived: at least one assigned contact
+    busy: bool  # derived: at least one assigned contact, or work outside the ACD (occupied)
     talk_time_s: float  # handling seconds since the last reset_daily_stats()
     contacts_handled: int
     idle_since: float | None
+    occupied: tuple[str, ...] = ()  # keys of work outside the ACD taking a slot (Acd.occupy)
 
 
 @dataclass(frozen=True, slots=True)

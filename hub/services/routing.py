@@ -236,6 +236,16 @@ class RoutingService:
         self._wake.set()
         return self.agent_state(user_id)
 
+    async def occupy(self, user_id: str, key: str, channel: str = "voice") -> None:
+        """The agent takes work the ACD does not route (a consultation call, named ``key``):
+        one slot of ``channel`` counts as busy until :meth:`vacate`."""
+        if user_id in self._agent_ids:
+            await self._run(self.engine.occupy, user_id, key, acd.Channel(channel), self.clock.now())
+
+    async def vacate(self, user_id: str, key: str) -> None:
+        if user_id in self._agent_ids:
+            await self._run(self.engine.vacate, user_id, key, self.clock.now())
+
     async def end_wrapup(self, user_id: str) -> dict[str, Any]:
         await self._run(self.engine.end_wrapup, user_id, self.clock.now())
         return self.agent_state(user_id)
@@ -247,11 +257,12 @@ class RoutingService:
 
     def agent_state(self, user_id: str) -> dict[str, Any]:
         if user_id not in self._agent_ids:
-            return {"state": "logged_out", "reason": None, "since": None, "load": {}, "capacity": {}}
+            return {"state": "logged_out", "reason": None, "since": None, "load": {}, "capacity": {},
+                    "occupied": []}
         snap = self.engine.agent_snapshot(user_id)
         return {"state": str(snap.state), "reason": snap.reason or None, "since": snap.since,
                 "load": {str(k): v for k, v in snap.load.items()},
-                "capacity": dict(self._capacity.get(user_id, {}))}
+                "capacity": dict(self._capacity.get(user_id, {})), "occupied": list(snap.occupied)}
 
     async def accept(self, cid: str, user: User) -> None:
         await self._run(self.engine.accept, cid, user.id, self.clock.now())
@@ -273,7 +284,11 @@ class RoutingService:
             await self._run(self.engine.release, cid, self.clock.now())
 
     async def transfer(self, cid: str, by: User, queue_id: str | None = None,
-                       agent_id: str | None = None, note: str | None = None) -> Any:
+                       agent_id: str | None = None, note: str | None = None,
+                       vacates: str | None = None) -> Any:
+        """Back to a queue, or to one agent. ``vacates``: the target agent's occupation (see
+        :meth:`occupy`) that this conversation takes over, freed in the same step so the slot goes
+        to it and to nothing else (a consultation call that becomes the consulted agent's)."""
         if bool(queue_id) == bool(agent_id):
             raise ValidationFailed("give exactly one of queue_id or agent_id")
         row = await self.conversations.row(cid)
@@ -298,8 +313,15 @@ class RoutingService:
                           user_id=by.id, queue_id=target_queue,
                           data={"from_agent_id": row.assignee_id, "to_queue_id": queue_id,
                                 "to_agent_id": agent_id, "from_queue_id": row.queue_id}))
-        await self._run(self.engine.transfer, cid, now, queue_id, agent_id)
+        if vacates and agent_id:
+            await self._run(self._transfer_into, cid, now, agent_id, vacates)
+        else:
+            await self._run(self.engine.transfer, cid, now, queue_id, agent_id)
         return await self.conversations.row(cid)
+
+    def _transfer_into(self, cid: str, now: float, agent_id: str, key: str) -> list[Any]:
+        return [*self.engine.vacate(agent_id, key, now, route=False),
+                *self.engine.transfer(cid, now, None, agent_id)]
 
     def offers_for(self, user_id: str) -> list[tuple[str, float]]:
         """Conversations now offered to this agent, with the offer's expiry."""

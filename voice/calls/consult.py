@@ -280,8 +280,18 @@ class ConsultService:
         c.agent_media.stop_play()
         c.agent_media.bridge(winner.media)
         winner.media.on_close.append(lambda: self._party_closed(c))
+        if c.party_agent_id is not None:
+            self._occupy(c.party_agent_id, f"consult:{c.id}", winner.media)
         log.info("call %s: agent %s consults %s %s", call.id, c.agent_id, c.kind, c.target)
         self._push(c, call)
+
+    def _occupy(self, agent_id: str, key: str, media: MediaLeg) -> None:
+        """The consulted agent is on a call the ACD did not route: their voice slot is taken
+        until their leg closes (a cancel, the end of a conference) or the call becomes theirs
+        (:meth:`_reassign`), so no queued call is offered to them meanwhile."""
+        routing = self.services.routing
+        self._spawn(routing.occupy(agent_id, key), f"{key}-occupy")
+        media.on_close.append(lambda: self._spawn(routing.vacate(agent_id, key), f"{key}-vacate"))
 
     def _party_closed(self, c: Consultation) -> None:
         if c.state in (ConsultState.TALKING, ConsultState.CONFERENCE) and c.party is not None:
@@ -430,7 +440,7 @@ class ConsultService:
                 return
             assert c.party_agent_id is not None
             routing = self.services.routing
-            await routing.transfer(cid, by, agent_id=c.party_agent_id,
+            await routing.transfer(cid, by, agent_id=c.party_agent_id, vacates=f"consult:{c.id}",
                                    note=f"Call transferred after a consultation with {c.label}")
             if any(oc == cid for oc, _ in routing.offers_for(c.party_agent_id)):
                 await routing.accept(cid, await self.services.auth.get_user(c.party_agent_id))

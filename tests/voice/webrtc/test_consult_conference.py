@@ -88,6 +88,9 @@ async def test_agent_consults_a_colleague_cancels_then_conferences_and_leaves(vo
         assert r.status_code == 409  # hold is not a consult control
         await answer(a2, b2, ring2["leg_id"])
         await desk1.wait("softphone_state", lambda m: (m.get("consult") or {}).get("state") == "talking", timeout=10)
+        # the ACD counts agent2's voice slot as taken while they are consulted: no queued call is offered
+        occupied = lambda: hub.services.routing.agent_state(a2.user["id"])["occupied"]  # noqa: E731
+        await until(lambda: occupied() == [f"consult:{call.consult.id}"], within=5)
         await until(lambda: tone_share(b1.frames[-25:], 1000) > 0.3, within=10)
         await until(lambda: tone_share(b2.frames[-25:], 660) > 0.3, within=10)
         assert call.caller.media.player is not None  # still on hold
@@ -97,6 +100,7 @@ async def test_agent_consults_a_colleague_cancels_then_conferences_and_leaves(vo
         ended = await desk2.wait("softphone_ended", timeout=10)
         assert ended["leg_id"] == ring2["leg_id"]
         await until(lambda: call.consult is None and call.caller.media.player is None, within=5)
+        await until(lambda: occupied() == [], within=5)  # free again once their leg closed
         await settle()
         await until(lambda: rms(heard(b1)) > 300 and tone_share(b1.frames[-25:], 1000) < 0.05, within=10)
 
@@ -139,6 +143,7 @@ async def test_agent_consults_a_colleague_cancels_then_conferences_and_leaves(vo
         await a2.ok("POST", f"/api/voice/softphone/legs/{ring2['leg_id']}/hold", {"on": False})
         await a2.ok("POST", f"/api/voice/softphone/legs/{ring2['leg_id']}/hangup")
         assert await sipp.wait(15) == 0, sipp.log()
+        await until(lambda: occupied() == [], within=5)
     finally:
         await sipp.stop()
         await b1.close()
