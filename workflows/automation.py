@@ -403,19 +403,28 @@ class RuleEngine:
         (``services.extras["voice"].callbacks.open_task``: a ``voice`` conversation with
         ``meta.callback`` routed by the ACD, the agent clicks "Call back") and link it on the row
         (status ``opened``); the queue's agents (or the supervisors) are notified either way.
-        Without voice or a phone number the row stays ``due`` and its note says why."""
+        Without voice or a phone number the row becomes ``due`` and its note says why.
+
+        Crash-safe: the task's conversation id is chosen and stored first (status ``opening``)
+        and the timer is completed only with the outcome, so a crash in between fires the timer
+        again after its lease and the retry opens the task under the same id, once."""
         cb_id = timer.payload["callback_id"]
-        async with self.s.db.tx() as tx:  # claimed: a timer fired twice opens one task
-            if not await self.s.scheduler.complete(tx, timer):
-                return
+        async with self.s.db.tx() as tx:
             cb = (await tx.conn.execute(select(w.callbacks).where(w.callbacks.c.id == cb_id))).first()
-            if cb is None or cb.status != "pending":
+            if cb is None or cb.status not in ("pending", "opening"):
+                await self.s.scheduler.complete(tx, timer)  # cancelled, or done by an earlier firing
                 return
-            await tx.conn.execute(update(w.callbacks).where(w.callbacks.c.id == cb_id).values(status="due"))
+            if cb.status == "pending":
+                await tx.conn.execute(update(w.callbacks).where(w.callbacks.c.id == cb_id).values(
+                    status="opening", task_conversation_id=new_id()))
+                cb = (await tx.conn.execute(select(w.callbacks).where(w.callbacks.c.id == cb_id))).first()
         task_id, why = await self._open_voice_task(cb)
         values: dict[str, Any] = {"status": "opened", "task_conversation_id": task_id} if task_id else \
-            {"note": "\n".join(x for x in (cb.note, f"(Not opened as a voice callback task: {why}.)") if x)}
+            {"status": "due", "task_conversation_id": None,
+             "note": "\n".join(x for x in (cb.note, f"(Not opened as a voice callback task: {why}.)") if x)}
         async with self.s.db.tx() as tx:
+            if not await self.s.scheduler.complete(tx, timer):
+                return  # another process took the timer over: it finishes (same task id) and notifies
             await tx.conn.execute(update(w.callbacks).where(w.callbacks.c.id == cb_id).values(**values))
             targets = [{"kind": "queue", "queue_id": cb.queue_id}] if cb.queue_id else [{"kind": "supervisors"}]
             users = await self.notifier.resolve(targets)
@@ -450,7 +459,7 @@ class RuleEngine:
                 requested_by_text=who,
                 origin={"rule_id": cb.rule_id, "workflow_callback_id": cb.id,
                         "origin_conversation_id": cb.conversation_id},
-                note=cb.note)
+                note=cb.note, conversation_id=cb.task_conversation_id)
         except Exception as err:  # noqa: BLE001 - the agents are still notified, the row says why
             log.warning("callback %s: voice callback task not opened: %s", cb.id, err)
             return None, f"opening it failed ({getattr(err, 'detail', err)})"[:300]

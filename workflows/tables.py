@@ -179,10 +179,11 @@ callbacks = Table(
     Column("phone", String(32)),
     Column("queue_id", String(32)),
     Column("due_at", Float, nullable=False),
-    Column("status", String(16), nullable=False),   # pending | opened | due | done | cancelled
+    Column("status", String(16), nullable=False),   # pending | opening | opened | due | done | cancelled
     Column("note", Text),
     Column("rule_id", String(32)),
     Column("created_at", Float, nullable=False),
-    # the voice callback task (a ``voice`` conversation with meta.callback) opened when it fell due
+    # the voice callback task (a ``voice`` conversation with meta.callback) opened when it fell due;
+    # chosen before it is opened (status opening), so a retry after a crash opens it once
     Column("task_conversation_id", String(32)),
 )

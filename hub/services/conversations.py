@@ -262,11 +262,13 @@ class ConversationService:
                    meta: dict[str, Any] | None = None, widget_token_hash: str | None = None,
                    status: str = "queued", priority: int = 0,
                    attachment_ids: list[str] | None = None,
-                   email: dict[str, Any] | None = None) -> Any:
+                   email: dict[str, Any] | None = None, conversation_id: str | None = None) -> Any:
         """Create a conversation for an inbound contact, finding or creating its contact.
 
         ``email`` (the email channel) is stored as an ``email_messages`` row in the same
-        transaction as the first message; a repeated ``dedupe_key`` raises ``DuplicateEmail``."""
+        transaction as the first message; a repeated ``dedupe_key`` raises ``DuplicateEmail``.
+        ``conversation_id``: the id to give it (chosen ahead by a caller that retries after a crash;
+        an id that exists already fails the insert)."""
         if channel not in CHANNELS:
             raise ValidationFailed(f"channel must be one of {', '.join(CHANNELS)}")
         if queue_id not in self._queue_names:
@@ -279,7 +281,7 @@ class ConversationService:
             contact = await self.contacts.create({k: v for k, v in identity.items()
                                                   if k in ("name", "email", "phone") and v})
             meta["contact_created"] = True
-        cid = new_id()
+        cid = conversation_id or new_id()
         now = self.clock.now()
         try:
             async with self.db.tx() as tx:

@@ -82,3 +82,41 @@ async def test_a_due_rule_callback_opens_the_voice_callback_task_in_its_queue(vo
     # (refused here only for want of a trunk)
     err = await sup.post(f"/api/voice/callbacks/{cb['task_conversation_id']}/dial")
     assert err.status_code == 409 and err.json()["code"] == "no_trunk"
+
+
+async def test_a_callback_retried_after_a_crash_opens_its_task_once(voice_clocked_hub, clock):
+    """The hub died after opening the task but before recording it (row ``opening``, timer not
+    completed, as the handler leaves them): the timer fires again and finds the task by the id
+    the row chose, so the customer gets one callback task, linked, and the agents one notice."""
+    hub = voice_clocked_hub
+    admin = await hub.client("admin")
+    billing = await queue_id(admin, "Billing")
+    await admin.ok("POST", "/api/rules", {
+        "name": "Call back chatters", "event": "conversation.created",
+        "conditions": {"all": [{"field": "conversation.channel", "op": "eq", "value": "chat"}]},
+        "actions": [{"type": "callback", "delay_s": 60}]}, status=201)
+    _customer, widget, _session = await start_chat(hub, queue=billing)
+    await widget.close()
+    [cb] = await admin.ok("GET", "/api/callbacks")
+    chosen = "crashretry" + "0" * 22
+    async with hub.services.db.tx() as tx:  # what the first firing wrote before opening the task
+        await tx.conn.execute(w.callbacks.update().where(w.callbacks.c.id == cb["id"]).values(
+            status="opening", task_conversation_id=chosen))
+    callbacks = hub.services.extras["voice"].callbacks
+    opened = await callbacks.open_task(cb["phone"], queue_id=billing, identity={"phone": cb["phone"]},
+                                       requested_by_text="an automation rule",
+                                       origin={"workflow_callback_id": cb["id"]}, conversation_id=chosen)
+    assert opened == chosen and await voice_conversations(hub) == [chosen]
+
+    clock.advance(61)
+    await hub.services.scheduler.run_due()  # the timer, never completed, fires again
+    [cb] = await admin.ok("GET", "/api/callbacks")
+    assert (cb["status"], cb["task_conversation_id"]) == ("opened", chosen)
+    assert await voice_conversations(hub) == [chosen]  # not a second task
+    async with hub.services.db.read() as conn:
+        notices = (await conn.execute(select(w.notifications.c.user_id).where(
+            w.notifications.c.kind == "callback_due"))).all()
+    assert notices and len(notices) == len({n.user_id for n in notices})  # each agent told once
+    clock.advance(3600)
+    await hub.services.scheduler.run_due()
+    assert await voice_conversations(hub) == [chosen]

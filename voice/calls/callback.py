@@ -110,18 +110,26 @@ class CallbackService:
 
     async def open_task(self, number: str, *, queue_id: str | None, identity: dict[str, Any],
                         requested_by_text: str, origin: dict[str, Any], note: str | None = None,
-                        fallback_queue_id: str | None = None, meta: dict[str, Any] | None = None) -> str:
+                        fallback_queue_id: str | None = None, meta: dict[str, Any] | None = None,
+                        conversation_id: str | None = None) -> str:
         """Open a callback task in the inbox without a live call (the IVR and automation rules use
         it): a ``voice`` conversation for the contact found by ``identity`` (``phone``/``name``),
         ``meta.callback`` = the number, when, the queue, ``status: requested`` and ``origin``'s keys
         (e.g. ``call_id`` or ``rule_id``), routed by the ACD. The queue is the first of
         ``queue_id``, ``fallback_queue_id``, ``voice_default_queue``, ``widget_default_queue``, the
         first queue that exists. ``note`` is appended to the first message. Returns the
-        conversation id (stored and queued: if routing fails the ACD picks it up on restart)."""
+        conversation id (stored and queued: if routing fails the ACD picks it up on restart).
+        ``conversation_id`` makes it idempotent: a caller retrying after a crash passes the id it
+        chose before, and a task already opened under it is returned as it is."""
         number = str(number or "").strip()
         if not number:
             raise ValidationFailed("a callback needs a number to call")
         conv = self.services.conversations
+        if conversation_id is not None:
+            with contextlib.suppress(NotFound):
+                await conv.row(conversation_id)
+                log.info("callback task %s was opened before: not opened again", conversation_id)
+                return conversation_id
         queues = conv.queue_names
         queue = next((q for q in (queue_id, fallback_queue_id, self.settings.voice_default_queue,
                                   self.settings.widget_default_queue, next(iter(queues), None))
@@ -134,7 +142,7 @@ class CallbackService:
             text = f"{text} {note}"
         row = await conv.open(
             channel="voice", queue_id=queue, identity=identity, subject=f"Call back {number}",
-            first_message=text,
+            first_message=text, conversation_id=conversation_id,
             meta={**(meta or {}),
                   "callback": {"number": number, "requested_at": now, "queue_id": queue, **origin,
                                "status": "requested", "attempts": []}})
