@@ -115,6 +115,7 @@ class Settings:
     voice_webrtc_enabled: bool = True  # only with voice_enabled
     voice_webrtc_ice_servers: tuple[str, ...] = ()  # stun:/turn: URLs given to aiortc and the browsers
     voice_webrtc_lease_s: float = 60.0  # a desk softphone is online this long after its last renewal
+    voice_webrtc_reconnect_s: float = 20.0  # a call whose softphone page went away waits this long for it
     # voicemail and callback requests (voice/calls/voicemail.py, callback.py; docs/CONFIGURATION.md, "Voice")
     voice_voicemail_energy_threshold: float = 300.0  # RMS (16-bit) of a 20 ms frame counted as speech
     voice_voicemail_min_speech_s: float = 1.0  # a message with less speech than this is discarded

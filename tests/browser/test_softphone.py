@@ -1,6 +1,7 @@
 """Acceptance 3 of the voice issue, in real Chromium with a fake microphone playing speech
 (espeak-ng): a sipp caller phones the hub, agent 1 answers on the browser softphone in the desk,
-audio flows both ways, the caller is held and resumed, the supervisor listens from the
+audio flows both ways, the caller is held and resumed, the agent reloads the page and the desk
+reconnects to the call by itself, the supervisor listens from the
 wallboard, the call is transferred to agent 2's browser, who answers, talks and hangs up; the
 stored recording has the caller and the agent on its two channels."""
 
@@ -9,7 +10,6 @@ from __future__ import annotations
 import io
 import re
 import shutil
-import socket
 import subprocess
 import time
 import wave
@@ -21,9 +21,11 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, _failed
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.hubs import voice_hub
 from tests.browser.steps import go_ready, log_in, open_desk
 from tests.support.hub import HubProcess
+from tests.voice.calls.support import free_udp_port
 
 pytestmark = pytest.mark.browser
 
@@ -31,12 +33,6 @@ SCENARIO = Path(__file__).resolve().parents[1] / "voice" / "webrtc" / "caller_lo
 PCAPS = Path("/usr/share/sip-tester")
 SPEECH = ("Good morning, this is the gas company customer service. I can see your meter reading "
           "and the last bill. Let me check the account for you.")
-
-
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -68,19 +64,8 @@ def browser(speech_wav: Path) -> Iterator[Browser]:
 @pytest.fixture
 def hub(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[HubProcess]:
     """A hub with voice on: SIP on a free UDP port, loopback as the trunk, 5000 → General."""
-    sip = _free_udp_port()
-    h = HubProcess(tmp_path / "data", env={
-        "HUB_VOICE_ENABLED": "1", "HUB_VOICE_SIP_UDP_PORT": str(sip), "HUB_VOICE_SIP_TCP_PORT": "-1",
-        "HUB_VOICE_RTP_PORT_MIN": "0", "HUB_VOICE_RTP_PORT_MAX": "0", "HUB_VOICE_TRUNK_IPS": "127.0.0.1",
-        "HUB_VOICE_ROUTES": "5000=general"})
-    h.sip_port = sip  # type: ignore[attr-defined]
-    h.start(timeout=60)
-    try:
+    with voice_hub(tmp_path, request, HUB_VOICE_ROUTES="5000=general") as h:
         yield h
-    finally:
-        h.stop()
-        if _failed(request) and h.log.exists():
-            print(f"--- hub log ({h.log}) ---\n{h.log.read_text(errors='replace')[-4000:]}")
 
 
 @pytest.fixture
@@ -98,7 +83,7 @@ def caller(hub: HubProcess, tmp_path: Path) -> Iterator[Callable[[], subprocess.
         log = open(work / "sipp.out", "wb")  # noqa: SIM115 - closed with the process below
         proc = subprocess.Popen(
             [sipp, f"127.0.0.1:{hub.sip_port}", "-sf", str(SCENARIO), "-s", "5000",  # type: ignore[attr-defined]
-             "-i", "127.0.0.1", "-p", str(_free_udp_port()), "-mi", "127.0.0.1", "-mp", str(_free_udp_port()),
+             "-i", "127.0.0.1", "-p", str(free_udp_port()), "-mi", "127.0.0.1", "-mp", str(free_udp_port()),
              "-m", "1", "-timeout", "90s", "-timeout_error", "-nostdin", "-trace_err",
              "-error_file", str(work / "sipp.err")],
             cwd=work, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
@@ -179,6 +164,15 @@ def test_agent_answers_a_call_in_the_browser_holds_is_monitored_and_transfers(
     expect(agent1.get_by_test_id("softphone-call-state")).to_have_text("talking")
     hears_audio(agent1, "softphone-level", above=energy(agent1.get_by_test_id("softphone-level")))
     assert admin_api.get("/api/voice/monitor/calls").json()["calls"][0]["held_by_agent"] is False
+
+    # Alice reloads the page mid-call: the call waits for her, the desk reconnects to it by itself
+    # and the caller's speech reaches her again; the caller was never dropped.
+    agent1.reload()
+    expect(agent1.get_by_test_id("softphone-call")).to_have_attribute("data-state", "talking")
+    hears_audio(agent1, "softphone-level")
+    expect(agent1.get_by_test_id("softphone-elsewhere")).to_have_count(0)
+    [live] = admin_api.get("/api/voice/monitor/calls").json()["calls"]
+    assert live["state"] == "bridged" and sipp.poll() is None
 
     # The supervisor listens in from the wallboard and hears the call.
     row = supervisor.get_by_test_id("monitor-call").filter(has_text="+4930765432")

@@ -6,6 +6,8 @@ REST (docs/API.md, "Voice: browser softphone"); live pushes on the staff Socket.
 
 - ``GET/POST/DELETE /api/voice/softphone`` (desk, agents) – status / go online (renew) / offline;
 - ``POST /api/voice/softphone/legs/{leg_id}/answer`` – ``{sdp}`` offer → ``{sdp}`` answer;
+- ``POST …/legs/{leg_id}/reconnect`` – ``{sdp}``: a new browser connection for a connected call
+  (after a reload; the call waits ``voice_webrtc_reconnect_s`` for it once the old one is lost);
 - ``POST …/legs/{leg_id}/decline``, ``…/hangup``, ``…/hold`` ``{on}``, ``…/mute`` ``{on}``,
   ``…/dtmf`` ``{digits}``;
 - ``GET /api/voice/softphone/consult-targets``; ``POST …/legs/{leg_id}/consult`` ``{kind, target}``,
@@ -102,12 +104,19 @@ class WebRtcComponent:
             user = await require(request, "desk")
             return json_response(comp.service.unregister(user))
 
-        @api.add("/api/voice/softphone/legs/{leg_id}/answer", "POST",
-                 "Answer a ringing call with the browser's SDP offer", tag="voice", body=OfferBody)
-        async def answer(request: Request) -> Response:
-            user = await require(request, "desk")
-            body = await parse_body(request, OfferBody)
-            return json_response(await comp.service.answer(user, request.path_params["leg_id"], body.sdp))
+        def offer_route(action: Literal["answer", "reconnect"], summary: str) -> None:
+            """``POST …/legs/{leg_id}/<action>``: the browser's SDP offer → the hub's answer."""
+            async def handler(request: Request) -> Response:
+                user = await require(request, "desk")
+                body = await parse_body(request, OfferBody)
+                act = getattr(comp.service, action)
+                return json_response(await act(user, request.path_params["leg_id"], body.sdp))
+            handler.__name__ = action
+            api.add(f"/api/voice/softphone/legs/{{leg_id}}/{action}", "POST", summary, tag="voice",
+                    body=OfferBody)(handler)
+
+        offer_route("answer", "Answer a ringing call with the browser's SDP offer")
+        offer_route("reconnect", "Reconnect the browser to its connected call (after a page reload)")
 
         @api.add("/api/voice/softphone/legs/{leg_id}/decline", "POST", "Decline a ringing call", tag="voice")
         async def decline(request: Request) -> Response:
@@ -199,10 +208,11 @@ class WebRtcComponent:
         voice = services.extras.get("voice")
         if not (st.voice_enabled and st.voice_webrtc_enabled) or voice is None or voice.calls is None:
             return
-        if st.voice_webrtc_lease_s < 5:
+        if st.voice_webrtc_lease_s < 5 or st.voice_webrtc_reconnect_s < 0:
             from hub.errors import ConfigError
 
-            raise ConfigError("setting 'voice_webrtc_lease_s' must be at least 5 seconds")
+            raise ConfigError("settings 'voice_webrtc_lease_s' (at least 5 seconds) and "
+                              "'voice_webrtc_reconnect_s' (at least 0) are out of range")
         try:
             from voice.webrtc.service import SoftphoneService
         except ImportError as err:  # aiortc / av missing

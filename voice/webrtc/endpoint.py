@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from hub.security import new_id
 from voice.calls.endpoints import RingResult
-from voice.webrtc.errors import NotRinging
+from voice.webrtc.errors import BadOffer, NotConnected, NotRinging
 from voice.webrtc.media import PacedAudioTrack, WebRtcMediaLeg, agent_frame_source
 from voice.webrtc.peer import BrowserPeer, offered_codec
 
@@ -44,6 +44,8 @@ class WebRtcEndpoint:
         self._answering = False
         self.assigned = asyncio.Event()  # the ACD gave the agent the conversation (on answer)
         self.consulted_by: str | None = None  # rung for a colleague's consultation (voice/calls/consult.py)
+        self.lost_at: float | None = None  # the browser's connection went away (hub clock)
+        self._grace: asyncio.TimerHandle | None = None
 
     def public(self) -> dict[str, Any]:
         c = self.call
@@ -53,7 +55,7 @@ class WebRtcEndpoint:
                 "queue_id": c.queue_id, "state": self.state, "on_hold": self.on_hold,
                 "muted": bool(self.media and self.media.muted), "expires_at": self.expires_at,
                 "consult": consult.public() if consult is not None else None,
-                "consulted_by": self.consulted_by, "call_ended": c.ended}
+                "consulted_by": self.consulted_by, "call_ended": c.ended, "reconnecting": self.lost_at is not None}
 
     # -- AgentEndpoint ----------------------------------------------------------------------------
 
@@ -106,7 +108,7 @@ class WebRtcEndpoint:
             media.close()
             raise NotRinging("the call stopped ringing while it was being answered")
         self.media, self.peer = media, peer
-        peer.on_failed = self._connection_failed
+        peer.on_failed = self._connection_lost
         self.state = "connected"
         self._result.set_result(RingResult.ANSWERED)
         return answer
@@ -116,14 +118,60 @@ class WebRtcEndpoint:
             raise NotRinging("the call is no longer ringing on this softphone")
         self._result.set_result(RingResult.DECLINED)
 
-    def _connection_failed(self) -> None:
-        log.info("softphone of %s lost its connection; hanging up call %s", self.agent_id, self.call.id)
-        self.softphones.agent_hung_up(self)
+    async def reconnect(self, offer_sdp: str) -> str:
+        """A new browser connection for the connected call (the agent reloaded the page, or the
+        network changed): it replaces the old one; the call, its bridge, recording, transcript and
+        consultation go on. Returns the answer SDP."""
+        media = self.media
+        if self.state != "connected" or media is None or media.closed or self.call.ended:
+            raise NotConnected("the call is not connected to your softphone")
+        codec = offered_codec(offer_sdp)
+        if codec != media.codec:
+            raise BadOffer(f"the call's audio is {media.codec}: offer {media.codec} to reconnect")
+        sp = self.softphones
+        peer, answer = await BrowserPeer.answer(
+            offer_sdp, send=PacedAudioTrack(agent_frame_source(media), codec),
+            on_pcm=lambda pcm: media.receive_pcm(pcm, sp.engine.now()), ice_servers=sp.ice_servers)
+        if self.state != "connected" or media.closed:  # hung up while we negotiated
+            await peer.close()
+            raise NotConnected("the call ended while reconnecting")
+        old, self.peer = self.peer, peer
+        peer.on_failed = self._connection_lost
+        self.lost_at = None
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
+        if old is not None:
+            old.on_failed = None
+            await old.close()
+        log.info("softphone of %s reconnected to call %s", self.agent_id, self.call.id)
+        return answer
+
+    def _connection_lost(self) -> None:
+        """The browser went away: the call waits ``voice_webrtc_reconnect_s`` for the agent's
+        page to reconnect (a reload), then is hung up as if the agent had."""
+        if self.state != "connected" or self.lost_at is not None:
+            return
+        grace = self.softphones.reconnect_s
+        self.lost_at = self.softphones.now()
+        log.info("softphone of %s lost its connection to call %s; waiting %.0f s for it to reconnect",
+                 self.agent_id, self.call.id, grace)
+
+        def give_up() -> None:
+            self._grace = None
+            if self.lost_at is not None and self.state == "connected":
+                log.info("softphone of %s did not reconnect; hanging up call %s", self.agent_id, self.call.id)
+                self.softphones.agent_hung_up(self)
+
+        self._grace = asyncio.get_running_loop().call_later(grace, give_up)
 
     async def _finish(self, reason: str) -> None:
         if self.state == "ended":
             return
         self.state = "ended"
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
         self.softphones.legs.pop(self.id, None)
         peer, self.peer = self.peer, None
         if self.media is not None:

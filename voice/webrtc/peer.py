@@ -80,7 +80,9 @@ class BrowserPeer:
 
         @pc.on("connectionstatechange")
         def on_state() -> None:
-            if pc.connectionState == "failed" and peer.on_failed is not None and not peer.closed:
+            # failed (ICE consent lost) or closed by the browser (the page was closed or reloaded:
+            # DTLS close_notify), not by us
+            if pc.connectionState in ("failed", "closed") and peer.on_failed is not None and not peer.closed:
                 peer.on_failed()
 
         try:

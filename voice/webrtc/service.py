@@ -62,6 +62,7 @@ class SoftphoneService:
         self.voice = voice
         st = services.settings
         self.lease_s = float(st.voice_webrtc_lease_s)
+        self.reconnect_s = float(st.voice_webrtc_reconnect_s)
         self.ice_servers: tuple[str, ...] = tuple(st.voice_webrtc_ice_servers)
         self.registered: dict[str, float] = {}  # agent id → lease end (hub clock)
         self.legs: dict[str, WebRtcEndpoint] = {}
@@ -174,6 +175,11 @@ class SoftphoneService:
         for ep in list(self.legs.values()):
             if ep.call.conversation_id == ev.conversation_id and ep.agent_id == ev.user_id:
                 ep.assigned.set()
+
+    async def reconnect(self, user: User, leg_id: str, sdp: str) -> dict[str, Any]:
+        ep = self._leg(user, leg_id)
+        answer = await ep.reconnect(sdp)
+        return {"sdp": answer, "type": "answer", "leg": ep.public()}
 
     def decline(self, user: User, leg_id: str) -> dict[str, Any]:
         ep = self._leg(user, leg_id)

@@ -190,3 +190,66 @@ async def test_agent_answers_in_the_browser_and_audio_flows_both_ways(voice_hub,
     assert tone_share([samples[:, 1]], 1000) > 0.01  # the barging supervisor
     conv = await agent.ok("GET", f"/api/conversations/{ring['conversation_id']}")
     assert conv["status"] == "closed"
+
+
+async def test_a_softphone_page_that_goes_away_reconnects_and_one_that_stays_away_hangs_up(tmp_path: Path):
+    """The agent's page is reloaded mid-call (its connection closes): the call waits, the new
+    page reconnects to it and the audio flows again. Then the page goes away for good: after
+    ``voice_webrtc_reconnect_s`` the call is hung up as if the agent had (the caller gets BYE)."""
+    from tests.support.hub import running_hub
+    from tests.voice.calls.conftest import VOICE_SETTINGS
+
+    async with running_hub(tmp_path / "data", **VOICE_SETTINGS, voice_webrtc_reconnect_s=3.0) as hub:
+        voice = hub.services.extras["voice"].service
+        agent, other = await hub.client("agent1"), await hub.client("agent2")
+        desk = await Recorder("/desk").connect(hub.base_url, cookie=agent.cookie_header)
+        await agent.ok("POST", "/api/voice/softphone")
+        await agent.ok("POST", "/api/agent/state", {"state": "ready"})
+        tone = tmp_path / "agent-voice.wav"
+        write_tone(tone, 660.0, 40.0)
+        first, second, third, late = Browser(tone), Browser(tone), Browser(tone), Browser(None)
+        sipp = Sipp(tmp_path / "sipp", str(SCENARIO), f"127.0.0.1:{hub.services.extras['voice'].sip_port()}",
+                    extra=["-s", "5000"], timeout_s=50)
+        try:
+            await sipp.start()
+            ring = await desk.wait("softphone_ring", timeout=15)
+            leg = ring["leg_id"]
+            ans = await agent.ok("POST", f"/api/voice/softphone/legs/{leg}/answer", {"sdp": await first.offer()})
+            await first.answered(ans["sdp"])
+            call = voice.calls[ring["call_id"]]
+            await until(lambda: first.heard_rms() > 300, within=10)
+            r = await agent.post(f"/api/voice/softphone/legs/{leg}/reconnect", json={"sdp": await second.offer()})
+            assert r.status_code == 200  # a connected call may be taken over at any time …
+            await second.answered(r.json()["sdp"])
+            await until(lambda: second.heard_rms() > 300, within=10)  # … and the audio follows
+            await first.close()
+
+            # the page is reloaded: its connection closes; the call waits for the new page
+            await second.close()
+            await until(lambda: voice.calls[call.id].agent is not None
+                        and voice.calls[call.id].agent.lost_at is not None, within=5)
+            legs = (await agent.ok("GET", "/api/voice/softphone"))["legs"]
+            assert [(x["leg_id"], x["state"], x["reconnecting"]) for x in legs] == [(leg, "connected", True)]
+            r = await other.post(f"/api/voice/softphone/legs/{leg}/reconnect", json={"sdp": await third.offer()})
+            assert r.status_code == 404  # not another agent's
+            ans = await agent.ok("POST", f"/api/voice/softphone/legs/{leg}/reconnect", {"sdp": await third.offer()})
+            await third.answered(ans["sdp"])
+            assert ans["leg"]["reconnecting"] is False
+            await asyncio.sleep(4)  # longer than the grace: a reconnected call is not hung up
+            assert not call.ended and call.state == "bridged"
+            await until(lambda: third.heard_rms() > 300, within=10)
+            sent = call.caller.media.tx_packets
+            await until(lambda: call.caller.media.tx_packets > sent + 50, within=5)  # the agent is heard
+
+            # the page goes away for good: hung up after the grace
+            await third.close()
+            ended = await desk.wait("softphone_ended", timeout=10)
+            assert ended["leg_id"] == leg
+            assert await sipp.wait(15) == 0, sipp.log()
+            r = await agent.post(f"/api/voice/softphone/legs/{leg}/reconnect", json={"sdp": await late.offer()})
+            assert r.status_code == 404
+        finally:
+            await sipp.stop()
+            for b in (first, second, third, late):
+                await b.close()
+            await desk.close()

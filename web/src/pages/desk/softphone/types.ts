@@ -19,6 +19,8 @@ export interface SoftphoneLeg {
   consulted_by?: string | null
   call_ended?: boolean
   consult_outcome?: string
+  /** the hub lost this leg's browser connection and waits for the page to reconnect */
+  reconnecting?: boolean
 }
 
 export interface ConsultInfo {

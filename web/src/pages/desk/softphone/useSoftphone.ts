@@ -25,6 +25,8 @@ export const softphone = reactive({
   dialled: '',
   /** what became of the last consultation (no_answer, declined, cancelled, …) */
   consultNote: '',
+  /** a call connected to this agent's softphone in another page or device, not this one */
+  elsewhere: null as SoftphoneLeg | null,
 })
 
 let pc: RTCPeerConnection | null = null
@@ -64,8 +66,16 @@ async function resync() {
     const st = await api.get<SoftphoneStatus>('/api/voice/softphone')
     softphone.ringing = st.legs.filter((l) => l.state === 'ringing')
     const act = st.legs.find((l) => l.state === 'connected')
-    if (!act && softphone.active && !pc) softphone.active = null
-    if (act && softphone.active?.leg_id === act.leg_id) softphone.active = act
+    if (pc || softphone.busy) {
+      if (act && softphone.active?.leg_id === act.leg_id) softphone.active = act
+      return
+    }
+    // a call this page is not connected to: after a reload of this page the hub lost the old
+    // connection (reconnecting) and the call is taken back at once; otherwise it is connected in
+    // another page or device, which the agent may take it over from
+    softphone.active = null
+    softphone.elsewhere = act ?? null
+    if (act?.reconnecting && softphone.enabled) void attach(act, 'reconnect')
   } catch {
     /* voice may be off: the panel says so on renew */
   }
@@ -82,6 +92,7 @@ function release() {
 
 function ended(leg: SoftphoneLeg) {
   softphone.ringing = softphone.ringing.filter((l) => l.leg_id !== leg.leg_id)
+  if (softphone.elsewhere?.leg_id === leg.leg_id) softphone.elsewhere = null
   if (softphone.active?.leg_id === leg.leg_id) {
     softphone.active = null
     release()
@@ -110,8 +121,7 @@ export function useSoftphone() {
         if (s === 'online') void renew()
       }),
     )
-    void renew()
-    void resync()
+    void renew().finally(() => void resync()) // the ICE servers first: resync may reconnect a call
   }
   return softphone
 }
@@ -144,7 +154,13 @@ export function bindAudio(el: HTMLAudioElement | null) {
   audioEl = el
 }
 
-export async function answer(leg: SoftphoneLeg): Promise<boolean> {
+export const answer = (leg: SoftphoneLeg) => attach(leg, 'answer')
+/** Move the call connected in another page or device to this one. */
+export const takeOver = (leg: SoftphoneLeg) => attach(leg, 'reconnect')
+
+/** Connect this page's microphone and speaker to a call: answer a ringing one, or reconnect to
+ * the connected one after a reload (the hub keeps the call waiting for a while). */
+async function attach(leg: SoftphoneLeg, how: 'answer' | 'reconnect'): Promise<boolean> {
   if (softphone.busy) return false
   softphone.busy = true
   softphone.error = ''
@@ -152,13 +168,22 @@ export async function answer(leg: SoftphoneLeg): Promise<boolean> {
     release()
     mic = await microphone()
     const c = await connect<{ sdp: string; leg: SoftphoneLeg }>(
-      `/api/voice/softphone/legs/${encodeURIComponent(leg.leg_id)}/answer`, {}, mic, iceServers)
+      `/api/voice/softphone/legs/${encodeURIComponent(leg.leg_id)}/${how}`, {}, mic, iceServers)
     pc = c.pc
+    const mine = c.pc
+    mine.addEventListener('connectionstatechange', () => {
+      // the hub closed it (the call was taken over elsewhere) or the network is gone for good
+      if (pc === mine && (mine.connectionState === 'failed' || mine.connectionState === 'closed')) {
+        release()
+        void resync()
+      }
+    })
     if (audioEl) {
       audioEl.srcObject = c.remote
       void audioEl.play().catch(() => undefined)
     }
     softphone.ringing = softphone.ringing.filter((l) => l.leg_id !== leg.leg_id)
+    softphone.elsewhere = null
     softphone.active = c.reply.leg
     softphone.energy = 0
     softphone.level = 0
@@ -172,7 +197,7 @@ export async function answer(leg: SoftphoneLeg): Promise<boolean> {
     return true
   } catch (e) {
     release()
-    softphone.error = errorText(e)
+    softphone.error = how === 'reconnect' ? `Could not reconnect to the call: ${errorText(e)}` : errorText(e)
     softphone.ringing = softphone.ringing.filter((l) => l.leg_id !== leg.leg_id)
     return false
   } finally {
