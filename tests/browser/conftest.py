@@ -18,6 +18,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from tests.browser.hubs import failed, running
 from tests.support.hub import REPO, HubProcess
 
 CHROMIUM = Path(os.environ.get("HUB_TEST_CHROMIUM", "/usr/bin/chromium"))  # Debian's chromium
@@ -37,11 +38,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
-
-
-def _failed(request: pytest.FixtureRequest) -> bool:
-    rep = getattr(request.node, "rep_call", None)
-    return rep is None or rep.failed
 
 
 @pytest.fixture(scope="module")
@@ -64,13 +60,8 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def hub(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[HubProcess]:
     """A fresh hub with the demo data for every test: nothing leaks from one test to the next."""
-    h = HubProcess(tmp_path / "data").start()
-    try:
+    with running(HubProcess(tmp_path / "data"), request) as h:
         yield h
-    finally:
-        h.stop()
-        if _failed(request) and h.log.exists():
-            print(f"--- hub log ({h.log}) ---\n{h.log.read_text(errors='replace')[-4000:]}")
 
 
 @pytest.fixture
@@ -101,7 +92,7 @@ def person(browser: Browser, hub: HubProcess, request: pytest.FixtureRequest,
 
     yield make
     try:
-        if _failed(request):
+        if failed(request):
             for name, page in pages.items():
                 try:
                     page.screenshot(path=str(artifacts / f"FAILED-{slug}-{name}.png"), full_page=True,

@@ -6,7 +6,6 @@ speech, then the final text labelled "Caller"; the call is then found by the inb
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import time
@@ -18,9 +17,10 @@ import numpy as np
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.hubs import voice_hub
 from tests.browser.steps import go_ready, open_desk
 from tests.support.hub import HubProcess
-from tests.voice.calls.speech import espeak_8k, need_tools, write_rtp_pcap, write_wav_8k
+from tests.voice.calls.speech import espeak_8k, write_rtp_pcap, write_wav_8k
 from tests.voice.calls.support import SCENARIOS, Baresip, free_udp_port
 from voice.audio import ulaw_encode
 
@@ -33,29 +33,11 @@ ANSWER_TO_PCAP_S = 1.0  # caller_speaks.xml pauses this long after its ACK
 
 @pytest.fixture
 def hub(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[HubProcess]:
-    """The browser tests' hub, with voice on (a fixed free SIP port) and transcription on."""
-    try:
-        need_tools()
-    except RuntimeError as err:
-        if os.environ.get("CI"):
-            pytest.fail(str(err))
-        pytest.skip(str(err))
-    port = free_udp_port()
-    h = HubProcess(tmp_path / "data", env={
-        "HUB_VOICE_ENABLED": "1", "HUB_VOICE_SIP_UDP_PORT": str(port), "HUB_VOICE_SIP_TCP_PORT": "-1",
-        "HUB_VOICE_RTP_PORT_MIN": "0", "HUB_VOICE_RTP_PORT_MAX": "0", "HUB_VOICE_TRUNK_IPS": "127.0.0.1",
-        "HUB_VOICE_ROUTES": "5000=general", "HUB_VOICE_TRANSCRIBE": "1",
-        "HUB_VOICE_WEBRTC_ENABLED": "0",  # agent1 takes the call on the desk phone (baresip)
-    })
-    h.sip_port = port  # type: ignore[attr-defined]
-    h.start(timeout=90)
-    try:
+    """The browser tests' hub, with voice on and transcription on; agent1 takes the call on the
+    desk phone (baresip), not the softphone."""
+    with voice_hub(tmp_path, request, speech=True, HUB_VOICE_ROUTES="5000=general",
+                   HUB_VOICE_TRANSCRIBE="1", HUB_VOICE_WEBRTC_ENABLED="0") as h:
         yield h
-    finally:
-        h.stop()
-        rep = getattr(request.node, "rep_call", None)
-        if (rep is None or rep.failed) and h.log.exists():
-            print(f"--- hub log ({h.log}) ---\n{h.log.read_text(errors='replace')[-4000:]}")
 
 
 @pytest.fixture

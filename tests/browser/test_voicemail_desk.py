@@ -7,7 +7,6 @@ callback task clicks "Call back <number>": without a trunk the desk says so."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,9 +16,10 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.hubs import voice_hub
 from tests.browser.steps import go_ready, log_in, open_desk
 from tests.support.hub import HubProcess
-from tests.voice.calls.speech import espeak_8k, need_tools, write_rtp_pcap
+from tests.voice.calls.speech import espeak_8k, write_rtp_pcap
 from tests.voice.calls.support import SCENARIOS, free_udp_port
 from voice.audio import ulaw_encode
 
@@ -30,27 +30,9 @@ SPEECH = "안녕하세요 가스 요금에 대해 문의하고 싶습니다"
 
 @pytest.fixture
 def hub(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[HubProcess]:
-    try:
-        need_tools()
-    except RuntimeError as err:
-        if os.environ.get("CI"):
-            pytest.fail(str(err))
-        pytest.skip(str(err))
-    port = free_udp_port()
-    h = HubProcess(tmp_path / "data", env={
-        "HUB_VOICE_ENABLED": "1", "HUB_VOICE_SIP_UDP_PORT": str(port), "HUB_VOICE_SIP_TCP_PORT": "-1",
-        "HUB_VOICE_RTP_PORT_MIN": "0", "HUB_VOICE_RTP_PORT_MAX": "0", "HUB_VOICE_TRUNK_IPS": "127.0.0.1",
-        "HUB_VOICE_WEBRTC_ENABLED": "0", "HUB_IVR_PRERENDER_TTS": "0",
-    })
-    h.sip_port = port  # type: ignore[attr-defined]
-    h.start(timeout=90)
-    try:
+    with voice_hub(tmp_path, request, speech=True, HUB_VOICE_WEBRTC_ENABLED="0",
+                   HUB_IVR_PRERENDER_TTS="0") as h:
         yield h
-    finally:
-        h.stop()
-        rep = getattr(request.node, "rep_call", None)
-        if (rep is None or rep.failed) and h.log.exists():
-            print(f"--- hub log ({h.log}) ---\n{h.log.read_text(errors='replace')[-4000:]}")
 
 
 def publish(api: httpx.Client, number: str, node: dict[str, object]) -> None:

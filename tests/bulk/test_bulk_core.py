@@ -128,6 +128,7 @@ async def test_a_job_sends_every_recipient_in_order_and_ends_done(open_rig) -> N
     core.start()
     try:
         await until(lambda: _status(core, job_id, "done"))
+        await until(lambda: _pushed_status(rig, "done"))  # pushed right after the commit
     finally:
         await core.stop()
     assert send.sent == ["r1", "r2", "r3", "r4", "r5"]
@@ -237,6 +238,10 @@ async def _status(core: BulkJobs, job_id: str, status: str) -> bool:
 
 async def _item(rig: Rig, job_id: str, to: str, status: str) -> bool:
     return (await rig.items(job_id)).get(to) == status
+
+
+async def _pushed_status(rig: Rig, status: str) -> bool:
+    return bool(rig.pushed) and rig.pushed[-1]["status"] == status
 
 
 async def _pushed_sent(rig: Rig, n: int) -> bool:
