@@ -14,6 +14,7 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
+from hub.errors import HubError
 from hub.security import new_id
 from voice.calls.endpoints import RingResult
 from voice.webrtc.errors import BadOffer, NotConnected, NotRinging
@@ -46,6 +47,7 @@ class WebRtcEndpoint:
         self.consulted_by: str | None = None  # rung for a colleague's consultation (voice/calls/consult.py)
         self.lost_at: float | None = None  # the browser's connection went away (hub clock)
         self._grace: asyncio.TimerHandle | None = None
+        self._held_while_lost = False  # the caller got music on hold while the page reconnects
 
     def public(self) -> dict[str, Any]:
         c = self.call
@@ -144,6 +146,10 @@ class WebRtcEndpoint:
         if old is not None:
             old.on_failed = None
             await old.close()
+        if self._held_while_lost:
+            self._held_while_lost = False
+            with contextlib.suppress(HubError):  # a consultation started meanwhile keeps its hold
+                await self.softphones.voice.service.hold(self.call, False)
         log.info("softphone of %s reconnected to call %s", self.agent_id, self.call.id)
         return answer
 
@@ -156,6 +162,11 @@ class WebRtcEndpoint:
         self.lost_at = self.softphones.now()
         log.info("softphone of %s lost its connection to call %s; waiting %.0f s for it to reconnect",
                  self.agent_id, self.call.id, grace)
+        call = self.call
+        if call.agent is self and not self.on_hold and call.consult is None and not call.ended:
+            # the caller hears music on hold, not silence, while the agent's page comes back
+            self._held_while_lost = True
+            self.softphones.spawn_hold(call, True)
 
         def give_up() -> None:
             self._grace = None

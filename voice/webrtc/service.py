@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hub.errors import Forbidden, InvalidState, NotFound, ValidationFailed
+from hub.errors import Forbidden, HubError, InvalidState, NotFound, ValidationFailed
 from hub.events import Event, EventType
 from voice.media.prompts import Prompt, frames_of
 from voice.webrtc.endpoint import WebRtcEndpoint
@@ -208,6 +208,13 @@ class SoftphoneService:
             ep.on_hold = on
         await self.notify(user.id, "softphone_state", ep.public())
         return ep.public()
+
+    def spawn_hold(self, call: Call, on: bool) -> None:
+        """Hold or resume the caller from a callback (a lost softphone connection)."""
+        async def run() -> None:
+            with contextlib.suppress(HubError):
+                await self.voice.service.hold(call, on)
+        self._spawn(run(), f"call-{call.id}-hold-{on}")
 
     async def mute(self, user: User, leg_id: str, on: bool) -> dict[str, Any]:
         ep, _ = self._connected(user, leg_id)

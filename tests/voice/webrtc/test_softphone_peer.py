@@ -193,9 +193,10 @@ async def test_agent_answers_in_the_browser_and_audio_flows_both_ways(voice_hub,
 
 
 async def test_a_softphone_page_that_goes_away_reconnects_and_one_that_stays_away_hangs_up(tmp_path: Path):
-    """The agent's page is reloaded mid-call (its connection closes): the call waits, the new
-    page reconnects to it and the audio flows again. Then the page goes away for good: after
-    ``voice_webrtc_reconnect_s`` the call is hung up as if the agent had (the caller gets BYE)."""
+    """The agent's page is reloaded mid-call (its connection closes): the call waits with music on
+    hold for the caller, the new page reconnects to it and the audio flows again. Then the page
+    goes away for good: after ``voice_webrtc_reconnect_s`` the call is hung up as if the agent had
+    (the caller gets BYE)."""
     from tests.support.hub import running_hub
     from tests.voice.calls.conftest import VOICE_SETTINGS
 
@@ -230,11 +231,13 @@ async def test_a_softphone_page_that_goes_away_reconnects_and_one_that_stays_awa
                         and voice.calls[call.id].agent.lost_at is not None, within=5)
             legs = (await agent.ok("GET", "/api/voice/softphone"))["legs"]
             assert [(x["leg_id"], x["state"], x["reconnecting"]) for x in legs] == [(leg, "connected", True)]
+            await until(lambda: call.caller.media.player is not None, within=5)  # music on hold meanwhile
             r = await other.post(f"/api/voice/softphone/legs/{leg}/reconnect", json={"sdp": await third.offer()})
             assert r.status_code == 404  # not another agent's
             ans = await agent.ok("POST", f"/api/voice/softphone/legs/{leg}/reconnect", {"sdp": await third.offer()})
             await third.answered(ans["sdp"])
             assert ans["leg"]["reconnecting"] is False
+            assert call.caller.media.player is None and ans["leg"]["on_hold"] is False  # talking again
             await asyncio.sleep(4)  # longer than the grace: a reconnected call is not hung up
             assert not call.ended and call.state == "bridged"
             await until(lambda: third.heard_rms() > 300, within=10)
