@@ -147,7 +147,10 @@ class RoutingService:
         return acd.ContactRequest(
             id=row.id, channel=acd.Channel(row.channel), queue_id=row.queue_id,
             priority=row.priority, vip=bool(row.meta.get("vip")),
-            owner_agent_id=row.meta.get("owner_agent_id"), last_agent_id=row.meta.get("last_agent_id"),
+            # preferred_agent_id: set by whoever opened it for one agent (a personal voicemail box);
+            # it wins over the contact's owner
+            owner_agent_id=row.meta.get("preferred_agent_id") or row.meta.get("owner_agent_id"),
+            last_agent_id=row.meta.get("last_agent_id"),
             required_skills=row.meta.get("required_skills") or {}, enqueued_at=row.enqueued_at)
 
     async def _timer_loop(self) -> None:

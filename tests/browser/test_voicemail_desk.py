@@ -139,6 +139,7 @@ def test_admin_sets_who_is_notified_of_new_voicemail_in_the_flow_editor(
     form.get_by_test_id("ivr-input-notify_sms").press("Tab")
     form.get_by_test_id("ivr-input-silence_s").fill("4")
     form.get_by_test_id("ivr-input-silence_s").press("Tab")
+    form.get_by_test_id("ivr-input-agent_id").select_option(label="Alice Chen")  # her own mailbox
     admin.get_by_test_id("ivr-save").click()
     expect(admin.get_by_test_id("ivr-dirty")).to_be_hidden()
     flow = next(f for f in admin_api.get("/api/ivr/flows").json()["flows"] if f["name"] == "After hours")
@@ -146,3 +147,5 @@ def test_admin_sets_who_is_notified_of_new_voicemail_in_the_flow_editor(
     assert node["notify_email"] == ["team@example.com", "ops@example.com"]
     assert node["notify_sms"] == ["+86 138 0013 8000"]  # as typed; the flow model normalises it
     assert node["silence_s"] == 4
+    alice = next(u for u in admin_api.get("/api/users").json() if u["username"] == "agent1")
+    assert node["agent_id"] == alice["id"]

@@ -343,8 +343,9 @@ class VoicemailService:
             meta={"voicemail": {"id": rec.id, "mailbox": action.mailbox, "duration_s": round(duration, 2),
                                 "speech_s": round(rec.speech_s, 2), "ended_by": rec.end_reason,
                                 "attachment_id": attachment_id, "call_id": call.id,
-                                "call_conversation_id": call.conversation_id},
-                  "caller": call.caller_number, "callee": call.callee})
+                                "call_conversation_id": call.conversation_id, "agent_id": action.agent_id},
+                  "caller": call.caller_number, "callee": call.callee,
+                  **({"preferred_agent_id": action.agent_id} if action.agent_id else {})})
         try:
             await self.services.routing.enqueue(row)
         except Exception:  # noqa: BLE001 - stored and queued: the ACD picks it up on restart

@@ -338,15 +338,15 @@ class IvrComponent:
         tx.emit(Event(EventType.ADMIN_CHANGED, self.services.clock.now(), user_id=actor,
                       data={"entity": "ivr_flow", "id": flow_id, "action": action}))
 
-    async def _known(self) -> tuple[list[str], list[str]]:
-        calendars = [c["name"] for c in await self.services.directory.list_calendars()]
-        queues = [q["id"] for q in await self.services.directory.list_queues()]
-        return calendars, queues
+    async def _known(self) -> dict[str, list[str]]:
+        """What a flow may name: calendars, queues and agents (the ``problems`` keywords)."""
+        return {"calendars": [c["name"] for c in await self.services.directory.list_calendars()],
+                "queues": [q["id"] for q in await self.services.directory.list_queues()],
+                "agents": sorted(self.services.routing.agent_ids)}
 
     async def flow_view(self, flow_id: str) -> dict[str, Any]:
         flow = await self.s.get_flow(flow_id)
-        calendars, queues = await self._known()
-        problems = await self.s.problems(flow_id, None, calendars=calendars, queues=queues)
+        problems = await self.s.problems(flow_id, None, **await self._known())
         flow["problems"] = [p.as_dict() for p in problems]
         return flow
 
@@ -420,17 +420,15 @@ class IvrComponent:
         async def validate(request: Request) -> Response:
             await require(request, "automation")
             body = await parse_body(request, ValidateBody)
-            calendars, queues = await comp._known()
             problems = await comp.s.problems(request.path_params["id"], body.definition,
-                                             calendars=calendars, queues=queues)
+                                             **await comp._known())
             return json_response({"problems": [p.as_dict() for p in problems]})
 
         @add("/api/ivr/flows/{id}/publish", "POST", "Publish the draft as a new version")
         async def publish(request: Request) -> Response:
             user = await require(request, "automation")
             fid = request.path_params["id"]
-            calendars, queues = await comp._known()
-            version = await comp.s.publish(fid, user.id, calendars=calendars, queues=queues)
+            version = await comp.s.publish(fid, user.id, **await comp._known())
             await comp.refresh()
             comp._prerender((await comp.s.version(fid, version))["definition"])
             return json_response({"version": version, "flow": await comp.flow_view(fid)})

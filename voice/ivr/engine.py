@@ -743,7 +743,8 @@ class IvrSession(QueueExperience):
         self.state = SessionState.RECORDING
         self._mailbox = node.mailbox
         self._out.append(RecordVoicemail(node.mailbox, node.max_s, node.beep, dict(self.variables),
-                                         queue_id=node.queue_id, silence_s=node.silence_s,
+                                         queue_id=node.queue_id, agent_id=node.agent_id,
+                                         silence_s=node.silence_s,
                                          notify_email=tuple(node.notify_email),
                                          notify_sms=tuple(node.notify_sms)))
         self._timer("record", node.max_s + RECORDING_GRACE_S)

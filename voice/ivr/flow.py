@@ -274,6 +274,9 @@ class VoicemailNode(_Node):
     # queue named like the mailbox, else the call's queue), a beep before recording, the silence
     # that ends the message, and who is told about a new message
     queue_id: str | None = None
+    # a personal mailbox: the message is offered to this agent first (the ACD's owner preference;
+    # the queue's other agents get it when the agent is not logged in or the owner hold runs out)
+    agent_id: str | None = Field(default=None, max_length=64)
     beep: bool = True
     silence_s: float = Field(default=5.0, ge=0, le=60)  # 0: only the end key, max_s or hang-up end it
     notify_email: list[str] = Field(default=[], max_length=20)

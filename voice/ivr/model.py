@@ -188,6 +188,7 @@ class RecordVoicemail:
     beep: bool = True
     variables: dict[str, Any] = field(default_factory=dict)
     queue_id: str | None = None  # where the message is delivered (None: mailbox / call's queue)
+    agent_id: str | None = None  # a personal mailbox: offered to this agent first
     silence_s: float = 0.0  # end after this much silence (0: never)
     notify_email: tuple[str, ...] = ()
     notify_sms: tuple[str, ...] = ()

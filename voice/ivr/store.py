@@ -198,7 +198,9 @@ class IvrStore:
         await asyncio.to_thread(_remove_tree, self.audio_dir / flow_id)
 
     async def problems(self, flow_id: str, definition: dict[str, Any] | None, *,
-                       calendars: Iterable[str], queues: Iterable[str]) -> list[Problem]:
+                       calendars: Iterable[str], queues: Iterable[str],
+                       agents: Iterable[str] | None = None) -> list[Problem]:
+        """``agents`` (ids): when given, agents named by voicemail and transfer nodes must be among them."""
         async with self.db.read() as conn:
             row = await self._row(conn, flow_id)
             files = [r.name for r in (await conn.execute(
@@ -207,7 +209,14 @@ class IvrStore:
         parsed, problems = validation_problems(data, prompt_files=files, calendars=calendars)
         if parsed is not None:
             known = set(queues)
+            staff = None if agents is None else set(agents)
             for node_id, node in parsed.nodes.items():
+                if staff is not None:
+                    aid = node.target if node.type == "transfer" and node.kind == "agent" else \
+                        getattr(node, "agent_id", None) if node.type == "voicemail" else None
+                    if aid and aid not in staff:
+                        field = "target" if node.type == "transfer" else "agent_id"
+                        problems.append(Problem(node_id, field, f"unknown agent {aid!r}"))
                 qid = getattr(node, "queue_id", None)
                 if node.type in ("queue", "callback") and qid and qid not in known:
                     problems.append(Problem(node_id, "queue_id", f"unknown queue {qid!r}"))
@@ -216,8 +225,8 @@ class IvrStore:
         return problems
 
     async def publish(self, flow_id: str, actor: str | None, *, calendars: Iterable[str],
-                      queues: Iterable[str]) -> int:
-        problems = await self.problems(flow_id, None, calendars=calendars, queues=queues)
+                      queues: Iterable[str], agents: Iterable[str] | None = None) -> int:
+        problems = await self.problems(flow_id, None, calendars=calendars, queues=queues, agents=agents)
         if problems:
             raise FlowInvalid(f"the flow has {len(problems)} problem(s); fix them to publish",
                               details={"problems": [p.as_dict() for p in problems]})

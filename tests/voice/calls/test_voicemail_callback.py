@@ -284,10 +284,14 @@ async def test_queued_caller_presses_a_key_for_voicemail_and_hanging_up_keeps_th
         voice_hub, tmp_path: Path) -> None:
     # VOICE-3: "press 1 to leave a message" while waiting (no agent is ready); the caller speaks
     # (pcap/g711a.pcap) and hangs up before any silence timeout: what was said is delivered
+    # The mailbox is agent1's own: the message waits for them (logged in, busy) while agent2 is ready.
     hub = voice_hub
+    a1, a2 = await hub.client("agent1"), await hub.client("agent2")
+    await a1.ok("POST", "/api/agent/state", {"state": "not_ready"})
     await publish(hub, "7300", {
         "wait": {"type": "queue", "queue_id": "general", "music": [{"builtin": "moh"}], "keys": {"1": "vm"}},
-        "vm": {"type": "voicemail", "mailbox": "general", "silence_s": 30, "max_s": 120},
+        "vm": {"type": "voicemail", "mailbox": "general", "silence_s": 30, "max_s": 120,
+               "agent_id": a1.user["id"]},
     }, "wait")
     sipp = Sipp(tmp_path / "sipp", "ivr_dtmf_rfc4733.xml", f"127.0.0.1:{sip_port(hub)}", extra=["-s", "7300"])
     try:
@@ -308,6 +312,18 @@ async def test_queued_caller_presses_a_key_for_voicemail_and_hanging_up_keeps_th
     assert 3.0 <= vm["duration_s"] <= 11.5  # from the beep's end to the BYE
     assert conv["messages"][0]["attachments"][0]["content_type"] == "audio/wav"
     assert not hub.services.extras["voice"].service.calls  # the call itself is over
+    # offered to its owner first: not to agent2, who is ready; then to agent1 once ready
+    assert conv["meta"]["preferred_agent_id"] == vm["agent_id"] == a1.user["id"]
+    routing = hub.services.routing
+    await a2.ok("POST", "/api/agent/state", {"state": "ready"})
+    await asyncio.sleep(0.5)
+    assert not routing.offers_for(a2.user["id"])
+    await a1.ok("POST", "/api/agent/state", {"state": "ready"})
+
+    async def offered_to_owner() -> bool:
+        return any(cid == conv["id"] for cid, _ in routing.offers_for(a1.user["id"]))
+
+    await wait_for(offered_to_owner, within=5)
 
 
 async def test_a_busy_customer_is_noted_and_the_callback_task_stays_with_the_agent(

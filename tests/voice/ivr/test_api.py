@@ -344,3 +344,23 @@ async def test_no_tts_engine_at_all_is_reported_not_raised(tmp_path: Path) -> No
         voices = await admin.ok("GET", "/api/ivr/voices")
         assert voices["engine"] is None and voices["voices"] == []
         assert "piper" in voices["skipped"] and "no TTS engine" in voices["error"]
+
+
+async def test_agents_named_by_a_flow_must_exist(ivr_hub: InProcessHub) -> None:
+    admin = await ivr_hub.client("admin")
+    agent1 = (await ivr_hub.client("agent1")).user["id"]
+    definition = {"name": "Mailboxes", "start": "vm", "nodes": {
+        "vm": {"type": "voicemail", "mailbox": "alice", "agent_id": "nobody", "next": "t"},
+        "t": {"type": "transfer", "kind": "agent", "target": "ghost"}}}
+    fid = (await admin.ok("POST", "/api/ivr/flows", {"name": "Mailboxes", "definition": definition},
+                          status=201))["id"]
+    problems = (await admin.ok("GET", f"/api/ivr/flows/{fid}"))["problems"]
+    assert {(p["node"], p["field"], p["message"]) for p in problems} >= {
+        ("vm", "agent_id", "unknown agent 'nobody'"), ("t", "target", "unknown agent 'ghost'")}
+    r = await admin.post(f"/api/ivr/flows/{fid}/publish")
+    assert r.status_code in (409, 422) and "problem" in r.text
+    definition["nodes"]["vm"]["agent_id"] = agent1
+    definition["nodes"]["t"]["target"] = agent1
+    await admin.ok("PATCH", f"/api/ivr/flows/{fid}", {"definition": definition})
+    problems = (await admin.ok("GET", f"/api/ivr/flows/{fid}"))["problems"]
+    assert not [p for p in problems if "agent" in p["message"]]

@@ -18,6 +18,8 @@ export interface TtsVoice {
 
 /** The voices, provided by the IVR page to every prompt list of the flow. */
 export const IVR_VOICES: InjectionKey<Ref<TtsVoice[]>> = Symbol('ivr-voices')
+/** The agents a node may name (a personal voicemail box), provided by the IVR page. */
+export const IVR_AGENTS: InjectionKey<Ref<{ id: string; name: string }[]>> = Symbol('ivr-agents')
 
 export type IvrNode = { type: string; label?: string } & Record<string, unknown>
 
@@ -70,7 +72,7 @@ export interface Rule { when: Test[]; next: string; negate?: boolean }
 
 export type FieldKind =
   | 'prompts' | 'node' | 'digits' | 'text' | 'number' | 'bool' | 'json' | 'queue' | 'choice' | 'rules' | 'branches' | 'periodic'
-  | 'list'
+  | 'list' | 'agent'
 
 export interface FieldSpec {
   key: string
@@ -133,6 +135,7 @@ export const NODE_TYPES: Record<string, { title: string; fields: FieldSpec[]; te
     fields: [T('mailbox', 'Mailbox', true), P('greeting', 'Greeting'), { key: 'beep', label: 'Beep before recording', kind: 'bool' },
       NUM('max_s', 'Max length (s)'), NUM('silence_s', 'End after silence (s, 0: never)'), T('end_key', 'End key'), P('thanks', 'Thanks'), N('next', 'Then'),
       { key: 'queue_id', label: 'Deliver to queue (default: the mailbox / the call\'s queue)', kind: 'queue' },
+      { key: 'agent_id', label: 'Personal mailbox of (offered to this agent first)', kind: 'agent' },
       { key: 'notify_email', label: 'Notify by email', kind: 'list', hint: 'team@example.com, …' },
       { key: 'notify_sms', label: 'Notify by SMS', kind: 'list', hint: '+8613800138000, …' }],
     template: { type: 'voicemail', mailbox: 'general', greeting: [{ text: 'Please leave a message after the tone.' }] },
