@@ -414,8 +414,9 @@ class RuleEngine:
             if cb is None or cb.status not in ("pending", "opening"):
                 await self.s.scheduler.complete(tx, timer)  # cancelled, or done by an earlier firing
                 return
-            if cb.status == "pending":
-                await tx.conn.execute(update(w.callbacks).where(w.callbacks.c.id == cb_id).values(
+            if cb.status == "pending":  # only one firing chooses the id; a concurrent one reads it
+                await tx.conn.execute(update(w.callbacks).where(
+                    w.callbacks.c.id == cb_id, w.callbacks.c.status == "pending").values(
                     status="opening", task_conversation_id=new_id()))
                 cb = (await tx.conn.execute(select(w.callbacks).where(w.callbacks.c.id == cb_id))).first()
         task_id, why = await self._open_voice_task(cb)
