@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -64,18 +63,9 @@ class ApiClient:
         await self.http.aclose()
 
 
-def _listening_socket(port: int = 0) -> socket.socket:
-    """A TCP socket bound on loopback now, so no other test takes its port before the hub serves."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    return sock
-
-
 class InProcessHub:
     def __init__(self, data_dir: Path, database_url: str = "", **settings: Any) -> None:
-        self._sock: socket.socket | None = _listening_socket()
-        self.port = int(self._sock.getsockname()[1])
+        self.port = free_port()
         # Inbound email is off unless a test asks for a port: hubs under test must not fight over 2525.
         # The widget bot is off unless a test turns it on (tests/assist): chats go straight to the ACD.
         settings = {"email_port": 0, "assist_bot": "off", **settings}
@@ -96,8 +86,7 @@ class InProcessHub:
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
                                 lifespan="on")
         self._server = uvicorn.Server(config)
-        sock, self._sock = self._sock or _listening_socket(self.port), None  # uvicorn closes it on exit
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="hub-under-test")
+        self._task = asyncio.create_task(self._server.serve(), name="hub-under-test")
         async with asyncio.timeout(30):
             while not self._server.started:
                 if self._task.done():
