@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from tests.support.sockets import Recorder
-from tests.voice.calls.support import Sipp, read_wav, rms, write_tone
+from tests.voice.calls.support import read_wav, rms, write_tone
 from tests.voice.calls.test_hold_transfer import caller_phone
-from tests.voice.webrtc.test_softphone_peer import SCENARIO, Browser, tone_share, until
+from tests.voice.webrtc.test_softphone_peer import Browser, looping_caller, tone_share, until
 
 pytestmark = pytest.mark.slow
 
@@ -46,8 +46,7 @@ async def test_agent_consults_a_colleague_cancels_then_conferences_and_leaves(vo
     write_tone(tmp_path / "a1.wav", 660.0, 40.0)
     write_tone(tmp_path / "a2.wav", 1000.0, 40.0)
     b1, b2 = Browser(tmp_path / "a1.wav"), Browser(tmp_path / "a2.wav")
-    sipp = Sipp(tmp_path / "sipp", str(SCENARIO), f"127.0.0.1:{hub.services.extras['voice'].sip_port()}",
-                extra=["-s", "5000"], timeout_s=80)
+    sipp = looping_caller(hub, tmp_path, timeout_s=80)
     try:
         await sipp.start()
         ring = await desk1.wait("softphone_ring", timeout=15)

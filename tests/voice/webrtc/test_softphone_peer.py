@@ -76,6 +76,12 @@ def tone_share(frames: list[np.ndarray], freq: float, rate: int = 8000) -> float
     return float(power[np.abs(hz - freq) < 25].sum() / max(power.sum(), 1.0))
 
 
+def looping_caller(hub: Any, tmp_path: Path, timeout_s: float = 50) -> Sipp:
+    """sipp calling 5000 on the hub and talking (caller_loops.xml) until it is hung up."""
+    return Sipp(tmp_path / "sipp", str(SCENARIO), f"127.0.0.1:{hub.services.extras['voice'].sip_port()}",
+                extra=["-s", "5000"], timeout_s=timeout_s)
+
+
 async def until(predicate, within: float = 10) -> None:  # type: ignore[no-untyped-def]
     async with asyncio.timeout(within):
         while not predicate():  # noqa: ASYNC110 - polls state that has no event
@@ -103,8 +109,7 @@ async def test_agent_answers_in_the_browser_and_audio_flows_both_ways(voice_hub,
     beep = tmp_path / "supervisor-voice.wav"
     write_tone(beep, 1000.0, 30.0)
     barger = Browser(beep)
-    sipp = Sipp(tmp_path / "sipp", str(SCENARIO), f"127.0.0.1:{hub.services.extras['voice'].sip_port()}",
-                extra=["-s", "5000"], timeout_s=50)
+    sipp = looping_caller(hub, tmp_path)
     try:
         await sipp.start()
         ring = await desk.wait("softphone_ring", timeout=15)
@@ -209,8 +214,7 @@ async def test_a_softphone_page_that_goes_away_reconnects_and_one_that_stays_awa
         tone = tmp_path / "agent-voice.wav"
         write_tone(tone, 660.0, 40.0)
         first, second, third, late = Browser(tone), Browser(tone), Browser(tone), Browser(None)
-        sipp = Sipp(tmp_path / "sipp", str(SCENARIO), f"127.0.0.1:{hub.services.extras['voice'].sip_port()}",
-                    extra=["-s", "5000"], timeout_s=50)
+        sipp = looping_caller(hub, tmp_path)
         try:
             await sipp.start()
             ring = await desk.wait("softphone_ring", timeout=15)
