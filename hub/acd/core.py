@@ -17,6 +17,7 @@ from hub.acd.decisions import (
     Offer,
     OfferRevoked,
     Overflowed,
+    OverflowReason,
     QueueStateChanged,
     Released,
     RevokeReason,
@@ -93,11 +94,11 @@ class AcdCore:
     def _push_deadline(self, t: float, kind: int, key: str, key2: str | None, token: int) -> None:
         heapq.heappush(self._deadlines, (t, next(self._gen), kind, key, key2, token))
 
-    def _deadline_live(self, entry: tuple) -> bool:
+    def _deadline_live(self, entry: tuple[float, int, int, str, str | None, int]) -> bool:
         _t, _seq, kind, key, key2, token = entry
         if kind == _K_OFFER:
             c = self._contacts.get(key)
-            return c is not None and c.offers.get(key2, (0.0, -1))[1] == token
+            return c is not None and c.offers.get(key2, (0.0, -1))[1] == token  # type: ignore[arg-type]  # offer: key2 set
         if kind in (_K_STEP, _K_MAXWAIT):
             c = self._contacts.get(key)
             return c is not None and c.life == token and c.state != ASSIGNED
@@ -171,7 +172,7 @@ class AcdCore:
         out.append(OfferRevoked(c.id, a.id, reason))
 
     def _unassign(self, c: ContactRec, now: float, out: list[Decision]) -> AgentRec:
-        agent = self._agents[c.agent_id]  # type: ignore[index]
+        agent = self._agents[c.agent_id]  # type: ignore[index]  # assigned: agent_id set
         del agent.assigned[c.id]
         agent.load[c.channel] -= 1
         agent.total -= 1
@@ -199,7 +200,7 @@ class AcdCore:
             self._unwait(best)
             self._offer(best, a, self._queues[best.queue_id], now, out)
         while a.avail:
-            best: ContactRec | None = None
+            best = None
             best_key: tuple[int, float, int] | None = None
             for qid in self._agent_queues.get(a.id, ()):
                 q = self._queues.get(qid)
@@ -363,9 +364,9 @@ class AcdCore:
             tried = c.tried
             reqs = c.reqs
             cands = [
-                a
+                cand
                 for aid in free
-                if aid not in tried and (a := agents[aid]).qualifies(reqs)
+                if aid not in tried and (cand := agents[aid]).qualifies(reqs)
             ]
             if cands:
                 for a in select_agents(q, cands, reqs, self._rng):
@@ -392,15 +393,15 @@ class AcdCore:
         """Take a WAITING or HELD contact out of its waiting structure (state -> LIMBO)."""
         if c.state == WAITING:
             q = self._queues[c.queue_id]
-            cls = q.classes[c.class_key]  # type: ignore[index]
+            cls = q.classes[c.class_key]  # type: ignore[index]  # WAITING: class_key set
             cls.live -= 1
             if cls.live == 0:
-                del q.classes[c.class_key]  # type: ignore[arg-type]
+                del q.classes[c.class_key]  # type: ignore[arg-type]  # WAITING: class_key set
             c.token = -1
             c.class_key = None
             c.state = LIMBO
         elif c.state == HELD:
-            a = self._agents[c.hold_agent]  # type: ignore[index]
+            a = self._agents[c.hold_agent]  # type: ignore[index]  # HELD: hold_agent set
             del a.held[c.id]
             c.state = LIMBO
 
@@ -446,7 +447,7 @@ class AcdCore:
         c: ContactRec,
         q: QueueRec,
         target: OverflowTarget | None,
-        reason: str,
+        reason: OverflowReason,
         now: float,
         out: list[Decision],
         visited: set[str],
@@ -455,10 +456,10 @@ class AcdCore:
         tgt = target if target is not None else _REJECT
         dest = None
         if tgt.kind == "queue":
-            dest = self._queues.get(tgt.queue_id)  # type: ignore[arg-type]
+            dest = self._queues.get(tgt.queue_id)  # type: ignore[arg-type]  # kind "queue": queue_id set
             if dest is None or dest.id in visited or dest.id == q.id:
                 tgt, dest = _REJECT, None
-        out.append(Overflowed(c.id, q.id, tgt, reason))  # type: ignore[arg-type]
+        out.append(Overflowed(c.id, q.id, tgt, reason))
         if dest is None:
             self._forget(c)
             return

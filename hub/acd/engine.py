@@ -36,6 +36,7 @@ Rules chosen where the brief left room (all tested):
 from __future__ import annotations
 
 import heapq
+from typing import cast
 
 from hub.acd.core import _K_HOLD, _K_MAXWAIT, _K_OFFER, _K_STEP, _K_WRAPUP, AcdCore
 from hub.acd.decisions import Abandoned, AgentState, Assigned, Decision
@@ -55,7 +56,7 @@ from hub.acd.records import (
     relaxed_requirements,
     steps_due,
 )
-from hub.acd.snapshots import AgentSnapshot, ContactLocation, QueueSnapshot, WaitingContact
+from hub.acd.snapshots import AgentSnapshot, ContactLocation, ContactState, QueueSnapshot, WaitingContact
 
 
 class Acd(AcdCore):
@@ -470,7 +471,7 @@ class Acd(AcdCore):
         q = self._queue(queue_id)
         contacts = sorted((self._contacts[cid] for cid in q.contacts), key=ContactRec.order_key)
         return [
-            WaitingContact(c.id, c.req, c.state, c.enqueued_at, c.prio, c.hold_agent)
+            WaitingContact(c.id, c.req, cast(ContactState, c.state), c.enqueued_at, c.prio, c.hold_agent)
             for c in contacts
         ]
 
@@ -479,14 +480,14 @@ class Acd(AcdCore):
         if c is None:
             return None
         if c.state == ASSIGNED:
-            agents: tuple[str, ...] = (c.agent_id,)  # type: ignore[assignment]
+            agents: tuple[str, ...] = (c.agent_id,)  # type: ignore[assignment]  # ASSIGNED: agent_id set
         elif c.state == OFFERED:
             agents = tuple(c.offers)
         elif c.state == HELD:
-            agents = (c.hold_agent,)  # type: ignore[assignment]
+            agents = (c.hold_agent,)  # type: ignore[assignment]  # HELD: hold_agent set
         else:
             agents = ()
-        return ContactLocation(c.id, c.state, c.queue_id, agents, c.enqueued_at, c.prio)
+        return ContactLocation(c.id, cast(ContactState, c.state), c.queue_id, agents, c.enqueued_at, c.prio)
 
     def queue_ids(self) -> list[str]:
         return list(self._queues)

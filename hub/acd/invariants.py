@@ -6,13 +6,15 @@ Cost is O(contacts x agents): never call it on a hot path.
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from hub.acd.decisions import AgentState
 from hub.acd.engine import Acd
 from hub.acd.model import Channel, Strategy
 from hub.acd.records import ASSIGNED, HELD, OFFERED, WAITING
 
 
-def _fail(msg: str) -> None:
+def _fail(msg: str) -> NoReturn:
     raise AssertionError(msg)
 
 
@@ -81,7 +83,7 @@ def check_invariants(acd: Acd) -> None:  # noqa: C901 - a list of checks
                 if c.id not in agents[aid].offers:
                     _fail(f"contact {c.id} offered to {aid} who does not list it")
         elif c.state == WAITING:
-            cls = q.classes.get(c.class_key)
+            cls = q.classes.get(c.class_key) if c.class_key is not None else None
             if cls is None or not any(e[3] == c.token and e[4] is c for e in cls.heap):
                 _fail(f"waiting contact {c.id} is not in its class heap")
             if c.offers:

@@ -128,13 +128,13 @@ class Calendar:
                 raise ValueError(f"weekday {day!r} must be an int 0 (Monday) .. 6 (Sunday)")
             weekly[day] = _parse_intervals(list(intervals), f"weekday {day}")
         special: dict[date, tuple[tuple[int, int], ...]] = {}
-        for day, intervals in (self.special or {}).items():
-            if not isinstance(day, date):
-                raise ValueError(f"special hours key {day!r} must be a date")
-            special[day] = _parse_intervals(list(intervals), f"special day {day}")
-        for day in self.holidays:
-            if not isinstance(day, date):
-                raise ValueError(f"holiday {day!r} must be a date")
+        for sday, intervals in (self.special or {}).items():
+            if not isinstance(sday, date):
+                raise ValueError(f"special hours key {sday!r} must be a date")
+            special[sday] = _parse_intervals(list(intervals), f"special day {sday}")
+        for hday in self.holidays:
+            if not isinstance(hday, date):
+                raise ValueError(f"holiday {hday!r} must be a date")
         object.__setattr__(self, "holidays", frozenset(self.holidays))
         object.__setattr__(self, "_zone", zone)
         object.__setattr__(self, "_weekly", weekly)

@@ -13,6 +13,8 @@ from hub.acd.decisions import AgentState
 from hub.acd.model import AgentConfig, Channel, ContactRequest, QueueConfig, Strategy
 
 CHANNELS: tuple[Channel, ...] = tuple(Channel)
+# a class of waiting contacts: their channel and sorted skill requirements
+ClassKey = tuple[Channel, tuple[tuple[str, int], ...]]
 
 # contact states
 LIMBO = "limbo"  # being routed right now (transient, never visible outside a call)
@@ -92,7 +94,7 @@ class ClassHeap:
 
     __slots__ = ("key", "channel", "reqs", "req_items", "heap", "live", "indexed")
 
-    def __init__(self, key: tuple, channel: Channel, reqs: dict[str, int]) -> None:
+    def __init__(self, key: ClassKey, channel: Channel, reqs: dict[str, int]) -> None:
         self.key = key
         # order key of this class's entry in the queue index (<= its head's key)
         self.indexed: tuple[int, float, int] | None = None
@@ -142,7 +144,7 @@ class QueueRec:
         self.id = cfg.id
         self.members_index: dict[str, int] = {a: i for i, a in enumerate(cfg.members)}
         self.free: dict[Channel, dict[str, None]] = {ch: {} for ch in CHANNELS}
-        self.classes: dict[tuple, ClassHeap] = {}
+        self.classes: dict[ClassKey, ClassHeap] = {}
         # classes ordered by the key of their head contact (lazy: stale entries skipped)
         self.index: list[tuple[int, float, int, int, ClassHeap]] = []
         self.contacts: dict[str, None] = {}  # not yet assigned contacts of this queue
@@ -184,7 +186,7 @@ class ContactRec:
         self.seq = seq
         self.state = LIMBO
         self.token = -1
-        self.class_key: tuple | None = None
+        self.class_key: ClassKey | None = None
         self.offers: dict[str, tuple[float, int]] = {}
         self.tried: set[str] = set()
         self.hold_agent: str | None = None

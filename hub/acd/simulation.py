@@ -11,7 +11,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from hub.acd.decisions import Assigned, Offer
+from hub.acd.decisions import Assigned, Decision, Offer
 from hub.acd.engine import Acd
 from hub.acd.model import AgentConfig, Channel, ContactRequest, QueueConfig, Strategy
 
@@ -66,7 +66,7 @@ def simulate(
     events: list[tuple[float, int, str]] = []  # (time, seq, contact id to release)
     seq = 0
 
-    def handle(out: list, now: float) -> None:
+    def handle(out: list[Decision], now: float) -> None:
         nonlocal decisions, busy_s, seq
         pending = list(out)
         while pending:
