@@ -25,7 +25,8 @@ from hub import __version__
 from hub.api import admin, crm, desk, supervisor
 from hub.api.http import Api
 from hub.clock import Clock, ShiftedClock, SystemClock
-from hub.config import Settings
+from hub.config import Settings, enabled_consumers
+from hub.db.consumers import EventLogStore
 from hub.db.engine import make_engine, migrate
 from hub.db.uow import Database
 from hub.events import EventBus
@@ -87,7 +88,9 @@ async def build_services(settings: Settings, sio: socketio.AsyncServer,
     engine = make_engine(settings.effective_database_url)
     await migrate(engine)
     bus = EventBus()
+    bus.enabled = enabled_consumers(settings)
     db = Database(engine, bus)
+    await bus.open(EventLogStore(db, clock))
     auth = AuthService(db, clock, settings.session_ttl_s, settings.login_max_failures)
     directory = DirectoryService(db, clock)
     contacts = ContactService(db, clock)
@@ -142,8 +145,8 @@ def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: C
             await seed_demo(services)
         desk_ns = DeskNamespace(services)
         sio.register_namespace(desk_ns)
-        services.bus.subscribe(desk_ns.on_hub_event)
-        services.bus.subscribe(services.wallboard.on_event)
+        services.bus.subscribe(desk_ns.on_hub_event, name="realtime.desk")
+        services.bus.subscribe(services.wallboard.on_event, name="wallboard")
         await services.routing.start()
         await services.wallboard.start()
         for ch in channels:
@@ -155,7 +158,9 @@ def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: C
                 seed = getattr(ch, "seed_demo", None)
                 if seed is not None:
                     await seed(services)
-        # Timers fire once every component has registered its handlers (in its start).
+        # Durable event consumers catch up, and timers fire, once every component has registered
+        # its handlers (in its start).
+        await services.bus.start()
         await services.scheduler.start()
         # Start-up objects (models, routes, configuration) live for the whole run: keep them out of
         # the collector's generations so full collections stay short under load.
@@ -166,10 +171,12 @@ def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: C
             yield
         finally:
             await services.scheduler.stop()
+            await services.bus.stop_consumers()
             for ch in reversed(channels):
                 await ch.stop()
             await desk_ns.close()
             await services.routing.stop()
+            await services.bus.close()
             await services.db.engine.dispose()
 
     routes: list[Any] = [Route("/api/openapi.json", openapi, methods=["GET"]), *api.routes]

@@ -140,6 +140,8 @@ class Settings:
     clock_start: str = ""  # ISO 8601 instant the hub's clock starts at (training/tests); empty: real time
     # agent replies sent out by SMS/fax/email: recovered on start within this window (hub/services/outbound_replies.py)
     outbound_reply_window_s: float = 24 * 3600.0
+    # durable event consumers (hub/events.py) that run in this process: "*" all, "none", or names
+    event_consumers: str = "*"
     # SMS channel (docs/CONFIGURATION.md, "SMS channel")
     sms_enabled: bool = True
     sms_gateway: str = "kannel"  # kannel | smpp
@@ -183,6 +185,9 @@ class Settings:
     assist_bot: str = "demo"  # on | off | demo (on when demo data is on)
     assist_bot_queues: tuple[str, ...] = ()  # queues whose chats the bot answers first; empty: all
     assist_category_examples: int = 5000  # closed conversations kept for category suggestions
+    # live suggestions: searches at once, and conversations waiting (beyond: the oldest dropped)
+    assist_suggest_concurrency: int = 2
+    assist_suggest_max_pending: int = 64
     # fax channel (docs/CONFIGURATION.md, "Fax channel")
     fax_enabled: bool = True
     fax_inbound_secret: str = ""  # HMAC key of the provider webhook; empty: webhook off
@@ -341,6 +346,9 @@ def _validate(s: Settings) -> Settings:
             raise ConfigError(f"setting 'clock_start' must be an ISO 8601 time, got {s.clock_start!r}") from err
         if start.tzinfo is None:
             raise ConfigError("setting 'clock_start' needs a UTC offset (e.g. 2026-05-08T16:55:00+02:00)")
+    if not re.fullmatch(r"\*|none|[a-z0-9_.:-]+(,[a-z0-9_.:-]+)*", s.event_consumers.replace(" ", "")):
+        raise ConfigError("setting 'event_consumers' must be *, none or a comma-separated list of "
+                          f"consumer names, got {s.event_consumers!r}")
     if s.outbound_reply_window_s < 0:
         raise ConfigError("setting 'outbound_reply_window_s' must be at least 0")
     if s.scheduler_max_attempts < 1 or s.scheduler_retry_base_s < 0:
@@ -386,6 +394,14 @@ def _validate(s: Settings) -> Settings:
     if s.log_level not in {"debug", "info", "warning", "error"}:
         raise ConfigError("setting 'log_level' must be one of debug, info, warning, error")
     return s
+
+
+def enabled_consumers(s: Settings) -> frozenset[str] | None:
+    """The durable event consumers this process runs (``None``: all of them)."""
+    v = s.event_consumers.replace(" ", "")
+    if v == "*":
+        return None
+    return frozenset() if v == "none" else frozenset(v.split(","))
 
 
 def load_settings(

@@ -1,13 +1,39 @@
-"""Typed hub events: every state change is one of these, persisted to the event log (the source
-for reports) and then handed to subscribers (the Socket.IO fan-out, channel adapters)."""
+"""Typed hub events and their dispatcher.
+
+Every state change is an :class:`Event`, stored in the event log (the ``events`` table: the source
+for reports and the catch-up log) in the transaction that made the change, and handed to
+subscribers only **after commit**, by the :class:`EventBus`:
+
+* ``publish`` (called by the unit of work after commit, and for signals) never runs a subscriber:
+  it appends the events to each interested subscriber's queue and returns. So no subscriber runs
+  inside the request, the lock or the transaction that caused its event, and a subscriber may call
+  any service (even one whose lock the causing code held: it has been released by then).
+* Each subscriber has its own worker task, so a slow one (a KB search) never delays another (a
+  Socket.IO push); each gets events in commit order.
+* **Live** subscribers (``subscribe``: pushes, caches, wake-ups) get what this process commits,
+  at most once.
+* **Durable consumers** (``consume``: subscribers that act — rules, outbound messages,
+  notifications) have a checkpoint in the database (``event_consumers``): on start they replay
+  the stored events after it, so an event committed just before a crash is still handled after
+  the restart (at least once; their handlers are idempotent). A consumer that falls too far behind
+  reads the log from the database instead of memory.
+* Causality: events carry ``cause`` (what caused them, e.g. a rule chain), taken from the
+  :data:`CAUSE` context variable when they are emitted; a handler runs with ``CAUSE`` set to its
+  event's ``cause``, so the events its work emits belong to the same chain, even after a replay.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
+import dataclasses
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +105,10 @@ class EventType(StrEnum):
 
 SIGNALS = frozenset({EventType.TYPING, EventType.TIMER_SCHEDULED})
 
+#: What events emitted now were caused by (JSON-able; e.g. ``{"chain": {...}}`` inside a rule's
+#: actions). The unit of work stamps it on every event it stores; the bus sets it around a handler.
+CAUSE: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("event_cause", default=None)
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
@@ -88,30 +118,370 @@ class Event:
     user_id: str | None = None
     queue_id: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    #: the position in the event log, set when stored (``None`` for signals and before commit)
+    id: int | None = None
+    #: what caused this event (see :data:`CAUSE`)
+    cause: dict[str, Any] | None = None
 
     def row(self) -> dict[str, Any]:
         return {
             "type": str(self.type), "at": self.at, "conversation_id": self.conversation_id,
-            "user_id": self.user_id, "queue_id": self.queue_id, "data": self.data,
+            "user_id": self.user_id, "queue_id": self.queue_id, "data": self.data, "cause": self.cause,
         }
 
 
 Subscriber = Callable[[Event], Awaitable[None]]
 
 
+class ConsumerStore(Protocol):
+    """Where durable consumers keep their checkpoints and read the log (``hub/db/consumers.py``)."""
+
+    async def head(self) -> int: ...
+
+    async def checkpoints(self) -> dict[str, int]: ...
+
+    async def save(self, checkpoints: dict[str, int]) -> None: ...
+
+    async def read_after(self, after_id: int, types: frozenset[str] | None, limit: int) -> list[Event]: ...
+
+
+class _Worker:
+    """One subscriber: its queue and the task that feeds it, one event at a time, in order."""
+
+    def __init__(self, bus: EventBus, name: str, fn: Subscriber, types: Iterable[str] | None) -> None:
+        self.bus = bus
+        self.name = name
+        self.fn = fn
+        self.types: frozenset[str] | None = None if types is None else frozenset(str(t) for t in types)
+        self.queue: deque[Event] = deque()
+        self.wake = asyncio.Event()
+        self.busy = False
+        self.task: asyncio.Task[None] | None = None
+        self.failures = 0
+
+    def wants(self, ev: Event) -> bool:
+        return self.types is None or ev.type in self.types
+
+    def offer(self, ev: Event) -> None:
+        if len(self.queue) >= self.bus.queue_limit:
+            self.overflow(ev)
+            return
+        self.queue.append(ev)
+        self.wake.set()
+
+    def overflow(self, ev: Event) -> None:
+        self.bus.dropped += 1
+        if self.bus.dropped % 1000 == 1:
+            log.warning("subscriber %s is %d events behind: dropping live events", self.name, len(self.queue))
+
+    def start(self) -> None:
+        if self.task is None:
+            self.task = asyncio.create_task(self.run(), name=f"events:{self.name}")
+
+    @property
+    def idle(self) -> bool:
+        return not self.queue and not self.busy
+
+    async def run(self) -> None:
+        while True:
+            while self.queue:
+                ev = self.queue.popleft()
+                self.busy = True
+                try:
+                    await self.deliver(ev)
+                finally:
+                    self.busy = False
+            self.wake.clear()
+            if not self.queue:
+                self.bus.went_idle.set()
+                await self.wake.wait()
+
+    async def deliver(self, ev: Event) -> None:
+        token = CAUSE.set(ev.cause)
+        try:
+            await self.fn(ev)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - a subscriber must not stop the others
+            self.failures += 1
+            log.exception("event subscriber %s failed on %s", self.name, ev.type)
+        finally:
+            CAUSE.reset(token)
+
+
+class _Consumer(_Worker):
+    """A durable consumer: handles every stored event after its checkpoint, at least once."""
+
+    RETRIES = (0.05, 0.5, 2.0)
+
+    def __init__(self, bus: EventBus, name: str, fn: Subscriber, types: Iterable[str] | None) -> None:
+        super().__init__(bus, name, fn, types)
+        self.last_id: int | None = None  # the last event handled (or skipped as not ours)
+        self.saved_id: int | None = None
+        self.start_after = bus.published_id  # where a consumer with no checkpoint yet begins
+        self.behind = False
+        self.ready = False  # the first catch-up is done
+
+    def wants(self, ev: Event) -> bool:
+        return ev.id is not None and super().wants(ev)
+
+    def overflow(self, ev: Event) -> None:
+        # Too far behind: forget the memory copy, read the log from the database instead.
+        if not self.behind:
+            log.warning("consumer %s is %d events behind: reading from the event log", self.name,
+                        len(self.queue))
+        self.behind = True
+        self.queue.clear()
+        self.wake.set()
+
+    @property
+    def idle(self) -> bool:
+        return super().idle and not self.behind and self.ready
+
+    def advance_when_idle(self) -> None:
+        """Nothing of ours is pending: the checkpoint may move to the log's head."""
+        if self.idle and self.last_id is not None and self.bus.published_id > self.last_id:
+            self.last_id = self.bus.published_id
+
+    async def run(self) -> None:
+        await self.catch_up()
+        self.ready = True
+        while True:
+            while self.queue and not self.behind:
+                ev = self.queue.popleft()
+                if self.last_id is not None and ev.id is not None and ev.id <= self.last_id:
+                    continue  # already handled during the catch-up
+                self.busy = True
+                try:
+                    await self.deliver(ev)
+                finally:
+                    self.busy = False
+            if self.behind:
+                self.behind = False
+                await self.catch_up()
+                continue
+            self.wake.clear()
+            if not self.queue and not self.behind:
+                self.bus.went_idle.set()
+                await self.wake.wait()
+
+    async def catch_up(self) -> None:
+        store = self.bus.store
+        assert store is not None and self.last_id is not None
+        self.busy = True
+        try:
+            while True:
+                batch = await store.read_after(self.last_id, self.types, self.bus.catch_up_batch)
+                for ev in batch:
+                    await self.deliver(ev)
+                if len(batch) < self.bus.catch_up_batch:
+                    break
+        finally:
+            self.busy = False
+
+    async def deliver(self, ev: Event) -> None:
+        token = CAUSE.set(ev.cause)
+        try:
+            for attempt, pause in enumerate((*self.RETRIES, None)):
+                try:
+                    await self.fn(ev)
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001 - retried, then logged; the next event goes on
+                    if pause is None:
+                        self.failures += 1
+                        log.exception("consumer %s gave up on event %s (%s) after %d attempts",
+                                      self.name, ev.id, ev.type, attempt + 1)
+                    else:
+                        log.warning("consumer %s failed on event %s (%s); retrying in %.2f s",
+                                    self.name, ev.id, ev.type, pause, exc_info=True)
+                        await asyncio.sleep(pause)
+        finally:
+            CAUSE.reset(token)
+        if ev.id is not None and (self.last_id is None or ev.id > self.last_id):
+            self.last_id = ev.id
+
+
 class EventBus:
-    """In-process fan-out of committed events. A failing subscriber is logged, never fatal."""
+    """Hands committed events to subscribers, each in its own task, off the committing path."""
 
-    def __init__(self) -> None:
-        self._subscribers: list[Subscriber] = []
+    def __init__(self, *, queue_limit: int = 20_000, checkpoint_interval_s: float = 0.5,
+                 catch_up_batch: int = 500) -> None:
+        self.queue_limit = queue_limit
+        self.checkpoint_interval_s = checkpoint_interval_s
+        self.catch_up_batch = catch_up_batch
+        self._live: list[_Worker] = []
+        self._consumers: dict[str, _Consumer] = {}
+        self.store: ConsumerStore | None = None
+        #: which durable consumers run in this process: None = all (``consumers`` setting)
+        self.enabled: frozenset[str] | None = None
+        self.published_id = 0  # the highest event id this process has published (or the log's head)
+        self.dropped = 0
+        self._started = False
+        self._closed = False
+        self._flusher: asyncio.Task[None] | None = None
+        self.went_idle = asyncio.Event()  # set whenever a worker runs out of work
 
-    def subscribe(self, fn: Subscriber) -> None:
-        self._subscribers.append(fn)
+    # --- registering ----------------------------------------------------------------------------
+    def subscribe(self, fn: Subscriber, *, types: Iterable[str] | None = None,
+                  name: str | None = None) -> Callable[[], None]:
+        """A live subscriber (at most once, this process's events); returns its unsubscribe."""
+        worker = _Worker(self, name or _name_of(fn), fn, types)
+        self._live.append(worker)
+        with contextlib.suppress(RuntimeError):  # no running loop: started by ``start``
+            worker.start()
+
+        def unsubscribe() -> None:
+            if worker in self._live:
+                self._live.remove(worker)
+            if worker.task is not None:
+                worker.task.cancel()
+        return unsubscribe
+
+    def consume(self, name: str, fn: Subscriber, *, types: Iterable[str] | None = None) -> None:
+        """A durable consumer named ``name`` (its checkpoint's key: keep it stable)."""
+        if name in self._consumers:
+            self._consumers[name].fn = fn  # a component started again in the same process
+            return
+        if self.enabled is not None and name not in self.enabled:
+            log.info("event consumer %s does not run in this process", name)
+            return
+        consumer = _Consumer(self, name, fn, types)
+        self._consumers[name] = consumer
+        if self._started:
+            asyncio.get_running_loop().create_task(self._start_consumer(consumer, None))
+
+    # --- dispatching ------------------------------------------------------------------------------
+    def publish(self, events: Iterable[Event]) -> None:
+        """Queue committed events (and signals) for every interested subscriber; runs none of them."""
+        if self._closed:
+            return
+        for ev in events:
+            if ev.id is not None and ev.id > self.published_id:
+                self.published_id = ev.id
+            for w in self._live:
+                if w.wants(ev):
+                    w.offer(ev)
+            for c in self._consumers.values():
+                if c.wants(ev):
+                    c.offer(ev)
 
     async def dispatch(self, events: Iterable[Event]) -> None:
-        for ev in events:
-            for fn in self._subscribers:
-                try:
-                    await fn(ev)
-                except Exception:  # noqa: BLE001 - a subscriber must not break the writer
-                    log.exception("event subscriber %r failed on %s", fn, ev.type)
+        """``publish`` for callers in a coroutine (signals from sockets)."""
+        self.publish(events)
+
+    async def settled(self, within_s: float = 10.0) -> None:
+        """Wait until every subscriber has handled everything published so far (and what that
+        caused). For shutdown and for tests that check an effect of an event."""
+        await self._wait_idle((*self._live, *self._consumers.values()), within_s)
+
+    # --- lifecycle --------------------------------------------------------------------------------
+    async def open(self, store: ConsumerStore) -> None:
+        """Learn the log's head (where new consumers begin); called before components start."""
+        self.store = store
+        self.published_id = max(self.published_id, await store.head())
+
+    async def start(self) -> None:
+        """Start the durable consumers: each catches up from its checkpoint, then goes live."""
+        assert self.store is not None, "open() first"
+        self._started = True
+        for w in self._live:
+            w.start()
+        saved = await self.store.checkpoints()
+        for c in list(self._consumers.values()):
+            await self._start_consumer(c, saved.get(c.name))
+        self._flusher = asyncio.create_task(self._flush_loop(), name="events:checkpoints")
+
+    async def _start_consumer(self, c: _Consumer, saved: int | None) -> None:
+        assert self.store is not None
+        if saved is None:
+            saved = (await self.store.checkpoints()).get(c.name)
+        if saved is None:  # a new consumer: from where it was registered, checkpoint written now
+            c.last_id = c.start_after
+            await self.store.save({c.name: c.last_id})
+        else:
+            c.last_id = saved
+        c.saved_id = c.last_id
+        c.start()
+
+    async def stop_consumers(self, drain_s: float = 5.0) -> None:
+        """Let the durable consumers finish what is queued (bounded), stop them, save checkpoints."""
+        with contextlib.suppress(TimeoutError):
+            await self._wait_idle(self._consumers.values(), drain_s)
+        for c in self._consumers.values():
+            await _cancel(c.task)
+            c.task = None
+        if self._flusher is not None:
+            await _cancel(self._flusher)
+            self._flusher = None
+        await self.flush_checkpoints()
+        self._consumers.clear()
+        self._started = False
+
+    async def close(self, drain_s: float = 2.0) -> None:
+        """Stop the live subscribers (after a short drain); later events are dropped."""
+        with contextlib.suppress(TimeoutError):
+            await self._wait_idle(self._live, drain_s)
+        self._closed = True
+        for w in self._live:
+            await _cancel(w.task)
+        self._live.clear()
+
+    async def _wait_idle(self, workers: Iterable[_Worker], within_s: float) -> None:
+        workers = list(workers)
+        async with asyncio.timeout(within_s):
+            while True:
+                self.went_idle.clear()
+                if all(w.idle for w in workers):
+                    return
+                await self.went_idle.wait()
+
+    async def flush_checkpoints(self) -> None:
+        if self.store is None:
+            return
+        for c in self._consumers.values():
+            c.advance_when_idle()
+        dirty = {c.name: c.last_id for c in self._consumers.values()
+                 if c.last_id is not None and c.last_id != c.saved_id}
+        if not dirty:
+            return
+        await self.store.save(dirty)
+        for name, last in dirty.items():
+            self._consumers[name].saved_id = last
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.checkpoint_interval_s)
+            try:
+                await self.flush_checkpoints()
+            except Exception:  # noqa: BLE001 - tried again next interval; at worst events replay
+                log.warning("could not save event consumer checkpoints", exc_info=True)
+
+    def stats(self) -> dict[str, Any]:
+        """Queue depths and positions, for health pages and benches."""
+        return {
+            "published_id": self.published_id, "dropped": self.dropped,
+            "live": {w.name: {"queued": len(w.queue), "failures": w.failures} for w in self._live},
+            "consumers": {c.name: {"queued": len(c.queue), "last_id": c.last_id, "behind": c.behind,
+                                   "failures": c.failures} for c in self._consumers.values()},
+        }
+
+
+def _name_of(fn: Callable[..., Any]) -> str:
+    owner = getattr(fn, "__self__", None)
+    base = getattr(fn, "__qualname__", None) or repr(fn)
+    return f"{type(owner).__module__}.{base}" if owner is not None else f"{getattr(fn, '__module__', '')}.{base}"
+
+
+async def _cancel(task: asyncio.Task[None] | None) -> None:
+    if task is None or task.done():
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+
+
+def with_id(ev: Event, event_id: int, cause: dict[str, Any] | None) -> Event:
+    return dataclasses.replace(ev, id=event_id, cause=cause)
+

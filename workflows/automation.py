@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -19,6 +20,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub.db import tables as t
+from hub.db.consumers import claim_effect, effect_done
 from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.events import Event, EventType
 from hub.security import new_id
@@ -27,7 +29,7 @@ from hub.services.directory import calendar_from_mapping
 from hub.services.scheduler import Timer
 from workflows import rules as R
 from workflows import tables as w
-from workflows.chain import CURRENT, Chain
+from workflows.chain import Chain, acting_in, current
 
 if TYPE_CHECKING:
     from hub.app import Services
@@ -40,6 +42,9 @@ log = logging.getLogger(__name__)
 # The rule engine acts as this user (audit trail: "rules"); supervisor rights for transfers.
 RULES_USER = User(id="rules", username="rules", display_name="Automation rule", roles=("supervisor",))
 CACHE_S = 5.0
+CHAIN_MEMORY = 10_000  # chains whose fired rules are remembered (a replay falls back on the events)
+#: the rule engine's durable event consumer (its checkpoint and idempotency keys)
+CONSUMER = "workflows.rules"
 CONV_PRIORITY = {"low": 0, "normal": 0, "high": 5, "urgent": 10}
 
 
@@ -58,6 +63,7 @@ class RuleEngine:
         self.workorders = workorders
         self.max_depth = max_depth
         self._cache: list[dict[str, Any]] | None = None
+        self._chains: OrderedDict[str, set[str]] = OrderedDict()  # chain id -> rules fired in it
         self._cache_at = 0.0
 
     # --- storage ------------------------------------------------------------------------------------
@@ -236,6 +242,14 @@ class RuleEngine:
         return is_open
 
     # --- running --------------------------------------------------------------------------------------
+    def _fired_in(self, chain_id: str, known: set[str]) -> set[str]:
+        fired = self._chains.pop(chain_id, None) or set()
+        fired |= known
+        self._chains[chain_id] = fired
+        while len(self._chains) > CHAIN_MEMORY:
+            self._chains.popitem(last=False)
+        return fired
+
     async def on_event(self, ev: Event) -> None:
         etype = str(ev.type)
         if etype not in R.RULE_EVENTS:
@@ -245,18 +259,27 @@ class RuleEngine:
         rules = await self._enabled(etype)
         if not rules:
             return
-        parent = CURRENT.get()
+        parent = current()
         chain = parent.child() if parent is not None else Chain(root_event=etype)
+        # one set of fired rules per chain, shared by every event of the chain this process handles
+        # (events are handled one after another here, after the actions that caused them ended)
+        chain.fired = self._fired_in(chain.id, chain.fired)
         ctx = await self.context(etype, conversation_id=ev.conversation_id, data=ev.data, at=ev.at)
         is_open = await self._open_checker(ctx)
         for rule in rules:
             matched, trace = R.evaluate(rule["conditions"], ctx, is_open)
             if not matched:
                 continue
+            # a replayed event (after a crash) whose firing is already stored does not fire again
+            effect = f"{ev.id}:{rule['id']}" if ev.id is not None else None
+            if effect is not None and await effect_done(self.s.db, CONSUMER, effect):
+                continue
             if rule["id"] in chain.fired or chain.depth >= self.max_depth:
                 why = "already fired in this chain" if rule["id"] in chain.fired else \
                     f"chain depth {chain.depth} reached the limit {self.max_depth}"
                 async with self.s.db.tx() as tx:
+                    if effect is not None and not await claim_effect(tx, CONSUMER, effect, self.s.clock.now()):
+                        continue
                     tx.emit(Event(EventType.RULE_LOOP_BLOCKED, self.s.clock.now(),
                                   conversation_id=ev.conversation_id,
                                   data={"rule_id": rule["id"], "rule": rule["name"], "event": etype,
@@ -264,8 +287,7 @@ class RuleEngine:
                 continue
             chain.fired.add(rule["id"])
             results = []
-            token = CURRENT.set(chain)
-            try:
+            with acting_in(chain):
                 for action in rule["actions"]:
                     try:
                         res = await self.run_action(action, ctx, rule)
@@ -273,9 +295,9 @@ class RuleEngine:
                         log.warning("rule %s action %s failed: %s", rule["name"], action["type"], err)
                         res = {"status": "failed", "detail": f"{getattr(err, 'detail', err)}"[:300]}
                     results.append({"type": action["type"], **res})
-            finally:
-                CURRENT.reset(token)
             async with self.s.db.tx() as tx:
+                if effect is not None:
+                    await claim_effect(tx, CONSUMER, effect, self.s.clock.now())
                 tx.emit(Event(EventType.RULE_FIRED, self.s.clock.now(), conversation_id=ev.conversation_id,
                               data={"rule_id": rule["id"], "rule": rule["name"], "event": etype,
                                     "chain_id": chain.id, "depth": chain.depth, "trace": trace,
@@ -453,19 +475,17 @@ class RuleEngine:
         identity = {"phone": cb.phone, "name": contact.name if contact is not None else cb.phone}
         who = f"automation rule \u201c{rule.name}\u201d" if rule is not None else "an automation rule"
         # events of the new conversation belong to the rule's chain: it does not fire on them again
-        token = CURRENT.set(Chain(fired={cb.rule_id} if cb.rule_id else set(), root_event="callback.due"))
         try:
-            task_id = await callbacks.open_task(
-                cb.phone, queue_id=cb.queue_id, identity=identity,
-                requested_by_text=who,
-                origin={"rule_id": cb.rule_id, "workflow_callback_id": cb.id,
-                        "origin_conversation_id": cb.conversation_id},
-                note=cb.note, conversation_id=cb.task_conversation_id)
+            with acting_in(Chain(fired={cb.rule_id} if cb.rule_id else set(), root_event="callback.due")):
+                task_id = await callbacks.open_task(
+                    cb.phone, queue_id=cb.queue_id, identity=identity,
+                    requested_by_text=who,
+                    origin={"rule_id": cb.rule_id, "workflow_callback_id": cb.id,
+                            "origin_conversation_id": cb.conversation_id},
+                    note=cb.note, conversation_id=cb.task_conversation_id)
         except Exception as err:  # noqa: BLE001 - the agents are still notified, the row says why
             log.warning("callback %s: voice callback task not opened: %s", cb.id, err)
             return None, f"opening it failed ({getattr(err, 'detail', err)})"[:300]
-        finally:
-            CURRENT.reset(token)
         return str(task_id), ""
 
     async def callbacks(self) -> list[dict[str, Any]]:

@@ -1,15 +1,20 @@
 """Causality of rule firings: the event chain a piece of work belongs to.
 
-When a rule's action changes something, the events that change emits are dispatched inline (after
-its commit, in the same task), so the contextvar set around the action tells the rule engine that
-those events are *caused by* that rule: the chain's depth grows and each rule fires at most once
-per chain. That is the loop protection (a rule cannot trigger itself forever)."""
+While a rule's actions run, the chain is the hub's event ``CAUSE`` (``hub/events.py``): every
+event those actions commit is stored with it, and the bus sets it again around whichever handler
+receives such an event — after commit, in another task, or after a restart that replays the event
+log. So the rule engine knows an event was *caused by* that rule: the chain's depth grows and each
+rule fires at most once per chain. That is the loop protection (a rule cannot trigger itself
+forever)."""
 
 from __future__ import annotations
 
-import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
+from hub.events import CAUSE
 from hub.security import new_id
 
 
@@ -23,11 +28,32 @@ class Chain:
     def child(self) -> Chain:
         return Chain(self.id, self.depth + 1, self.fired, self.root_event)
 
+    def as_cause(self) -> dict[str, Any]:
+        return {"id": self.id, "depth": self.depth, "fired": sorted(self.fired), "root_event": self.root_event}
 
-CURRENT: contextvars.ContextVar[Chain | None] = contextvars.ContextVar("workflow_chain", default=None)
+    @classmethod
+    def from_cause(cls, c: dict[str, Any]) -> Chain:
+        return cls(str(c["id"]), int(c.get("depth", 0)), set(c.get("fired") or ()), c.get("root_event"))
+
+
+def current() -> Chain | None:
+    """The chain the event being handled (or the work being done) belongs to, if any."""
+    cause = CAUSE.get()
+    c = (cause or {}).get("chain")
+    return Chain.from_cause(c) if isinstance(c, dict) and "id" in c else None
+
+
+@contextmanager
+def acting_in(chain: Chain) -> Iterator[None]:
+    """Run a rule's actions: what they emit is caused by ``chain``."""
+    token = CAUSE.set({**(CAUSE.get() or {}), "chain": chain.as_cause()})
+    try:
+        yield
+    finally:
+        CAUSE.reset(token)
 
 
 def chain_data() -> dict[str, object]:
     """What an event emitted now should carry about its cause (empty outside a rule's action)."""
-    ch = CURRENT.get()
+    ch = current()
     return {} if ch is None else {"chain_id": ch.id, "chain_depth": ch.depth}

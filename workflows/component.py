@@ -10,7 +10,8 @@ import socketio
 from hub.api.http import Api
 from hub.events import Event, EventType
 from workflows import api as http
-from workflows.automation import RuleEngine
+from workflows import rules as R
+from workflows.automation import CONSUMER, RuleEngine
 from workflows.customer import CustomerNotifier
 from workflows.departments import Departments
 from workflows.notifications import Notifier
@@ -60,9 +61,10 @@ class WorkflowsComponent:
         sched.on("wo.late", self.workorders.on_late)
         sched.on("wo.notify_customer", self.workorders.on_notify_customer)
         sched.on("callback.due", self.rules.on_callback_due)
-        services.bus.subscribe(self.notifier.on_event)
-        services.bus.subscribe(self._on_event)
-        services.bus.subscribe(self.rules.on_event)
+        services.bus.subscribe(self.notifier.on_event, types=(EventType.NOTIFICATION_CREATED,),
+                               name="workflows.notifications")
+        services.bus.consume("workflows.first_response", self._on_event, types=(EventType.MESSAGE_CREATED,))
+        services.bus.consume(CONSUMER, self.rules.on_event, types=R.RULE_EVENTS)
         services.extras["workflows"] = self
 
     async def _on_event(self, ev: Event) -> None:

@@ -95,7 +95,7 @@ class WebchatChannel:
 
     async def start(self, services: Services) -> None:
         self._services = services
-        services.bus.subscribe(self.on_hub_event)
+        services.bus.subscribe(self.on_hub_event, name="webchat.widget")
 
     async def stop(self) -> None:
         self._services = None

@@ -171,9 +171,27 @@ events = Table(
     Column("user_id", String(32)),
     Column("queue_id", String(32)),
     Column("data", JSON, nullable=False),
+    Column("cause", JSON),  # what caused it (e.g. a rule chain), kept for replays
     Index("ix_events_at", "at"),
     Index("ix_events_type_at", "type", "at"),
     Index("ix_events_conversation", "conversation_id"),
+)
+
+# Durable event consumers (hub/events.py): the last event each one has handled.
+event_consumers = Table(
+    "event_consumers", metadata,
+    Column("name", String(96), primary_key=True),
+    Column("last_id", BigInteger, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+# Effects a consumer has made, by idempotency key, written with the effect: a replayed event whose
+# effect is here is not acted on again.
+event_effects = Table(
+    "event_effects", metadata,
+    Column("consumer", String(96), primary_key=True),
+    Column("key", String(160), primary_key=True),
+    Column("at", Float, nullable=False),
 )
 
 settings_kv = Table(

@@ -73,8 +73,9 @@ class OutboundReplies:
         """Subscribe to agent replies, then reconcile in the background (the live path and the
         reconcile may meet on one message: ``send`` is idempotent)."""
         self._running = True
-        if not self._subscribed:  # the bus has no unsubscribe: once per instance
-            self.s.bus.subscribe(self.on_hub_event)
+        if not self._subscribed:  # once per instance
+            # a durable consumer: a reply committed just before a crash is handed over after restart
+            self.s.bus.consume(f"{self.channel}.replies", self.on_hub_event, types=(EventType.MESSAGE_CREATED,))
             self._subscribed = True
         self._task = asyncio.create_task(self._reconcile_logged(),
                                          name=f"{self.channel}-reply-reconcile")

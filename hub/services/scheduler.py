@@ -161,7 +161,7 @@ class Scheduler:
         # it), -inf when it is not running (nobody to wake).
         self._next_wake_at = -math.inf
         self._next_purge_at = 0.0
-        db.bus.subscribe(self._on_event)
+        db.bus.subscribe(self._on_event, types=(EventType.TIMER_SCHEDULED,), name="scheduler.wake")
         self.on(HUB_EVENT_KIND, self._fire_hub_event)
 
     # --- registering and scheduling --------------------------------------------------------------

@@ -53,6 +53,7 @@ async def test_a_due_rule_callback_opens_the_voice_callback_task_in_its_queue(vo
         "actions": [{"type": "callback", "delay_s": 3600, "note": "about {conversation.channel}"}]}, status=201)
     _customer, widget, _session = await start_chat(hub, queue=billing)  # Zhang Wei, +8613800001111
     await widget.close()
+    await hub.services.bus.settled()  # the rule runs after commit, off the request
     [cb] = await admin.ok("GET", "/api/callbacks")
     assert (cb["status"], cb["phone"], cb["queue_id"], cb["task_conversation_id"]) == (
         "pending", "+8613800001111", billing, None)
@@ -97,6 +98,7 @@ async def test_a_callback_retried_after_a_crash_opens_its_task_once(voice_clocke
         "actions": [{"type": "callback", "delay_s": 60}]}, status=201)
     _customer, widget, _session = await start_chat(hub, queue=billing)
     await widget.close()
+    await hub.services.bus.settled()  # the rule runs after commit, off the request
     [cb] = await admin.ok("GET", "/api/callbacks")
     chosen = "crashretry" + "0" * 22
     async with hub.services.db.tx() as tx:  # what the first firing wrote before opening the task

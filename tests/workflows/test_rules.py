@@ -106,6 +106,7 @@ async def test_assign_and_set_priority_on_a_ticket(hub):
                actions=[{"type": "set_priority", "priority": "urgent"}])
     a = await ticket(agent, category="billing")
     b = await ticket(agent, category="other", contact_id=vip_id)
+    await hub.services.bus.settled()  # rules run after commit, off the request
     a = await agent.ok("GET", f"/api/tickets/{a['id']}")
     b = await agent.ok("GET", f"/api/tickets/{b['id']}")
     assert a["queue_id"] == billing and a["assignee_id"] is not None and a["priority"] == "normal"
@@ -122,6 +123,7 @@ async def test_route_new_chat_to_another_queue_and_raise_its_priority(hub):
                actions=[{"type": "assign", "queue_id": billing}, {"type": "set_priority", "priority": "high"}])
     general = await queue_id(admin, "General enquiries")
     _customer, widget, session = await start_chat(hub, queue=general, message="my invoice is wrong")
+    await hub.services.bus.settled()
     conv = await (await hub.client("supervisor")).ok("GET", f"/api/conversations/{session['conversation_id']}")
     assert conv["queue_id"] == billing and conv["priority"] == 5
     await widget.close()
@@ -132,6 +134,7 @@ async def test_create_ticket_from_a_chat_message(hub):
     sup = await hub.client("supervisor")
     general = await queue_id(sup, "General enquiries")
     _customer, widget, session = await start_chat(hub, queue=general, message="there is a gas leak in my street")
+    await hub.services.bus.settled()
     tickets = (await sup.ok("GET", "/api/tickets"))["items"]
     assert [(x["type"], x["priority"], x["subject"]) for x in tickets] == [("repair", "urgent", "Gas leak: Zhang Wei")]
     detail = await sup.ok("GET", f"/api/tickets/{tickets[0]['id']}")
@@ -152,6 +155,7 @@ async def test_create_work_order_and_notify_a_role(hub):
     agent = await hub.client("agent1")
     tk = await ticket(agent, type="repair", subject="Broken meter")
     await ticket(agent, type="inquiry", subject="Opening hours")
+    await hub.services.bus.settled()
     dispatcher = await hub.client("dispatch")
     wos = (await dispatcher.ok("GET", "/api/workorders"))["items"]
     assert [(x["title"], x["priority"], x["ticket_id"]) for x in wos] == [("Repair: Broken meter", "high", tk["id"])]
@@ -170,6 +174,7 @@ async def test_send_template_reaches_the_customer(hub):
                actions=[{"type": "send_template", "template": "Hello {contact.name}, thanks for writing."}])
     general = await queue_id(admin, "General enquiries")
     customer, widget, _session = await start_chat(hub, queue=general)
+    await hub.services.bus.settled()
     history = await customer.ok("GET", "/api/widget/conversation")
     assert [m["body"] for m in history["messages"] if m["sender"] == "agent"] == [
         "Hello Zhang Wei, thanks for writing."]
@@ -187,6 +192,7 @@ async def test_callback_records_a_task_and_notifies_when_due(hub):
     sup = await hub.client("supervisor")
     sup_desk = await Recorder("/desk").connect(hub.base_url, cookie=sup.cookie_header)
     await ticket(agent, type="complaint", subject="No hot water", contact_id=cid)
+    await hub.services.bus.settled()
     cbs = await admin.ok("GET", "/api/callbacks")
     assert [(c["phone"], c["note"]) for c in cbs] == [("+8613800001111", "about No hot water")]
     live = await sup_desk.wait("notification", lambda n: n["kind"] == "callback_due", timeout=10)
@@ -244,6 +250,7 @@ async def test_a_rule_cannot_trigger_itself_forever(hub):
     await desk.wait("offer", lambda d: d["conversation"]["id"] == cid)
     await agent.ok("POST", f"/api/conversations/{cid}/accept")
     await agent.ok("POST", f"/api/conversations/{cid}/messages", {"body": "hello"}, status=201)
+    await hub.services.bus.settled()
     msgs = (await customer.ok("GET", "/api/widget/conversation"))["messages"]
     assert [m["body"] for m in msgs if m["sender"] == "agent"] == ["hello", "auto: hello"]
     async with hub.services.db.read() as conn:
@@ -253,6 +260,7 @@ async def test_a_rule_cannot_trigger_itself_forever(hub):
 
     tk = await ticket(agent)
     await agent.ok("PATCH", f"/api/tickets/{tk['id']}", {"category": "x"})
+    await hub.services.bus.settled()
     assert len(await fired(hub, "Ping")) == 1 and len(await fired(hub, "Pong")) == 1
     async with hub.services.db.read() as conn:
         hist = (await conn.execute(select(w.ticket_history).where(w.ticket_history.c.ticket_id == tk["id"]))).all()

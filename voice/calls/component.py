@@ -161,7 +161,7 @@ class VoiceComponent:
         self.voicemail = VoicemailService(services, self.calls)
         self.callbacks = CallbackService(services, self.calls)
         await self.calls.start(st.voice_sip_udp_port, None if st.voice_sip_tcp_port < 0 else st.voice_sip_tcp_port)
-        services.bus.subscribe(self.calls.on_hub_event)
+        services.bus.subscribe(self.calls.on_hub_event, name="voice.calls")
         services.extras["voice"] = self
         log.info("voice: SIP on %s udp/%s tcp/%s", st.voice_host, self.calls.core.port("UDP"),
                  self.calls.core.port("TCP") if self.calls.core.tcp else "-")

@@ -156,7 +156,8 @@ class Recordings:
         async with services.db.read() as conn:
             rows = (await conn.execute(select(t_qs).where(t_qs.c.record.is_not(None)))).all()
         self.policy.queues = {r.queue_id: bool(r.record) for r in rows}
-        services.bus.subscribe(self._on_event)  # a change made through another server process
+        # a change made through another server process
+        services.bus.subscribe(self._on_event, types=(EventType.ADMIN_CHANGED,), name="voice.recordings")
         services.scheduler.on(PURGE_KIND, self._on_timer)
         if services.settings.voice_recording_retention_days > 0 and await services.scheduler.find(PURGE_KEY) is None:
             async with services.db.tx() as tx:  # the first purge now (catch-up), then daily

@@ -521,7 +521,7 @@ class IvrComponent:
         self.store = IvrStore(services.db, services.clock.now,
                               services.settings.data_dir / "ivr" / "prompts", self._audit,
                               services.settings.max_upload_bytes)
-        services.bus.subscribe(self._on_event)
+        services.bus.subscribe(self._on_event, types=(EventType.ADMIN_CHANGED,), name="voice.ivr")
         services.extras["ivr"] = self
         await self.refresh()
 

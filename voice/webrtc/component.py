@@ -32,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hub.api.http import Api, json_response, parse_body, require
+from hub.events import EventType
 from voice.webrtc.errors import SoftphoneOff
 
 if TYPE_CHECKING:
@@ -221,7 +222,8 @@ class WebRtcComponent:
             raise ConfigError(f"the browser softphone needs aiortc (pip install aiortc): {err}") from err
         self.softphones = SoftphoneService(services, voice)
         await self.softphones.start()
-        services.bus.subscribe(self.softphones.on_hub_event)
+        services.bus.subscribe(self.softphones.on_hub_event, types=(EventType.CONVERSATION_ASSIGNED,),
+                               name="voice.softphones")
         services.extras["softphone"] = self.softphones
         log.info("voice: browser softphone on")
 
