@@ -142,6 +142,11 @@ class WidgetBot:
         self._covers = covers or (lambda text: True)
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        #: the conversations with status ``bot`` (ours): from ``conversation.created`` and
+        #: ``begin``, left on hand-over, routing or close; loaded from the database at start
+        #: (:meth:`load`). Messages of any other conversation cost the bot nothing.
+        self.active: set[str] = set()
+        self.loaded = False
 
     # --- the web chat channel's questions -----------------------------------------------
     async def wants(self, queue_id: str) -> bool:
@@ -151,33 +156,71 @@ class WidgetBot:
         return (self.enabled and (not self.queues or queue_id in self.queues)
                 and faq is not None and faq.ready())
 
+    async def load(self) -> int:
+        """The conversations that have status ``bot`` now (after a restart)."""
+        c = t.conversations.c
+        async with self.s.db.read() as conn:
+            ids = set((await conn.execute(select(c.id).where(c.status == "bot"))).scalars())
+        self.active |= ids
+        self.loaded = True
+        return len(ids)
+
     async def begin(self, row: Any) -> None:
         """A chat just opened with status ``bot``: greet, answer the first message if any."""
+        self.active.add(row.id)
         first = await self._first_customer_text(row.id)
         await self._say(row.id, GREETING)
         if first:
             await self._handle(row.id, first)
 
     # --- events ------------------------------------------------------------------------
+    #: events after which a conversation is no longer the bot's
+    _LEAVES = frozenset({EventType.BOT_HANDED_OVER, EventType.CONVERSATION_QUEUED,
+                         EventType.CONVERSATION_OFFERED, EventType.CONVERSATION_ASSIGNED,
+                         EventType.CONVERSATION_TRANSFERRED, EventType.CONVERSATION_ABANDONED,
+                         EventType.CONVERSATION_OVERFLOWED})
+
+    def _ours(self, cid: str | None) -> bool | None:
+        """Whether the conversation has status ``bot`` (None: not known yet, before :meth:`load`)."""
+        if not cid:
+            return False
+        if cid in self.active:
+            return True
+        return False if self.loaded else None
+
     async def on_event(self, ev: Event) -> None:
+        cid = ev.conversation_id
         if ev.type is EventType.MESSAGE_CREATED:
             msg = ev.data.get("message") or {}
             if msg.get("sender") != "customer" or msg.get("kind") != "message" or ev.data.get("assignee_id"):
                 return
-            if not (msg.get("body") or "").strip():
-                return
-            task = asyncio.create_task(self._handle_if_bot(ev.conversation_id, msg),
-                                       name=f"bot-{ev.conversation_id}")
+            if not (msg.get("body") or "").strip() or self._ours(cid) is False:
+                return  # not a bot conversation: no read, no search
+            task = asyncio.create_task(self._handle_if_bot(cid, msg), name=f"bot-{cid}")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        elif ev.type is EventType.CONVERSATION_CLOSED and ev.conversation_id:
-            if ev.data.get("assignee_id") is None:
+        elif ev.type is EventType.CONVERSATION_CREATED and cid:
+            if ev.data.get("status") == "bot":
+                self.active.add(cid)
+        elif ev.type is EventType.CONVERSATION_CLOSED and cid:
+            ours = self._ours(cid)
+            self._leave(cid)
+            if ours is not False and ev.data.get("assignee_id") is None:
                 await self._count_deflection(ev)
+        elif ev.type in self._LEAVES and cid:
+            self._leave(cid)
+
+    def _leave(self, cid: str) -> None:
+        self.active.discard(cid)
+        lock = self._locks.get(cid)
+        if lock is not None and not lock.locked():
+            del self._locks[cid]
 
     async def _handle_if_bot(self, cid: str, msg: dict[str, Any]) -> None:
         try:
             row = await self.s.conversations.row(cid)
             if row.status != "bot":
+                self.active.discard(cid)
                 return
             first = await self._first_customer_message_id(cid)
             if first == msg.get("id"):

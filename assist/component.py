@@ -16,7 +16,7 @@ import socketio
 
 from assist.bot import BotPolicy, WidgetBot
 from assist.faq import Faq
-from assist.service import AssistService
+from assist.service import CONCURRENCY, MAX_PENDING, AssistService
 from hub.api.http import Api
 from hub.errors import ConfigError
 
@@ -70,8 +70,14 @@ class AssistComponent:
                 embedder = SentenceTransformerEmbedder(st.kb_model_dir or None,
                                                        multilingual=st.kb_model_multilingual)
         policy = BotPolicy.from_settings(st)  # calibrated, unless the settings override it
+        max_pending = int(getattr(st, "assist_suggest_max_pending", MAX_PENDING))
+        concurrency = int(getattr(st, "assist_suggest_concurrency", CONCURRENCY))
+        if max_pending < 1 or concurrency < 1:
+            raise ConfigError("settings 'assist_suggest_max_pending' and "
+                              "'assist_suggest_concurrency' must be at least 1")
         self.service = AssistService(services, faq_lookup=lambda: self.faq, embedder=embedder,
-                                     max_examples=st.assist_category_examples, policy=policy)
+                                     max_examples=st.assist_category_examples, policy=policy,
+                                     max_pending=max_pending, concurrency=concurrency)
         enabled = st.assist_bot == "on" or (st.assist_bot == "demo" and st.demo)
         self.bot = WidgetBot(services, policy, enabled=enabled and self.faq is not None,
                              queues=tuple(st.assist_bot_queues), faq_lookup=lambda: self.faq)
@@ -79,10 +85,14 @@ class AssistComponent:
         services.extras["bot"] = self.bot
         services.bus.subscribe(self.service.on_event)
         services.bus.subscribe(self.bot.on_event)
-        self._load_task = asyncio.create_task(self._load_examples(), name="assist-load-examples")
+        self._load_task = asyncio.create_task(self._load(), name="assist-load")
 
-    async def _load_examples(self) -> None:
-        assert self.service is not None
+    async def _load(self) -> None:
+        assert self.service is not None and self.bot is not None
+        try:
+            await self.bot.load()  # which conversations are the bot's (until then: read each)
+        except Exception:  # noqa: BLE001 - the bot reads each conversation's status then
+            log.exception("assist: could not load the bot's conversations")
         try:
             n = await self.service.load_examples()
             log.info("assist: %d labelled conversations for category suggestions", n)
@@ -98,6 +108,7 @@ class AssistComponent:
             "bot_margin": bot.policy.margin if bot else None,
             "bot_calibration": bot.policy.source if bot else None,
             "category_examples": len(self.service.categories) if self.service else 0,
+            "suggestions": self.service.load() if self.service else None,
         }
 
     async def stop(self) -> None:

@@ -1,7 +1,7 @@
 """The FAQ as assist sees it: one narrow port over the knowledge-base service that H3's
 ``kb`` component publishes as ``services.extras["kb"]`` (``search``, ``get``, ``record_usage``,
-``record_gap``). Search hits are read by name (attribute or mapping), so the adapter does not
-depend on the knowledge base's classes."""
+``record_usage_many``, ``record_gap``). Search hits are read by name (attribute or mapping), so
+the adapter does not depend on the knowledge base's classes."""
 
 from __future__ import annotations
 
@@ -102,6 +102,17 @@ class Faq:
                            user_id: str | None, kind: str) -> None:
         await self.kb.record_usage(article_id, conversation_id=conversation_id, user_id=user_id,
                                    kind=kind)
+
+    async def record_usage_many(self, article_ids: list[str], *, conversation_id: str | None,
+                                user_id: str | None, kind: str) -> None:
+        """Several uses at once (one suggestion set): written together by the knowledge base."""
+        many = getattr(self.kb, "record_usage_many", None)
+        if many is not None:
+            await many(article_ids, conversation_id=conversation_id, user_id=user_id, kind=kind)
+            return
+        for article_id in article_ids:
+            await self.record_usage(article_id, conversation_id=conversation_id,
+                                    user_id=user_id, kind=kind)
 
     async def record_gap(self, question: str, *, conversation_id: str | None, channel: str) -> None:
         await self.kb.record_gap(question, conversation_id=conversation_id, channel=channel)

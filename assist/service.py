@@ -1,11 +1,25 @@
 """The assist service (ASSIST-1), published as ``services.extras["assist"]``.
 
-* Live suggestions: every customer message (any channel) and every final transcript segment
-  (event ``transcript.segment`` with ``data.text`` / ``data.final``, from the speech work) is a
-  query to the published FAQ; the top hits go to the assigned agent and the supervisors over
-  ``/desk`` as ``assist``. Per conversation only the newest text is worked on: while one search
-  runs, newer texts replace each other and only the last is searched next (a burst never queues
-  stale work). CPU work of our own (category vectors, summaries) runs in one worker thread.
+* Live suggestions: customer messages (any channel) and final transcript segments (event
+  ``transcript.segment`` with ``data.text`` / ``data.final``, from the speech work) are queries to
+  the published FAQ; the top hits go to the assigned agent and the supervisors over ``/desk`` as
+  ``assist``. Expensive work is bounded:
+
+  - only for conversations an agent is handling or previewing (status ``assigned`` or
+    ``offered``), known from the events assist receives (:mod:`assist.states`; one database read
+    for a conversation not seen since start). Texts of other conversations are only remembered:
+    when the conversation is offered or assigned, suggestions are computed once from the latest
+    customer text, so the agent sees them on opening;
+  - latest wins per conversation: while one search runs, newer texts replace each other and only
+    the last is searched next (a burst never queues stale work);
+  - shed under load: at most ``concurrency`` searches run at once and at most ``max_pending``
+    conversations wait; beyond that the oldest waiting request is dropped (``stats["dropped"]``,
+    in ``GET /api/assist/status``);
+  - the uses ("suggested") of one suggestion set are handed to the knowledge base together, which
+    writes them in batches (``KnowledgeBase.record_usage_many``).
+
+  CPU work of our own (category vectors, summaries) runs in one worker thread; the search itself
+  runs off the event loop in the knowledge base's backend.
 * ``entities``, ``summarise`` and ``suggest_category`` for the agent's panel and for tickets."""
 
 from __future__ import annotations
@@ -14,7 +28,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import time
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +38,7 @@ from assist import entities as ent
 from assist import summary as summ
 from assist.faq import Faq, FaqHit
 from assist.knn import CategoryIndex
+from assist.states import ConversationStates, ConvState
 from hub.db import tables as t
 from hub.events import Event, EventType
 
@@ -35,20 +50,47 @@ log = logging.getLogger(__name__)
 TRANSCRIPT_SEGMENT = "transcript.segment"
 SUGGESTIONS = 3
 MIN_QUERY_WORDS = 4
+#: defaults of the settings assist_suggest_max_pending / assist_suggest_concurrency
+MAX_PENDING = 64
+CONCURRENCY = 2
+#: conversations whose latest customer texts are remembered (least recently used forgotten)
+TEXTS_KEPT = 20_000
+
+
+class _Lru(OrderedDict[str, Any]):
+    def __init__(self, capacity: int) -> None:
+        super().__init__()
+        self.capacity = capacity
+
+    def put(self, key: str, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.capacity:
+            self.popitem(last=False)
 
 
 class AssistService:
     def __init__(self, services: Services, *, faq_lookup: Any, embedder: Any,
-                 max_examples: int = 5000, policy: Any = None) -> None:
+                 max_examples: int = 5000, policy: Any = None, max_pending: int = MAX_PENDING,
+                 concurrency: int = CONCURRENCY) -> None:
         self.s = services
         self._faq_lookup = faq_lookup
         self.policy = policy
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="assist")
         self.categories = CategoryIndex(embedder, max_examples=max_examples)
-        self._current: dict[str, dict[str, Any]] = {}
-        self._pending: dict[str, tuple[str, float]] = {}
-        self._workers: dict[str, asyncio.Task[None]] = {}
+        self.max_pending = max(1, int(max_pending))
+        self.concurrency = max(1, int(concurrency))
+        self.states = ConversationStates(TEXTS_KEPT)
+        self._current: dict[str, dict[str, Any]] = {}  # the suggestions last computed
+        self._current_text: dict[str, str] = {}  # ... and the text they were computed from
+        self._latest = _Lru(TEXTS_KEPT)  # cid -> the latest customer text (any source)
+        self._recent = _Lru(TEXTS_KEPT)  # cid -> the last two customer messages
+        #: waiting requests, oldest first: cid -> text (None: the latest customer message, read)
+        self._pending: OrderedDict[str, str | None] = OrderedDict()
+        self._running: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        self.stats = {"searches": 0, "skipped_inactive": 0, "coalesced": 0, "dropped": 0}
 
     @property
     def faq(self) -> Faq | None:
@@ -79,37 +121,70 @@ class AssistService:
         return len(self.categories)
 
     async def stop(self) -> None:
-        for task in [*self._workers.values(), *self._tasks]:
+        self._stopping = True
+        self._pending.clear()
+        for task in [*self._running.values(), *self._tasks]:
             task.cancel()
-        for task in [*self._workers.values(), *self._tasks]:
+        for task in [*self._running.values(), *self._tasks]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self.executor.shutdown(wait=False, cancel_futures=True)
 
+    def load(self) -> dict[str, Any]:
+        """Figures of the suggestion work (``GET /api/assist/status``)."""
+        return {**self.stats, "pending": len(self._pending), "running": len(self._running),
+                "max_pending": self.max_pending, "concurrency": self.concurrency}
+
     # --- events ---------------------------------------------------------------------------
     async def on_event(self, ev: Event) -> None:
         t_ = str(ev.type)
+        self.states.apply(ev)
+        cid = ev.conversation_id
         if ev.type is EventType.MESSAGE_CREATED:
             msg = ev.data.get("message") or {}
             if msg.get("sender") == "customer" and msg.get("kind") == "message" and msg.get("body"):
-                self.push_text(ev.conversation_id, msg["body"])
+                if cid:
+                    recent = self._recent.get(cid) or []
+                    self._recent.put(cid, [*recent[-1:], msg["body"]])
+                self.push_text(cid, msg["body"])
         elif t_ == TRANSCRIPT_SEGMENT:
             text = (ev.data or {}).get("text")
             speaker = (ev.data or {}).get("speaker") or (ev.data or {}).get("leg") or "customer"
             if (ev.data or {}).get("final") and isinstance(text, str) and text.strip() \
                     and speaker in ("customer", "caller", "remote"):
-                self.push_text(ev.conversation_id, text)
-        elif ev.type is EventType.CONVERSATION_ASSIGNED and ev.conversation_id:
-            current = self._current.get(ev.conversation_id)
-            if current is not None and ev.user_id:
-                await self.s.sio.emit("assist", current, to=f"user:{ev.user_id}", namespace="/desk")
-        elif ev.type is EventType.CONVERSATION_CLOSED and ev.conversation_id:
-            self._current.pop(ev.conversation_id, None)
-            if ev.data.get("disposition") and ev.data.get("status") == "closed":
-                task = asyncio.create_task(self._learn(ev.conversation_id, ev.data["disposition"]),
-                                           name=f"assist-learn-{ev.conversation_id}")
+                self.push_text(cid, text)
+        elif ev.type in (EventType.CONVERSATION_OFFERED, EventType.CONVERSATION_ASSIGNED) and cid:
+            await self._handled(ev)
+        elif ev.type in (EventType.CONVERSATION_CLOSED, EventType.CONVERSATION_ABANDONED) and cid:
+            self._forget(cid)
+            if ev.type is EventType.CONVERSATION_CLOSED and ev.data.get("disposition") \
+                    and ev.data.get("status") == "closed":
+                task = asyncio.create_task(self._learn(cid, ev.data["disposition"]),
+                                           name=f"assist-learn-{cid}")
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
+
+    def _forget(self, cid: str) -> None:
+        for d in (self._current, self._current_text, self._latest, self._recent, self._pending):
+            d.pop(cid, None)
+
+    async def _handled(self, ev: Event) -> None:
+        """Offered to or assigned to an agent: make sure the suggestions for the latest customer
+        text exist (computed once), and give the assigned agent the current ones."""
+        cid = ev.conversation_id
+        assert cid is not None
+        if cid in self._pending or cid in self._running:
+            return  # that search's result goes to whoever handles the conversation then
+        latest = self._latest.get(cid)
+        current = self._current.get(cid)
+        up_to_date = current is not None and (latest is None or
+                                               latest == self._current_text.get(cid))
+        if up_to_date:
+            if ev.type is EventType.CONVERSATION_ASSIGNED and ev.user_id:
+                await self.s.sio.emit("assist", current, to=f"user:{ev.user_id}",
+                                      namespace="/desk")
+            return
+        self._request(cid, latest)
 
     async def _learn(self, cid: str, label: str) -> None:
         text = " ".join(m["body"] for m in await self.s.conversations.messages(cid, include_notes=False)
@@ -117,32 +192,89 @@ class AssistService:
         await self._cpu(self.categories.add_many, [(cid, text, label)])
 
     def push_text(self, cid: str | None, text: str) -> None:
-        """Latest-wins per conversation: at most one search running and one waiting."""
+        """A new customer text: remembered, and searched when the conversation is handled or
+        previewed by an agent (latest wins per conversation)."""
         if not cid:
             return
-        self._pending[cid] = (text, time.perf_counter())
-        worker = self._workers.get(cid)
-        if worker is None or worker.done():
-            self._workers[cid] = asyncio.create_task(self._work(cid), name=f"assist-{cid}")
+        self._latest.put(cid, text)
+        state = self.states.get(cid)
+        if state is not None and not state.active:
+            self.stats["skipped_inactive"] += 1
+            return  # searched when an agent gets it (_handled)
+        self._request(cid, text)  # unknown state: the worker reads it once
 
-    async def _work(self, cid: str) -> None:
+    def _request(self, cid: str, text: str | None) -> None:
+        if self._stopping:
+            return
+        if cid in self._pending:
+            del self._pending[cid]  # latest wins (and it counts as the newest request)
+            self.stats["coalesced"] += 1
+        elif len(self._pending) >= self.max_pending:
+            dropped, _ = self._pending.popitem(last=False)
+            self.stats["dropped"] += 1
+            log.debug("assist: shedding load, suggestions for %s dropped (%d waiting)",
+                      dropped, len(self._pending))
+        self._pending[cid] = text
+        self._kick()
+
+    def _kick(self) -> None:
+        while not self._stopping and len(self._running) < self.concurrency:
+            cid = next((c for c in self._pending if c not in self._running), None)
+            if cid is None:
+                return
+            text = self._pending.pop(cid)
+            task = asyncio.create_task(self._work(cid, text), name=f"assist-{cid}")
+            self._running[cid] = task
+            task.add_done_callback(lambda done, c=cid: self._finished(c, done))
+
+    def _finished(self, cid: str, task: asyncio.Task[None]) -> None:
+        if self._running.get(cid) is task:
+            del self._running[cid]
+        self._kick()
+
+    async def _state(self, cid: str) -> ConvState:
+        state = self.states.get(cid)
+        if state is None:  # not seen since start: one read
+            row = await self.s.conversations.row(cid)
+            state = self.states.remember(row, self.s.conversations.offered_to.get(cid, ()))
+        return state
+
+    async def _work(self, cid: str, text: str | None) -> None:
         try:
-            while cid in self._pending:
-                text, _at = self._pending.pop(cid)
-                try:
-                    payload = await self._suggest(cid, text)
-                    if payload is not None:
-                        await self._push(cid, payload)
-                except Exception:  # noqa: BLE001 - suggestions are best effort
-                    log.exception("assist suggestions failed for %s", cid)
-        finally:
-            if self._workers.get(cid) is asyncio.current_task():
-                self._workers.pop(cid, None)
+            if not (await self._state(cid)).active:
+                self.stats["skipped_inactive"] += 1
+                return
+            if text is None:
+                text = await self._last_customer_text(cid)
+                if not text:
+                    return
+            if text == self._current_text.get(cid) and cid in self._current:
+                return
+            payload = await self._suggest(cid, text)
+            if payload is None:
+                return
+            if (await self._state(cid)).status in ("closed", "abandoned"):
+                self._current.pop(cid, None)  # ended while searching
+                self._current_text.pop(cid, None)
+                return
+            await self._push(cid, payload)
+        except Exception:  # noqa: BLE001 - suggestions are best effort
+            log.exception("assist suggestions failed for %s", cid)
+
+    async def _last_customer_text(self, cid: str) -> str | None:
+        m = t.messages.c
+        async with self.s.db.read() as conn:
+            return (await conn.execute(select(m.body).where(
+                m.conversation_id == cid, m.sender == "customer", m.kind == "message",
+                m.body != "").order_by(desc(m.created_at), desc(m.id)).limit(1))).scalar()
 
     async def _query_text(self, cid: str, text: str) -> str:
         if len(text.split()) >= MIN_QUERY_WORDS or any("\u4e00" <= ch <= "\u9fff" for ch in text):
             return text
         # a short follow-up ("yes, the app") means more with the customer's previous message
+        recent = self._recent.get(cid)
+        if recent and len(recent) == 2:
+            return f"{recent[0]} {text}" if recent[1] == text else text
         msgs = [m for m in await self.s.conversations.messages(cid, include_notes=False)
                 if m["sender"] == "customer" and m["body"]]
         if len(msgs) >= 2 and msgs[-1]["body"] == text:
@@ -154,14 +286,16 @@ class AssistService:
         if faq is None:
             return None
         query = (await self._query_text(cid, text))[:1000]
+        self.stats["searches"] += 1
         hits: list[FaqHit] = await faq.search(query, limit=SUGGESTIONS)
         payload = {"conversation_id": cid, "query": query, "at": self.s.clock.now(),
                    "suggestions": [self._public(h) for h in hits]}
         self._current[cid] = payload
-        for h in hits:
+        self._current_text[cid] = text
+        if hits:
             with contextlib.suppress(Exception):
-                await faq.record_usage(h.article_id, conversation_id=cid, user_id=None,
-                                       kind="suggested")
+                await faq.record_usage_many([h.article_id for h in hits], conversation_id=cid,
+                                            user_id=None, kind="suggested")
         return payload
 
     def _public(self, hit: FaqHit) -> dict[str, Any]:
@@ -170,10 +304,10 @@ class AssistService:
         return out
 
     async def _push(self, cid: str, payload: dict[str, Any]) -> None:
-        row = await self.s.conversations.row(cid)
+        state = await self._state(cid)
         rooms = ["supervisors"]
-        if row.assignee_id:
-            rooms.append(f"user:{row.assignee_id}")
+        if state.status == "assigned" and state.assignee_id:
+            rooms.append(f"user:{state.assignee_id}")
         await self.s.sio.emit("assist", payload, to=rooms, namespace="/desk")
 
     # --- the agent's panel --------------------------------------------------------------

@@ -127,6 +127,8 @@ class KnowledgeBaseComponent:
         self._jobs = ImportJobs(services.db, self._kb)
         await self._jobs.fail_interrupted()
         services.extras["kb"] = self._kb
+        # usage rows (suggestions, views, inserts) are written in batches by an owned task
+        self._kb.start_usage_writer()
         # loading the model and reconciling the index runs in the background
         self._open_task = asyncio.create_task(index.start(), name="kb-index-open")
 
@@ -138,6 +140,8 @@ class KnowledgeBaseComponent:
     async def stop(self) -> None:
         if self._jobs is not None:
             await self._jobs.stop()
+        if self._kb is not None:
+            await self._kb.stop_usage_writer()  # writes what is still buffered
         if self._open_task is not None:
             # the model load runs in a worker thread and cannot be interrupted: let it finish
             with contextlib.suppress(Exception):

@@ -8,8 +8,11 @@ for that one article.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -29,6 +32,8 @@ from kb.search.base import check_filters, check_query
 from kb.search.fusion import Confidence
 from kb.search.text import query_terms, tokenize
 
+log = logging.getLogger(__name__)
+
 CONTENT_FIELDS = ("question", "alternatives", "answer_html", "answer_text", "category", "product",
                   "keywords", "language")
 USAGE_KINDS = ("viewed", "suggested", "inserted", "bot_answered")
@@ -37,6 +42,12 @@ GAP_CHANNELS_KEPT = 10
 CJK_FUNCTION_WORDS = frozenset("了 的 吗 呢 吧 啊 呀 我 你 您 他 她 它 我们 是 在 有 和 就 都 也 "
                                "要 会 能 可以 怎么 怎么办 如何 什么 为什么 哪里 请问 一下".split())
 GAP_CONVERSATIONS_KEPT = 10
+#: usage rows are buffered in memory and written in one transaction (one executemany insert) at
+#: most every USAGE_FLUSH_INTERVAL_S, or as soon as USAGE_FLUSH_ROWS are waiting
+USAGE_FLUSH_INTERVAL_S = 0.5
+USAGE_FLUSH_ROWS = 200
+#: while the database refuses them, at most this many rows wait; beyond it the oldest are dropped
+USAGE_BUFFER_MAX = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +125,16 @@ class KnowledgeBase:
         self.index = index
         self.bot_min_score = bot_min_score
         self.bot_min_margin = bot_min_margin
+        # usage rows (viewed / suggested / inserted / bot_answered) waiting to be written: see
+        # record_usage and flush_usage
+        self.usage_flush_interval_s = USAGE_FLUSH_INTERVAL_S
+        self.usage_flush_rows = USAGE_FLUSH_ROWS
+        self._usage: list[dict[str, Any]] = []
+        self._usage_lock = asyncio.Lock()
+        self._usage_wake = asyncio.Event()
+        self._usage_full = asyncio.Event()
+        self._usage_task: asyncio.Task[None] | None = None
+        self.usage_stats = {"buffered": 0, "written": 0, "flushes": 0, "dropped": 0}
 
     # ================================================================== articles
     async def _row(self, conn: Any, article_id: str) -> Any:
@@ -126,6 +147,8 @@ class KnowledgeBase:
     async def get(self, article_id: str, *, user: User | None = None) -> dict[str, Any]:
         """One article with its feedback and usage counts (and ``favourite`` for ``user``).
         Readers without ``kb_edit`` see published articles only."""
+        if self.usage_pending(article_id):
+            await self.flush_usage()
         async with self.db.read() as conn:
             row = await self._row(conn, article_id)
             if user is not None and "kb_edit" not in user.permissions and row.status != "published":
@@ -184,6 +207,8 @@ class KnowledgeBase:
                                                     kt.kb_favourites.c.user_id == favourites_of))
         if conds:
             base = base.where(*conds)
+        if self.usage_pending():
+            await self.flush_usage()
         async with self.db.read() as conn:
             total = (await conn.execute(select(func.count()).select_from(base.subquery()))).scalar()
             rows = (await conn.execute(base.order_by(desc(a.c.updated_at), a.c.id)
@@ -428,13 +453,110 @@ class KnowledgeBase:
     # ================================================================== usage, feedback
     async def record_usage(self, article_id: str, *, conversation_id: str | None = None,
                            user_id: str | None = None, kind: str) -> None:
+        """One use of an article (see :meth:`record_usage_many`)."""
+        await self.record_usage_many([article_id], conversation_id=conversation_id,
+                                     user_id=user_id, kind=kind)
+
+    async def record_usage_many(self, article_ids: Iterable[str], *,
+                                conversation_id: str | None = None, user_id: str | None = None,
+                                kind: str) -> None:
+        """Uses of articles (e.g. the suggestions of one suggestion set), kept in memory and
+        written together: while the usage writer runs (:meth:`start_usage_writer`, started with
+        the component) the rows go out in one transaction with whatever else is waiting, at
+        most every ``usage_flush_interval_s`` or as soon as ``usage_flush_rows`` wait; without it
+        they are written now, in one transaction. Reads that count uses (:meth:`get`,
+        :meth:`list_articles`, :meth:`hot`, feedback) flush first, so they see every accepted
+        row. Uses of an article deleted meanwhile are dropped when written."""
         if kind not in USAGE_KINDS:
             raise ValidationFailed(f"kind must be one of {', '.join(USAGE_KINDS)}")
-        async with self.db.tx() as tx:
-            await self._row(tx.conn, article_id)
-            await tx.conn.execute(insert(kt.kb_usage).values(
-                article_id=article_id, kind=kind, user_id=user_id,
-                conversation_id=conversation_id, at=self.clock.now()))
+        now = self.clock.now()
+        rows = [{"article_id": a, "kind": kind, "user_id": user_id,
+                 "conversation_id": conversation_id, "at": now} for a in article_ids]
+        if not rows:
+            return
+        self._usage.extend(rows)
+        self.usage_stats["buffered"] += len(rows)
+        self._trim_usage()
+        if self._usage_task is None or self._usage_task.done():
+            await self.flush_usage()
+            return
+        self._usage_wake.set()
+        if len(self._usage) >= self.usage_flush_rows:
+            self._usage_full.set()
+
+    def _trim_usage(self) -> None:
+        over = len(self._usage) - USAGE_BUFFER_MAX
+        if over > 0:
+            del self._usage[:over]
+            self.usage_stats["dropped"] += over
+            log.warning("kb: %d usage rows dropped (the database did not take them)", over)
+
+    def usage_pending(self, article_id: str | None = None) -> bool:
+        """Whether usage rows (of ``article_id``, or any) wait to be written."""
+        if article_id is None:
+            return bool(self._usage)
+        return any(r["article_id"] == article_id for r in self._usage)
+
+    async def flush_usage(self) -> int:
+        """Write every waiting usage row now, in one transaction; returns how many were written.
+        On a database error the rows stay waiting (and the error is raised)."""
+        async with self._usage_lock:
+            if not self._usage:
+                return 0
+            rows, self._usage = self._usage, []
+            self._usage_full.clear()
+            try:
+                a = kt.kb_articles.c
+                async with self.db.tx() as tx:
+                    known = set((await tx.conn.execute(select(a.id).where(
+                        a.id.in_({r["article_id"] for r in rows})))).scalars())
+                    keep = [r for r in rows if r["article_id"] in known]
+                    if keep:
+                        await tx.conn.execute(insert(kt.kb_usage), keep)
+            except BaseException:
+                self._usage[:0] = rows
+                self._trim_usage()
+                raise
+            self.usage_stats["written"] += len(keep)
+            self.usage_stats["flushes"] += 1
+            return len(keep)
+
+    def start_usage_writer(self) -> None:
+        """Start the owned task that writes buffered usage rows (stopped by
+        :meth:`stop_usage_writer`, which writes what is left)."""
+        if self._usage_task is None or self._usage_task.done():
+            self._usage_task = asyncio.create_task(self._usage_writer(), name="kb-usage-writer")
+            if self._usage:
+                self._usage_wake.set()
+
+    async def stop_usage_writer(self) -> None:
+        task, self._usage_task = self._usage_task, None
+        if task is not None:
+            async with self._usage_lock:  # never cancelled halfway through a write
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        try:
+            await self.flush_usage()
+        except Exception:  # noqa: BLE001 - closing must not break the hub's shutdown
+            log.exception("kb: %d usage rows could not be written at stop", len(self._usage))
+
+    async def _usage_writer(self) -> None:
+        while True:
+            await self._usage_wake.wait()
+            if len(self._usage) < self.usage_flush_rows:
+                # let the batch fill for up to the interval (unless it fills up first)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.usage_flush_interval_s):
+                        await self._usage_full.wait()
+            self._usage_wake.clear()
+            try:
+                await self.flush_usage()
+            except Exception:  # noqa: BLE001 - retried after the interval
+                log.exception("kb: writing %d usage rows failed; retrying", len(self._usage))
+                await asyncio.sleep(self.usage_flush_interval_s)
+            if self._usage:
+                self._usage_wake.set()
 
     async def feedback(self, article_id: str, *, helpful: bool, user_id: str | None,
                        comment: str | None = None, conversation_id: str | None = None
@@ -449,6 +571,8 @@ class KnowledgeBase:
                 id=fid, article_id=article_id, helpful=helpful,
                 comment=(comment or "").strip() or None, user_id=user_id,
                 conversation_id=conversation_id, at=now))
+        if self.usage_pending(article_id):
+            await self.flush_usage()
         async with self.db.read() as conn:
             stats = (await self._stats(conn, [article_id]))[article_id]
         return {"id": fid, "article_id": article_id, "helpful": helpful, "stats": stats}
@@ -457,6 +581,8 @@ class KnowledgeBase:
         """Per article: helpful / not helpful / used; plus the latest comments."""
         f = kt.kb_feedback
         a = kt.kb_articles
+        if self.usage_pending():
+            await self.flush_usage()
         async with self.db.read() as conn:
             agg = (await conn.execute(
                 select(f.c.article_id, a.c.question, a.c.status,
@@ -495,6 +621,8 @@ class KnowledgeBase:
         the last ``days``; inserts and bot answers weigh 3, views 2, suggestions 1."""
         u, a = kt.kb_usage, kt.kb_articles
         since = self.clock.now() - days * 86400
+        if self.usage_pending():
+            await self.flush_usage()
         async with self.db.read() as conn:
             rows = (await conn.execute(
                 select(u.c.article_id, u.c.kind, func.count())
@@ -615,6 +743,7 @@ class KnowledgeBase:
             out["error"] = {"code": self.index.error.code, "detail": self.index.error.detail}
         elif self.index.ready:
             out["indexed"] = await self.index.backend.count()
+        out["usage"] = {**self.usage_stats, "waiting": len(self._usage)}
         return out
 
 
