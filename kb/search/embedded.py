@@ -229,7 +229,7 @@ class EmbeddedBackend(SearchBackend):
                 return
             self.save()
             self._db.close()
-            self._db = None  # type: ignore[assignment]
+            self._db = None  # type: ignore[assignment]  # closed: never used again
 
     def __enter__(self) -> EmbeddedBackend:
         return self
@@ -534,14 +534,14 @@ class AsyncEmbeddedBackend(AsyncSearchBackend):
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             try:
                 self.backend = await asyncio.to_thread(
-                    EmbeddedBackend, self.path, self.embedder, **self.options)  # type: ignore[arg-type]
+                    EmbeddedBackend, self.path, self.embedder, **self.options)  # type: ignore[arg-type]  # its keyword options
             except KbError as err:
                 if self.path == ":memory:" or "rebuild it" not in err.detail:
                     raise
                 # the index is derived data: start a fresh one, the owner re-indexes into it
                 await asyncio.to_thread(_remove_index_files, str(self.path))
                 self.backend = await asyncio.to_thread(
-                    EmbeddedBackend, self.path, self.embedder, **self.options)  # type: ignore[arg-type]
+                    EmbeddedBackend, self.path, self.embedder, **self.options)  # type: ignore[arg-type]  # its keyword options
 
     async def upsert_many(self, docs: Sequence[Doc]) -> None:
         if docs:

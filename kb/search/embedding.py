@@ -112,7 +112,8 @@ class _OnnxRunner:
 
     def run(self, features: dict[str, Any]) -> np.ndarray:
         feed = {name: np.asarray(features[name], dtype=np.int64) for name in self.inputs}
-        return self.session.run(None, feed)[0]
+        out: np.ndarray = self.session.run(None, feed)[0]
+        return out
 
 
 def _fast_runner(model_dir: Path, name: str, onnx_dir: Path, threads: int) -> _OnnxRunner | None:
@@ -168,7 +169,8 @@ def _limit_blas_threads(threads: int) -> None:
 
 def _tokenize(model: Any, texts: list[str]) -> dict[str, Any]:
     """The model's own tokenisation (``preprocess`` in sentence-transformers >= 6)."""
-    return (getattr(model, "preprocess", None) or model.tokenize)(texts)
+    features: dict[str, Any] = (getattr(model, "preprocess", None) or model.tokenize)(texts)
+    return features
 
 
 def _export(model: Any, dest: Path) -> None:
@@ -189,7 +191,7 @@ def _export(model: Any, dest: Path) -> None:
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_suffix(f".{os.getpid()}.tmp")
-    axes = {n: {0: "batch", 1: "tokens"} for n in names}
+    axes: dict[str, dict[int, str]] = {n: {0: "batch", 1: "tokens"} for n in names}
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
         warnings.simplefilter("ignore")  # tracer notes about data-independent branches
         torch.onnx.export(Pipeline().eval(), tuple(features[n] for n in names), str(tmp),
@@ -375,9 +377,10 @@ class SentenceTransformerEmbedder(Embedder):
         return out
 
     def _torch_encode(self, texts: list[str]) -> np.ndarray:
-        return self._load().encode(
+        vectors: np.ndarray = self._load().encode(
             texts, batch_size=self.batch_size, normalize_embeddings=True,
             convert_to_numpy=True, show_progress_bar=False)
+        return vectors
 
     @property
     def active_runtime(self) -> str:

@@ -19,8 +19,12 @@ import abc
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # kb.search.base is imported only for the annotation
+    from kb.search.base import Hit
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 
@@ -142,7 +146,7 @@ class Confidence:
     dense: float
 
     @classmethod
-    def of(cls, hits: list) -> Confidence:  # list[Hit]; kept untyped to avoid a cycle
+    def of(cls, hits: list[Hit]) -> Confidence:
         if not hits:
             return cls(score=0.0, margin=0.0, dense=0.0)
         second = hits[1].score if len(hits) > 1 else 0.0

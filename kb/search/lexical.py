@@ -121,7 +121,8 @@ def _contains_sorted(haystack: np.ndarray, needles: np.ndarray) -> np.ndarray:
         return np.zeros(len(needles), dtype=bool)
     at = np.searchsorted(haystack, needles)
     np.minimum(at, len(haystack) - 1, out=at)
-    return haystack[at] == needles
+    found: np.ndarray = haystack[at] == needles
+    return found
 
 
 class LexicalIndex:
@@ -276,9 +277,9 @@ class LexicalIndex:
         if any(p is None for p in postings):
             return empty
         if len(tokens) == 1:  # a plain term: its row postings, df kept up to date
-            rows, tf = postings[0].row_arrays()  # type: ignore[union-attr]
+            rows, tf = postings[0].row_arrays()  # type: ignore[union-attr]  # no None: checked above
             return rows, tf, self._df.get(tokens[0], 0)
-        rows, tf = self._phrase_postings(tuple(tokens), postings)  # type: ignore[arg-type]
+        rows, tf = self._phrase_postings(tuple(tokens), postings)  # type: ignore[arg-type]  # no None: checked above
         live = self._alive[rows]
         if not live.all():
             rows, tf = rows[live], tf[live]

@@ -61,7 +61,7 @@ class VectorIndex:
         self._blocks = np.zeros(1, dtype=np.int64)  # block starts within _rest
         self._mean = np.zeros(dimension, dtype=np.float32)
         self._proj = np.zeros((0, 0), dtype=np.float32)  # (capacity, PROJECT_DIMS)
-        self._resid = np.zeros(0, dtype=np.float32)  # (capacity,)
+        self._resid: np.ndarray = np.zeros(0, dtype=np.float32)  # (capacity, blocks)
         self._fitted_rows = 0
 
     # ------------------------------------------------------------------ bookkeeping
@@ -86,7 +86,7 @@ class VectorIndex:
     def doc_ids(self, slots: Sequence[int]) -> list[str]:
         """:meth:`doc_id` of each of these (live) slots."""
         ids = self._slot_ids
-        return [ids[s] for s in slots]  # type: ignore[misc]
+        return [ids[s] for s in slots]  # type: ignore[misc]  # a live slot has its id
 
     def slots(self, doc_ids: Iterable[str]) -> list[int | None]:
         """:meth:`slot` of each of these ids (None: not indexed)."""

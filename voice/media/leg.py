@@ -23,7 +23,7 @@ import logging
 import random
 import struct
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from voice.media.g711 import PCMA, PCMU, decode, translation
 from voice.media.prompts import Prompt
@@ -193,7 +193,7 @@ class MediaLeg(asyncio.DatagramProtocol):
     # -- receiving (the hot path) --------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = cast(asyncio.DatagramTransport, transport)  # a datagram endpoint's protocol
         self.local_port = transport.get_extra_info("sockname")[1]
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:

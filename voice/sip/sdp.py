@@ -185,11 +185,11 @@ class MediaDescription:
         for name, val in self.attributes:
             if val is None:
                 continue
-            pt, _, rest = val.partition(" ")
+            key, _, rest = val.partition(" ")
             if name == "rtpmap":
-                rtpmaps[pt] = rest.strip()
+                rtpmaps[key] = rest.strip()
             elif name == "fmtp":
-                fmtps[pt] = rest.strip()
+                fmtps[key] = rest.strip()
         out: list[Codec] = []
         for fmt in self.formats:
             if not fmt.isdigit():

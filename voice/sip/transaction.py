@@ -506,9 +506,9 @@ class TransactionLayer:
         timers."""
         rel = self.reliable if reliable is None else reliable
         if isinstance(message, SipResponse):
-            tx = self.transactions.get(client_key(message))
-            if isinstance(tx, InviteClientTransaction | NonInviteClientTransaction):
-                return self._run(tx, tx.on_response(message, now))
+            ctx = self.transactions.get(client_key(message))
+            if isinstance(ctx, InviteClientTransaction | NonInviteClientTransaction):
+                return self._run(ctx, ctx.on_response(message, now))
             if message.is_success and message.cseq.method == "INVITE":
                 # 2xx retransmission after the client transaction is gone: TU re-sends ACK.
                 return [Deliver(message, None, addr)]
