@@ -19,6 +19,7 @@ import uvicorn
 
 from bootstrap import build_app
 from hub.config import load_settings
+from tests.support.databases import fresh_sqlite
 from tests.support.postgres import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -83,6 +84,8 @@ class InProcessHub:
         return self.app.other_asgi_app.state.services
 
     async def start(self) -> InProcessHub:
+        if not self.settings.database_url:
+            fresh_sqlite(self.settings.data_dir)
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
                                 lifespan="on")
         self._server = uvicorn.Server(config)
@@ -142,6 +145,8 @@ class HubProcess:
                "HUB_DEMO": "1", "HUB_DATABASE_URL": self.database_url, "HUB_LOG_LEVEL": "warning",
                "HUB_WEB_DIR": str(REPO / "web" / "dist"), **self.env}
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not env["HUB_DATABASE_URL"]:
+            fresh_sqlite(self.data_dir)
         self._logfh = open(self.log, "ab")  # noqa: SIM115 - closed in kill()/stop()
         self.proc = subprocess.Popen([sys.executable, str(REPO / "server.py")], cwd=REPO, env=env,
                                      stdout=self._logfh, stderr=subprocess.STDOUT)

@@ -1,4 +1,6 @@
-"""A throw-away PostgreSQL server for the test session (the recipe from PEERS.md)."""
+"""A throw-away PostgreSQL server for the test session (the recipe from PEERS.md). Its test
+databases are copies of one migrated template database (``CREATE DATABASE … TEMPLATE``), made on
+first use: see tests/support/databases.py."""
 
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ class PostgresServer:
         self.dir = Path(tempfile.mkdtemp(prefix="hub-pg-"))
         self.port = free_port()
         self._counter = 0
+        self._template: str | None = None
 
     def _run(self, *args: str) -> None:
         cmd = [str(a) for a in args]
@@ -57,11 +60,28 @@ class PostgresServer:
                 time.sleep(0.2)
         raise RuntimeError(f"PostgreSQL did not start; see {self.dir / 'log'}")
 
-    def new_database(self) -> str:
+    def url(self, name: str) -> str:
+        return f"postgresql+asyncpg://hub@127.0.0.1:{self.port}/{name}"
+
+    def _createdb(self, name: str, *options: str) -> None:
+        self._run(self.bindir / "createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "hub",
+                  *options, name)
+
+    def new_database(self, *, migrated: bool = True) -> str:
+        """A new database: a copy of the migrated template, or (``migrated=False``) empty."""
         self._counter += 1
         name = f"hub_test_{self._counter}"
-        self._run(self.bindir / "createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "hub", name)
-        return f"postgresql+asyncpg://hub@127.0.0.1:{self.port}/{name}"
+        if not migrated:
+            self._createdb(name)
+            return self.url(name)
+        if self._template is None:
+            from tests.support.databases import migrate_url
+
+            self._createdb("hub_template")
+            migrate_url(self.url("hub_template"))  # the whole migration history, on PostgreSQL
+            self._template = "hub_template"
+        self._createdb(name, "-T", self._template)
+        return self.url(name)
 
     def stop(self) -> None:
         try:
