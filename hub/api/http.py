@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -60,7 +60,7 @@ async def parse_body(request: Request, model: type[M]) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        errors = [{"loc": ["body", *map(str, e["loc"])], "msg": e["msg"]} for e in err.errors()]
+        errors: list[dict[str, Any]] = [{"loc": ["body", *map(str, e["loc"])], "msg": e["msg"]} for e in err.errors()]
         raise ValidationFailed(errors[0]["msg"] if errors else "invalid body",
                                details={"errors": errors}) from err
 
@@ -69,7 +69,7 @@ def parse_query(request: Request, model: type[M]) -> M:
     try:
         return model.model_validate(dict(request.query_params))
     except ValidationError as err:
-        errors = [{"loc": ["query", *map(str, e["loc"])], "msg": e["msg"]} for e in err.errors()]
+        errors: list[dict[str, Any]] = [{"loc": ["query", *map(str, e["loc"])], "msg": e["msg"]} for e in err.errors()]
         raise ValidationFailed(errors[0]["msg"] if errors else "invalid query",
                                details={"errors": errors}) from err
 
@@ -189,7 +189,7 @@ async def save_upload(request: Request, store: AttachmentStore, uploaded_by: str
         if upload is None or isinstance(upload, str):
             raise ValidationFailed("the form needs a 'file' field with a file")
 
-        async def chunks():  # type: ignore[no-untyped-def]
+        async def chunks() -> AsyncIterator[bytes]:
             while chunk := await upload.read(64 * 1024):
                 yield chunk
 

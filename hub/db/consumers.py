@@ -53,7 +53,8 @@ class EventLogStore:
             q = q.where(e.type.in_(sorted(types)))
         async with self.db.read() as conn:
             rows = (await conn.execute(q)).all()
-        return [Event(EVENT_TYPES.get(r.type, r.type), r.at, r.conversation_id, r.user_id,  # type: ignore[arg-type]  # a type no longer known is passed on as its string
+        # a type no longer known is passed on as its string
+        return [Event(EVENT_TYPES.get(r.type, r.type), r.at, r.conversation_id, r.user_id,
                       r.queue_id, r.data or {}, id=int(r.id), cause=r.cause) for r in rows]
 
 

@@ -8,7 +8,7 @@ import io
 import re
 from typing import Any
 
-from sqlalchemy import Text, asc, cast, delete, desc, func, or_, select, update
+from sqlalchemy import ColumnElement, Text, asc, cast, delete, desc, func, or_, select, update
 
 from hub.clock import Clock
 from hub.db import tables as t
@@ -154,7 +154,7 @@ class ContactService:
         if not 1 <= limit <= 500 or offset < 0:
             raise ValidationFailed("limit must be 1..500 and offset >= 0")
         c = t.contacts.c
-        cond = [c.merged_into.is_(None)]
+        cond: list[ColumnElement[bool]] = [c.merged_into.is_(None)]
         if q:
             like = f"%{q.lower()}%"
             cond.append(or_(func.lower(c.name).like(like), func.lower(c.email).like(like),

@@ -5,7 +5,7 @@ close and rate through it. Routing (who gets the conversation) is ``RoutingServi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -118,7 +118,7 @@ class ConversationService:
         if row.status != "assigned":
             raise InvalidState(f"the conversation is {row.status}")
 
-    async def _summaries(self, conn: Any, rows: list[Any]) -> list[dict[str, Any]]:
+    async def _summaries(self, conn: Any, rows: Sequence[Any]) -> list[dict[str, Any]]:
         if not rows:
             return []
         contact_ids = {r.contact_id for r in rows if r.contact_id}

@@ -133,8 +133,8 @@ def read_csv(data: bytes, columns: Sequence[CsvColumn], *, other_columns: bool =
         if problem is None:
             table.rows.append(CsvRow(number, values))
         else:
-            err: dict[str, Any] = {"row": number, "msg": problem}
+            row_err: dict[str, Any] = {"row": number, "msg": problem}
             if required is not None:
-                err[required.key] = values[required.key][:100]
-            table.errors.append(err)
+                row_err[required.key] = values[required.key][:100]
+            table.errors.append(row_err)
     return table

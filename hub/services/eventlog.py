@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import desc, select
+from sqlalchemy import ColumnElement, desc, select
 
 from hub.db import tables as t
 from hub.db.uow import Database
@@ -21,7 +21,7 @@ class EventLog:
     async def _read(self, types: tuple[EventType, ...], user_id: str | None, limit: int,
                     before: float | None) -> list[dict[str, Any]]:
         e = t.events.c
-        cond = [e.type.in_([str(x) for x in types])]
+        cond: list[ColumnElement[bool]] = [e.type.in_([str(x) for x in types])]
         if user_id:
             cond.append(e.user_id == user_id)
         if before is not None:

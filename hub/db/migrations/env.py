@@ -4,15 +4,17 @@ or, from the ``alembic`` command line, on its own engine."""
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
 from alembic import context
+from sqlalchemy.engine import Connection
 
 from hub.db.tables import metadata
 
 config = context.config
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=metadata, render_as_batch=True,
                       compare_type=True)
     with context.begin_transaction():
@@ -26,7 +28,7 @@ else:
     from hub.db.engine import make_engine
 
     async def _main() -> None:
-        engine = make_engine(config.get_main_option("sqlalchemy.url"))
+        engine = make_engine(cast(str, config.get_main_option("sqlalchemy.url")))  # set by hub.db.engine
         async with engine.begin() as conn:
             await conn.run_sync(_run)
         await engine.dispose()
