@@ -1,5 +1,11 @@
-"""Shared fixtures. ``hub`` is parametrised over SQLite and PostgreSQL: every API test runs on
-both databases against a real hub on a loopback port."""
+"""Shared fixtures. ``hub`` is the real hub on a loopback port, on a copy of a migrated SQLite
+template database (tests/support/databases.py).
+
+Which database: a test that takes ``database_url`` (directly or through a fixture such as ``hub``)
+runs on SQLite; a test marked ``storage`` (about storage semantics: the unit of work, the
+scheduler, restarts and kills, restore, migrations, concurrency, durability) runs on SQLite and
+on PostgreSQL (``[sqlite]`` / ``[postgres]`` in its id). Mark a module with
+``pytestmark = pytest.mark.storage`` or a single test with ``@pytest.mark.storage``."""
 
 from __future__ import annotations
 
@@ -10,6 +16,14 @@ import pytest
 
 from tests.support.hub import InProcessHub, running_hub
 from tests.support.postgres import PostgresServer, pg_bin
+
+BOTH_DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "database_url" in metafunc.fixturenames:
+        storage = metafunc.definition.get_closest_marker("storage") is not None
+        metafunc.parametrize("database_url", BOTH_DATABASES if storage else ["sqlite"], indirect=True)
 
 
 @pytest.fixture(scope="session")
@@ -23,9 +37,11 @@ def postgres() -> Iterator[PostgresServer]:
     server.stop()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: ignore[no-untyped-def]
-    if request.param == "sqlite":
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest) -> str:
+    """"" (the hub's SQLite file in its data dir) or a new PostgreSQL database (tests marked
+    ``storage``): see the module docstring."""
+    if getattr(request, "param", "sqlite") == "sqlite":
         return ""
     return request.getfixturevalue("postgres").new_database()
 

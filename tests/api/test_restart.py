@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.support.hub import ApiClient, HubProcess
 from tests.support.sockets import Recorder
+
+pytestmark = pytest.mark.storage  # SQLite and PostgreSQL (tests/conftest.py)
 
 
 async def test_hub_killed_mid_conversation_restarts_with_everything(tmp_path, database_url):

@@ -22,6 +22,8 @@ from hub.security import new_id
 from hub.services.bulk import BulkJobs, BulkTables
 from hub.services.scheduler import Scheduler
 
+pytestmark = pytest.mark.storage  # SQLite and PostgreSQL (tests/conftest.py)
+
 meta = MetaData()
 jobs_t = Table("t_bulk_jobs", meta, Column("id", String(32), primary_key=True),
                Column("name", String(200)), Column("status", String(16)), Column("created_by", String(32)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
@@ -9,6 +10,8 @@ from sqlalchemy import inspect
 from hub.db.scheduler_tables import timers
 from hub.db.tables import metadata
 from hub.db.uow import Database
+
+pytestmark = pytest.mark.storage  # SQLite and PostgreSQL (tests/conftest.py)
 
 
 def _timers_diffs(conn) -> list:  # type: ignore[no-untyped-def,type-arg]

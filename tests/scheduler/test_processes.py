@@ -29,7 +29,7 @@ from hub.services.scheduler import HUB_EVENT_KIND, Scheduler
 from tests.scheduler.conftest import sqlite_url
 from tests.support.hub import HubProcess
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.storage]  # SQLite and PostgreSQL (tests/conftest.py)
 
 # Short polls; components the scheduler does not need are off so the servers start quickly.
 FAST = {"HUB_SCHEDULER_POLL_INTERVAL_S": "0.5", "HUB_KB_ENABLED": "0", "HUB_SMS_ENABLED": "0",

@@ -20,6 +20,8 @@ from hub.events import Event, EventType
 from hub.services.scheduler import HUB_EVENT_KIND, Scheduler, Timer
 from tests.scheduler.conftest import OpenDb
 
+pytestmark = pytest.mark.storage  # SQLite and PostgreSQL (tests/conftest.py)
+
 
 class Recorder:
     """A handler that records the timers it fires (and can be told to fail or block)."""

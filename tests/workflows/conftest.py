@@ -1,6 +1,7 @@
-"""Fixtures of the workflow tests: the real hub on a loopback port (SQLite and PostgreSQL, like
-``tests/api``), without the knowledge base and SMS components these tests do not need; and a hub
-on a manual clock for the SLA and work-order timing tests."""
+"""Fixtures of the workflow tests: the real hub on a loopback port (on SQLite; a test marked
+``storage`` also runs on PostgreSQL: tests/conftest.py), without the knowledge base and SMS
+components these tests do not need; and a hub on a manual clock for the SLA and work-order timing
+tests."""
 
 from __future__ import annotations
 

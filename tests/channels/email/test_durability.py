@@ -12,6 +12,8 @@ from tests.channels.email.support import have_swaks, swaks
 from tests.support.hub import HubProcess
 from tests.support.postgres import free_port
 
+pytestmark = pytest.mark.storage  # SQLite and PostgreSQL (tests/conftest.py)
+
 BATCH = 200
 
 

@@ -12,6 +12,8 @@ from tests.channels.email.support import HUB_ADDRESS, Relay, channel, conversati
 from tests.support.hub import running_hub
 from tests.support.postgres import free_port
 
+pytestmark = pytest.mark.storage  # SQLite and PostgreSQL (tests/conftest.py)
+
 
 async def test_a_queued_reply_is_sent_by_the_next_run_of_the_hub(tmp_path, database_url):
     if not have_swaks():

@@ -232,6 +232,7 @@ async def test_a_reply_that_cannot_be_faxed_says_why_in_the_conversation(hub, tm
     assert len(notes) == 1
 
 
+@pytest.mark.storage  # SQLite and PostgreSQL (tests/conftest.py)
 async def test_a_reply_committed_while_the_fax_channel_was_not_running_is_faxed_once(
         tmp_path: Path, database_url: str, hylafax) -> None:  # type: ignore[no-untyped-def]
     """The crash window between the message's commit and its reply fax: the reply is committed

@@ -14,6 +14,8 @@ from tests.support.hub import InProcessHub
 from tests.support.kannel import Kannel, have_kannel
 from tests.support.postgres import free_port
 
+pytestmark = pytest.mark.storage  # SQLite and PostgreSQL (tests/conftest.py)
+
 CUSTOMER = "+8613900139000"
 
 

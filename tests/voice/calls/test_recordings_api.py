@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.support.hub import running_hub
 from tests.voice.calls.recording_seed import seed_recording
 
@@ -112,6 +114,7 @@ async def test_per_queue_recording_choice_is_admin_only_and_validated(voice_hub)
     assert out["record"] is None and out["effective"] is True
 
 
+@pytest.mark.storage  # SQLite and PostgreSQL (tests/conftest.py)
 async def test_recordings_stay_searchable_with_voice_off(tmp_path: Path, database_url: str):
     """Also the PostgreSQL run of the search query (LIKE with escapes, count, joins) and the
     per-queue table."""

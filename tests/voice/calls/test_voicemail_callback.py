@@ -326,6 +326,7 @@ async def test_queued_caller_presses_a_key_for_voicemail_and_hanging_up_keeps_th
     await wait_for(offered_to_owner, within=5)
 
 
+@pytest.mark.storage  # SQLite and PostgreSQL (tests/conftest.py)
 async def test_a_busy_customer_is_noted_and_the_callback_task_stays_with_the_agent(
         database_url: str, voice_settings: dict[str, Any], tmp_path: Path, trunk_port: int) -> None:
     # on SQLite and PostgreSQL (the callback's state lives in the conversation's JSON meta)

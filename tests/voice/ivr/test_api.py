@@ -1,4 +1,4 @@
-"""/api/ivr against a real hub (SQLite and PostgreSQL): flows, validation, publishing, prompts,
+"""/api/ivr against a real hub (SQLite; restarts also PostgreSQL): flows, validation, publishing, prompts,
 number routing, permissions, and the published flow the call service gets."""
 
 from __future__ import annotations
@@ -300,6 +300,7 @@ async def test_sessions_know_the_caller_and_the_contact_hook_answers_lookups(
     assert (await ivr.lookup("broken", {})).error == "backend down"
 
 
+@pytest.mark.storage  # SQLite and PostgreSQL (tests/conftest.py)
 async def test_a_deleted_demo_flow_is_not_seeded_again(tmp_path: Path, database_url: str) -> None:
     async with running_hub(tmp_path / "data", database_url, ivr_prerender_tts=False) as hub:
         admin = await hub.client("admin")
