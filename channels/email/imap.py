@@ -166,10 +166,10 @@ class ImapPoller:
             new: list[tuple[int, int]] = []
             for line in listing.lines:
                 if isinstance(line, bytes) and b"FETCH" in line and (m := _FETCH_UID.search(line)):
-                    size = _FETCH_SIZE.search(line)
+                    sm = _FETCH_SIZE.search(line)
                     uid = int(m.group(1))
                     if uid > last_uid:  # "n:*" also returns the last message when none is newer
-                        new.append((uid, int(size.group(1)) if size else 0))
+                        new.append((uid, int(sm.group(1)) if sm else 0))
             new.sort()
             count = 0
             for uid, size in new[:self.batch]:

@@ -66,8 +66,8 @@ def make_smtp_factory(handler: InboundHandler, max_bytes: int, hostname: str) ->
     except ImportError as err:  # pragma: no cover - an installation problem
         raise RuntimeError("the email channel needs aiosmtpd: pip install aiosmtpd") from err
 
-    class HubSMTP(SMTP):  # type: ignore[misc]
-        async def push(self, status: str) -> None:
+    class HubSMTP(SMTP):
+        async def push(self, status: str) -> None:  # type: ignore[override]  # aiosmtpd pushes str statuses
             # aiosmtpd's size refusals carry no enhanced status code; ours do (RFC 3463).
             if status.startswith("552 Error"):
                 status = f"552 5.3.4 Message size exceeds the fixed maximum of {max_bytes} bytes"

@@ -14,8 +14,12 @@ import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from channels.fax.errors import CorruptFax, FaxTooLarge, UnsupportedFax
+
+if TYPE_CHECKING:  # PIL is imported where it is used
+    from PIL.ImageFont import FreeTypeFont, ImageFont
 
 TIFF = "image/tiff"
 PDF = "application/pdf"
@@ -78,7 +82,7 @@ def _check(pages: int, width: int, height: int, total: int, limits: Limits) -> N
                           details={"limit": "total_pixels"})
 
 
-def _save(img, out_dir: Path, page_no: int) -> PageImage:  # type: ignore[no-untyped-def]
+def _save(img, out_dir: Path, page_no: int) -> PageImage:
     from PIL import Image
 
     if img.mode not in ("1", "L"):
@@ -223,8 +227,8 @@ class _Fonts:
         self.latin = ImageFont.truetype(latin, size) if latin else ImageFont.load_default(size)
         self.cjk = ImageFont.truetype(cjk, size) if cjk else self.latin
 
-    def runs(self, line: str) -> list[tuple[str, object]]:
-        out: list[tuple[str, object]] = []
+    def runs(self, line: str) -> list[tuple[str, FreeTypeFont | ImageFont]]:
+        out: list[tuple[str, FreeTypeFont | ImageFont]] = []
         for ch in line:
             font = self.cjk if _is_wide(ch) else self.latin
             if out and out[-1][1] is font:
@@ -234,12 +238,12 @@ class _Fonts:
         return out
 
     def length(self, line: str) -> float:
-        return sum(f.getlength(t) for t, f in self.runs(line))  # type: ignore[attr-defined]
+        return sum(f.getlength(t) for t, f in self.runs(line))
 
-    def draw(self, draw, x: float, y: float, line: str) -> None:  # type: ignore[no-untyped-def]
+    def draw(self, draw, x: float, y: float, line: str) -> None:
         for text, font in self.runs(line):
             draw.text((x, y), text, fill=0, font=font)
-            x += font.getlength(text)  # type: ignore[attr-defined]
+            x += font.getlength(text)
 
 
 def _tokens(para: str) -> list[str]:

@@ -307,14 +307,14 @@ class FaxService:
                            "(apt-get install tesseract-ocr tesseract-ocr-chi-sim)") from err
         try:
             async with asyncio.timeout(self.st.fax_ocr_timeout_s):
-                out, err = await proc.communicate()
+                out, stderr = await proc.communicate()
         except BaseException:  # a timeout, or the channel stopping: never leave it running
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             await asyncio.shield(proc.wait())
             raise
         if proc.returncode:
-            raise FaxError(f"tesseract failed: {err.decode('utf-8', 'replace')[-500:]}")
+            raise FaxError(f"tesseract failed: {stderr.decode('utf-8', 'replace')[-500:]}")
         return out.decode("utf-8", "replace").strip()
 
     # --- reading ---------------------------------------------------------------------------
@@ -407,7 +407,7 @@ class FaxService:
             raise FaxError("ghostscript is not installed (apt-get install ghostscript)") from err
         try:
             async with asyncio.timeout(120):
-                _, err = await proc.communicate()
+                _, stderr = await proc.communicate()
         except BaseException as exc:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
@@ -417,7 +417,7 @@ class FaxService:
             raise
         if proc.returncode or not await asyncio.to_thread(tiff.exists):
             raise ConversionFailed(f"ghostscript could not convert the document: "
-                                   f"{err.decode('utf-8', 'replace')[-300:]}")
+                                   f"{stderr.decode('utf-8', 'replace')[-300:]}")
 
     async def prepare(self, *, text: str | None = None, pdf: bytes | None = None,
                       source: str, created_by: str | None, meta: dict[str, Any] | None = None,
@@ -604,7 +604,7 @@ class FaxService:
             row = (await conn.execute(select(fax_bulk).where(fax_bulk.c.id == bulk_id))).first()
             if row is None:
                 raise NotFound(f"bulk fax {bulk_id} does not exist")
-            counts = dict((await conn.execute(select(fax_jobs.c.status, func.count()).where(
+            counts: dict[str, int] = dict((await conn.execute(select(fax_jobs.c.status, func.count()).where(
                 fax_jobs.c.bulk_id == bulk_id).group_by(fax_jobs.c.status))).all())
         return {"id": row.id, "name": row.name, "document_id": row.document_id, "status": row.status,
                 "total": row.total, "created_by": row.created_by, "created_at": row.created_at,

@@ -8,6 +8,7 @@ import re
 import struct
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Any
 
 
 class Cmd(IntEnum):
@@ -188,7 +189,7 @@ class ShortMessage:
         return 5, 0, number  # alphanumeric
 
     @classmethod
-    def make(cls, source: str, destination: str, short_message: bytes, **kw: int) -> ShortMessage:
+    def make(cls, source: str, destination: str, short_message: bytes, **kw: Any) -> ShortMessage:
         s_ton, s_npi, s = cls._addr(source)
         d_ton, d_npi, d = cls._addr(destination)
         return cls(s, d, short_message, source_ton=s_ton, source_npi=s_npi, dest_ton=d_ton,

@@ -150,8 +150,8 @@ class WebchatChannel:
             if requested not in ids:
                 raise ValidationFailed(f"queue {requested} does not exist")
             return requested
-        if self.default_queue in ids:
-            return self.default_queue  # type: ignore[return-value]
+        if self.default_queue is not None and self.default_queue in ids:
+            return self.default_queue
         if not queues:
             raise InvalidState("no queue is configured")
         return queues[0]["id"]
@@ -201,7 +201,7 @@ class WebchatChannel:
                 meta={"prechat": body.model_dump(exclude_none=True),
                       "user_agent": request.headers.get("user-agent", "")[:200]},
                 status="bot" if with_bot else "queued")
-            if with_bot:
+            if with_bot and bot is not None:
                 try:
                     await bot.begin(row)
                 except Exception:  # noqa: BLE001 - never strand a customer with a broken bot
