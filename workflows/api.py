@@ -47,8 +47,8 @@ def _require_any(user: User, *perms: str) -> None:
 
 def _crud(api: Api, path: str, tag: str, service: Callable[[], Any], body_in: type[BaseModel],
           body_patch: type[BaseModel], summaries: tuple[str, str, str, str], *,
-          read: tuple[str, ...], write: str, create_dump: dict[str, bool] | None = None,
-          patch_dump: dict[str, bool] | None = None) -> None:
+          read: tuple[str, ...], write: str, create_dump: dict[str, Any] | None = None,
+          patch_dump: dict[str, Any] | None = None) -> None:
     """The four routes of a configuration resource whose service (``service()``: the component
     creates it on start) has ``list``, ``create(data, user)``, ``update(id, data, user)`` and
     ``delete(id, user)``: reading needs one of ``read``, changing needs ``write``."""

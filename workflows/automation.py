@@ -9,6 +9,7 @@ action's result). Loop protection: events caused by a rule's action belong to th
 
 from __future__ import annotations
 
+import builtins
 import logging
 import time
 from collections import OrderedDict
@@ -159,7 +160,7 @@ class RuleEngine:
                           data={"entity": "rule", "id": rid, "action": "delete"}))
         self._cache = None
 
-    async def _enabled(self, event_type: str) -> list[dict[str, Any]]:
+    async def _enabled(self, event_type: str) -> builtins.list[dict[str, Any]]:
         # re-read now and then: another server process may have changed the rules
         if self._cache is None or time.monotonic() - self._cache_at > CACHE_S:
             self._cache = [r for r in await self.list() if r["enabled"]]
@@ -441,6 +442,7 @@ class RuleEngine:
                     w.callbacks.c.id == cb_id, w.callbacks.c.status == "pending").values(
                     status="opening", task_conversation_id=new_id()))
                 cb = (await tx.conn.execute(select(w.callbacks).where(w.callbacks.c.id == cb_id))).first()
+                assert cb is not None  # the row just updated in this transaction
         task_id, why = await self._open_voice_task(cb)
         values: dict[str, Any] = {"status": "opened", "task_conversation_id": task_id} if task_id else \
             {"status": "due", "task_conversation_id": None,
@@ -488,7 +490,7 @@ class RuleEngine:
             return None, f"opening it failed ({getattr(err, 'detail', err)})"[:300]
         return str(task_id), ""
 
-    async def callbacks(self) -> list[dict[str, Any]]:
+    async def callbacks(self) -> builtins.list[dict[str, Any]]:
         async with self.s.db.read() as conn:
             rows = (await conn.execute(select(w.callbacks).order_by(w.callbacks.c.due_at))).all()
         return [dict(r._mapping) for r in rows]

@@ -60,6 +60,7 @@ class CustomerNotifier:
 
     async def _insert(self, tx: Tx, cid: str, text: str) -> dict[str, Any]:
         conv = (await tx.conn.execute(select(t.conversations).where(t.conversations.c.id == cid))).first()
+        assert conv is not None  # the callers found it in this transaction
         msg = await self.s.conversations.insert_message(
             tx, cid, kind="message", sender="agent", body=text, sender_name=SENDER_NAME,
             queue_id=conv.queue_id, assignee_id=conv.assignee_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select, update
@@ -42,7 +43,7 @@ class Departments:
             return set((await conn.execute(select(w.department_members.c.department_id).where(
                 w.department_members.c.user_id == user_id))).scalars())
 
-    async def _check_members(self, members: list[str]) -> None:
+    async def _check_members(self, members: builtins.list[str]) -> None:
         known = {u.id for u in await self.s.auth.list_users()}
         unknown = sorted(set(members) - known)
         if unknown:

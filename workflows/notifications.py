@@ -4,6 +4,7 @@ one user) are resolved to user ids here."""
 
 from __future__ import annotations
 
+import builtins
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, desc, func, select, update
@@ -96,7 +97,7 @@ class Notifier:
         return {"items": [notification_public(r) for r in rows],
                 "unread": await self.unread_count(user_id)}
 
-    async def mark_read(self, user_id: str, ids: list[str], every: bool) -> int:
+    async def mark_read(self, user_id: str, ids: builtins.list[str], every: bool) -> int:
         n = w.notifications.c
         cond = [n.user_id == user_id, n.read_at.is_(None)]
         if not every:

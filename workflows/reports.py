@@ -142,6 +142,7 @@ class Reports:
             raise RuntimeError("XLSX export needs openpyxl (pip install openpyxl)") from err
         wb = Workbook()
         ws = wb.active
+        assert ws is not None  # a new workbook has its first sheet
         ws.title = "Summary"
         ws.append(["Work orders report", _iso(report["generated_at"])])
         ws.append(["Total", report["total"]])

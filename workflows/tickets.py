@@ -5,6 +5,7 @@ or priority change that moves them."""
 
 from __future__ import annotations
 
+import builtins
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import desc, func, or_, select, update
@@ -130,7 +131,7 @@ class Tickets:
             items.append(item)
         return items
 
-    async def open_for_conversation(self, cid: str) -> list[Any]:
+    async def open_for_conversation(self, cid: str) -> builtins.list[Any]:
         async with self.s.db.read() as conn:
             return list((await conn.execute(select(w.tickets).join(
                 w.ticket_conversations, w.ticket_conversations.c.ticket_id == w.tickets.c.id).where(
@@ -181,7 +182,7 @@ class Tickets:
                 out["suggested_category"] = cats[0].get("category")
 
     # --- SLA ------------------------------------------------------------------------------------------
-    async def policies(self) -> list[sla.Policy]:
+    async def policies(self) -> builtins.list[sla.Policy]:
         async with self.s.db.read() as conn:
             rows = (await conn.execute(select(w.sla_policies).where(w.sla_policies.c.active.is_(True)))).all()
         return [sla.Policy.from_row(r) for r in rows]
@@ -343,7 +344,7 @@ class Tickets:
         data = {k: v for k, v in data.items() if v is not None}
         data = await self._check_refs(data)
         row = await self.row(tid)
-        fields = {k: data[k] for k in ("type", "category", "priority", "subject", "description",
+        fields: dict[str, Any] = {k: data[k] for k in ("type", "category", "priority", "subject", "description",
                                        "queue_id", "assignee_id") if k in data and data[k] != getattr(row, k)}
         if not fields:
             return await self.get(tid)
@@ -393,7 +394,7 @@ class Tickets:
         return await self.get(tid)
 
     async def add_note(self, tid: str, body: str, actor: User,
-                       attachment_ids: list[str] | None = None) -> dict[str, Any]:
+                       attachment_ids: builtins.list[str] | None = None) -> dict[str, Any]:
         await self.row(tid)
         async with self.s.db.tx() as tx:
             await self._history(tx, tid, "note", actor, body=body,

@@ -6,6 +6,7 @@ notice) in the same transaction."""
 
 from __future__ import annotations
 
+import builtins
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import desc, func, or_, select, update
@@ -115,7 +116,7 @@ class WorkOrders:
         async with self.s.db.read() as conn:
             rows = (await conn.execute(select(w.work_orders).where(*cond)
                                        .order_by(desc(c.created_at)).limit(limit))).all()
-            counts = dict((await conn.execute(select(c.state, func.count()).where(*base)
+            counts: dict[str, int] = dict((await conn.execute(select(c.state, func.count()).where(*base)
                                               .group_by(c.state))).all())
             n_overdue = (await conn.execute(select(func.count()).select_from(w.work_orders)
                                             .where(*base, overdue_expr))).scalar()
@@ -158,7 +159,7 @@ class WorkOrders:
         out["allowed_actions"] = await self.allowed_for(user, row)
         return out
 
-    async def allowed_for(self, user: User, row: Any) -> list[str]:
+    async def allowed_for(self, user: User, row: Any) -> builtins.list[str]:
         perms = set(user.permissions)
         if "department" in perms and row.department_id not in await self.departments.of_user(user.id):
             perms.discard("department")
@@ -173,7 +174,7 @@ class WorkOrders:
     # --- writing -----------------------------------------------------------------------------------
     async def _history(self, tx: Tx, wid: str, kind: str, actor: User | None, *, action: str | None = None,
                        from_state: str | None = None, to_state: str | None = None, body: str | None = None,
-                       attachment_ids: list[str] | None = None, data: dict[str, Any] | None = None) -> None:
+                       attachment_ids: builtins.list[str] | None = None, data: dict[str, Any] | None = None) -> None:
         await tx.conn.execute(w.work_order_history.insert().values(
             id=new_id(), work_order_id=wid, at=self.s.clock.now(), kind=kind, action=action,
             from_state=from_state, to_state=to_state, actor_id=actor.id if actor else None,
@@ -326,7 +327,7 @@ class WorkOrders:
                                        title=f"Work order #{num} completed", body=row.title, link=link)
 
     async def add_note(self, user: User, wid: str, body: str,
-                       attachment_ids: list[str] | None = None) -> dict[str, Any]:
+                       attachment_ids: builtins.list[str] | None = None) -> dict[str, Any]:
         row = await self._visible_row(user, wid)
         if row.state in ("closed", "cancelled"):
             raise InvalidTransition(f"the work order is {row.state}", details={"state": row.state})
