@@ -1,0 +1,75 @@
+"""Small helpers shared by the benches: process figures from /proc, the load average, percentiles."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    """Every live descendant of ``pid`` (a hub may start helper processes)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        parents.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def cpu_seconds(pid: int, tree: bool = True) -> float:
+    """User + system CPU seconds of ``pid`` (and, with ``tree``, its live descendants)."""
+    total = 0.0
+    for p in [pid, *(_children(pid) if tree else [])]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / _TICK
+    return total
+
+
+def rss_mb(pid: int, field: str = "VmRSS", tree: bool = True) -> float:
+    """Resident memory in MB (``VmHWM`` for the peak), summed over the process tree."""
+    total = 0.0
+    for p in [pid, *(_children(pid) if tree else [])]:
+        try:
+            lines = Path(f"/proc/{p}/status").read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            if line.startswith(field + ":"):
+                total += int(line.split()[1]) / 1024
+    return total
+
+
+def loadavg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def pct(sorted_values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile (``q`` in 0..100) of an already sorted sequence; None when empty.
+    ``inf`` entries (a reply that never came) count as the slowest."""
+    if not sorted_values:
+        return None
+    k = max(0, min(len(sorted_values) - 1, math.ceil(q / 100 * len(sorted_values)) - 1))
+    return sorted_values[k]
+
+
+def ms(value: float | None, digits: int = 2) -> float | None:
+    """Seconds → rounded milliseconds for JSON (None for missing, None for infinite)."""
+    if value is None or math.isinf(value):
+        return None
+    return round(value * 1000, digits)
