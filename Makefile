@@ -11,6 +11,7 @@ run: setup
 	HUB_DEMO=1 $(BIN)/python server.py
 
 test: setup coqui
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 bench: setup
@@ -59,6 +60,7 @@ web/dist/index.html: web/package.json web/package-lock.json $(shell find web/src
 
 lint: python
 	$(BIN)/ruff check hub channels voice kb assist workflows bootstrap.py server.py bench tests
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) $(COQUI_VENV) web/node_modules web/dist data bench/results
