@@ -9,6 +9,7 @@ import inspect
 import time
 from typing import Any
 
+import pytest
 from sqlalchemy import event, func, select
 
 from hub.db import tables as t
@@ -188,6 +189,7 @@ async def test_waiting_searches_are_bounded_and_the_oldest_is_dropped(bot_hub) -
     assert svc.load()["dropped"] >= 1
 
 
+@pytest.mark.storage  # transactions and what survives a stop: on SQLite and PostgreSQL
 async def test_the_suggested_uses_of_one_set_are_one_transaction_and_survive_stop(bot_hub) -> None:  # type: ignore[no-untyped-def]
     kb = bot_hub.services.extras["kb"]
     agent1, desk1 = await agent_desk(bot_hub, "agent1")

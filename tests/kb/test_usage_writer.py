@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from sqlalchemy import event, func, select
 
 from kb import tables as kt
@@ -51,6 +52,7 @@ async def until(probe: Any, expected: Any = True, within_s: float = 5.0) -> None
             await asyncio.sleep(0.01)
 
 
+@pytest.mark.storage
 async def test_usage_is_written_in_batches_and_flushed_at_stop(hub) -> None:  # type: ignore[no-untyped-def]
     kb = hub.services.extras["kb"]
     km = await hub.client("km")
@@ -64,8 +66,9 @@ async def test_usage_is_written_in_batches_and_flushed_at_stop(hub) -> None:  # 
         # 250 uses at once (over usage_flush_rows): written without waiting for the interval,
         # in one transaction
         await kb.record_usage_many([keep["id"]] * 250, conversation_id="c1", kind="suggested")
-        await until(lambda: txs, within_s=kb.usage_flush_interval_s * 0.8)
-        assert await usage_rows(hub, keep["id"]) == 250 and len(set(txs)) == 1, txs
+        await until(lambda: usage_rows(hub, keep["id"]), 250,
+                    within_s=kb.usage_flush_interval_s * 0.8)
+        assert len(set(txs)) == 1, txs
         # 20 single uses in quick succession: one more transaction, within the interval
         for _ in range(20):
             await kb.record_usage(keep["id"], conversation_id="c2", kind="viewed")
