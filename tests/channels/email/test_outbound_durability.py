@@ -29,6 +29,7 @@ async def test_a_queued_reply_is_sent_by_the_next_run_of_the_hub(tmp_path, datab
         cid = offer["conversation"]["id"]
         await agent.ok("POST", f"/api/conversations/{cid}/accept")
         await agent.ok("POST", f"/api/conversations/{cid}/messages", {"body": "Not anymore."}, status=201)
+        await hub.services.bus.settled()  # the channel queues the reply after the message's commit
         [out] = [e for e in await hub.services.conversations.email_rows(cid) if e.direction == "out"]
         assert out.status == "queued"  # the relay is down; the first retry is 30 s away
         await desk.close()
