@@ -194,7 +194,7 @@ class WidgetBot:
             msg = ev.data.get("message") or {}
             if msg.get("sender") != "customer" or msg.get("kind") != "message" or ev.data.get("assignee_id"):
                 return
-            if not (msg.get("body") or "").strip() or self._ours(cid) is False:
+            if not cid or not (msg.get("body") or "").strip() or self._ours(cid) is False:
                 return  # not a bot conversation: no read, no search
             task = asyncio.create_task(self._handle_if_bot(cid, msg), name=f"bot-{cid}")
             self._tasks.add(task)
@@ -319,14 +319,17 @@ class WidgetBot:
                           queue_id=row.queue_id, data={"channel": row.channel, **data}))
 
     async def _count_deflection(self, ev: Event) -> None:
+        cid = ev.conversation_id
+        if cid is None:
+            return
         e = t.events.c
         async with self.s.db.read() as conn:
-            counts = dict((await conn.execute(select(e.type, func.count()).where(
-                e.conversation_id == ev.conversation_id,
+            counts: dict[str, int] = dict((await conn.execute(select(e.type, func.count()).where(
+                e.conversation_id == cid,
                 e.type.in_((str(EventType.BOT_ANSWERED), str(EventType.BOT_HANDED_OVER))))
                 .group_by(e.type))).all())
         if counts.get(str(EventType.BOT_ANSWERED)) and not counts.get(str(EventType.BOT_HANDED_OVER)):
-            row = await self.s.conversations.row(ev.conversation_id)
+            row = await self.s.conversations.row(cid)
             await self._emit(EventType.BOT_DEFLECTED, row,
                              {"answers": counts[str(EventType.BOT_ANSWERED)],
                               "reason": ev.data.get("reason")})

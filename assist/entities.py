@@ -189,11 +189,11 @@ def _dates(text: str, today: dt.date | None) -> list[Entity]:
                     value = f"--{value}"
             elif kind in ("en_md", "en_dm"):
                 month = _MONTHS[g["mon"][:3].lower()]
-                year = int(g["y"]) if g.get("y") else (today.year if today else None)
-                if year is None:
+                given = int(g["y"]) if g.get("y") else (today.year if today else None)
+                if given is None:
                     value = f"--{month:02d}-{int(g['d']):02d}" if 1 <= int(g["d"]) <= 31 else None
                 else:
-                    value = _iso(year, month, int(g["d"]))
+                    value = _iso(given, month, int(g["d"]))
             elif kind in ("en_rel", "zh_rel"):
                 offset = _REL_DAYS[g["rel"].lower()]
                 value = (today + dt.timedelta(days=offset)).isoformat() if today else g["rel"].lower()

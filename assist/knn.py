@@ -95,7 +95,7 @@ class CategoryIndex:
         lexical = np.array([_bag_cosine(bag, e.bag) for e in examples])
         if use_dense:
             q = self.embedder.encode([text])[0]  # type: ignore[union-attr]
-            dense = vectors @ q  # type: ignore[operator]
+            dense = vectors @ q
             covered = np.array([e.dense for e in examples])
             sims = np.where(covered, dense, lexical)
         else:

@@ -225,11 +225,12 @@ class AssistService:
             text = self._pending.pop(cid)
             task = asyncio.create_task(self._work(cid, text), name=f"assist-{cid}")
             self._running[cid] = task
-            task.add_done_callback(lambda done, c=cid: self._finished(c, done))
+            task.add_done_callback(self._finished)
 
-    def _finished(self, cid: str, task: asyncio.Task[None]) -> None:
-        if self._running.get(cid) is task:
-            del self._running[cid]
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        for cid, running in list(self._running.items()):
+            if running is task:
+                del self._running[cid]
         self._kick()
 
     async def _state(self, cid: str) -> ConvState:

@@ -226,11 +226,11 @@ class KnowledgeBase:
         a = kt.kb_articles
         where = [a.c.status == "published"] if published_only else []
         async with self.db.read() as conn:
-            cats = (await conn.execute(select(a.c.category).where(*where).distinct())).scalars()
-            cats = sorted(c for c in cats if c)
-            prods = (await conn.execute(select(a.c.product).where(*where).distinct())).scalars()
-            prods = sorted(p for p in prods if p)
-            counts = dict((await conn.execute(select(a.c.status, func.count()).where(*where)
+            cats = sorted(c for c in (await conn.execute(
+                select(a.c.category).where(*where).distinct())).scalars() if c)
+            prods = sorted(p for p in (await conn.execute(
+                select(a.c.product).where(*where).distinct())).scalars() if p)
+            counts: dict[str, int] = dict((await conn.execute(select(a.c.status, func.count()).where(*where)
                                               .group_by(a.c.status))).all())
         return {"categories": cats, "products": prods,
                 "statuses": {s: counts.get(s, 0) for s in STATUSES}}
