@@ -40,6 +40,9 @@ class Settings:
     port: int = 8080
     data_dir: Path = Path("data")
     database_url: str = ""  # empty: SQLite file in data_dir
+    # several hub processes (docs/SCALING.md): Redis for Socket.IO rooms and routing commands;
+    # empty: one process (needs database_url on PostgreSQL when set)
+    redis_url: str = ""
     web_dir: Path = Path("web/dist")
     secret_cookie_secure: bool = False
     session_ttl_s: int = 12 * 3600
@@ -316,6 +319,11 @@ def _validate(s: Settings) -> Settings:
         raise ConfigError(
             "setting 'database_url' must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
         )
+    if s.redis_url and not s.redis_url.startswith(("redis://", "rediss://")):
+        raise ConfigError("setting 'redis_url' must start with redis:// or rediss:// (or be empty)")
+    if s.redis_url and not s.effective_database_url.startswith("postgresql"):
+        raise ConfigError("setting 'redis_url' (several hub processes) needs 'database_url' on "
+                          "PostgreSQL")
     for name in ("email_port", "email_smtp_port"):
         if not 0 <= getattr(s, name) < 65536:
             raise ConfigError(f"setting {name!r} must be between 0 and 65535, got {getattr(s, name)}")

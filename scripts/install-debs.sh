@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(chromium postgresql espeak-ng sox swaks sip-tester baresip kannel kannel-extras
           libtiff-tools ghostscript img2pdf tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim
-          dovecot-imapd hylafax-server fonts-droid-fallback)
+          dovecot-imapd hylafax-server fonts-droid-fallback redis-server haproxy)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -16,6 +16,7 @@ import pytest
 
 from tests.support.hub import InProcessHub, running_hub
 from tests.support.postgres import PostgresServer, pg_bin
+from tests.support.redis import RedisServer, redis_bin
 
 BOTH_DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -50,3 +51,15 @@ def database_url(request: pytest.FixtureRequest) -> str:
 async def hub(tmp_path, database_url: str) -> AsyncIterator[InProcessHub]:  # type: ignore[no-untyped-def]
     async with running_hub(tmp_path / "data", database_url) as h:
         yield h
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A private ``redis-server`` for the session (several hub processes: tests/multiprocess)."""
+    if redis_bin() is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is required in CI (make test installs it)")
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    server = RedisServer().start()
+    yield server
+    server.stop()
