@@ -147,8 +147,7 @@ class KnowledgeBase:
     async def get(self, article_id: str, *, user: User | None = None) -> dict[str, Any]:
         """One article with its feedback and usage counts (and ``favourite`` for ``user``).
         Readers without ``kb_edit`` see published articles only."""
-        if self.usage_pending(article_id):
-            await self.flush_usage()
+        await self._flush_before_read(article_id)
         async with self.db.read() as conn:
             row = await self._row(conn, article_id)
             if user is not None and "kb_edit" not in user.permissions and row.status != "published":
@@ -207,8 +206,7 @@ class KnowledgeBase:
                                                     kt.kb_favourites.c.user_id == favourites_of))
         if conds:
             base = base.where(*conds)
-        if self.usage_pending():
-            await self.flush_usage()
+        await self._flush_before_read()
         async with self.db.read() as conn:
             total = (await conn.execute(select(func.count()).select_from(base.subquery()))).scalar()
             rows = (await conn.execute(base.order_by(desc(a.c.updated_at), a.c.id)
@@ -521,6 +519,15 @@ class KnowledgeBase:
             self.usage_stats["flushes"] += 1
             return len(keep)
 
+    async def _flush_before_read(self, article_id: str | None = None) -> None:
+        """Before a read that counts uses: write the waiting ones (of ``article_id``, or all).
+        A failure is logged and the read goes on (the rows stay waiting for the writer)."""
+        if self.usage_pending(article_id):
+            try:
+                await self.flush_usage()
+            except Exception:  # noqa: BLE001 - counts a moment old beat a failed read
+                log.exception("kb: writing usage rows before a read failed")
+
     def start_usage_writer(self) -> None:
         """Start the owned task that writes buffered usage rows (stopped by
         :meth:`stop_usage_writer`, which writes what is left)."""
@@ -571,8 +578,7 @@ class KnowledgeBase:
                 id=fid, article_id=article_id, helpful=helpful,
                 comment=(comment or "").strip() or None, user_id=user_id,
                 conversation_id=conversation_id, at=now))
-        if self.usage_pending(article_id):
-            await self.flush_usage()
+        await self._flush_before_read(article_id)
         async with self.db.read() as conn:
             stats = (await self._stats(conn, [article_id]))[article_id]
         return {"id": fid, "article_id": article_id, "helpful": helpful, "stats": stats}
@@ -581,8 +587,7 @@ class KnowledgeBase:
         """Per article: helpful / not helpful / used; plus the latest comments."""
         f = kt.kb_feedback
         a = kt.kb_articles
-        if self.usage_pending():
-            await self.flush_usage()
+        await self._flush_before_read()
         async with self.db.read() as conn:
             agg = (await conn.execute(
                 select(f.c.article_id, a.c.question, a.c.status,
@@ -621,8 +626,7 @@ class KnowledgeBase:
         the last ``days``; inserts and bot answers weigh 3, views 2, suggestions 1."""
         u, a = kt.kb_usage, kt.kb_articles
         since = self.clock.now() - days * 86400
-        if self.usage_pending():
-            await self.flush_usage()
+        await self._flush_before_read()
         async with self.db.read() as conn:
             rows = (await conn.execute(
                 select(u.c.article_id, u.c.kind, func.count())
