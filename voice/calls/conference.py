@@ -62,8 +62,8 @@ def mix_minus(frames: list[np.ndarray | None]) -> list[np.ndarray]:
         acc += g
         own.append(g)
     out = []
-    for g in own:
-        x = acc if g is None else acc - g
+    for h in own:
+        x = acc if h is None else acc - h
         out.append(np.clip(x, -32768, 32767).astype(np.int16))
     return out
 

@@ -126,7 +126,7 @@ class ConsultService:
         sp = getattr(ep, "softphones", None)
         if sp is None or ep is None:
             return
-        data = {**ep.public(), **(extra or {})}  # type: ignore[attr-defined]
+        data = {**ep.public(), **(extra or {})}  # type: ignore[attr-defined]  # a softphone endpoint
         self._spawn(sp.notify(ep.agent_id, event, data), f"consult-push-{call.id}")
 
     def for_call(self, call: Call) -> Consultation | None:
@@ -228,7 +228,7 @@ class ConsultService:
             assigned = getattr(ep, "assigned", None)
             if assigned is not None:  # a browser answers at once: no ACD assignment to wait for
                 assigned.set()
-                ep.consulted_by = c.agent_id  # type: ignore[attr-defined]
+                ep.consulted_by = c.agent_id  # type: ignore[attr-defined]  # a softphone endpoint
         tasks = {asyncio.get_running_loop().create_task(ep.ring(number, call.caller_name, ring_s)): ep for ep in eps}
         winner: AgentEndpoint | None = None
         results: list[RingResult] = []
@@ -520,7 +520,7 @@ class ConsultService:
     def _push_endpoint(self, ep: AgentEndpoint) -> None:
         sp = getattr(ep, "softphones", None)
         if sp is not None:
-            self._spawn(sp.notify(ep.agent_id, "softphone_state", ep.public()), "consult-push")  # type: ignore[attr-defined]
+            self._spawn(sp.notify(ep.agent_id, "softphone_state", ep.public()), "consult-push")  # type: ignore[attr-defined]  # softphone
 
     async def call_ending(self, call: Call) -> None:
         """The call ends for another reason (closed in the desk, shutdown, the agent's desk phone
@@ -684,7 +684,7 @@ class ConsultService:
         svc.respond(request, 200, transport)
         c.desk.cancelled = True
         svc.respond(c.desk.invite, 487, c.desk.leg.transport, to_tag=c.desk.local_tag)
-        self._desk_pending.pop(cancels, None)  # type: ignore[arg-type]
+        self._desk_pending.pop(cancels, None)  # type: ignore[arg-type]  # not None: c was found
         c.cancel_requested = True
         for ep in list(c.ringing):
             self._spawn(ep.cancel(), f"consult-{c.id}-cancel")
@@ -701,7 +701,7 @@ class ConsultService:
         if method == "ACK":
             return True
         try:
-            leg.dialog.receive_request(request)  # type: ignore[union-attr]
+            leg.dialog.receive_request(request)  # type: ignore[union-attr]  # checked above
         except DialogError as err:
             svc.respond(request, 500, transport, f"Server Internal Error ({err})"[:120])
             return True
@@ -720,7 +720,7 @@ class ConsultService:
                 svc.respond(request, 488 if isinstance(err, NoCommonCodec) else 400, transport,
                             f"Not Acceptable ({err})"[:120])
                 return True
-            ok = SipResponse.for_request(request, 200, headers=[("Contact", str(leg.dialog.local_contact)),  # type: ignore[union-attr]
+            ok = SipResponse.for_request(request, 200, headers=[("Contact", str(leg.dialog.local_contact)),  # type: ignore[union-attr]  # checked
                                                                 ("Allow", ALLOW)],
                                          body=bytes(sdp), content_type="application/sdp")
             svc.core.respond(ok, transport)

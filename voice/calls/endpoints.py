@@ -105,6 +105,7 @@ class SipPhoneEndpoint:
             if not self._provisional.is_set():
                 self._close_media()  # nothing answered at all: no CANCEL to wait for (RFC 3261 9.1)
                 return RingResult.NO_ANSWER
+            assert self._client is not None  # the INVITE was sent before its timeout
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 async with asyncio.timeout(5):
                     response = await asyncio.shield(self._client.final)

@@ -18,7 +18,7 @@ def leg_quality(media: Any) -> dict[str, Any] | None:
     q = getattr(media, "rx_quality", None)
     if q is None or not q.received:
         return None
-    return q.public()  # type: ignore[no-any-return]
+    return q.public()
 
 
 def active_calls(svc: CallService) -> list[dict[str, Any]]:
@@ -37,9 +37,9 @@ def registrations(svc: CallService) -> dict[str, Any]:
     """Every SIP account with whether it is registered now; the outbound trunk as configured."""
     now = svc.engine.now()
     bindings: dict[str, Any] = {}
-    for b in svc.registrar.active_bindings(now):
-        if b.username not in bindings or b.expires_at > bindings[b.username].expires_at:
-            bindings[b.username] = b
+    for bd in svc.registrar.active_bindings(now):
+        if bd.username not in bindings or bd.expires_at > bindings[bd.username].expires_at:
+            bindings[bd.username] = bd
     accounts = []
     for acc in sorted(svc.registrar.accounts.values(), key=lambda a: (a.kind, a.username)):
         b = bindings.get(acc.username)

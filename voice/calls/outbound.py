@@ -95,7 +95,7 @@ class TrunkEndpoint(SipPhoneEndpoint):
 
     def __init__(self, number: str, trunk: Trunk, target: TrunkTarget, core: SipCore,
                  engine: MediaEngine, media_address: str) -> None:
-        super().__init__(f"external:{number}", target, core, engine, media_address)  # type: ignore[arg-type]
+        super().__init__(f"external:{number}", target, core, engine, media_address)  # type: ignore[arg-type]  # Binding-like
         self.number = number
         self.trunk = trunk
         self._challenged = False

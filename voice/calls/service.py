@@ -203,7 +203,7 @@ class CallService:
             source = outcome.account.kind
             if self.consults.desk_invite(request, addr, transport, key, outcome.account):
                 return  # the agent's desk phone consults someone (voice/calls/consult.py)
-        if request.get("Content-Type", "").split(";")[0].strip().lower() != "application/sdp" or not request.body:
+        if (request.get("Content-Type") or "").split(";")[0].strip().lower() != "application/sdp" or not request.body:
             self.respond(request, 488, transport, "Not Acceptable Here (an SDP offer is required)", to_tag=new_tag())
             return
         frm = request.from_
@@ -211,7 +211,7 @@ class CallService:
         call_id = new_id()
         call = Call(
             id=call_id, invite=request, server_key=key,
-            caller=SipLeg("caller", transport, addr, None, self.media_address),  # type: ignore[arg-type]
+            caller=SipLeg("caller", transport, addr, None, self.media_address),  # type: ignore[arg-type]  # media opened below
             local_tag=new_tag(), caller_number=_number(uri.user if uri else None),
             caller_name=(frm.display_name or None),
             callee=_number(request.request_uri.user or (request.to.uri.user if request.to.uri else None)),
@@ -695,7 +695,7 @@ class CallService:
         (voice/webrtc), otherwise the registered desk phone, otherwise nowhere."""
         softphones = self.services.extras.get("softphone")
         if softphones is not None and call is not None and softphones.online(agent_id):
-            return softphones.endpoint(agent_id, call)  # type: ignore[no-any-return]
+            return softphones.endpoint(agent_id, call)
         binding = self.registrar.binding_for_user(agent_id, self.engine.now())
         if binding is None:
             return None

@@ -91,7 +91,7 @@ class SipCore:
 
     def port(self, transport: str = "UDP") -> int:
         drv = self.driver(transport)
-        return drv.local_address[1]  # type: ignore[attr-defined]
+        return drv.local_address[1]  # type: ignore[attr-defined]  # both drivers (UDP, TCP) have it
 
     def via(self, transport: str) -> Via:
         return Via(transport, self.advertised_host, self.port(transport), {"rport": None})

@@ -52,7 +52,7 @@ class Player:
     __slots__ = ("prompt", "index", "loop", "on_done")
 
     def __init__(self, prompt: Prompt, *, loop: bool = False,
-                 on_done: Callable[[], None] | None = None) -> None:
+                 on_done: Callable[[], object] | None = None) -> None:
         self.prompt = prompt
         self.index = 0
         self.loop = loop
@@ -137,7 +137,7 @@ class MediaLeg(asyncio.DatagramProtocol):
     # -- playback ------------------------------------------------------------------------------
 
     def play(self, prompt: Prompt, *, loop: bool = False,
-             on_done: Callable[[], None] | None = None) -> None:
+             on_done: Callable[[], object] | None = None) -> None:
         self.player = Player(prompt, loop=loop, on_done=on_done)
         self._marker = True
         self.engine.playing(self)

@@ -26,7 +26,7 @@ INSTALL_HINT = (
 
 def _import_synthesizer() -> Any:
     try:
-        from TTS.utils.synthesizer import Synthesizer  # type: ignore[import-not-found]
+        from TTS.utils.synthesizer import Synthesizer
     except ImportError as err:  # coqui raises ImportError for a missing torch/torchaudio too
         first_line = (str(err).strip().splitlines() or [""])[0] or repr(err)
         raise EngineMissing(

