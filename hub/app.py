@@ -10,7 +10,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import socketio
 from starlette.applications import Starlette
@@ -95,7 +95,22 @@ async def build_services(settings: Settings, sio: socketio.AsyncServer,
     directory = DirectoryService(db, clock)
     contacts = ContactService(db, clock)
     conversations = ConversationService(db, clock, contacts, settings.widget_session_ttl_s)
-    routing = RoutingService(db, clock, directory, auth, conversations)
+    routing: RoutingService
+    if settings.redis_url:
+        # several processes (docs/SCALING.md): the ACD runs in the leader, the others forward
+        import redis.asyncio as aioredis
+
+        from hub.services.routing_cluster import ClusterRouting
+
+        def local_routing() -> RoutingService:
+            return RoutingService(db, clock, directory, auth, conversations)
+
+        redis_client = aioredis.Redis.from_url(settings.redis_url)
+        # ClusterRouting has RoutingService's interface (a facade, not a subclass)
+        routing = cast(RoutingService, ClusterRouting(local_routing, redis_client, clock, directory,
+                                                      auth, conversations))
+    else:
+        routing = RoutingService(db, clock, directory, auth, conversations)
     attachments = AttachmentStore(db, clock, settings.attachments_dir, settings.max_upload_bytes,
                                   settings.allowed_upload_types)
     wallboard = WallboardService(db, clock, directory, auth, routing)
@@ -123,9 +138,11 @@ class SpaFiles(StaticFiles):
 
 def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: Clock | None = None,
                seed_demo: Any = None) -> socketio.ASGIApp:
+    # several processes: rooms and emits span them through Redis (docs/SCALING.md)
+    manager = socketio.AsyncRedisManager(settings.redis_url) if settings.redis_url else None
     sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=[], logger=False,
                                engineio_logger=False, ping_interval=25, ping_timeout=20,
-                               max_http_buffer_size=256 * 1024)
+                               max_http_buffer_size=256 * 1024, client_manager=manager)
     api = Api()
     desk.register(api)
     crm.register(api)
@@ -145,9 +162,21 @@ def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: C
             await seed_demo(services)
         desk_ns = DeskNamespace(services)
         sio.register_namespace(desk_ns)
-        services.bus.subscribe(desk_ns.on_hub_event, name="realtime.desk")
+        # pushes to sockets: only this process's events (with several processes, the Redis
+        # manager delivers the emits to every process's clients)
+        services.bus.subscribe(desk_ns.on_hub_event, name="realtime.desk", local_only=True)
         services.bus.subscribe(services.wallboard.on_event, name="wallboard")
-        await services.routing.start()
+        cluster = None
+        if settings.redis_url:
+            from hub.cluster import Cluster
+            from hub.services.routing_cluster import ClusterRouting
+
+            cluster = Cluster(services, cast(ClusterRouting, services.routing),
+                              cast(ClusterRouting, services.routing).redis)
+            services.extras["cluster"] = cluster
+            await cluster.start()  # leads (ACD restored) or follows
+        else:
+            await services.routing.start()
         await services.wallboard.start()
         for ch in channels:
             await ch.start(services)
@@ -160,7 +189,11 @@ def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: C
                     await seed(services)
         # Durable event consumers catch up, and timers fire, once every component has registered
         # its handlers (in its start).
-        await services.bus.start()
+        if cluster is not None:
+            services.bus.start_live()
+            await cluster.ready()  # durable consumers on the leader only
+        else:
+            await services.bus.start()
         await services.scheduler.start()
         # Start-up objects (models, routes, configuration) live for the whole run: keep them out of
         # the collector's generations so full collections stay short under load.
@@ -171,12 +204,16 @@ def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: C
             yield
         finally:
             await services.scheduler.stop()
+            if cluster is not None:
+                await cluster.stop()
             await services.bus.stop_consumers()
             for ch in reversed(channels):
                 await ch.stop()
             await desk_ns.close()
             await services.routing.stop()
             await services.bus.close()
+            if cluster is not None:
+                await cluster.close()
             await services.db.engine.dispose()
 
     routes: list[Any] = [Route("/api/openapi.json", openapi, methods=["GET"]), *api.routes]

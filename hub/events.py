@@ -148,11 +148,14 @@ class ConsumerStore(Protocol):
 class _Worker:
     """One subscriber: its queue and the task that feeds it, one event at a time, in order."""
 
-    def __init__(self, bus: EventBus, name: str, fn: Subscriber, types: Iterable[str] | None) -> None:
+    def __init__(self, bus: EventBus, name: str, fn: Subscriber, types: Iterable[str] | None,
+                 local_only: bool = False) -> None:
         self.bus = bus
         self.name = name
         self.fn = fn
         self.types: frozenset[str] | None = None if types is None else frozenset(str(t) for t in types)
+        #: only events committed by this process (see ``EventBus.subscribe``)
+        self.local_only = local_only
         self.queue: deque[Event] = deque()
         self.wake = asyncio.Event()
         self.busy = False
@@ -224,6 +227,11 @@ class _Consumer(_Worker):
 
     def wants(self, ev: Event) -> bool:
         return ev.id is not None and super().wants(ev)
+
+    def poke(self) -> None:
+        """Log mode (``EventBus.consumers_from_log``): something new is in the log; read it there."""
+        self.behind = True
+        self.wake.set()
 
     def overflow(self, ev: Event) -> None:
         # Too far behind: forget the memory copy, read the log from the database instead.
@@ -318,16 +326,26 @@ class EventBus:
         self.enabled: frozenset[str] | None = None
         self.published_id = 0  # the highest event id this process has published (or the log's head)
         self.dropped = 0
-        self._started = False
+        #: several processes (``hub/db/fanout.py``): durable consumers read every event from the log
+        #: in id order (another process's event may reach this one after a later local event)
+        self.consumers_from_log = False
+        #: several processes: ids of the events this process stored, until the fan-out has seen them
+        #: (``None``: not tracked; filled by the unit of work before commit)
+        self.local_ids: set[int] | None = None
+        self._live_started = False
+        self._started = False  # the durable consumers run
         self._closed = False
         self._flusher: asyncio.Task[None] | None = None
         self.went_idle = asyncio.Event()  # set whenever a worker runs out of work
 
     # --- registering ----------------------------------------------------------------------------
     def subscribe(self, fn: Subscriber, *, types: Iterable[str] | None = None,
-                  name: str | None = None) -> Callable[[], None]:
-        """A live subscriber (at most once, this process's events); returns its unsubscribe."""
-        worker = _Worker(self, name or _name_of(fn), fn, types)
+                  name: str | None = None, local_only: bool = False) -> Callable[[], None]:
+        """A live subscriber (at most once); returns its unsubscribe. With several processes it
+        also gets the other processes' events (``publish_remote``) unless ``local_only``: a
+        subscriber that pushes to sockets (the Socket.IO Redis manager delivers its emits to every
+        process's clients) or acts once per event runs only where its event was committed."""
+        worker = _Worker(self, name or _name_of(fn), fn, types, local_only)
         self._live.append(worker)
         with contextlib.suppress(RuntimeError):  # no running loop: started by ``start``
             worker.start()
@@ -338,6 +356,12 @@ class EventBus:
             if worker.task is not None:
                 worker.task.cancel()
         return unsubscribe
+
+    def mark_local_only(self, name: str) -> None:
+        """Make the live subscriber(s) named ``name`` ``local_only`` (see ``subscribe``)."""
+        for w in self._live:
+            if w.name == name:
+                w.local_only = True
 
     def consume(self, name: str, fn: Subscriber, *, types: Iterable[str] | None = None) -> None:
         """A durable consumer named ``name`` (its checkpoint's key: keep it stable)."""
@@ -363,8 +387,27 @@ class EventBus:
             for w in self._live:
                 if w.wants(ev):
                     w.offer(ev)
-            for c in self._consumers.values():
-                if c.wants(ev):
+            self._to_consumers(ev)
+
+    def publish_remote(self, events: Iterable[Event]) -> None:
+        """Events another process committed (read from the log by ``hub/db/fanout.py``): for the
+        live subscribers that are not ``local_only``, and the durable consumers."""
+        if self._closed:
+            return
+        for ev in events:
+            if ev.id is not None and ev.id > self.published_id:
+                self.published_id = ev.id
+            for w in self._live:
+                if not w.local_only and w.wants(ev):
+                    w.offer(ev)
+            self._to_consumers(ev)
+
+    def _to_consumers(self, ev: Event) -> None:
+        for c in self._consumers.values():
+            if c.wants(ev):
+                if self.consumers_from_log:
+                    c.poke()
+                else:
                     c.offer(ev)
 
     async def dispatch(self, events: Iterable[Event]) -> None:
@@ -384,14 +427,44 @@ class EventBus:
 
     async def start(self) -> None:
         """Start the durable consumers: each catches up from its checkpoint, then goes live."""
-        assert self.store is not None, "open() first"
-        self._started = True
+        self.start_live()
+        await self.start_consumers()
+
+    def start_live(self) -> None:
+        """Start the live subscribers' workers (those registered with no running loop)."""
+        self._live_started = True
         for w in self._live:
             w.start()
+
+    async def start_consumers(self) -> None:
+        """Start the durable consumers (with several processes: on the ACD leader only)."""
+        assert self.store is not None, "open() first"
+        if self._started:
+            return
+        self._started = True
         saved = await self.store.checkpoints()
         for c in list(self._consumers.values()):
             await self._start_consumer(c, saved.get(c.name))
         self._flusher = asyncio.create_task(self._flush_loop(), name="events:checkpoints")
+
+    async def pause_consumers(self) -> None:
+        """Stop the durable consumers at once and save their checkpoints, keeping them registered
+        (this process is no longer the leader; another one replays from the checkpoints)."""
+        if not self._started:
+            return
+        self._started = False
+        for c in self._consumers.values():
+            await _cancel(c.task)
+            c.task = None
+            c.queue.clear()
+            c.behind = c.ready = c.busy = False
+        if self._flusher is not None:
+            await _cancel(self._flusher)
+            self._flusher = None
+        with contextlib.suppress(Exception):
+            await self.flush_checkpoints()
+        for c in self._consumers.values():
+            c.saved_id = c.last_id  # never written back from here: the next leader moves them on
 
     async def _start_consumer(self, c: _Consumer, saved: int | None) -> None:
         assert self.store is not None
@@ -407,8 +480,9 @@ class EventBus:
 
     async def stop_consumers(self, drain_s: float = 5.0) -> None:
         """Let the durable consumers finish what is queued (bounded), stop them, save checkpoints."""
-        with contextlib.suppress(TimeoutError):
-            await self._wait_idle(self._consumers.values(), drain_s)
+        if self._started:  # (several processes: not started where this process does not lead)
+            with contextlib.suppress(TimeoutError):
+                await self._wait_idle(self._consumers.values(), drain_s)
         for c in self._consumers.values():
             await _cancel(c.task)
             c.task = None

@@ -62,7 +62,7 @@ class WorkflowsComponent:
         sched.on("wo.notify_customer", self.workorders.on_notify_customer)
         sched.on("callback.due", self.rules.on_callback_due)
         services.bus.subscribe(self.notifier.on_event, types=(EventType.NOTIFICATION_CREATED,),
-                               name="workflows.notifications")
+                               name="workflows.notifications", local_only=True)  # pushes
         services.bus.consume("workflows.first_response", self._on_event, types=(EventType.MESSAGE_CREATED,))
         services.bus.consume(CONSUMER, self.rules.on_event, types=R.RULE_EVENTS)
         services.extras["workflows"] = self

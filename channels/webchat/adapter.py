@@ -95,7 +95,7 @@ class WebchatChannel:
 
     async def start(self, services: Services) -> None:
         self._services = services
-        services.bus.subscribe(self.on_hub_event, name="webchat.widget")
+        services.bus.subscribe(self.on_hub_event, name="webchat.widget", local_only=True)  # pushes
 
     async def stop(self) -> None:
         self._services = None

@@ -38,8 +38,11 @@ def register(api: Api) -> None:
 
         async with s.db.read() as conn:
             await conn.execute(text("SELECT 1"))
-        return json_response({"status": "ok", "database": "ok", "version": __version__,
-                              "dialect": s.db.dialect})
+        body = {"status": "ok", "database": "ok", "version": __version__, "dialect": s.db.dialect}
+        cluster = s.extras.get("cluster")
+        if cluster is not None:  # several processes (docs/SCALING.md)
+            body["cluster"] = cluster.stats()
+        return json_response(body)
 
     @api.add("/api/auth/login", "POST", "Log in; sets the session cookie", tag="auth",
              body=LoginIn, auth="none")

@@ -43,6 +43,9 @@ class Database:
         self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
         # PostgreSQL: insert events → commit → publish, one transaction at a time in this process.
         self._publish_lock = asyncio.Lock() if self._write_lock is None else None
+        #: several processes (``hub/db/fanout.py``): each transaction that stored events notifies
+        #: this PostgreSQL channel with its highest event id, delivered at commit
+        self.notify_channel: str | None = None
 
     @property
     def dialect(self) -> str:
@@ -65,6 +68,12 @@ class Database:
                         ordering = True
                         await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": EVENT_ORDER_LOCK})
                     published = await _store(conn, tx.events)
+                    ids = [e.id for e in published if e.id is not None]
+                    if ids and self.bus.local_ids is not None:
+                        self.bus.local_ids.update(ids)  # before commit: the fan-out may see it first
+                    if ids and self.notify_channel is not None and ordering:
+                        await conn.execute(text("SELECT pg_notify(:c, :p)"),
+                                           {"c": self.notify_channel, "p": str(max(ids))})
             # committed: publish (synchronous, before any other writer of this process can commit)
             if published:
                 self.bus.publish(published)

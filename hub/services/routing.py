@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import select, update
@@ -76,6 +76,9 @@ class RoutingService:
         self._agent_ids: set[str] = set()
         self._capacity: dict[str, dict[str, int]] = {}
         self._day = time.localtime(clock.now())[:3]
+        #: called after the engine's state may have changed (several processes: the leader
+        #: publishes its view, ``hub/services/routing_cluster.py``)
+        self.on_change: Callable[[], None] | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -111,6 +114,8 @@ class RoutingService:
             await self._apply(self.engine.configure_agent(acd_agent(user), self.clock.now()) or [])
             self._capacity[user.id] = dict(user.capacity)
         self._agent_ids = set(agents)
+        if self.on_change is not None:
+            self.on_change()
 
     async def _restore(self) -> None:
         now = self.clock.now()
@@ -357,6 +362,8 @@ class RoutingService:
         async with self.db.tx() as tx:
             for d in decisions:
                 await self._apply_one(tx, d, now, forced_by)
+        if self.on_change is not None:
+            self.on_change()
 
     async def _conv_update(self, tx: Tx, cid: str, **values: Any) -> None:
         await tx.conn.execute(update(t.conversations).where(t.conversations.c.id == cid)

@@ -1,0 +1,91 @@
+"""Two hub processes serve one centre (#14 scope 3): a customer on process A talks to an agent on
+process B; routing commands from B reach the ACD leader A; the wallboard is live on either."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.multiprocess.conftest import cluster_stats
+from tests.support.hub import ApiClient, HubProcess
+from tests.support.sockets import Recorder
+
+
+async def test_customer_on_a_talks_to_agent_on_b(pair: tuple[HubProcess, HubProcess]) -> None:
+    a, b = pair
+    assert (await cluster_stats(a))["cluster"]["leader"] is True  # type: ignore[index]
+    assert (await cluster_stats(b))["cluster"]["leader"] is False  # type: ignore[index]
+    agent = await ApiClient(b.base_url).login("agent1")
+    sup_a = await ApiClient(a.base_url).login("supervisor")
+    sup_b = await ApiClient(b.base_url).login("supervisor")
+    customer = ApiClient(a.base_url)
+    opened: list[Recorder] = []
+    try:
+        desk = await Recorder("/desk").connect(b.base_url, cookie=agent.cookie_header)
+        opened.append(desk)
+        board_a = await Recorder("/desk").connect(a.base_url, cookie=sup_a.cookie_header)
+        opened.append(board_a)
+        state = await agent.ok("POST", "/api/agent/state", {"state": "ready"})  # forwarded to A
+        assert state["state"] == "ready"
+        await desk.wait("agent_state", lambda d: d["state"] == "ready", timeout=10)
+
+        # the widget on A (its REST and its socket), the chat offered to the agent on B
+        session = await customer.ok("POST", "/api/widget/sessions",
+                                     {"name": "Zhang Wei", "email": "zhang.wei@example.com",
+                                      "message": "my meter shows E4"}, status=201)
+        cid = session["conversation_id"]
+        widget = await Recorder("/widget").connect(a.base_url, auth={"token": session["token"]})
+        opened.append(widget)
+        await desk.wait("offer", lambda d: d["conversation"]["id"] == cid, timeout=10)
+        await agent.ok("POST", f"/api/conversations/{cid}/accept")  # B's REST → the leader
+        await desk.wait("conversation", lambda d: d["id"] == cid and d["status"] == "assigned",
+                        timeout=10)
+        conv = await agent.ok("GET", f"/api/conversations/{cid}")
+        assert conv["status"] == "assigned" and conv["assignee_id"] == agent.user["id"]  # type: ignore[index]
+
+        # messages both ways, live: customer on A → agent on B, agent on B → customer on A
+        ack = await widget.call("message", {"body": "it blinks twice", "client_id": "m1"})
+        assert ack["ok"], ack
+        got = await desk.wait("message", lambda d: d["id"] == ack["message"]["id"], timeout=10)
+        assert got["body"] == "it blinks twice"
+        sent = await agent.ok("POST", f"/api/conversations/{cid}/messages",
+                              {"body": "please read me the code"}, status=201)
+        heard = await widget.wait("message", lambda d: d.get("id") == sent["id"], timeout=10)
+        assert heard["body"] == "please read me the code"
+
+        # the wallboard on either process shows the agent busy with the chat
+        def busy(snap: dict) -> bool:  # type: ignore[type-arg]
+            return any(x["id"] == agent.user["id"] and x["load"].get("chat") == 1  # type: ignore[index]
+                       for x in snap["agents"])
+        await board_a.wait("wallboard", busy, timeout=10)
+        for sup in (sup_a, sup_b):
+            for _ in range(50):
+                if busy(await sup.ok("GET", "/api/wallboard")):
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError(f"the wallboard on {sup.base_url} never showed the chat")
+
+        # a transfer from B to another queue: the ACD on A routes it (offered to a Billing agent
+        # on A, whose desk is on A)
+        billing = next(q["id"] for q in await agent.ok("GET", "/api/queues")
+                       if q["name"] == "Billing")
+        agent2 = await ApiClient(a.base_url).login("agent2")
+        try:
+            desk2 = await Recorder("/desk").connect(a.base_url, cookie=agent2.cookie_header)
+            opened.append(desk2)
+            await agent2.ok("POST", "/api/agent/state", {"state": "ready"})
+            await agent.ok("POST", f"/api/conversations/{cid}/transfer", {"queue_id": billing})
+            await desk2.wait("offer", lambda d: d["conversation"]["id"] == cid, timeout=10)
+            await agent2.ok("POST", f"/api/conversations/{cid}/accept")
+            conv = await agent2.ok("GET", f"/api/conversations/{cid}")
+            assert conv["assignee_id"] == agent2.user["id"] and conv["queue_id"] == billing  # type: ignore[index]
+            ack = await widget.call("message", {"body": "still there?", "client_id": "m2"})
+            got = await desk2.wait("message", lambda d: d["id"] == ack["message"]["id"], timeout=10)
+            assert got["body"] == "still there?"
+        finally:
+            await agent2.close()
+    finally:
+        for r in opened:
+            await r.close()
+        for c in (agent, sup_a, sup_b, customer):
+            await c.close()
