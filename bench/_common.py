@@ -73,3 +73,15 @@ def ms(value: float | None, digits: int = 2) -> float | None:
     if value is None or math.isinf(value):
         return None
     return round(value * 1000, digits)
+
+
+def schedstat(pid: int, tid: int | None = None) -> tuple[float, float]:
+    """(seconds on a CPU, seconds runnable but waiting for one) of a thread (the main thread by
+    default). On a shared machine the waiting share shows how much the OS, not the code, held
+    the thread back."""
+    path = f"/proc/{pid}/task/{tid}/schedstat" if tid else f"/proc/{pid}/schedstat"
+    try:
+        run_ns, wait_ns, _ = Path(path).read_text().split()
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    return int(run_ns) / 1e9, int(wait_ns) / 1e9

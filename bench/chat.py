@@ -77,7 +77,7 @@ import socketio
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._common import cpu_seconds, loadavg, ms, pct, rss_mb  # noqa: E402
+from bench._common import cpu_seconds, loadavg, ms, pct, rss_mb, schedstat  # noqa: E402
 from tests.support.hub import HubProcess  # noqa: E402
 
 CAPACITY = 50  # chats per bench agent (the API's maximum)
@@ -379,8 +379,8 @@ async def drain(msgs: list[Msg], within_s: float) -> bool:
     return all(settled(m) for m in msgs)
 
 
-def summarize(run: dict[str, Any], rate: float, cpu: tuple[float, float, float],
-              cpu_end: tuple[float, float, float]) -> dict[str, Any]:
+def summarize(run: dict[str, Any], rate: float, cpu: tuple[float, ...],
+              cpu_end: tuple[float, ...]) -> dict[str, Any]:
     """Figures of one load phase; CPU over the sending interval (from ``cpu`` to ``cpu_end``)."""
     msgs: list[Msg] = run["msgs"]
     wall = cpu_end[2] - cpu[2]
@@ -414,6 +414,11 @@ def summarize(run: dict[str, Any], rate: float, cpu: tuple[float, float, float],
         "sender_slipped": run["sender_slipped"],
         "hub_cpu_pct": round(100 * (cpu_end[0] - cpu[0]) / wall, 1),
         "loadgen_cpu_pct": round(100 * (cpu_end[1] - cpu[1]) / wall, 1),
+        # the hub's event loop: share of the time on a CPU, and runnable but waiting for a CPU
+        # (other processes on the machine); the rest it was idle or blocked (locks, I/O)
+        "hub_loop_cpu_pct": round(100 * (cpu_end[3] - cpu[3]) / wall, 1),
+        "hub_loop_runqueue_pct": round(100 * (cpu_end[4] - cpu[4]) / wall, 1),
+        "loadgen_runqueue_pct": round(100 * (cpu_end[5] - cpu[5]) / wall, 1),
     }
 
 
@@ -429,8 +434,10 @@ def code_version() -> dict[str, Any]:
     return {"commit": head, "dirty": dirty}
 
 
-def cpu_mark(pid: int) -> tuple[float, float, float]:
-    return cpu_seconds(pid), time.process_time(), now()
+def cpu_mark(pid: int) -> tuple[float, float, float, float, float]:
+    """Hub CPU s, own CPU s, wall clock, the hub's event-loop thread's on-CPU s and runqueue s,
+    and the bench's own runqueue s."""
+    return cpu_seconds(pid), time.process_time(), now(), *schedstat(pid), schedstat(os.getpid())[1]
 
 
 # --------------------------------------------------------------------------- the run
@@ -499,7 +506,8 @@ async def run(a: argparse.Namespace, holder: list[HubProcess]) -> dict[str, Any]
                 steps.append({**s, "held": held, "bench_limited": bench_limited})
                 print(json.dumps({"step": rate, "held": held, "acked_msgs_per_s": s["acked_msgs_per_s"],
                                   "ack_p99_ms": s["ack_p99_ms"], "p99_ms": s["p99_ms"],
-                                  "hub_cpu_pct": s["hub_cpu_pct"], "sender_lag_max_ms": s["sender_lag_max_ms"]}),
+                                  "hub_cpu_pct": s["hub_cpu_pct"], "hub_loop_runqueue_pct": s["hub_loop_runqueue_pct"],
+                                  "sender_lag_max_ms": s["sender_lag_max_ms"]}),
                       file=sys.stderr)
                 if not held:
                     stop_reason = ("the load generator could not send at this rate" if bench_limited
@@ -534,6 +542,9 @@ async def run(a: argparse.Namespace, holder: list[HubProcess]) -> dict[str, Any]
             # neither acked nor delivered when the bench stopped waiting: the hub was still behind
             "unsettled": sum(1 for m in everything if m.ack_ok is None and m.receptions == 0),
             "never_delivered": sum(1 for m in everything if m.ack_ok is not False and m.receptions == 0),
+            # false: the hub was still behind when the bench stopped waiting; the ack comes after
+            # the commit, the push to the desk may come later, so ``lost`` may count late ones
+            "settled": all(settled(m) for m in everything),
             "duplicated": st.duplicated,
             "ack_errors": sum(1 for m in everything if m.ack_ok is False),
             "send_errors": st.send_errors,
