@@ -13,11 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.support.ports import free_port
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+__all__ = ["PostgresServer", "free_port", "pg_bin"]
 
 
 def pg_bin() -> Path | None:

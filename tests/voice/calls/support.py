@@ -9,7 +9,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import struct
 import wave
 from pathlib import Path
@@ -17,21 +16,19 @@ from typing import Any
 
 import numpy as np
 
+from tests.support import ports
+
 SCENARIOS = Path(__file__).with_name("scenarios")
 PCAPS = Path("/usr/share/sip-tester")
 BARESIP_MODULES = Path("/usr/lib/baresip/modules")
 
 
 def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return ports.free_udp_port()  # from this test process's own block (tests/support/ports.py)
 
 
 def free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return ports.free_port()
 
 
 def need(binary: str) -> str:
