@@ -27,7 +27,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 def make_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # Readers run concurrently (WAL): keep enough connections open that a burst does not open
+        # and close overflow connections (each new one opens the file and runs the pragmas).
+        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=20, max_overflow=30)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
