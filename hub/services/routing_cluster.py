@@ -194,6 +194,10 @@ class AcdView:
 #: the commands forwarded to the leader, with how their arguments travel
 COMMANDS = frozenset({"enqueue", "set_agent_state", "occupy", "vacate", "end_wrapup", "accept",
                       "reject", "release", "transfer", "remove_queue", "reload_directory", "tick"})
+#: commands that may be sent again to a new leader when the old one took them and died before
+#: answering (doing them twice ends the same; the new leader restored the rest from the database)
+RESENDABLE = frozenset({"enqueue", "set_agent_state", "end_wrapup", "release", "reload_directory",
+                        "tick"})
 
 
 class ClusterRouting:
@@ -425,13 +429,17 @@ class ClusterRouting:
                         raise error_from_json(reply["error"])
                     return reply.get("result")
                 current = await self.redis.get(LEADER_KEY)
-                if time.monotonic() > deadline or current != leader:
+                if time.monotonic() > deadline:
+                    await self.redis.lrem(queue, 0, payload)
+                    raise RoutingUnavailable("the ACD did not answer in time; try again")
+                if current != leader and (current is not None or self.local is not None):
+                    # a new leader: send it there if the old one never took it (or it is safe)
                     taken = not await self.redis.lrem(queue, 0, payload)
-                    if not taken and time.monotonic() <= deadline:
-                        resend = True  # the old leader never took it: send it to the new one
-                        break
-                    if time.monotonic() > deadline:
-                        raise RoutingUnavailable("the ACD did not answer in time; try again")
+                    if taken and op not in RESENDABLE:
+                        raise RoutingUnavailable("the process running the ACD stopped while doing "
+                                                 "this; check the result and try again")
+                    resend = True
+                    break
             if not resend:
                 return None
 
@@ -482,6 +490,8 @@ class ClusterRouting:
         if op not in COMMANDS:
             raise RoutingError(f"unknown routing command {op!r}")
         if op == "enqueue":
+            if r.engine.contact_location(a["cid"]) is not None:
+                return None  # already there (restored from the database by a new leader)
             return await r.enqueue(await self.conversations.row(a["cid"]))
         if op == "set_agent_state":
             return await r.set_agent_state(a["user_id"], a["state"], a.get("reason"),
