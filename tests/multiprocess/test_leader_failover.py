@@ -28,6 +28,7 @@ class AutoAgent:
         self.accepted: list[str] = []
         self.refused: list[tuple[str, int]] = []
         self._task: asyncio.Task[None] | None = None
+        self._accepting: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
@@ -42,7 +43,9 @@ class AutoAgent:
                 if name == "offer":
                     cid = data["conversation"]["id"]
                     self.offers.append((time.monotonic(), cid))
-                    asyncio.create_task(self._accept(cid))
+                    task = asyncio.create_task(self._accept(cid))
+                    self._accepting.add(task)
+                    task.add_done_callback(self._accepting.discard)
             await asyncio.sleep(0.02)
 
     async def _accept(self, cid: str) -> None:

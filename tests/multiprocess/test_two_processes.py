@@ -1,28 +1,43 @@
-"""Two hub processes serve one centre (#14 scope 3): a customer on process A talks to an agent on
-process B; routing commands from B reach the ACD leader A; the wallboard is live on either."""
+"""Two hub processes serve one centre (#14 scope 3), behind deploy/haproxy.cfg: a customer on
+process A talks to an agent on process B; routing commands from B reach the ACD leader A; the
+wallboard is live on either. Every client goes through the proxy, pinned to a process by its
+``HUBSRV`` cookie (as a browser is after its first response)."""
 
 from __future__ import annotations
 
 import asyncio
 
-from tests.multiprocess.conftest import cluster_stats
+from tests.multiprocess.conftest import Proxy, cluster_stats
 from tests.support.hub import ApiClient, HubProcess
 from tests.support.sockets import Recorder
 
 
-async def test_customer_on_a_talks_to_agent_on_b(pair: tuple[HubProcess, HubProcess]) -> None:
+def pinned(proxy: Proxy, server: str) -> ApiClient:
+    """A client of the proxy that reaches ``server`` (hub1: process A, hub2: process B)."""
+    c = ApiClient(proxy.base_url)
+    c.http.cookies.set("HUBSRV", server, domain="127.0.0.1")
+    return c
+
+
+async def leader_flag(c: ApiClient) -> bool:
+    return bool((await c.ok("GET", "/api/health"))["cluster"]["leader"])
+
+
+async def test_customer_on_a_talks_to_agent_on_b(pair: tuple[HubProcess, HubProcess],
+                                                 proxy: Proxy) -> None:
     a, b = pair
     assert (await cluster_stats(a))["cluster"]["leader"] is True  # type: ignore[index]
     assert (await cluster_stats(b))["cluster"]["leader"] is False  # type: ignore[index]
-    agent = await ApiClient(b.base_url).login("agent1")
-    sup_a = await ApiClient(a.base_url).login("supervisor")
-    sup_b = await ApiClient(b.base_url).login("supervisor")
-    customer = ApiClient(a.base_url)
+    agent = await pinned(proxy, "hub2").login("agent1")
+    sup_a = await pinned(proxy, "hub1").login("supervisor")
+    sup_b = await pinned(proxy, "hub2").login("supervisor")
+    customer = pinned(proxy, "hub1")
+    assert await leader_flag(customer) and not await leader_flag(agent)  # pinned as meant
     opened: list[Recorder] = []
     try:
-        desk = await Recorder("/desk").connect(b.base_url, cookie=agent.cookie_header)
+        desk = await Recorder("/desk").connect(proxy.base_url, cookie=agent.cookie_header)
         opened.append(desk)
-        board_a = await Recorder("/desk").connect(a.base_url, cookie=sup_a.cookie_header)
+        board_a = await Recorder("/desk").connect(proxy.base_url, cookie=sup_a.cookie_header)
         opened.append(board_a)
         state = await agent.ok("POST", "/api/agent/state", {"state": "ready"})  # forwarded to A
         assert state["state"] == "ready"
@@ -33,7 +48,8 @@ async def test_customer_on_a_talks_to_agent_on_b(pair: tuple[HubProcess, HubProc
                                      {"name": "Zhang Wei", "email": "zhang.wei@example.com",
                                       "message": "my meter shows E4"}, status=201)
         cid = session["conversation_id"]
-        widget = await Recorder("/widget").connect(a.base_url, auth={"token": session["token"]})
+        widget = await Recorder("/widget").connect(proxy.base_url, cookie="HUBSRV=hub1",
+                                                   auth={"token": session["token"]})
         opened.append(widget)
         await desk.wait("offer", lambda d: d["conversation"]["id"] == cid, timeout=10)
         await agent.ok("POST", f"/api/conversations/{cid}/accept")  # B's REST → the leader
@@ -53,7 +69,7 @@ async def test_customer_on_a_talks_to_agent_on_b(pair: tuple[HubProcess, HubProc
         assert heard["body"] == "please read me the code"
 
         # the wallboard on either process shows the agent busy with the chat
-        def busy(snap: dict) -> bool:  # type: ignore[type-arg]
+        def busy(snap: dict) -> bool:
             return any(x["id"] == agent.user["id"] and x["load"].get("chat") == 1  # type: ignore[index]
                        for x in snap["agents"])
         await board_a.wait("wallboard", busy, timeout=10)
@@ -69,9 +85,9 @@ async def test_customer_on_a_talks_to_agent_on_b(pair: tuple[HubProcess, HubProc
         # on A, whose desk is on A)
         billing = next(q["id"] for q in await agent.ok("GET", "/api/queues")
                        if q["name"] == "Billing")
-        agent2 = await ApiClient(a.base_url).login("agent2")
+        agent2 = await pinned(proxy, "hub1").login("agent2")
         try:
-            desk2 = await Recorder("/desk").connect(a.base_url, cookie=agent2.cookie_header)
+            desk2 = await Recorder("/desk").connect(proxy.base_url, cookie=agent2.cookie_header)
             opened.append(desk2)
             await agent2.ok("POST", "/api/agent/state", {"state": "ready"})
             await agent.ok("POST", f"/api/conversations/{cid}/transfer", {"queue_id": billing})
