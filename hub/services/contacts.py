@@ -6,13 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import re
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import ColumnElement, Text, asc, cast, delete, desc, func, or_, select, update
 
 from hub.clock import Clock
 from hub.db import tables as t
-from hub.db.uow import Database
+from hub.db.uow import Database, Tx
 from hub.errors import NotFound, ValidationFailed
 from hub.events import Event, EventType
 from hub.security import new_id
@@ -109,15 +110,20 @@ class ContactService:
 
     async def create(self, data: dict[str, Any], actor_id: str | None = None) -> dict[str, Any]:
         values = await self.validate(data, partial=False)
+        async with self.db.tx() as tx:
+            return await self.insert(tx, values, actor_id)
+
+    async def insert(self, tx: Tx, values: dict[str, Any], actor_id: str | None = None) -> dict[str, Any]:
+        """Store a new contact from ``validate``d values in the caller's transaction (a channel's
+        intake creates the contact and its conversation in one transaction)."""
         cid = new_id()
         now = self.clock.now()
-        async with self.db.tx() as tx:
-            await tx.conn.execute(t.contacts.insert().values(
-                id=cid, created_at=now, updated_at=now,
-                **{"email": None, "phone": None, "company": None, "tags": [], "vip": False,
-                   "custom": {}, **values}))
-            tx.emit(Event(EventType.CONTACT_CREATED, now, user_id=actor_id, data={"contact_id": cid}))
-        return await self.get(cid)
+        row = {"id": cid, "created_at": now, "updated_at": now, "owner_agent_id": None,
+               **{"email": None, "phone": None, "company": None, "tags": [], "vip": False,
+                  "custom": {}, **values}}
+        await tx.conn.execute(t.contacts.insert().values(**row))
+        tx.emit(Event(EventType.CONTACT_CREATED, now, user_id=actor_id, data={"contact_id": cid}))
+        return contact_public(SimpleNamespace(**row))
 
     async def get(self, cid: str) -> dict[str, Any]:
         async with self.db.read() as conn:

@@ -277,14 +277,18 @@ class ConversationService:
             raise ValidationFailed(f"message is longer than {MAX_BODY} characters")
         meta = dict(meta or {})
         contact = await self.contacts.find_by_identity(identity.get("email"), identity.get("phone"))
-        if contact is None:
-            contact = await self.contacts.create({k: v for k, v in identity.items()
-                                                  if k in ("name", "email", "phone") and v})
+        new_contact = None
+        if contact is None:  # created in the conversation's transaction
+            new_contact = await self.contacts.validate({k: v for k, v in identity.items()
+                                                        if k in ("name", "email", "phone") and v}, partial=False)
             meta["contact_created"] = True
         cid = conversation_id or new_id()
         now = self.clock.now()
         try:
             async with self.db.tx() as tx:
+                if new_contact is not None:
+                    contact = await self.contacts.insert(tx, new_contact)
+                assert contact is not None
                 await tx.conn.execute(t.conversations.insert().values(
                     id=cid, channel=channel, direction="in", status=status,
                     contact_id=contact["id"], queue_id=queue_id,
