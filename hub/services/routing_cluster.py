@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from hub import acd
 from hub.errors import HubError, NotFound
@@ -402,6 +403,13 @@ class ClusterRouting:
 
     # --- the follower's side of a command -------------------------------------------------------
     async def _call(self, op: str, args: dict[str, Any]) -> Any:
+        try:
+            return await self._send(op, args)
+        except (RedisError, OSError) as err:
+            raise RoutingUnavailable(f"routing commands cannot reach the ACD (Redis: {err}); "
+                                     "try again") from err
+
+    async def _send(self, op: str, args: dict[str, Any]) -> Any:
         req_id = uuid.uuid4().hex
         reply_key = REPLIES + req_id
         deadline = time.monotonic() + self.command_timeout_s

@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 
+from hub.cluster import LEADER_LOCK
 from tests.multiprocess.conftest import cluster_stats
 from tests.support.hub import ApiClient, HubProcess
 from tests.support.sockets import Recorder
@@ -172,3 +173,39 @@ async def _statuses(dsn: str, ids: list[str]) -> dict[str, str]:
         return {r["id"]: r["status"] for r in rows}
     finally:
         await conn.close()
+
+
+async def test_leader_that_loses_its_lock_steps_down(pair: tuple[HubProcess, HubProcess]) -> None:
+    """The leader's lock connection is cut (PostgreSQL restarted, a network cut): it stops its ACD
+    within a second and one process leads again (restored); routing goes on."""
+    a, b = pair
+    dsn = postgres_dsn(a.database_url)
+    agent = await ApiClient(b.base_url).login("agent1")
+    try:
+        desk = await Recorder("/desk").connect(b.base_url, cookie=agent.cookie_header)
+        await agent.ok("POST", "/api/agent/state", {"state": "ready"})
+        conn = await asyncio.wait_for(asyncpg.connect(dsn), 10)
+        try:
+            cut = await conn.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory'"
+                " AND granted AND classid = ($1::bigint >> 32) AND objid = ($1::bigint & 4294967295)",
+                LEADER_LOCK)
+        finally:
+            await conn.close()
+        assert cut == 1
+        deadline = time.monotonic() + 10
+        while True:
+            sa, sb = await cluster_stats(a), await cluster_stats(b)
+            leaders = [s["cluster"] for s in (sa, sb) if s["cluster"]["leader"]]  # type: ignore[index]
+            changed = sa["cluster"]["leaderships"] + sb["cluster"]["leaderships"] >= 2  # type: ignore[index]
+            if len(leaders) == 1 and changed:
+                break
+            assert time.monotonic() < deadline, (sa, sb)
+            await asyncio.sleep(0.2)
+        cid = await open_chat(a, 1)
+        await desk.wait("offer", lambda d: d["conversation"]["id"] == cid, timeout=10)
+        await agent.ok("POST", f"/api/conversations/{cid}/accept")
+        assert (await _assignments(dsn, [cid])) == {cid: 1}
+        await desk.close()
+    finally:
+        await agent.close()
