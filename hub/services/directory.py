@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from datetime import date
 from typing import Any
 
@@ -11,7 +13,7 @@ from sqlalchemy import delete, select, update
 from hub.acd import Calendar, OverflowStep, OverflowTarget, QueueConfig, Strategy
 from hub.clock import Clock
 from hub.db import tables as t
-from hub.db.uow import Database
+from hub.db.uow import Database, Tx
 from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.events import Event, EventType
 from hub.security import new_id
@@ -52,10 +54,41 @@ def queue_config(qid: str, name: str, cfg: dict[str, Any], calendar: Calendar | 
     )
 
 
+#: how long queues and calendars read from the database are reused (changes made through this
+#: service, and those another process announces, clear them at once)
+CACHE_S = 5.0
+
+
 class DirectoryService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
+        # Queues and calendars are read on every routed contact and every rule evaluation; they
+        # change rarely, through this service (or another process's, whose ADMIN_CHANGED arrives
+        # through the bus).
+        self._cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+        db.bus.subscribe(self._on_event, types=(EventType.ADMIN_CHANGED,), name="directory.cache")
+
+    async def _on_event(self, ev: Event) -> None:
+        if ev.data.get("entity") in ("queue", "calendar"):
+            self._cache.clear()
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[Tx]:
+        """A write transaction whose changes the cached reads see as soon as it has committed."""
+        try:
+            async with self.db.tx() as tx:
+                yield tx
+        finally:
+            self._cache.clear()
+
+    async def _cached(self, key: str, load: Callable[[], Awaitable[list[dict[str, Any]]]]) -> list[dict[str, Any]]:
+        hit = self._cache.get(key)
+        now = time.monotonic()
+        if hit is None or now - hit[0] > CACHE_S:
+            hit = (now, await load())
+            self._cache[key] = hit
+        return [dict(x) for x in hit[1]]
 
     async def _audit(self, tx: Any, actor_id: str | None, entity: str, eid: str, action: str) -> None:
         tx.emit(Event(EventType.ADMIN_CHANGED, self.clock.now(), user_id=actor_id,
@@ -72,13 +105,13 @@ class DirectoryService:
             if (await conn.execute(select(t.skills.c.id).where(t.skills.c.name == name))).first():
                 raise Conflict(f"skill {name!r} exists")
         sid = new_id()
-        async with self.db.tx() as tx:
+        async with self._write() as tx:
             await tx.conn.execute(t.skills.insert().values(id=sid, name=name, label=label or name))
             await self._audit(tx, actor_id, "skill", sid, "create")
         return {"id": sid, "name": name, "label": label or name}
 
     async def update_skill(self, sid: str, label: str, actor_id: str) -> dict[str, Any]:
-        async with self.db.tx() as tx:
+        async with self._write() as tx:
             res = await tx.conn.execute(update(t.skills).where(t.skills.c.id == sid).values(label=label))
             if res.rowcount == 0:
                 raise NotFound(f"skill {sid} does not exist")
@@ -86,7 +119,7 @@ class DirectoryService:
         return next(s for s in await self.list_skills() if s["id"] == sid)
 
     async def delete_skill(self, sid: str, actor_id: str) -> None:
-        async with self.db.tx() as tx:
+        async with self._write() as tx:
             res = await tx.conn.execute(delete(t.skills).where(t.skills.c.id == sid))
             if res.rowcount == 0:
                 raise NotFound(f"skill {sid} does not exist")
@@ -101,6 +134,9 @@ class DirectoryService:
             raise ValidationFailed(f"invalid calendar: {err}") from err
 
     async def list_calendars(self) -> list[dict[str, Any]]:
+        return await self._cached("calendars", self._load_calendars)
+
+    async def _load_calendars(self) -> list[dict[str, Any]]:
         async with self.db.read() as conn:
             rows = (await conn.execute(select(t.calendars).order_by(t.calendars.c.name))).all()
         return [dict(r._mapping) for r in rows]
@@ -114,7 +150,7 @@ class DirectoryService:
     async def create_calendar(self, data: dict[str, Any], actor_id: str | None = None) -> dict[str, Any]:
         self._check_calendar(data)
         cid = new_id()
-        async with self.db.tx() as tx:
+        async with self._write() as tx:
             await tx.conn.execute(t.calendars.insert().values(
                 id=cid, name=data["name"], tz=data["tz"], weekly=data.get("weekly") or {},
                 holidays=data.get("holidays") or []))
@@ -124,7 +160,7 @@ class DirectoryService:
     async def update_calendar(self, cid: str, data: dict[str, Any], actor_id: str) -> dict[str, Any]:
         merged = {**await self.get_calendar(cid), **{k: v for k, v in data.items() if v is not None}}
         self._check_calendar(merged)
-        async with self.db.tx() as tx:
+        async with self._write() as tx:
             await tx.conn.execute(update(t.calendars).where(t.calendars.c.id == cid).values(
                 name=merged["name"], tz=merged["tz"], weekly=merged["weekly"],
                 holidays=merged["holidays"]))
@@ -135,7 +171,7 @@ class DirectoryService:
         for q in await self.list_queues():
             if q["calendar_id"] == cid:
                 raise Conflict(f"calendar is used by queue {q['name']!r}")
-        async with self.db.tx() as tx:
+        async with self._write() as tx:
             res = await tx.conn.execute(delete(t.calendars).where(t.calendars.c.id == cid))
             if res.rowcount == 0:
                 raise NotFound(f"calendar {cid} does not exist")
@@ -143,6 +179,9 @@ class DirectoryService:
 
     # --- queues ---------------------------------------------------------------------------
     async def list_queues(self) -> list[dict[str, Any]]:
+        return await self._cached("queues", self._load_queues)
+
+    async def _load_queues(self) -> list[dict[str, Any]]:
         async with self.db.read() as conn:
             rows = (await conn.execute(select(t.queues).order_by(t.queues.c.name))).all()
         return [{"id": r.id, "name": r.name, **QUEUE_DEFAULTS, **r.config} for r in rows]
@@ -180,7 +219,7 @@ class DirectoryService:
         async with self.db.read() as conn:
             if (await conn.execute(select(t.queues.c.id).where(t.queues.c.name == name))).first():
                 raise Conflict(f"queue {name!r} exists")
-        async with self.db.tx() as tx:
+        async with self._write() as tx:
             await tx.conn.execute(t.queues.insert().values(id=qid, name=name, config=cfg,
                                                            created_at=self.clock.now()))
             await self._audit(tx, actor_id, "queue", qid, "create")
@@ -192,7 +231,7 @@ class DirectoryService:
         cfg = {k: current[k] for k in QUEUE_DEFAULTS}
         cfg.update({k: v for k, v in data.items() if k in QUEUE_DEFAULTS and k in data})
         await self._validated(qid, name, cfg)
-        async with self.db.tx() as tx:
+        async with self._write() as tx:
             await tx.conn.execute(update(t.queues).where(t.queues.c.id == qid)
                                   .values(name=name, config=cfg))
             await self._audit(tx, actor_id, "queue", qid, "update")
@@ -200,7 +239,7 @@ class DirectoryService:
 
     async def delete_queue(self, qid: str, actor_id: str) -> None:
         await self.get_queue(qid)
-        async with self.db.tx() as tx:
+        async with self._write() as tx:
             await tx.conn.execute(delete(t.queues).where(t.queues.c.id == qid))
             await self._audit(tx, actor_id, "queue", qid, "delete")
 
