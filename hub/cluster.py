@@ -40,7 +40,7 @@ LOCAL_ONLY_SUBSCRIBERS = ("assist.service.AssistService.on_event", "assist.bot.W
 
 class Cluster:
     def __init__(self, services: Services, routing: ClusterRouting, redis: aioredis.Redis, *,
-                 retry_s: float = 1.0) -> None:
+                 retry_s: float = 0.5) -> None:
         self.s = services
         self.routing = routing
         self.redis = redis

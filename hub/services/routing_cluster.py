@@ -430,7 +430,7 @@ class ClusterRouting:
             await self.redis.expire(queue, 60)
             resend = False
             while True:
-                got = await self.redis.blpop([reply_key], timeout=0.5)
+                got = await self.redis.blpop([reply_key], timeout=0.2)
                 if got is not None:
                     reply = json.loads(got[1])
                     if "error" in reply:
