@@ -105,3 +105,53 @@ async def test_customer_on_a_talks_to_agent_on_b(pair: tuple[HubProcess, HubProc
             await r.close()
         for c in (agent, sup_a, sup_b, customer):
             await c.close()
+
+
+async def test_rules_run_once_in_the_leader_for_events_of_either_process(
+        pair: tuple[HubProcess, HubProcess]) -> None:
+    """Durable consumers (here the automation rules) run in the leader only, for events committed
+    by any process, each event once."""
+    import asyncpg
+
+    a, b = pair
+    admin = await ApiClient(b.base_url).login("admin")
+    sup = await ApiClient(a.base_url).login("supervisor")
+    try:
+        queues = await admin.ok("GET", "/api/queues")
+        billing = next(q["id"] for q in queues if q["name"] == "Billing")
+        await admin.ok("POST", "/api/rules", {
+            "name": "Chats to billing", "event": "conversation.created",
+            "conditions": {"all": [{"field": "event.channel", "op": "eq", "value": "chat"}]},
+            "actions": [{"type": "assign", "queue_id": billing},
+                        {"type": "set_priority", "priority": "high"}]}, status=201)
+        await asyncio.sleep(0.5)
+        ids = []
+        for n, hub in enumerate((b, a, b)):  # opened on the follower and on the leader
+            c = ApiClient(hub.base_url)
+            try:
+                s = await c.ok("POST", "/api/widget/sessions",
+                               {"name": f"Customer {n}", "message": f"invoice {n}"}, status=201)
+            finally:
+                await c.close()
+            ids.append(s["conversation_id"])
+        for cid in ids:
+            for _ in range(150):
+                conv = await sup.ok("GET", f"/api/conversations/{cid}")
+                if conv["queue_id"] == billing and conv["priority"] == 5:
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError(f"the rule never moved {cid}: {conv}")
+        conn = await asyncio.wait_for(asyncpg.connect(
+            a.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)), 10)
+        try:
+            await asyncio.sleep(1.0)  # a second firing would have happened by now
+            rows = await conn.fetch("SELECT conversation_id, count(*) AS n FROM events WHERE "
+                                    "type = 'rule.fired' AND conversation_id = ANY($1) "
+                                    "GROUP BY conversation_id", ids)
+        finally:
+            await conn.close()
+        assert {r["conversation_id"]: int(r["n"]) for r in rows} == dict.fromkeys(ids, 1)
+    finally:
+        await admin.close()
+        await sup.close()
