@@ -214,7 +214,7 @@ def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: C
             await services.bus.close()
             if cluster is not None:
                 await cluster.close()
-            await services.db.engine.dispose()
+            await services.db.close()
 
     routes: list[Any] = [Route("/api/openapi.json", openapi, methods=["GET"]), *api.routes]
 

@@ -7,16 +7,24 @@ Event ids are in commit order (durable consumers rely on it: a checkpoint is "ev
 this id"): on SQLite every writer is serialised by one lock; on PostgreSQL the events are inserted
 at the end of the transaction under a transaction-level advisory lock (so two processes' commits
 cannot interleave their ids), and within this process the insert, commit and publish run under
-one lock (so events are published in id order)."""
+one lock (so events are published in id order).
+
+``write(work)`` is the short path for a hot, simple write (a chat message): ``work`` is plain
+synchronous SQLAlchemy Core on a synchronous connection. On SQLite it runs in the one writer
+thread, statements and commit in a single hop from the event loop, so the write lock is held for
+one thread round trip instead of one event-loop turn per statement (under load each turn waits
+for every other ready task). On PostgreSQL it runs in an ordinary ``tx()``."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from sqlalchemy import text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.db import tables as t
@@ -24,6 +32,10 @@ from hub.events import CAUSE, SIGNALS, Event, EventBus, with_id
 
 #: the PostgreSQL advisory lock key that orders event ids across hub processes
 EVENT_ORDER_LOCK = 7_246_105_373
+
+T = TypeVar("T")
+#: ``write``'s unit of work: synchronous statements on ``conn``; ``emit`` adds an event to it
+SyncWork = Callable[[Connection, Callable[[Event], None]], T]
 
 
 @dataclass
@@ -46,6 +58,8 @@ class Database:
         #: several processes (``hub/db/fanout.py``): each transaction that stored events notifies
         #: this PostgreSQL channel with its highest event id, delivered at commit
         self.notify_channel: str | None = None
+        self._writer: ThreadPoolExecutor | None = None  # SQLite: ``write``'s thread, made on first use
+        self._sync_engine: Engine | None = None
 
     @property
     def dialect(self) -> str:
@@ -83,22 +97,77 @@ class Database:
             if self._write_lock is not None:
                 self._write_lock.release()
 
+    async def write(self, work: SyncWork[T]) -> T:
+        """Run ``work`` as one transaction (see the module docstring); its events are stored with
+        it and published after commit, like ``tx()``'s."""
+        if self._write_lock is None:
+            async with self.tx() as tx:
+                return await tx.conn.run_sync(lambda conn: work(conn, tx.emit))
+        cause = CAUSE.get()
+        loop = asyncio.get_running_loop()
+        await self._write_lock.acquire()
+        try:
+            result, published = await loop.run_in_executor(self._writer_thread(), self._run_write, work, cause)
+            if published:
+                self.bus.publish(published)  # before another writer of this process can commit
+            return result
+        finally:
+            self._write_lock.release()
+
+    def _writer_thread(self) -> ThreadPoolExecutor:
+        if self._writer is None:
+            from hub.db.engine import _sqlite_pragmas
+
+            self._sync_engine = create_engine(self.engine.url.set(drivername="sqlite"),
+                                              connect_args={"timeout": 30}, pool_size=1, max_overflow=0)
+            event.listen(self._sync_engine, "connect", _sqlite_pragmas)
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        return self._writer
+
+    def _run_write(self, work: SyncWork[Any], cause: dict[str, Any] | None) -> tuple[Any, list[Event]]:
+        assert self._sync_engine is not None
+        events: list[Event] = []
+        with self._sync_engine.begin() as conn:
+            result = work(conn, events.append)
+            published = _store_sync(conn, events, cause) if events else []
+        return result, published
+
+    async def close(self) -> None:
+        """Stop the writer thread (if ``write`` started it) and close the engines."""
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()
+            self._sync_engine = None
+        await self.engine.dispose()
+
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         async with self.engine.connect() as conn:
             yield conn
 
 
-async def _store(conn: AsyncConnection, events: list[Event]) -> list[Event]:
-    cause = CAUSE.get()
+_INSERT_EVENTS = t.events.insert().returning(t.events.c.id, sort_by_parameter_order=True)
+
+
+def _caused(events: list[Event], cause: dict[str, Any] | None) -> tuple[list[Event], list[dict[str, Any]]]:
     events = [e if e.cause is not None or cause is None else with_id(e, 0, cause) for e in events]
-    rows = [e.row() for e in events if e.type not in SIGNALS]
-    ids: list[int] = []
-    if rows:
-        result = await conn.execute(t.events.insert().returning(t.events.c.id, sort_by_parameter_order=True), rows)
-        ids = [int(r[0]) for r in result]
-    out: list[Event] = []
+    return events, [e.row() for e in events if e.type not in SIGNALS]
+
+
+def _with_ids(events: list[Event], ids: list[int]) -> list[Event]:
     it = iter(ids)
-    for e in events:
-        out.append(e if e.type in SIGNALS else with_id(e, next(it), e.cause))
-    return out
+    return [e if e.type in SIGNALS else with_id(e, next(it), e.cause) for e in events]
+
+
+async def _store(conn: AsyncConnection, events: list[Event]) -> list[Event]:
+    events, rows = _caused(events, CAUSE.get())
+    ids = [int(r[0]) for r in await conn.execute(_INSERT_EVENTS, rows)] if rows else []
+    return _with_ids(events, ids)
+
+
+def _store_sync(conn: Connection, events: list[Event], cause: dict[str, Any] | None) -> list[Event]:
+    events, rows = _caused(events, cause)
+    ids = [int(r[0]) for r in conn.execute(_INSERT_EVENTS, rows)] if rows else []
+    return _with_ids(events, ids)

@@ -5,11 +5,11 @@ close and rate through it. Routing (who gets the conversation) is ``RoutingServi
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import and_, desc, func, or_, select, update
+from sqlalchemy import Connection, Insert, Update, and_, desc, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub.clock import Clock
@@ -39,6 +39,23 @@ def message_public(row: Any, attachments: list[dict[str, Any]] | None = None) ->
             "sender": row.sender, "sender_name": row.sender_name, "body": row.body,
             "client_id": row.client_id, "attachments": attachments or [],
             "created_at": row.created_at}
+
+
+def _message_insert(mid: str, cid: str, kind: str, sender: str, user_id: str | None,
+                    sender_name: str | None, body: str, client_id: str | None, now: float) -> Insert:
+    return t.messages.insert().values(
+        id=mid, conversation_id=cid, kind=kind, sender=sender, sender_user_id=user_id,
+        sender_name=sender_name, body=body, client_id=client_id, created_at=now)
+
+
+def _touch(cid: str, now: float) -> Update:
+    return update(t.conversations).where(t.conversations.c.id == cid).values(updated_at=now)
+
+
+def _message_created(msg: dict[str, Any], user_id: str | None, queue_id: str | None,
+                     assignee_id: str | None) -> Event:
+    return Event(EventType.MESSAGE_CREATED, msg["created_at"], conversation_id=msg["conversation_id"],
+                 user_id=user_id, queue_id=queue_id, data={"message": msg, "assignee_id": assignee_id})
 
 
 class ConversationService:
@@ -317,9 +334,7 @@ class ConversationService:
                               attachment_ids: list[str] | None = None) -> dict[str, Any]:
         mid = new_id()
         now = self.clock.now()
-        await tx.conn.execute(t.messages.insert().values(
-            id=mid, conversation_id=cid, kind=kind, sender=sender, sender_user_id=user_id,
-            sender_name=sender_name, body=body, client_id=client_id, created_at=now))
+        await tx.conn.execute(_message_insert(mid, cid, kind, sender, user_id, sender_name, body, client_id, now))
         atts: list[dict[str, Any]] = []
         if attachment_ids:
             a = t.attachments.c
@@ -331,13 +346,11 @@ class ConversationService:
             await tx.conn.execute(update(t.attachments).where(a.id.in_(attachment_ids))
                                   .values(message_id=mid, conversation_id=cid))
             atts = [attachment_public(r) for r in rows]
-        await tx.conn.execute(update(t.conversations).where(t.conversations.c.id == cid)
-                              .values(updated_at=now))
+        await tx.conn.execute(_touch(cid, now))
         msg = {"id": mid, "conversation_id": cid, "kind": kind, "sender": sender,
                "sender_name": sender_name, "body": body, "client_id": client_id,
                "attachments": atts, "created_at": now}
-        tx.emit(Event(EventType.MESSAGE_CREATED, now, conversation_id=cid, user_id=user_id,
-                      queue_id=queue_id, data={"message": msg, "assignee_id": assignee_id}))
+        tx.emit(_message_created(msg, user_id, queue_id, assignee_id))
         return msg
 
     async def add_message(self, cid: str, *, sender: str, body: str, kind: str = "message",
@@ -367,14 +380,27 @@ class ConversationService:
             raise InvalidState("the conversation is closed")
         if sender == "customer" and sender_name is None:
             sender_name = row.contact_name
+        name = sender_name or (user.display_name if user else None)
+        user_id = user.id if user else None
         try:
+            if not attachment_ids and email is None:  # the chat path: one hop to the writer
+                mid, now = new_id(), self.clock.now()
+                msg = {"id": mid, "conversation_id": cid, "kind": kind, "sender": sender,
+                       "sender_name": name, "body": body, "client_id": client_id,
+                       "attachments": [], "created_at": now}
+
+                def work(conn: Connection, emit: Callable[[Event], None]) -> None:
+                    conn.execute(_message_insert(mid, cid, kind, sender, user_id, name, body, client_id, now))
+                    conn.execute(_touch(cid, now))
+                    emit(_message_created(msg, user_id, row.queue_id, row.assignee_id))
+
+                await self.db.write(work)
+                return msg
             async with self.db.tx() as tx:
                 msg = await self.insert_message(
-                    tx, cid, kind=kind, sender=sender, body=body,
-                    sender_name=sender_name or (user.display_name if user else None),
-                    queue_id=row.queue_id, assignee_id=row.assignee_id,
-                    user_id=user.id if user else None, client_id=client_id,
-                    attachment_ids=attachment_ids)
+                    tx, cid, kind=kind, sender=sender, body=body, sender_name=name,
+                    queue_id=row.queue_id, assignee_id=row.assignee_id, user_id=user_id,
+                    client_id=client_id, attachment_ids=attachment_ids)
                 if email is not None:
                     await self._insert_email(tx, cid, msg["id"], email)
                 return msg
