@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 # The rule engine acts as this user (audit trail: "rules"); supervisor rights for transfers.
 RULES_USER = User(id="rules", username="rules", display_name="Automation rule", roles=("supervisor",))
 CACHE_S = 5.0
+#: the parts of a rule's context that come with the event (see ``RuleEngine.event_context``)
+EVENT_SECTIONS = frozenset({"event", "message"})
 CHAIN_MEMORY = 10_000  # chains whose fired rules are remembered (a replay falls back on the events)
 #: the rule engine's durable event consumer (its checkpoint and idempotency keys)
 CONSUMER = "workflows.rules"
@@ -168,6 +170,16 @@ class RuleEngine:
         return [r for r in self._cache if r["event"] == event_type]
 
     # --- context -----------------------------------------------------------------------------------
+    def event_context(self, etype: str, data: dict[str, Any], at: float) -> dict[str, Any]:
+        """The part of the context an event carries itself (no reads): ``event`` and ``message``."""
+        ctx: dict[str, Any] = {"event": {"type": etype, **{k: v for k, v in data.items()
+                                                           if isinstance(v, str | int | float | bool)}},
+                               "time": {"now": at}}
+        if isinstance(data.get("message"), dict):
+            m = data["message"]
+            ctx["message"] = {k: m.get(k) for k in ("id", "kind", "sender", "body", "sender_name")}
+        return ctx
+
     async def context(self, etype: str, *, conversation_id: str | None = None, ticket_id: str | None = None,
                       work_order_id: str | None = None, contact_id: str | None = None,
                       data: dict[str, Any] | None = None, at: float | None = None) -> dict[str, Any]:
@@ -265,12 +277,19 @@ class RuleEngine:
         # one set of fired rules per chain, shared by every event of the chain this process handles
         # (events are handled one after another here, after the actions that caused them ended)
         chain.fired = self._fired_in(chain.id, chain.fired)
-        ctx = await self.context(etype, conversation_id=ev.conversation_id, data=ev.data, at=ev.at)
-        is_open = await self._open_checker(ctx)
+        # Conditions that read only what the event carries (a message's text) are evaluated
+        # without reading the conversation, contact or calendars: most events match no rule.
+        light = set().union(*(R.sections(r["conditions"]) for r in rules)) <= EVENT_SECTIONS
+        full = None if light else await self.context(etype, conversation_id=ev.conversation_id,
+                                                    data=ev.data, at=ev.at)
+        ctx = full if full is not None else self.event_context(etype, ev.data, ev.at)
+        is_open = await self._open_checker(ctx) if not light else (lambda _c: None)
         for rule in rules:
             matched, trace = R.evaluate(rule["conditions"], ctx, is_open)
             if not matched:
                 continue
+            if full is None:  # the actions and their templates see the whole context
+                full = ctx = await self.context(etype, conversation_id=ev.conversation_id, data=ev.data, at=ev.at)
             # a replayed event (after a crash) whose firing is already stored does not fire again
             effect = f"{ev.id}:{rule['id']}" if ev.id is not None else None
             if effect is not None and await effect_done(self.s.db, CONSUMER, effect):

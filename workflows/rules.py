@@ -101,6 +101,15 @@ def _eval(cond: dict[str, Any], ctx: dict[str, Any], is_open: OpenAt, trace: lis
     return ok
 
 
+def sections(cond: dict[str, Any]) -> set[str]:
+    """The parts of the context a condition tree reads (``contact``, ``message``, ``time`` …)."""
+    if "all" in cond or "any" in cond:
+        return set().union(*(sections(c) for c in cond.get("all") or cond.get("any") or []))
+    if "business_hours" in cond:
+        return {"time"}
+    return {str(cond.get("field", "")).split(".", 1)[0]}
+
+
 MAX_CONDITIONS = 200
 _SCALAR = (str, int, float, bool, type(None))
 
