@@ -39,6 +39,10 @@ async def test_customer_on_a_talks_to_agent_on_b(pair: tuple[HubProcess, HubProc
         opened.append(desk)
         board_a = await Recorder("/desk").connect(proxy.base_url, cookie=sup_a.cookie_header)
         opened.append(board_a)
+        # a refusal of the ACD on A comes back to B's caller as the same error
+        r = await agent.post("/api/agent/state", {"state": "not_ready", "reason": "nap"})
+        assert r.status_code == 422 and r.json()["code"] == "validation_error", r.text
+        assert "unknown reason code 'nap'" in r.json()["detail"]
         state = await agent.ok("POST", "/api/agent/state", {"state": "ready"})  # forwarded to A
         assert state["state"] == "ready"
         await desk.wait("agent_state", lambda d: d["state"] == "ready", timeout=10)
