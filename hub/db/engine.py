@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -52,10 +52,18 @@ def _upgrade(connection: Connection, url: str) -> None:
     command.upgrade(cfg, "heads")
 
 
+#: the PostgreSQL advisory lock key held while one process migrates the schema
+MIGRATION_LOCK = 7_246_105_375
+
+
 async def migrate(engine: AsyncEngine) -> None:
     """Bring the schema to the newest Alembic revision."""
     url = engine.url.render_as_string(hide_password=False)
     async with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            # several hub processes starting at once (docs/SCALING.md): one migrates, the others
+            # wait for its commit and find nothing left to do
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
         await conn.run_sync(_upgrade, url)
 
 
