@@ -20,10 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import redis.asyncio as aioredis
+from sqlalchemy import text
 
 from hub.db.fanout import EventFanout, asyncpg_dsn
+from hub.db.uow import Tx
 from hub.events import EventType
-from hub.services.routing_cluster import ClusterRouting
+from hub.services.routing_cluster import ClusterRouting, RoutingUnavailable
 
 if TYPE_CHECKING:
     from hub.app import Services
@@ -32,6 +34,10 @@ log = logging.getLogger(__name__)
 
 #: the PostgreSQL advisory lock key held by the process that runs the ACD
 LEADER_LOCK = 7_246_105_374
+#: fencing: every transaction applying ACD decisions holds it shared; a new leader takes it
+#: exclusively once before restoring, so the old leader's last transactions are committed (and
+#: restored) or were refused (the lock was no longer theirs)
+FENCE_LOCK = 7_246_105_376
 
 #: live subscribers of components that do not say ``local_only`` themselves but push to sockets
 #: or act once per event: with several processes they run where their event was committed
@@ -48,6 +54,8 @@ class Cluster:
         self.dsn = asyncpg_dsn(services.settings.effective_database_url)
         self.fanout = EventFanout(self.dsn, services.bus, services.bus.store)  # type: ignore[arg-type]  # opened by build_services
         self._lock_conn: Any = None
+        self._lock_pid: int | None = None  # the lock connection's backend
+        routing.fence = self.fence
         self._loop: asyncio.Task[None] | None = None
         self._ready = False
         self.became_leader_at: float | None = None
@@ -110,11 +118,29 @@ class Cluster:
                 self._lock_conn = await asyncio.wait_for(asyncpg.connect(self.dsn), 5)
             got = await asyncio.wait_for(
                 self._lock_conn.fetchval("SELECT pg_try_advisory_lock($1)", LEADER_LOCK), 5)
+            if got:
+                self._lock_pid = int(await self._lock_conn.fetchval("SELECT pg_backend_pid()"))
+                # wait for the transactions a previous leader had under way (see FENCE_LOCK)
+                await asyncio.wait_for(self._lock_conn.fetchval(
+                    "SELECT pg_advisory_lock($1)", FENCE_LOCK), 10)
+                await self._lock_conn.fetchval("SELECT pg_advisory_unlock($1)", FENCE_LOCK)
             return bool(got)
         except (OSError, asyncpg.PostgresError, TimeoutError, asyncpg.InterfaceError):
             log.warning("cluster: could not try the leader lock", exc_info=True)
             await self._close_lock()
             return False
+
+    async def fence(self, tx: Tx) -> None:
+        """In a transaction applying ACD decisions: go on only while this process holds the
+        leader lock (checked under the shared fence lock: see FENCE_LOCK)."""
+        await tx.conn.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": FENCE_LOCK})
+        held = (await tx.conn.execute(text(
+            "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
+            " AND classid = :hi AND objid = :lo AND pid = :pid"),
+            {"hi": LEADER_LOCK >> 32, "lo": LEADER_LOCK & 0xFFFFFFFF,
+             "pid": self._lock_pid or -1})).first()
+        if held is None:
+            raise RoutingUnavailable("this process no longer runs the ACD; try again")
 
     async def _still_holding(self) -> bool:
         conn = self._lock_conn

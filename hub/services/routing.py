@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from sqlalchemy import select, update
@@ -79,6 +79,9 @@ class RoutingService:
         #: called after the engine's state may have changed (several processes: the leader
         #: publishes its view, ``hub/services/routing_cluster.py``)
         self.on_change: Callable[[], None] | None = None
+        #: several processes: run first in every transaction applying ACD decisions; raises when
+        #: this process no longer holds the leader lock, so a deposed leader writes nothing
+        self.fence: Callable[[Tx], Awaitable[None]] | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -360,6 +363,8 @@ class RoutingService:
             return
         now = self.clock.now()
         async with self.db.tx() as tx:
+            if self.fence is not None:
+                await self.fence(tx)
             for d in decisions:
                 await self._apply_one(tx, d, now, forced_by)
         if self.on_change is not None:

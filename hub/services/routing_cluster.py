@@ -22,13 +22,14 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from hub import acd
+from hub.db.uow import Tx
 from hub.errors import HubError, NotFound
 from hub.services.auth import AuthService, User
 from hub.services.conversations import ConversationService
@@ -222,6 +223,8 @@ class ClusterRouting:
         self._follower_task: asyncio.Task[None] | None = None
         self.commands_served = 0
         self.commands_sent = 0
+        #: set by ``hub/cluster.py``: the leader's fencing check (``RoutingService.fence``)
+        self.fence: Callable[[Tx], Awaitable[None]] | None = None
 
     # --- who runs the ACD ---------------------------------------------------------------------
     @property
@@ -235,6 +238,7 @@ class ClusterRouting:
         await self._stop_following()
         local = self.make_local()
         local.on_change = self._view_dirty.set
+        local.fence = self.fence
         self.conversations.offered_to.clear()  # the restore offers again
         await local.start()
         self.local = local
