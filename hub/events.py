@@ -29,6 +29,7 @@ import contextlib
 import contextvars
 import dataclasses
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -132,6 +133,9 @@ class Event:
 
 Subscriber = Callable[[Event], Awaitable[None]]
 
+#: a subscriber whose events wait longer than this in its queue is named in the log
+LAG_WARNING_S = 2.0
+
 
 class ConsumerStore(Protocol):
     """Where durable consumers keep their checkpoints and read the log (``hub/db/consumers.py``)."""
@@ -161,6 +165,9 @@ class _Worker:
         self.busy = False
         self.task: asyncio.Task[None] | None = None
         self.failures = 0
+        self.stamps: deque[float] = deque()  # when each queued event was published (monotonic)
+        self.lag_max = 0.0  # the longest an event waited in this queue, seconds
+        self._warned_at = 0.0
 
     def wants(self, ev: Event) -> bool:
         return self.types is None or ev.type in self.types
@@ -170,7 +177,17 @@ class _Worker:
             self.overflow(ev)
             return
         self.queue.append(ev)
+        self.stamps.append(time.monotonic())
         self.wake.set()
+
+    def took(self, published: float) -> None:
+        """Note how long an event waited; say so (at most every 10 s) when it is seconds."""
+        now = time.monotonic()
+        lag = now - published
+        self.lag_max = max(self.lag_max, lag)
+        if lag > LAG_WARNING_S and now - self._warned_at > 10:
+            self._warned_at = now
+            log.warning("subscriber %s is %.1f s behind (%d events queued)", self.name, lag, len(self.queue))
 
     def overflow(self, ev: Event) -> None:
         self.bus.dropped += 1
@@ -189,6 +206,7 @@ class _Worker:
         while True:
             while self.queue:
                 ev = self.queue.popleft()
+                self.took(self.stamps.popleft())
                 self.busy = True
                 try:
                     await self.deliver(ev)
@@ -240,6 +258,7 @@ class _Consumer(_Worker):
                         len(self.queue))
         self.behind = True
         self.queue.clear()
+        self.stamps.clear()
         self.wake.set()
 
     @property
@@ -257,6 +276,7 @@ class _Consumer(_Worker):
         while True:
             while self.queue and not self.behind:
                 ev = self.queue.popleft()
+                self.took(self.stamps.popleft())
                 if self.last_id is not None and ev.id is not None and ev.id <= self.last_id:
                     continue  # already handled during the catch-up
                 self.busy = True
@@ -457,6 +477,7 @@ class EventBus:
             await _cancel(c.task)
             c.task = None
             c.queue.clear()
+            c.stamps.clear()
             c.behind = c.ready = c.busy = False
         if self._flusher is not None:
             await _cancel(self._flusher)
@@ -536,9 +557,11 @@ class EventBus:
         """Queue depths and positions, for health pages and benches."""
         return {
             "published_id": self.published_id, "dropped": self.dropped,
-            "live": {w.name: {"queued": len(w.queue), "failures": w.failures} for w in self._live},
+            "live": {w.name: {"queued": len(w.queue), "failures": w.failures, "lag_max_s": round(w.lag_max, 3)}
+                     for w in self._live},
             "consumers": {c.name: {"queued": len(c.queue), "last_id": c.last_id, "behind": c.behind,
-                                   "failures": c.failures} for c in self._consumers.values()},
+                                   "failures": c.failures, "lag_max_s": round(c.lag_max, 3)}
+                          for c in self._consumers.values()},
         }
 
 

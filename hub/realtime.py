@@ -47,6 +47,7 @@ class DeskNamespace(socketio.AsyncNamespace):
         self.s = services
         self._wallboard_task: asyncio.Task[None] | None = None
         self._wallboard_dirty = False
+        self._pushes: set[asyncio.Task[None]] = set()
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         user = await self.s.auth.user_for_token(cookie_value(environ, SESSION_COOKIE))
@@ -98,7 +99,7 @@ class DeskNamespace(socketio.AsyncNamespace):
             rooms = ["supervisors"]
             if ev.data.get("assignee_id"):
                 rooms.append(f"user:{ev.data['assignee_id']}")
-            await self.emit("message", msg, to=rooms)
+            self._push("message", msg, rooms)
         elif t is EventType.TYPING:
             if ev.data.get("sender") == "customer":
                 row = await self.s.conversations.row(ev.conversation_id)  # type: ignore[arg-type]  # typing: in a conversation
@@ -132,6 +133,14 @@ class DeskNamespace(socketio.AsyncNamespace):
         if t in WALLBOARD_EVENTS:
             self._schedule_wallboard()
 
+    def _push(self, event: str, data: Any, to: str | list[str]) -> None:
+        """Emit without waiting for the sends to every recipient: an emit costs event-loop turns
+        (a task per recipient), and the next event should not wait for them. Emits started in
+        order are queued to each socket in order."""
+        task = asyncio.create_task(self.emit(event, data, to=to))
+        self._pushes.add(task)
+        task.add_done_callback(self._pushes.discard)
+
     def _schedule_wallboard(self) -> None:
         self._wallboard_dirty = True
         if self._wallboard_task is None or self._wallboard_task.done():
@@ -147,6 +156,8 @@ class DeskNamespace(socketio.AsyncNamespace):
             await asyncio.sleep(self.s.settings.wallboard_interval_s)
 
     async def close(self) -> None:
+        if self._pushes:
+            await asyncio.wait(list(self._pushes), timeout=2)
         if self._wallboard_task is not None:
             self._wallboard_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
