@@ -5,7 +5,12 @@ Which database: a test that takes ``database_url`` (directly or through a fixtur
 runs on SQLite; a test marked ``storage`` (about storage semantics: the unit of work, the
 scheduler, restarts and kills, restore, migrations, concurrency, durability) runs on SQLite and
 on PostgreSQL (``[sqlite]`` / ``[postgres]`` in its id). Mark a module with
-``pytestmark = pytest.mark.storage`` or a single test with ``@pytest.mark.storage``."""
+``pytestmark = pytest.mark.storage`` or a single test with ``@pytest.mark.storage``.
+
+Workers: ``pytest`` with no paths (the whole suite, as ``make test`` runs it) spreads the tests over
+``HUB_TEST_WORKERS`` (default 2) pytest-xdist worker processes (``--dist worksteal``); each has its
+own PostgreSQL server, template databases, temp dirs and block of ports (tests/support/ports.py).
+Paths, ``-n``, ``--pdb`` or ``HUB_TEST_WORKERS=0`` run in one process as before."""
 
 from __future__ import annotations
 
@@ -15,10 +20,26 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from tests.support.hub import InProcessHub, running_hub
+from tests.support.models import share_loaded_models
 from tests.support.postgres import PostgresServer, pg_bin
 from tests.support.redis import RedisServer, redis_bin
 
 BOTH_DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """The whole suite on ``HUB_TEST_WORKERS`` xdist workers (see the module docstring)."""
+    whole_suite = config.args_source is pytest.Config.ArgsSource.TESTPATHS
+    if (not whole_suite or hasattr(config, "workerinput")
+            or getattr(config.option, "numprocesses", "no xdist") is not None
+            or config.getoption("usepdb") or config.getoption("collectonly")):
+        return
+    workers = int(os.environ.get("HUB_TEST_WORKERS") or 2)
+    if workers > 1:
+        config.option.numprocesses = workers
+        if config.option.dist == "no":
+            config.option.dist = "worksteal"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -63,3 +84,9 @@ def redis_server() -> Iterator[RedisServer]:
     server = RedisServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _speech_models_loaded_once() -> None:
+    """vosk and piper models are loaded once per test process (tests/support/models.py)."""
+    share_loaded_models()

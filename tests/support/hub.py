@@ -140,7 +140,7 @@ class HubProcess:
         self.env = {**({} if "HUB_EMAIL_PORT" in os.environ else {"HUB_EMAIL_PORT": "0"}),
                     "HUB_ASSIST_BOT": "off", **(env or {})}  # the widget bot: off unless asked
 
-    def start(self, timeout: float = 30) -> HubProcess:
+    def start(self, timeout: float = 90) -> HubProcess:  # a bound, not a target: busy CI machines
         env = {**os.environ, "HUB_DATA_DIR": str(self.data_dir), "HUB_PORT": str(self.port),
                "HUB_DEMO": "1", "HUB_DATABASE_URL": self.database_url, "HUB_LOG_LEVEL": "warning",
                "HUB_WEB_DIR": str(REPO / "web" / "dist"), **self.env}
