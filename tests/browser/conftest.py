@@ -42,6 +42,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One Chromium per module, not per test process: while Playwright's sync API is open its event
+    loop counts as running in this thread, so the asyncio tests that pytest-xdist runs next in the
+    same process could not start theirs."""
     if not CHROMIUM.exists():
         msg = (f"{CHROMIUM} is missing: install the Debian package (apt-get install chromium); "
                "the browser tests never download a browser")

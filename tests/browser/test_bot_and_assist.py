@@ -6,7 +6,6 @@ question the bot could not answer in the knowledge base's gaps view."""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from tests.browser.steps import (
     widget_messages,
 )
 from tests.support.hub import HubProcess
+from tests.support.wait import eventually_sync
 
 pytestmark = pytest.mark.browser
 
@@ -51,13 +51,8 @@ def hub(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[HubProcess]:
 def wait_for_faq_index(api: httpx.Client) -> None:
     """The FAQ index opens in the background after start (model load); until it is ready the
     bot leaves new chats to people, so the story starts when it is."""
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        status = api.get("/api/kb/status").json()
-        if status.get("ready") and status.get("indexed"):
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"the FAQ index did not open: {status}")
+    eventually_sync(lambda: api.get("/api/kb/status").json(), 90, every=0.25, what="the FAQ index opens",
+                    until=lambda status: status.get("ready") and status.get("indexed"))
 
 
 def test_bot_answers_hands_over_and_agent_uses_a_suggestion(customer: Page, agent1: Page, person,

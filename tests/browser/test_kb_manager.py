@@ -3,14 +3,13 @@ paraphrase, import a file with a bad row, see a question the bot could not answe
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.steps import log_in
 from tests.support.hub import HubProcess
+from tests.support.wait import eventually_sync
 
 pytestmark = pytest.mark.browser
 
@@ -30,10 +29,8 @@ def wait_for_search_index(base_url: str) -> None:
     """Set-up: the hub loads the embedding model in the background after it starts."""
     with httpx.Client(base_url=base_url, timeout=10) as client:
         client.post("/api/auth/login", json={"username": "km", "password": "demo"})
-        deadline = time.monotonic() + 90
-        while not client.get("/api/kb/status").json()["ready"]:
-            assert time.monotonic() < deadline, "the search index did not become ready"
-            time.sleep(0.3)
+        eventually_sync(lambda: client.get("/api/kb/status").json()["ready"], 90, every=0.3,
+                        what="the search index becomes ready")
 
 
 def test_knowledge_manager_writes_publishes_searches_imports_and_sees_a_gap(person, hub, tmp_path):

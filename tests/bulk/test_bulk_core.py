@@ -21,6 +21,7 @@ from hub.events import EventBus, EventType
 from hub.security import new_id
 from hub.services.bulk import BulkJobs, BulkTables
 from hub.services.scheduler import Scheduler
+from tests.support.wait import eventually
 
 pytestmark = pytest.mark.storage  # SQLite and PostgreSQL (tests/conftest.py)
 
@@ -95,9 +96,7 @@ class Rig:
 
 
 async def until(check: Callable[[], Awaitable[bool]], within_s: float = WAIT_S) -> None:
-    async with asyncio.timeout(within_s):
-        while not await check():  # noqa: ASYNC110 - polls the database
-            await asyncio.sleep(0.02)
+    await eventually(check, within_s, every=0.02)  # polls the database
 
 
 @pytest.fixture

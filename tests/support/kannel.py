@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.postgres import free_port
+from tests.support.wait import eventually_sync
 
 BEARERBOX = "/usr/sbin/bearerbox"
 SMSBOX = "/usr/sbin/smsbox"
@@ -257,16 +258,11 @@ max-messages = 0
 
     def wait_received(self, count: int, timeout: float = 30,
                       predicate: object = None) -> list[Received]:
-        deadline = time.monotonic() + timeout
-        while True:
-            got = self.received()
-            if predicate is not None:
-                got = [r for r in got if predicate(r)]  # type: ignore[operator]
-            if len(got) >= count:
-                return got
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the phone got {len(got)} of {count} messages in {timeout} s")
-            time.sleep(0.05)
+        def got() -> list[Received]:
+            return [r for r in self.received() if predicate is None or predicate(r)]  # type: ignore[operator]
+
+        return eventually_sync(got, timeout, until=lambda rs: len(rs) >= count,
+                               what=f"the phone gets {count} messages")
 
     def stop(self) -> None:
         for proc in reversed(self.procs):

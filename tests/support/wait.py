@@ -24,26 +24,31 @@ async def eventually(check: Callable[[], Any], within: float = 10.0, *, until: C
                      every: float = 0.05, what: str | None = None) -> Any:
     """Call ``check`` (sync or async) every ``every`` seconds until it gives a truthy value (or
     ``until(value)`` is truthy) and return that value; fail with an AssertionError after
-    ``within`` seconds."""
-    deadline = time.monotonic() + within
+    ``within`` seconds (a check still running then is cancelled)."""
     last: Any = _NOTHING
     error: BaseException | None = None
-    while True:
-        try:
-            value = check()
-            if inspect.isawaitable(value):
-                value = await value
-        except AssertionError as err:  # a check written with asserts: not yet
-            error, value = err, _NOTHING
-        else:
-            error, last = None, value
-            if (until(value) if until is not None else value):
-                return value
-        if time.monotonic() >= deadline:
-            name = what or getattr(check, "__qualname__", repr(check))
-            seen = f"last raised {error!r}" if error is not None else f"last returned {last!r}"
-            raise AssertionError(f"not true within {within} s: {name} ({seen})")
-        await asyncio.sleep(every)
+    deadline = asyncio.timeout(within)
+    try:
+        async with deadline:
+            while True:
+                try:
+                    value = check()
+                    if inspect.isawaitable(value):
+                        value = await value
+                except AssertionError as err:  # a check written with asserts: not yet
+                    error = err
+                else:
+                    error, last = None, value
+                    if until(value) if until is not None else value:
+                        return value
+                await asyncio.sleep(every)
+    except TimeoutError:
+        if not deadline.expired():
+            raise  # the check's own time-out
+        name = what or getattr(check, "__qualname__", repr(check))
+        seen = (f"last raised {error!r}" if error is not None else
+                "no answer yet" if last is _NOTHING else f"last returned {last!r}")
+        raise AssertionError(f"not true within {within} s: {name} ({seen})") from None
 
 
 def eventually_sync(check: Callable[[], Any], within: float = 10.0, *, until: Callable[[Any], Any] | None = None,
@@ -63,6 +68,7 @@ def eventually_sync(check: Callable[[], Any], within: float = 10.0, *, until: Ca
                 return value
         if time.monotonic() >= deadline:
             name = what or getattr(check, "__qualname__", repr(check))
-            seen = f"last raised {error!r}" if error is not None else f"last returned {last!r}"
+            seen = (f"last raised {error!r}" if error is not None else
+                "no answer yet" if last is _NOTHING else f"last returned {last!r}")
             raise AssertionError(f"not true within {within} s: {name} ({seen})")
         time.sleep(every)

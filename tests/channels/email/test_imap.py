@@ -21,6 +21,7 @@ from tests.api.helpers import agent_desk
 from tests.channels.email.support import conversations_of
 from tests.support.hub import running_hub
 from tests.support.postgres import free_port
+from tests.support.wait import eventually
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 USER, PASSWORD = "support", "s3cret-imap"
@@ -140,12 +141,7 @@ def mail(n: int, subject: str, body: str, *, in_reply_to: str | None = None) -> 
 
 
 async def wait_for(predicate, within_s: float = 15):  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(within_s):
-        while True:
-            value = await predicate()
-            if value:
-                return value
-            await asyncio.sleep(0.1)
+    return await eventually(predicate, within_s, every=0.1)
 
 
 async def test_polled_mail_becomes_threaded_conversations_and_is_never_fetched_twice(tmp_path, dovecot):

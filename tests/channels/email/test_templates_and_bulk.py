@@ -16,6 +16,7 @@ from hub.clock import ManualClock
 from tests.api.helpers import agent_desk
 from tests.channels.email.support import HUB_ADDRESS, channel, swaks
 from tests.support.hub import InProcessHub, running_hub
+from tests.support.wait import eventually
 
 WELCOME = {"name": "Welcome", "subject": "Hello {{contact.name}}",
            "body": "Dear {{contact.name}},\n\nyour case {{conversation.id}} is with {{agent.name}}.",
@@ -23,12 +24,7 @@ WELCOME = {"name": "Welcome", "subject": "Hello {{contact.name}}",
 
 
 async def poll(fetch: Any, until: Any, within_s: float = 30, every_s: float = 0.05) -> Any:
-    async with asyncio.timeout(within_s):
-        while True:
-            value = await fetch()
-            if until(value):
-                return value
-            await asyncio.sleep(every_s)
+    return await eventually(fetch, within_s, until=until, every=every_s)
 
 
 async def test_templates_crud_with_rbac_and_unknown_placeholders_refused(hub):

@@ -13,6 +13,7 @@ import pytest
 
 from tests.support.hub import InProcessHub
 from tests.support.kannel import Kannel, have_kannel
+from tests.support.wait import eventually
 
 TOKEN = "kannel-test-token"
 OUR_NUMBER = "95007"
@@ -43,12 +44,7 @@ class SmsRig:
 
 async def poll(fetch: Any, done: Any, within_s: float = 20, every: float = 0.1) -> Any:
     """Call ``fetch`` until ``done(value)``; every wait is bounded."""
-    async with asyncio.timeout(within_s):
-        while True:
-            value = await fetch()
-            if done(value):
-                return value
-            await asyncio.sleep(every)
+    return await eventually(fetch, within_s, until=done, every=every)
 
 
 async def start_rig(tmp_path: Path, database_url: str, **extra: Any) -> SmsRig:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from tests.support import ports
+from tests.support.wait import eventually
 
 SCENARIOS = Path(__file__).with_name("scenarios")
 PCAPS = Path("/usr/share/sip-tester")
@@ -284,9 +285,4 @@ def env_flag(name: str) -> bool:
 
 async def wait_for(predicate, within: float = 20, interval: float = 0.1):  # type: ignore[no-untyped-def]
     """Await ``predicate()`` until it returns something truthy (returned), for at most ``within`` s."""
-    async with asyncio.timeout(within):
-        while True:
-            value = await predicate()
-            if value:
-                return value
-            await asyncio.sleep(interval)
+    return await eventually(predicate, within, every=interval)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.wait import eventually
 from tests.voice.calls.conftest import agent_phone, sip_port
 from tests.voice.calls.support import Baresip
 
@@ -20,9 +21,7 @@ def active(hub):  # type: ignore[no-untyped-def]
 
 
 async def until(predicate, within: float = 10) -> None:  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(within):
-        while not predicate():  # noqa: ASYNC110 - polls the call's state
-            await asyncio.sleep(0.05)
+    await eventually(predicate, within)  # polls the call's state
 
 
 async def caller_phone(hub, workdir: Path) -> Baresip:  # type: ignore[no-untyped-def]

@@ -16,6 +16,7 @@ from aiortc.contrib.media import MediaPlayer
 from aiortc.mediastreams import MediaStreamError
 
 from tests.support.sockets import Recorder
+from tests.support.wait import eventually
 from tests.voice.calls.support import Sipp, read_wav, rms, write_tone
 
 pytestmark = pytest.mark.slow
@@ -83,9 +84,7 @@ def looping_caller(hub: Any, tmp_path: Path, timeout_s: float = 50) -> Sipp:
 
 
 async def until(predicate, within: float = 10) -> None:  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(within):
-        while not predicate():  # noqa: ASYNC110 - polls state that has no event
-            await asyncio.sleep(0.05)
+    await eventually(predicate, within)  # polls state that has no event
 
 
 async def test_agent_answers_in_the_browser_and_audio_flows_both_ways(voice_hub, tmp_path: Path):
