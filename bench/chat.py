@@ -17,11 +17,12 @@ and the hub is stopped on exit, errors included.
    ``POST /api/widget/handover``, ``assist/api.py`` → ``WidgetBot.handover``): the chat is queued,
    offered to an agent, who accepts. Customers whose chat was not accepted in time do not send.
 4. **Saturation search** (``saturation_msgs_per_s``), run first, on an idle hub: short steps
-   (``--step-seconds``, at least 60 messages) at increasing offered rates (``--steps``); a step
+   (``--step-seconds``, at least 100 messages) at increasing offered rates (``--steps``); a step
    holds when the acked rate (acks within 1 s after the step's last send) is at least 95 % of the
    offered rate and the ack p99 is under 250 ms. The figure is the highest rate that held; the
-   search stops at the first step that does not hold (or after ``--saturation-budget`` s). Each
-   step waits for its own acks and deliveries (up to 10 s) before the next.
+   search stops at the first step that fails twice in a row (the machine is shared: a failed
+   step is tried once more from an idle hub), or after ``--saturation-budget`` s. Each step
+   waits for its own acks and deliveries (up to 10 s) before the next.
 5. **Latency at a fixed rate** (``rate_msgs_per_s``, default 100 msg/s for ``--seconds``), after
    the failed step's backlog is gone (``hub_idle_before``; waited up to ``--drain`` s).
 
@@ -86,9 +87,11 @@ MAKE_RUN_BOT = "demo"
 ACK_P99_LIMIT_S = 0.250
 KEEP_UP = 0.95
 DEFAULT_STEPS = "10,25,50,100,200,300,400,600,800,1000,1200"
-MIN_STEP_MESSAGES = 60  # a slow step lasts long enough for its p99 to mean something
+MIN_STEP_MESSAGES = 100  # a slow step lasts long enough for its p99 to mean something
+STEP_ATTEMPTS = 2  # a step fails when it failed twice in a row
 QUIET_S, QUIET_MAX_S = 3.0, 30.0  # after the hand-over bound: wait for accepts to stop coming
 STEP_DRAIN_S = 10.0  # longest wait for a step's late acks and deliveries
+IDLE_CPU, IDLE_MAX_S = 0.15, 30.0  # the hub counts as idle under 15 % of a core over 1 s
 TARGETS = {"saturation_msgs_per_s": ">= 400", "p99_ms_at_100_msgs_per_s": "< 50",
            "rss_mb": "< 400 (KB loaded)", "new_chats_per_s": ">= 100"}
 MULTI_PROCESS_MISSING = ("multi-process mode needs HUB_DATABASE_URL (PostgreSQL) and HUB_REDIS_URL; "
@@ -422,6 +425,18 @@ def summarize(run: dict[str, Any], rate: float, cpu: tuple[float, ...],
     }
 
 
+async def wait_hub_idle(pid: int, within_s: float) -> float:
+    """Wait (bounded) until the hub used under IDLE_CPU of a core over a second: events of the
+    set-up (hand-overs, offers, assist work) may still be in its queues after the last accept."""
+    t0 = now()
+    while now() - t0 < within_s:
+        c0 = cpu_seconds(pid)
+        await asyncio.sleep(1.0)
+        if cpu_seconds(pid) - c0 < IDLE_CPU:
+            break
+    return round(now() - t0, 1)
+
+
 def code_version() -> dict[str, Any]:
     """The commit measured, and whether the working tree had uncommitted changes."""
     try:
@@ -475,6 +490,7 @@ async def run(a: argparse.Namespace, holder: list[HubProcess]) -> dict[str, Any]
         if not pool:
             raise RuntimeError(f"no chat was accepted by an agent: {chats} {handed}")
         random.Random(1).shuffle(pool)
+        result["hub_idle_wait_s"] = await wait_hub_idle(pid, IDLE_MAX_S)
         result.update({"deflate": bool(st.deflate) and min(st.deflate) > 0, **chats,
                        "clients_sending": len(pool), **handed})
 
@@ -490,30 +506,44 @@ async def run(a: argparse.Namespace, holder: list[HubProcess]) -> dict[str, Any]
             saturation = 0.0
             stop_reason = "all steps held"
             search_end = now() + a.saturation_budget
-            for rate in [float(x) for x in a.steps.split(",") if x.strip()]:
+            rates = [float(x) for x in a.steps.split(",") if x.strip()]
+            attempt = 0
+            while rates:
+                rate = rates[0]
                 seconds = max(a.step_seconds, MIN_STEP_MESSAGES / rate)
                 if now() + seconds > search_end:
                     stop_reason = "time budget of the search used up"
                     break
+                attempt += 1
                 mark = cpu_mark(pid)
-                step = await offer_load(pool, rate, seconds, f"s{rate:g}", st)
+                step = await offer_load(pool, rate, seconds, f"s{rate:g}.{attempt}", st)
                 mark_end = cpu_mark(pid)
                 await drain(step["msgs"], STEP_DRAIN_S)
                 s = summarize(step, rate, mark, mark_end)
                 bench_limited = s["sent_msgs_per_s"] < KEEP_UP * rate
                 held = (not bench_limited and s["acked_msgs_per_s"] >= KEEP_UP * rate
                         and s["ack_p99_ms"] is not None and s["ack_p99_ms"] < ACK_P99_LIMIT_S * 1000)
-                steps.append({**s, "held": held, "bench_limited": bench_limited})
-                print(json.dumps({"step": rate, "held": held, "acked_msgs_per_s": s["acked_msgs_per_s"],
+                steps.append({**s, "attempt": attempt, "held": held, "bench_limited": bench_limited})
+                print(json.dumps({"step": rate, "attempt": attempt, "held": held,
+                                  "acked_msgs_per_s": s["acked_msgs_per_s"],
                                   "ack_p99_ms": s["ack_p99_ms"], "p99_ms": s["p99_ms"],
                                   "hub_cpu_pct": s["hub_cpu_pct"], "hub_loop_runqueue_pct": s["hub_loop_runqueue_pct"],
                                   "sender_lag_max_ms": s["sender_lag_max_ms"]}),
                       file=sys.stderr)
-                if not held:
-                    stop_reason = ("the load generator could not send at this rate" if bench_limited
-                                   else f"{rate:g} msg/s did not hold")
+                if held:
+                    saturation = rate
+                    rates.pop(0)
+                    attempt = 0
+                    continue
+                if bench_limited:
+                    stop_reason = "the load generator could not send at this rate"
                     break
-                saturation = rate
+                if attempt >= STEP_ATTEMPTS:
+                    stop_reason = f"{rate:g} msg/s did not hold ({attempt} attempts)"
+                    break
+                # the machine is shared: a failed step is tried once more from an idle hub
+                await drain(list(st.msgs.values()), STEP_DRAIN_S)
+                await wait_hub_idle(pid, IDLE_MAX_S / 3)
             result["saturation_msgs_per_s"] = saturation
             result["saturation_stop"] = stop_reason
             # the failed step's backlog must be gone before the fixed-rate phase
