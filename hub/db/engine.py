@@ -29,7 +29,7 @@ def make_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         # Readers run concurrently (WAL): keep enough connections open that a burst does not open
         # and close overflow connections (each new one opens the file and runs the pragmas).
-        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=20, max_overflow=30)
+        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=40, max_overflow=60)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)

@@ -385,9 +385,9 @@ class ConversationService:
         try:
             if not attachment_ids and email is None:  # the chat path: one hop to the writer
                 mid, now = new_id(), self.clock.now()
-                msg = {"id": mid, "conversation_id": cid, "kind": kind, "sender": sender,
-                       "sender_name": name, "body": body, "client_id": client_id,
-                       "attachments": [], "created_at": now}
+                msg: dict[str, Any] = {"id": mid, "conversation_id": cid, "kind": kind, "sender": sender,
+                                       "sender_name": name, "body": body, "client_id": client_id,
+                                       "attachments": [], "created_at": now}
 
                 def work(conn: Connection, emit: Callable[[Event], None]) -> None:
                     conn.execute(_message_insert(mid, cid, kind, sender, user_id, name, body, client_id, now))

@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 from hub import acd
 from hub.clock import Clock
@@ -362,67 +362,101 @@ class RoutingService:
         if not decisions:
             return
         now = self.clock.now()
-        async with self.db.tx() as tx:
-            if self.fence is not None:
+        # what the rows become is decided here, on the event loop (the engine and the offers map
+        # are read and changed only under the routing lock, never from the writer thread)
+        requeue = self._requeued(decisions)
+
+        def work(conn: Connection, emit: Callable[[Event], None]) -> None:
+            for i, d in enumerate(decisions):
+                self._apply_one(conn, emit, d, now, forced_by, i in requeue)
+
+        if self.fence is None:
+            await self.db.write(work)
+        else:
+            async with self.db.tx() as tx:
                 await self.fence(tx)
-            for d in decisions:
-                await self._apply_one(tx, d, now, forced_by)
+                await tx.conn.run_sync(lambda conn: work(conn, tx.emit))
+        self._remember_offers(decisions)
         if self.on_change is not None:
             self.on_change()
 
-    async def _conv_update(self, tx: Tx, cid: str, **values: Any) -> None:
-        await tx.conn.execute(update(t.conversations).where(t.conversations.c.id == cid)
-                              .values(updated_at=self.clock.now(), **values))
-
-    async def _apply_one(self, tx: Tx, d: Any, now: float, forced_by: User | None) -> None:
+    def _requeued(self, decisions: list[Any]) -> set[int]:
+        """The revoked offers (by position) after which the contact waits again: its last offer
+        went (timed out or withdrawn) and the engine still has it."""
         offered = self.conversations.offered_to
-        if isinstance(d, acd.Offer):
-            offered.setdefault(d.contact_id, {})[d.agent_id] = d.expires_at
-            await self._conv_update(tx, d.contact_id, status="offered")
-            tx.emit(Event(EventType.CONVERSATION_OFFERED, now, conversation_id=d.contact_id,
-                          user_id=d.agent_id, queue_id=d.queue_id, data={"expires_at": d.expires_at}))
-        elif isinstance(d, acd.OfferRevoked):
-            offered.get(d.contact_id, {}).pop(d.agent_id, None)
-            if not offered.get(d.contact_id):
+        pending = {cid: set(offered.get(cid, {})) for cid in
+                   {getattr(d, "contact_id", None) for d in decisions} if cid is not None}
+        out: set[int] = set()
+        for i, d in enumerate(decisions):
+            if isinstance(d, acd.Offer):
+                pending[d.contact_id].add(d.agent_id)
+            elif isinstance(d, acd.OfferRevoked):
+                pending[d.contact_id].discard(d.agent_id)
+                if (not pending[d.contact_id] and str(d.reason) in ("timeout", "withdrawn")
+                        and self.engine.contact_location(d.contact_id)):
+                    out.add(i)
+            elif isinstance(d, acd.Assigned | acd.Abandoned):
+                pending[d.contact_id].clear()
+        return out
+
+    def _remember_offers(self, decisions: list[Any]) -> None:
+        offered = self.conversations.offered_to
+        for d in decisions:
+            if isinstance(d, acd.Offer):
+                offered.setdefault(d.contact_id, {})[d.agent_id] = d.expires_at
+            elif isinstance(d, acd.OfferRevoked):
+                offered.get(d.contact_id, {}).pop(d.agent_id, None)
+                if not offered.get(d.contact_id):
+                    offered.pop(d.contact_id, None)
+            elif isinstance(d, acd.Assigned | acd.Abandoned):
                 offered.pop(d.contact_id, None)
-                if str(d.reason) in ("timeout", "withdrawn") and self.engine.contact_location(d.contact_id):
-                    await self._conv_update(tx, d.contact_id, status="queued")
-            tx.emit(Event(EventType.CONVERSATION_OFFER_REVOKED, now, conversation_id=d.contact_id,
-                          user_id=d.agent_id, data={"reason": str(d.reason)}))
+
+    def _conv_update(self, conn: Connection, cid: str, **values: Any) -> None:
+        conn.execute(update(t.conversations).where(t.conversations.c.id == cid)
+                     .values(updated_at=self.clock.now(), **values))
+
+    def _apply_one(self, conn: Connection, emit: Callable[[Event], None], d: Any, now: float,
+                   forced_by: User | None, requeue: bool) -> None:
+        """One decision's rows and event (synchronous: runs in the database's writer)."""
+        if isinstance(d, acd.Offer):
+            self._conv_update(conn, d.contact_id, status="offered")
+            emit(Event(EventType.CONVERSATION_OFFERED, now, conversation_id=d.contact_id,
+                       user_id=d.agent_id, queue_id=d.queue_id, data={"expires_at": d.expires_at}))
+        elif isinstance(d, acd.OfferRevoked):
+            if requeue:
+                self._conv_update(conn, d.contact_id, status="queued")
+            emit(Event(EventType.CONVERSATION_OFFER_REVOKED, now, conversation_id=d.contact_id,
+                       user_id=d.agent_id, data={"reason": str(d.reason)}))
         elif isinstance(d, acd.Assigned):
-            offered.pop(d.contact_id, None)
-            await self._conv_update(tx, d.contact_id, status="assigned", assignee_id=d.agent_id,
-                                    last_agent_id=d.agent_id, assigned_at=now, queue_id=d.queue_id)
-            tx.emit(Event(EventType.CONVERSATION_ASSIGNED, now, conversation_id=d.contact_id,
-                          user_id=d.agent_id, queue_id=d.queue_id, data={"waited_s": d.waited_s}))
+            self._conv_update(conn, d.contact_id, status="assigned", assignee_id=d.agent_id,
+                              last_agent_id=d.agent_id, assigned_at=now, queue_id=d.queue_id)
+            emit(Event(EventType.CONVERSATION_ASSIGNED, now, conversation_id=d.contact_id,
+                       user_id=d.agent_id, queue_id=d.queue_id, data={"waited_s": d.waited_s}))
         elif isinstance(d, acd.NoAnswer):
-            tx.emit(Event(EventType.CONVERSATION_NO_ANSWER, now, conversation_id=d.contact_id,
-                          user_id=d.agent_id))
+            emit(Event(EventType.CONVERSATION_NO_ANSWER, now, conversation_id=d.contact_id,
+                       user_id=d.agent_id))
         elif isinstance(d, acd.Overflowed):
             target = d.target
             data = {"reason": str(d.reason), "target": target.kind, "target_queue_id": target.queue_id,
                     "from_queue_id": d.from_queue_id}
             if target.kind == "queue":
-                await self._conv_update(tx, d.contact_id, queue_id=target.queue_id, status="queued")
+                self._conv_update(conn, d.contact_id, queue_id=target.queue_id, status="queued")
             elif target.kind == "reject":
-                await self._conv_update(tx, d.contact_id, status="closed", closed_at=now,
-                                        disposition="rejected")
+                self._conv_update(conn, d.contact_id, status="closed", closed_at=now, disposition="rejected")
             else:
-                await self._conv_update(tx, d.contact_id, status="pending")
-            tx.emit(Event(EventType.CONVERSATION_OVERFLOWED, now, conversation_id=d.contact_id,
-                          queue_id=d.from_queue_id, data=data))
+                self._conv_update(conn, d.contact_id, status="pending")
+            emit(Event(EventType.CONVERSATION_OVERFLOWED, now, conversation_id=d.contact_id,
+                       queue_id=d.from_queue_id, data=data))
         elif isinstance(d, acd.Abandoned):
-            offered.pop(d.contact_id, None)
-            tx.emit(Event(EventType.CONVERSATION_ABANDONED, now, conversation_id=d.contact_id,
-                          queue_id=d.queue_id, data={"waited_s": d.waited_s}))
+            emit(Event(EventType.CONVERSATION_ABANDONED, now, conversation_id=d.contact_id,
+                       queue_id=d.queue_id, data={"waited_s": d.waited_s}))
         elif isinstance(d, acd.AgentStateChanged):
             values = {"state": str(d.state), "reason": d.reason or None, "since": d.at}
-            res = await tx.conn.execute(update(t.agent_states)
-                                        .where(t.agent_states.c.user_id == d.agent_id).values(**values))
+            res = conn.execute(update(t.agent_states).where(t.agent_states.c.user_id == d.agent_id).values(**values))
             if res.rowcount == 0:
-                await tx.conn.execute(t.agent_states.insert().values(user_id=d.agent_id, **values))
-            tx.emit(Event(EventType.AGENT_STATE_CHANGED, now, user_id=d.agent_id,
-                          data={"state": str(d.state), "reason": d.reason or None, "since": d.at,
-                                "forced_by": forced_by.id if forced_by else None}))
+                conn.execute(t.agent_states.insert().values(user_id=d.agent_id, **values))
+            emit(Event(EventType.AGENT_STATE_CHANGED, now, user_id=d.agent_id,
+                       data={"state": str(d.state), "reason": d.reason or None, "since": d.at,
+                             "forced_by": forced_by.id if forced_by else None}))
         else:
             log.debug("unhandled ACD decision %r", d)
