@@ -383,7 +383,7 @@ class ConversationService:
         name = sender_name or (user.display_name if user else None)
         user_id = user.id if user else None
         try:
-            if not attachment_ids and email is None:  # the chat path: one hop to the writer
+            if not attachment_ids:  # chat, SMS, email replies: one hop to the writer
                 mid, now = new_id(), self.clock.now()
                 msg: dict[str, Any] = {"id": mid, "conversation_id": cid, "kind": kind, "sender": sender,
                                        "sender_name": name, "body": body, "client_id": client_id,
@@ -392,6 +392,8 @@ class ConversationService:
                 def work(conn: Connection, emit: Callable[[Event], None]) -> None:
                     conn.execute(_message_insert(mid, cid, kind, sender, user_id, name, body, client_id, now))
                     conn.execute(_touch(cid, now))
+                    if email is not None:
+                        conn.execute(self._email_insert(new_id(), cid, mid, email))
                     emit(_message_created(msg, user_id, row.queue_id, row.assignee_id))
 
                 await self.db.write(work)
@@ -481,15 +483,18 @@ class ConversationService:
     async def _insert_email(self, tx: Tx, cid: str, message_id: str | None,
                             email: dict[str, Any]) -> str:
         eid = new_id()
-        await tx.conn.execute(t.email_messages.insert().values(
+        await tx.conn.execute(self._email_insert(eid, cid, message_id, email))
+        return eid
+
+    def _email_insert(self, eid: str, cid: str, message_id: str | None, email: dict[str, Any]) -> Insert:
+        return t.email_messages.insert().values(
             id=eid, conversation_id=cid, message_id=message_id,
             direction=email.get("direction", "in"), rfc_message_id=email["rfc_message_id"],
             mid_hash=email["mid_hash"], dedupe_key=email["dedupe_key"],
             subject=email.get("subject"), from_addr=email.get("from_addr"),
             to_addrs=list(email.get("to_addrs") or []), html=email.get("html"),
             meta=dict(email.get("meta") or {}), status=email.get("status", "received"),
-            attempts=int(email.get("attempts", 0)), created_at=self.clock.now()))
-        return eid
+            attempts=int(email.get("attempts", 0)), created_at=self.clock.now())
 
     async def _raise_if_duplicate_email(self, email: dict[str, Any] | None, err: Exception) -> None:
         if email is None:
