@@ -17,6 +17,7 @@ import socketio
 from assist.bot import BotPolicy, WidgetBot
 from assist.faq import Faq
 from assist.service import CONCURRENCY, MAX_PENDING, AssistService
+from assist.states import STATE_EVENTS
 from hub.api.http import Api
 from hub.errors import ConfigError
 
@@ -83,8 +84,13 @@ class AssistComponent:
                              queues=tuple(st.assist_bot_queues), faq_lookup=lambda: self.faq)
         services.extras["assist"] = self.service
         services.extras["bot"] = self.bot
-        services.bus.subscribe(self.service.on_event)
-        services.bus.subscribe(self.bot.on_event)
+        # Suggestions and the bot act where the customer's message was committed (their pushes
+        # reach every process's sockets); with several processes the conversations' states also
+        # follow what the others commit (an assignment by the ACD leader).
+        services.bus.subscribe(self.service.on_event, name="assist.suggestions", local_only=True)
+        services.bus.subscribe(self.service.on_remote_event, name="assist.states", remote_only=True,
+                               types=STATE_EVENTS)
+        services.bus.subscribe(self.bot.on_event, name="assist.bot", local_only=True)
         self._load_task = asyncio.create_task(self._load(), name="assist-load")
 
     async def _load(self) -> None:

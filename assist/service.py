@@ -164,6 +164,12 @@ class AssistService:
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 
+    async def on_remote_event(self, ev: Event) -> None:
+        """Another process's event: only what it says about the conversation's state."""
+        self.states.apply(ev)
+        if ev.type in (EventType.CONVERSATION_CLOSED, EventType.CONVERSATION_ABANDONED) and ev.conversation_id:
+            self._forget(ev.conversation_id)
+
     def _forget(self, cid: str) -> None:
         for d in (self._current, self._current_text, self._latest, self._recent, self._pending):
             d.pop(cid, None)

@@ -15,6 +15,13 @@ from hub.events import Event, EventType
 
 #: statuses whose conversation an agent is handling or previewing: suggestions are worth it
 ACTIVE = frozenset({"assigned", "offered"})
+#: the events ``ConversationStates.apply`` learns from
+STATE_EVENTS = frozenset({
+    EventType.CONVERSATION_CREATED, EventType.CONVERSATION_QUEUED, EventType.CONVERSATION_TRANSFERRED,
+    EventType.BOT_HANDED_OVER, EventType.CONVERSATION_OFFERED, EventType.CONVERSATION_OFFER_REVOKED,
+    EventType.CONVERSATION_ASSIGNED, EventType.CONVERSATION_OVERFLOWED, EventType.CONVERSATION_ABANDONED,
+    EventType.CONVERSATION_CLOSED,
+})
 
 
 @dataclass(slots=True)

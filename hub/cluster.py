@@ -39,9 +39,6 @@ LEADER_LOCK = 7_246_105_374
 #: restored) or were refused (the lock was no longer theirs)
 FENCE_LOCK = 7_246_105_376
 
-#: live subscribers of components that do not say ``local_only`` themselves but push to sockets
-#: or act once per event: with several processes they run where their event was committed
-LOCAL_ONLY_SUBSCRIBERS = ("assist.service.AssistService.on_event", "assist.bot.WidgetBot.on_event")
 
 
 class Cluster:
@@ -80,8 +77,6 @@ class Cluster:
 
     async def ready(self) -> None:
         """After the components registered their consumers: run them if leading; keep trying."""
-        for name in LOCAL_ONLY_SUBSCRIBERS:
-            self.s.bus.mark_local_only(name)
         self._ready = True
         if self.is_leader:
             await self.s.bus.start_consumers()

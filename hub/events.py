@@ -153,13 +153,15 @@ class _Worker:
     """One subscriber: its queue and the task that feeds it, one event at a time, in order."""
 
     def __init__(self, bus: EventBus, name: str, fn: Subscriber, types: Iterable[str] | None,
-                 local_only: bool = False) -> None:
+                 local_only: bool = False, remote_only: bool = False) -> None:
         self.bus = bus
         self.name = name
         self.fn = fn
         self.types: frozenset[str] | None = None if types is None else frozenset(str(t) for t in types)
         #: only events committed by this process (see ``EventBus.subscribe``)
         self.local_only = local_only
+        #: only events other processes committed (state kept from them; see ``subscribe``)
+        self.remote_only = remote_only
         self.queue: deque[Event] = deque()
         self.wake = asyncio.Event()
         self.busy = False
@@ -360,12 +362,15 @@ class EventBus:
 
     # --- registering ----------------------------------------------------------------------------
     def subscribe(self, fn: Subscriber, *, types: Iterable[str] | None = None,
-                  name: str | None = None, local_only: bool = False) -> Callable[[], None]:
+                  name: str | None = None, local_only: bool = False,
+                  remote_only: bool = False) -> Callable[[], None]:
         """A live subscriber (at most once); returns its unsubscribe. With several processes it
         also gets the other processes' events (``publish_remote``) unless ``local_only``: a
         subscriber that pushes to sockets (the Socket.IO Redis manager delivers its emits to every
-        process's clients) or acts once per event runs only where its event was committed."""
-        worker = _Worker(self, name or _name_of(fn), fn, types, local_only)
+        process's clients) or acts once per event runs only where its event was committed. A
+        component that acts on its process's events but keeps state from everyone's subscribes a
+        second function with ``remote_only`` (nothing calls it in a single process)."""
+        worker = _Worker(self, name or _name_of(fn), fn, types, local_only, remote_only)
         self._live.append(worker)
         with contextlib.suppress(RuntimeError):  # no running loop: started by ``start``
             worker.start()
@@ -376,12 +381,6 @@ class EventBus:
             if worker.task is not None:
                 worker.task.cancel()
         return unsubscribe
-
-    def mark_local_only(self, name: str) -> None:
-        """Make the live subscriber(s) named ``name`` ``local_only`` (see ``subscribe``)."""
-        for w in self._live:
-            if w.name == name:
-                w.local_only = True
 
     def consume(self, name: str, fn: Subscriber, *, types: Iterable[str] | None = None) -> None:
         """A durable consumer named ``name`` (its checkpoint's key: keep it stable)."""
@@ -405,7 +404,7 @@ class EventBus:
             if ev.id is not None and ev.id > self.published_id:
                 self.published_id = ev.id
             for w in self._live:
-                if w.wants(ev):
+                if not w.remote_only and w.wants(ev):
                     w.offer(ev)
             self._to_consumers(ev)
 
