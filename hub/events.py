@@ -398,27 +398,23 @@ class EventBus:
     # --- dispatching ------------------------------------------------------------------------------
     def publish(self, events: Iterable[Event]) -> None:
         """Queue committed events (and signals) for every interested subscriber; runs none of them."""
-        if self._closed:
-            return
-        for ev in events:
-            if ev.id is not None and ev.id > self.published_id:
-                self.published_id = ev.id
-            for w in self._live:
-                if not w.remote_only and w.wants(ev):
-                    w.offer(ev)
-            self._to_consumers(ev)
+        self._publish(events, remote=False)
 
     def publish_remote(self, events: Iterable[Event]) -> None:
         """Events another process committed (read from the log by ``hub/db/fanout.py``): for the
         live subscribers that are not ``local_only``, and the durable consumers."""
+        self._publish(events, remote=True)
+
+    def _publish(self, events: Iterable[Event], *, remote: bool) -> None:
         if self._closed:
             return
         for ev in events:
             if ev.id is not None and ev.id > self.published_id:
                 self.published_id = ev.id
             for w in self._live:
-                if not w.local_only and w.wants(ev):
-                    w.offer(ev)
+                if (w.local_only if remote else w.remote_only) or not w.wants(ev):
+                    continue
+                w.offer(ev)
             self._to_consumers(ev)
 
     def _to_consumers(self, ev: Event) -> None:
