@@ -52,7 +52,7 @@ SUGGESTIONS = 3
 MIN_QUERY_WORDS = 4
 #: defaults of the settings assist_suggest_max_pending / assist_suggest_concurrency
 MAX_PENDING = 64
-CONCURRENCY = 2
+CONCURRENCY = 1  # the default of assist_suggest_concurrency (hub/config.py)
 #: conversations whose latest customer texts are remembered (least recently used forgotten)
 TEXTS_KEPT = 20_000
 

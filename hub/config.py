@@ -188,8 +188,10 @@ class Settings:
     assist_bot: str = "demo"  # on | off | demo (on when demo data is on)
     assist_bot_queues: tuple[str, ...] = ()  # queues whose chats the bot answers first; empty: all
     assist_category_examples: int = 5000  # closed conversations kept for category suggestions
-    # live suggestions: searches at once, and conversations waiting (beyond: the oldest dropped)
-    assist_suggest_concurrency: int = 2
+    # live suggestions: searches at once, and conversations waiting (beyond: the oldest dropped);
+    # one at a time leaves the second core to the chat path (bench/chat.py: p99 at 100 msg/s
+    # 316 ms with 2, 150 ms with 1)
+    assist_suggest_concurrency: int = 1
     assist_suggest_max_pending: int = 64
     # fax channel (docs/CONFIGURATION.md, "Fax channel")
     fax_enabled: bool = True
