@@ -25,6 +25,7 @@ async def test_ticket_from_a_chat_with_notes_attachment_and_first_response(hub):
     assert tk["conversations"][0]["id"] == cid and tk["first_response_at"] is None
     # the agent answers the customer in the chat: that is the first response
     await agent.ok("POST", f"/api/conversations/{cid}/messages", {"body": "Sorry, checking now"}, status=201)
+    await hub.services.bus.settled()  # the first response is noted by a consumer after the commit
     tk = await agent.ok("GET", f"/api/tickets/{tk['id']}")
     assert tk["first_response_at"] is not None
     assert [h["kind"] for h in tk["history"]] == ["created", "first_response"]
