@@ -469,13 +469,13 @@ class EventBus:
             return
         self._started = False
         for c in self._consumers.values():
-            await _cancel(c.task)
+            await cancel_task(c.task)
             c.task = None
             c.queue.clear()
             c.stamps.clear()
             c.behind = c.ready = c.busy = False
         if self._flusher is not None:
-            await _cancel(self._flusher)
+            await cancel_task(self._flusher)
             self._flusher = None
         with contextlib.suppress(Exception):
             await self.flush_checkpoints()
@@ -500,10 +500,10 @@ class EventBus:
             with contextlib.suppress(TimeoutError):
                 await self._wait_idle(self._consumers.values(), drain_s)
         for c in self._consumers.values():
-            await _cancel(c.task)
+            await cancel_task(c.task)
             c.task = None
         if self._flusher is not None:
-            await _cancel(self._flusher)
+            await cancel_task(self._flusher)
             self._flusher = None
         await self.flush_checkpoints()
         self._consumers.clear()
@@ -515,7 +515,7 @@ class EventBus:
             await self._wait_idle(self._live, drain_s)
         self._closed = True
         for w in self._live:
-            await _cancel(w.task)
+            await cancel_task(w.task)
         self._live.clear()
 
     async def _wait_idle(self, workers: Iterable[_Worker], within_s: float) -> None:
@@ -566,7 +566,8 @@ def _name_of(fn: Callable[..., Any]) -> str:
     return f"{type(owner).__module__}.{base}" if owner is not None else f"{getattr(fn, '__module__', '')}.{base}"
 
 
-async def _cancel(task: asyncio.Task[None] | None) -> None:
+async def cancel_task(task: asyncio.Task[None] | None) -> None:
+    """Cancel an owned task and wait for it to end (whatever it raised on the way out)."""
     if task is None or task.done():
         return
     task.cancel()

@@ -31,6 +31,7 @@ from redis.exceptions import RedisError
 from hub import acd
 from hub.db.uow import Tx
 from hub.errors import HubError, NotFound
+from hub.events import cancel_task
 from hub.services.auth import AuthService, User
 from hub.services.conversations import ConversationService
 from hub.services.directory import DirectoryService
@@ -253,14 +254,7 @@ class ClusterRouting:
 
     async def resign(self) -> None:
         """No longer the leader (lost the lock): stop the ACD and follow."""
-        local, self.local = self.local, None
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks = []
-        if local is not None:
-            await local.stop()
+        if await self._stop_leading():
             with contextlib.suppress(Exception):
                 if await self.redis.get(LEADER_KEY) == self.token.encode():
                     await self.redis.delete(LEADER_KEY)
@@ -279,10 +273,7 @@ class ClusterRouting:
 
     async def _stop_following(self) -> None:
         task, self._follower_task = self._follower_task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_task(task)
 
     # --- RoutingService's lifecycle ---------------------------------------------------------------
     async def start(self) -> None:
@@ -290,14 +281,18 @@ class ClusterRouting:
 
     async def stop(self) -> None:
         await self._stop_following()
+        await self._stop_leading()
+
+    async def _stop_leading(self) -> bool:
+        """Stop the local ACD and its tasks; True when this process was leading."""
         local, self.local = self.local, None
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks = []
-        if local is not None:
-            await local.stop()
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            await cancel_task(task)
+        if local is None:
+            return False
+        await local.stop()
+        return True
 
     # --- read-only views --------------------------------------------------------------------------
     @property
