@@ -235,7 +235,9 @@ async def test_callback_request_becomes_an_inbox_task_the_agent_calls_back_throu
 
         async def ended() -> dict[str, Any] | None:
             c = await agent.ok("GET", f"/api/conversations/{conv['id']}")
-            return c if c["meta"]["callback"]["status"] == "done" else None
+            # the outcome is noted in the meta, then told in a message (its own write): wait for both
+            return c if c["meta"]["callback"]["status"] == "done" and any(
+                m["body"].startswith("Call back +49301234561 ended after") for m in c["messages"]) else None
 
         done = await wait_for(ended, within=15)
     finally:
@@ -361,7 +363,9 @@ async def _busy_callback(hub, tmp_path: Path, trunk_port: int) -> None:  # type:
 
         async def failed() -> dict[str, Any] | None:
             c = await agent.ok("GET", f"/api/conversations/{conv['id']}")
-            return c if c["meta"]["callback"]["status"] == "failed" else None
+            # the outcome is noted in the meta, then told in a message (its own write): wait for both
+            return c if c["meta"]["callback"]["status"] == "failed" and any(
+                m["body"].startswith("Call back +49301234561:") for m in c["messages"]) else None
 
         done = await wait_for(failed, within=15)
         await phone.wait_event("CALL_CLOSED", timeout=10)  # the agent's phone is hung up
