@@ -179,7 +179,8 @@ def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: C
             await services.routing.start()
         await services.wallboard.start()
         for ch in channels:
-            await ch.start(services)
+            with services.bus.owned_by(ch.name):  # its subscribers leave when it stops
+                await ch.start(services)
         if seed_demo is not None:
             # Components (channels, kb, workflows, voice) may seed their own demo data once the
             # hub's demo users and queues exist and they are started.
@@ -208,6 +209,7 @@ def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: C
                 await cluster.stop()
             await services.bus.stop_consumers()
             for ch in reversed(channels):
+                await services.bus.release(ch.name)
                 await ch.stop()
             await desk_ns.close()
             await services.routing.stop()

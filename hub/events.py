@@ -31,7 +31,7 @@ import dataclasses
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -162,6 +162,7 @@ class _Worker:
         self.local_only = local_only
         #: only events other processes committed (state kept from them; see ``subscribe``)
         self.remote_only = remote_only
+        self.owner = bus.owner  # the component that subscribed it (``EventBus.owned_by``)
         self.queue: deque[Event] = deque()
         self.wake = asyncio.Event()
         self.busy = False
@@ -342,6 +343,8 @@ class EventBus:
         self.checkpoint_interval_s = checkpoint_interval_s
         self.catch_up_batch = catch_up_batch
         self._live: list[_Worker] = []
+        #: the component whose start is running (``owned_by``): its live subscribers are its own
+        self.owner: str | None = None
         self._consumers: dict[str, _Consumer] = {}
         self.store: ConsumerStore | None = None
         #: which durable consumers run in this process: None = all (``consumers`` setting)
@@ -381,6 +384,26 @@ class EventBus:
             if worker.task is not None:
                 worker.task.cancel()
         return unsubscribe
+
+    @contextlib.contextmanager
+    def owned_by(self, owner: str) -> Iterator[None]:
+        """Live subscribers registered inside this block belong to ``owner`` (a component's start),
+        so that ``release(owner)`` can take them away when the component stops."""
+        previous, self.owner = self.owner, owner
+        try:
+            yield
+        finally:
+            self.owner = previous
+
+    async def release(self, owner: str, drain_s: float = 2.0) -> None:
+        """A component is about to stop: let its live subscribers finish what is queued (bounded),
+        then remove them, so no event reaches a component that has stopped."""
+        mine = [w for w in self._live if w.owner == owner]
+        with contextlib.suppress(TimeoutError):
+            await self._wait_idle(mine, drain_s)
+        for w in mine:
+            self._live.remove(w)
+            await cancel_task(w.task)
 
     def consume(self, name: str, fn: Subscriber, *, types: Iterable[str] | None = None) -> None:
         """A durable consumer named ``name`` (its checkpoint's key: keep it stable)."""

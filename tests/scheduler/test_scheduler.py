@@ -297,6 +297,7 @@ async def test_hub_event_kind_records_the_firing_once_in_the_event_log(db: Datab
     assert ev["user_id"] == "u1"
     assert ev["data"]["note"] == "call the customer back" and ev["data"]["key"] == "note:1"
     assert ev["data"]["fired_by"] == "me"
+    await db.bus.settled()  # live subscribers get it after commit, in their own task
     assert [e.type for e in seen] == [EventType.TIMER_FIRED]
     clock.advance(500)
     assert await s.run_due() == 0

@@ -168,3 +168,36 @@ async def test_random_rule_sets_never_block_a_request_and_every_chain_ends(tmp_p
                     t.events.c.type.in_(("rule.fired", "rule.loop_blocked"))))).all()
             assert all(r.data["depth"] <= MAX_DEPTH for r in rows)
             assert hub.services.bus.stats()["consumers"]["workflows.rules"]["failures"] == 0
+
+
+async def test_a_stopping_component_gets_what_was_queued_for_it_and_nothing_after() -> None:
+    """The hub stops components in reverse order; one that stops early (voice) closes calls, and the
+    events of that must not reach a component already stopped (the web chat channel asserted it
+    was not started). ``release`` drains a component's live subscribers, then takes them away."""
+    from hub.events import Event, EventBus, EventType
+
+    bus = EventBus()
+    got: list[str] = []
+    gate = asyncio.Event()
+
+    async def widget(ev: Event) -> None:
+        await gate.wait()  # slow: events queue up behind this one
+        got.append(str(ev.conversation_id))
+
+    async def desk(ev: Event) -> None:
+        got.append(f"desk:{ev.conversation_id}")
+
+    with bus.owned_by("webchat"):
+        bus.subscribe(widget, name="webchat.widget")
+    bus.subscribe(desk, name="realtime.desk")
+    bus.publish([Event(EventType.CONVERSATION_CLOSED, 1.0, conversation_id=c) for c in ("a", "b")])
+    release = asyncio.create_task(bus.release("webchat"))
+    await asyncio.sleep(0.05)
+    assert not release.done()  # waits for what is queued
+    gate.set()
+    await asyncio.wait_for(release, 2)
+    bus.publish([Event(EventType.CONVERSATION_CLOSED, 2.0, conversation_id="c")])
+    await bus.settled(2)
+    assert [g for g in got if not g.startswith("desk:")] == ["a", "b"]  # not "c": it has stopped
+    assert [g for g in got if g.startswith("desk:")] == ["desk:a", "desk:b", "desk:c"]
+    await bus.close()

@@ -207,6 +207,7 @@ async def test_dry_run_shows_what_would_fire(hub):
     admin = await hub.client("admin")
     agent = await hub.client("agent1")
     tk = await ticket(agent, type="complaint", subject="Meter reading wrong", priority="high")
+    await hub.services.bus.settled()  # the rules consumer is done with the ticket before the rules exist
     await rule(admin, name="High complaints to supervisors", event="ticket.created",
                conditions={"all": [{"field": "ticket.type", "op": "eq", "value": "complaint"},
                                    {"field": "ticket.priority", "op": "in", "value": ["high", "urgent"]}]},

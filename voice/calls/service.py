@@ -665,7 +665,11 @@ class CallService:
             if ep is not None:
                 self._spawn(ep.cancel(), f"call-{call.id}-cancel-{ev.user_id}", call)
         elif ev.type is EventType.CONVERSATION_TRANSFERRED and not call.transferring:
-            if call.state is CallState.BRIDGED:  # transferred from the agent desk
+            # Transferred from the agent desk: the agent it was taken from is still on the call. The
+            # event comes after commit, maybe late: a transfer the call service made itself (REFER,
+            # a completed consultation) has by then moved the call to nobody or the new agent.
+            if call.state is CallState.BRIDGED and call.agent_id is not None \
+                    and call.agent_id == ev.data.get("from_agent_id"):
                 agent = call.agent
                 call.agent, call.agent_id = None, None
                 call.caller.media.unbridge()

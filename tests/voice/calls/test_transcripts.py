@@ -116,6 +116,7 @@ async def test_both_legs_of_a_call_are_transcribed_time_aligned_stored_and_searc
     # the agent only from 6 s after the bridge, so the two windows never overlap)
     assert SPEECH_AT_S + caller_s + 1.0 < connected + AGENT_DELAY_S - 0.5
     # emitted as transcript.segment events (what assist listens to), one per stored final
+    await voice_hub.services.bus.settled()  # delivered to subscribers after the segment's commit
     assert sorted(e.data["segment"]["id"] for e in events) == sorted(s["id"] for s in segments)
     assert {e.data["speaker"] for e in events} == {"caller", "agent"}
     assert all(e.conversation_id == conv["id"] and e.data["final"] for e in events)
