@@ -362,4 +362,4 @@ def _describe_cycle(components: Sequence[W], after: list[set[int]], done: set[in
     for a, b in zip(path, path[1:], strict=False):
         ports = [p for p in components[a].uses if p in provider and provider[p] is components[b]]
         steps.append(f"{_label(components[a])} uses {', '.join(map(repr, ports))} of {_label(components[b])}")
-    return " → ".join(steps) + " (declare a port read only while serving in uses_later)"
+    return " → ".join(steps) + " (a port read only while serving, never in start, belongs in uses_later)"
