@@ -9,7 +9,7 @@ from channels.email import EmailChannel
 from channels.fax import FaxChannel
 from channels.sms import SmsChannel
 from channels.webchat import WebchatChannel
-from hub.app import create_app
+from hub.app import Channel, create_app
 from hub.clock import Clock
 from hub.config import Settings
 from hub.demo import seed_demo
@@ -20,20 +20,28 @@ from voice.webrtc import WebRtcComponent
 from workflows.component import WorkflowsComponent
 
 
-def build_app(settings: Settings, clock: Clock | None = None) -> Any:
-    channels: list[Any] = [WebchatChannel(default_queue=settings.widget_default_queue)]
-    if settings.kb_enabled:  # first: others use services.extras["kb"] when they start
-        channels.insert(0, KnowledgeBaseComponent())
+def components(settings: Settings) -> list[Channel]:
+    """The components the settings turn on. They start in the order their declarations make (each
+    says which ports it ``provides`` and ``uses``, hub/ports.py): this list's order does not
+    matter."""
+    channels: list[Channel] = []
+    if settings.kb_enabled:
+        channels.append(KnowledgeBaseComponent())
+    channels.append(WebchatChannel(default_queue=settings.widget_default_queue))
     if settings.email_enabled:
         channels.append(EmailChannel())
-    channels.append(IvrComponent())  # IVR flows for the call service (services.extras["ivr"])
+    channels.append(IvrComponent())
     channels.append(VoiceComponent())  # SIP/RTP only when settings.voice_enabled
-    channels.append(WebRtcComponent())  # after voice: the browser softphone (extras["softphone"])
-    channels.append(AssistComponent())  # after kb: suggestions, the widget bot (extras["assist"])
-    channels.append(WorkflowsComponent())  # tickets, SLA, work orders, rules (extras["workflows"])
-    if settings.sms_enabled:  # after workflows: registers the SMS customer notification there
+    channels.append(WebRtcComponent())  # the browser softphone, when voice_webrtc_enabled too
+    channels.append(AssistComponent())  # suggestions, the widget bot
+    channels.append(WorkflowsComponent())  # tickets, SLA, work orders, rules
+    if settings.sms_enabled:
         channels.append(SmsChannel())
-    if settings.fax_enabled:  # fax-to-email: hooks into the email ingestor (extras["fax_intake"])
+    if settings.fax_enabled:
         channels.append(FaxChannel())
-    return create_app(settings, channels=channels, clock=clock,
+    return channels
+
+
+def build_app(settings: Settings, clock: Clock | None = None) -> Any:
+    return create_app(settings, channels=components(settings), clock=clock,
                       seed_demo=seed_demo if settings.demo else None)

@@ -126,7 +126,7 @@ class BotPolicy:
 
 
 class WidgetBot:
-    """Published as ``services.extras["bot"]``; the web chat channel asks ``wants(queue_id)``
+    """Provided as the ``bot`` port (``services.ports.bot``); the web chat channel asks ``wants(queue_id)``
     before enqueueing a new chat and, when it says yes, opens the chat with status ``bot`` and
     calls ``begin(row)`` instead of enqueueing."""
 

@@ -1,9 +1,8 @@
 """The assist component: live suggestions, entities, summaries, category suggestions and the
-widget bot. Publishes ``services.extras["assist"]`` (:class:`AssistService`) and
-``services.extras["bot"]`` (:class:`WidgetBot`, asked by the web chat channel before it
-enqueues a new chat). Needs ``services.extras["kb"]`` (the knowledge base, started before this
-component): without it suggestions are empty, the bot never takes a chat, and
-``GET /api/assist/status`` says why."""
+widget bot. Provides the ports ``assist`` (:class:`AssistService`) and ``bot``
+(:class:`WidgetBot`, asked by the web chat channel before it enqueues a new chat). Uses ``kb``
+(the knowledge base, which therefore starts before this component): without it suggestions are
+empty, the bot never takes a chat, and ``GET /api/assist/status`` says why."""
 
 from __future__ import annotations
 
@@ -23,19 +22,23 @@ from hub.errors import ConfigError
 
 if TYPE_CHECKING:
     from hub.app import Services
+    from hub.ports import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
 BOT_MODES = ("on", "off", "demo")
 
 
-def _kb_embedder(kb: Any) -> Any:
-    backend = getattr(getattr(kb, "index", None), "backend", None)
-    return getattr(backend, "embedder", None)
+def _kb_embedder(kb: KnowledgeBase | None) -> Any:
+    """The knowledge base's embedder when its search backend has one (one model in memory)."""
+    return None if kb is None else getattr(kb.index.backend, "embedder", None)
 
 
 class AssistComponent:
     name = "assist"
+    provides: tuple[str, ...] = ("assist", "bot")
+    uses: tuple[str, ...] = ("kb",)
+    uses_later: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.services: Services | None = None
@@ -56,7 +59,7 @@ class AssistComponent:
             raise ConfigError(f"setting 'assist_bot' must be one of {', '.join(BOT_MODES)}, "
                               f"got {st.assist_bot!r}")
         self.services = services
-        kb = services.extras.get("kb")
+        kb = services.ports.kb
         if kb is None:
             self.kb_missing_reason = ("the knowledge base is not running (kb_enabled is off or the "
                                       "kb component is missing): no suggestions, the bot is off")
@@ -82,8 +85,8 @@ class AssistComponent:
         enabled = st.assist_bot == "on" or (st.assist_bot == "demo" and st.demo)
         self.bot = WidgetBot(services, policy, enabled=enabled and self.faq is not None,
                              queues=tuple(st.assist_bot_queues), faq_lookup=lambda: self.faq)
-        services.extras["assist"] = self.service
-        services.extras["bot"] = self.bot
+        services.ports.assist = self.service
+        services.ports.bot = self.bot
         # Suggestions and the bot act where the customer's message was committed (their pushes
         # reach every process's sockets); with several processes the conversations' states also
         # follow what the others commit (an assignment by the ACD leader).

@@ -1,7 +1,7 @@
-"""The FAQ as assist sees it: one narrow port over the knowledge-base service that H3's
-``kb`` component publishes as ``services.extras["kb"]`` (``search``, ``get``, ``record_usage``,
-``record_usage_many``, ``record_gap``). Search hits are read by name (attribute or mapping), so
-the adapter does not depend on the knowledge base's classes."""
+"""The FAQ as assist sees it: an adapter over the ``kb`` port (:class:`hub.ports.KnowledgeBase`:
+``search``, ``get``, ``record_usage``, ``record_usage_many``, ``record_gap``, the index's
+``ready``) that the ``kb`` component provides. Search hits are read by name (attribute or
+mapping), so the adapter does not depend on the knowledge base's classes."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import html
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from hub.ports import KnowledgeBase
 
 _TAG = re.compile(r"<[^>]+>")
 
@@ -87,12 +89,12 @@ def hit_from_kb(hit: Any) -> FaqHit:
 class Faq:
     """Adapter over the knowledge-base service."""
 
-    def __init__(self, kb: Any) -> None:
+    def __init__(self, kb: KnowledgeBase) -> None:
         self.kb = kb
 
     def ready(self) -> bool:
         """Whether the search index answers now (it opens in the background at start-up)."""
-        return bool(getattr(getattr(self.kb, "index", None), "ready", True))
+        return self.kb.index.ready
 
     async def search(self, query: str, limit: int = 5) -> list[FaqHit]:
         hits = await self.kb.search(query, limit=limit, published_only=True)
@@ -106,13 +108,8 @@ class Faq:
     async def record_usage_many(self, article_ids: list[str], *, conversation_id: str | None,
                                 user_id: str | None, kind: str) -> None:
         """Several uses at once (one suggestion set): written together by the knowledge base."""
-        many = getattr(self.kb, "record_usage_many", None)
-        if many is not None:
-            await many(article_ids, conversation_id=conversation_id, user_id=user_id, kind=kind)
-            return
-        for article_id in article_ids:
-            await self.record_usage(article_id, conversation_id=conversation_id,
-                                    user_id=user_id, kind=kind)
+        await self.kb.record_usage_many(article_ids, conversation_id=conversation_id,
+                                        user_id=user_id, kind=kind)
 
     async def record_gap(self, question: str, *, conversation_id: str | None, channel: str) -> None:
         await self.kb.record_gap(question, conversation_id=conversation_id, channel=channel)

@@ -1,4 +1,4 @@
-"""The assist service (ASSIST-1), published as ``services.extras["assist"]``.
+"""The assist service (ASSIST-1), provided as the ``assist`` port (``services.ports.assist``).
 
 * Live suggestions: customer messages (any channel) and final transcript segments (event
   ``transcript.segment`` with ``data.text`` / ``data.final``, from the speech work) are queries to

@@ -1,6 +1,8 @@
 """The one wiring point of the hub: builds the services and the ASGI application.
 
-Channel adapters are handed in by the caller (``bootstrap.py``); the hub never imports them."""
+Channel adapters and the other components are handed in by the caller (``bootstrap.py``); the hub
+never imports them. They reach each other through ``services.ports`` (hub/ports.py); the order they
+start in follows from what each declares it ``provides`` and ``uses``."""
 
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from hub.db.consumers import EventLogStore
 from hub.db.engine import make_engine, migrate
 from hub.db.uow import Database
 from hub.events import EventBus
+from hub.ports import Ports, start_order
 from hub.realtime import DeskNamespace
 from hub.services.attachments import AttachmentStore
 from hub.services.auth import AuthService
@@ -60,7 +63,8 @@ class Services:
     wallboard: WallboardService
     eventlog: EventLog
     sio: socketio.AsyncServer
-    extras: dict[str, Any] = field(default_factory=dict)
+    # what the components offer each other (hub/ports.py); each None while not running
+    ports: Ports = field(default_factory=Ports)
     # the durable scheduler (hub/services/scheduler.py); always set by build_services
     scheduler: Scheduler = None  # type: ignore[assignment]
     # durable named values for components (hub/services/kv.py); always set by build_services
@@ -70,9 +74,17 @@ class Services:
 class Channel(Protocol):
     """A component handed in by the composition root (a channel adapter, the knowledge base,
     workflows, voice): registers its endpoints/namespaces, then runs while the hub runs. It may
-    also define ``async seed_demo(services)``, called after start when demo data is on."""
+    also define ``async seed_demo(services)``, called after start when demo data is on.
+
+    ``provides`` names the ports (attributes of :class:`hub.ports.Ports`) it fills in ``start``;
+    ``uses`` the ports it reads, whose providers start before it and stop after it;
+    ``uses_later`` ports it reads only while serving (a mail, a call, a timer), outside the start
+    order. Any of them may be None at run time: its component is off."""
 
     name: str
+    provides: tuple[str, ...]
+    uses: tuple[str, ...]
+    uses_later: tuple[str, ...]
 
     def register(self, api: Api, sio: socketio.AsyncServer) -> None: ...
 
@@ -143,6 +155,8 @@ def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: C
     sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=[], logger=False,
                                engineio_logger=False, ping_interval=25, ping_timeout=20,
                                max_http_buffer_size=256 * 1024, client_manager=manager)
+    # providers first (hub/ports.py); a cycle or a port with two providers fails here, at build
+    started = start_order(channels)
     api = Api()
     desk.register(api)
     crm.register(api)
@@ -173,18 +187,18 @@ def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: C
 
             cluster = Cluster(services, cast(ClusterRouting, services.routing),
                               cast(ClusterRouting, services.routing).redis)
-            services.extras["cluster"] = cluster
+            services.ports.cluster = cluster
             await cluster.start()  # leads (ACD restored) or follows
         else:
             await services.routing.start()
         await services.wallboard.start()
-        for ch in channels:
+        for ch in started:
             with services.bus.owned_by(ch.name):  # its subscribers leave when it stops
                 await ch.start(services)
         if seed_demo is not None:
             # Components (channels, kb, workflows, voice) may seed their own demo data once the
             # hub's demo users and queues exist and they are started.
-            for ch in channels:
+            for ch in started:
                 seed = getattr(ch, "seed_demo", None)
                 if seed is not None:
                     await seed(services)
@@ -208,7 +222,7 @@ def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: C
             if cluster is not None:
                 await cluster.stop()
             await services.bus.stop_consumers()
-            for ch in reversed(channels):
+            for ch in reversed(started):
                 await services.bus.release(ch.name)
                 await ch.stop()
             await desk_ns.close()

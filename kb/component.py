@@ -1,8 +1,9 @@
 """The knowledge-base component: wires the service, the index and the API into the hub.
 
-Publishes the :class:`~kb.service.KnowledgeBase` as ``services.extras["kb"]`` (the assist
-package and the chat bot use it). The backend is chosen by configuration: the embedded default
-(SQLite FTS5 + numpy vectors in ``<data_dir>/kb/index.sqlite``) or Elasticsearch.
+Provides the :class:`~kb.service.KnowledgeBase` as the ``kb`` port (``services.ports.kb``; the
+assist package, the chat bot and the IVR's FAQ hook use it). The backend is chosen by
+configuration: the embedded default (SQLite FTS5 + numpy vectors in
+``<data_dir>/kb/index.sqlite``) or Elasticsearch.
 """
 
 from __future__ import annotations
@@ -90,6 +91,9 @@ def make_backend(settings: Settings) -> AsyncSearchBackend:
 
 class KnowledgeBaseComponent:
     name = "kb"
+    provides: tuple[str, ...] = ("kb",)
+    uses: tuple[str, ...] = ()
+    uses_later: tuple[str, ...] = ()
 
     def __init__(self, backend: AsyncSearchBackend | None = None) -> None:
         self._backend = backend
@@ -126,7 +130,7 @@ class KnowledgeBaseComponent:
                                  bot_min_score=policy.threshold, bot_min_margin=policy.margin)
         self._jobs = ImportJobs(services.db, self._kb)
         await self._jobs.fail_interrupted()
-        services.extras["kb"] = self._kb
+        services.ports.kb = self._kb
         # usage rows (suggestions, views, inserts) are written in batches by an owned task
         self._kb.start_usage_writer()
         # loading the model and reconciling the index runs in the background

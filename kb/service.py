@@ -1,5 +1,6 @@
 """The knowledge base (KB-1, KB-2): FAQ articles with versions, search, favourites, hot
-documents, feedback, usage and gaps. Published to other components as ``services.extras["kb"]``.
+documents, feedback, usage and gaps. Provided to other components as the ``kb`` port
+(``services.ports.kb``, hub/ports.py).
 
 Rules live here; HTTP is in ``kb.api``, the index plumbing in ``kb.index``. Every save writes the
 article row *and* a full snapshot to ``kb_versions`` in one transaction, then the index is updated

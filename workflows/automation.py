@@ -112,7 +112,7 @@ class RuleEngine:
             raise ValidationFailed(f"{where}: send_template needs either template (the text) or "
                                    "email_template_id (a stored email template), not both")
         if a.get("email_template_id"):
-            email = self.s.extras.get("email")
+            email = self.s.ports.email
             if email is None:
                 raise ValidationFailed(f"{where}: stored email templates need the email channel")
             try:
@@ -378,7 +378,7 @@ class RuleEngine:
                 return {"status": "skipped", "detail": "no conversation"}
             if a.get("email_template_id"):
                 # a stored email template (channels/email), filled in like an agent's insert
-                email = self.s.extras.get("email")
+                email = self.s.ports.email
                 if email is None:
                     return {"status": "skipped", "detail": "the email channel is not running"}
                 try:
@@ -442,7 +442,7 @@ class RuleEngine:
 
     async def on_callback_due(self, timer: Timer) -> None:
         """A rule's callback falls due: with the voice component running, open its callback task
-        (``services.extras["voice"].callbacks.open_task``: a ``voice`` conversation with
+        (``services.ports.voice.callbacks.open_task``: a ``voice`` conversation with
         ``meta.callback`` routed by the ACD, the agent clicks "Call back") and link it on the row
         (status ``opened``); the queue's agents (or the supervisors) are notified either way.
         Without voice or a phone number the row becomes ``due`` and its note says why.
@@ -482,8 +482,8 @@ class RuleEngine:
 
     async def _open_voice_task(self, cb: Any) -> tuple[str | None, str]:
         """Open the voice callback task for a due row; returns (conversation id, "") or (None, why)."""
-        voice = self.s.extras.get("voice")
-        callbacks = getattr(voice, "callbacks", None)
+        voice = self.s.ports.voice
+        callbacks = voice.callbacks if voice is not None else None
         if callbacks is None:
             return None, "the voice channel is not running"
         if not cb.phone:

@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 
 class WorkflowsComponent:
     name = "workflows"
+    provides: tuple[str, ...] = ("workflows",)
+    uses: tuple[str, ...] = ("email", "assist")
+    # a rule's callback opens its voice task when the timer fires (SMS, used by voice, uses workflows)
+    uses_later: tuple[str, ...] = ("voice",)
 
     def __init__(self, *, wo_reminder_lead_s: float = 1800.0, max_rule_depth: int = MAX_DEPTH) -> None:
         self.wo_reminder_lead_s = wo_reminder_lead_s
@@ -65,7 +69,7 @@ class WorkflowsComponent:
                                name="workflows.notifications", local_only=True)  # pushes
         services.bus.consume("workflows.first_response", self._on_event, types=(EventType.MESSAGE_CREATED,))
         services.bus.consume(CONSUMER, self.rules.on_event, types=R.RULE_EVENTS)
-        services.extras["workflows"] = self
+        services.ports.workflows = self
 
     async def _on_event(self, ev: Event) -> None:
         if ev.type is EventType.MESSAGE_CREATED and ev.conversation_id:

@@ -5,9 +5,9 @@ sends (records an outbound message that its channel delivers) or says why it ski
 Built in: ``conversation`` — an outbound message on the customer's conversation through the
 conversation service, so the chat widget shows it (and, for an email conversation, the email
 channel mails it as a reply); ``email`` — when the contact has an email address and the email
-channel is running (``services.extras["email"]``), the message goes as a reply in the contact's
-newest email conversation. SMS and an outbound TTS call register theirs with
-``services.extras["workflows"].customer.register(name, action)`` once those channels exist."""
+channel is running (the ``email`` port), the message goes as a reply in the contact's newest
+email conversation. SMS and an outbound TTS call register theirs with
+``services.ports.workflows.customer.register(name, action)`` once those channels exist."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ class CustomerNotifier:
         return {**res, "via": conv.channel}
 
     async def _email(self, tx: Tx, wo: Any, text: str) -> dict[str, Any]:
-        if "email" not in self.s.extras:
+        if self.s.ports.email is None:
             return {"status": "skipped", "detail": "the email channel is not running"}
         if not wo.contact_id:
             return {"status": "skipped", "detail": "no contact"}

@@ -6,6 +6,7 @@ or priority change that moves them."""
 from __future__ import annotations
 
 import builtins
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import desc, func, or_, select, update
@@ -26,6 +27,7 @@ from workflows.statemachine import PRIORITIES, TICKET_TYPES, ticket_transition
 
 if TYPE_CHECKING:
     from hub.app import Services
+    from hub.ports import Assist
     from hub.services.auth import User
     from workflows.notifications import Notifier
 
@@ -150,34 +152,31 @@ class Tickets:
             "description": "\n".join(f"{m['sender_name'] or m['sender']}: {m['body']}" for m in msgs),
             "summary": None, "entities": [], "suggested_type": None, "suggested_category": None,
         }
-        assist = self.s.extras.get("assist")
+        assist = self.s.ports.assist
         if assist is not None:
             await self._assist_prefill(assist, cid, out)
         return out
 
     @staticmethod
-    async def _assist_prefill(assist: Any, cid: str, out: dict[str, Any]) -> None:
+    async def _assist_prefill(assist: Assist, cid: str, out: dict[str, Any]) -> None:
         """Summary, entities and a suggested category from the assist component (ASSIST-1), each
-        optional: a failing or missing part leaves the form as it is."""
-        async def ask(name: str, *args: Any) -> Any:
-            fn = getattr(assist, name, None)
-            if fn is None:
-                return None
+        optional: a failing part leaves the form as it is."""
+        async def ask(answer: Awaitable[Any]) -> Any:
             try:
-                return await fn(*args)
+                return await answer
             except Exception:  # noqa: BLE001 - assist is optional; the form still works
                 return None
 
-        summary = await ask("summarise", cid)
+        summary = await ask(assist.summarise(cid))
         if isinstance(summary, dict) and summary.get("text"):
             out["summary"] = summary["text"]
-        entities = await ask("entities", cid)
+        entities = await ask(assist.entities(cid))
         if isinstance(entities, list):
             out["entities"] = [{"kind": e.get("kind"), "value": e.get("value")} for e in entities
                                if isinstance(e, dict)]
-        text = await ask("conversation_text", cid)
+        text = await ask(assist.conversation_text(cid))
         if isinstance(text, str) and text:
-            cats = await ask("suggest_category", text)
+            cats = await ask(assist.suggest_category(text))
             if isinstance(cats, list) and cats and isinstance(cats[0], dict):
                 out["suggested_category"] = cats[0].get("category")
 

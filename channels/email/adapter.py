@@ -40,6 +40,10 @@ class EmailViewQuery(BaseModel):
 
 class EmailChannel:
     name = "email"
+    provides: tuple[str, ...] = ("email",)
+    uses: tuple[str, ...] = ()
+    # the ingestor asks the fax channel's intake per mail: no start order (fax uses email)
+    uses_later: tuple[str, ...] = ("fax_intake",)
 
     def __init__(self) -> None:
         self._services: Services | None = None
@@ -99,7 +103,7 @@ class EmailChannel:
         self._templates = TemplateService(services)
         self._bulk = BulkEmailService(services, self.sender, self._templates)
         self._bulk.emit_progress = self._emit_bulk
-        services.extras["email"] = self
+        services.ports.email = self
         services.scheduler.on(TIMER_KIND, self._bulk.on_timer)
         await self.sender.resume()
         # an agent's reply in an email conversation goes out as a threaded email: live from the

@@ -111,7 +111,7 @@ class EmailIngestor:
         mail = parse_message(raw)
         # Another channel may take this mail over (fax-to-email: mail from a fax gateway becomes
         # a fax conversation); the hook returns its conversation id, or None to keep it as email.
-        intake = s.extras.get("fax_intake")
+        intake = s.ports.fax_intake
         if intake is not None and (taken := await intake(mail, envelope_from)) is not None:
             return IngestResult(taken, None, "fax", None, True)
         dedupe = hashlib.sha256(f"{mail.message_id}\n{mail.body_digest}".encode(

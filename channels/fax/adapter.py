@@ -3,8 +3,8 @@ viewer's API, OCR search over the central fax store, outbound and bulk fax throu
 server or an email-to-fax service, and the fax-on-demand library.
 
 Talks to the hub only through its services and events (``Channel`` protocol of ``hub.app``);
-to the email channel only through its public hooks (``services.extras["fax_intake"]`` consulted
-by the email ingestor, ``services.extras["email"].send_mail`` for email-to-fax)."""
+to the email channel only through ports (hub/ports.py): it provides ``fax_intake``, consulted by
+the email ingestor, and uses ``email`` (``services.ports.email.send_mail``) for email-to-fax."""
 
 from __future__ import annotations
 
@@ -31,7 +31,10 @@ from hub.services.csv_recipients import CsvColumn, read_csv
 from hub.services.outbound_replies import OutboundReplies
 
 if TYPE_CHECKING:
+    from email.message import EmailMessage
+
     from hub.app import Services
+    from hub.ports import InboundMail
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +124,9 @@ async def require_any(request: Request, *permissions: str) -> Any:
 
 class FaxChannel:
     name = "fax"
+    provides: tuple[str, ...] = ("fax", "fax_intake")
+    uses: tuple[str, ...] = ("email",)
+    uses_later: tuple[str, ...] = ()
 
     def __init__(self, gateway: FaxGateway | None = None) -> None:
         self._services: Services | None = None
@@ -145,11 +151,11 @@ class FaxChannel:
             return HylafaxGateway(st.fax_hylafax_host, st.fax_hylafax_port, st.fax_hylafax_user,
                                   st.fax_hylafax_password, max_tries=1)
         if st.fax_gateway == "email":
-            async def send_mail(message: Any) -> Any:
-                email = services.extras.get("email")
+            async def send_mail(message: EmailMessage) -> None:
+                email = services.ports.email
                 if email is None:
                     raise FaxError("email-to-fax needs the email channel (email_enabled)")
-                return await email.send_mail(message)
+                await email.send_mail(message)
 
             return EmailFaxGateway(send_mail, st.fax_email_gateway_domain, st.email_address)
         return None
@@ -159,8 +165,8 @@ class FaxChannel:
         self.svc = FaxService(services, self._gateway_override or self.make_gateway(services))
         self.svc.on_bulk_changed = self._emit_bulk
         self.svc.on_fax_changed = self._emit_fax
-        services.extras["fax"] = self
-        services.extras["fax_intake"] = self.email_intake
+        services.ports.fax = self
+        services.ports.fax_intake = self.email_intake
         hooks = getattr(services.conversations, "search_hooks", None)
         if hooks is not None:
             hooks.append(self.svc.conversation_search)
@@ -178,7 +184,7 @@ class FaxChannel:
         if self.svc is not None:
             await self.svc.stop()
         if self._services is not None:
-            self._services.extras.pop("fax_intake", None)
+            self._services.ports.fax_intake = None
         self._services = None
 
     # --- public API for other components (the IVR's fax-on-demand) ---------------------------
@@ -186,7 +192,7 @@ class FaxChannel:
         return await self.service.send_library(code, number)
 
     # --- fax-to-email: called by the email ingestor before threading --------------------------
-    async def email_intake(self, mail: Any, envelope_from: str | None) -> str | None:
+    async def email_intake(self, mail: InboundMail, envelope_from: str | None) -> str | None:
         """A mail from a configured fax gateway address carrying a TIFF/PDF becomes a fax
         conversation; returns its conversation id, or None to let the email channel keep it."""
         senders = {a.strip().lower() for a in self.services.settings.fax_email_senders}

@@ -71,6 +71,9 @@ def _ok_text() -> Response:
 
 class SmsChannel(GatewaySink):
     name = "sms"
+    provides: tuple[str, ...] = ("sms",)
+    uses: tuple[str, ...] = ("workflows",)
+    uses_later: tuple[str, ...] = ()
 
     def __init__(self, gateway: SmsGateway | None = None) -> None:
         self._services: Services | None = None
@@ -110,7 +113,7 @@ class SmsChannel(GatewaySink):
         self.bulk.emit_progress = self._emit_bulk
         self.worker = OutboundWorker(self.svc, self.gateway)
         self.svc.wake_outbound = self.worker.wake
-        services.extras["sms"] = self
+        services.ports.sms = self
         # agent replies: live from the message event, and recovered on start (exactly once)
         self.replies = OutboundReplies(services, "sms", label="SMS", recorded=self.svc.reply_recorded,
                                        send=self.svc.queue_reply)
@@ -123,8 +126,8 @@ class SmsChannel(GatewaySink):
         self.worker.start()
         self.bulk.start()
         self.replies.start()
-        workflows = services.extras.get("workflows")
-        if workflows is not None and hasattr(workflows, "customer"):
+        workflows = services.ports.workflows
+        if workflows is not None:
             # WO-1 "customer informed automatically": an SMS when the work order is completed
             workflows.customer.register("sms", self._workorder_sms)
 

@@ -82,6 +82,9 @@ class WidgetNamespace(socketio.AsyncNamespace):
 
 class WebchatChannel:
     name = "webchat"
+    provides: tuple[str, ...] = ()
+    uses: tuple[str, ...] = ("bot",)
+    uses_later: tuple[str, ...] = ()
 
     def __init__(self, default_queue: str | None = None) -> None:
         self.default_queue = default_queue
@@ -193,7 +196,7 @@ class WebchatChannel:
             token = new_token()
             # The self-service bot (assist/, optional) may take the chat first: it is opened
             # with status "bot" and handed to the ACD by the bot when it cannot help.
-            bot = s.extras.get("bot")
+            bot = s.ports.bot
             with_bot = bot is not None and await bot.wants(qid)
             row = await s.conversations.open(
                 channel="chat", queue_id=qid, identity=identity, first_message=body.message or None,

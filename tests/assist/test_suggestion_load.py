@@ -49,7 +49,7 @@ async def settle(hub: InProcessHub, pause: float = 0.3) -> None:
     settled = getattr(hub.services.bus, "settled", None)
     if settled is not None:
         await settled()
-    svc = hub.services.extras["assist"]
+    svc = hub.services.ports.assist
     await asyncio.sleep(pause)
     for _ in range(100):
         if not svc._running and not svc._pending:
@@ -74,8 +74,8 @@ async def until(cond: Any, within_s: float = 10.0) -> None:
 
 
 async def test_a_queued_chat_costs_no_search_until_an_agent_gets_it(bot_hub) -> None:  # type: ignore[no-untyped-def]
-    svc, bot = bot_hub.services.extras["assist"], bot_hub.services.extras["bot"]
-    kb = bot_hub.services.extras["kb"]
+    svc, bot = bot_hub.services.ports.assist, bot_hub.services.ports.bot
+    kb = bot_hub.services.ports.kb
     await until(lambda: bot.loaded)
     agent1, desk1 = await agent_desk(bot_hub, "agent1", ready=False)
     counter = SearchCounter(kb)
@@ -131,7 +131,7 @@ async def _is(hub: InProcessHub, cid: str, status: str) -> bool:
 
 
 async def test_a_burst_of_customer_messages_costs_at_most_two_searches(bot_hub) -> None:  # type: ignore[no-untyped-def]
-    svc, kb = bot_hub.services.extras["assist"], bot_hub.services.extras["kb"]
+    svc, kb = bot_hub.services.ports.assist, bot_hub.services.ports.kb
     agent1, desk1 = await agent_desk(bot_hub, "agent1")
     customer, widget, session = await start_chat(bot_hub, message="Talk to a person please")
     cid = session["conversation_id"]
@@ -165,7 +165,7 @@ async def test_a_burst_of_customer_messages_costs_at_most_two_searches(bot_hub) 
 
 
 async def test_waiting_searches_are_bounded_and_the_oldest_is_dropped(bot_hub) -> None:  # type: ignore[no-untyped-def]
-    svc, kb = bot_hub.services.extras["assist"], bot_hub.services.extras["kb"]
+    svc, kb = bot_hub.services.ports.assist, bot_hub.services.ports.kb
     svc.max_pending, svc.concurrency = 2, 1
     now = time.time()
     cids = [f"load-test-{i}" for i in range(4)]
@@ -191,7 +191,7 @@ async def test_waiting_searches_are_bounded_and_the_oldest_is_dropped(bot_hub) -
 
 @pytest.mark.storage  # transactions and what survives a stop: on SQLite and PostgreSQL
 async def test_the_suggested_uses_of_one_set_are_one_transaction_and_survive_stop(bot_hub) -> None:  # type: ignore[no-untyped-def]
-    kb = bot_hub.services.extras["kb"]
+    kb = bot_hub.services.ports.kb
     agent1, desk1 = await agent_desk(bot_hub, "agent1")
     customer, widget, session = await start_chat(bot_hub, message="Talk to a person please")
     cid = session["conversation_id"]

@@ -214,7 +214,7 @@ async def test_favourites_feedback_hot_and_gaps(hub) -> None:  # type: ignore[no
     assert (row["helpful"], row["not_helpful"], row["used"]) == (0, 1, 2)
     assert report["comments"][0]["comment"] == "Does not mention the red digits"
     # gaps: the same question counted, not duplicated; resolved by adding it as a phrasing
-    kb = hub.services.extras["kb"]
+    kb = hub.services.ports.kb
     await kb.record_gap("Do you sell gas heaters?", conversation_id=None, channel="chat")
     await agent.ok("POST", "/api/kb/gaps", {"question": "do you SELL gas heaters", "channel": "voice"},
                    status=201)

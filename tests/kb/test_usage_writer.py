@@ -54,7 +54,7 @@ async def until(probe: Any, expected: Any = True, within_s: float = 5.0) -> None
 
 @pytest.mark.storage
 async def test_usage_is_written_in_batches_and_flushed_at_stop(hub) -> None:  # type: ignore[no-untyped-def]
-    kb = hub.services.extras["kb"]
+    kb = hub.services.ports.kb
     km = await hub.client("km")
     keep = await km.ok("POST", "/api/kb/articles", {
         "question": "How do I change my tariff?", "answer_html": "<p>In the app.</p>"}, status=201)

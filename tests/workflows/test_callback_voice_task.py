@@ -104,7 +104,7 @@ async def test_a_callback_retried_after_a_crash_opens_its_task_once(voice_clocke
     async with hub.services.db.tx() as tx:  # what the first firing wrote before opening the task
         await tx.conn.execute(w.callbacks.update().where(w.callbacks.c.id == cb["id"]).values(
             status="opening", task_conversation_id=chosen))
-    callbacks = hub.services.extras["voice"].callbacks
+    callbacks = hub.services.ports.voice.callbacks
     opened = await callbacks.open_task(cb["phone"], queue_id=billing, identity={"phone": cb["phone"]},
                                        requested_by_text="an automation rule",
                                        origin={"workflow_callback_id": cb["id"]}, conversation_id=chosen)

@@ -5,7 +5,8 @@ the driver hands it to :meth:`CallbackService.request`, which opens a callback t
 a ``voice`` conversation marked ``meta.callback`` (the number to call, when it was asked for, the
 queue) for the caller's contact, routed by the ACD like any conversation. An automation rule's
 ``callback`` action opens the same task when it falls due (:meth:`CallbackService.open_task`, called
-by ``workflows.automation`` through ``services.extras["voice"].callbacks``): one path for both.
+by ``workflows.automation`` through the ``voice`` port, ``services.ports.voice.callbacks``): one
+path for both.
 
 The agent who has it clicks "Call back" (``POST /api/voice/callbacks/{conversation_id}/dial``):
 

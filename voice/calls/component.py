@@ -54,6 +54,10 @@ class SipAccountBody(BaseModel):
 
 class VoiceComponent:
     name = "voice"
+    provides: tuple[str, ...] = ("voice",)
+    uses: tuple[str, ...] = ("ivr", "kb", "email", "sms")
+    # rings an agent's softphone when one is online (voice/webrtc starts after voice: it uses it)
+    uses_later: tuple[str, ...] = ("softphone",)
 
     def __init__(self) -> None:
         self._services: Services | None = None
@@ -158,11 +162,11 @@ class VoiceComponent:
         self.calls.recording_policy = self.recordings.policy
         self.transcripts = self.calls.transcripts = CallTranscripts(services, self.sio)
         await self.transcripts.start()  # loads the ASR model once when voice_transcribe is on
-        self.voicemail = VoicemailService(services, self.calls)
-        self.callbacks = CallbackService(services, self.calls)
+        self.voicemail = self.calls.voicemail = VoicemailService(services, self.calls)
+        self.callbacks = self.calls.callbacks = CallbackService(services, self.calls)
         await self.calls.start(st.voice_sip_udp_port, None if st.voice_sip_tcp_port < 0 else st.voice_sip_tcp_port)
         services.bus.subscribe(self.calls.on_hub_event, name="voice.calls")
-        services.extras["voice"] = self
+        services.ports.voice = self
         log.info("voice: SIP on %s udp/%s tcp/%s", st.voice_host, self.calls.core.port("UDP"),
                  self.calls.core.port("TCP") if self.calls.core.tcp else "-")
 

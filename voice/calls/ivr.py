@@ -21,6 +21,7 @@ from voice.media.prompts import PromptError
 if TYPE_CHECKING:
     from voice.calls.call import Call
     from voice.calls.service import CallService
+    from voice.calls.voicemail import VoicemailService
 
 __all__ = ["IvrDriver"]
 
@@ -180,7 +181,7 @@ class IvrDriver:
                 asyncio.get_running_loop().call_soon(self._feed, m.RecordingFinished(0.0))
         elif isinstance(action, m.RequestCallback):
             self.variables["callback_number"] = action.number
-            callbacks = self._voice_part("callbacks")
+            callbacks = self.service.callbacks
             if callbacks is None:
                 log.warning("call %s: callback to %s requested but the voice service is off", call.id,
                             action.number)
@@ -192,7 +193,7 @@ class IvrDriver:
 
     def _play(self, action: m.Play) -> None:
         """Play the action's prompts in order. Text prompts that were not pre-rendered are
-        synthesised now (``services.extras["ivr"].audio_for``: the local TTS engine, off the
+        synthesised now (``services.ports.ivr.audio_for``: the local TTS engine, off the
         event loop, kept on disk by text+voice) and played once ready; a prompt that cannot be
         rendered or read is skipped with a warning, the rest still plays."""
         self.current_play = action.play_id
@@ -215,7 +216,7 @@ class IvrDriver:
             return ()
 
     async def _render_and_play(self, action: m.Play) -> None:
-        ivr = self.service.services.extras.get("ivr")
+        ivr = self.service.services.ports.ivr
         frames: list[bytes] = []
         for prompt in action.prompts:
             source = prompt.path
@@ -266,18 +267,15 @@ class IvrDriver:
             svc._spawn(svc._end(call, "ivr_external_unsupported"), f"call-{call.id}-ivr-ext", call)
 
     async def _lookup(self, action: m.Lookup) -> None:
-        ivr = self.service.services.extras.get("ivr")
+        ivr = self.service.services.ports.ivr
         if ivr is None:
             result = m.LookupResult(action.name, error="no lookup hooks")
         else:
             result = await ivr.lookup(action.name, action.args)
         self._feed(result)
 
-    def _voice_part(self, name: str) -> Any:
-        return getattr(self.service.services.extras.get("voice"), name, None)
-
-    def _voicemail_service(self) -> Any:
-        return self._voice_part("voicemail")
+    def _voicemail_service(self) -> VoicemailService | None:
+        return self.service.voicemail
 
     def _voicemail(self, action: m.RecordVoicemail) -> None:
         """Record the caller's message into its own WAV (voice/calls/voicemail.py); the flow

@@ -50,7 +50,9 @@ from voice.sip.transaction import Address, TransactionKey
 
 if TYPE_CHECKING:
     from hub.app import Services
+    from voice.calls.callback import CallbackService
     from voice.calls.transcripts import CallTranscripts
+    from voice.calls.voicemail import VoicemailService
 
 __all__ = ["CallService"]
 
@@ -87,6 +89,8 @@ class CallService:
                                           max_bytes=2**40, allowed_types=("audio/wav",))
         self.stats = {"calls": 0, "answered": 0, "bridged": 0, "abandoned": 0, "rejected": 0, "external_transfers": 0}
         self.transcripts: CallTranscripts | None = None  # set by the component (voice/calls/transcripts.py)
+        self.voicemail: VoicemailService | None = None  # set by the component (voice/calls/voicemail.py)
+        self.callbacks: CallbackService | None = None  # set by the component (voice/calls/callback.py)
         self.recording_policy = RecordingPolicy(self.settings.voice_recording)  # per queue (recordings.py)
         self.consults = ConsultService(self)  # consulted transfer and conference (voice/calls/consult.py)
 
@@ -224,7 +228,7 @@ class CallService:
 
     def _route(self, callee: str) -> tuple[str, Any]:
         """The queue for a dialled number, and the IVR flow when one is published for it."""
-        ivr = self.services.extras.get("ivr")
+        ivr = self.services.ports.ivr
         flow = None
         if ivr is not None:
             try:
@@ -697,7 +701,7 @@ class CallService:
     def endpoint_for(self, agent_id: str, call: Call | None = None) -> AgentEndpoint | None:
         """Where the agent takes calls: the browser softphone while it is online in the desk
         (voice/webrtc), otherwise the registered desk phone, otherwise nowhere."""
-        softphones = self.services.extras.get("softphone")
+        softphones = self.services.ports.softphone
         if softphones is not None and call is not None and softphones.online(agent_id):
             return softphones.endpoint(agent_id, call)
         binding = self.registrar.binding_for_user(agent_id, self.engine.now())

@@ -121,15 +121,15 @@ class CallTranscripts:
                               "positive")
         if self.settings.voice_transcribe:
             self._loading = self._spawn(self._load(), "asr-model-load")
-        ivr = self.services.extras.get("ivr")
-        if ivr is not None and self.services.extras.get("kb") is not None:
+        ivr = self.services.ports.ivr
+        if ivr is not None and self.services.ports.kb is not None:
             ivr.register_hook("faq", self.faq_hook)  # speech menus: `hook: faq` answers from the FAQ
 
     async def faq_hook(self, args: dict[str, Any]) -> dict[str, Any]:
         """IVR hook ``faq`` (a speech menu's ``hook``): the best published FAQ answer for what the
         caller said, ``{answer, confidence, article_id, question}``, or ``{}`` when none."""
         text = str(args.get("text") or "").strip()
-        kb = self.services.extras.get("kb")
+        kb = self.services.ports.kb
         if not text or kb is None:
             return {}
         hits = await kb.search(text[:500], limit=1)

@@ -21,7 +21,8 @@ When an IVR flow reaches a ``voicemail`` node the driver (``voice/calls/ivr.py``
 6. the node's ``notify_email`` addresses get a mail (caller, duration, transcript, a link to the
    conversation, the WAV attached up to ``voice_voicemail_attach_max_bytes``) through the email
    channel's public ``send_mail``, and its ``notify_sms`` numbers an SMS through the SMS channel's
-   ``send_text`` (``services.extras``: this package imports no channel code).
+   ``send_text`` (the ``email`` and ``sms`` ports, ``services.ports``: this package imports no
+   channel code).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from voice.media.prompts import FRAME_SAMPLES, Prompt, frames_of
 
 if TYPE_CHECKING:
     from hub.app import Services
+    from hub.ports import Email
     from voice.calls.call import Call
     from voice.calls.service import CallService
     from voice.ivr.model import RecordVoicemail
@@ -356,8 +358,7 @@ class VoicemailService:
         """The live transcription's pool when its model is loaded, else one loaded here once."""
         if not self.settings.voice_voicemail_transcribe:
             return None, "transcription of voicemail is off (voice_voicemail_transcribe)"
-        voice = self.services.extras.get("voice")
-        live = getattr(voice, "transcripts", None)
+        live = self.calls.transcripts
         if live is not None and live.transcriber is not None:
             return live.transcriber.pool, None
         async with self._pool_lock:
@@ -414,7 +415,7 @@ class VoicemailService:
         action, call = rec.action, rec.call
         text = transcript if why_not is None else f"(not transcribed: {why_not})"
         if action.notify_email:
-            email = self.services.extras.get("email")
+            email = self.services.ports.email
             if email is None:
                 log.warning("voicemail %s: email notification to %s skipped: the email channel is off",
                             rec.id, ", ".join(action.notify_email))
@@ -425,7 +426,7 @@ class VoicemailService:
                 msg = self._email(rec, cid, duration, text, data, att)
                 self._spawn(self._send_mail(email, msg, rec.id, cid), f"voicemail-{rec.id}-mail")
         if action.notify_sms:
-            sms = self.services.extras.get("sms")
+            sms = self.services.ports.sms
             if sms is None:
                 log.warning("voicemail %s: SMS notification to %s skipped: the SMS channel is off",
                             rec.id, ", ".join(action.notify_sms))
@@ -462,7 +463,7 @@ class VoicemailService:
                              filename=str(att.get("filename") or "voicemail.wav"))
         return m
 
-    async def _send_mail(self, email: Any, msg: EmailMessage, vm_id: str, cid: str) -> None:
+    async def _send_mail(self, email: Email, msg: EmailMessage, vm_id: str, cid: str) -> None:
         attempts = max(1, self.settings.email_send_attempts)
         for attempt in range(1, attempts + 1):
             try:

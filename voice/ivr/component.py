@@ -1,5 +1,5 @@
 """The IVR component: flows, versions, prompt audio and number routing behind ``/api/ivr``, and
-the published flows for the call service (``services.extras["ivr"]``). The only module of
+the published flows for the call service (the ``ivr`` port, ``services.ports.ivr``). The only module of
 ``voice/ivr`` that imports the hub services.
 
 REST (docs/API.md, "IVR"): edits need the ``automation`` permission, reading needs
@@ -107,6 +107,9 @@ async def _read_user(request: Request) -> Any:
 
 class IvrComponent:
     name = "ivr"
+    provides: tuple[str, ...] = ("ivr",)
+    uses: tuple[str, ...] = ()
+    uses_later: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self._services: Services | None = None
@@ -522,7 +525,7 @@ class IvrComponent:
                               services.settings.data_dir / "ivr" / "prompts", self._audit,
                               services.settings.max_upload_bytes)
         services.bus.subscribe(self._on_event, types=(EventType.ADMIN_CHANGED,), name="voice.ivr")
-        services.extras["ivr"] = self
+        services.ports.ivr = self
         await self.refresh()
 
     async def stop(self) -> None:

@@ -16,9 +16,10 @@ REST (docs/API.md, "Voice: browser softphone"); live pushes on the staff Socket.
 - ``POST /api/voice/monitor/calls/{call_id}`` ``{sdp, mode}`` → ``{sdp, monitor}``;
 - ``PATCH /api/voice/monitor/{monitor_id}`` ``{mode}``; ``DELETE /api/voice/monitor/{monitor_id}``.
 
-Starts after the voice component (``bootstrap``) and only when voice and
-``voice_webrtc_enabled`` are on; it publishes itself as ``services.extras["softphone"]``, which
-:meth:`voice.calls.service.CallService.endpoint_for` consults.
+Uses the ``voice`` port (so it starts after the voice component) and runs only when voice and
+``voice_webrtc_enabled`` are on; it provides its :class:`SoftphoneService` as the ``softphone``
+port (``services.ports.softphone``), which :meth:`voice.calls.service.CallService.endpoint_for`
+consults.
 """
 
 from __future__ import annotations
@@ -77,6 +78,9 @@ class ModeBody(BaseModel):
 
 class WebRtcComponent:
     name = "softphone"
+    provides: tuple[str, ...] = ("softphone",)
+    uses: tuple[str, ...] = ("voice",)
+    uses_later: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.softphones: SoftphoneService | None = None
@@ -206,8 +210,12 @@ class WebRtcComponent:
 
     async def start(self, services: Services) -> None:
         st = services.settings
-        voice = services.extras.get("voice")
-        if not (st.voice_enabled and st.voice_webrtc_enabled) or voice is None or voice.calls is None:
+        # the voice port is this package's own call service (voice/calls), which it drives
+        from voice.calls.component import VoiceComponent
+
+        voice = services.ports.voice
+        if not (st.voice_enabled and st.voice_webrtc_enabled) or not isinstance(voice, VoiceComponent) \
+                or voice.calls is None:
             return
         if st.voice_webrtc_lease_s < 5 or st.voice_webrtc_reconnect_s < 0:
             from hub.errors import ConfigError
@@ -224,7 +232,7 @@ class WebRtcComponent:
         await self.softphones.start()
         services.bus.subscribe(self.softphones.on_hub_event, types=(EventType.CONVERSATION_ASSIGNED,),
                                name="voice.softphones")
-        services.extras["softphone"] = self.softphones
+        services.ports.softphone = self.softphones
         log.info("voice: browser softphone on")
 
     async def stop(self) -> None:

@@ -90,7 +90,7 @@ class Relay:
 
 
 def channel(hub: InProcessHub) -> Any:
-    return hub.services.extras["email"]
+    return hub.services.ports.email
 
 
 async def conversations_of(client: Any, view: str = "all", **query: Any) -> list[dict[str, Any]]:

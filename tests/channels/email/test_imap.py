@@ -180,7 +180,7 @@ async def test_polled_mail_becomes_threaded_conversations_and_is_never_fetched_t
         assert len([m for m in first if m["sender"] == "customer"]) == 2
 
         # the folder is recreated with the same messages (new UIDVALIDITY): still no duplicates
-        channel = hub.services.extras["email"]
+        channel = hub.services.ports.email
         dovecot.recreate("Support", [mail(1, "Water leak in the street", "There is water coming "
                                           "up near house 12."), mail(4, "New topic", "Hello again")])
         poller = channel.imap
@@ -201,7 +201,7 @@ async def test_polled_mail_becomes_threaded_conversations_and_is_never_fetched_t
 async def test_wrong_password_is_reported_and_the_hub_keeps_serving(tmp_path, dovecot):
     async with running_hub(tmp_path / "data", email_imap_mailboxes=dovecot.url(password="wrong"),
                            email_imap_poll_s=0.2) as hub:
-        channel = hub.services.extras["email"]
+        channel = hub.services.ports.email
         label = parse_mailbox(dovecot.url()).label
 
         async def reported():

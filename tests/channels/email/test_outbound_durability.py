@@ -76,7 +76,7 @@ async def test_an_agent_reply_committed_while_the_email_channel_was_not_running_
             agent = await hub.client("agent1")
             reply = await agent.ok("POST", f"/api/conversations/{cid}/messages",
                                    {"body": "It was posted today."}, status=201)
-            assert "email" not in hub.services.extras
+            assert hub.services.ports.email is None
             assert await hub.services.conversations.email_for_message(reply["id"]) is None
 
         async with run() as hub:

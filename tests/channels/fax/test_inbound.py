@@ -91,7 +91,7 @@ async def test_pdf_by_webhook_is_shown_page_by_page(hub, tmp_path: Path) -> None
 async def test_tiff_and_pdf_by_fax_to_email_become_fax_conversations(hub, tmp_path: Path) -> None:
     tiff = make_tiff(tmp_path / "t", ["Emailed fax one", "Emailed fax two"])
     pdf = make_pdf(tmp_path / "p", ["Emailed PDF fax"])
-    port = hub.services.extras["email"].port
+    port = hub.services.ports.email.port
     for path, ctype, number in ((tiff, "image/tiff", "+86 10 6552 1111"), (pdf, "application/pdf", "+8610655222")):
         res = await swaks(port, "--header", f"Subject: Fax from {number}", "--attach-type", ctype,
                           "--attach", str(path), sender=GATEWAY_SENDER)
@@ -177,7 +177,7 @@ async def test_decompression_bombs_are_refused_before_decoding(hub, tmp_path: Pa
 async def test_a_corrupt_fax_by_email_stays_an_email_and_nothing_fax_is_stored(hub, tmp_path: Path) -> None:
     bad = tmp_path / "broken.tif"
     bad.write_bytes(b"II*\x00" + b"\xff" * 2000)
-    port = hub.services.extras["email"].port
+    port = hub.services.ports.email.port
     res = await swaks(port, "--header", "Subject: Fax from +8610655211", "--attach-type", "image/tiff",
                       "--attach", str(bad), sender=GATEWAY_SENDER)
     assert res.accepted, res.output  # accepted mail is never lost

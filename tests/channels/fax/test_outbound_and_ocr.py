@@ -137,7 +137,7 @@ async def test_fax_on_demand_library(hub, hylafax) -> None:
     assert (await admin.get(f"/api/fax/faxes/{others['id']}/pages/1")).status_code == 200
     await admin.ok("PATCH", "/api/fax/library/101", {"document_id": doc["id"]})
     # the IVR's entry point
-    result = await hub.services.extras["fax"].send_on_demand("101", "+861065529988")
+    result = await hub.services.ports.fax.send_on_demand("101", "+861065529988")
     assert result["jobs"][0]["to_number"] == "+861065529988"
     await wait_jobs(admin, None)
     await admin.ok("DELETE", "/api/fax/library/101")
@@ -161,7 +161,7 @@ async def test_chinese_fax_page_ocr_is_searchable(hub) -> None:
     sup = await hub.client("supervisor")
     r = await post_fax(sup.http, buf.getvalue(), **{"from": "+861065529988"})
     assert r.status_code == 201, r.text
-    await hub.services.extras["fax"].service.drain(90)
+    await hub.services.ports.fax.service.drain(90)
     detail = await sup.ok("GET", f"/api/fax/faxes/{r.json()['fax_id']}")
     assert detail["ocr_status"] == "done"
     assert "燃气泄漏" in detail["pages"][0]["ocr_text"].replace(" ", "")
@@ -226,7 +226,7 @@ async def test_a_reply_that_cannot_be_faxed_says_why_in_the_conversation(hub, tm
     await wait_message(agent, cid, "not faxed", "no fax number")
     assert (await agent.ok("GET", "/api/fax/jobs"))["items"] == []
     # the note marks the reply as handled: the reconcile a restart runs neither retries nor re-notes it
-    assert await hub.services.extras["fax"].replies.reconcile() == 0
+    assert await hub.services.ports.fax.replies.reconcile() == 0
     notes = [m for m in (await agent.ok("GET", f"/api/conversations/{cid}"))["messages"]
              if "not faxed" in (m["body"] or "")]
     assert len(notes) == 1
@@ -257,7 +257,7 @@ async def test_a_reply_committed_while_the_fax_channel_was_not_running_is_faxed_
         agent = await hub.client("agent1")
         await agent.ok("POST", f"/api/conversations/{cid}/messages", {"body": "We called you."},
                        status=201)
-        assert "fax" not in hub.services.extras and not hylafax.jobs
+        assert hub.services.ports.fax is None and not hylafax.jobs
 
         hub = await restart()
         agent = await hub.client("agent1")
@@ -266,7 +266,7 @@ async def test_a_reply_committed_while_the_fax_channel_was_not_running_is_faxed_
         await wait_message(agent, cid, "faxed to +861065529900")
 
         hub = await restart()
-        assert await hub.services.extras["fax"].replies.reconciled() == 0
+        assert await hub.services.ports.fax.replies.reconciled() == 0
         agent = await hub.client("agent1")
         await asyncio.sleep(0.5)  # the outbound worker has had its chance to send anything queued
         assert [j["id"] for j in (await agent.ok("GET", "/api/fax/jobs"))["items"]] == [job["id"]]

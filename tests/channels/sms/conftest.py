@@ -33,7 +33,7 @@ class SmsRig:
 
     @property
     def channel(self) -> Any:
-        return self.hub.services.extras["sms"]
+        return self.hub.services.ports.sms
 
     async def phone_sends(self, sender: str, text: str, coding: str = "text") -> None:
         await asyncio.to_thread(self.kannel.inject, sender, OUR_NUMBER, text, coding=coding)

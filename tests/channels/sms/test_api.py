@@ -38,7 +38,7 @@ async def test_permissions_tokens_and_validation(tmp_path, database_url):
         assert (await supervisor.ok("GET", "/api/sms/bulk"))["items"] == []
 
         # the service other components use (voicemail alerts, notifications)
-        sms = hub.services.extras["sms"]
+        sms = hub.services.ports.sms
         with pytest.raises(InvalidPhoneNumber):
             await sms.send_text("12345", "hello")
         first = await sms.send_text("138 0013 8000", "Your callback is at 15:00.", dedupe_key="cb-1")

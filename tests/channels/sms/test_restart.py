@@ -103,7 +103,7 @@ async def test_an_agent_reply_committed_while_the_sms_channel_was_not_running_is
         agent = await hub.client("agent1")
         reply = await agent.ok("POST", f"/api/conversations/{cid}/messages",
                                {"body": "On Thursday morning."}, status=201)
-        assert "sms" not in hub.services.extras
+        assert hub.services.ports.sms is None
 
         hub = await restart()
         [got] = await asyncio.to_thread(kannel.wait_received, 1, 20)
@@ -116,7 +116,7 @@ async def test_an_agent_reply_committed_while_the_sms_channel_was_not_running_is
         assert out["message_id"] == reply["id"]
 
         hub = await restart()
-        assert await hub.services.extras["sms"].replies.reconciled() == 0
+        assert await hub.services.ports.sms.replies.reconciled() == 0
         supervisor = await hub.client("supervisor")
         assert [m["status"] for m in await outbound(supervisor, cid)] == ["delivered"]
         await asyncio.sleep(0.5)  # the outbound worker has had its chance to send anything queued

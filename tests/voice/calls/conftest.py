@@ -35,7 +35,7 @@ async def voice_hub(tmp_path: Path, voice_settings: dict[str, Any]) -> AsyncIter
 
 
 async def registered(hub: InProcessHub, username: str, within: float = 10) -> None:
-    voice = hub.services.extras["voice"]
+    voice = hub.services.ports.voice
     async with asyncio.timeout(within):
         while not any(b.username == username  # noqa: ASYNC110 - polls the registrar
                       for b in voice.registrar.active_bindings(voice.engine.now())):
@@ -43,7 +43,7 @@ async def registered(hub: InProcessHub, username: str, within: float = 10) -> No
 
 
 def sip_port(hub: InProcessHub, transport: str = "UDP") -> int:
-    return int(hub.services.extras["voice"].sip_port(transport))
+    return int(hub.services.ports.voice.sip_port(transport))
 
 
 async def agent_phone(hub: InProcessHub, workdir: Path, agent: str = "agent1", *,

@@ -73,7 +73,7 @@ async def desk_phone(hub, workdir: Path, username: str, scenario: str, extra: li
 
 async def test_desk_phone_attended_transfer_with_refer_replaces(voice_hub, tmp_path: Path) -> None:
     hub = voice_hub
-    voice = hub.services.extras["voice"].service
+    voice = hub.services.ports.voice.service
     port = sip_port(hub)
     agent1, agent2 = await hub.client("agent1"), await hub.client("agent2")
     # agent1's phone does the attended transfer; agent2's phone answers and echoes what it hears

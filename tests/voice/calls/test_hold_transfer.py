@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 
 def active(hub):  # type: ignore[no-untyped-def]
-    return hub.services.extras["voice"].service.calls
+    return hub.services.ports.voice.service.calls
 
 
 async def until(predicate, within: float = 10) -> None:  # type: ignore[no-untyped-def]

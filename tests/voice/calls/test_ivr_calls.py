@@ -42,7 +42,7 @@ async def publish_menu(hub, number: str) -> dict[str, str]:  # type: ignore[no-u
     flow = await admin.ok("POST", "/api/ivr/flows", {"name": "Test menu", "definition": definition}, status=201)
     await admin.ok("POST", f"/api/ivr/flows/{flow['id']}/publish", {})
     await admin.ok("PUT", f"/api/ivr/numbers/{number}", {"flow_id": flow["id"]})
-    assert hub.services.extras["ivr"].flow_for_number(number) is not None
+    assert hub.services.ports.ivr.flow_for_number(number) is not None
     return {"general": "general", "second": second["id"]}
 
 
@@ -58,7 +58,7 @@ async def test_caller_presses_1_with_rfc4733_and_is_answered_in_the_chosen_queue
     try:
         await sipp.start()
         await phone.wait_event("CALL_ESTABLISHED", timeout=15)
-        call = next(iter(voice_hub.services.extras["voice"].service.calls.values()))
+        call = next(iter(voice_hub.services.ports.voice.service.calls.values()))
         assert call.ivr is not None and call.ivr.digits == ["1"]  # one digit per RFC 4733 event
         assert call.caller.media.rx_dtmf == 1
         assert await sipp.wait(40) == 0, sipp.log()
@@ -90,7 +90,7 @@ async def test_caller_presses_2_with_sip_info_and_waits_in_the_second_queue(voic
                     break
                 await asyncio.sleep(0.05)
         assert convs[0].queue_id == queues["second"]
-        call = next(iter(voice_hub.services.extras["voice"].service.calls.values()))
+        call = next(iter(voice_hub.services.ports.voice.service.calls.values()))
         assert call.ivr.digits == ["2"] and call.caller.media.player is not None  # music while queued
         assert await sipp.wait(30) == 0, sipp.log()
     finally:

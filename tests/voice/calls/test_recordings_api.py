@@ -107,7 +107,7 @@ async def test_per_queue_recording_choice_is_admin_only_and_validated(voice_hub)
     assert (await admin.http.put("/api/voice/queue-settings/general", json={"record": "maybe"})).status_code == 422
     out = await admin.ok("PUT", "/api/voice/queue-settings/general", {"record": False})
     assert out["record"] is False and out["effective"] is False
-    assert voice_hub.services.extras["voice"].service.recording_policy.keep("general") is False
+    assert voice_hub.services.ports.voice.service.recording_policy.keep("general") is False
     again = await sup.ok("GET", "/api/voice/queue-settings")
     assert next(q for q in again["queues"] if q["queue_id"] == "general")["record"] is False
     out = await admin.ok("PUT", "/api/voice/queue-settings/general", {"record": None})

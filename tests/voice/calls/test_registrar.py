@@ -43,9 +43,9 @@ async def attempt(uac: RawUac, user: str, password: str, n: int) -> SipResponse:
 async def test_desk_phone_with_a_wrong_password_is_refused(voice_hub, tmp_path: Path):
     phone, _ = await agent_phone(voice_hub, tmp_path / "good")  # the account exists and works
     await phone.stop()
-    voice = voice_hub.services.extras["voice"]
+    voice = voice_hub.services.ports.voice
     (good,) = voice.registrar.active_bindings(voice.engine.now())
-    port = voice_hub.services.extras["voice"].sip_port()
+    port = voice_hub.services.ports.voice.sip_port()
     bad = Baresip(tmp_path / "bad", answermode="auto",
                   account=f"<sip:agent1@127.0.0.1:{port}>;auth_pass=not-the-password;regint=600")
     await bad.start()
@@ -64,7 +64,7 @@ async def test_desk_phone_with_a_wrong_password_is_refused(voice_hub, tmp_path: 
 async def test_repeated_failures_are_rate_limited_per_source(voice_hub, tmp_path: Path):
     phone, _ = await agent_phone(voice_hub, tmp_path / "good")
     await phone.stop()
-    uac = RawUac(voice_hub.services.extras["voice"].sip_port())
+    uac = RawUac(voice_hub.services.ports.voice.sip_port())
     try:
         ok = await attempt(uac, "agent1", PHONE_PASSWORD, 1)
         assert ok.status == 200, ok

@@ -139,7 +139,7 @@ async def test_cancel_while_ringing_ends_the_call_before_any_conversation(voice_
     (call,) = await rows(voice_hub, t_calls)
     assert call.end_reason == "cancelled" and call.answered_at is None
     assert await rows(voice_hub, t.conversations, t.conversations.c.channel == "voice") == []
-    assert voice_hub.services.extras["voice"].service.active_calls() == []
+    assert voice_hub.services.ports.voice.service.active_calls() == []
 
 
 @pytest.mark.parametrize("voice_settings", [{}])
@@ -218,7 +218,7 @@ async def test_malformed_datagrams_never_crash_the_stack_and_get_400_where_possi
         assert answers[name] is None, (name, answers[name])
     answered = [n for n, a in answers.items() if a is not None]
     assert all(answers[n].split(b" ")[1] in (b"400", b"416") for n in answered), answers
-    stats = voice_hub.services.extras["voice"].service.core.udp.stats
+    stats = voice_hub.services.ports.voice.service.core.udp.stats
     assert stats.malformed >= len(corpus) - 2  # the empty and CRLF-only datagrams are keep-alives
 
 

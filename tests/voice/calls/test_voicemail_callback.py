@@ -184,7 +184,7 @@ async def test_a_silent_caller_leaves_no_voicemail(voice_hub, tmp_path: Path) ->
         assert await sipp.wait(30) == 0, sipp.log()
     finally:
         await sipp.stop()
-    vm = hub.services.extras["voice"].voicemail
+    vm = hub.services.ports.voice.voicemail
     await wait_for(lambda: _true(vm.stats["discarded"] == 1 and not vm._tasks), within=10)
     assert vm.stats["delivered"] == 0 and not await conversations(hub, "voicemail")
 
@@ -313,7 +313,7 @@ async def test_queued_caller_presses_a_key_for_voicemail_and_hanging_up_keeps_th
     assert vm["ended_by"] == "hangup" and vm["speech_s"] >= 1.0
     assert 3.0 <= vm["duration_s"] <= 11.5  # from the beep's end to the BYE
     assert conv["messages"][0]["attachments"][0]["content_type"] == "audio/wav"
-    assert not hub.services.extras["voice"].service.calls  # the call itself is over
+    assert not hub.services.ports.voice.service.calls  # the call itself is over
     # offered to its owner first: not to agent2, who is ready; then to agent1 once ready
     assert conv["meta"]["preferred_agent_id"] == vm["agent_id"] == a1.user["id"]
     routing = hub.services.routing

@@ -60,7 +60,7 @@ async def test_demo_main_line_is_published_and_routes_by_the_office_calendar(
     detail = await admin.ok("GET", f"/api/ivr/flows/{main['id']}")
     assert detail["problems"] == []
 
-    flow = ivr_hub.services.extras["ivr"].flow_for_number(DEMO_NUMBER)
+    flow = ivr_hub.services.ports.ivr.flow_for_number(DEMO_NUMBER)
     assert flow is not None and flow.version == 1
     tz = ZoneInfo("Asia/Shanghai")
     # a working Monday morning: welcome, then the menu; 2 → the repairs queue
@@ -138,7 +138,7 @@ async def test_publish_refuses_problems_then_versions_are_immutable(ivr_hub: InP
     pub = await admin.ok("POST", f"/api/ivr/flows/{fid}/publish")
     assert pub["version"] == 1
     await admin.ok("PUT", "/api/ivr/numbers/+86 10 5555-0100", {"flow_id": fid})
-    ivr = ivr_hub.services.extras["ivr"]
+    ivr = ivr_hub.services.ports.ivr
     flow = ivr.flow_for_number("+861055550100")
     assert flow is not None and flow.definition.nodes["menu"].prompt[0].text == "Press 1 for support"
 
@@ -225,7 +225,7 @@ async def test_prompt_upload_converts_and_bad_files_store_nothing(ivr_hub: InPro
     assert (await admin.ok("GET", f"/api/ivr/flows/{fid}"))["problems"] == []
     await admin.ok("POST", f"/api/ivr/flows/{fid}/publish")
     await admin.ok("PUT", "/api/ivr/numbers/7000", {"flow_id": fid})
-    flow = ivr_hub.services.extras["ivr"].flow_for_number("7000")
+    flow = ivr_hub.services.ports.ivr.flow_for_number("7000")
     s = IvrSession(flow, now=0)
     play = s.start(0)[0]
     assert play.prompts[0].path is not None
@@ -245,7 +245,7 @@ async def test_prompt_upload_converts_and_bad_files_store_nothing(ivr_hub: InPro
 async def test_static_tts_prompts_are_rendered_when_published(tmp_path: Path) -> None:
     async with running_hub(tmp_path / "data", "", ivr_prerender_tts=True) as hub:
         admin = await hub.client("admin")
-        ivr = hub.services.extras["ivr"]
+        ivr = hub.services.ports.ivr
         await ivr.wait_prerendered()
         definition = {"name": "Tts", "start": "p", "nodes": {
             "p": {"type": "play", "prompts": [{"text": "Thank you for calling."},
@@ -272,7 +272,7 @@ async def test_static_tts_prompts_are_rendered_when_published(tmp_path: Path) ->
 
 async def test_sessions_know_the_caller_and_the_contact_hook_answers_lookups(
         ivr_hub: InProcessHub) -> None:
-    ivr = ivr_hub.services.extras["ivr"]
+    ivr = ivr_hub.services.ports.ivr
     session = await ivr.new_session(DEMO_NUMBER, "+8613900002222", 0.0, session_id="c1:")
     assert session is not None and session.vip is True  # Li Na is a VIP contact
     assert session.variables["contact_name"] == "Li Na"
@@ -309,7 +309,7 @@ async def test_a_deleted_demo_flow_is_not_seeded_again(tmp_path: Path, database_
     async with running_hub(tmp_path / "data", database_url, ivr_prerender_tts=False) as hub:
         admin = await hub.client("admin")
         assert (await admin.ok("GET", "/api/ivr/flows"))["flows"] == []
-        assert hub.services.extras["ivr"].flow_for_number(DEMO_NUMBER) is None
+        assert hub.services.ports.ivr.flow_for_number(DEMO_NUMBER) is None
 
 
 async def test_voice_tts_settings_choose_the_engine_that_speaks_prompts(tmp_path: Path) -> None:
@@ -330,7 +330,7 @@ async def test_voice_tts_settings_choose_the_engine_that_speaks_prompts(tmp_path
         assert "espeak-ng:zh" in {v["id"] for v in voices["voices"]}
         assert voices["language_voices"] == {"zh": "espeak-ng:zh"}
         # a prompt naming a listed voice is spoken by it
-        ivr = hub.services.extras["ivr"]
+        ivr = hub.services.ports.ivr
         rendered = await ivr.audio_for(Prompt(kind="tts", value="Thank you", voice="espeak-ng:en-us"))
         assert rendered is not None
         with wave.open(rendered) as w:

@@ -36,7 +36,7 @@ async def answer(client: Any, browser: Browser, leg: str) -> dict[str, Any]:
 
 async def test_agent_consults_a_colleague_cancels_then_conferences_and_leaves(voice_hub, tmp_path: Path):
     hub = voice_hub
-    voice = hub.services.extras["voice"].service
+    voice = hub.services.ports.voice.service
     a1, a2 = await hub.client("agent1"), await hub.client("agent2")
     desk1 = await Recorder("/desk").connect(hub.base_url, cookie=a1.cookie_header)
     desk2 = await Recorder("/desk").connect(hub.base_url, cookie=a2.cookie_header)
@@ -172,7 +172,7 @@ async def test_agent_consults_a_colleague_cancels_then_conferences_and_leaves(vo
 async def test_when_the_caller_leaves_a_conference_agent_and_third_party_stay_connected(voice_hub,
                                                                                        tmp_path: Path):
     hub = voice_hub
-    voice = hub.services.extras["voice"].service
+    voice = hub.services.ports.voice.service
     a1, a2 = await hub.client("agent1"), await hub.client("agent2")
     desk1 = await Recorder("/desk").connect(hub.base_url, cookie=a1.cookie_header)
     desk2 = await Recorder("/desk").connect(hub.base_url, cookie=a2.cookie_header)
@@ -184,7 +184,7 @@ async def test_when_the_caller_leaves_a_conference_agent_and_third_party_stay_co
     b1, b2 = Browser(tmp_path / "a1.wav"), Browser(tmp_path / "a2.wav")
     caller = await caller_phone(hub, tmp_path / "caller")  # baresip: says 440 Hz, hangs up on command
     try:
-        await caller.command("dial", f"sip:5000@127.0.0.1:{hub.services.extras['voice'].sip_port()}")
+        await caller.command("dial", f"sip:5000@127.0.0.1:{hub.services.ports.voice.sip_port()}")
         ring = await desk1.wait("softphone_ring", timeout=15)
         leg1 = ring["leg_id"]
         await answer(a1, b1, ring["leg_id"])

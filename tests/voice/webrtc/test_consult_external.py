@@ -40,8 +40,8 @@ async def voice_hub(tmp_path: Path, trunk_port: int) -> AsyncIterator[InProcessH
 async def test_agent_consults_an_external_number_and_completes_the_transfer(voice_hub, trunk_port: int,
                                                                             tmp_path: Path) -> None:
     hub = voice_hub
-    voice = hub.services.extras["voice"].service
-    port = hub.services.extras["voice"].sip_port()
+    voice = hub.services.ports.voice.service
+    port = hub.services.ports.voice.sip_port()
     a1 = await hub.client("agent1")
     desk = await Recorder("/desk").connect(hub.base_url, cookie=a1.cookie_header)
     await a1.ok("POST", "/api/voice/softphone")

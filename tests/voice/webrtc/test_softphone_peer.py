@@ -79,7 +79,7 @@ def tone_share(frames: list[np.ndarray], freq: float, rate: int = 8000) -> float
 
 def looping_caller(hub: Any, tmp_path: Path, timeout_s: float = 50) -> Sipp:
     """sipp calling 5000 on the hub and talking (caller_loops.xml) until it is hung up."""
-    return Sipp(tmp_path / "sipp", str(SCENARIO), f"127.0.0.1:{hub.services.extras['voice'].sip_port()}",
+    return Sipp(tmp_path / "sipp", str(SCENARIO), f"127.0.0.1:{hub.services.ports.voice.sip_port()}",
                 extra=["-s", "5000"], timeout_s=timeout_s)
 
 
@@ -89,7 +89,7 @@ async def until(predicate, within: float = 10) -> None:  # type: ignore[no-untyp
 
 async def test_agent_answers_in_the_browser_and_audio_flows_both_ways(voice_hub, tmp_path: Path):
     hub = voice_hub
-    voice = hub.services.extras["voice"].service
+    voice = hub.services.ports.voice.service
     agent = await hub.client("agent1")
     other = await hub.client("agent2")
     sup = await hub.client("supervisor")
@@ -205,7 +205,7 @@ async def test_a_softphone_page_that_goes_away_reconnects_and_one_that_stays_awa
     from tests.voice.calls.conftest import VOICE_SETTINGS
 
     async with running_hub(tmp_path / "data", **VOICE_SETTINGS, voice_webrtc_reconnect_s=3.0) as hub:
-        voice = hub.services.extras["voice"].service
+        voice = hub.services.ports.voice.service
         agent, other = await hub.client("agent1"), await hub.client("agent2")
         desk = await Recorder("/desk").connect(hub.base_url, cookie=agent.cookie_header)
         await agent.ok("POST", "/api/voice/softphone")
