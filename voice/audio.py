@@ -14,6 +14,7 @@ import numpy as np
 
 __all__ = [
     "alaw_decode",
+    "alaw_decode_table",
     "alaw_encode",
     "duration_s",
     "pcm_to_array",
@@ -22,6 +23,7 @@ __all__ = [
     "resample_array",
     "rms_dbfs",
     "ulaw_decode",
+    "ulaw_decode_table",
     "ulaw_encode",
 ]
 
@@ -134,7 +136,8 @@ def ulaw_encode(pcm: bytes) -> bytes:
 
 
 @lru_cache(maxsize=1)
-def _ulaw_table() -> np.ndarray:
+def ulaw_decode_table() -> np.ndarray:
+    """The 256 µ-law byte values → int16 samples (index by byte)."""
     u = ~np.arange(256, dtype=np.int32) & 0xFF
     exponent = (u >> 4) & 0x07
     mantissa = u & 0x0F
@@ -144,7 +147,7 @@ def _ulaw_table() -> np.ndarray:
 
 def ulaw_decode(data: bytes) -> bytes:
     """G.711 µ-law bytes → 16-bit PCM."""
-    return _ulaw_table()[np.frombuffer(data, dtype=np.uint8)].tobytes()
+    return ulaw_decode_table()[np.frombuffer(data, dtype=np.uint8)].tobytes()
 
 
 def alaw_encode(pcm: bytes) -> bytes:
@@ -160,7 +163,8 @@ def alaw_encode(pcm: bytes) -> bytes:
 
 
 @lru_cache(maxsize=1)
-def _alaw_table() -> np.ndarray:
+def alaw_decode_table() -> np.ndarray:
+    """The 256 A-law byte values → int16 samples (index by byte)."""
     a = np.arange(256, dtype=np.int32) ^ 0x55
     t = (a & 0x0F) << 4
     seg = (a & 0x70) >> 4
@@ -171,4 +175,4 @@ def _alaw_table() -> np.ndarray:
 
 def alaw_decode(data: bytes) -> bytes:
     """G.711 A-law bytes → 16-bit PCM."""
-    return _alaw_table()[np.frombuffer(data, dtype=np.uint8)].tobytes()
+    return alaw_decode_table()[np.frombuffer(data, dtype=np.uint8)].tobytes()

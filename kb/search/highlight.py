@@ -18,7 +18,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from kb.search.lexical import _TOKEN, _fold
+from kb.search.lexical import TOKEN_RE, fold_token
 from kb.search.text import unsegment
 
 ELLIPSIS = "…"
@@ -27,10 +27,10 @@ ELLIPSIS = "…"
 def _tokens(text: str) -> list[tuple[str, int, int]]:
     """``(folded token, start, end)`` of every token of ``text``."""
     if text.isascii():  # lower-casing keeps every offset; nothing else to fold
-        return [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text.lower())]
+        return [(m.group(), m.start(), m.end()) for m in TOKEN_RE.finditer(text.lower())]
     out = []
-    for m in _TOKEN.finditer(text):
-        token = _fold(m.group())
+    for m in TOKEN_RE.finditer(text):
+        token = fold_token(m.group())
         if token:
             out.append((token, m.start(), m.end()))
     return out

@@ -43,10 +43,11 @@ _MAX_PHRASES = 256
 _ROW_SHIFT, _COL_SHIFT = 24, 20
 _MAX_POS = (1 << _COL_SHIFT) - 1
 _MAX_COLS = 1 << (_ROW_SHIFT - _COL_SHIFT)
-_TOKEN = re.compile(r"[^\W_]+")  # letters and digits of any script (L*, N*), as unicode61
+TOKEN_RE = re.compile(r"[^\W_]+")  # letters and digits of any script (L*, N*), as unicode61
 
 
-def _fold(token: str) -> str:
+def fold_token(token: str) -> str:
+    """Lower-case and strip diacritics, as ``unicode61 remove_diacritics 2`` does."""
     token = token.lower()
     if token.isascii():
         return token
@@ -57,8 +58,8 @@ def _fold(token: str) -> str:
 def fts_tokens(text: str) -> list[str]:
     """The tokens FTS5's ``unicode61 remove_diacritics 2`` tokenizer makes of ``text``."""
     out = []
-    for match in _TOKEN.finditer(text):
-        token = _fold(match.group())
+    for match in TOKEN_RE.finditer(text):
+        token = fold_token(match.group())
         if token:
             out.append(token)
     return out

@@ -65,7 +65,7 @@ from voice.ivr.model import (
     Transfer,
     TransferKind,
 )
-from voice.ivr.queueing import QueueEntry, QueueExperience, _QueueWait
+from voice.ivr.queueing import QueueEntry, QueueExperience, QueueWait
 
 MAX_HOPS = 64  # nodes entered without waiting for anything: more means a loop without input
 RECORDING_GRACE_S = 5.0
@@ -106,7 +106,7 @@ class IvrSession(QueueExperience):
         self._repeat_left = 0
         self._digits: list[str] = []
         self._typeahead: list[str] = []
-        self._queue: _QueueWait | None = None
+        self._queue: QueueWait | None = None
         self._return_entry: QueueEntry | None = None
         self._agent_branch = False
         self._mailbox: str | None = None

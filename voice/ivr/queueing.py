@@ -32,7 +32,7 @@ class QueueEntry:
 
 
 @dataclass
-class _QueueWait:
+class QueueWait:
     entry: QueueEntry
     node: QueueNode | None
     pending: list[tuple[PromptRef, ...]] = field(default_factory=list)
@@ -52,7 +52,7 @@ class QueueExperience:
     variables: dict[str, Any]
     _out: list[Action]
     _play_id: str | None
-    _queue: _QueueWait | None
+    _queue: QueueWait | None
     _return_entry: QueueEntry | None
     _agent_branch: bool
 
@@ -66,7 +66,7 @@ class QueueExperience:
 
     def _enter_queue(self, entry: QueueEntry, node: QueueNode | None, *, original: bool) -> None:
         self.state = SessionState.QUEUED
-        self._queue = _QueueWait(entry, node)
+        self._queue = QueueWait(entry, node)
         self._return_entry = None
         self._agent_branch = False
         self._out.append(Enqueue(entry.queue_id, entry.priority, dict(entry.skills),

@@ -10,7 +10,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from voice.audio import _alaw_table, _ulaw_table, alaw_encode, ulaw_encode
+from voice.audio import alaw_decode_table, alaw_encode, ulaw_decode_table, ulaw_encode
 
 __all__ = ["PCMA", "PCMU", "SILENCE", "decode", "encode", "translation"]
 
@@ -21,7 +21,7 @@ SILENCE = {PCMU: 0xFF, PCMA: 0xD5}
 
 def table(codec: str) -> np.ndarray:
     """256-entry int16 decoding table of a codec."""
-    return _ulaw_table() if codec == PCMU else _alaw_table()
+    return ulaw_decode_table() if codec == PCMU else alaw_decode_table()
 
 
 @lru_cache(maxsize=4)
