@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
-from channels.fax import render
+import channels.fax.render as render
 from channels.fax.errors import BadSignature, FaxError, FaxTooLarge, InboundDisabled
 from channels.fax.gateways import EmailFaxGateway, FaxGateway, HylafaxGateway
 from channels.fax.service import FaxService

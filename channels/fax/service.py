@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, desc, exists, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from channels.fax import render
+import channels.fax.render as render
 from channels.fax.errors import ConversionFailed, CorruptFax, FaxError, GatewayError, InvalidFaxNumber
 from channels.fax.gateways import FaxGateway
 from channels.fax.tables import fax_bulk, fax_documents, fax_jobs, fax_library, fax_pages

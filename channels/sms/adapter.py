@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from channels.sms import segments
+import channels.sms.segments as segments
 from channels.sms.bulk import TIMER_KIND, BulkService
 from channels.sms.gateway import DeliveryReport, GatewaySink, InboundSms, SmsGateway
 from channels.sms.kannel import KannelGateway, dlr_status

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from channels.sms import segments
+import channels.sms.segments as segments
 from channels.sms.phone import InvalidPhoneNumber
 from channels.sms.tables import sms_bulk_jobs, sms_messages
 from channels.sms.templates import placeholders, render

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, desc, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from channels.sms import keywords as kw
-from channels.sms import phone as phones
-from channels.sms import segments
+import channels.sms.keywords as kw
+import channels.sms.phone as phones
+import channels.sms.segments as segments
 from channels.sms.gateway import STATUS_RANK, InboundSms
 from channels.sms.tables import sms_keywords, sms_messages, sms_optouts
 from hub.db import tables as t

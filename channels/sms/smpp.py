@@ -25,7 +25,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from channels.sms import segments
+import channels.sms.segments as segments
 from channels.sms.gateway import (
     DeliveryReport,
     GatewayRejected,

@@ -20,9 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
+import voice.calls.health as health
+import voice.calls.store as store
 from hub.api.http import Api, json_response, parse_body, require
 from hub.errors import ConfigError, HubError
-from voice.calls import health, store
 from voice.calls.callback import CallbackService
 from voice.calls.callback import register_api as register_callback_api
 from voice.calls.recordings import Recordings

@@ -36,10 +36,10 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+import voice.calls.store as store
 from hub.errors import HubError, InvalidState, NotFound, ValidationFailed
 from hub.events import Event, EventType
 from hub.security import new_id
-from voice.calls import store
 from voice.calls.call import Call, CallState
 from voice.calls.conference import ConferenceMixer
 from voice.calls.endpoints import ALLOW, AgentEndpoint, RingResult, SipPhoneEndpoint

@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
 
+import voice.calls.store as store
 from hub.errors import HubError, InvalidState
 from hub.events import Event, EventType
 from hub.security import new_id
 from hub.services.attachments import AttachmentStore
-from voice.calls import store
 from voice.calls.call import Call, CallState
 from voice.calls.consult import ConsultService
 from voice.calls.endpoints import ALLOW, AgentEndpoint, RingResult, SipPhoneEndpoint
