@@ -222,7 +222,7 @@ class CallbackService:
         assert svc.trunk is not None
         self.stats["dialled"] += 1
         if isinstance(agent_ep, SipPhoneEndpoint):
-            svc._agent_legs[agent_ep.call_id] = (call, agent_ep)
+            svc.track_agent_leg(call, agent_ep)
         try:
             result = await agent_ep.ring(number, f"Call back {number}", st.voice_callback_agent_ring_s)
         except Exception:  # noqa: BLE001
@@ -230,7 +230,7 @@ class CallbackService:
             result = RingResult.FAILED
         if result is not RingResult.ANSWERED:
             if isinstance(agent_ep, SipPhoneEndpoint):
-                svc._agent_legs.pop(agent_ep.call_id, None)
+                svc.forget_agent_leg(agent_ep.call_id)
             await self._outcome(cid, "agent_no_answer",
                                 f"Call back {number} not placed: {user.display_name}'s phone did not answer "
                                 f"({result.value}).")
@@ -241,7 +241,7 @@ class CallbackService:
         try:
             target = await svc.trunk.target_for(number)
             trunk_ep = TrunkEndpoint(number, svc.trunk, target, svc.core, svc.engine, svc.media_address)
-            svc._agent_legs[trunk_ep.call_id] = (call, trunk_ep)
+            svc.track_agent_leg(call, trunk_ep)
             media = agent_ep.media
             if media is not None and not media.closed:
                 ringing = trunk_ep
@@ -254,30 +254,28 @@ class CallbackService:
         except TrunkError as err:
             log.warning("callback %s: %s", cid, err)
         if trunk_ep is not None:
-            svc._agent_legs.pop(trunk_ep.call_id, None)
+            svc.forget_agent_leg(trunk_ep.call_id)
         if outcome is not RingResult.ANSWERED or trunk_ep is None or trunk_ep.leg is None \
                 or agent_ep.media is None or agent_ep.media.closed:
             if outcome is RingResult.ANSWERED and trunk_ep is not None:
                 await trunk_ep.hangup()
                 outcome = RingResult.CANCELLED  # the agent hung up while the customer's phone rang
             if isinstance(agent_ep, SipPhoneEndpoint):
-                svc._agent_legs.pop(agent_ep.call_id, None)
+                svc.forget_agent_leg(agent_ep.call_id)
             await agent_ep.hangup()
             text = OUTCOME_TEXT.get(outcome, outcome.value)
             await self._outcome(cid, text.replace(" ", "_"), f"Call back {number}: {text}.")
             return
-        # answered: bridge the agent and the customer; either BYE ends the other (CallService._end)
+        # answered: bridge the agent and the customer; either BYE ends the other (CallService.end)
         self.stats["answered"] += 1
         leg = trunk_ep.leg
         call.caller = leg
         assert leg.dialog is not None and trunk_ep.media is not None
-        svc._by_dialog[(leg.dialog.call_id, leg.dialog.local_tag)] = (call, "caller")
-        svc.calls[call.id] = call
         # from now on the callback is a call of this conversation like an inbound one: recorded
         # (customer left, agent right), closed (wrap-up) when either side hangs up, hung up when
         # the agent closes the conversation in the desk
         call.conversation_id = cid
-        svc._by_conversation[cid] = call
+        svc.adopt(call)
         now = svc.now()
         call.answered_at = call.connected_at = now
         call.state = CallState.BRIDGED
@@ -297,7 +295,7 @@ class CallbackService:
                 connected_at=now))
         await self._outcome(cid, "answered", f"Call back {number}: answered, connected to {user.display_name}.",
                             final=False)
-        await call.cancelled.wait()  # set by CallService._end on either side's BYE
+        await call.cancelled.wait()  # set by CallService.end on either side's BYE
         talk = max(0.0, (call.ended_at or svc.now()) - now)
         mins, secs = divmod(int(round(talk)), 60)
         await self._outcome(cid, "answered", f"Call back {number} ended after {mins}:{secs:02d}.", talk_s=talk)

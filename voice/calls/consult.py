@@ -31,9 +31,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote
 
 import voice.calls.store as store
@@ -52,10 +53,15 @@ from voice.sip.message import SipRequest, SipResponse, new_tag
 from voice.sip.transaction import Address, TransactionKey
 
 if TYPE_CHECKING:
-    from voice.calls.registrar import Account
-    from voice.calls.service import CallService
+    from hub.app import Services
+    from hub.config import Settings
+    from voice.calls.outbound import Trunk
+    from voice.calls.registrar import Account, Registrar
+    from voice.calls.sipcore import SipCore
+    from voice.calls.transcripts import CallTranscripts
+    from voice.media.engine import MediaEngine
 
-__all__ = ["ConsultService", "ConsultState", "Consultation"]
+__all__ = ["ConsultHost", "ConsultService", "ConsultState", "Consultation"]
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +110,41 @@ class Consultation:
                 "label": self.label, "state": str(self.state), "party_agent_id": self.party_agent_id}
 
 
+class ConsultHost(Protocol):
+    """What a consultation needs of the call service it belongs to (``CallService`` is one): the
+    service passes itself in, so this module never imports it."""
+
+    @property
+    def services(self) -> Services: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def calls(self) -> dict[str, Call]: ...
+    @property
+    def core(self) -> SipCore: ...
+    @property
+    def engine(self) -> MediaEngine: ...
+    @property
+    def registrar(self) -> Registrar: ...
+    @property
+    def media_address(self) -> str: ...
+    @property
+    def trunk(self) -> Trunk | None: ...
+    @property
+    def transcripts(self) -> CallTranscripts | None: ...
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str, call: Call | None = None) -> asyncio.Task[Any]: ...
+    def respond(self, request: SipRequest, status: int, transport: str, reason: str | None = None,
+                **kw: Any) -> None: ...
+    def endpoint_for(self, agent_id: str, call: Call | None = None) -> AgentEndpoint | None: ...
+    async def music_on_hold(self, leg: SipLeg) -> None: ...
+    def notify_refer(self, leg: SipLeg, status: str) -> None: ...
+    def track_agent_leg(self, call: Call, ep: SipPhoneEndpoint) -> None: ...
+    def forget_agent_leg(self, call_id: str) -> None: ...
+
+
 class ConsultService:
-    def __init__(self, calls: CallService) -> None:
+    def __init__(self, calls: ConsultHost) -> None:
         self.calls = calls
         self.services = calls.services
         self._desk: dict[tuple[str, str], Consultation] = {}  # (Call-ID, our tag) of desk consult dialogs
@@ -117,7 +156,7 @@ class ConsultService:
     # -- helpers -----------------------------------------------------------------------------------
 
     def _spawn(self, coro: Any, name: str, call: Call | None = None) -> None:
-        self.calls._spawn(coro, name, call)
+        self.calls.spawn(coro, name, call)
 
     def _push(self, c: Consultation | None, call: Call, *, event: str = "softphone_state",
               extra: dict[str, Any] | None = None) -> None:
@@ -211,7 +250,7 @@ class ConsultService:
         self.stats["consults"] += 1
         agent.media.held = False
         call.caller.media.unbridge()
-        await self.calls._music_on_hold(call.caller)
+        await self.calls.music_on_hold(call.caller)
         await self._note(call, f"Consultation with {kind} {label} started")
         self._spawn(self._ring(c, eps), f"consult-{c.id}-ring", call)
         return c
@@ -224,7 +263,7 @@ class ConsultService:
         number = (svc.trunk.caller_id if c.kind == "external" and svc.trunk else "") or call.caller_number
         for ep in eps:
             if isinstance(ep, SipPhoneEndpoint):
-                svc._agent_legs[ep.call_id] = (call, ep)
+                svc.track_agent_leg(call, ep)
             assigned = getattr(ep, "assigned", None)
             if assigned is not None:  # a browser answers at once: no ACD assignment to wait for
                 assigned.set()
@@ -258,7 +297,7 @@ class ConsultService:
         for t, ep in tasks.items():
             if ep is not winner:
                 if isinstance(ep, SipPhoneEndpoint):
-                    svc._agent_legs.pop(ep.call_id, None)
+                    svc.forget_agent_leg(ep.call_id)
                 if t.done() and not t.cancelled() and t.exception() is None and t.result() is RingResult.ANSWERED:
                     await ep.hangup()
         if winner is None or winner.media is None or c.cancel_requested or call.ended \
@@ -266,7 +305,7 @@ class ConsultService:
             if winner is not None:
                 await winner.hangup()
                 if isinstance(winner, SipPhoneEndpoint):
-                    svc._agent_legs.pop(winner.call_id, None)
+                    svc.forget_agent_leg(winner.call_id)
             outcome = "cancelled" if c.cancel_requested else \
                 "declined" if RingResult.DECLINED in results else "no_answer"
             await self._back_to_caller(c, outcome)
@@ -318,7 +357,7 @@ class ConsultService:
                 party.media.unbridge()
             await party.hangup()
             if isinstance(party, SipPhoneEndpoint):
-                self.calls._agent_legs.pop(party.call_id, None)
+                self.calls.forget_agent_leg(party.call_id)
         if getattr(call, "consult", None) is c:
             call.consult = None
         if call.ended:
@@ -406,7 +445,7 @@ class ConsultService:
         finally:
             call.transferring = False
         if refer_leg is not None:
-            svc._notify_refer(refer_leg, "200 OK")
+            svc.notify_refer(refer_leg, "200 OK")
         # the agent's legs end: the browser leg now; a desk phone hangs up itself after the NOTIFY
         if old is not None and old is not party:
             self._spawn(self._retire_agent(old, c, refer_leg), f"consult-{c.id}-retire", None)
@@ -422,7 +461,7 @@ class ConsultService:
                         await asyncio.sleep(0.05)
         await old.hangup()
         if isinstance(old, SipPhoneEndpoint):
-            self.calls._agent_legs.pop(old.call_id, None)
+            self.calls.forget_agent_leg(old.call_id)
         if c.desk is not None:
             await self._end_desk(c, None)
 
@@ -488,7 +527,7 @@ class ConsultService:
         mixer, c.mixer = c.mixer, None
         call.agent = None  # the call's end must not hang the agent up
         if isinstance(agent, SipPhoneEndpoint):
-            self.calls._agent_legs.pop(agent.call_id, None)
+            self.calls.forget_agent_leg(agent.call_id)
 
         async def keep_pair() -> None:
             if mixer is not None:
@@ -515,7 +554,7 @@ class ConsultService:
         for ep in pair:
             await ep.hangup()
             if isinstance(ep, SipPhoneEndpoint):
-                self.calls._agent_legs.pop(ep.call_id, None)
+                self.calls.forget_agent_leg(ep.call_id)
 
     def _push_endpoint(self, ep: AgentEndpoint) -> None:
         sp = getattr(ep, "softphones", None)
@@ -539,7 +578,7 @@ class ConsultService:
         if c.party is not None:
             await c.party.hangup()
             if isinstance(c.party, SipPhoneEndpoint):
-                self.calls._agent_legs.pop(c.party.call_id, None)
+                self.calls.forget_agent_leg(c.party.call_id)
         if c.desk is not None:
             await self._end_desk(c, 480)
 

@@ -12,28 +12,59 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, Protocol
 
 from voice.ivr import model as m
 from voice.media.prompts import Prompt as MediaPrompt
 from voice.media.prompts import PromptError
 
 if TYPE_CHECKING:
+    from hub.app import Services
+    from hub.config import Settings
     from voice.calls.call import Call
-    from voice.calls.service import CallService
+    from voice.calls.callback import CallbackService
+    from voice.calls.transcripts import CallTranscripts
     from voice.calls.voicemail import VoicemailService
+    from voice.media.prompts import PromptCache
 
-__all__ = ["IvrDriver"]
+__all__ = ["IvrDriver", "IvrHost"]
 
 log = logging.getLogger(__name__)
 
 EXPECTED_WAIT_PER_POSITION_S = 45.0  # rough estimate until the ACD publishes a forecast
 
 
+class IvrHost(Protocol):
+    """What the IVR driver needs of the call service that runs it (``CallService`` is one): the
+    service passes itself in, so this module never imports it."""
+
+    @property
+    def services(self) -> Services: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def prompts(self) -> PromptCache: ...
+    @property
+    def transcripts(self) -> CallTranscripts | None: ...
+    @property
+    def voicemail(self) -> VoicemailService | None: ...
+    @property
+    def callbacks(self) -> CallbackService | None: ...
+
+    def now(self) -> float: ...
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str, call: Call | None = None) -> asyncio.Task[Any]: ...
+    async def enqueue(self, call: Call, queue_id: str, *, priority: int = 0,
+                      skills: dict[str, int] | None = None, enqueued_at: float | None = None,
+                      force_music: bool = False, agent_id: str | None = None) -> None: ...
+    async def leave_queue(self, call: Call) -> None: ...
+    async def end(self, call: Call, reason: str) -> None: ...
+
+
 class IvrDriver:
     plays_queue_audio = True  # the flow's queue node plays intro, music and announcements
 
-    def __init__(self, service: CallService, call: Call, flow: Any) -> None:
+    def __init__(self, service: IvrHost, call: Call, flow: Any) -> None:
         from voice.ivr import IvrSession
 
         self.service = service
@@ -52,7 +83,7 @@ class IvrDriver:
     # -- events in --------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._timer = self.service._spawn(self._run_timers(), f"call-{self.call.id}-ivr", self.call)
+        self._timer = self.service.spawn(self._run_timers(), f"call-{self.call.id}-ivr", self.call)
         self._feed(None)
 
     def dtmf(self, digit: str) -> None:
@@ -90,8 +121,8 @@ class IvrDriver:
     def _fallback(self) -> None:
         self._closed = True
         queue = self.call.queue_id or self.service.settings.widget_default_queue
-        self.service._spawn(self.service._enqueue(self.call, queue, force_music=True),
-                            f"call-{self.call.id}-ivr-fallback", self.call)
+        self.service.spawn(self.service.enqueue(self.call, queue, force_music=True),
+                           f"call-{self.call.id}-ivr-fallback", self.call)
 
     async def _run_timers(self) -> None:
         while not self._closed:
@@ -148,20 +179,20 @@ class IvrDriver:
         elif isinstance(action, m.StartTimer | m.CancelTimer):
             self._wake.set()  # timers run from next_deadline()
         elif isinstance(action, m.Enqueue):
-            svc._spawn(svc._enqueue(call, action.queue_id, priority=action.priority, skills=action.skills,
-                                    enqueued_at=action.enqueued_at), f"call-{call.id}-enqueue", call)
+            svc.spawn(svc.enqueue(call, action.queue_id, priority=action.priority, skills=action.skills,
+                                  enqueued_at=action.enqueued_at), f"call-{call.id}-enqueue", call)
         elif isinstance(action, m.LeaveQueue):
             if action.reason != "abandoned":
-                svc._spawn(svc._leave_queue(call), f"call-{call.id}-leave-queue", call)
+                svc.spawn(svc.leave_queue(call), f"call-{call.id}-leave-queue", call)
         elif isinstance(action, m.Transfer):
             self._transfer(action)
         elif isinstance(action, m.Hangup):
             self._closed = True
-            svc._spawn(svc._end(call, f"ivr_{action.reason}"), f"call-{call.id}-ivr-hangup", call)
+            svc.spawn(svc.end(call, f"ivr_{action.reason}"), f"call-{call.id}-ivr-hangup", call)
         elif isinstance(action, m.SetVariable):
             self.variables[action.name] = action.value
         elif isinstance(action, m.Lookup):
-            svc._spawn(self._lookup(action), f"call-{call.id}-lookup", call)
+            svc.spawn(self._lookup(action), f"call-{call.id}-lookup", call)
         elif isinstance(action, m.Listen):
             # the speech menu hears the caller's next final utterance from the call's live
             # transcription (voice/calls/transcripts.py); without it: "nothing understood"
@@ -186,8 +217,8 @@ class IvrDriver:
                 log.warning("call %s: callback to %s requested but the voice service is off", call.id,
                             action.number)
             else:
-                svc._spawn(callbacks.request(call, action.number, action.queue_id), f"call-{call.id}-callback",
-                           call)
+                svc.spawn(callbacks.request(call, action.number, action.queue_id), f"call-{call.id}-callback",
+                          call)
         else:
             log.debug("call %s: IVR action %r not handled", call.id, action)
 
@@ -198,7 +229,7 @@ class IvrDriver:
         rendered or read is skipped with a warning, the rest still plays."""
         self.current_play = action.play_id
         if any(p.path is None and p.kind == "tts" for p in action.prompts):
-            self.service._spawn(self._render_and_play(action), f"call-{self.call.id}-tts", self.call)
+            self.service.spawn(self._render_and_play(action), f"call-{self.call.id}-tts", self.call)
             return
         frames: list[bytes] = []
         for prompt in action.prompts:
@@ -257,14 +288,14 @@ class IvrDriver:
         call, svc = self.call, self.service
         self._closed = True
         if action.kind == m.TransferKind.QUEUE:
-            svc._spawn(svc._enqueue(call, action.target, force_music=True), f"call-{call.id}-ivr-queue", call)
+            svc.spawn(svc.enqueue(call, action.target, force_music=True), f"call-{call.id}-ivr-queue", call)
         elif action.kind == m.TransferKind.AGENT:
-            svc._spawn(svc._enqueue(call, call.queue_id or svc.settings.widget_default_queue, force_music=True,
-                                    agent_id=action.target), f"call-{call.id}-ivr-agent", call)
+            svc.spawn(svc.enqueue(call, call.queue_id or svc.settings.widget_default_queue, force_music=True,
+                                  agent_id=action.target), f"call-{call.id}-ivr-agent", call)
         else:
             log.warning("call %s: IVR transfer to external %s: no outbound trunk support yet", call.id,
                         action.target)
-            svc._spawn(svc._end(call, "ivr_external_unsupported"), f"call-{call.id}-ivr-ext", call)
+            svc.spawn(svc.end(call, "ivr_external_unsupported"), f"call-{call.id}-ivr-ext", call)
 
     async def _lookup(self, action: m.Lookup) -> None:
         ivr = self.service.services.ports.ivr

@@ -112,7 +112,7 @@ class CallService:
     async def stop(self) -> None:
         for call in list(self.calls.values()):
             if not call.ended:
-                await self._end(call, "shutdown", hangup_caller=True)
+                await self.end(call, "shutdown", hangup_caller=True)
         await self.consults.stop()
         tasks = list(self._tasks)
         for task in tasks:
@@ -120,7 +120,7 @@ class CallService:
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.core.stop()
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str, call: Call | None = None) -> asyncio.Task[Any]:
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str, call: Call | None = None) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(self._guard(coro, name), name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -141,6 +141,23 @@ class CallService:
 
     def now(self) -> float:
         return self.services.clock.now()
+
+    def track_agent_leg(self, call: Call, ep: SipPhoneEndpoint) -> None:
+        """An agent-side dialog we placed (desk phone, consulted party, trunk): its in-dialog
+        requests (BYE, re-INVITE, REFER) and responses are routed to ``call``."""
+        self._agent_legs[ep.call_id] = (call, ep)
+
+    def forget_agent_leg(self, call_id: str) -> None:
+        self._agent_legs.pop(call_id, None)
+
+    def adopt(self, call: Call) -> None:
+        """Index a call placed elsewhere (a callback through the trunk) like an inbound one: BYEs on
+        its caller dialog, desk closes and transfers of its conversation reach it."""
+        assert call.caller.dialog is not None
+        self._by_dialog[(call.caller.dialog.call_id, call.caller.dialog.local_tag)] = (call, "caller")
+        self.calls[call.id] = call
+        if call.conversation_id is not None:
+            self._by_conversation[call.conversation_id] = call
 
     # -- SIP: requests ----------------------------------------------------------------------------
 
@@ -192,7 +209,7 @@ class CallService:
         call = self._by_server_key.get(key)
         if call is not None and not call.ended:
             log.info("call %s: no ACK for our 2xx, hanging up", call.id)
-            self._spawn(self._end(call, "no_ack", hangup_caller=True), f"call-{call.id}-noack", call)
+            self.spawn(self.end(call, "no_ack", hangup_caller=True), f"call-{call.id}-noack", call)
 
     # -- INVITE -----------------------------------------------------------------------------------
 
@@ -224,7 +241,7 @@ class CallService:
         if key is not None:
             self._by_server_key[key] = call
         self.stats["calls"] += 1
-        self._spawn(self._setup(call, transport), f"call-{call_id}-setup", call)
+        self.spawn(self._setup(call, transport), f"call-{call_id}-setup", call)
 
     def _route(self, callee: str) -> tuple[str, Any]:
         """The queue for a dialled number, and the IVR flow when one is published for it."""
@@ -277,7 +294,7 @@ class CallService:
         call.conversation_id = row.id
         self._by_conversation[row.id] = call
         if call.cancelled.is_set():
-            return await self._end(call, "cancelled", hangup_caller=False)
+            return await self.end(call, "cancelled", hangup_caller=False)
         contact = self.core.contact("hub", transport)
         ok = SipResponse.for_request(request, 200, to_tag=call.local_tag,
                                      headers=[("Contact", str(contact)), ("Allow", ALLOW)],
@@ -303,10 +320,10 @@ class CallService:
         welcome = self.settings.voice_welcome_file
         if welcome:
             prompt = await asyncio.to_thread(self.prompts.get, welcome, media.codec)
-            media.play(prompt, on_done=lambda: self._spawn(self._enqueue(call, queue_id),
-                                                           f"call-{call.id}-enqueue", call))
+            media.play(prompt, on_done=lambda: self.spawn(self.enqueue(call, queue_id),
+                                                          f"call-{call.id}-enqueue", call))
         else:
-            await self._enqueue(call, queue_id)
+            await self.enqueue(call, queue_id)
 
     def _start_ivr(self, call: Call, flow: Any) -> bool:
         from voice.calls.ivr import IvrDriver
@@ -319,9 +336,9 @@ class CallService:
         call.ivr.start()
         return True
 
-    async def _enqueue(self, call: Call, queue_id: str, *, priority: int = 0,
-                       skills: dict[str, int] | None = None, enqueued_at: float | None = None,
-                       force_music: bool = False, agent_id: str | None = None) -> None:
+    async def enqueue(self, call: Call, queue_id: str, *, priority: int = 0,
+                      skills: dict[str, int] | None = None, enqueued_at: float | None = None,
+                      force_music: bool = False, agent_id: str | None = None) -> None:
         if call.ended or call.conversation_id is None:
             return
         now = self.now()
@@ -340,13 +357,13 @@ class CallService:
         if agent_id:
             values["meta"] = {**values.get("meta", row.meta), "preferred_agent_id": agent_id}
         if force_music or call.ivr is None or not call.ivr.plays_queue_audio:
-            await self._music_on_hold(call.caller)
+            await self.music_on_hold(call.caller)
         await store.update_call(self.services, call.id, queued_at=call.queued_at, queue_id=queue_id)
         if call.ended:
             return
         await self.services.routing.enqueue(row)
 
-    async def _leave_queue(self, call: Call) -> None:
+    async def leave_queue(self, call: Call) -> None:
         """The IVR took the caller out of the queue (voicemail, callback, an IVR branch)."""
         if call.conversation_id is None or call.state is not CallState.QUEUED:
             return
@@ -358,7 +375,7 @@ class CallService:
             await self.services.routing.release(call.conversation_id)
         await self.services.conversations.set_status(call.conversation_id, "pending")
 
-    async def _music_on_hold(self, leg: SipLeg) -> None:
+    async def music_on_hold(self, leg: SipLeg) -> None:
         source = self.settings.voice_moh_file or "builtin:moh"
         prompt = await asyncio.to_thread(self.prompts.get, source, leg.media.codec)
         if not leg.media.closed:
@@ -414,14 +431,14 @@ class CallService:
             leg.ended = True
             if role == "caller":
                 self.consults.caller_left(call)
-                self._spawn(self._end(call, "caller_hangup"), f"call-{call.id}-bye", call)
+                self.spawn(self.end(call, "caller_hangup"), f"call-{call.id}-bye", call)
             elif ep is not call.agent:  # an agent who transferred the call away hangs up
                 self._agent_legs.pop(request.call_id, None)
                 if ep is not None and ep.media is not None:
                     ep.media.close()
             elif not self.consults.agent_left(call):
                 reason = "external_hangup" if call.external else "agent_hangup"
-                self._spawn(self._end(call, reason, hangup_agent=False), f"call-{call.id}-bye", call)
+                self.spawn(self.end(call, reason, hangup_agent=False), f"call-{call.id}-bye", call)
         elif method == "INVITE":
             self._reinvite(call, leg, role, request, transport)
         elif method == "INFO":
@@ -459,7 +476,7 @@ class CallService:
         other = self._agent_leg(call) if role == "caller" else call.caller
         if call.state is CallState.BRIDGED and other is not None:
             if leg.held_by_remote:
-                self._spawn(self._music_on_hold(other), f"call-{call.id}-hold", call)
+                self.spawn(self.music_on_hold(other), f"call-{call.id}-hold", call)
             else:
                 other.media.stop_play()
         log.info("call %s: %s %s", call.id, role, "holds" if leg.held_by_remote else "resumes")
@@ -515,7 +532,7 @@ class CallService:
                 self.respond(request, 404, transport, "Not Found (no queue or agent with that name)")
                 return
         self.respond(request, 202, transport)
-        self._spawn(self._do_transfer(call, leg, kind, dest), f"call-{call.id}-refer", call)
+        self.spawn(self._do_transfer(call, leg, kind, dest), f"call-{call.id}-refer", call)
 
     async def _do_transfer(self, call: Call, leg: SipLeg, kind: str, dest: str) -> None:
         """Blind transfer asked by the agent's phone: the caller goes back to the ACD (music on
@@ -531,7 +548,7 @@ class CallService:
         if self.transcripts is not None:
             self.transcripts.leg_stopped(call, "agent")
         call.state = CallState.QUEUED
-        await self._music_on_hold(call.caller)
+        await self.music_on_hold(call.caller)
         try:
             user = await self.services.auth.get_user(agent_id)
             await self.services.routing.transfer(call.conversation_id, user,
@@ -545,10 +562,10 @@ class CallService:
                 call.agent, call.agent_id, call.state = agent_ep, agent_id, CallState.BRIDGED
                 call.caller.media.stop_play()
                 call.caller.media.bridge(agent_ep.media)
-            self._notify_refer(leg, "503 Service Unavailable")
+            self.notify_refer(leg, "503 Service Unavailable")
             return
         call.transferring = False
-        self._notify_refer(leg, "200 OK")
+        self.notify_refer(leg, "200 OK")
         await self._release_transferor(leg, agent_ep)
 
     async def _release_transferor(self, leg: SipLeg, agent_ep: AgentEndpoint) -> None:
@@ -575,7 +592,7 @@ class CallService:
         call.transferring = True
         call.agent, call.agent_id = None, None  # the transferor's BYE now ends only its own leg
         call.caller.media.unbridge()
-        await self._music_on_hold(call.caller)
+        await self.music_on_hold(call.caller)
         result, ep = RingResult.FAILED, None
         try:
             target = await self.trunk.target_for(number)
@@ -592,7 +609,7 @@ class CallService:
                 if result is RingResult.ANSWERED:
                     await ep.hangup()
             status = {RingResult.DECLINED: "486 Busy Here", RingResult.NO_ANSWER: "480 Temporarily Unavailable"}
-            self._notify_refer(leg, status.get(result, "503 Service Unavailable"))
+            self.notify_refer(leg, status.get(result, "503 Service Unavailable"))
             if not call.ended:
                 await self._external_failed(call, leg, agent_ep, agent_id, number)
             return
@@ -601,7 +618,7 @@ class CallService:
         call.caller.media.stop_play()
         call.caller.media.bridge(ep.media)
         self.stats["external_transfers"] += 1
-        self._notify_refer(leg, "200 OK")
+        self.notify_refer(leg, "200 OK")
         await self._release_transferor(leg, agent_ep)
         await store.update_call(self.services, call.id, agent_id=agent_id)
         if call.conversation_id is not None and not call.ended:
@@ -637,9 +654,9 @@ class CallService:
                 note=f"The external number {number} did not answer; the caller is back in the queue")
         except HubError as err:
             log.info("call %s: back to the queue after a failed external transfer: %s", call.id, err)
-            await self._end(call, "external_transfer_failed")
+            await self.end(call, "external_transfer_failed")
 
-    def _notify_refer(self, leg: SipLeg, status: str) -> None:
+    def notify_refer(self, leg: SipLeg, status: str) -> None:
         if leg.dialog is None or leg.ended:
             return
         notify = leg.dialog.create_request(
@@ -662,12 +679,12 @@ class CallService:
         if ev.type is EventType.CONVERSATION_OFFERED and ev.user_id:
             if ev.user_id not in call.ringing and call.state is CallState.QUEUED:
                 expires = float(ev.data.get("expires_at") or 0) - self.now()
-                self._spawn(self._ring_agent(call, ev.user_id, max(1.0, expires)),
-                            f"call-{call.id}-ring-{ev.user_id}", call)
+                self.spawn(self._ring_agent(call, ev.user_id, max(1.0, expires)),
+                           f"call-{call.id}-ring-{ev.user_id}", call)
         elif ev.type is EventType.CONVERSATION_OFFER_REVOKED and ev.user_id:
             ep = call.ringing.get(ev.user_id)
             if ep is not None:
-                self._spawn(ep.cancel(), f"call-{call.id}-cancel-{ev.user_id}", call)
+                self.spawn(ep.cancel(), f"call-{call.id}-cancel-{ev.user_id}", call)
         elif ev.type is EventType.CONVERSATION_TRANSFERRED and not call.transferring:
             # Transferred from the agent desk: the agent it was taken from is still on the call. The
             # event comes after commit, maybe late: a transfer the call service made itself (REFER,
@@ -682,21 +699,21 @@ class CallService:
                 call.state = CallState.QUEUED  # before the new offer's event arrives
 
                 async def back_to_queue() -> None:
-                    await self._music_on_hold(call.caller)
+                    await self.music_on_hold(call.caller)
                     if agent is not None:
                         await agent.hangup()
                         if isinstance(agent, SipPhoneEndpoint):
                             self._agent_legs.pop(agent.call_id, None)
-                self._spawn(back_to_queue(), f"call-{call.id}-desk-transfer", call)
+                self.spawn(back_to_queue(), f"call-{call.id}-desk-transfer", call)
         elif ev.type is EventType.CONVERSATION_CLOSED and call.external is None:
-            self._spawn(self._end(call, "closed_in_desk", close_conversation=False),
-                        f"call-{call.id}-closed", call)
+            self.spawn(self.end(call, "closed_in_desk", close_conversation=False),
+                       f"call-{call.id}-closed", call)
         elif ev.type is EventType.CONVERSATION_OVERFLOWED and call.ivr is not None \
                 and ev.data.get("target") != "queue":
             call.ivr.queue_left(str(ev.data.get("reason") or "overflow"))
         elif ev.type is EventType.CONVERSATION_OVERFLOWED and ev.data.get("target") != "queue":
-            self._spawn(self._end(call, f"overflow_{ev.data.get('target')}", close_conversation=False),
-                        f"call-{call.id}-overflow", call)
+            self.spawn(self.end(call, f"overflow_{ev.data.get('target')}", close_conversation=False),
+                       f"call-{call.id}-overflow", call)
 
     def endpoint_for(self, agent_id: str, call: Call | None = None) -> AgentEndpoint | None:
         """Where the agent takes calls: the browser softphone while it is online in the desk
@@ -752,7 +769,7 @@ class CallService:
         if self.transcripts is not None:
             self.transcripts.leg_started(call, "agent", ep.media, agent_id)
         for other in list(call.ringing.values()):
-            self._spawn(other.cancel(), f"call-{call.id}-cancel-other", call)
+            self.spawn(other.cancel(), f"call-{call.id}-cancel-other", call)
         await store.update_call(self.services, call.id, agent_id=agent_id, connected_at=call.connected_at,
                                 wait_s=call.connected_at - (call.queued_at or call.connected_at))
 
@@ -777,8 +794,8 @@ class CallService:
         if call.conversation_id is not None:
             self._by_conversation.pop(call.conversation_id, None)
 
-    async def _end(self, call: Call, reason: str, *, hangup_caller: bool | None = None,
-                   hangup_agent: bool = True, close_conversation: bool = True) -> None:
+    async def end(self, call: Call, reason: str, *, hangup_caller: bool | None = None,
+                  hangup_agent: bool = True, close_conversation: bool = True) -> None:
         if call.ended:
             return
         was = call.state
@@ -884,7 +901,7 @@ class CallService:
     def agent_hangup(self, call: Call) -> None:
         """The agent hung up in the desk: the caller gets a BYE, the conversation wraps up."""
         if not call.ended and not self.consults.agent_left(call):
-            self._spawn(self._end(call, "agent_hangup"), f"call-{call.id}-agent-hangup", call)
+            self.spawn(self.end(call, "agent_hangup"), f"call-{call.id}-agent-hangup", call)
 
     async def hold(self, call: Call, on: bool) -> None:
         """The agent holds the caller (music on hold; neither side hears the other) or resumes."""
@@ -895,7 +912,7 @@ class CallService:
             raise InvalidState("the caller is on hold while you consult")
         agent.media.held = on
         if on:
-            await self._music_on_hold(call.caller)
+            await self.music_on_hold(call.caller)
         else:
             call.caller.media.stop_play()
 
