@@ -15,6 +15,7 @@ from hub.cluster import LEADER_LOCK
 from tests.multiprocess.conftest import cluster_stats
 from tests.support.hub import ApiClient, HubProcess
 from tests.support.sockets import Recorder
+from tests.support.wait import eventually
 
 AGENTS = ("agent1", "agent2", "agent3", "agent4")  # 3 chats each: room for every chat below
 
@@ -133,6 +134,9 @@ async def test_leader_killed_mid_traffic_routing_resumes(pair: tuple[HubProcess,
                 break
             await asyncio.sleep(0.3)
         assert {cid: rows.get(cid, 0) for cid in opened} == dict.fromkeys(opened, 1)
+        # the last accept may be committed (above) while its answer is still on the way to the agent
+        await eventually(lambda: not any(ag._accepting for ag in agents), within=20,
+                         what="every agent's accept has answered")
         accepted = [cid for ag in agents for cid in ag.accepted]
         assert sorted(accepted) == sorted(opened), (accepted, [ag.refused for ag in agents])
         statuses = await _statuses(url, opened)
