@@ -237,6 +237,42 @@ async def test_a_storage_failure_answers_451_and_the_retry_is_stored_once(hub, t
     assert count == 1
 
 
+def _plain_mail(message_id: str, body: str, in_reply_to: str | None = None) -> bytes:
+    m = EmailMessage()
+    m["From"] = "Zhang Wei <zhang.wei@example.com>"
+    m["To"] = HUB_ADDRESS
+    m["Subject"] = "Re: Meter" if in_reply_to else "Meter"
+    m["Message-ID"] = message_id
+    if in_reply_to:
+        m["In-Reply-To"] = in_reply_to
+        m["References"] = in_reply_to
+    m.set_content(body)
+    return bytes(m)
+
+
+async def test_a_repeated_mail_without_attachments_is_answered_with_the_stored_one(hub):
+    """No attachment, so no look-up before the insert: the email row's unique dedupe key, written
+    in the message's transaction, catches the repeat (a first mail and a reply alike)."""
+    ingestor = channel(hub).ingestor
+    assert ingestor is not None
+    first = _plain_mail("<dup-1@customer.example.com>", "My meter is stuck.")
+    opened = await ingestor.ingest(first, "zhang.wei@example.com", [HUB_ADDRESS])
+    again = await ingestor.ingest(first, "zhang.wei@example.com", [HUB_ADDRESS])
+    assert opened.how == "new" and again.how == "duplicate"
+    assert again.conversation_id == opened.conversation_id and again.routed is False
+
+    reply = _plain_mail("<dup-2@customer.example.com>", "Still stuck.", "<dup-1@customer.example.com>")
+    added = await ingestor.ingest(reply, "zhang.wei@example.com", [HUB_ADDRESS])
+    repeat = await ingestor.ingest(reply, "zhang.wei@example.com", [HUB_ADDRESS])
+    assert added.how == "reference" and added.conversation_id == opened.conversation_id
+    assert repeat.how == "duplicate" and repeat.message_id == added.message_id
+
+    messages = await hub.services.conversations.messages(opened.conversation_id, include_notes=True)
+    assert [m["body"] for m in messages] == ["My meter is stuck.", "Still stuck."]
+    supervisor = await hub.client("supervisor")
+    assert len(await conversations_of(supervisor)) == 1
+
+
 async def test_a_reply_that_cannot_be_delivered_is_retried_then_recorded_in_the_conversation(hub, relay):
     port = channel(hub).port
     agent, desk = await agent_desk(hub, "agent1")
