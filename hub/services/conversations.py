@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Connection, Insert, Update, and_, desc, func, or_, select, update
+from sqlalchemy import Connection, Executable, Insert, Update, and_, desc, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub.clock import Clock
@@ -26,6 +26,11 @@ CHANNELS = ("voice", "chat", "email", "sms", "fax")
 OPEN_STATUSES = ("queued", "offered", "assigned", "pending")
 VIEWS = ("mine", "queued", "offered", "pending", "closed", "all")
 MAX_BODY = 10_000
+
+#: ``open``/``add_message``'s hook for a channel: given the new message's id, the channel's own rows
+#: to insert in the same transaction as the message (plain SQLAlchemy Core statements: they run on
+#: the asynchronous transaction and on ``Database.write``'s synchronous one alike)
+ExtraRows = Callable[[str], Sequence[Executable]]
 
 
 class DuplicateEmail(Conflict):
@@ -279,11 +284,15 @@ class ConversationService:
                    meta: dict[str, Any] | None = None, widget_token_hash: str | None = None,
                    status: str = "queued", priority: int = 0,
                    attachment_ids: list[str] | None = None,
-                   email: dict[str, Any] | None = None, conversation_id: str | None = None) -> Any:
+                   email: dict[str, Any] | None = None, conversation_id: str | None = None,
+                   extra_rows: ExtraRows | None = None) -> Any:
         """Create a conversation for an inbound contact, finding or creating its contact.
 
         ``email`` (the email channel) is stored as an ``email_messages`` row in the same
         transaction as the first message; a repeated ``dedupe_key`` raises ``DuplicateEmail``.
+        ``extra_rows``: a channel's own rows, inserted with the first message (see ``ExtraRows``;
+        not called without a first message); a unique-key conflict among them is the
+        ``IntegrityError`` itself, for the channel to interpret.
         ``conversation_id``: the id to give it (chosen ahead by a caller that retries after a crash;
         an id that exists already fails the insert)."""
         if channel not in CHANNELS:
@@ -322,6 +331,8 @@ class ConversationService:
                         attachment_ids=attachment_ids)
                     if email is not None:
                         await self._insert_email(tx, cid, msg["id"], email)
+                    for stmt in extra_rows(msg["id"]) if extra_rows is not None else ():
+                        await tx.conn.execute(stmt)
         except IntegrityError as err:
             await self._raise_if_duplicate_email(email, err)
             raise
@@ -357,7 +368,14 @@ class ConversationService:
                           user: User | None = None, client_id: str | None = None,
                           attachment_ids: list[str] | None = None,
                           sender_name: str | None = None,
-                          email: dict[str, Any] | None = None) -> dict[str, Any]:
+                          email: dict[str, Any] | None = None,
+                          extra_rows: ExtraRows | None = None) -> dict[str, Any]:
+        """Add a message to an open conversation (a note also to a closed one).
+
+        ``extra_rows``: a channel's own rows, inserted in the message's transaction (see
+        ``ExtraRows``). A repeated ``client_id`` is answered with the stored message; any other
+        unique-key conflict (one of the channel's rows) raises the ``IntegrityError`` for the
+        channel to interpret."""
         body = (body or "").strip()
         if not body and not attachment_ids:
             raise ValidationFailed("message is empty")
@@ -388,12 +406,15 @@ class ConversationService:
                 msg: dict[str, Any] = {"id": mid, "conversation_id": cid, "kind": kind, "sender": sender,
                                        "sender_name": name, "body": body, "client_id": client_id,
                                        "attachments": [], "created_at": now}
+                extras = tuple(extra_rows(mid)) if extra_rows is not None else ()
 
                 def work(conn: Connection, emit: Callable[[Event], None]) -> None:
                     conn.execute(_message_insert(mid, cid, kind, sender, user_id, name, body, client_id, now))
                     conn.execute(_touch(cid, now))
                     if email is not None:
                         conn.execute(self._email_insert(new_id(), cid, mid, email))
+                    for stmt in extras:
+                        conn.execute(stmt)
                     emit(_message_created(msg, user_id, row.queue_id, row.assignee_id))
 
                 await self.db.write(work)
@@ -405,6 +426,8 @@ class ConversationService:
                     client_id=client_id, attachment_ids=attachment_ids)
                 if email is not None:
                     await self._insert_email(tx, cid, msg["id"], email)
+                for stmt in extra_rows(msg["id"]) if extra_rows is not None else ():
+                    await tx.conn.execute(stmt)
                 return msg
         except IntegrityError as err:
             await self._raise_if_duplicate_email(email, err)
