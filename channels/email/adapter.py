@@ -22,6 +22,7 @@ from channels.email.ingest import EmailIngestor, IngestResult
 from channels.email.outbound import EmailSender
 from channels.email.parse import parse_message
 from channels.email.sanitize import sanitise_html
+from channels.email.store import EmailStore
 from channels.email.templates import TemplateService
 from hub.api.http import Api, current_user, json_response, parse_query
 from hub.errors import NotFound
@@ -54,6 +55,7 @@ class EmailChannel:
         self.imap: ImapPoller | None = None
         self._templates: TemplateService | None = None
         self._bulk: BulkEmailService | None = None
+        self._emails: EmailStore | None = None
         self.replies: OutboundReplies | None = None
 
     @property
@@ -65,6 +67,12 @@ class EmailChannel:
     def templates_svc(self) -> TemplateService:
         assert self._templates is not None, "the email channel is not started"
         return self._templates
+
+    @property
+    def emails(self) -> EmailStore:
+        """The channel's email records (``email_messages``)."""
+        assert self._emails is not None, "the email channel is not started"
+        return self._emails
 
     @property
     def bulk(self) -> BulkEmailService:
@@ -82,7 +90,7 @@ class EmailChannel:
             user = await current_user(request)
             q = parse_query(request, EmailViewQuery)
             conv = ch.services.conversations
-            row = await conv.email_for_message(request.path_params["message_id"])
+            row = await ch.emails.for_message(request.path_params["message_id"])
             if row is None:
                 raise NotFound("this message did not come or go by email")
             conv.require_view(user, await conv.row(row.conversation_id))
@@ -98,8 +106,9 @@ class EmailChannel:
         self._services = services
         st = services.settings
         mailboxes = [parse_mailbox(url) for url in st.email_imap_mailboxes]  # ConfigError if bad
-        self.ingestor = EmailIngestor(services)
-        self.sender = EmailSender(services)
+        self._emails = EmailStore(services.db, services.clock)
+        self.ingestor = EmailIngestor(services, self._emails)
+        self.sender = EmailSender(services, self._emails)
         self._templates = TemplateService(services)
         self._bulk = BulkEmailService(services, self.sender, self._templates)
         self._bulk.emit_progress = self._emit_bulk
@@ -108,7 +117,7 @@ class EmailChannel:
         await self.sender.resume()
         # an agent's reply in an email conversation goes out as a threaded email: live from the
         # message event, and recovered on start (exactly once)
-        self.replies = OutboundReplies(services, "email", label="Email", recorded=self.sender.reply_recorded,
+        self.replies = OutboundReplies(services, "email", label="Email", recorded=self._emails.reply_recorded,
                                        send=self.sender.queue_reply,
                                        unsent_text="This reply was not sent by email: {detail}")
         self.replies.start()

@@ -178,10 +178,11 @@ def register_routes(api: Api, ch: EmailChannel) -> None:  # noqa: C901 - a list 
         values = await ch.sender.reply_values(
             row, body=text, attachments=atts, agent=user.display_name, key=f"out:{new_id()}",
             cc=cc, subject=body.subject, html=html)
-        msg = await s.conversations.add_message(cid, sender="agent", body=text, user=user,
-                                                attachment_ids=body.attachment_ids or None,
-                                                email=values)
-        stored = await s.conversations.email_for_message(msg["id"])
+        async with ch.emails.deduplicated(values):
+            msg = await s.conversations.add_message(cid, sender="agent", body=text, user=user,
+                                                    attachment_ids=body.attachment_ids or None,
+                                                    extra_rows=ch.emails.rows_for(cid, values))
+        stored = await ch.emails.for_message(msg["id"])
         ch.sender.spawn(stored)
         return json_response({**msg, "email": {"subject": values["subject"], "to": values["to_addrs"],
                                                "cc": cc, "status": "queued"}}, 201)

@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING, Any
 from channels.email.parse import OCTET, ParsedEmail, Part, html_to_text, mid_hash, parse_message
 from channels.email.safety import Limits, inspect_part
 from channels.email.sanitize import sanitise_html
+from channels.email.store import DuplicateEmail, EmailStore
 from channels.email.threading import auto_reason, clean_subject, find_conversation
 from hub.errors import InvalidState, UnsupportedMediaType, ValidationFailed
+from hub.security import new_id
 from hub.services.attachments import AttachmentStore
-from hub.services.conversations import MAX_BODY, DuplicateEmail
+from hub.services.conversations import MAX_BODY
 
 if TYPE_CHECKING:
     from hub.app import Services
@@ -67,8 +69,9 @@ def _write_raw(root: Path, raw: bytes) -> Path:
 
 
 class EmailIngestor:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, emails: EmailStore) -> None:
         self.s = services
+        self.emails = emails
         st = services.settings
         # Email has its own list of accepted types (wider than chat uploads) and size limit; any
         # other part is stored as application/octet-stream, never dropped.
@@ -118,10 +121,10 @@ class EmailIngestor:
             "utf-8", "surrogateescape")).hexdigest()
         # A re-delivery is caught by the unique dedupe key when the message is inserted; check
         # before that only when attachments would otherwise be stored a second time.
-        if mail.parts and (dup := await s.conversations.email_by_dedupe(dedupe)) is not None:
+        if mail.parts and (dup := await self.emails.by_dedupe(dedupe)) is not None:
             return IngestResult(dup.conversation_id, dup.message_id, "duplicate", None, False)
         auto = auto_reason(mail, envelope_from, st.email_address)
-        cid, how = await find_conversation(s.conversations, mail, mail.from_addr)
+        cid, how = await find_conversation(s.conversations, self.emails, mail, mail.from_addr)
         if cid is not None and (await s.conversations.row(cid)).status in ("closed", "abandoned"):
             previous, cid, how = cid, None, "reopened"
         else:
@@ -191,27 +194,33 @@ class EmailIngestor:
                      "undecodable_parts": sum(p.undecodable for p in mail.parts)},
         }
         ids = [a["id"] for a in saved] or None
+        # the email row is written in the message's transaction; a re-delivery conflicts on its
+        # dedupe key (DuplicateEmail) and is answered with the stored message
         try:
-            if cid is not None:
-                msg = await s.conversations.add_message(
-                    cid, sender="customer", body=body, attachment_ids=ids,
-                    sender_name=mail.from_name or None, email=email_row)
-                return IngestResult(cid, msg["id"], how, auto, False)
-            name = mail.from_name or (sender.split("@")[0] if sender else "") or "Unknown sender"
-            identity = {"name": name[:200], "email": sender or None}
-            try:
-                await s.contacts.validate({k: v for k, v in identity.items() if v}, partial=False)
-            except ValidationFailed:
-                identity["email"] = None  # keep the mail; the address is in the email record
-            row = await s.conversations.open(
-                channel="email", queue_id=await self._queue_id(), identity=identity,
-                subject=clean_subject(mail.subject)[:300] or None, first_message=body,
-                status="pending" if auto else "queued", attachment_ids=ids, email=email_row,
-                meta={"email": {"from": mail.from_addr, "reply_to": mail.reply_to,
-                                "auto": auto, "previous_conversation": previous}})
+            async with self.emails.deduplicated(email_row):
+                if cid is not None:
+                    msg = await s.conversations.add_message(
+                        cid, sender="customer", body=body, attachment_ids=ids,
+                        sender_name=mail.from_name or None,
+                        extra_rows=self.emails.rows_for(cid, email_row))
+                    return IngestResult(cid, msg["id"], how, auto, False)
+                name = mail.from_name or (sender.split("@")[0] if sender else "") or "Unknown sender"
+                identity = {"name": name[:200], "email": sender or None}
+                try:
+                    await s.contacts.validate({k: v for k, v in identity.items() if v}, partial=False)
+                except ValidationFailed:
+                    identity["email"] = None  # keep the mail; the address is in the email record
+                new_cid = new_id()
+                row = await s.conversations.open(
+                    channel="email", queue_id=await self._queue_id(), identity=identity,
+                    subject=clean_subject(mail.subject)[:300] or None, first_message=body,
+                    status="pending" if auto else "queued", attachment_ids=ids,
+                    conversation_id=new_cid, extra_rows=self.emails.rows_for(new_cid, email_row),
+                    meta={"email": {"from": mail.from_addr, "reply_to": mail.reply_to,
+                                    "auto": auto, "previous_conversation": previous}})
         except DuplicateEmail:
             await self._discard(saved)
-            dup = await s.conversations.email_by_dedupe(dedupe)
+            dup = await self.emails.by_dedupe(dedupe)
             assert dup is not None
             return IngestResult(dup.conversation_id, dup.message_id, "duplicate", None, False)
         routed = False

@@ -1,6 +1,7 @@
 """Agents' replies as email, sent with aiosmtplib through the configured relay.
 
-Each reply is first recorded (``email_messages`` row, direction ``out``, status ``queued``) with
+Each reply is first recorded (``email_messages`` row through ``EmailStore``, direction ``out``,
+status ``queued``) with
 everything needed to send it: recipient, subject with the conversation tag, our Message-ID,
 In-Reply-To/References chaining the customer's last mail, text and HTML bodies, attachments.
 Delivery runs as an owned task and retries with exponential backoff; the outcome is stored
@@ -21,12 +22,11 @@ from email.utils import formataddr, formatdate
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import exists
 from sqlalchemy.exc import IntegrityError
 
 from channels.email.parse import mid_hash
+from channels.email.store import EmailStore
 from channels.email.threading import reply_subject, subject_tag
-from hub.db import tables as t
 from hub.errors import HubError
 
 if TYPE_CHECKING:
@@ -46,8 +46,9 @@ def _html_body(text: str) -> str:
 
 
 class EmailSender:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, emails: EmailStore) -> None:
         self.s = services
+        self.emails = emails
         self.settings = services.settings
         self._tasks: set[asyncio.Task[None]] = set()
         self.domain = self.settings.email_address.rsplit("@", 1)[-1] or "localhost"
@@ -56,32 +57,26 @@ class EmailSender:
         return f"<{uuid.uuid4().hex}@{self.domain}>"
 
     # --- recording ----------------------------------------------------------------------------
-    @staticmethod
-    def reply_recorded(message_id: Any) -> Any:
-        """True where the agent's message already has its outbound email (``OutboundReplies``)."""
-        e = t.email_messages.c
-        return exists().where(e.message_id == message_id, e.direction == "out")
-
     async def queue_reply(self, msg: dict[str, Any], row: Any) -> None:
         """Record an agent's message in an email conversation and start its delivery, once per
         message: the row's unique ``dedupe_key`` is derived from ``out:<message id>``, so the live
         event and the start-up reconcile of ``OutboundReplies`` record it once (a repeat is a
         no-op). A reply with nobody to send it to raises ``DeliveryFailed`` (noted once by
         ``OutboundReplies``) and records nothing."""
-        conv = self.s.conversations
-        if await conv.email_for_message(msg["id"]) is not None:
+        emails = self.emails
+        if await emails.for_message(msg["id"]) is not None:
             return  # already recorded (an event seen twice, or sent with the email reply API)
         values = await self.reply_values(row, body=msg["body"], attachments=msg.get("attachments") or [],
                                          agent=msg.get("sender_name"), key=f"out:{msg['id']}")
         if not values["to_addrs"]:
             raise DeliveryFailed("the customer has no email address to reply to")
         try:
-            await conv.record_email(row.id, msg["id"], values)
+            await emails.record(row.id, msg["id"], values)
         except IntegrityError:
-            if await conv.email_by_dedupe(values["dedupe_key"]) is not None:
+            if await emails.by_dedupe(values["dedupe_key"]) is not None:
                 return  # recorded meanwhile by the other path; that one delivers it
             raise
-        self.spawn(await conv.email_for_message(msg["id"]))
+        self.spawn(await emails.for_message(msg["id"]))
 
     async def reply_values(self, row: Any, *, body: str, attachments: list[dict[str, Any]],
                            agent: str | None, key: str, cc: list[str] | None = None,
@@ -90,7 +85,7 @@ class EmailSender:
         Reply-To/From, else the contact's address), subject with the conversation tag, threading
         headers chaining the customer's last mail. ``subject`` (the agent's edit) keeps the tag."""
         conv = self.s.conversations
-        thread = await conv.email_rows(row.id)
+        thread = await self.emails.rows(row.id)
         inbound = [e for e in thread if e.direction == "in"]
         last_in = inbound[-1] if inbound else None
         to = ""
@@ -125,7 +120,7 @@ class EmailSender:
 
     async def resume(self) -> None:
         """Deliver what a previous run queued but did not finish."""
-        for email_row in await self.s.conversations.outbound_emails("queued"):
+        for email_row in await self.emails.outbound("queued"):
             self.spawn(email_row)
 
     async def stop(self) -> None:
@@ -180,7 +175,7 @@ class EmailSender:
                 start_tls=st.email_smtp_starttls, use_tls=False, timeout=timeout)
 
     async def _deliver(self, email_row: Any) -> None:
-        st, conv = self.settings, self.s.conversations
+        st, emails = self.settings, self.emails
         attempts, error = int(email_row.attempts or 0), ""
         try:
             if not email_row.to_addrs:
@@ -198,18 +193,18 @@ class EmailSender:
             except Exception as err:  # noqa: BLE001 - network/SMTP errors: retry with backoff
                 error = f"{type(err).__name__}: {err}"[:500]
                 log.warning("email %s attempt %d failed: %s", email_row.rfc_message_id, attempts, error)
-                await conv.update_email(email_row.id, attempts=attempts,
+                await emails.update(email_row.id, attempts=attempts,
                                         meta={**(email_row.meta or {}), "last_error": error})
                 if attempts < st.email_send_attempts:
                     await asyncio.sleep(st.email_retry_base_s * 2 ** (attempts - 1))
                 continue
-            await conv.update_email(email_row.id, status="sent", attempts=attempts)
+            await emails.update(email_row.id, status="sent", attempts=attempts)
             return
         await self._failed(email_row, attempts, error)
 
     async def _failed(self, email_row: Any, attempts: int, error: str) -> None:
         conv = self.s.conversations
-        await conv.update_email(email_row.id, status="failed", attempts=attempts,
+        await self.emails.update(email_row.id, status="failed", attempts=attempts,
                                 meta={**(email_row.meta or {}), "last_error": error})
         to = ", ".join(email_row.to_addrs) or "the customer"
         text = (f"The email reply to {to} could not be delivered after {attempts} attempt(s): "

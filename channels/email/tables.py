@@ -1,8 +1,11 @@
-"""The email channel's own tables (templates, bulk jobs), on the hub's shared metadata
-(migration ``0005_email_bulk``). ``email_messages`` itself lives in ``hub.db.tables`` (0002).
+"""The email channel's own tables, on the hub's shared metadata (one schema, one Alembic history:
+the migrations stay in ``hub/db/migrations``).
 
-* ``email_templates``: stored templates agents insert into replies and bulk jobs send; placeholders
-  are checked when saved (``channels/email/templates.py``).
+* ``email_messages`` (migration ``0002_email``): one row per email that entered or left a
+  conversation (``channels/email/store.py`` reads and writes it).
+* ``email_templates`` (this and the two bulk tables: migration ``0005_email_bulk``): stored
+  templates agents insert into replies and bulk jobs send; placeholders are checked when saved
+  (``channels/email/templates.py``).
 * ``email_bulk_jobs``: one bulk or scheduled send (``scheduled`` → ``running`` → ``done`` |
   ``cancelled``), its template copied at creation (editing the template later changes no job).
 * ``email_bulk_recipients``: the durable per-recipient queue and outcome (``pending`` until the job
@@ -13,6 +16,32 @@ from __future__ import annotations
 from sqlalchemy import JSON, Column, Float, ForeignKey, Index, Integer, String, Table, Text
 
 from hub.db.tables import metadata
+
+# Message-IDs are kept for threading (``mid_hash`` = sha256 of the normalised id, indexed: two mails
+# may carry the same id) and ``dedupe_key`` makes a re-delivered message (an SMTP retry after a
+# lost ``250``) a no-op. Outbound rows carry the delivery state (queued → sent | failed).
+email_messages = Table(
+    "email_messages", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("conversation_id", String(32), ForeignKey("conversations.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("message_id", String(32), ForeignKey("messages.id", ondelete="SET NULL")),
+    Column("direction", String(8), nullable=False),
+    Column("rfc_message_id", Text, nullable=False),
+    Column("mid_hash", String(64), nullable=False),
+    Column("dedupe_key", String(64), nullable=False, unique=True),
+    Column("subject", Text),
+    Column("from_addr", String(320)),
+    Column("to_addrs", JSON, nullable=False),
+    Column("html", Text),
+    Column("meta", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", Float, nullable=False),
+    Index("ix_email_messages_mid_hash", "mid_hash"),
+    Index("ix_email_messages_conversation", "conversation_id", "created_at"),
+    Index("ix_email_messages_status", "direction", "status"),
+)
 
 email_templates = Table(
     "email_templates", metadata,

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from channels.email.parse import ParsedEmail, mid_hash
 
 if TYPE_CHECKING:
+    from channels.email.store import EmailStore
     from hub.services.conversations import ConversationService
 
 TAG_RE = re.compile(r"\[#([A-Za-z0-9_-]{6,40})\]")
@@ -75,12 +76,12 @@ def auto_reason(mail: ParsedEmail, envelope_from: str | None, own_address: str) 
     return None
 
 
-async def find_conversation(conversations: ConversationService, mail: ParsedEmail,
-                            sender: str) -> tuple[str | None, str]:
+async def find_conversation(conversations: ConversationService, emails: EmailStore,
+                            mail: ParsedEmail, sender: str) -> tuple[str | None, str]:
     """(conversation id or None, how it was found: "reference", "subject_tag" or "new")."""
     hashes = [mid_hash(m) for m in mail.references_chain]
     if hashes:
-        cid = await conversations.email_thread_conversation(hashes)
+        cid = await emails.thread_conversation(hashes)
         if cid:
             return cid, "reference"
     tagged = tagged_conversation(mail.subject)

@@ -1,4 +1,7 @@
-"""Table definitions (SQLAlchemy Core). Times are stored as epoch seconds (float)."""
+"""The hub's own table definitions (SQLAlchemy Core). Times are stored as epoch seconds (float).
+
+Components define their own tables on this ``metadata`` in their ``tables.py`` (one schema, one
+Alembic history in ``hub/db/migrations``), e.g. a channel's messages and outbound records."""
 
 from __future__ import annotations
 
@@ -198,31 +201,4 @@ settings_kv = Table(
     "settings_kv", metadata,
     Column("key", String(64), primary_key=True),
     Column("value", JSON, nullable=False),
-)
-
-# Email channel (migration 0002): one row per email that entered or left a conversation. The
-# Message-ID is kept for threading (``mid_hash`` = sha256 of the normalised id, indexed: two mails
-# may carry the same id) and ``dedupe_key`` makes a re-delivered message (an SMTP retry after a
-# lost ``250``) a no-op. Outbound rows carry the delivery state (queued → sent | failed).
-email_messages = Table(
-    "email_messages", metadata,
-    Column("id", String(32), primary_key=True),
-    Column("conversation_id", String(32), ForeignKey("conversations.id", ondelete="CASCADE"),
-           nullable=False),
-    Column("message_id", String(32), ForeignKey("messages.id", ondelete="SET NULL")),
-    Column("direction", String(8), nullable=False),
-    Column("rfc_message_id", Text, nullable=False),
-    Column("mid_hash", String(64), nullable=False),
-    Column("dedupe_key", String(64), nullable=False, unique=True),
-    Column("subject", Text),
-    Column("from_addr", String(320)),
-    Column("to_addrs", JSON, nullable=False),
-    Column("html", Text),
-    Column("meta", JSON, nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("created_at", Float, nullable=False),
-    Index("ix_email_messages_mid_hash", "mid_hash"),
-    Index("ix_email_messages_conversation", "conversation_id", "created_at"),
-    Index("ix_email_messages_status", "direction", "status"),
 )

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from hub.clock import Clock
 from hub.db import tables as t
 from hub.db.uow import Database, Tx
-from hub.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
+from hub.errors import Forbidden, InvalidState, NotFound, ValidationFailed
 from hub.events import Event, EventType
 from hub.security import new_id, token_hash
 from hub.services.attachments import attachment_public
@@ -31,12 +31,6 @@ MAX_BODY = 10_000
 #: to insert in the same transaction as the message (plain SQLAlchemy Core statements: they run on
 #: the asynchronous transaction and on ``Database.write``'s synchronous one alike)
 ExtraRows = Callable[[str], Sequence[Executable]]
-
-
-class DuplicateEmail(Conflict):
-    """The email (same ``dedupe_key``) is already stored: a re-delivery, answered as success."""
-
-    code = "duplicate_email"
 
 
 def message_public(row: Any, attachments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -284,15 +278,12 @@ class ConversationService:
                    meta: dict[str, Any] | None = None, widget_token_hash: str | None = None,
                    status: str = "queued", priority: int = 0,
                    attachment_ids: list[str] | None = None,
-                   email: dict[str, Any] | None = None, conversation_id: str | None = None,
-                   extra_rows: ExtraRows | None = None) -> Any:
+                   conversation_id: str | None = None, extra_rows: ExtraRows | None = None) -> Any:
         """Create a conversation for an inbound contact, finding or creating its contact.
 
-        ``email`` (the email channel) is stored as an ``email_messages`` row in the same
-        transaction as the first message; a repeated ``dedupe_key`` raises ``DuplicateEmail``.
-        ``extra_rows``: a channel's own rows, inserted with the first message (see ``ExtraRows``;
-        not called without a first message); a unique-key conflict among them is the
-        ``IntegrityError`` itself, for the channel to interpret.
+        ``extra_rows``: a channel's own rows, inserted in the same transaction as the first message
+        (see ``ExtraRows``; not called without a first message); a unique-key conflict among them
+        raises the ``IntegrityError`` itself, for the channel to interpret (e.g. a re-delivery).
         ``conversation_id``: the id to give it (chosen ahead by a caller that retries after a crash;
         an id that exists already fails the insert)."""
         if channel not in CHANNELS:
@@ -310,32 +301,26 @@ class ConversationService:
             meta["contact_created"] = True
         cid = conversation_id or new_id()
         now = self.clock.now()
-        try:
-            async with self.db.tx() as tx:
-                if new_contact is not None:
-                    contact = await self.contacts.insert(tx, new_contact)
-                assert contact is not None
-                await tx.conn.execute(t.conversations.insert().values(
-                    id=cid, channel=channel, direction="in", status=status,
-                    contact_id=contact["id"], queue_id=queue_id,
-                    priority=priority + (10 if contact["vip"] else 0),
-                    subject=subject, widget_token_hash=widget_token_hash, created_at=now,
-                    updated_at=now, enqueued_at=now if status == "queued" else None, meta=meta))
-                tx.emit(Event(EventType.CONVERSATION_CREATED, now, conversation_id=cid,
-                              queue_id=queue_id, data={"channel": channel,
-                                                       "contact_id": contact["id"], "status": status}))
-                if first_message or attachment_ids:
-                    msg = await self.insert_message(
-                        tx, cid, kind="message", sender="customer", sender_name=contact["name"],
-                        body=first_message or "", queue_id=queue_id, assignee_id=None,
-                        attachment_ids=attachment_ids)
-                    if email is not None:
-                        await self._insert_email(tx, cid, msg["id"], email)
-                    for stmt in extra_rows(msg["id"]) if extra_rows is not None else ():
-                        await tx.conn.execute(stmt)
-        except IntegrityError as err:
-            await self._raise_if_duplicate_email(email, err)
-            raise
+        async with self.db.tx() as tx:
+            if new_contact is not None:
+                contact = await self.contacts.insert(tx, new_contact)
+            assert contact is not None
+            await tx.conn.execute(t.conversations.insert().values(
+                id=cid, channel=channel, direction="in", status=status,
+                contact_id=contact["id"], queue_id=queue_id,
+                priority=priority + (10 if contact["vip"] else 0),
+                subject=subject, widget_token_hash=widget_token_hash, created_at=now,
+                updated_at=now, enqueued_at=now if status == "queued" else None, meta=meta))
+            tx.emit(Event(EventType.CONVERSATION_CREATED, now, conversation_id=cid,
+                          queue_id=queue_id, data={"channel": channel,
+                                                   "contact_id": contact["id"], "status": status}))
+            if first_message or attachment_ids:
+                msg = await self.insert_message(
+                    tx, cid, kind="message", sender="customer", sender_name=contact["name"],
+                    body=first_message or "", queue_id=queue_id, assignee_id=None,
+                    attachment_ids=attachment_ids)
+                for stmt in extra_rows(msg["id"]) if extra_rows is not None else ():
+                    await tx.conn.execute(stmt)
         return await self.row(cid)
 
     async def insert_message(self, tx: Tx, cid: str, *, kind: str, sender: str, body: str,
@@ -368,7 +353,6 @@ class ConversationService:
                           user: User | None = None, client_id: str | None = None,
                           attachment_ids: list[str] | None = None,
                           sender_name: str | None = None,
-                          email: dict[str, Any] | None = None,
                           extra_rows: ExtraRows | None = None) -> dict[str, Any]:
         """Add a message to an open conversation (a note also to a closed one).
 
@@ -411,8 +395,6 @@ class ConversationService:
                 def work(conn: Connection, emit: Callable[[Event], None]) -> None:
                     conn.execute(_message_insert(mid, cid, kind, sender, user_id, name, body, client_id, now))
                     conn.execute(_touch(cid, now))
-                    if email is not None:
-                        conn.execute(self._email_insert(new_id(), cid, mid, email))
                     for stmt in extras:
                         conn.execute(stmt)
                     emit(_message_created(msg, user_id, row.queue_id, row.assignee_id))
@@ -424,13 +406,10 @@ class ConversationService:
                     tx, cid, kind=kind, sender=sender, body=body, sender_name=name,
                     queue_id=row.queue_id, assignee_id=row.assignee_id, user_id=user_id,
                     client_id=client_id, attachment_ids=attachment_ids)
-                if email is not None:
-                    await self._insert_email(tx, cid, msg["id"], email)
                 for stmt in extra_rows(msg["id"]) if extra_rows is not None else ():
                     await tx.conn.execute(stmt)
                 return msg
-        except IntegrityError as err:
-            await self._raise_if_duplicate_email(email, err)
+        except IntegrityError:
             if not client_id:
                 raise
             async with self.db.read() as conn:
@@ -498,72 +477,6 @@ class ConversationService:
             tx.emit(Event(EventType.CONVERSATION_CSAT, now, conversation_id=cid,
                           queue_id=row.queue_id,
                           data={"rating": rating, "assignee_id": row.last_agent_id}))
-
-    # --- email threading and delivery records (EMAIL-1) -------------------------------------
-    # The email channel stores, per email, its Message-ID (for threading), the sanitised HTML
-    # and, for outbound mail, the delivery state. Inbound rows are written in the same
-    # transaction as their message (``open``/``add_message`` with ``email=``).
-    async def _insert_email(self, tx: Tx, cid: str, message_id: str | None,
-                            email: dict[str, Any]) -> str:
-        eid = new_id()
-        await tx.conn.execute(self._email_insert(eid, cid, message_id, email))
-        return eid
-
-    def _email_insert(self, eid: str, cid: str, message_id: str | None, email: dict[str, Any]) -> Insert:
-        return t.email_messages.insert().values(
-            id=eid, conversation_id=cid, message_id=message_id,
-            direction=email.get("direction", "in"), rfc_message_id=email["rfc_message_id"],
-            mid_hash=email["mid_hash"], dedupe_key=email["dedupe_key"],
-            subject=email.get("subject"), from_addr=email.get("from_addr"),
-            to_addrs=list(email.get("to_addrs") or []), html=email.get("html"),
-            meta=dict(email.get("meta") or {}), status=email.get("status", "received"),
-            attempts=int(email.get("attempts", 0)), created_at=self.clock.now())
-
-    async def _raise_if_duplicate_email(self, email: dict[str, Any] | None, err: Exception) -> None:
-        if email is None:
-            return
-        if await self.email_by_dedupe(email["dedupe_key"]) is not None:
-            raise DuplicateEmail(f"email {email['rfc_message_id']} is already stored") from err
-
-    async def email_by_dedupe(self, dedupe_key: str) -> Any | None:
-        async with self.db.read() as conn:
-            return (await conn.execute(select(t.email_messages).where(
-                t.email_messages.c.dedupe_key == dedupe_key))).first()
-
-    async def email_thread_conversation(self, mid_hashes: list[str]) -> str | None:
-        """The newest conversation holding an email whose Message-ID hash is one of these."""
-        if not mid_hashes:
-            return None
-        e = t.email_messages.c
-        async with self.db.read() as conn:
-            return (await conn.execute(select(e.conversation_id).where(e.mid_hash.in_(mid_hashes))
-                                       .order_by(desc(e.created_at)).limit(1))).scalar()
-
-    async def email_rows(self, cid: str) -> list[Any]:
-        e = t.email_messages.c
-        async with self.db.read() as conn:
-            return list((await conn.execute(select(t.email_messages).where(
-                e.conversation_id == cid).order_by(e.created_at, e.id))).all())
-
-    async def email_for_message(self, message_id: str) -> Any | None:
-        async with self.db.read() as conn:
-            return (await conn.execute(select(t.email_messages).where(
-                t.email_messages.c.message_id == message_id))).first()
-
-    async def record_email(self, cid: str, message_id: str | None, email: dict[str, Any]) -> str:
-        async with self.db.tx() as tx:
-            return await self._insert_email(tx, cid, message_id, email)
-
-    async def update_email(self, eid: str, **values: Any) -> None:
-        async with self.db.tx() as tx:
-            await tx.conn.execute(update(t.email_messages).where(t.email_messages.c.id == eid)
-                                  .values(**values))
-
-    async def outbound_emails(self, status: str) -> list[Any]:
-        e = t.email_messages.c
-        async with self.db.read() as conn:
-            return list((await conn.execute(select(t.email_messages).where(
-                e.direction == "out", e.status == status).order_by(e.created_at))).all())
 
     async def discard_unlinked_attachments(self, attachment_ids: list[str]) -> list[str]:
         """Delete attachment rows that never became part of a message (a channel's ingestion

@@ -1,7 +1,7 @@
 """Agent replies that a channel sends back out (SMS, fax, email): durable end to end.
 
-A channel records an agent's reply in its own outbound store (an ``sms_messages`` row, a fax
-document with its job, an ``email_messages`` row) when it sees the committed ``MESSAGE_CREATED`` event. The event is
+A channel records an agent's reply in its own outbound store (a row of a channel's own table, a
+document with its job) when it sees the committed ``MESSAGE_CREATED`` event. The event is
 dispatched after the message's commit, so a crash in between would lose the outbound copy (never
 the message). ``OutboundReplies`` closes that window: it subscribes the channel to agent replies in
 its conversations and, on every start, RECONCILES: agent messages of the last

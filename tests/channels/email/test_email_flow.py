@@ -101,7 +101,7 @@ async def test_html_mail_is_sanitised_before_an_agent_sees_it(hub):
     [conv] = await conversations_of(supervisor)
     detail = await supervisor.ok("GET", f"/api/conversations/{conv['id']}")
     assert detail["messages"][0]["body"] == "Dear team, my invoice is wrong"
-    [stored] = await hub.services.conversations.email_rows(conv["id"])
+    [stored] = await channel(hub).emails.rows(conv["id"])
     safe = stored.html
     for bad in ("<script", "alert(", "<iframe", "<form", "<input", "onclick", "tracker.example",
                 "evil.example", "style="):
@@ -285,7 +285,7 @@ async def test_a_reply_that_cannot_be_delivered_is_retried_then_recorded_in_the_
     await agent.ok("POST", f"/api/conversations/{cid}/messages", {"body": "Yes, we are."}, status=201)
     note = await desk.wait("message", lambda d: d["sender"] == "system", timeout=15)
     assert "could not be delivered after 3 attempt(s)" in note["body"]
-    [out] = [e for e in await hub.services.conversations.email_rows(cid) if e.direction == "out"]
+    [out] = [e for e in await channel(hub).emails.rows(cid) if e.direction == "out"]
     assert out.status == "failed" and out.attempts == 3
     await desk.close()
 

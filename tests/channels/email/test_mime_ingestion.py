@@ -68,7 +68,7 @@ async def test_every_corpus_message_is_ingested_and_stored(hub):
     for path in files:
         raw = path.read_bytes()
         result = await ingestor.ingest(raw, "sender@example.com", [HUB_ADDRESS])
-        stored = await conv.email_rows(result.conversation_id)
+        stored = await channel(hub).emails.rows(result.conversation_id)
         mail = parse_message(raw)
         assert any(e.mid_hash == mid_hash(mail.message_id) for e in stored), path.name
         messages = await conv.messages(result.conversation_id, include_notes=True)
@@ -91,7 +91,7 @@ async def test_malformed_mime_over_smtp_is_stored_with_undecodable_parts_as_atta
     for att in msg["attachments"]:
         got = await supervisor.get(f"/api/attachments/{att['id']}")
         assert got.status_code == 200 and len(got.content) == att["size"]
-    [row] = await hub.services.conversations.email_rows(conv["id"])
+    [row] = await channel(hub).emails.rows(conv["id"])
     assert row.meta["undecodable_parts"] >= 3
     # the original as received (swaks ends the DATA with an extra line break), kept for audit
     raw = await asyncio.to_thread(Path(row.meta["raw_path"]).read_bytes)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from channels.email.store import EmailStore
 from tests.api.helpers import agent_desk
 from tests.channels.email.support import HUB_ADDRESS, Relay, channel, conversations_of, have_swaks, swaks
 from tests.support.hub import running_hub
@@ -30,7 +31,7 @@ async def test_a_queued_reply_is_sent_by_the_next_run_of_the_hub(tmp_path, datab
         await agent.ok("POST", f"/api/conversations/{cid}/accept")
         await agent.ok("POST", f"/api/conversations/{cid}/messages", {"body": "Not anymore."}, status=201)
         await hub.services.bus.settled()  # the channel queues the reply after the message's commit
-        [out] = [e for e in await hub.services.conversations.email_rows(cid) if e.direction == "out"]
+        [out] = [e for e in await channel(hub).emails.rows(cid) if e.direction == "out"]
         assert out.status == "queued"  # the relay is down; the first retry is 30 s away
         await desk.close()
 
@@ -41,7 +42,7 @@ async def test_a_queued_reply_is_sent_by_the_next_run_of_the_hub(tmp_path, datab
             assert sent["Message-ID"] == out.rfc_message_id
             assert sent["Subject"] == f"Re: Outage? [#{cid}]"
             await channel(hub).sender.drain(within_s=10)
-            [again] = [e for e in await hub.services.conversations.email_rows(cid) if e.direction == "out"]
+            [again] = [e for e in await channel(hub).emails.rows(cid) if e.direction == "out"]
             assert again.status == "sent"
     finally:
         relay.stop()
@@ -77,7 +78,8 @@ async def test_an_agent_reply_committed_while_the_email_channel_was_not_running_
             reply = await agent.ok("POST", f"/api/conversations/{cid}/messages",
                                    {"body": "It was posted today."}, status=201)
             assert hub.services.ports.email is None
-            assert await hub.services.conversations.email_for_message(reply["id"]) is None
+            emails = EmailStore(hub.services.db, hub.services.clock)  # the channel's table, read directly
+            assert await emails.for_message(reply["id"]) is None
 
         async with run() as hub:
             [sent] = await relay.wait(1, within_s=15)
@@ -92,7 +94,7 @@ async def test_an_agent_reply_committed_while_the_email_channel_was_not_running_
         async with run() as hub:
             assert await channel(hub).replies.reconciled() == 0
             await channel(hub).sender.drain(within_s=10)
-            outs = [e for e in await hub.services.conversations.email_rows(cid) if e.direction == "out"]
+            outs = [e for e in await channel(hub).emails.rows(cid) if e.direction == "out"]
             assert [(e.message_id, e.status) for e in outs] == [(reply["id"], "sent")]
         assert len(relay.messages) == 1
     finally:
@@ -122,6 +124,6 @@ async def test_a_reply_with_no_address_to_mail_is_noted_once_and_not_retried(hub
             await asyncio.sleep(0.1)
     assert await system_messages() == [
         "This reply was not sent by email: the customer has no email address to reply to"]
-    assert await hub.services.conversations.email_for_message(reply["id"]) is None
+    assert await channel(hub).emails.for_message(reply["id"]) is None
     assert await channel(hub).replies.reconcile() == 0
     assert len(await system_messages()) == 1 and relay.messages == []

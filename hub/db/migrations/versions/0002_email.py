@@ -1,5 +1,8 @@
 """email channel: email_messages (Message-IDs for threading, sanitised HTML, outbound state)
 
+The table is defined in ``channels/email/tables.py`` now (it lived in ``hub/db/tables.py`` when
+this revision was written); history stays here.
+
 Revision ID: 0002
 Revises: 0001
 """
