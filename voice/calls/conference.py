@@ -80,6 +80,7 @@ class ConferenceMixer:
     def __init__(self, legs: list[MediaLeg], on_leave: Callable[[MediaLeg], None] | None = None) -> None:
         self.legs: list[MediaLeg] = []
         self.buffers: dict[MediaLeg, PcmBuffer] = {}
+        self._unsubscribe: dict[MediaLeg, Callable[[], None]] = {}  # each leg's PCM subscription
         self.on_leave = on_leave
         self._task: asyncio.Task[None] | None = None
         self.ticks = 0
@@ -93,7 +94,7 @@ class ConferenceMixer:
         buf = JitterBuffer()
         self.buffers[leg] = buf
         self.legs.append(leg)
-        leg.pcm_hooks.append(buf.push)
+        self._unsubscribe[leg] = leg.subscribe_pcm(buf.push)
         leg.on_close.append(lambda: self._closed(leg))
 
     def remove(self, leg: MediaLeg) -> None:
@@ -101,8 +102,7 @@ class ConferenceMixer:
         if buf is None:
             return
         self.legs.remove(leg)
-        with contextlib.suppress(ValueError):
-            leg.pcm_hooks.remove(buf.push)
+        self._unsubscribe.pop(leg)()
 
     def _closed(self, leg: MediaLeg) -> None:
         if leg not in self.buffers:

@@ -6,7 +6,7 @@ when ``voice_transcribe`` is on) behind one :class:`~voice.asr.stream.Transcribe
 service tells it when a leg starts carrying a person (:meth:`leg_started`: the caller's leg when
 the call is answered, the agent's when it is bridged) and when it stops (:meth:`leg_stopped`,
 :meth:`call_ended`). Each leg then gets one :class:`~voice.asr.stream.TranscriptionStream`, fed
-from the RTP leg's PCM hook with ``feed_nowait`` (a copy of the decoded audio, queued for the
+from a PCM subscription on the RTP leg (``MediaLeg.subscribe_pcm``) with ``feed_nowait`` (a copy of the decoded audio, queued for the
 decoding threads: the call audio itself is never delayed) and read by one owned task:
 
 - a partial → Socket.IO ``transcript`` (``final: false``) to the agent on the call and to the
@@ -76,7 +76,7 @@ class LegTranscript:
 
     call: Call
     leg: Leg
-    media: Any  # a voice.media.leg.MediaLeg (anything with a ``pcm_hooks`` list)
+    media: Any  # a voice.media.leg.MediaLeg (anything with ``subscribe_pcm`` and ``closed``)
     agent_id: str | None
     attached_at: float  # hub clock when the transcription of this leg started
     stream: TranscriptionStream | None = None
@@ -90,7 +90,7 @@ class LegTranscript:
     stopping: bool = False
     segments: int = 0
     partials: int = 0
-    hook: Any = field(default=None, repr=False)
+    unsubscribe: Callable[[], None] | None = field(default=None, repr=False)  # ends the PCM feed
 
 
 class CallTranscripts:
@@ -199,8 +199,7 @@ class CallTranscripts:
         """Transcribe ``media`` (received audio of one leg) from now on. Never raises."""
         if self._loading is None or self.error is not None or call.conversation_id is None or call.ended:
             return
-        hooks = getattr(media, "pcm_hooks", None)
-        if not isinstance(hooks, list):
+        if not callable(getattr(media, "subscribe_pcm", None)):
             log.info("call %s: the %s leg gives no PCM (%s): not transcribed", call.id, leg,
                      type(media).__name__)
             return
@@ -246,9 +245,8 @@ class CallTranscripts:
 
     @staticmethod
     def _detach(lt: LegTranscript) -> None:
-        hooks = getattr(lt.media, "pcm_hooks", None)
-        if lt.hook is not None and isinstance(hooks, list) and lt.hook in hooks:
-            hooks.remove(lt.hook)
+        if lt.unsubscribe is not None:
+            lt.unsubscribe()
 
     # -- one leg ------------------------------------------------------------------------------------
 
@@ -283,9 +281,8 @@ class CallTranscripts:
             lt.next_ts = (ts + n) & 0xFFFFFFFF
             stream.feed_nowait(pcm.tobytes())  # queued for the decoder threads; never blocks
 
-        lt.hook = hook
         lt.attached_at = self.services.clock.now()
-        lt.media.pcm_hooks.append(hook)
+        lt.unsubscribe = lt.media.subscribe_pcm(hook)
         try:
             async for result in stream.results():
                 try:

@@ -35,6 +35,7 @@ import os
 import secrets
 import tempfile
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -99,7 +100,7 @@ class VoicemailRecording:
     next_ts: int | None = None
     end_reason: str | None = None
     on_finished: Any = field(default=None, repr=False)
-    pcm_hook: Any = field(default=None, repr=False)
+    unsubscribe: Callable[[], None] | None = field(default=None, repr=False)  # ends the capture
     timer: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def add(self, pcm: np.ndarray, ts: int, now: float) -> None:
@@ -244,8 +245,7 @@ class VoicemailService:
             rec.add(pcm, ts, loop.time())
 
         rec.chunks.clear()
-        rec.pcm_hook = hook
-        media.pcm_hooks.append(hook)
+        rec.unsubscribe = media.subscribe_pcm(hook)
         rec.timer = loop.create_task(self._watch(rec), name=f"voicemail-{rec.call.id}")
         log.info("call %s: recording voicemail %s for mailbox %s (max %.0f s, silence %.1f s)",
                  rec.call.id, rec.id, rec.action.mailbox, rec.action.max_s, rec.action.silence_s)
@@ -278,8 +278,8 @@ class VoicemailService:
             media.stop_play()
         if rec.timer is not None and rec.timer is not asyncio.current_task():
             rec.timer.cancel()
-        if media is not None and rec.pcm_hook in media.pcm_hooks:
-            media.pcm_hooks.remove(rec.pcm_hook)
+        if rec.unsubscribe is not None:
+            rec.unsubscribe()
         self.stats["recorded"] += 1
         log.info("call %s: voicemail %s ended (%s) after %.1f s, %.1f s of speech", rec.call.id, rec.id,
                  reason, rec.duration_s, rec.speech_s)

@@ -4,9 +4,10 @@ Receive path (per packet): check version and payload type, then
 
 - RFC 4733 events → one ``on_dtmf(digit)`` per event (deduplicated by timestamp), relayed to the
   peer leg when bridged;
-- audio → the recorder (caller legs), the PCM hooks (only when a speech engine asked for them)
-  and, when bridged, straight to the peer leg with a rewritten header (µ-law ↔ A-law by
-  ``bytes.translate`` when the two legs negotiated different laws).
+- audio → the recorder (caller legs), the PCM subscribers (decoded only when a speech engine,
+  the voicemail recorder, a conference or a supervisor subscribed through
+  :meth:`MediaLeg.subscribe_pcm`) and, when bridged, straight to the peer leg with a rewritten
+  header (µ-law ↔ A-law by ``bytes.translate`` when the two legs negotiated different laws).
 
 Send path: a prompt :class:`Player` (paced by :class:`~voice.media.engine.MediaEngine`'s one
 20 ms task) takes precedence over relayed audio, so the peer is muted while a prompt or music
@@ -44,6 +45,7 @@ _HDR = struct.Struct("!BBHII")
 _STATIC_PT = {0: PCMU, 8: PCMA}
 
 PcmHook = Callable[["np.ndarray", int], None]
+"""A PCM subscriber: 8 kHz int16 samples of one received packet and its RTP timestamp."""
 
 
 class Player:
@@ -87,7 +89,8 @@ class MediaLeg(asyncio.DatagramProtocol):
         self.player: Player | None = None
         self.recorder: CallRecorder | None = None  # set on the caller's leg
         self.on_dtmf: Callable[[str], None] | None = None
-        self.pcm_hooks: list[PcmHook] = []
+        self._pcm_subscriptions: dict[object, PcmHook] = {}  # token → subscriber, in order
+        self._pcm_hooks: tuple[PcmHook, ...] = ()  # their snapshot, iterated per packet
         self._seq = random.getrandbits(16)
         self._ts = random.getrandbits(32)
         self._ssrc = random.getrandbits(32)
@@ -133,6 +136,35 @@ class MediaLeg(asyncio.DatagramProtocol):
     def _update_relay(self) -> None:
         # packets received here are sent by the peer in the peer's codec
         self._relay_table = translation(self.codec, self.peer.codec) if self.peer else None
+
+    # -- PCM subscribers -----------------------------------------------------------------------
+
+    def subscribe_pcm(self, callback: PcmHook) -> Callable[[], None]:
+        """Call ``callback(pcm, rtp_timestamp)`` with the decoded audio of every packet received
+        from now on, after the subscribers already there. Returns the unsubscribe, which may be
+        called any number of times (also after the leg closed). The same callback subscribed twice
+        is called twice and each subscription ends on its own.
+
+        A subscriber that raises is logged and the packet still reaches the other subscribers,
+        the recorder and the peer leg. One that unsubscribes (itself or another) while being called
+        takes effect from the next packet."""
+        token = object()
+        self._pcm_subscriptions[token] = callback
+        self._pcm_hooks = tuple(self._pcm_subscriptions.values())
+
+        def unsubscribe() -> None:
+            if self._pcm_subscriptions.pop(token, None) is not None:
+                self._pcm_hooks = tuple(self._pcm_subscriptions.values())
+
+        return unsubscribe
+
+    def _publish_pcm(self, pcm: np.ndarray, timestamp: int) -> None:
+        """Hand one packet's PCM to every subscriber; one failing does not stop the others."""
+        for hook in self._pcm_hooks:
+            try:
+                hook(pcm, timestamp)
+            except Exception:  # noqa: BLE001 - a subscriber must not break the media path
+                log.exception("media leg %s: PCM subscriber %r failed", self.name, hook)
 
     # -- playback ------------------------------------------------------------------------------
 
@@ -225,10 +257,8 @@ class MediaLeg(asyncio.DatagramProtocol):
         payload = data[start:end] if start != 12 or end != len(data) else data[12:]
         if self.recorder is not None:
             self.recorder.caller_audio(ssrc, ts, payload, codec, now)
-        if self.pcm_hooks:
-            pcm = decode(payload, codec)
-            for hook in self.pcm_hooks:
-                hook(pcm, ts)
+        if self._pcm_hooks:
+            self._publish_pcm(decode(payload, codec), ts)
         peer = self.peer
         if peer is not None and peer.player is None:
             if codec != self.codec:
@@ -260,7 +290,8 @@ class MediaLeg(asyncio.DatagramProtocol):
         self.closed = True
         self.stop_play()
         self.unbridge()
-        self.pcm_hooks.clear()
+        self._pcm_subscriptions.clear()
+        self._pcm_hooks = ()
         self.on_dtmf = None
         if self.transport is not None:
             self.transport.close()

@@ -111,8 +111,7 @@ class WebRtcMediaLeg(MediaLeg):
         self._rx_ts = (self._rx_ts + len(pcm)) & 0xFFFFFFFF
         if self.muted:
             pcm = np.zeros(len(pcm), dtype=np.int16)
-        for hook in self.pcm_hooks:  # the agent's own voice (transcription, supervisor listen)
-            hook(pcm, self._rx_ts)
+        self._publish_pcm(pcm, self._rx_ts)  # the agent's own voice (transcription, supervisor listen)
         if self.to_caller:
             extra = [b for b in (buf.take() for buf in self.to_caller) if b is not None]
             if extra:

@@ -11,6 +11,7 @@ monitoring follows the call through a transfer to another agent.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,8 @@ class MonitorSession:
         self.mic_to_caller = PcmBuffer()
         self._caller_media: MediaLeg | None = None
         self._agent_media: MediaLeg | None = None
+        self._unsubscribe_caller: Callable[[], None] | None = None
+        self._unsubscribe_agent: Callable[[], None] | None = None
         self.closed = False
 
     def public(self) -> dict[str, Any]:
@@ -56,7 +59,7 @@ class MonitorSession:
 
     def attach(self) -> None:
         media = self.call.caller.media
-        media.pcm_hooks.append(self.caller_audio.push)
+        self._unsubscribe_caller = media.subscribe_pcm(self.caller_audio.push)
         self._caller_media = media
         self._sync_agent()
 
@@ -67,7 +70,7 @@ class MonitorSession:
             return
         self._detach_agent()
         if media is not None and not media.closed:
-            media.pcm_hooks.append(self.agent_audio.push)
+            self._unsubscribe_agent = media.subscribe_pcm(self.agent_audio.push)
             if isinstance(media, WebRtcMediaLeg):
                 media.to_agent.append(self.mic_to_agent)
                 media.to_caller.append(self.mic_to_caller)
@@ -77,8 +80,9 @@ class MonitorSession:
         media, self._agent_media = self._agent_media, None
         if media is None:
             return
-        with contextlib.suppress(ValueError):
-            media.pcm_hooks.remove(self.agent_audio.push)
+        unsubscribe, self._unsubscribe_agent = self._unsubscribe_agent, None
+        if unsubscribe is not None:
+            unsubscribe()
         if isinstance(media, WebRtcMediaLeg):
             with contextlib.suppress(ValueError):
                 media.to_agent.remove(self.mic_to_agent)
@@ -123,9 +127,9 @@ class MonitorSession:
         if self.closed:
             return
         self.closed = True
-        if self._caller_media is not None:
-            with contextlib.suppress(ValueError):
-                self._caller_media.pcm_hooks.remove(self.caller_audio.push)
+        unsubscribe, self._unsubscribe_caller = self._unsubscribe_caller, None
+        if unsubscribe is not None:
+            unsubscribe()
         self._detach_agent()
         peer, self.peer = self.peer, None
         if peer is not None:

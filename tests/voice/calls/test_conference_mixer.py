@@ -55,8 +55,7 @@ async def test_three_legs_are_mixed_and_the_caller_recording_holds_the_others() 
         t0 = time.perf_counter()
         for _ in range(n):
             for value, leg in zip((1000, 2000, 4000), legs, strict=True):
-                for hook in leg.pcm_hooks:
-                    hook(frame(value), 0)
+                leg._publish_pcm(frame(value), 0)  # as if decoded from a received packet
             mixer.tick(engine.now())
         per_tick_ms = (time.perf_counter() - t0) / n * 1000
         print(f"conference mix of 3 legs: {per_tick_ms:.3f} ms per 20 ms tick")

@@ -90,7 +90,7 @@ async def test_two_legs_relay_translate_dtmf_once_and_pace_prompts():
         a.on_dtmf = digits.append
         a.bridge(b)
         heard: list[bytes] = []
-        peer_b.pcm_hooks.append(lambda pcm, ts: heard.append(pcm.tobytes()))
+        peer_b.subscribe_pcm(lambda pcm, ts: heard.append(pcm.tobytes()))
         frame = alaw_encode(np.full(160, 3000, dtype="<i2").tobytes())
         for _ in range(5):
             peer_a.send_audio(frame, engine.now())

@@ -69,7 +69,7 @@ async def test_agent_leg_relays_browser_audio_to_the_caller_and_queues_caller_au
     caller.bridge(agent)
     voice = (8000 * np.sin(np.arange(FRAME) / 5)).astype(np.int16)
     heard: list[np.ndarray] = []
-    agent.pcm_hooks.append(lambda pcm, ts: heard.append(pcm))
+    agent.subscribe_pcm(lambda pcm, ts: heard.append(pcm))
     agent.receive_pcm(voice, engine.now())
     assert sent == [encode_pcm(voice, PCMA)] and heard and np.array_equal(heard[0], voice)
     agent.muted = True  # muted: silence goes to the caller
