@@ -1,6 +1,7 @@
 """One RTP leg: an asyncio datagram endpoint with the per-packet work kept small.
 
-Receive path (per packet): check version and payload type, then
+Receive path (per packet): one :meth:`~voice.media.rtp.RtpPacket.parse` (not RTP, or nothing after
+the header: dropped), then by payload type
 
 - RFC 4733 events → one ``on_dtmf(digit)`` per event (deduplicated by timestamp), relayed to the
   peer leg when bridged;
@@ -22,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
@@ -30,7 +30,7 @@ from voice.media.g711 import PCMA, PCMU, decode, translation
 from voice.media.prompts import Prompt
 from voice.media.quality import RxQuality
 from voice.media.recorder import CallRecorder
-from voice.media.rtp import DTMF_EVENTS
+from voice.media.rtp import DTMF_EVENTS, RtpPacket
 
 if TYPE_CHECKING:
     import numpy as np
@@ -41,7 +41,8 @@ __all__ = ["MediaLeg", "Player"]
 
 log = logging.getLogger(__name__)
 
-_HDR = struct.Struct("!BBHII")
+_parse = RtpPacket.parse
+_pack = RtpPacket.pack
 _STATIC_PT = {0: PCMU, 8: PCMA}
 
 PcmHook = Callable[["np.ndarray", int], None]
@@ -205,10 +206,9 @@ class MediaLeg(asyncio.DatagramProtocol):
         if self.held or self.transport is None or self.remote is None:
             return
         self._seq = (self._seq + 1) & 0xFFFF
-        marker = 0x80 if self._marker else 0
-        self._marker = False
-        self.transport.sendto(_HDR.pack(0x80, marker | self.payload_type, self._seq, self._ts,
-                                        self._ssrc) + payload, self.remote)
+        marker, self._marker = self._marker, False
+        self.transport.sendto(_pack(self.payload_type, self._seq, self._ts, self._ssrc, payload, marker),
+                              self.remote)
         self.tx_packets += 1
 
     def send_event(self, payload: bytes, marker: bool, timestamp: int | None = None) -> int:
@@ -218,8 +218,7 @@ class MediaLeg(asyncio.DatagramProtocol):
         if self.held or self.transport is None or self.remote is None or self.dtmf_pt is None:
             return ts
         self._seq = (self._seq + 1) & 0xFFFF
-        self.transport.sendto(_HDR.pack(0x80, (0x80 if marker else 0) | self.dtmf_pt, self._seq,
-                                        ts, self._ssrc) + payload, self.remote)
+        self.transport.sendto(_pack(self.dtmf_pt, self._seq, ts, self._ssrc, payload, marker), self.remote)
         return ts
 
     # -- receiving (the hot path) --------------------------------------------------------------
@@ -229,34 +228,30 @@ class MediaLeg(asyncio.DatagramProtocol):
         self.local_port = transport.get_extra_info("sockname")[1]
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        if len(data) < 12 or data[0] >> 6 != 2:
-            return
-        b0, b1, seq, ts, ssrc = _HDR.unpack_from(data)
-        start = 12 + 4 * (b0 & 0x0F)
-        if b0 & 0x10:
-            if len(data) < start + 4:
-                return
-            start += 4 + 4 * int.from_bytes(data[start + 2 : start + 4], "big")
-        end = len(data) - data[-1] if b0 & 0x20 else len(data)
-        if start >= end:
-            return
+        try:
+            packet = _parse(data)
+        except ValueError:
+            return  # not RTP, or truncated: dropped
+        payload = packet.payload
+        if not payload:
+            return  # nothing after the header (and its padding)
         if not self._latched:
             self._latched = True
             self.remote = (str(addr[0]), int(addr[1]))
         now = self.engine.now()
         self.last_rx = now
-        pt = b1 & 0x7F
-        self.rx_quality.packet(ssrc, seq, ts, now, pt != self.dtmf_pt)
+        pt = packet.payload_type
+        ts = packet.timestamp
+        self.rx_quality.packet(packet.ssrc, packet.sequence, ts, now, pt != self.dtmf_pt)
         if pt == self.dtmf_pt:
-            self._event(data[start:end], ts, bool(b1 & 0x80))
+            self._event(payload, ts, packet.marker)
             return
         codec = _STATIC_PT.get(pt)
         if codec is None:
             return  # comfort noise, unknown formats: dropped
         self.rx_packets += 1
-        payload = data[start:end] if start != 12 or end != len(data) else data[12:]
         if self.recorder is not None:
-            self.recorder.caller_audio(ssrc, ts, payload, codec, now)
+            self.recorder.caller_audio(packet.ssrc, ts, payload, codec, now)
         if self._pcm_hooks:
             self._publish_pcm(decode(payload, codec), ts)
         peer = self.peer

@@ -1,8 +1,10 @@
 """RTP packets (RFC 3550) and RFC 4733 telephone events as values: ``parse`` and ``bytes()``.
 
-The hot receive path of :class:`~voice.media.leg.MediaLeg` reads the few header fields it needs
-in place; these classes are for everything else (tests, DTMF, diagnostics) and say precisely
-what is wrong with a bad packet.
+:class:`RtpPacket` is also the live path's parser and builder (:class:`~voice.media.leg.MediaLeg`
+parses every received datagram once and builds every packet it sends with
+:meth:`RtpPacket.pack`), so ``parse`` keeps the common packet (version 2, no CSRC, no header
+extension) to one ``struct`` unpack and one slice, and says precisely what is wrong with a bad
+packet.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ __all__ = ["DTMF_EVENTS", "DtmfEvent", "RtpPacket", "header_length"]
 
 DTMF_EVENTS = "0123456789*#ABCD"
 _HEADER = struct.Struct("!BBHII")
+_unpack_header = _HEADER.unpack_from
+_pack_header = _HEADER.pack
 
 
 def header_length(data: bytes) -> int:
@@ -36,8 +40,12 @@ def header_length(data: bytes) -> int:
     return length
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RtpPacket:
+    """One RTP packet. ``payload`` excludes the header extension (skipped, not kept) and the
+    padding. Treat it as a value: the live path builds one per datagram received, so it is a
+    plain slots class (a frozen dataclass's ``__init__`` costs twice as much per packet)."""
+
     payload_type: int
     sequence: int
     timestamp: int
@@ -48,19 +56,46 @@ class RtpPacket:
 
     @classmethod
     def parse(cls, data: bytes) -> RtpPacket:
+        """Parse one datagram; ``ValueError`` says what is wrong with it.
+
+        A padding count of 0 (the P bit set, the last byte 0), which RFC 3550 does not allow, is
+        read as no padding, as the live receive path always did; a count beyond the payload is
+        an error."""
+        n = len(data)
+        if n < 12:
+            raise ValueError(f"RTP packet is {n} bytes, shorter than the 12-byte header")
+        b0, b1, seq, ts, ssrc = _unpack_header(data)
+        if b0 & 0xDF == 0x80:  # the common packet: version 2, no CSRC, no extension
+            if b0 & 0x20:
+                pad = data[-1]
+                if pad > n - 12:
+                    raise ValueError(f"RTP padding length {pad} is invalid")
+                return cls(b1 & 0x7F, seq, ts, ssrc, data[12 : n - pad], b1 > 0x7F)
+            return cls(b1 & 0x7F, seq, ts, ssrc, data[12:], b1 > 0x7F)
         start = header_length(data)
-        b0, b1, seq, ts, ssrc = _HEADER.unpack_from(data)
         end = len(data)
         if b0 & 0x20:
             pad = data[-1]
-            if pad == 0 or pad > end - start:
+            if pad > end - start:
                 raise ValueError(f"RTP padding length {pad} is invalid")
             end -= pad
         csrc = tuple(struct.unpack_from(f"!{b0 & 0x0F}I", data, 12)) if b0 & 0x0F else ()
-        return cls(b1 & 0x7F, seq, ts, ssrc, bytes(data[start:end]), bool(b1 & 0x80), csrc)
+        return cls(b1 & 0x7F, seq, ts, ssrc, bytes(data[start:end]), b1 > 0x7F, csrc)
+
+    @staticmethod
+    def pack(payload_type: int, sequence: int, timestamp: int, ssrc: int, payload: bytes,
+             marker: bool = False) -> bytes:
+        """The bytes of a packet without CSRCs, built without making the value first (what the
+        live send path uses for every packet; ``bytes(packet)`` gives the same bytes). The
+        sequence number and timestamp must be in range (the sender keeps them wrapped)."""
+        return _pack_header(0x80, (0x80 if marker else 0) | payload_type, sequence, timestamp,
+                            ssrc) + payload
 
     def __bytes__(self) -> bytes:
-        head = _HEADER.pack(0x80 | len(self.csrc), (0x80 if self.marker else 0) | self.payload_type,
+        if not self.csrc:
+            return RtpPacket.pack(self.payload_type, self.sequence & 0xFFFF,
+                                  self.timestamp & 0xFFFFFFFF, self.ssrc, self.payload, self.marker)
+        head = _pack_header(0x80 | len(self.csrc), (0x80 if self.marker else 0) | self.payload_type,
                             self.sequence & 0xFFFF, self.timestamp & 0xFFFFFFFF, self.ssrc)
         return head + b"".join(c.to_bytes(4, "big") for c in self.csrc) + self.payload
 
