@@ -24,6 +24,7 @@ import numpy as np
 from hub.errors import Forbidden, HubError, InvalidState, NotFound, ValidationFailed
 from hub.events import Event, EventType
 from voice.media.prompts import Prompt, frames_of
+from voice.media.rtp import DTMF_EVENTS, DtmfEvent
 from voice.webrtc.endpoint import WebRtcEndpoint
 from voice.webrtc.errors import LegNotFound, NotConnected
 from voice.webrtc.media import RATE, PacedAudioTrack
@@ -41,7 +42,7 @@ __all__ = ["SoftphoneService"]
 
 log = logging.getLogger(__name__)
 
-DTMF_DIGITS = "0123456789*#ABCD"
+DTMF_DIGITS = DTMF_EVENTS  # RFC 4733 event numbers 0-15 are these keys, in this order
 _DTMF_FREQS = {"1": (697, 1209), "2": (697, 1336), "3": (697, 1477), "A": (697, 1633),
                "4": (770, 1209), "5": (770, 1336), "6": (770, 1477), "B": (770, 1633),
                "7": (852, 1209), "8": (852, 1336), "9": (852, 1477), "C": (852, 1633),
@@ -248,10 +249,10 @@ class SoftphoneService:
             event = DTMF_DIGITS.index(digit)
             ts: int | None = None
             for step in range(1, 6):  # 100 ms of event, then three end packets (RFC 4733 2.5.1.4)
-                ts = leg.send_event(bytes([event, 10]) + (step * 160).to_bytes(2, "big"), step == 1, ts)
+                ts = leg.send_event(bytes(DtmfEvent(event, False, 10, step * 160)), step == 1, ts)
                 await asyncio.sleep(0.02)
             for _ in range(3):
-                leg.send_event(bytes([event, 0x80 | 10]) + (5 * 160).to_bytes(2, "big"), False, ts)
+                leg.send_event(bytes(DtmfEvent(event, True, 10, 5 * 160)), False, ts)
             await asyncio.sleep(0.06)
 
     # -- consulted transfer and conference (voice/calls/consult.py) --------------------------------
