@@ -1,7 +1,7 @@
 """Three-way (n-way) conference mixing of G.711 legs (VOICE-4).
 
-Each participant's received audio arrives decoded through its leg's PCM hook (RTP legs decode
-only while a hook is attached; the browser leg hands over PCM anyway) into a short
+Each participant's received audio arrives decoded through a PCM subscription on its leg (RTP
+legs decode only while someone subscribed; the browser leg hands over PCM anyway) into a short
 :func:`JitterBuffer`. One owned task per conference ticks every 20 ms: it takes one frame from
 every buffer, sums them once (int32), and sends each participant the sum minus its own frame
 (so nobody hears themselves), clipped and encoded to that leg's law through a 64 Ki-entry table

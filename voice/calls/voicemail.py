@@ -6,7 +6,7 @@ When an IVR flow reaches a ``voicemail`` node the driver (``voice/calls/ivr.py``
 
 1. a short beep (when the node asks for one) is played to the caller;
 2. from the end of the beep the caller's leg only (the decoded PCM of the received RTP, through
-   the leg's PCM hook; gaps in the RTP timestamps become silence) is kept in memory;
+   a PCM subscription on the leg; gaps in the RTP timestamps become silence) is kept in memory;
 3. the message ends on the end key (``StopRecording``), at ``max_s``, after ``silence_s`` without
    speech (a simple energy threshold on 20 ms frames, ``voice_voicemail_energy_threshold``; no
    RTP at all counts as silence) or when the caller hangs up — what was said so far is kept;

@@ -7,7 +7,7 @@ legs and two-channel recording.
 - :mod:`voice.media.recorder` – a call recording: caller and "heard by the caller" channels on
   one timeline, written as a stereo WAV.
 - :mod:`voice.media.leg` – one RTP leg (asyncio datagram endpoint): receive, DTMF, relay to a
-  peer leg, play a prompt, per-leg PCM hook for speech engines.
+  peer leg, play a prompt, per-leg PCM subscriptions (``MediaLeg.subscribe_pcm``).
 - :mod:`voice.media.engine` – port allocation and the one 20 ms pacing task for all legs.
 
 Own asyncio RTP rather than ``aiortp``: on this machine a raw asyncio loop carried 200 two-way

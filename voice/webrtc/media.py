@@ -9,7 +9,7 @@ unchanged: no resampling or re-encoding on the way to the browser.
   (G.711 payloads, through :meth:`send_audio`) goes into a short queue; the browser's decoded
   microphone audio comes in through :meth:`receive_pcm` and is relayed to the caller exactly
   like a desk phone's RTP (so the caller leg's recorder records the agent's side too).
-- :class:`PcmBuffer` holds a few hundred ms of 8 kHz PCM from one source (a leg's PCM hook, a
+- :class:`PcmBuffer` holds a few hundred ms of 8 kHz PCM from one source (a leg's PCM subscription, a
   supervisor's microphone) for a mixer to take 20 ms at a time.
 - :class:`PacedAudioTrack` is what aiortc reads: one 20 ms G.711 frame per tick on a steady
   timestamp clock. Each tick takes the agent leg's next queued payload (or silence) and adds the

@@ -1,7 +1,7 @@
 """Supervisor monitoring of one call from the browser (SUP-1): listen, whisper, barge.
 
-The supervisor's browser gets the caller and the agent mixed (PCM hooks on both media legs feed
-two :class:`~voice.webrtc.media.PcmBuffer`; a paced track mixes 20 ms per tick). In ``whisper``
+The supervisor's browser gets the caller and the agent mixed (PCM subscriptions on both media
+legs feed two :class:`~voice.webrtc.media.PcmBuffer`; a paced track mixes 20 ms per tick). In ``whisper``
 mode the supervisor's microphone is mixed into what the agent hears; in ``barge`` also into what
 the caller hears. Whisper and barge need the agent on the browser softphone (its leg is where
 the mixing happens); listen works for desk phones too. The agent leg is re-read every tick, so
