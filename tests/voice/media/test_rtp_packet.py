@@ -4,6 +4,7 @@ path uses. Then a real MediaLeg fed such datagrams: what it relays, records, cou
 
 from __future__ import annotations
 
+import asyncio
 import struct
 
 import pytest
@@ -185,14 +186,11 @@ async def test_the_send_path_builds_packets_rtp_packet_parses_back() -> None:
     leg = MediaLeg(engine, "out")
     sent: list[bytes] = []
 
-    class Transport:
-        def sendto(self, data: bytes, addr: tuple[str, int]) -> None:
-            sent.append(data)
+    class Transport(asyncio.DatagramTransport):
+        def sendto(self, data: bytes | bytearray | memoryview, addr: object = None) -> None:
+            sent.append(bytes(data))
 
-        def close(self) -> None:
-            pass
-
-    leg.transport = Transport()  # type: ignore[assignment]
+    leg.transport = Transport()
     leg.configure(("127.0.0.1", 4000), 8, PCMA, 101)
     leg.send_audio(FRAME, 0.0)
     leg.send_audio(FRAME, 0.02)
