@@ -6,8 +6,9 @@ when ``voice_transcribe`` is on) behind one :class:`~voice.asr.stream.Transcribe
 service tells it when a leg starts carrying a person (:meth:`leg_started`: the caller's leg when
 the call is answered, the agent's when it is bridged) and when it stops (:meth:`leg_stopped`,
 :meth:`call_ended`). Each leg then gets one :class:`~voice.asr.stream.TranscriptionStream`, fed
-from a PCM subscription on the RTP leg (``MediaLeg.subscribe_pcm``) with ``feed_nowait`` (a copy of the decoded audio, queued for the
-decoding threads: the call audio itself is never delayed) and read by one owned task:
+from a PCM subscription on the RTP leg (``MediaLeg.subscribe_pcm``) with ``feed_nowait`` (a copy
+of the decoded audio, queued for the decoding threads: the call audio itself is never delayed)
+and read by one owned task:
 
 - a partial → Socket.IO ``transcript`` (``final: false``) to the agent on the call and to the
   supervisors (``/desk``), nothing stored;
