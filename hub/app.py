@@ -9,8 +9,9 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, cast
 
@@ -218,19 +219,28 @@ def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: C
         try:
             yield
         finally:
-            await services.scheduler.stop()
+            # Every step runs even when one before it fails (logged): the database is always
+            # closed, whatever a component's stop raised.
+            steps: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
+                ("scheduler", services.scheduler.stop)]
             if cluster is not None:
-                await cluster.stop()
-            await services.bus.stop_consumers()
+                steps.append(("cluster", cluster.stop))
+            steps.append(("event consumers", services.bus.stop_consumers))
             for ch in reversed(started):
-                await services.bus.release(ch.name)
-                await ch.stop()
-            await desk_ns.close()
-            await services.routing.stop()
-            await services.bus.close()
+                steps.append((f"{ch.name} subscribers", partial(services.bus.release, ch.name)))
+                steps.append((ch.name, ch.stop))
+            steps += [("desk namespace", desk_ns.close), ("routing", services.routing.stop),
+                      ("event bus", services.bus.close)]
             if cluster is not None:
-                await cluster.close()
-            await services.db.close()
+                steps.append(("cluster connection", cluster.close))
+            try:
+                for what, stop in steps:
+                    try:
+                        await stop()
+                    except Exception:  # noqa: BLE001 - the next steps must still run
+                        log.exception("stopping %s failed", what)
+            finally:
+                await services.db.close()
 
     routes: list[Any] = [Route("/api/openapi.json", openapi, methods=["GET"]), *api.routes]
 

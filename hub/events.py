@@ -395,7 +395,7 @@ class EventBus:
         finally:
             self.owner = previous
 
-    async def release(self, owner: str, drain_s: float = 2.0) -> None:
+    async def release(self, owner: str, drain_s: float = 0.5) -> None:
         """A component is about to stop: let its live subscribers finish what is queued (bounded),
         then remove them, so no event reaches a component that has stopped."""
         mine = [w for w in self._live if w.owner == owner]
