@@ -18,6 +18,7 @@ import socketio
 
 from hub.api.http import Api
 from hub.config import Settings
+from hub.errors import NotFound
 from kb.index import IndexSync
 from kb.jobs import ImportJobs
 from kb.search.base import AsyncSearchBackend, Doc, Hit, KbError
@@ -139,7 +140,11 @@ class KnowledgeBaseComponent:
     async def seed_demo(self, services: Services) -> None:
         from kb.demo import seed_articles
 
-        await seed_articles(self.kb)
+        try:
+            owner: str | None = (await services.auth.user_by_username("km")).id
+        except NotFound:  # the demo's knowledge manager was removed: articles without an owner
+            owner = None
+        await seed_articles(self.kb, owner)
 
     async def stop(self) -> None:
         if self._jobs is not None:

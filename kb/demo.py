@@ -6,7 +6,6 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from hub.db import tables as t
 from kb import tables as kt
 from kb.service import KnowledgeBase
 
@@ -152,13 +151,12 @@ ARTICLES: list[dict[str, Any]] = [
 ]
 
 
-async def seed_articles(kb: KnowledgeBase) -> int:
-    """Create the demo FAQ once (nothing if any article exists)."""
+async def seed_articles(kb: KnowledgeBase, owner: str | None) -> int:
+    """Create the demo FAQ once (nothing if any article exists); ``owner``: the demo knowledge
+    manager's user id."""
     async with kb.db.read() as conn:
         if (await conn.execute(select(func.count()).select_from(kt.kb_articles))).scalar():
             return 0
-        owner = (await conn.execute(select(t.users.c.id).where(t.users.c.username == "km"))
-                 ).scalar()
     async with kb.db.tx() as tx:  # one transaction and one index sync for the whole set
         created = [await kb.create({**data, "status": "published", "owner_id": owner}, None,
                                    action="created", tx=tx) for data in ARTICLES]

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, desc, func, select, update
 
-from hub.db import tables as t
 from hub.db.uow import Tx
 from hub.events import Event, EventType
 from hub.security import new_id
@@ -109,11 +108,3 @@ class Notifier:
                                   .values(read_at=self.s.clock.now()))
         return await self.unread_count(user_id)
 
-
-async def user_names(services: Services, ids: set[str]) -> dict[str, str]:
-    if not ids:
-        return {}
-    async with services.db.read() as conn:
-        rows = (await conn.execute(select(t.users.c.id, t.users.c.display_name)
-                                   .where(t.users.c.id.in_(ids)))).all()
-    return {r.id: r.display_name for r in rows}

@@ -113,6 +113,17 @@ class ConversationService:
         async with self.db.read() as conn:
             return await self._row(conn, cid)
 
+    async def set_meta(self, cid: str, key: str, value: Any) -> None:
+        """Set one key of a conversation's ``meta`` (a component's own state on it, such as a
+        callback's progress), keeping the others, whatever the conversation's status."""
+        c = t.conversations.c
+        async with self.db.tx() as tx:
+            row = (await tx.conn.execute(select(c.meta).where(c.id == cid).with_for_update())).first()
+            if row is None:
+                raise NotFound(f"conversation {cid} does not exist")
+            await tx.conn.execute(update(t.conversations).where(c.id == cid)
+                                  .values(meta={**(row.meta or {}), key: value}))
+
     def can_view(self, user: User, row: Any) -> bool:
         if "supervise" in user.permissions:
             return True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.api.helpers import agent_desk, queue_id, start_chat
 
 
@@ -139,3 +141,20 @@ async def test_transfer_to_a_named_agent_offers_it_to_that_agent_only(hub):
     assert r.status_code in (403, 404, 409)
     for s in (desk1, desk3, desk4, widget):
         await s.close()
+
+
+async def test_a_component_sets_its_own_meta_key_without_touching_the_others(hub) -> None:  # type: ignore[no-untyped-def]
+    """``ConversationService.set_meta``: what voice callbacks (and other components) keep on a
+    conversation goes through the service, one key at a time; an unknown conversation is 404."""
+    from hub.errors import NotFound
+
+    _, _, session = await start_chat(hub)
+    cid = session["conversation_id"]
+    conv = hub.services.conversations
+    before = dict((await conv.row(cid)).meta or {})
+    await conv.set_meta(cid, "callback", {"status": "dialling"})
+    await conv.set_meta(cid, "survey", {"sent": True})
+    await conv.set_meta(cid, "callback", {"status": "done"})
+    assert (await conv.row(cid)).meta == {**before, "callback": {"status": "done"}, "survey": {"sent": True}}
+    with pytest.raises(NotFound):
+        await conv.set_meta("no-such-conversation", "callback", {})

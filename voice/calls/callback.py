@@ -32,9 +32,8 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert
 
-from hub.db import tables as t
 from hub.errors import HubError, InvalidState, NotFound, ValidationFailed
 from hub.security import new_id
 from voice.calls.call import Call, CallState
@@ -319,14 +318,10 @@ class CallbackService:
                     outcome: str | None = None) -> None:
         conv = self.services.conversations
         row = await conv.row(cid)
-        meta = dict(row.meta or {})
-        cb = {**(meta.get("callback") or {}), **cb, "status": status}
+        cb = {**((row.meta or {}).get("callback") or {}), **cb, "status": status}
         if outcome is not None:
             cb["last_outcome"] = outcome
-        meta["callback"] = cb
-        async with self.services.db.tx() as tx:  # the meta only: the status may change meanwhile
-            await tx.conn.execute(update(t.conversations).where(t.conversations.c.id == cid)
-                                  .values(meta=meta))
+        await conv.set_meta(cid, "callback", cb)  # the meta only: the status may change meanwhile
         try:
             await conv.add_message(cid, sender="system", kind="system", body=text, sender_name="Voice")
         except InvalidState:  # closed meanwhile: keep the outcome as a note
