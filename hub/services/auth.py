@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,16 +172,6 @@ class AuthService:
         if row is None:
             raise NotFound(f"no user is called {username!r}")
         return _user(row)
-
-    async def display_names(self, ids: Iterable[str]) -> dict[str, str]:
-        """``{user id: display name}`` for the users that exist among ``ids``."""
-        wanted = set(ids)
-        if not wanted:
-            return {}
-        async with self.db.read() as conn:
-            rows = (await conn.execute(select(t.users.c.id, t.users.c.display_name)
-                                       .where(t.users.c.id.in_(wanted)))).all()
-        return {r.id: r.display_name for r in rows}
 
     async def get_user(self, user_id: str) -> User:
         async with self.db.read() as conn:
