@@ -7,7 +7,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 
 from hub.clock import Clock
 from hub.db import tables as t
@@ -167,17 +167,16 @@ class AuthService:
         return [_user(r) for r in rows]
 
     async def user_by_username(self, username: str) -> User:
-        async with self.db.read() as conn:
-            row = (await conn.execute(select(t.users).where(t.users.c.username == username))).first()
-        if row is None:
-            raise NotFound(f"no user is called {username!r}")
-        return _user(row)
+        return await self._one_user(t.users.c.username == username, f"no user is called {username!r}")
 
     async def get_user(self, user_id: str) -> User:
+        return await self._one_user(t.users.c.id == user_id, f"user {user_id} does not exist")
+
+    async def _one_user(self, where: ColumnElement[bool], missing: str) -> User:
         async with self.db.read() as conn:
-            row = (await conn.execute(select(t.users).where(t.users.c.id == user_id))).first()
+            row = (await conn.execute(select(t.users).where(where))).first()
         if row is None:
-            raise NotFound(f"user {user_id} does not exist")
+            raise NotFound(missing)
         return _user(row)
 
     async def create_user(self, data: dict[str, Any], actor: User | None = None, *,

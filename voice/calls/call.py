@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from voice.calls.legs import SipLeg
 from voice.media.recorder import CallRecorder
@@ -14,7 +14,10 @@ from voice.sip.message import SipRequest
 from voice.sip.transaction import TransactionKey
 
 if TYPE_CHECKING:
+    from hub.app import Services
+    from hub.config import Settings
     from voice.calls.endpoints import AgentEndpoint
+    from voice.calls.transcripts import CallTranscripts
 
 __all__ = ["Call", "CallState"]
 
@@ -73,3 +76,16 @@ class Call:
             "rx_packets": self.caller.media.rx_packets, "tx_packets": self.caller.media.tx_packets,
             "consult": self.consult.public() if self.consult is not None else None,
         }
+
+
+class CallHost(Protocol):
+    """What the parts of a call (consultations, the IVR driver) need of the call service that
+    runs them (``CallService`` is one): the service passes itself in, so they never import it.
+    Each part extends this with what it needs more (``ConsultHost``, ``IvrHost``)."""
+
+    @property
+    def services(self) -> Services: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def transcripts(self) -> CallTranscripts | None: ...

@@ -41,7 +41,7 @@ import voice.calls.store as store
 from hub.errors import HubError, InvalidState, NotFound, ValidationFailed
 from hub.events import Event, EventType
 from hub.security import new_id
-from voice.calls.call import Call, CallState
+from voice.calls.call import Call, CallHost, CallState
 from voice.calls.conference import ConferenceMixer
 from voice.calls.endpoints import ALLOW, AgentEndpoint, RingResult, SipPhoneEndpoint
 from voice.calls.legs import SipLeg
@@ -53,12 +53,9 @@ from voice.sip.message import SipRequest, SipResponse, new_tag
 from voice.sip.transaction import Address, TransactionKey
 
 if TYPE_CHECKING:
-    from hub.app import Services
-    from hub.config import Settings
     from voice.calls.outbound import Trunk
     from voice.calls.registrar import Account, Registrar
     from voice.calls.sipcore import SipCore
-    from voice.calls.transcripts import CallTranscripts
     from voice.media.engine import MediaEngine
 
 __all__ = ["ConsultHost", "ConsultService", "ConsultState", "Consultation"]
@@ -110,14 +107,9 @@ class Consultation:
                 "label": self.label, "state": str(self.state), "party_agent_id": self.party_agent_id}
 
 
-class ConsultHost(Protocol):
-    """What a consultation needs of the call service it belongs to (``CallService`` is one): the
-    service passes itself in, so this module never imports it."""
+class ConsultHost(CallHost, Protocol):
+    """What a consultation needs of the call service it belongs to (see ``CallHost``)."""
 
-    @property
-    def services(self) -> Services: ...
-    @property
-    def settings(self) -> Settings: ...
     @property
     def calls(self) -> dict[str, Call]: ...
     @property
@@ -130,8 +122,6 @@ class ConsultHost(Protocol):
     def media_address(self) -> str: ...
     @property
     def trunk(self) -> Trunk | None: ...
-    @property
-    def transcripts(self) -> CallTranscripts | None: ...
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str, call: Call | None = None) -> asyncio.Task[Any]: ...
     def respond(self, request: SipRequest, status: int, transport: str, reason: str | None = None,

@@ -15,16 +15,14 @@ import logging
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
+from voice.calls.call import CallHost
 from voice.ivr import model as m
 from voice.media.prompts import Prompt as MediaPrompt
 from voice.media.prompts import PromptError
 
 if TYPE_CHECKING:
-    from hub.app import Services
-    from hub.config import Settings
     from voice.calls.call import Call
     from voice.calls.callback import CallbackService
-    from voice.calls.transcripts import CallTranscripts
     from voice.calls.voicemail import VoicemailService
     from voice.media.prompts import PromptCache
 
@@ -35,18 +33,11 @@ log = logging.getLogger(__name__)
 EXPECTED_WAIT_PER_POSITION_S = 45.0  # rough estimate until the ACD publishes a forecast
 
 
-class IvrHost(Protocol):
-    """What the IVR driver needs of the call service that runs it (``CallService`` is one): the
-    service passes itself in, so this module never imports it."""
+class IvrHost(CallHost, Protocol):
+    """What the IVR driver needs of the call service that runs it (see ``CallHost``)."""
 
     @property
-    def services(self) -> Services: ...
-    @property
-    def settings(self) -> Settings: ...
-    @property
     def prompts(self) -> PromptCache: ...
-    @property
-    def transcripts(self) -> CallTranscripts | None: ...
     @property
     def voicemail(self) -> VoicemailService | None: ...
     @property
