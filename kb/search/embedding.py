@@ -180,7 +180,7 @@ def _export(model: Any, dest: Path) -> None:
     features = _tokenize(model, _PROBES[:1])
     names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in features]
 
-    class Pipeline(torch.nn.Module):
+    class Pipeline(torch.nn.Module):  # type: ignore[misc]  # torch is followed as Any (pyproject)
         def __init__(self) -> None:
             super().__init__()
             self.model = model
