@@ -1,4 +1,5 @@
-"""Browser end-to-end fixtures: a fresh hub (``python server.py`` with demo data) per test, one
+"""Browser end-to-end fixtures: a fresh hub per test (configured like ``python server.py`` with demo
+data, served from a thread of the test process: tests/support/hub.py ``ThreadedHub``), one
 headless Chromium per module, and one browser context per person (customer, agent1, agent2,
 supervisor) so cookies and storage are as separate as on real machines.
 
@@ -19,7 +20,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.browser.hubs import failed, running
-from tests.support.hub import REPO, HubProcess
+from tests.support.hub import REPO, ThreadedHub
 
 CHROMIUM = Path(os.environ.get("HUB_TEST_CHROMIUM", "/usr/bin/chromium"))  # Debian's chromium
 CHROMIUM_ARGS = [
@@ -61,9 +62,9 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def hub(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[HubProcess]:
+def hub(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ThreadedHub]:
     """A fresh hub with the demo data for every test: nothing leaks from one test to the next."""
-    with running(HubProcess(tmp_path / "data"), request) as h:
+    with running(ThreadedHub(tmp_path / "data"), request) as h:
         yield h
 
 
@@ -74,7 +75,7 @@ def artifacts() -> Path:
 
 
 @pytest.fixture
-def person(browser: Browser, hub: HubProcess, request: pytest.FixtureRequest,
+def person(browser: Browser, hub: ThreadedHub, request: pytest.FixtureRequest,
            artifacts: Path) -> Iterator[Callable[[str], Page]]:
     """``person("agent1")`` opens a new browser context (own cookies and storage) and a page."""
     pages: dict[str, Page] = {}
@@ -129,7 +130,7 @@ def supervisor(person: Callable[[str], Page]) -> Page:
 
 
 @pytest.fixture
-def admin_api(hub: HubProcess) -> Iterator[httpx.Client]:
+def admin_api(hub: ThreadedHub) -> Iterator[httpx.Client]:
     """The admin REST API, logged in (for set-up that is not what the test is about)."""
     with httpx.Client(base_url=hub.base_url, timeout=10) as client:
         r = client.post("/api/auth/login", json={"username": "admin", "password": "demo"})

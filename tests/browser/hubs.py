@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.hub import HubProcess
+from tests.support.hub import ThreadedHub
 
 
 def failed(request: pytest.FixtureRequest) -> bool:
@@ -19,7 +19,7 @@ def failed(request: pytest.FixtureRequest) -> bool:
 
 
 @contextlib.contextmanager
-def running(h: HubProcess, request: pytest.FixtureRequest, timeout: float = 60) -> Iterator[HubProcess]:
+def running(h: ThreadedHub, request: pytest.FixtureRequest, timeout: float = 60) -> Iterator[ThreadedHub]:
     """Start ``h``; stop it after the test and print the end of its log when the test failed."""
     h.start(timeout=timeout)
     try:
@@ -32,7 +32,7 @@ def running(h: HubProcess, request: pytest.FixtureRequest, timeout: float = 60) 
 
 @contextlib.contextmanager
 def voice_hub(tmp_path: Path, request: pytest.FixtureRequest, *, speech: bool = False,
-              **env: str) -> Iterator[HubProcess]:
+              **env: str) -> Iterator[ThreadedHub]:
     """A hub with voice on: SIP on a free UDP port (``h.sip_port``), RTP on ephemeral ports,
     loopback as the trunk, plus ``env`` (``HUB_*`` settings). ``speech``: the test makes speech
     with espeak-ng and sox (missing ones fail in CI, else skip)."""
@@ -48,7 +48,7 @@ def voice_hub(tmp_path: Path, request: pytest.FixtureRequest, *, speech: bool = 
     from tests.voice.calls.support import free_udp_port
 
     port = free_udp_port()
-    h = HubProcess(tmp_path / "data", env={
+    h = ThreadedHub(tmp_path / "data", env={
         "HUB_VOICE_ENABLED": "1", "HUB_VOICE_SIP_UDP_PORT": str(port), "HUB_VOICE_SIP_TCP_PORT": "-1",
         "HUB_VOICE_RTP_PORT_MIN": "0", "HUB_VOICE_RTP_PORT_MAX": "0", "HUB_VOICE_TRUNK_IPS": "127.0.0.1",
         **env})

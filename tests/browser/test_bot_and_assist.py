@@ -25,7 +25,7 @@ from tests.browser.steps import (
     start_chat,
     widget_messages,
 )
-from tests.support.hub import HubProcess
+from tests.support.hub import ThreadedHub
 from tests.support.wait import eventually_sync
 
 pytestmark = pytest.mark.browser
@@ -36,9 +36,9 @@ FOLLOW_UP = "Actually I think there is a gas leak in my kitchen"
 
 
 @pytest.fixture
-def hub(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[HubProcess]:
+def hub(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ThreadedHub]:
     """The demo hub with the widget bot on (as in ``make run``)."""
-    h = HubProcess(tmp_path / "data", env={"HUB_ASSIST_BOT": "on"}).start(timeout=60)
+    h = ThreadedHub(tmp_path / "data", env={"HUB_ASSIST_BOT": "on"}).start(timeout=60)
     try:
         yield h
     finally:

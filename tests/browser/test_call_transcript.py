@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.hubs import voice_hub
 from tests.browser.steps import go_ready, open_desk
-from tests.support.hub import HubProcess
+from tests.support.hub import ThreadedHub
 from tests.voice.calls.speech import espeak_8k, write_rtp_pcap, write_wav_8k
 from tests.voice.calls.support import SCENARIOS, Baresip, free_udp_port
 from voice.audio import ulaw_encode
@@ -32,7 +32,7 @@ ANSWER_TO_PCAP_S = 1.0  # caller_speaks.xml pauses this long after its ACK
 
 
 @pytest.fixture
-def hub(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[HubProcess]:
+def hub(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ThreadedHub]:
     """The browser tests' hub, with voice on and transcription on; agent1 takes the call on the
     desk phone (baresip), not the softphone."""
     with voice_hub(tmp_path, request, speech=True, HUB_VOICE_ROUTES="5000=general",
@@ -41,7 +41,7 @@ def hub(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[HubProcess]:
 
 
 @pytest.fixture
-def desk_phone(hub: HubProcess, tmp_path: Path, admin_api: httpx.Client) -> Iterator[subprocess.Popen[bytes]]:
+def desk_phone(hub: ThreadedHub, tmp_path: Path, admin_api: httpx.Client) -> Iterator[subprocess.Popen[bytes]]:
     """agent1's desk phone: baresip registered with the demo account (auto-answer, sends silence)."""
     workdir = tmp_path / "phone"
     workdir.mkdir()
@@ -71,7 +71,7 @@ def desk_phone(hub: HubProcess, tmp_path: Path, admin_api: httpx.Client) -> Iter
 
 
 def test_agent_sees_the_callers_words_live_then_the_final_transcript_and_finds_it_by_search(
-        hub: HubProcess, agent1: Page, desk_phone: subprocess.Popen[bytes], admin_api: httpx.Client,
+        hub: ThreadedHub, agent1: Page, desk_phone: subprocess.Popen[bytes], admin_api: httpx.Client,
         tmp_path: Path, record_property) -> None:  # type: ignore[no-untyped-def]
     speech = espeak_8k(tmp_path, "caller", CALLER_TEXT)
     onset_in_speech = int(np.flatnonzero(np.abs(speech.astype(np.int32)) > 500)[0]) / 8000

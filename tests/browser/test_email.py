@@ -23,7 +23,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.steps import accept_offer, desk_messages, go_ready, log_in, open_desk
 from tests.channels.email.test_attachment_safety import zip_bomb
-from tests.support.hub import HubProcess
+from tests.support.hub import ThreadedHub
 from tests.support.postgres import free_port
 
 pytestmark = pytest.mark.browser
@@ -103,8 +103,8 @@ def images() -> Iterator[ImageServer]:
 
 
 @pytest.fixture
-def hub(tmp_path: Path, sink: Sink) -> Iterator[HubProcess]:
-    h = HubProcess(tmp_path / "data", env={
+def hub(tmp_path: Path, sink: Sink) -> Iterator[ThreadedHub]:
+    h = ThreadedHub(tmp_path / "data", env={
         "HUB_EMAIL_PORT": str(free_port()), "HUB_EMAIL_ADDRESS": HUB_ADDRESS,
         "HUB_EMAIL_SMTP_PORT": str(sink.controller.port), "HUB_EMAIL_SMTP_TIMEOUT_S": "5",
         "HUB_EMAIL_RETRY_BASE_S": "0.1"})
@@ -140,7 +140,7 @@ def customer_mail(image_port: int) -> EmailMessage:
     return m
 
 
-def test_agent_reads_an_html_mail_and_answers_with_a_template(agent1: Page, hub: HubProcess, sink: Sink,
+def test_agent_reads_an_html_mail_and_answers_with_a_template(agent1: Page, hub: ThreadedHub, sink: Sink,
                                                                images: ImageServer, admin_api: httpx.Client,
                                                                tmp_path: Path) -> None:
     _create_template(admin_api, name="Meter reset", subject="Meter reset",
@@ -209,7 +209,7 @@ def test_agent_reads_an_html_mail_and_answers_with_a_template(agent1: Page, hub:
     expect(mine.get_by_test_id("email-cc")).to_have_text("meter.team@example.com")
 
 
-def test_bulk_email_page_sends_a_csv_list_with_progress(supervisor: Page, hub: HubProcess, sink: Sink,
+def test_bulk_email_page_sends_a_csv_list_with_progress(supervisor: Page, hub: ThreadedHub, sink: Sink,
                                                         admin_api: httpx.Client, tmp_path: Path) -> None:
     _create_template(admin_api, name="Outage", subject="Gas outage on Monday",
                      body="Dear {{contact.name}}, the gas supply stops on Monday 9:00-11:00.")

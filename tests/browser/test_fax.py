@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.steps import accept_offer, go_ready, log_in, open_desk
 from tests.channels.fax.support import SECRET, HylafaxServer, have_tools, make_tiff, multipart, signed_headers
-from tests.support.hub import HubProcess
+from tests.support.hub import ThreadedHub
 
 pytestmark = pytest.mark.browser
 
@@ -37,10 +37,10 @@ def hylafax() -> Iterator[HylafaxServer]:
 
 
 @pytest.fixture
-def hub(tmp_path: Path, hylafax: HylafaxServer) -> Iterator[HubProcess]:
+def hub(tmp_path: Path, hylafax: HylafaxServer) -> Iterator[ThreadedHub]:
     if not have_tools():
         pytest.skip("ghostscript, libtiff-tools and tesseract-ocr are needed")
-    h = HubProcess(tmp_path / "data", env={
+    h = ThreadedHub(tmp_path / "data", env={
         "HUB_FAX_INBOUND_SECRET": SECRET, "HUB_FAX_GATEWAY": "hylafax",
         "HUB_FAX_HYLAFAX_PORT": str(hylafax.port), "HUB_FAX_POLL_S": "0.3",
         "HUB_FAX_RETRY_BASE_S": "0.2"}).start()
@@ -50,7 +50,7 @@ def hub(tmp_path: Path, hylafax: HylafaxServer) -> Iterator[HubProcess]:
         h.stop()
 
 
-def test_agent_sees_the_fax_page_by_page(agent1: Page, hub: HubProcess, tmp_path: Path,
+def test_agent_sees_the_fax_page_by_page(agent1: Page, hub: ThreadedHub, tmp_path: Path,
                                          artifacts: Path) -> None:
     open_desk(agent1, "agent1")
     go_ready(agent1)

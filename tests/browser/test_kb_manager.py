@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.steps import log_in
-from tests.support.hub import HubProcess
+from tests.support.hub import ThreadedHub
 from tests.support.wait import eventually_sync
 
 pytestmark = pytest.mark.browser
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.browser
 def hub(tmp_path):  # type: ignore[no-untyped-def]
     """The shared fixture's hub with a longer start-up allowance: the hub also loads the embedding
     model here, and the shared 2-core machine is often busy."""
-    h = HubProcess(tmp_path / "data").start(timeout=120)
+    h = ThreadedHub(tmp_path / "data").start(timeout=120)
     try:
         yield h
     finally:

@@ -14,13 +14,13 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.steps import log_in
-from tests.support.hub import HubProcess
+from tests.support.hub import ThreadedHub
 from tests.voice.calls.recording_seed import seed_recording_sync
 
 pytestmark = pytest.mark.browser
 
 
-def test_supervisor_filters_recordings_sees_the_waveform_and_seeks(hub: HubProcess, supervisor: Page,
+def test_supervisor_filters_recordings_sees_the_waveform_and_seeks(hub: ThreadedHub, supervisor: Page,
                                                                   admin_api: httpx.Client):
     agent1 = next(u for u in admin_api.get("/api/users").json() if u["username"] == "agent1")
     now = time.time()

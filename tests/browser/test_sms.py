@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from channels.sms.segments import count
 from tests.browser.steps import accept_offer, desk_messages, go_ready, log_in, open_desk
-from tests.support.hub import HubProcess
+from tests.support.hub import ThreadedHub
 from tests.support.kannel import Kannel, have_kannel
 
 pytestmark = pytest.mark.browser
@@ -32,9 +32,9 @@ def kannel(tmp_path: Path) -> Iterator[Kannel]:
 
 
 @pytest.fixture
-def hub(tmp_path: Path, kannel: Kannel) -> Iterator[HubProcess]:
-    """The demo hub (``python server.py``) wired to the test's Kannel."""
-    h = HubProcess(tmp_path / "data", env={
+def hub(tmp_path: Path, kannel: Kannel) -> Iterator[ThreadedHub]:
+    """The demo hub wired to the test's Kannel."""
+    h = ThreadedHub(tmp_path / "data", env={
         "HUB_SMS_KANNEL_SENDSMS_URL": kannel.sendsms_url, "HUB_SMS_KANNEL_USERNAME": kannel.username,
         "HUB_SMS_KANNEL_PASSWORD": kannel.password, "HUB_SMS_INBOUND_TOKEN": TOKEN,
         "HUB_SMS_NUMBER": "95007", "HUB_SMS_RATE_PER_S": "40"})

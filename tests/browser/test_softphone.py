@@ -24,7 +24,7 @@ from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.browser.hubs import voice_hub
 from tests.browser.steps import go_ready, log_in, open_desk
-from tests.support.hub import HubProcess
+from tests.support.hub import ThreadedHub
 from tests.voice.calls.support import free_udp_port
 
 pytestmark = pytest.mark.browser
@@ -62,14 +62,14 @@ def browser(speech_wav: Path) -> Iterator[Browser]:
 
 
 @pytest.fixture
-def hub(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[HubProcess]:
+def hub(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ThreadedHub]:
     """A hub with voice on: SIP on a free UDP port, loopback as the trunk, 5000 → General."""
     with voice_hub(tmp_path, request, HUB_VOICE_ROUTES="5000=general") as h:
         yield h
 
 
 @pytest.fixture
-def caller(hub: HubProcess, tmp_path: Path) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
+def caller(hub: ThreadedHub, tmp_path: Path) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
     """``caller()`` starts sipp calling 5000 and talking (the g711a.pcap speech, looped) until
     the hub hangs up; killed at teardown."""
     procs: list[subprocess.Popen[bytes]] = []
@@ -126,7 +126,7 @@ def answer_call(page: Page, caller_prefix: str) -> None:
 
 
 def test_agent_answers_a_call_in_the_browser_holds_is_monitored_and_transfers(
-    person: Callable[[str], Page], caller: Callable[[], subprocess.Popen[bytes]], hub: HubProcess,
+    person: Callable[[str], Page], caller: Callable[[], subprocess.Popen[bytes]], hub: ThreadedHub,
     admin_api: httpx.Client, artifacts: Path,
 ) -> None:
     agent1, agent2, supervisor = person("agent1"), person("agent2"), person("supervisor")

@@ -22,14 +22,14 @@ from tests.browser.test_softphone import (  # noqa: F401 - fixtures shared with 
     hub,
     speech_wav,
 )
-from tests.support.hub import HubProcess
+from tests.support.hub import ThreadedHub
 
 pytestmark = pytest.mark.browser
 
 
 def test_agent_consults_a_colleague_conferences_and_completes_the_transfer(
     person: Callable[[str], Page], caller: Callable[[], subprocess.Popen[bytes]],  # noqa: F811
-    hub: HubProcess, admin_api: httpx.Client, artifacts: Path,  # noqa: F811
+    hub: ThreadedHub, admin_api: httpx.Client, artifacts: Path,  # noqa: F811
 ) -> None:
     agent1, agent2 = person("agent1"), person("agent2")
     agent2_id = next(u["id"] for u in admin_api.get("/api/users").json() if u["username"] == "agent2")

@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.hubs import voice_hub
 from tests.browser.steps import go_ready, log_in, open_desk
-from tests.support.hub import HubProcess
+from tests.support.hub import ThreadedHub
 from tests.voice.calls.speech import espeak_8k, write_rtp_pcap
 from tests.voice.calls.support import SCENARIOS, free_udp_port
 from voice.audio import ulaw_encode
@@ -29,7 +29,7 @@ SPEECH = "안녕하세요 가스 요금에 대해 문의하고 싶습니다"
 
 
 @pytest.fixture
-def hub(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[HubProcess]:
+def hub(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ThreadedHub]:
     with voice_hub(tmp_path, request, speech=True, HUB_VOICE_WEBRTC_ENABLED="0",
                    HUB_IVR_PRERENDER_TTS="0") as h:
         yield h
@@ -44,7 +44,7 @@ def publish(api: httpx.Client, number: str, node: dict[str, object]) -> None:
     assert api.put(f"/api/ivr/numbers/{number}", json={"flow_id": flow["id"]}).status_code == 200
 
 
-def sipp_call(hub: HubProcess, workdir: Path, scenario: str, number: str) -> None:
+def sipp_call(hub: ThreadedHub, workdir: Path, scenario: str, number: str) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     with open(workdir / "sipp.out", "wb") as out:
         rc = subprocess.run(
@@ -56,7 +56,7 @@ def sipp_call(hub: HubProcess, workdir: Path, scenario: str, number: str) -> Non
 
 
 def test_agent_plays_a_voicemail_and_is_told_a_callback_needs_a_trunk(
-        hub: HubProcess, agent1: Page, admin_api: httpx.Client, tmp_path: Path) -> None:
+        hub: ThreadedHub, agent1: Page, admin_api: httpx.Client, tmp_path: Path) -> None:
     publish(admin_api, "7100", {"type": "voicemail", "mailbox": "general", "silence_s": 1.5})
     publish(admin_api, "7200", {"type": "callback", "confirm": []})
     speech = espeak_8k(tmp_path, "vm", SPEECH)
@@ -116,7 +116,7 @@ def test_agent_plays_a_voicemail_and_is_told_a_callback_needs_a_trunk(
 
 
 def test_admin_sets_who_is_notified_of_new_voicemail_in_the_flow_editor(
-        hub: HubProcess, person, admin_api: httpx.Client) -> None:  # type: ignore[no-untyped-def]
+        hub: ThreadedHub, person, admin_api: httpx.Client) -> None:  # type: ignore[no-untyped-def]
     admin: Page = person("admin")
     log_in(admin, "admin")
     admin.get_by_test_id("nav-admin-ivr").click()

@@ -1,5 +1,6 @@
-"""The real hub on a loopback port: in-process (uvicorn task) or as a subprocess (for kill tests),
-and a small HTTP client that logs in like the UI does."""
+"""The real hub on a loopback port: in-process (a uvicorn task on the test's loop, or on its own loop
+in a thread for the synchronous browser tests) or as a subprocess (for kill tests), and a small
+HTTP client that logs in like the UI does."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -134,28 +136,117 @@ async def running_hub(data_dir: Path, database_url: str = "", **settings: Any) -
         await hub.stop()
 
 
-class HubProcess:
-    """``python server.py`` as a child process, so a test can SIGKILL it."""
+class _HubOnPort:
+    """What a started hub process or thread shares: its port, data folder, log file and the
+    ``HUB_*`` environment it is configured from (``server.py``'s way: ``load_settings``)."""
 
     def __init__(self, data_dir: Path, database_url: str = "", port: int | None = None,
                  env: dict[str, str] | None = None) -> None:
         self.port = port or free_port()
         self.data_dir = data_dir
         self.database_url = database_url
-        self.proc: subprocess.Popen[bytes] | None = None
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log = data_dir / f"server-{self.port}.log"
         # inbound email off unless the caller's environment names a port (see the email tests)
         self.env = {**({} if "HUB_EMAIL_PORT" in os.environ else {"HUB_EMAIL_PORT": "0"}),
                     "HUB_ASSIST_BOT": "off", **(env or {})}  # the widget bot: off unless asked
 
-    def start(self, timeout: float = 90) -> HubProcess:  # a bound, not a target: busy CI machines
+    def _environ(self) -> dict[str, str]:
         env = {**os.environ, "HUB_DATA_DIR": str(self.data_dir), "HUB_PORT": str(self.port),
                "HUB_DEMO": "1", "HUB_DATABASE_URL": self.database_url, "HUB_LOG_LEVEL": "warning",
                "HUB_WEB_DIR": str(REPO / "web" / "dist"), **self.env}
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if not env["HUB_DATABASE_URL"]:
             fresh_sqlite(self.data_dir)
+        return env
+
+
+class ThreadedHub(_HubOnPort):
+    """The hub configured exactly like ``python server.py`` (demo data, ``HUB_*`` settings from the
+    environment plus ``env``), served by uvicorn on its own event loop in a thread of the test
+    process: for the synchronous browser tests, which would otherwise start a Python process
+    (imports, models) per test. Its warnings and errors go to ``log`` like a process's output.
+    Tests that SIGKILL the hub use :class:`HubProcess`."""
+
+    def __init__(self, data_dir: Path, database_url: str = "", port: int | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        super().__init__(data_dir, database_url, port, env)
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._error: BaseException | None = None
+        self._handler: logging.Handler | None = None
+
+    def start(self, timeout: float = 90) -> ThreadedHub:
+        settings = load_settings(environ=self._environ())
+        self._handler = logging.FileHandler(self.log)
+        self._handler.setLevel(logging.WARNING)
+        self._handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logging.getLogger().addHandler(self._handler)
+        config = uvicorn.Config(build_app(settings), host="127.0.0.1", port=self.port,
+                                log_level="warning", lifespan="on")
+        self._server = uvicorn.Server(config)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._serve, name=f"hub-{self.port}", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive():
+                self._close_log()
+                raise RuntimeError(f"the hub stopped during start-up: {self._error!r}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the hub did not start in {timeout} s")
+            time.sleep(0.02)
+        return self
+
+    def _serve(self) -> None:
+        assert self._loop is not None and self._server is not None
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._server.serve())
+        except BaseException as err:  # noqa: BLE001 - reported by start() or stop()
+            self._error = err
+        finally:
+            # what is left (a socket's ping task, say) ends with the loop, as at a process's exit
+            left = asyncio.all_tasks(self._loop)
+            for task in left:
+                task.cancel()
+            with contextlib.suppress(BaseException):
+                self._loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
+                self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._loop.close()
+
+    def stop(self) -> None:
+        if self._server is None or self._thread is None or self._loop is None:
+            return
+        self._server.should_exit = True
+        self._thread.join(15)
+        if self._thread.is_alive():  # a stop step hangs: cancel what runs (the database is closed)
+            loop = self._loop
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(lambda: [t.cancel() for t in asyncio.all_tasks(loop)])
+            self._thread.join(5)
+            logging.getLogger(__name__).warning("the hub under test did not stop within 15 s: cancelled")
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if self._handler is not None:
+            logging.getLogger().removeHandler(self._handler)
+            self._handler.close()
+            self._handler = None
+
+
+class HubProcess(_HubOnPort):
+    """``python server.py`` as a child process, so a test can SIGKILL it."""
+
+    def __init__(self, data_dir: Path, database_url: str = "", port: int | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        super().__init__(data_dir, database_url, port, env)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 90) -> HubProcess:  # a bound, not a target: busy CI machines
+        env = self._environ()
         self._logfh = open(self.log, "ab")  # noqa: SIM115 - closed in kill()/stop()
         self.proc = subprocess.Popen([sys.executable, str(REPO / "server.py")], cwd=REPO, env=env,
                                      stdout=self._logfh, stderr=subprocess.STDOUT)
