@@ -127,7 +127,7 @@ class KnowledgeBaseComponent:
         from assist.bot import BotPolicy
 
         policy = BotPolicy.from_settings(st)
-        self._kb = KnowledgeBase(services.db, services.clock, index,
+        self._kb = KnowledgeBase(services.db, services.clock, index, services.auth,
                                  bot_min_score=policy.threshold, bot_min_margin=policy.margin)
         self._jobs = ImportJobs(services.db, self._kb)
         await self._jobs.fail_interrupted()

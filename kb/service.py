@@ -24,7 +24,7 @@ from hub.db.uow import Database, Tx
 from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.events import Event, EventType
 from hub.security import new_id
-from hub.services.auth import User
+from hub.services.auth import AuthService, User
 from kb import tables as kt
 from kb.content import STATUSES, normalise
 from kb.diff import diff_snapshots
@@ -119,10 +119,11 @@ def _can_publish(actor: User | None) -> bool:
 
 
 class KnowledgeBase:
-    def __init__(self, db: Database, clock: Clock, index: IndexSync, *,
+    def __init__(self, db: Database, clock: Clock, index: IndexSync, users: AuthService, *,
                  bot_min_score: float, bot_min_margin: float) -> None:
         self.db = db
         self.clock = clock
+        self.users = users
         self.index = index
         self.bot_min_score = bot_min_score
         self.bot_min_margin = bot_min_margin
@@ -256,6 +257,7 @@ class KnowledgeBase:
                    "version": 1, "created_at": now, "updated_at": now,
                    "published_at": now if status == "published" else None,
                    "updated_by": actor.id if actor else None}
+        await self._check_owner(owner)
         if tx is None:
             async with self.db.tx() as own:
                 await self._insert(own, article, action, actor)
@@ -264,15 +266,17 @@ class KnowledgeBase:
         await self._insert(tx, article, action, actor)
         return article
 
-    async def _insert(self, tx: Tx, article: dict[str, Any], action: str, actor: User | None) -> None:
-        if article["owner_id"]:
-            from hub.db import tables as t
+    async def _check_owner(self, owner_id: str | None) -> None:
+        """An article's owner is a user (users are deactivated, never deleted)."""
+        if not owner_id:
+            return
+        try:
+            await self.users.get_user(owner_id)
+        except NotFound:
+            raise ValidationFailed("owner_id is not a user", details={"errors": [
+                {"loc": ["body", "owner_id"], "msg": "unknown user"}]}) from None
 
-            known = (await tx.conn.execute(select(t.users.c.id)
-                                           .where(t.users.c.id == article["owner_id"]))).first()
-            if known is None:
-                raise ValidationFailed("owner_id is not a user", details={"errors": [
-                    {"loc": ["body", "owner_id"], "msg": "unknown user"}]})
+    async def _insert(self, tx: Tx, article: dict[str, Any], action: str, actor: User | None) -> None:
         await tx.conn.execute(insert(kt.kb_articles).values(**article))
         await self._write_version(tx, article, action, actor.id if actor else None)
         tx.emit(Event(EventType.ADMIN_CHANGED, article["updated_at"],
@@ -289,6 +293,7 @@ class KnowledgeBase:
         values, errors = normalise(data, partial=True)
         if errors:
             raise ValidationFailed(errors[0]["msg"], details={"errors": errors})
+        await self._check_owner(data.get("owner_id"))
         if tx is None:
             async with self.db.tx() as own:
                 saved = await self._update(own, article_id, values, data, actor,

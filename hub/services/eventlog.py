@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, desc, select
+from sqlalchemy import ColumnElement, String, cast, desc, select
 
 from hub.db import tables as t
 from hub.db.uow import Database
@@ -41,3 +41,14 @@ class EventLog:
 
     async def audit(self, limit: int = 100, before: float | None = None) -> list[dict[str, Any]]:
         return await self._read(AUDIT_TYPES, None, limit, before)
+
+    async def ever_changed(self, entity: str) -> bool:
+        """Whether an administrator ever changed an ``entity`` (``admin.changed`` events), e.g. to
+        tell a fresh install from one where every IVR flow was deleted on purpose."""
+        e = t.events.c
+        async with self.db.read() as conn:
+            row = (await conn.execute(select(e.id).where(
+                e.type == str(EventType.ADMIN_CHANGED),
+                # the JSON's text differs by engine (spacing): match the quoted name
+                cast(e.data, String).like(f'%"{entity}"%')).limit(1))).first()
+        return row is not None

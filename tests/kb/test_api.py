@@ -255,3 +255,18 @@ async def test_index_is_reconciled_from_the_database_on_start(tmp_path) -> None:
                                        "changed": 1, "deleted": 0}
         found = await km.ok("GET", "/api/kb/search?q=prepayment meter&limit=1")
         assert found["hits"][0]["article_id"] == art["id"]
+
+
+async def test_an_article_owner_must_be_a_user(hub) -> None:  # type: ignore[no-untyped-def]
+    km = await hub.client("km")
+    sup = await hub.client("supervisor")
+    assert sup.user is not None
+    bad = await km.post("/api/kb/articles", {"question": "Who owns this?", "answer_html": "<p>x</p>",
+                                             "owner_id": "no-such-user"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == ["body", "owner_id"]
+    art = await new_article(km, owner_id=sup.user["id"])
+    assert art["owner_id"] == sup.user["id"]
+    moved = await km.patch(f"/api/kb/articles/{art['id']}", {"owner_id": "no-such-user", "version": 1})
+    assert moved.status_code == 422 and moved.json()["errors"][0]["loc"] == ["body", "owner_id"]
+    kept = await km.ok("GET", f"/api/kb/articles/{art['id']}")
+    assert kept["owner_id"] == sup.user["id"] and kept["version"] == 1

@@ -105,22 +105,9 @@ def main_flow(billing: str, repairs: str, general: str) -> dict[str, Any]:
     }
 
 
-async def _ever_had_flows(services: Services) -> bool:
-    """Whether IVR flows were ever stored (an admin may have deleted the demo one: keep it so)."""
-    from sqlalchemy import String, cast, func, select
-
-    from hub.db import tables as t
-    from hub.events import EventType
-
-    async with services.db.read() as conn:
-        n = (await conn.execute(select(func.count()).select_from(t.events).where(
-            t.events.c.type == str(EventType.ADMIN_CHANGED),
-            cast(t.events.c.data, String).like('%"ivr_flow"%')))).scalar()
-    return bool(n)
-
-
 async def seed_demo_flow(comp: IvrComponent, services: Services) -> None:
-    if await comp.s.list_flows() or await _ever_had_flows(services):
+    # an admin may have deleted the demo flow: keep it so
+    if await comp.s.list_flows() or await services.eventlog.ever_changed("ivr_flow"):
         return
     queues = {q["name"]: q["id"] for q in await services.directory.list_queues()}
     general = services.settings.widget_default_queue
