@@ -62,10 +62,6 @@ KNOWN_BOUNDARY_DEBT: dict[tuple[str, str], str] = {
     ("assist.service", "hub.db.tables"): "reads a conversation's status and latest customer messages",
     ("channels.sms.service", "hub.db.tables"): "reads conversations/messages to thread an SMS by number",
     ("voice.calls.recordings", "hub.db.tables"): "joins attachments/queues/users for the recordings search and purge",
-    ("workflows.automation", "hub.db.tables"): "rule actions read and update contacts/conversations",
-    ("workflows.customer", "hub.db.tables"): "reads a conversation and its contact for the customer notice",
-    ("workflows.tickets", "hub.db.tables"): "tickets read and update contacts/conversations",
-    ("workflows.workorders", "hub.db.tables"): "work orders read contacts/conversations/attachments",
 }
 
 

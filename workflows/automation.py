@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from hub.db import tables as t
 from hub.db.consumers import claim_effect, effect_done
 from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.events import Event, EventType
@@ -208,8 +207,7 @@ class RuleEngine:
                     contact_id = contact_id or wo.contact_id
                     conversation_id = conversation_id or wo.conversation_id
             if conversation_id:
-                cv = (await conn.execute(select(t.conversations).where(
-                    t.conversations.c.id == conversation_id))).first()
+                cv = (await self.s.conversations.rows([conversation_id])).get(conversation_id)
                 if cv is not None:
                     ctx["conversation"] = {k: cv._mapping[k] for k in (
                         "id", "channel", "status", "queue_id", "assignee_id", "priority", "subject",
@@ -406,18 +404,14 @@ class RuleEngine:
         if etype == "conversation.created" and row.status in ("queued", "pending") and a.get("queue_id"):
             # conversation.created is dispatched before the channel hands the conversation to the
             # ACD: setting the queue now is where it will be enqueued
-            async with self.s.db.tx() as tx:
-                await tx.conn.execute(update(t.conversations).where(t.conversations.c.id == row.id)
-                                      .values(queue_id=a["queue_id"]))
+            await self.s.conversations.set_routing(row.id, queue_id=a["queue_id"])
             return {"status": "done", "queue_id": a["queue_id"]}
         return {"status": "skipped", "detail": f"a {row.status} conversation cannot be routed now"}
 
     async def _conversation_priority(self, conv: dict[str, Any], priority: str,
                                      contact: dict[str, Any] | None) -> dict[str, Any]:
         value = CONV_PRIORITY[priority] + (10 if contact and contact.get("vip") else 0)
-        async with self.s.db.tx() as tx:
-            await tx.conn.execute(update(t.conversations).where(t.conversations.c.id == conv["id"])
-                                  .values(priority=value))
+        await self.s.conversations.set_routing(conv["id"], priority=value)
         return {"status": "done", "priority": value}
 
     async def _callback(self, a: dict[str, Any], ctx: dict[str, Any], rule: dict[str, Any]) -> dict[str, Any]:
@@ -488,12 +482,11 @@ class RuleEngine:
             return None, "the voice channel is not running"
         if not cb.phone:
             return None, "the contact has no phone number"
+        contact = (await self.s.contacts.names([cb.contact_id])).get(cb.contact_id) if cb.contact_id else None
         async with self.s.db.read() as conn:
-            contact = (await conn.execute(select(t.contacts.c.name).where(t.contacts.c.id == cb.contact_id))).first() \
-                if cb.contact_id else None
             rule = (await conn.execute(select(w.rules.c.name).where(w.rules.c.id == cb.rule_id))).first() \
                 if cb.rule_id else None
-        identity = {"phone": cb.phone, "name": contact.name if contact is not None else cb.phone}
+        identity = {"phone": cb.phone, "name": contact if contact is not None else cb.phone}
         who = f"automation rule \u201c{rule.name}\u201d" if rule is not None else "an automation rule"
         # events of the new conversation belong to the rule's chain: it does not fire on them again
         try:

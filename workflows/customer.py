@@ -14,10 +14,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import desc, select
-
-from hub.db import tables as t
 from hub.db.uow import Tx
+from hub.errors import NotFound
 
 if TYPE_CHECKING:
     from hub.app import Services
@@ -59,8 +57,7 @@ class CustomerNotifier:
         return results
 
     async def _insert(self, tx: Tx, cid: str, text: str) -> dict[str, Any]:
-        conv = (await tx.conn.execute(select(t.conversations).where(t.conversations.c.id == cid))).first()
-        assert conv is not None  # the callers found it in this transaction
+        conv = await self.s.conversations.row(cid, tx)  # the callers found it in this transaction
         msg = await self.s.conversations.insert_message(
             tx, cid, kind="message", sender="agent", body=text, sender_name=SENDER_NAME,
             queue_id=conv.queue_id, assignee_id=conv.assignee_id)
@@ -69,8 +66,7 @@ class CustomerNotifier:
     async def _conversation(self, tx: Tx, wo: Any, text: str) -> dict[str, Any]:
         if not wo.conversation_id:
             return {"status": "skipped", "detail": "no conversation with the customer"}
-        conv = (await tx.conn.execute(select(t.conversations.c.channel).where(
-            t.conversations.c.id == wo.conversation_id))).first()
+        conv = (await self.s.conversations.rows([wo.conversation_id], tx)).get(wo.conversation_id)
         if conv is None:
             return {"status": "skipped", "detail": "the conversation was deleted"}
         res = await self._insert(tx, wo.conversation_id, text)
@@ -81,17 +77,18 @@ class CustomerNotifier:
             return {"status": "skipped", "detail": "the email channel is not running"}
         if not wo.contact_id:
             return {"status": "skipped", "detail": "no contact"}
-        contact = (await tx.conn.execute(select(t.contacts).where(t.contacts.c.id == wo.contact_id))).first()
-        if contact is None or not contact.email:
+        try:
+            contact = await self.s.contacts.get(wo.contact_id, tx)
+        except NotFound:
+            contact = None
+        if contact is None or not contact.get("email"):
             return {"status": "skipped", "detail": "the contact has no email address"}
-        c = t.conversations.c
         if wo.conversation_id:
-            same = (await tx.conn.execute(select(c.channel).where(c.id == wo.conversation_id))).scalar()
-            if same == "email":
+            same = (await self.s.conversations.rows([wo.conversation_id], tx)).get(wo.conversation_id)
+            if same is not None and same.channel == "email":
                 return {"status": "skipped", "detail": "already told in the email conversation"}
-        cid = (await tx.conn.execute(select(c.id).where(c.contact_id == wo.contact_id, c.channel == "email")
-                                     .order_by(desc(c.created_at)).limit(1))).scalar()
+        cid = await self.s.conversations.newest_of_contact(wo.contact_id, "email", tx)
         if cid is None:
             return {"status": "skipped", "detail": "no email thread with this contact yet"}
         res = await self._insert(tx, cid, text)
-        return {**res, "to": contact.email}
+        return {**res, "to": contact["email"]}

@@ -13,7 +13,6 @@ from sqlalchemy import desc, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub.acd import Calendar
-from hub.db import tables as t
 from hub.db.uow import Tx
 from hub.errors import NotFound, ValidationFailed
 from hub.events import Event, EventType
@@ -91,16 +90,17 @@ class Tickets:
             hist = (await conn.execute(select(w.ticket_history).where(w.ticket_history.c.ticket_id == tid)
                                        .order_by(w.ticket_history.c.at, w.ticket_history.c.id))).all()
             links = (await conn.execute(
-                select(t.conversations.c.id, t.conversations.c.channel, t.conversations.c.status,
-                       t.conversations.c.subject, w.ticket_conversations.c.linked_at)
-                .join(w.ticket_conversations, w.ticket_conversations.c.conversation_id == t.conversations.c.id)
+                select(w.ticket_conversations.c.conversation_id, w.ticket_conversations.c.linked_at)
                 .where(w.ticket_conversations.c.ticket_id == tid))).all()
             wos = (await conn.execute(select(w.work_orders.c.id, w.work_orders.c.number,
                                              w.work_orders.c.state, w.work_orders.c.title)
                                       .where(w.work_orders.c.ticket_id == tid))).all()
         out = ticket_public(row, now)
         out["history"] = [history_public(h) for h in hist]
-        out["conversations"] = [dict(r._mapping) for r in links]
+        convs = await self.s.conversations.rows([r.conversation_id for r in links])
+        out["conversations"] = [{"id": cv.id, "channel": cv.channel, "status": cv.status,
+                                 "subject": cv.subject, "linked_at": r.linked_at}
+                                for r in links if (cv := convs.get(r.conversation_id)) is not None]
         out["work_orders"] = [dict(r._mapping) for r in wos]
         out["contact"] = await self.s.contacts.get(row.contact_id) if row.contact_id else None
         pol = await self.policy(row.sla_policy_id) if row.sla_policy_id else None
@@ -124,8 +124,7 @@ class Tickets:
         async with self.s.db.read() as conn:
             rows = (await conn.execute(select(w.tickets).where(*cond)
                                        .order_by(desc(c.created_at)).limit(limit))).all()
-            names = dict((await conn.execute(select(t.contacts.c.id, t.contacts.c.name).where(
-                t.contacts.c.id.in_({r.contact_id for r in rows if r.contact_id})))).all())
+        names = await self.s.contacts.names(r.contact_id for r in rows)
         items = []
         for r in rows:
             item = ticket_public(r, now)

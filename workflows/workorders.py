@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import desc, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from hub.db import tables as t
 from hub.db.uow import Tx
 from hub.errors import Forbidden, NotFound, ValidationFailed
 from hub.events import Event, EventType
@@ -120,8 +119,7 @@ class WorkOrders:
                                               .group_by(c.state))).all())
             n_overdue = (await conn.execute(select(func.count()).select_from(w.work_orders)
                                             .where(*base, overdue_expr))).scalar()
-            contacts = dict((await conn.execute(select(t.contacts.c.id, t.contacts.c.name).where(
-                t.contacts.c.id.in_({r.contact_id for r in rows if r.contact_id})))).all())
+        contacts = await self.s.contacts.names(r.contact_id for r in rows)
         deps = {d["id"]: d["name"] for d in await self.departments.list()}
         items = []
         for r in rows:
@@ -141,13 +139,7 @@ class WorkOrders:
             hist = (await conn.execute(select(w.work_order_history).where(
                 w.work_order_history.c.work_order_id == wid)
                 .order_by(w.work_order_history.c.at, w.work_order_history.c.id))).all()
-            atts = {}
-            ids = {a for h in hist for a in (h.attachment_ids or [])}
-            if ids:
-                atts = {a.id: {"id": a.id, "filename": a.filename, "content_type": a.content_type,
-                               "size": a.size}
-                        for a in (await conn.execute(select(t.attachments).where(
-                            t.attachments.c.id.in_(ids)))).all()}
+        atts = await self.s.attachments.describe(a for h in hist for a in (h.attachment_ids or []))
         out = wo_public(row, now)
         out["history"] = []
         for h in hist:
@@ -201,10 +193,7 @@ class WorkOrders:
                 data["address"] = custom.get("address") or None
         if data.get("conversation_id") is None and data.get("contact_id"):
             # the customer's newest conversation, so the completion notice can reach them
-            async with self.s.db.read() as conn:
-                data["conversation_id"] = (await conn.execute(
-                    select(t.conversations.c.id).where(t.conversations.c.contact_id == data["contact_id"])
-                    .order_by(desc(t.conversations.c.created_at)).limit(1))).scalar()
+            data["conversation_id"] = await self.s.conversations.newest_of_contact(data["contact_id"])
         for attempt in range(5):
             try:
                 wid = await self._insert(data, actor)

@@ -143,7 +143,12 @@ class Database:
         await self.engine.dispose()
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
+    async def read(self, tx: Tx | None = None) -> AsyncIterator[AsyncConnection]:
+        """A connection to read with; inside ``tx`` (its connection) when one is given, so a
+        service's read sees what the caller's transaction wrote so far."""
+        if tx is not None:
+            yield tx.conn
+            return
         async with self.engine.connect() as conn:
             yield conn
 

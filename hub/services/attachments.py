@@ -7,7 +7,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +107,16 @@ class AttachmentStore:
             self.path_for(aid).unlink(missing_ok=True)
             raise
         return {"id": aid, "filename": name, "content_type": content_type, "size": size}
+
+    async def describe(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Attachment id → its id, filename, content type and size (unknown ids left out)."""
+        wanted = set(ids)
+        if not wanted:
+            return {}
+        async with self.db.read() as conn:
+            rows = (await conn.execute(select(t.attachments).where(t.attachments.c.id.in_(wanted)))).all()
+        return {a.id: {"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size}
+                for a in rows}
 
     async def get(self, aid: str) -> Any:
         async with self.db.read() as conn:

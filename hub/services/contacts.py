@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterable
 from types import SimpleNamespace
 from typing import Any
 
@@ -125,13 +126,23 @@ class ContactService:
         tx.emit(Event(EventType.CONTACT_CREATED, now, user_id=actor_id, data={"contact_id": cid}))
         return contact_public(SimpleNamespace(**row))
 
-    async def get(self, cid: str) -> dict[str, Any]:
-        async with self.db.read() as conn:
+    async def get(self, cid: str, tx: Tx | None = None) -> dict[str, Any]:
+        """The contact (NotFound if it does not exist or was merged); inside ``tx`` when given."""
+        async with self.db.read(tx) as conn:
             row = (await conn.execute(select(t.contacts).where(
                 t.contacts.c.id == cid, t.contacts.c.merged_into.is_(None)))).first()
         if row is None:
             raise NotFound(f"contact {cid} does not exist")
         return contact_public(row)
+
+    async def names(self, ids: Iterable[str]) -> dict[str, str]:
+        """Contact id → name, for lists that show who a record is about."""
+        wanted = {i for i in ids if i}
+        if not wanted:
+            return {}
+        async with self.db.read() as conn:
+            return dict((await conn.execute(select(t.contacts.c.id, t.contacts.c.name).where(
+                t.contacts.c.id.in_(wanted)))).all())
 
     async def update(self, cid: str, data: dict[str, Any], actor_id: str | None) -> dict[str, Any]:
         current = await self.get(cid)

@@ -109,9 +109,44 @@ class ConversationService:
             raise NotFound(f"conversation {cid} does not exist")
         return row
 
-    async def row(self, cid: str) -> Any:
-        async with self.db.read() as conn:
+    async def row(self, cid: str, tx: Tx | None = None) -> Any:
+        """The conversation's row (NotFound if there is none); inside ``tx`` when given."""
+        async with self.db.read(tx) as conn:
             return await self._row(conn, cid)
+
+    async def rows(self, ids: Sequence[str], tx: Tx | None = None) -> dict[str, Any]:
+        """Conversation rows by id (ids that do not exist are left out)."""
+        if not ids:
+            return {}
+        async with self.db.read(tx) as conn:
+            found = (await conn.execute(select(t.conversations).where(
+                t.conversations.c.id.in_(set(ids))))).all()
+        return {r.id: r for r in found}
+
+    async def newest_of_contact(self, contact_id: str, channel: str | None = None,
+                                tx: Tx | None = None) -> str | None:
+        """The id of the contact's newest conversation (on ``channel`` if given), or None."""
+        c = t.conversations.c
+        q = select(c.id).where(c.contact_id == contact_id)
+        if channel is not None:
+            q = q.where(c.channel == channel)
+        async with self.db.read(tx) as conn:
+            found: str | None = (await conn.execute(q.order_by(desc(c.created_at)).limit(1))).scalar()
+        return found
+
+    async def set_routing(self, cid: str, *, queue_id: str | None = None,
+                          priority: int | None = None) -> None:
+        """Where a conversation not yet handed to the ACD will be enqueued, and with what priority
+        (for a queued one the ACD's own state is changed through routing instead)."""
+        values: dict[str, Any] = {k: v for k, v in (("queue_id", queue_id), ("priority", priority))
+                                  if v is not None}
+        if not values:
+            return
+        async with self.db.tx() as tx:
+            res = await tx.conn.execute(update(t.conversations).where(t.conversations.c.id == cid)
+                                        .values(**values))
+            if res.rowcount != 1:
+                raise NotFound(f"conversation {cid} does not exist")
 
     async def set_meta(self, cid: str, key: str, value: Any) -> None:
         """Set one key of a conversation's ``meta`` (a component's own state on it, such as a
