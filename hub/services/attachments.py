@@ -3,19 +3,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import os
 import tempfile
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from hub.clock import Clock
 from hub.db import tables as t
-from hub.db.uow import Database
+from hub.db.uow import Database, Tx
 from hub.errors import NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from hub.security import new_id
 
@@ -117,6 +118,16 @@ class AttachmentStore:
             rows = (await conn.execute(select(t.attachments).where(t.attachments.c.id.in_(wanted)))).all()
         return {a.id: {"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size}
                 for a in rows}
+
+    async def forget(self, tx: Tx, ids: Sequence[str]) -> None:
+        """Delete attachment rows in the caller's transaction; once it has committed, the caller
+        removes the files with :meth:`unlink` (a failed commit leaves them in place)."""
+        if ids:
+            await tx.conn.execute(delete(t.attachments).where(t.attachments.c.id.in_(list(ids))))
+
+    async def unlink(self, ids: Iterable[str]) -> None:
+        for aid in ids:
+            await asyncio.to_thread(self.path_for(aid).unlink, missing_ok=True)
 
     async def get(self, aid: str) -> Any:
         async with self.db.read() as conn:

@@ -78,6 +78,11 @@ class ConversationService:
         """Queue id → name for every queue (read-only; kept current by the directory)."""
         return MappingProxyType(self._queue_names)
 
+    @property
+    def user_names(self) -> Mapping[str, str]:
+        """User id → display name for every user (read-only; kept current by the directory)."""
+        return MappingProxyType(self._user_names)
+
     def set_directory(self, queues: list[dict[str, Any]], users: list[User]) -> None:
         self._queue_members = {q["id"]: set(q["members"]) for q in queues}
         self._queue_names = {q["id"]: q["name"] for q in queues}

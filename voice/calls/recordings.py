@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,7 +40,6 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from hub.api.http import Api, current_user, json_response, parse_body, parse_query, require
-from hub.db import tables as t
 from hub.errors import Forbidden, NotFound, ValidationFailed
 from hub.events import Event, EventType
 from hub.services.auth import User
@@ -112,14 +112,16 @@ def _scope(user: User) -> str | None:
     raise Forbidden("recordings need the 'supervise' or 'desk' permission")
 
 
-def _row(r: Any) -> dict[str, Any]:
+def _row(r: Any, file: dict[str, Any] | None, queue_name: str | None,
+         agent_name: str | None) -> dict[str, Any]:
     return {
         "id": r.id, "call_id": r.call_id, "conversation_id": r.conversation_id,
         "attachment_id": r.attachment_id, "duration_s": r.duration_s, "channels": r.channels,
-        "sample_rate": r.sample_rate, "created_at": r.created_at, "size": r.size, "filename": r.filename,
+        "sample_rate": r.sample_rate, "created_at": r.created_at,
+        "size": file["size"] if file else None, "filename": file["filename"] if file else None,
         "caller": r.caller, "callee": r.callee, "direction": r.direction, "source": r.source,
-        "queue_id": r.queue_id, "queue_name": r.queue_name, "agent_id": r.agent_id,
-        "agent_name": r.agent_name, "started_at": r.started_at, "connected_at": r.connected_at,
+        "queue_id": r.queue_id, "queue_name": queue_name, "agent_id": r.agent_id,
+        "agent_name": agent_name, "started_at": r.started_at, "connected_at": r.connected_at,
         "ended_at": r.ended_at, "end_reason": r.end_reason, "wait_s": r.wait_s, "talk_s": r.talk_s,
         "audio_url": f"/api/voice/recordings/{r.id}/audio",
     }
@@ -128,13 +130,8 @@ def _row(r: Any) -> dict[str, Any]:
 def _select() -> Any:
     return (select(t_rec, t_calls.c.caller, t_calls.c.callee, t_calls.c.direction, t_calls.c.source,
                    t_calls.c.queue_id, t_calls.c.agent_id, t_calls.c.started_at, t_calls.c.connected_at,
-                   t_calls.c.ended_at, t_calls.c.end_reason, t_calls.c.wait_s, t_calls.c.talk_s,
-                   t.queues.c.name.label("queue_name"), t.users.c.display_name.label("agent_name"),
-                   t.attachments.c.size, t.attachments.c.filename)
-            .select_from(t_rec.join(t_calls, t_calls.c.id == t_rec.c.call_id)
-                         .outerjoin(t.queues, t.queues.c.id == t_calls.c.queue_id)
-                         .outerjoin(t.users, t.users.c.id == t_calls.c.agent_id)
-                         .outerjoin(t.attachments, t.attachments.c.id == t_rec.c.attachment_id)))
+                   t_calls.c.ended_at, t_calls.c.end_reason, t_calls.c.wait_s, t_calls.c.talk_s)
+            .select_from(t_rec.join(t_calls, t_calls.c.id == t_rec.c.call_id)))
 
 
 class Recordings:
@@ -198,7 +195,15 @@ class Recordings:
         async with self.services.db.read() as conn:
             rows = (await conn.execute(query)).all()
             total = (await conn.execute(count)).scalar_one()
-        return {"items": [_row(r) for r in rows], "total": int(total), "limit": q.limit, "offset": q.offset}
+        return {"items": await self._public(rows), "total": int(total), "limit": q.limit, "offset": q.offset}
+
+    async def _public(self, rows: Sequence[Any]) -> list[dict[str, Any]]:
+        """Rows with their file's size and name, the queue's and the agent's names."""
+        s = self.services
+        files = await s.attachments.describe(r.attachment_id for r in rows if r.attachment_id)
+        queues, agents = s.conversations.queue_names, s.conversations.user_names
+        return [_row(r, files.get(r.attachment_id or ""), queues.get(r.queue_id or ""),
+                     agents.get(r.agent_id or "")) for r in rows]
 
     async def get(self, user: User, rid: str) -> dict[str, Any]:
         scope = _scope(user)
@@ -206,7 +211,8 @@ class Recordings:
             r = (await conn.execute(_select().where(t_rec.c.id == rid))).first()
         if r is None or (scope is not None and r.agent_id != scope):
             raise NotFound(f"recording {rid} does not exist")
-        return _row(r)
+        [public] = await self._public([r])
+        return public
 
     async def audio(self, request: Request, user: User, rid: str) -> Response:
         rec = await self.get(user, rid)
@@ -240,23 +246,21 @@ class Recordings:
         while True:
             async with s.db.read() as conn:
                 rows = (await conn.execute(
-                    select(t_rec.c.id, t_rec.c.call_id, t_rec.c.attachment_id, t.attachments.c.size)
-                    .select_from(t_rec.outerjoin(t.attachments, t.attachments.c.id == t_rec.c.attachment_id))
+                    select(t_rec.c.id, t_rec.c.call_id, t_rec.c.attachment_id)
                     .where(t_rec.c.created_at < cutoff).order_by(t_rec.c.created_at).limit(_BATCH))).all()
             if not rows:
                 break
             ids = [r.id for r in rows]
             att_ids = [r.attachment_id for r in rows if r.attachment_id]
+            files = await s.attachments.describe(att_ids)
             async with s.db.tx() as tx:
                 await tx.conn.execute(delete(t_rec).where(t_rec.c.id.in_(ids)))
                 await tx.conn.execute(update(t_calls).where(t_calls.c.id.in_([r.call_id for r in rows]))
                                       .values(recording_id=None))
-                if att_ids:
-                    await tx.conn.execute(delete(t.attachments).where(t.attachments.c.id.in_(att_ids)))
-            for aid in att_ids:  # after the commit: a failed commit leaves the files in place
-                await asyncio.to_thread(s.attachments.path_for(aid).unlink, missing_ok=True)
+                await s.attachments.forget(tx, att_ids)
+            await s.attachments.unlink(att_ids)  # after the commit: a failed commit leaves the files
             deleted += len(rows)
-            size += sum(r.size or 0 for r in rows)
+            size += sum(f["size"] or 0 for f in files.values())
         if deleted:
             async with s.db.tx() as tx:
                 tx.emit(Event(EventType.RECORDINGS_PURGED, s.clock.now(),
