@@ -60,7 +60,6 @@ SHARED_METADATA = ("hub.db.tables", "metadata")
 KNOWN_BOUNDARY_DEBT: dict[tuple[str, str], str] = {
     ("assist.bot", "hub.db.tables"): "reads conversations/messages and stores bot.* events itself",
     ("assist.service", "hub.db.tables"): "reads a conversation's status and latest customer messages",
-    ("channels.sms.service", "hub.db.tables"): "reads conversations/messages to thread an SMS by number",
 }
 
 

@@ -19,7 +19,6 @@ import channels.sms.phone as phones
 import channels.sms.segments as segments
 from channels.sms.gateway import STATUS_RANK, InboundSms
 from channels.sms.tables import sms_keywords, sms_messages, sms_optouts
-from hub.db import tables as t
 from hub.errors import HubError, InvalidState, NotFound, ValidationFailed
 from hub.events import Event, EventType
 from hub.security import new_id
@@ -344,22 +343,22 @@ class SmsService:
     async def open_conversation_for(self, phone: str) -> str | None:
         """The open SMS conversation with this number: the one its last SMS belongs to, else
         one of the contact who has this number."""
-        s, c = sms_messages.c, t.conversations.c
-        async with self.db.read() as conn:
-            cid = (await conn.execute(
-                select(s.conversation_id).join(t.conversations, c.id == s.conversation_id)
-                .where(s.phone == phone, c.status.in_(OPEN_STATUSES), c.channel == "sms")
-                .order_by(desc(s.created_at)).limit(1))).scalar()
-        if cid:
-            return str(cid)
+        s = sms_messages.c
+        async with self.db.read() as conn:  # this number's latest threads, newest first
+            recent = (await conn.execute(
+                select(s.conversation_id, func.max(s.created_at).label("at"))
+                .where(s.phone == phone, s.conversation_id.is_not(None))
+                .group_by(s.conversation_id).order_by(desc("at")).limit(20))).all()
+        rows = await self.s.conversations.rows([r.conversation_id for r in recent])
+        for r in recent:
+            cv = rows.get(r.conversation_id)
+            if cv is not None and cv.channel == "sms" and cv.status in OPEN_STATUSES:
+                return str(cv.id)
         contact = await self.contact_for(phone)
         if contact is None:
             return None
-        async with self.db.read() as conn:
-            cid = (await conn.execute(select(c.id).where(
-                c.contact_id == contact["id"], c.channel == "sms", c.status.in_(OPEN_STATUSES))
-                .order_by(desc(c.created_at)).limit(1))).scalar()
-        return str(cid) if cid else None
+        return await self.s.conversations.newest_of_contact(contact["id"], "sms",
+                                                            statuses=OPEN_STATUSES)
 
     async def _thread(self, row: Any) -> tuple[str, str | None]:
         conv = self.s.conversations
@@ -378,10 +377,8 @@ class SmsService:
             channel="sms", queue_id=await self._queue_id(), identity=identity,
             first_message=row.body,
             meta={"sms": {"phone": row.phone, "our_number": row.our_number}})
-        async with self.db.read() as conn:
-            mid = (await conn.execute(select(t.messages.c.id).where(
-                t.messages.c.conversation_id == created.id, t.messages.c.sender == "customer")
-                .order_by(t.messages.c.created_at).limit(1))).scalar()
+        mid = next((m["id"] for m in await conv.messages(created.id, include_notes=False)
+                    if m["sender"] == "customer"), None)
         try:
             await self.s.routing.enqueue(created)
         except Exception:  # noqa: BLE001 - stored and queued: the ACD picks it up on restart

@@ -129,12 +129,16 @@ class ConversationService:
         return {r.id: r for r in found}
 
     async def newest_of_contact(self, contact_id: str, channel: str | None = None,
-                                tx: Tx | None = None) -> str | None:
-        """The id of the contact's newest conversation (on ``channel`` if given), or None."""
+                                tx: Tx | None = None, *,
+                                statuses: Sequence[str] | None = None) -> str | None:
+        """The id of the contact's newest conversation (on ``channel``, in one of ``statuses``, if
+        given), or None."""
         c = t.conversations.c
         q = select(c.id).where(c.contact_id == contact_id)
         if channel is not None:
             q = q.where(c.channel == channel)
+        if statuses is not None:
+            q = q.where(c.status.in_(list(statuses)))
         async with self.db.read(tx) as conn:
             found: str | None = (await conn.execute(q.order_by(desc(c.created_at)).limit(1))).scalar()
         return found
