@@ -28,6 +28,32 @@ from tests.support.postgres import free_port
 REPO = Path(__file__).resolve().parents[2]
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server that stops as soon as it is told (:meth:`exit`), not at its next 0.1 s
+    tick: the suite starts and stops hundreds of hubs."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._exit = asyncio.Event()
+
+    async def main_loop(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 10) % 864000  # on_tick refreshes the Date header every 10th tick
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1):
+                    await self._exit.wait()
+
+    def exit(self) -> None:
+        """Stop serving (callable from any thread)."""
+        self.should_exit = True
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: it stopped already
+                self._loop.call_soon_threadsafe(self._exit.set)
+
+
 class ApiClient:
     """An httpx client bound to the hub; ``login`` keeps the session cookie like a browser."""
 
@@ -78,7 +104,7 @@ class InProcessHub:
                                       wallboard_interval_s=0.1, **settings)
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.app = build_app(self.settings)
-        self._server: uvicorn.Server | None = None
+        self._server: _Server | None = None
         self._task: asyncio.Task[None] | None = None
         self._clients: list[ApiClient] = []
 
@@ -91,7 +117,7 @@ class InProcessHub:
             fresh_sqlite(self.settings.data_dir)
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
                                 lifespan="on")
-        self._server = uvicorn.Server(config)
+        self._server = _Server(config)
         self._task = asyncio.create_task(self._server.serve(), name="hub-under-test")
         async with asyncio.timeout(30):
             while not self._server.started:
@@ -112,7 +138,7 @@ class InProcessHub:
         for c in self._clients:
             await c.close()
         if self._server is not None and self._task is not None:
-            self._server.should_exit = True
+            self._server.exit()
             try:
                 async with asyncio.timeout(15):
                     await self._task
@@ -171,7 +197,7 @@ class ThreadedHub(_HubOnPort):
     def __init__(self, data_dir: Path, database_url: str = "", port: int | None = None,
                  env: dict[str, str] | None = None) -> None:
         super().__init__(data_dir, database_url, port, env)
-        self._server: uvicorn.Server | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._error: BaseException | None = None
@@ -185,7 +211,7 @@ class ThreadedHub(_HubOnPort):
         logging.getLogger().addHandler(self._handler)
         config = uvicorn.Config(build_app(settings), host="127.0.0.1", port=self.port,
                                 log_level="warning", lifespan="on")
-        self._server = uvicorn.Server(config)
+        self._server = _Server(config)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._serve, name=f"hub-{self.port}", daemon=True)
         self._thread.start()
@@ -220,7 +246,7 @@ class ThreadedHub(_HubOnPort):
     def stop(self) -> None:
         if self._server is None or self._thread is None or self._loop is None:
             return
-        self._server.should_exit = True
+        self._server.exit()
         self._thread.join(15)
         if self._thread.is_alive():  # a stop step hangs: cancel what runs (the database is closed)
             loop = self._loop
