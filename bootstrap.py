@@ -5,15 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from assist.component import AssistComponent
-from channels.email import EmailChannel
-from channels.fax import FaxChannel
-from channels.sms import SmsChannel
 from channels.webchat import WebchatChannel
 from hub.app import Channel, create_app
 from hub.clock import Clock
 from hub.config import Settings
 from hub.demo import seed_demo
-from kb.component import KnowledgeBaseComponent
 from voice.calls import VoiceComponent
 from voice.ivr.component import IvrComponent
 from voice.webrtc import WebRtcComponent
@@ -23,12 +19,16 @@ from workflows.component import WorkflowsComponent
 def components(settings: Settings) -> list[Channel]:
     """The components the settings turn on. They start in the order their declarations make (each
     says which ports it ``provides`` and ``uses``, hub/ports.py): this list's order does not
-    matter."""
+    matter. A component the settings turn off is not even imported."""
     channels: list[Channel] = []
     if settings.kb_enabled:
+        from kb.component import KnowledgeBaseComponent
+
         channels.append(KnowledgeBaseComponent())
     channels.append(WebchatChannel(default_queue=settings.widget_default_queue))
     if settings.email_enabled:
+        from channels.email import EmailChannel
+
         channels.append(EmailChannel())
     channels.append(IvrComponent())
     channels.append(VoiceComponent())  # SIP/RTP only when settings.voice_enabled
@@ -36,8 +36,12 @@ def components(settings: Settings) -> list[Channel]:
     channels.append(AssistComponent())  # suggestions, the widget bot
     channels.append(WorkflowsComponent())  # tickets, SLA, work orders, rules
     if settings.sms_enabled:
+        from channels.sms import SmsChannel
+
         channels.append(SmsChannel())
     if settings.fax_enabled:
+        from channels.fax import FaxChannel
+
         channels.append(FaxChannel())
     return channels
 
