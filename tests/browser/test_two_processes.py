@@ -31,9 +31,10 @@ from tests.browser.steps import (
     start_chat,
     widget_messages,
 )
-from tests.multiprocess.conftest import Proxy, hub_env
+from tests.multiprocess.conftest import hub_env
 from tests.support.hub import HubProcess
 from tests.support.postgres import PostgresServer
+from tests.support.proxy import Proxy
 from tests.support.redis import RedisServer
 
 pytestmark = pytest.mark.browser

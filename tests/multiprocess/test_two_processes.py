@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.multiprocess.conftest import Proxy, cluster_stats
+from tests.multiprocess.conftest import cluster_stats
 from tests.support.hub import ApiClient, HubProcess
+from tests.support.proxy import Proxy
 from tests.support.sockets import Recorder
 
 
