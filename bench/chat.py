@@ -1,6 +1,7 @@
 """Chat as a browser user of ``make run`` sees it (CHAT-1; issue #14 acceptance 4).
 
-The hub runs as its own process (``python server.py``) with ``make run`` defaults: demo data
+The hub runs as its own process (``python server.py``) with ``make run`` defaults (``--processes 2``:
+two such processes on PostgreSQL and Redis behind haproxy, bench/hubs.py): demo data
 (``HUB_DEMO=1``), the knowledge base on and the widget bot on (``assist_bot = "demo"``, the
 setting's default, which is on with demo data). Everything is on loopback; every wait is bounded
 and the hub is stopped on exit, errors included.
@@ -78,8 +79,8 @@ import socketio
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._common import cpu_seconds, loadavg, ms, pct, rss_mb, schedstat  # noqa: E402
-from tests.support.hub import HubProcess  # noqa: E402
+from bench._common import loadavg, ms, pct, schedstat  # noqa: E402
+from bench.hubs import BenchHubs  # noqa: E402
 
 CAPACITY = 50  # chats per bench agent (the API's maximum)
 #: ``assist_bot``'s default in hub/config.py: on when demo data is on, as with ``make run``
@@ -94,8 +95,6 @@ STEP_DRAIN_S = 10.0  # longest wait for a step's late acks and deliveries
 IDLE_CPU, IDLE_MAX_S = 0.15, 30.0  # the hub counts as idle under 15 % of a core over 1 s
 TARGETS = {"saturation_msgs_per_s": ">= 400", "p99_ms_at_100_msgs_per_s": "< 50",
            "rss_mb": "< 400 (KB loaded)", "new_chats_per_s": ">= 100"}
-MULTI_PROCESS_MISSING = ("multi-process mode needs HUB_DATABASE_URL (PostgreSQL) and HUB_REDIS_URL; "
-                         "not available yet")
 
 HARD_LIMIT_S = 480  # whatever happens, the run is cancelled (and the hub stopped) after this
 
@@ -425,14 +424,14 @@ def summarize(run: dict[str, Any], rate: float, cpu: tuple[float, ...],
     }
 
 
-async def wait_hub_idle(pid: int, within_s: float) -> float:
+async def wait_hub_idle(hubs: BenchHubs, within_s: float) -> float:
     """Wait (bounded) until the hub used under IDLE_CPU of a core over a second: events of the
     set-up (hand-overs, offers, assist work) may still be in its queues after the last accept."""
     t0 = now()
     while now() - t0 < within_s:
-        c0 = cpu_seconds(pid)
+        c0 = hubs.cpu_seconds()
         await asyncio.sleep(1.0)
-        if cpu_seconds(pid) - c0 < IDLE_CPU:
+        if hubs.cpu_seconds() - c0 < IDLE_CPU * len(hubs.pids):
             break
     return round(now() - t0, 1)
 
@@ -449,48 +448,48 @@ def code_version() -> dict[str, Any]:
     return {"commit": head, "dirty": dirty}
 
 
-def cpu_mark(pid: int) -> tuple[float, float, float, float, float]:
+def cpu_mark(hubs: BenchHubs) -> tuple[float, float, float, float, float]:
     """Hub CPU s, own CPU s, wall clock, the hub's event-loop thread's on-CPU s and runqueue s,
     and the bench's own runqueue s."""
-    return cpu_seconds(pid), time.process_time(), now(), *schedstat(pid), schedstat(os.getpid())[1]
+    return hubs.cpu_seconds(), time.process_time(), now(), *hubs.schedstat(), schedstat(os.getpid())[1]
 
 
 # --------------------------------------------------------------------------- the run
-async def run(a: argparse.Namespace, holder: list[HubProcess]) -> dict[str, Any]:
+async def run(a: argparse.Namespace, holder: list[BenchHubs]) -> dict[str, Any]:
     t_start = now()
     load_start = loadavg()
     version = code_version()
     tmp = Path(tempfile.mkdtemp(prefix="hub-bench-chat-"))
-    server = HubProcess(tmp / "data", env={"HUB_ASSIST_BOT": MAKE_RUN_BOT})
-    holder.append(server)
-    server.start(timeout=90)
-    assert server.proc is not None
-    pid = server.proc.pid
+    hubs = BenchHubs(tmp, {"HUB_ASSIST_BOT": MAKE_RUN_BOT}, a.processes)
+    holder.append(hubs)
+    hubs.start(timeout=90)
+    base = hubs.base_url  # with two processes, haproxy in front of them
     st = State()
-    result: dict[str, Any] = {"bench": "chat", "processes": 1, "clients": a.clients,
+    result: dict[str, Any] = {"bench": "chat", "processes": a.processes, "clients": a.clients,
                               "rate_msgs_per_s": a.rate}
     agents: list[httpx.AsyncClient] = []
     try:
-        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as admin:
-            (await admin.post("/api/auth/login", json={"username": "admin", "password": "demo"})).raise_for_status()
-            kb = await wait_kb_ready(admin, 120)
-            assist = (await admin.get("/api/assist/status")).json()
+        for hub in hubs.hubs:  # each process has its own search index; the bot needs it
+            async with httpx.AsyncClient(base_url=hub.base_url, timeout=30) as admin:
+                (await admin.post("/api/auth/login", json={"username": "admin", "password": "demo"})).raise_for_status()
+                kb = await wait_kb_ready(admin, 120)
+                assist = (await admin.get("/api/assist/status")).json()
         bot_on = bool(assist.get("bot_enabled")) and bool(kb.get("ready"))
         result.update({"kb_ready": bool(kb.get("ready")), "bot": bot_on,
                        "chats_via": ("bot greets, then POST /api/widget/handover ('Talk to a person') "
                                      "→ ACD offer → agent accepts" if bot_on else
                                      "queued directly (bot off or KB not ready) → agent accepts")})
         hub_ready_s = now() - t_start
-        rss_idle = rss_mb(pid)
+        rss_idle = hubs.rss_mb()
 
-        queue_id, agents = await make_agents(server.base_url, a.clients, st, not a.no_deflate)
-        customers, chats = await open_chats(server.base_url, queue_id, a.clients, a.concurrency,
+        queue_id, agents = await make_agents(base, a.clients, st, not a.no_deflate)
+        customers, chats = await open_chats(base, queue_id, a.clients, a.concurrency,
                                             a.chat_timeout, st, not a.no_deflate)
-        pool, handed = await hand_over(server.base_url, customers, bot_on, a.chat_timeout, st)
+        pool, handed = await hand_over(base, customers, bot_on, a.chat_timeout, st)
         if not pool:
             raise RuntimeError(f"no chat was accepted by an agent: {chats} {handed}")
         random.Random(1).shuffle(pool)
-        result["hub_idle_wait_s"] = await wait_hub_idle(pid, IDLE_MAX_S)
+        result["hub_idle_wait_s"] = await wait_hub_idle(hubs, IDLE_MAX_S)
         result.update({"deflate": bool(st.deflate) and min(st.deflate) > 0, **chats,
                        "clients_sending": len(pool), **handed})
 
@@ -515,9 +514,9 @@ async def run(a: argparse.Namespace, holder: list[HubProcess]) -> dict[str, Any]
                     stop_reason = "time budget of the search used up"
                     break
                 attempt += 1
-                mark = cpu_mark(pid)
+                mark = cpu_mark(hubs)
                 step = await offer_load(pool, rate, seconds, f"s{rate:g}.{attempt}", st)
-                mark_end = cpu_mark(pid)
+                mark_end = cpu_mark(hubs)
                 await drain(step["msgs"], STEP_DRAIN_S)
                 s = summarize(step, rate, mark, mark_end)
                 bench_limited = s["sent_msgs_per_s"] < KEEP_UP * rate
@@ -543,16 +542,16 @@ async def run(a: argparse.Namespace, holder: list[HubProcess]) -> dict[str, Any]
                     break
                 # the machine is shared: a failed step is tried once more from an idle hub
                 await drain(list(st.msgs.values()), STEP_DRAIN_S)
-                await wait_hub_idle(pid, IDLE_MAX_S / 3)
+                await wait_hub_idle(hubs, IDLE_MAX_S / 3)
             result["saturation_msgs_per_s"] = saturation
             result["saturation_stop"] = stop_reason
             # the failed step's backlog must be gone before the fixed-rate phase
             backlog_cleared = await drain(list(st.msgs.values()), a.drain)
 
             # (a) latency at the fixed rate (default 100 msg/s)
-            mark = cpu_mark(pid)
+            mark = cpu_mark(hubs)
             fixed = await offer_load(pool, a.rate, a.seconds, "a", st)
-            mark_end = cpu_mark(pid)
+            mark_end = cpu_mark(hubs)
             drained = await drain(fixed["msgs"], a.drain)
             fixed_stats = summarize(fixed, a.rate, mark, mark_end)
             result.update({k: v for k, v in fixed_stats.items() if k.startswith(("p50_ms", "p99_ms", "ack_p99_ms"))})
@@ -578,9 +577,9 @@ async def run(a: argparse.Namespace, holder: list[HubProcess]) -> dict[str, Any]
             "duplicated": st.duplicated,
             "ack_errors": sum(1 for m in everything if m.ack_ok is False),
             "send_errors": st.send_errors,
-            "rss_mb": round(rss_mb(pid), 1), "rss_peak_mb": round(rss_mb(pid, "VmHWM"), 1),
+            "rss_mb": round(hubs.rss_mb(), 1), "rss_peak_mb": round(hubs.rss_mb("VmHWM"), 1),
             "rss_idle_mb": round(rss_idle, 1),
-            "hub_cpu_s": round(cpu_seconds(pid), 1), "hub_ready_s": round(hub_ready_s, 1),
+            "hub_cpu_s": round(hubs.cpu_seconds(), 1), "hub_ready_s": round(hub_ready_s, 1),
         })
     finally:
         for http in agents:
@@ -589,13 +588,14 @@ async def run(a: argparse.Namespace, holder: list[HubProcess]) -> dict[str, Any]
         await asyncio.gather(*(_disconnect(s) for s in st.sockets), return_exceptions=True)
         for task in list(st.tasks):
             task.cancel()
-        server.stop()
-        with contextlib.suppress(OSError):  # the hub's own log, for a look afterwards
+        hubs.stop()
+        with contextlib.suppress(OSError):  # the hubs' own logs, for a look afterwards
             (ROOT / "bench" / "results").mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(server.log, ROOT / "bench" / "results" / "chat-hub.log")
+            for i, log in enumerate(hubs.logs):
+                shutil.copyfile(log, ROOT / "bench" / "results" / f"chat-hub{'' if i == 0 else i + 1}.log")
         shutil.rmtree(tmp, ignore_errors=True)
     result.update({"loadavg": {"start": load_start, "end": loadavg()}, "cores": os.cpu_count(),
-                   "database": "sqlite", "elapsed_s": round(now() - t_start, 1),
+                   "database": "sqlite" if a.processes == 1 else "postgresql", "elapsed_s": round(now() - t_start, 1),
                    "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), **version,
                    "targets": TARGETS})
     return result
@@ -625,20 +625,18 @@ def main() -> None:
     p.add_argument("--saturation-budget", type=float, default=60,
                    help="seconds after which no further saturation step starts")
     p.add_argument("--no-deflate", action="store_true", help="do not offer permessage-deflate")
-    p.add_argument("--processes", type=int, default=1, help="hub processes (1 for now)")
+    p.add_argument("--processes", type=int, default=1, choices=(1, 2),
+                   help="hub processes: 1 (make run: SQLite) or 2 (PostgreSQL + Redis behind haproxy)")
     a = p.parse_args()
-    if a.processes > 1:
-        sys.exit(MULTI_PROCESS_MISSING)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the KB model comes from a package, never the network
-    holder: list[HubProcess] = []
+    holder: list[BenchHubs] = []
     # SIGTERM (e.g. a CI timeout) unwinds like Ctrl-C so the hub is stopped below
     signal.signal(signal.SIGTERM, _interrupted)
     try:
         result = asyncio.run(asyncio.wait_for(run(a, holder), timeout=HARD_LIMIT_S))
     finally:
-        for server in holder:  # whatever happened: no hub is left behind
-            if server.proc is not None and server.proc.poll() is None:
-                server.kill()
+        for hubs in holder:  # whatever happened: no hub (nor its PostgreSQL, Redis) is left behind
+            hubs.stop(kill=True)
     print(json.dumps(result))
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)

@@ -72,13 +72,17 @@ class BenchHubs:
         return [h.log for h in self.hubs]
 
     def stop(self, kill: bool = False) -> None:
-        """Stop everything that was started, whatever failed before."""
-        if self._proxy is not None:
-            self._proxy.stop()
-        for hub in self.hubs:
-            if hub.proc is not None and hub.proc.poll() is None:
-                hub.kill() if kill else hub.stop()
-        if self._redis is not None:
-            self._redis.stop()
-        if self._postgres is not None:
-            self._postgres.stop()
+        """Stop everything that was started, whatever failed before (a second call does nothing)."""
+        proxy, redis, postgres = self._proxy, self._redis, self._postgres
+        self._proxy = self._redis = self._postgres = None
+        try:
+            if proxy is not None:
+                proxy.stop()
+            for hub in self.hubs:
+                if hub.proc is not None and hub.proc.poll() is None:
+                    hub.kill() if kill else hub.stop()
+        finally:
+            if redis is not None:
+                redis.stop()
+            if postgres is not None:
+                postgres.stop()
