@@ -193,9 +193,8 @@ class ContactService:
             cond.append(c.phone == normalize_phone(phone))
         if not cond:
             return None
-        async with self.db.read() as conn:
-            row = (await conn.execute(select(t.contacts).where(c.merged_into.is_(None), or_(*cond))
-                                      .order_by(c.created_at).limit(1))).first()
+        query = select(t.contacts).where(c.merged_into.is_(None), or_(*cond)).order_by(c.created_at).limit(1)
+        row = await self.db.read_sync(lambda conn: conn.execute(query).first())
         return contact_public(row) if row else None
 
     async def merge(self, primary_id: str, duplicate_ids: list[str], actor_id: str | None) -> dict[str, Any]:

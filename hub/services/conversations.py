@@ -110,8 +110,11 @@ class ConversationService:
         return row
 
     async def row(self, cid: str) -> Any:
-        async with self.db.read() as conn:
-            return await self._row(conn, cid)
+        row = await self.db.read_sync(lambda conn: conn.execute(
+            select(t.conversations).where(t.conversations.c.id == cid)).first())
+        if row is None:
+            raise NotFound(f"conversation {cid} does not exist")
+        return row
 
     async def set_meta(self, cid: str, key: str, value: Any) -> None:
         """Set one key of a conversation's ``meta`` (a component's own state on it, such as a
@@ -416,8 +419,7 @@ class ConversationService:
         query = select(c.status, c.queue_id, c.assignee_id, t.contacts.c.name.label("contact_name"),
                        ).select_from(t.conversations.outerjoin(
                            t.contacts, t.contacts.c.id == c.contact_id)).where(c.id == cid)
-        async with self.db.read() as conn:
-            row = (await conn.execute(query)).first()
+        row = await self.db.read_sync(lambda conn: conn.execute(query).first())
         if row is None:
             raise NotFound(f"conversation {cid} does not exist")
         if row.status in ("closed", "abandoned") and kind != "note":

@@ -198,13 +198,16 @@ class RoutingService:
         meta = dict(row.meta)
         if row.contact_id:
             c = t.conversations.c
-            async with self.db.read() as conn:  # one connection for both reads
-                contact = (await conn.execute(select(t.contacts.c.vip, t.contacts.c.owner_agent_id)
-                                              .where(t.contacts.c.id == row.contact_id))).first()
-                if contact is not None:
-                    last = (await conn.execute(select(c.last_agent_id).where(
-                        c.contact_id == row.contact_id, c.id != row.id, c.last_agent_id.is_not(None))
-                        .order_by(c.created_at.desc()).limit(1))).scalar()
+
+            def read(conn: Connection) -> tuple[Any, Any]:  # both reads in one hop
+                contact = conn.execute(select(t.contacts.c.vip, t.contacts.c.owner_agent_id)
+                                       .where(t.contacts.c.id == row.contact_id)).first()
+                last = None if contact is None else conn.execute(select(c.last_agent_id).where(
+                    c.contact_id == row.contact_id, c.id != row.id, c.last_agent_id.is_not(None))
+                    .order_by(c.created_at.desc()).limit(1)).scalar()
+                return contact, last
+
+            contact, last = await self.db.read_sync(read)
             if contact is not None:
                 meta["vip"] = bool(contact.vip)
                 meta["owner_agent_id"] = contact.owner_agent_id
