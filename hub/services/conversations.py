@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Connection, Executable, Insert, Update, and_, desc, func, or_, select, update
+from sqlalchemy import Connection, Executable, Insert, Update, and_, bindparam, desc, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub.clock import Clock
@@ -55,6 +55,16 @@ def _message_created(msg: dict[str, Any], user_id: str | None, queue_id: str | N
                      assignee_id: str | None) -> Event:
     return Event(EventType.MESSAGE_CREATED, msg["created_at"], conversation_id=msg["conversation_id"],
                  user_id=user_id, queue_id=queue_id, data={"message": msg, "assignee_id": assignee_id})
+
+
+_CONTACTS_BY_ID = select(t.contacts).where(t.contacts.c.id.in_(bindparam("ids", expanding=True)))
+_LATEST = (select(t.messages.c.conversation_id, func.max(t.messages.c.created_at).label("at"))
+           .where(t.messages.c.conversation_id.in_(bindparam("ids", expanding=True)),
+                  t.messages.c.kind != "note")
+           .group_by(t.messages.c.conversation_id).subquery())
+#: each conversation's latest message that is not a note
+_LATEST_MESSAGES = select(t.messages).join(_LATEST, and_(
+    t.messages.c.conversation_id == _LATEST.c.conversation_id, t.messages.c.created_at == _LATEST.c.at))
 
 
 class ConversationService:
@@ -151,24 +161,26 @@ class ConversationService:
     async def _summaries(self, conn: Any, rows: Sequence[Any]) -> list[dict[str, Any]]:
         if not rows:
             return []
+        return await conn.run_sync(self._summaries_sync, rows)
+
+    def _summaries_sync(self, conn: Connection, rows: Sequence[Any]) -> list[dict[str, Any]]:
+        """Inbox summaries of ``rows``: their contacts and latest messages (prepared statements:
+        the desk builds one per conversation event)."""
+        if not rows:
+            return []
         contact_ids = {r.contact_id for r in rows if r.contact_id}
         contacts = {}
         if contact_ids:
-            crow = (await conn.execute(select(t.contacts).where(t.contacts.c.id.in_(contact_ids)))).all()
+            crow = conn.execute(_CONTACTS_BY_ID, {"ids": list(contact_ids)}).all()
             contacts = {c.id: contact_public(c) for c in crow}
-        ids = [r.id for r in rows]
-        m = t.messages.c
-        latest = (select(m.conversation_id, func.max(m.created_at).label("at"))
-                  .where(m.conversation_id.in_(ids), m.kind != "note")
-                  .group_by(m.conversation_id).subquery())
-        lrows = (await conn.execute(select(t.messages).join(latest, and_(
-            m.conversation_id == latest.c.conversation_id, m.created_at == latest.c.at)))).all()
+        lrows = conn.execute(_LATEST_MESSAGES, {"ids": [r.id for r in rows]}).all()
         last = {r.conversation_id: r for r in lrows}
         return [self.summary(r, contacts.get(r.contact_id), last.get(r.id)) for r in rows]
 
     async def inbox_rows(self, rows: list[Any]) -> list[dict[str, Any]]:
-        async with self.db.read() as conn:
-            return await self._summaries(conn, rows)
+        if not rows:
+            return []
+        return await self.db.read_sync(lambda conn: self._summaries_sync(conn, rows))
 
     async def customer_conversation(self, token: str | None) -> Any | None:
         """The conversation a customer access token (the widget's) belongs to, if any."""
