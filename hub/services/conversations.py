@@ -414,9 +414,9 @@ class ConversationService:
 
         ``extra_rows``: a channel's own rows, inserted in the message's transaction (see
         ``ExtraRows``). ``attachment_rows``: as for ``open``, attachments inserted in the
-        message's transaction before it links them. A repeated ``client_id`` is answered with the stored message; any other
-        unique-key conflict (one of the channel's rows) raises the ``IntegrityError`` for the
-        channel to interpret."""
+        message's transaction before it links them. A repeated ``client_id`` is answered with the
+        stored message; any other unique-key conflict (one of the channel's rows) raises the
+        ``IntegrityError`` for the channel to interpret."""
         body = (body or "").strip()
         if not body and not attachment_ids:
             raise ValidationFailed("message is empty")
