@@ -7,6 +7,14 @@ carrying In-Reply-To/References, some with a small PDF attachment. A message cou
 answered ``250`` (it is committed then). Bounded to ``--seconds``. Prints one JSON line and
 writes bench/results/email_ingest.json.
 
+Before sending, the bench waits (bounded) until the KB's search index is ready (on a fresh data
+directory the hub indexes the demo articles at start, seconds of CPU that are not email work)
+and the hub is idle. The hub's CPU
+seconds (process tree, from /proc) are read before and after sending (``hub_cpu_s``,
+``hub_cpu_ms_per_msg``) and again once the hub is idle afterwards, so the work event consumers
+do after the ``250`` counts too (``hub_cpu_settled_ms_per_msg``). On the shared machine these
+are steadier than the wall-clock rate; the load average is in ``loadavg``.
+
     python bench/email_ingest.py [--messages 1000] [--connections 8] [--seconds 25]
 """
 
@@ -16,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,10 +34,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._common import cpu_seconds, loadavg, schedstat  # noqa: E402
 from tests.support.hub import HubProcess  # noqa: E402
 from tests.support.postgres import free_port  # noqa: E402
 
 TO = "support@localhost"
+IDLE_CPU = 0.15  # CPU s per wall s under which the hub counts as idle
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
@@ -76,6 +87,47 @@ async def sender(port: int, jobs: asyncio.Queue[tuple[int, int]], deadline: floa
             client.close()
 
 
+async def wait_idle(pid: int, within_s: float) -> float:
+    """Wait (bounded) until the hub used under IDLE_CPU of a core over one second."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < within_s:
+        c0 = cpu_seconds(pid)
+        await asyncio.sleep(1.0)
+        if cpu_seconds(pid) - c0 < IDLE_CPU:
+            break
+    return round(time.monotonic() - t0, 1)
+
+
+def code_version() -> dict[str, object]:
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip() != ""
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return {"commit": head, "dirty": dirty}
+
+
+async def wait_kb_ready(base_url: str, within_s: float) -> dict[str, object]:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        r = await client.post("/api/auth/login", json={"username": "admin", "password": "demo"})
+        r.raise_for_status()
+        deadline = time.monotonic() + within_s
+        status: dict[str, object] = {}
+        while time.monotonic() < deadline:
+            r = await client.get("/api/kb/status")
+            if r.status_code != 200:  # the KB is off: nothing to wait for
+                return {"ready": False, "http": r.status_code}
+            status = r.json()
+            if status.get("ready") or status.get("error"):
+                return status
+            await asyncio.sleep(0.5)
+        return {**status, "ready": False, "timed_out": True}
+
+
 async def count_conversations(base_url: str) -> int:
     import httpx
 
@@ -114,10 +166,20 @@ async def run(messages: int, connections: int, seconds: float, per_customer: int
                 n += 1
         ok: list[float] = []
         failed: list[str] = []
+        assert server.proc is not None
+        pid = server.proc.pid
+        kb = await wait_kb_ready(server.base_url, 120)
+        idle_before_s = await wait_idle(pid, 60)
+        load_start = loadavg()
+        cpu0, loop0 = cpu_seconds(pid), schedstat(pid)
         t0 = time.monotonic()
         deadline = t0 + seconds
         await asyncio.gather(*(sender(port, q, deadline, ok, failed) for q in queues))
         elapsed = time.monotonic() - t0
+        cpu1, loop1 = cpu_seconds(pid), schedstat(pid)
+        load_end = loadavg()
+        settled_s = await wait_idle(pid, 30)
+        cpu_settled = cpu_seconds(pid) - IDLE_CPU * 1.0  # less the idle second that ended the wait
         conversations = await count_conversations(server.base_url)
         lat = sorted(ok)
         result = {
@@ -128,6 +190,14 @@ async def run(messages: int, connections: int, seconds: float, per_customer: int
             "p50_ms": round(lat[len(lat) // 2] * 1000, 1) if lat else None,
             "p95_ms": round(lat[int(len(lat) * 0.95)] * 1000, 1) if lat else None,
             "database": "sqlite", "target_msgs_per_s": 50,
+            "hub_cpu_s": round(cpu1 - cpu0, 2),
+            "hub_cpu_ms_per_msg": round(1000 * (cpu1 - cpu0) / len(ok), 2) if ok else None,
+            "hub_cpu_settled_ms_per_msg": round(1000 * (cpu_settled - cpu0) / len(ok), 2) if ok else None,
+            "hub_cpu_pct": round(100 * (cpu1 - cpu0) / elapsed, 1),
+            "hub_loop_cpu_pct": round(100 * (loop1[0] - loop0[0]) / elapsed, 1),
+            "hub_loop_runqueue_pct": round(100 * (loop1[1] - loop0[1]) / elapsed, 1),
+            "kb_ready": kb.get("ready"), "hub_idle_before_s": idle_before_s, "hub_settled_s": settled_s,
+            "loadavg": {"start": load_start, "end": load_end}, **code_version(),
         }
         if failed:
             result["first_error"] = failed[0][:200]

@@ -16,8 +16,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Insert
+
 from channels.email.parse import OCTET, ParsedEmail, Part, html_to_text, mid_hash, parse_message
-from channels.email.safety import Limits, inspect_part
+from channels.email.safety import Limits, inspect_part, needs_inspection
 from channels.email.sanitize import sanitise_html
 from channels.email.store import DuplicateEmail, EmailStore
 from channels.email.threading import auto_reason, clean_subject, find_conversation
@@ -93,12 +95,14 @@ class EmailIngestor:
             raise InvalidState("no queue is configured")
         return ids[0]
 
-    async def _save_part(self, part: Part, cid: str | None, uploaded_by: str) -> dict[str, Any] | None:
+    async def _save_part(self, part: Part, cid: str | None, uploaded_by: str
+                         ) -> tuple[dict[str, Any], Insert] | None:
+        """The part's file on disk and its row's insert, stored later with the message."""
         ctype = part.content_type if part.content_type in self.store.allowed_types else OCTET
         for attempt_type in dict.fromkeys((ctype, OCTET)):
             try:
-                return await self.store.save(part.filename, attempt_type, _chunks(part.data),
-                                             uploaded_by, conversation_id=cid)
+                return await self.store.write_file(part.filename, attempt_type, _chunks(part.data),
+                                                   uploaded_by, conversation_id=cid)
             except UnsupportedMediaType:
                 continue  # content does not match the declared type: keep it as opaque bytes
             except ValidationFailed as err:
@@ -119,27 +123,21 @@ class EmailIngestor:
             return IngestResult(taken, None, "fax", None, True)
         dedupe = hashlib.sha256(f"{mail.message_id}\n{mail.body_digest}".encode(
             "utf-8", "surrogateescape")).hexdigest()
-        # A re-delivery is caught by the unique dedupe key when the message is inserted; check
-        # before that only when attachments would otherwise be stored a second time.
-        if mail.parts and (dup := await self.emails.by_dedupe(dedupe)) is not None:
-            return IngestResult(dup.conversation_id, dup.message_id, "duplicate", None, False)
+        # A re-delivery is caught by the unique dedupe key when the message is inserted (its
+        # attachments' rows go in that transaction too, so nothing is stored twice).
         auto = auto_reason(mail, envelope_from, st.email_address)
         cid, how = await find_conversation(s.conversations, self.emails, mail, mail.from_addr)
-        if cid is not None and (await s.conversations.row(cid)).status in ("closed", "abandoned"):
-            previous, cid, how = cid, None, "reopened"
-        else:
-            previous = None
-
         saved: list[dict[str, Any]] = []
         try:
             return await self._store(mail, raw_path, dedupe, envelope_from, recipients, cid, how,
-                                     previous, auto, saved)
+                                     auto, saved)
         except BaseException:
             await self._discard(saved)
             raise
 
     async def _discard(self, saved: list[dict[str, Any]]) -> None:
-        """Nothing half-stored: remove the attachments of a mail that could not be stored."""
+        """Nothing half-stored: remove the attachments of a mail that could not be stored (their
+        files; rows only go in with the message, but a row left by an earlier run goes too)."""
         if not saved:
             return
         try:
@@ -152,23 +150,27 @@ class EmailIngestor:
 
     async def _store(self, mail: ParsedEmail, raw_path: Path, dedupe: str,
                      envelope_from: str | None, recipients: list[str] | None, cid: str | None,
-                     how: str, previous: str | None, auto: str | None,
-                     saved: list[dict[str, Any]]) -> IngestResult:
+                     how: str, auto: str | None, saved: list[dict[str, Any]]) -> IngestResult:
         s = self.s
         sender = mail.reply_to or mail.from_addr
         uploaded_by = f"email:{dedupe[:16]}"
         cid_urls: dict[str, str] = {}
         quarantined: list[dict[str, Any]] = []
+        attachment_rows: list[Insert] = []  # stored in the message's transaction
         for part in mail.parts:
             # zip bombs, decompression-bomb images: kept, quarantined (safety.py says why)
-            reason = None if part.undecodable else await asyncio.to_thread(
-                inspect_part, part.data, part.filename, part.content_type, self.limits)
+            reason = None if part.undecodable or not needs_inspection(part.data, part.content_type) \
+                else await asyncio.to_thread(inspect_part, part.data, part.filename,
+                                             part.content_type, self.limits)
             if reason is not None:
                 part = replace(part, content_type=OCTET)
-            att = await self._save_part(part, cid, uploaded_by)
-            if att is None:
+            # no conversation on the row: the message's transaction links it to its conversation
+            written = await self._save_part(part, None, uploaded_by)
+            if written is None:
                 continue
+            att, insert = written
             saved.append(att)
+            attachment_rows.append(insert)
             if reason is not None:
                 log.warning("email %s: attachment %r quarantined: %s", mail.message_id,
                             part.filename, reason)
@@ -196,14 +198,19 @@ class EmailIngestor:
         ids = [a["id"] for a in saved] or None
         # the email row is written in the message's transaction; a re-delivery conflicts on its
         # dedupe key (DuplicateEmail) and is answered with the stored message
+        previous = None
         try:
             async with self.emails.deduplicated(email_row):
                 if cid is not None:
-                    msg = await s.conversations.add_message(
-                        cid, sender="customer", body=body, attachment_ids=ids,
-                        sender_name=mail.from_name or None,
-                        extra_rows=self.emails.rows_for(cid, email_row))
-                    return IngestResult(cid, msg["id"], how, auto, False)
+                    try:
+                        msg = await s.conversations.add_message(
+                            cid, sender="customer", body=body, attachment_ids=ids,
+                            sender_name=mail.from_name or None, attachment_rows=attachment_rows,
+                            extra_rows=self.emails.rows_for(cid, email_row))
+                        return IngestResult(cid, msg["id"], how, auto, False)
+                    except InvalidState:
+                        # the thread's conversation is closed: a new one points back to it
+                        previous, how = cid, "reopened"
                 name = mail.from_name or (sender.split("@")[0] if sender else "") or "Unknown sender"
                 identity = {"name": name[:200], "email": sender or None}
                 try:
@@ -216,6 +223,7 @@ class EmailIngestor:
                     subject=clean_subject(mail.subject)[:300] or None, first_message=body,
                     status="pending" if auto else "queued", attachment_ids=ids,
                     conversation_id=new_cid, extra_rows=self.emails.rows_for(new_cid, email_row),
+                    attachment_rows=attachment_rows,
                     meta={"email": {"from": mail.from_addr, "reply_to": mail.reply_to,
                                     "auto": auto, "previous_conversation": previous}})
         except DuplicateEmail:

@@ -7,6 +7,7 @@ are kept as ``application/octet-stream`` attachments with their raw bytes, never
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html as htmllib
 import logging
@@ -169,6 +170,26 @@ def _has_broken_encoding(part: Message) -> bool:
     return any(type(d).__name__.startswith(_BROKEN_DEFECTS) for d in getattr(part, "defects", []))
 
 
+class _ReusingPolicy(policy.EmailPolicy):
+    """``policy.default`` that reuses the header object parsed from the same raw value: the
+    walker and the parser ask a part for its content type, disposition, file name, charset and
+    transfer encoding, and the default policy parses the header again on every read. Header
+    objects are immutable; what a message stores (and serialises) stays the raw value."""
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        if hasattr(value, "name") or len(value) > 1000:
+            return super().header_fetch_parse(name, value)
+        return _parsed_header(self, name, value)
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed_header(pol: _ReusingPolicy, name: str, value: str) -> Any:
+    return policy.EmailPolicy.header_fetch_parse(pol, name, value)
+
+
+_DEFAULT = _ReusingPolicy()  # the settings of policy.default
+
+
 class _Walker:
     def __init__(self) -> None:
         self.text: list[str] = []
@@ -294,7 +315,7 @@ def _parse_with(raw: bytes, pol: Any, name: str) -> ParsedEmail:
 def parse_message(raw: bytes) -> ParsedEmail:
     """Parse ``raw`` (the DATA of an SMTP transaction). Never raises."""
     try:
-        return _parse_with(raw, policy.default, "default")
+        return _parse_with(raw, _DEFAULT, "default")
     except Exception as err:  # noqa: BLE001 - fall back to the lenient parser
         log.info("policy.default could not parse a message (%s); using compat32", err)
     try:

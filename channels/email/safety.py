@@ -140,6 +140,12 @@ def _check_image(data: bytes, limits: Limits) -> None:
 _IMAGE_MAGIC = (b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x00*", b"RIFF")
 
 
+def needs_inspection(data: bytes, content_type: str) -> bool:
+    """Whether ``inspect_part`` has anything to check (an archive or an image): the rest is safe
+    without the work (and the worker thread) of an inspection."""
+    return is_zip(data) or content_type.startswith("image/") or data[:4].startswith(_IMAGE_MAGIC)
+
+
 def inspect_part(data: bytes, filename: str, content_type: str, limits: Limits) -> str | None:
     """Why this attachment is dangerous, or None when it is safe to offer."""
     try:

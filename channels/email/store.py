@@ -83,16 +83,16 @@ class EmailStore:
 
     # --- reading --------------------------------------------------------------------------------
     async def by_dedupe(self, dedupe_key: str) -> Any | None:
-        async with self.db.read() as conn:
-            return (await conn.execute(select(email_messages).where(E.dedupe_key == dedupe_key))).first()
+        query = select(email_messages).where(E.dedupe_key == dedupe_key)
+        return await self.db.read_sync(lambda conn: conn.execute(query).first())
 
     async def thread_conversation(self, mid_hashes: list[str]) -> str | None:
         """The newest conversation holding an email whose Message-ID hash is one of these."""
         if not mid_hashes:
             return None
-        async with self.db.read() as conn:
-            return (await conn.execute(select(E.conversation_id).where(E.mid_hash.in_(mid_hashes))
-                                       .order_by(desc(E.created_at)).limit(1))).scalar()
+        query = (select(E.conversation_id).where(E.mid_hash.in_(mid_hashes))
+                 .order_by(desc(E.created_at)).limit(1))
+        return await self.db.read_sync(lambda conn: conn.execute(query).scalar())
 
     async def rows(self, cid: str) -> list[Any]:
         """A conversation's emails, oldest first."""

@@ -13,7 +13,11 @@ one lock (so events are published in id order).
 synchronous SQLAlchemy Core on a synchronous connection. On SQLite it runs in the one writer
 thread, statements and commit in a single hop from the event loop, so the write lock is held for
 one thread round trip instead of one event-loop turn per statement (under load each turn waits
-for every other ready task). On PostgreSQL it runs in an ordinary ``tx()``."""
+for every other ready task). On PostgreSQL it runs in an ordinary ``tx()``.
+
+``read_sync(work)`` is the same short path for a hot read: on SQLite ``work`` runs in a small pool
+of reader threads (WAL: readers do not wait for the writer), statements, fetches and the
+connection's return in one hop instead of one event-loop turn each."""
 
 from __future__ import annotations
 
@@ -32,6 +36,8 @@ from hub.events import CAUSE, SIGNALS, Event, EventBus, with_id
 
 #: the PostgreSQL advisory lock key that orders event ids across hub processes
 EVENT_ORDER_LOCK = 7_246_105_373
+#: SQLite: threads (and connections) of ``read_sync``
+READERS = 2
 
 T = TypeVar("T")
 #: ``write``'s unit of work: synchronous statements on ``conn``; ``emit`` adds an event to it
@@ -60,6 +66,8 @@ class Database:
         self.notify_channel: str | None = None
         self._writer: ThreadPoolExecutor | None = None  # SQLite: ``write``'s thread, made on first use
         self._sync_engine: Engine | None = None
+        self._readers: ThreadPoolExecutor | None = None  # SQLite: ``read_sync``'s threads, on first use
+        self._read_engine: Engine | None = None
 
     @property
     def dialect(self) -> str:
@@ -132,14 +140,45 @@ class Database:
             published = _store_sync(conn, events, cause) if events else []
         return result, published
 
+    async def read_sync(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` (synchronous SELECTs on ``conn``) on a connection of its own and return its
+        result (see the module docstring); on PostgreSQL on an ordinary ``read()`` connection."""
+        if self._write_lock is None:
+            async with self.read() as conn:
+                return await conn.run_sync(work)
+        return await asyncio.get_running_loop().run_in_executor(self._reader_threads(), self._run_read, work)
+
+    def _reader_threads(self) -> ThreadPoolExecutor:
+        if self._readers is None:
+            from hub.db.engine import _sqlite_pragmas
+
+            self._read_engine = create_engine(self.engine.url.set(drivername="sqlite"),
+                                              connect_args={"timeout": 30}, pool_size=READERS,
+                                              max_overflow=0)
+            event.listen(self._read_engine, "connect", _sqlite_pragmas)
+            self._readers = ThreadPoolExecutor(READERS, thread_name_prefix="sqlite-reader")
+        return self._readers
+
+    def _run_read(self, work: Callable[[Connection], T]) -> T:
+        assert self._read_engine is not None
+        with self._read_engine.connect() as conn:
+            return work(conn)
+
     async def close(self) -> None:
-        """Stop the writer thread (if ``write`` started it) and close the engines."""
+        """Stop the writer and reader threads (if ``write``/``read_sync`` started them) and close
+        the engines."""
         if self._writer is not None:
             self._writer.shutdown(wait=True)
             self._writer = None
         if self._sync_engine is not None:
             self._sync_engine.dispose()
             self._sync_engine = None
+        if self._readers is not None:
+            self._readers.shutdown(wait=True)
+            self._readers = None
+        if self._read_engine is not None:
+            self._read_engine.dispose()
+            self._read_engine = None
         await self.engine.dispose()
 
     @asynccontextmanager

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Insert, delete, select
 
 from hub.clock import Clock
 from hub.db import tables as t
@@ -61,6 +61,22 @@ class AttachmentStore:
 
     async def save(self, filename: str, content_type: str, chunks: AsyncIterator[bytes],
                    uploaded_by: str, conversation_id: str | None = None) -> dict[str, Any]:
+        """Check and store a file, then commit its row (one hop to the writer)."""
+        att, insert = await self.write_file(filename, content_type, chunks, uploaded_by, conversation_id)
+        try:
+            await self.db.write(lambda conn, _emit: conn.execute(insert))
+        except BaseException:
+            self.path_for(att["id"]).unlink(missing_ok=True)
+            raise
+        return att
+
+    async def write_file(self, filename: str, content_type: str, chunks: AsyncIterator[bytes],
+                         uploaded_by: str, conversation_id: str | None = None
+                         ) -> tuple[dict[str, Any], Insert]:
+        """Check a file and put it on disk (synced) without storing its row: returns the
+        attachment as ``save`` does and the row's insert, for the caller to run in its own unit of
+        work (e.g. with the message it belongs to). If that unit of work does not commit, the
+        caller removes the file (``path_for``)."""
         content_type = (content_type or "application/octet-stream").split(";")[0].strip().lower()
         if content_type not in self.allowed_types:
             raise UnsupportedMediaType(
@@ -86,7 +102,7 @@ class AttachmentStore:
                     digest.update(chunk)
                     fh.write(chunk)
                 fh.flush()
-                os.fsync(fh.fileno())
+                await asyncio.to_thread(os.fsync, fh.fileno())  # not on the event loop
             if size == 0:
                 raise ValidationFailed("the file is empty")
             if not sniff_ok(content_type, head):
@@ -98,16 +114,11 @@ class AttachmentStore:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
-        try:
-            async with self.db.tx() as tx:
-                await tx.conn.execute(t.attachments.insert().values(
-                    id=aid, conversation_id=conversation_id, filename=name, content_type=content_type,
-                    size=size, sha256=digest.hexdigest(), uploaded_by=uploaded_by,
-                    created_at=self.clock.now()))
-        except BaseException:
-            self.path_for(aid).unlink(missing_ok=True)
-            raise
-        return {"id": aid, "filename": name, "content_type": content_type, "size": size}
+        insert = t.attachments.insert().values(
+            id=aid, conversation_id=conversation_id, filename=name, content_type=content_type,
+            size=size, sha256=digest.hexdigest(), uploaded_by=uploaded_by,
+            created_at=self.clock.now())
+        return {"id": aid, "filename": name, "content_type": content_type, "size": size}, insert
 
     async def describe(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Attachment id → its id, filename, content type and size (unknown ids left out)."""

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, asc, cast, delete, desc, func, or_, select, update
+from sqlalchemy import ColumnElement, Insert, Text, asc, cast, delete, desc, func, or_, select, update
 
 from hub.clock import Clock
 from hub.db import tables as t
@@ -117,14 +117,22 @@ class ContactService:
     async def insert(self, tx: Tx, values: dict[str, Any], actor_id: str | None = None) -> dict[str, Any]:
         """Store a new contact from ``validate``d values in the caller's transaction (a channel's
         intake creates the contact and its conversation in one transaction)."""
+        contact, stmt, ev = self.insertion(values, actor_id)
+        await tx.conn.execute(stmt)
+        tx.emit(ev)
+        return contact
+
+    def insertion(self, values: dict[str, Any], actor_id: str | None = None
+                  ) -> tuple[dict[str, Any], Insert, Event]:
+        """A new contact from ``validate``d values: (the contact as ``get`` returns it, its insert,
+        its event), for a caller that writes them in its own unit of work (``Database.write``)."""
         cid = new_id()
         now = self.clock.now()
         row = {"id": cid, "created_at": now, "updated_at": now, "owner_agent_id": None,
                **{"email": None, "phone": None, "company": None, "tags": [], "vip": False,
                   "custom": {}, **values}}
-        await tx.conn.execute(t.contacts.insert().values(**row))
-        tx.emit(Event(EventType.CONTACT_CREATED, now, user_id=actor_id, data={"contact_id": cid}))
-        return contact_public(SimpleNamespace(**row))
+        ev = Event(EventType.CONTACT_CREATED, now, user_id=actor_id, data={"contact_id": cid})
+        return contact_public(SimpleNamespace(**row)), t.contacts.insert().values(**row), ev
 
     async def get(self, cid: str, tx: Tx | None = None) -> dict[str, Any]:
         """The contact (NotFound if it does not exist or was merged); inside ``tx`` when given."""
@@ -196,9 +204,8 @@ class ContactService:
             cond.append(c.phone == normalize_phone(phone))
         if not cond:
             return None
-        async with self.db.read() as conn:
-            row = (await conn.execute(select(t.contacts).where(c.merged_into.is_(None), or_(*cond))
-                                      .order_by(c.created_at).limit(1))).first()
+        query = select(t.contacts).where(c.merged_into.is_(None), or_(*cond)).order_by(c.created_at).limit(1)
+        row = await self.db.read_sync(lambda conn: conn.execute(query).first())
         return contact_public(row) if row else None
 
     async def merge(self, primary_id: str, duplicate_ids: list[str], actor_id: str | None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Connection, Executable, Insert, Update, and_, desc, func, or_, select, update
+from sqlalchemy import Connection, Executable, Insert, Update, and_, bindparam, desc, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub.clock import Clock
@@ -55,6 +55,16 @@ def _message_created(msg: dict[str, Any], user_id: str | None, queue_id: str | N
                      assignee_id: str | None) -> Event:
     return Event(EventType.MESSAGE_CREATED, msg["created_at"], conversation_id=msg["conversation_id"],
                  user_id=user_id, queue_id=queue_id, data={"message": msg, "assignee_id": assignee_id})
+
+
+_CONTACTS_BY_ID = select(t.contacts).where(t.contacts.c.id.in_(bindparam("ids", expanding=True)))
+_LATEST = (select(t.messages.c.conversation_id, func.max(t.messages.c.created_at).label("at"))
+           .where(t.messages.c.conversation_id.in_(bindparam("ids", expanding=True)),
+                  t.messages.c.kind != "note")
+           .group_by(t.messages.c.conversation_id).subquery())
+#: each conversation's latest message that is not a note
+_LATEST_MESSAGES = select(t.messages).join(_LATEST, and_(
+    t.messages.c.conversation_id == _LATEST.c.conversation_id, t.messages.c.created_at == _LATEST.c.at))
 
 
 class ConversationService:
@@ -115,9 +125,15 @@ class ConversationService:
         return row
 
     async def row(self, cid: str, tx: Tx | None = None) -> Any:
-        """The conversation's row (NotFound if there is none); inside ``tx`` when given."""
-        async with self.db.read(tx) as conn:
-            return await self._row(conn, cid)
+        """The conversation's row (NotFound if there is none); inside ``tx`` when given, else in
+        one hop (``Database.read_sync``)."""
+        if tx is not None:
+            return await self._row(tx.conn, cid)
+        row = await self.db.read_sync(lambda conn: conn.execute(
+            select(t.conversations).where(t.conversations.c.id == cid)).first())
+        if row is None:
+            raise NotFound(f"conversation {cid} does not exist")
+        return row
 
     async def rows(self, ids: Sequence[str], tx: Tx | None = None) -> dict[str, Any]:
         """Conversation rows by id (ids that do not exist are left out)."""
@@ -192,24 +208,26 @@ class ConversationService:
     async def _summaries(self, conn: Any, rows: Sequence[Any]) -> list[dict[str, Any]]:
         if not rows:
             return []
+        return await conn.run_sync(self._summaries_sync, rows)
+
+    def _summaries_sync(self, conn: Connection, rows: Sequence[Any]) -> list[dict[str, Any]]:
+        """Inbox summaries of ``rows``: their contacts and latest messages (prepared statements:
+        the desk builds one per conversation event)."""
+        if not rows:
+            return []
         contact_ids = {r.contact_id for r in rows if r.contact_id}
         contacts = {}
         if contact_ids:
-            crow = (await conn.execute(select(t.contacts).where(t.contacts.c.id.in_(contact_ids)))).all()
+            crow = conn.execute(_CONTACTS_BY_ID, {"ids": list(contact_ids)}).all()
             contacts = {c.id: contact_public(c) for c in crow}
-        ids = [r.id for r in rows]
-        m = t.messages.c
-        latest = (select(m.conversation_id, func.max(m.created_at).label("at"))
-                  .where(m.conversation_id.in_(ids), m.kind != "note")
-                  .group_by(m.conversation_id).subquery())
-        lrows = (await conn.execute(select(t.messages).join(latest, and_(
-            m.conversation_id == latest.c.conversation_id, m.created_at == latest.c.at)))).all()
+        lrows = conn.execute(_LATEST_MESSAGES, {"ids": [r.id for r in rows]}).all()
         last = {r.conversation_id: r for r in lrows}
         return [self.summary(r, contacts.get(r.contact_id), last.get(r.id)) for r in rows]
 
     async def inbox_rows(self, rows: list[Any]) -> list[dict[str, Any]]:
-        async with self.db.read() as conn:
-            return await self._summaries(conn, rows)
+        if not rows:
+            return []
+        return await self.db.read_sync(lambda conn: self._summaries_sync(conn, rows))
 
     async def customer_conversation(self, token: str | None) -> Any | None:
         """The conversation a customer access token (the widget's) belongs to, if any."""
@@ -333,8 +351,13 @@ class ConversationService:
                    meta: dict[str, Any] | None = None, widget_token_hash: str | None = None,
                    status: str = "queued", priority: int = 0,
                    attachment_ids: list[str] | None = None,
-                   conversation_id: str | None = None, extra_rows: ExtraRows | None = None) -> Any:
+                   conversation_id: str | None = None, extra_rows: ExtraRows | None = None,
+                   attachment_rows: Sequence[Executable] = ()) -> Any:
         """Create a conversation for an inbound contact, finding or creating its contact.
+
+        ``attachment_rows``: the inserts of attachments whose files a channel has just written
+        (``AttachmentStore.write_file``), stored in this transaction before the first message
+        links them (their ids are in ``attachment_ids``).
 
         ``extra_rows``: a channel's own rows, inserted in the same transaction as the first message
         (see ``ExtraRows``; not called without a first message); a unique-key conflict among them
@@ -356,65 +379,91 @@ class ConversationService:
             meta["contact_created"] = True
         cid = conversation_id or new_id()
         now = self.clock.now()
-        async with self.db.tx() as tx:
+
+        # one unit of work, one hop to the writer: contact, conversation, first message, the
+        # channel's rows, and the stored conversation read back
+        def work(conn: Connection, emit: Callable[[Event], None]) -> Any:
+            nonlocal contact
             if new_contact is not None:
-                contact = await self.contacts.insert(tx, new_contact)
+                contact, insert_contact, ev = self.contacts.insertion(new_contact)
+                conn.execute(insert_contact)
+                emit(ev)
             assert contact is not None
-            await tx.conn.execute(t.conversations.insert().values(
+            conn.execute(t.conversations.insert().values(
                 id=cid, channel=channel, direction="in", status=status,
                 contact_id=contact["id"], queue_id=queue_id,
                 priority=priority + (10 if contact["vip"] else 0),
                 subject=subject, widget_token_hash=widget_token_hash, created_at=now,
                 updated_at=now, enqueued_at=now if status == "queued" else None, meta=meta))
-            tx.emit(Event(EventType.CONVERSATION_CREATED, now, conversation_id=cid,
-                          queue_id=queue_id, data={"channel": channel,
-                                                   "contact_id": contact["id"], "status": status}))
+            emit(Event(EventType.CONVERSATION_CREATED, now, conversation_id=cid,
+                       queue_id=queue_id, data={"channel": channel,
+                                                "contact_id": contact["id"], "status": status}))
+            for insert_attachment in attachment_rows:
+                conn.execute(insert_attachment)
             if first_message or attachment_ids:
-                msg = await self.insert_message(
-                    tx, cid, kind="message", sender="customer", sender_name=contact["name"],
+                msg = self._insert_message(
+                    conn, emit, cid, kind="message", sender="customer", sender_name=contact["name"],
                     body=first_message or "", queue_id=queue_id, assignee_id=None,
                     attachment_ids=attachment_ids)
                 for stmt in extra_rows(msg["id"]) if extra_rows is not None else ():
-                    await tx.conn.execute(stmt)
-        return await self.row(cid)
+                    conn.execute(stmt)
+            return conn.execute(select(t.conversations).where(t.conversations.c.id == cid)).one()
+
+        return await self.db.write(work)
 
     async def insert_message(self, tx: Tx, cid: str, *, kind: str, sender: str, body: str,
                               sender_name: str | None, queue_id: str | None,
                               assignee_id: str | None, user_id: str | None = None,
                               client_id: str | None = None,
                               attachment_ids: list[str] | None = None) -> dict[str, Any]:
+        """A message in the caller's transaction (with its ``message.created`` event)."""
+        def work(conn: Connection) -> dict[str, Any]:
+            return self._insert_message(conn, tx.emit, cid, kind=kind, sender=sender, body=body,
+                                        sender_name=sender_name, queue_id=queue_id,
+                                        assignee_id=assignee_id, user_id=user_id,
+                                        client_id=client_id, attachment_ids=attachment_ids)
+        return await tx.conn.run_sync(work)
+
+    def _insert_message(self, conn: Connection, emit: Callable[[Event], None], cid: str, *,
+                        kind: str, sender: str, body: str, sender_name: str | None,
+                        queue_id: str | None, assignee_id: str | None, user_id: str | None = None,
+                        client_id: str | None = None,
+                        attachment_ids: list[str] | None = None) -> dict[str, Any]:
+        """``insert_message``'s statements on a synchronous connection (``Database.write``)."""
         mid = new_id()
         now = self.clock.now()
-        await tx.conn.execute(_message_insert(mid, cid, kind, sender, user_id, sender_name, body, client_id, now))
+        conn.execute(_message_insert(mid, cid, kind, sender, user_id, sender_name, body, client_id, now))
         atts: list[dict[str, Any]] = []
         if attachment_ids:
             a = t.attachments.c
-            rows = (await tx.conn.execute(select(t.attachments).where(
+            rows = conn.execute(select(t.attachments).where(
                 a.id.in_(attachment_ids), a.message_id.is_(None),
-                or_(a.conversation_id == cid, a.conversation_id.is_(None))))).all()
+                or_(a.conversation_id == cid, a.conversation_id.is_(None)))).all()
             if len(rows) != len(set(attachment_ids)):
                 raise ValidationFailed("unknown or already used attachment id")
-            await tx.conn.execute(update(t.attachments).where(a.id.in_(attachment_ids))
-                                  .values(message_id=mid, conversation_id=cid))
+            conn.execute(update(t.attachments).where(a.id.in_(attachment_ids))
+                         .values(message_id=mid, conversation_id=cid))
             atts = [attachment_public(r) for r in rows]
-        await tx.conn.execute(_touch(cid, now))
+        conn.execute(_touch(cid, now))
         msg = {"id": mid, "conversation_id": cid, "kind": kind, "sender": sender,
                "sender_name": sender_name, "body": body, "client_id": client_id,
                "attachments": atts, "created_at": now}
-        tx.emit(_message_created(msg, user_id, queue_id, assignee_id))
+        emit(_message_created(msg, user_id, queue_id, assignee_id))
         return msg
 
     async def add_message(self, cid: str, *, sender: str, body: str, kind: str = "message",
                           user: User | None = None, client_id: str | None = None,
                           attachment_ids: list[str] | None = None,
                           sender_name: str | None = None,
-                          extra_rows: ExtraRows | None = None) -> dict[str, Any]:
+                          extra_rows: ExtraRows | None = None,
+                          attachment_rows: Sequence[Executable] = ()) -> dict[str, Any]:
         """Add a message to an open conversation (a note also to a closed one).
 
         ``extra_rows``: a channel's own rows, inserted in the message's transaction (see
-        ``ExtraRows``). A repeated ``client_id`` is answered with the stored message; any other
-        unique-key conflict (one of the channel's rows) raises the ``IntegrityError`` for the
-        channel to interpret."""
+        ``ExtraRows``). ``attachment_rows``: as for ``open``, attachments inserted in the
+        message's transaction before it links them. A repeated ``client_id`` is answered with the
+        stored message; any other unique-key conflict (one of the channel's rows) raises the
+        ``IntegrityError`` for the channel to interpret."""
         body = (body or "").strip()
         if not body and not attachment_ids:
             raise ValidationFailed("message is empty")
@@ -429,8 +478,7 @@ class ConversationService:
         query = select(c.status, c.queue_id, c.assignee_id, t.contacts.c.name.label("contact_name"),
                        ).select_from(t.conversations.outerjoin(
                            t.contacts, t.contacts.c.id == c.contact_id)).where(c.id == cid)
-        async with self.db.read() as conn:
-            row = (await conn.execute(query)).first()
+        row = await self.db.read_sync(lambda conn: conn.execute(query).first())
         if row is None:
             raise NotFound(f"conversation {cid} does not exist")
         if row.status in ("closed", "abandoned") and kind != "note":
@@ -456,14 +504,19 @@ class ConversationService:
 
                 await self.db.write(work)
                 return msg
-            async with self.db.tx() as tx:
-                msg = await self.insert_message(
-                    tx, cid, kind=kind, sender=sender, body=body, sender_name=name,
+
+            def work_with_files(conn: Connection, emit: Callable[[Event], None]) -> dict[str, Any]:
+                for insert_attachment in attachment_rows:
+                    conn.execute(insert_attachment)
+                new = self._insert_message(
+                    conn, emit, cid, kind=kind, sender=sender, body=body, sender_name=name,
                     queue_id=row.queue_id, assignee_id=row.assignee_id, user_id=user_id,
                     client_id=client_id, attachment_ids=attachment_ids)
-                for stmt in extra_rows(msg["id"]) if extra_rows is not None else ():
-                    await tx.conn.execute(stmt)
-                return msg
+                for stmt in extra_rows(new["id"]) if extra_rows is not None else ():
+                    conn.execute(stmt)
+                return new
+
+            return await self.db.write(work_with_files)
         except IntegrityError:
             if not client_id:
                 raise
@@ -535,13 +588,18 @@ class ConversationService:
 
     async def discard_unlinked_attachments(self, attachment_ids: list[str]) -> list[str]:
         """Delete attachment rows that never became part of a message (a channel's ingestion
-        failed half-way); returns the ids deleted so the caller can remove the files."""
+        failed half-way); returns the ids whose files the caller can remove: those deleted and
+        those with no row at all (written by ``AttachmentStore.write_file``, never committed)."""
         if not attachment_ids:
             return []
         a = t.attachments.c
-        async with self.db.tx() as tx:
-            ids = list((await tx.conn.execute(select(a.id).where(
-                a.id.in_(attachment_ids), a.message_id.is_(None)))).scalars())
-            if ids:
-                await tx.conn.execute(t.attachments.delete().where(a.id.in_(ids)))
-        return ids
+
+        def work(conn: Connection, _emit: Callable[[Event], None]) -> list[str]:
+            rows = conn.execute(select(a.id, a.message_id).where(a.id.in_(attachment_ids))).all()
+            unlinked = [r.id for r in rows if r.message_id is None]
+            if unlinked:
+                conn.execute(t.attachments.delete().where(a.id.in_(unlinked)))
+            linked = {r.id for r in rows if r.message_id is not None}
+            return [aid for aid in attachment_ids if aid not in linked]
+
+        return await self.db.write(work)

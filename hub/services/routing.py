@@ -195,28 +195,32 @@ class RoutingService:
         return decisions
 
     async def enqueue(self, row: Any) -> None:
-        contact = None
-        if row.contact_id:
-            async with self.db.read() as conn:
-                contact = (await conn.execute(select(t.contacts).where(
-                    t.contacts.c.id == row.contact_id))).first()
         meta = dict(row.meta)
-        if contact is not None:
-            meta["vip"] = bool(contact.vip)
-            meta["owner_agent_id"] = contact.owner_agent_id
-            async with self.db.read() as conn:
-                last = (await conn.execute(select(t.conversations.c.last_agent_id).where(
-                    t.conversations.c.contact_id == row.contact_id, t.conversations.c.id != row.id,
-                    t.conversations.c.last_agent_id.is_not(None))
-                    .order_by(t.conversations.c.created_at.desc()).limit(1))).scalar()
-            meta["last_agent_id"] = last
-        async with self.db.tx() as tx:
-            await tx.conn.execute(update(t.conversations).where(t.conversations.c.id == row.id)
-                                  .values(meta=meta))
-            tx.emit(Event(EventType.CONVERSATION_QUEUED, self.clock.now(), conversation_id=row.id,
-                          queue_id=row.queue_id, data={"channel": row.channel,
-                                                       "priority": row.priority}))
-        row = await self.conversations.row(row.id)
+        if row.contact_id:
+            c = t.conversations.c
+
+            def read(conn: Connection) -> tuple[Any, Any]:  # both reads in one hop
+                contact = conn.execute(select(t.contacts.c.vip, t.contacts.c.owner_agent_id)
+                                       .where(t.contacts.c.id == row.contact_id)).first()
+                last = None if contact is None else conn.execute(select(c.last_agent_id).where(
+                    c.contact_id == row.contact_id, c.id != row.id, c.last_agent_id.is_not(None))
+                    .order_by(c.created_at.desc()).limit(1)).scalar()
+                return contact, last
+
+            contact, last = await self.db.read_sync(read)
+            if contact is not None:
+                meta["vip"] = bool(contact.vip)
+                meta["owner_agent_id"] = contact.owner_agent_id
+                meta["last_agent_id"] = last
+        cid, now = row.id, self.clock.now()
+
+        def work(conn: Connection, emit: Callable[[Event], None]) -> Any:
+            conn.execute(update(t.conversations).where(t.conversations.c.id == cid).values(meta=meta))
+            emit(Event(EventType.CONVERSATION_QUEUED, now, conversation_id=cid,
+                       queue_id=row.queue_id, data={"channel": row.channel, "priority": row.priority}))
+            return conn.execute(select(t.conversations).where(t.conversations.c.id == cid)).one()
+
+        row = await self.db.write(work)  # one hop; the stored row read back in it
         await self._run(self.engine.enqueue, self._request(row), self.clock.now())
 
     async def set_agent_state(self, user_id: str, state: str, reason: str | None = None,
