@@ -34,7 +34,7 @@ from hub.db.engine import make_engine, migrate
 from hub.db.uow import Database
 from hub.events import EventBus
 from hub.ports import Ports, start_order
-from hub.realtime import DeskNamespace
+from hub.realtime import DeskNamespace, DeskPushes
 from hub.services.attachments import AttachmentStore
 from hub.services.auth import AuthService
 from hub.services.contacts import ContactService
@@ -64,6 +64,8 @@ class Services:
     wallboard: WallboardService
     eventlog: EventLog
     sio: socketio.AsyncServer
+    # live pushes to the desks (hub/realtime.py): components push through it, not sio
+    push: DeskPushes
     # what the components offer each other (hub/ports.py); each None while not running
     ports: Ports = field(default_factory=Ports)
     # the durable scheduler (hub/services/scheduler.py); always set by build_services
@@ -133,7 +135,7 @@ async def build_services(settings: Settings, sio: socketio.AsyncServer,
                           max_attempts=settings.scheduler_max_attempts,
                           retry_base_s=settings.scheduler_retry_base_s)
     return Services(settings, clock, db, bus, auth, directory, contacts, conversations, routing,
-                    attachments, wallboard, EventLog(db), sio, scheduler=scheduler,
+                    attachments, wallboard, EventLog(db), sio, DeskPushes(sio), scheduler=scheduler,
                     kv=KeyValueStore(db))
 
 

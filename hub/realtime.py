@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable
 from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,53 @@ from hub.events import Event, EventType
 
 if TYPE_CHECKING:
     from hub.app import Services
+
+
+
+# --- pushes to the desks ----------------------------------------------------------------------
+# Live pushes to the agents' desks (the ``/desk`` namespace): the one way a component tells a
+# desk something (``services.push``). A push names its audience by who should see it (a user,
+# the supervisors, whoever handles a conversation), never by room: the rooms, and who joins which,
+# are the rules of ``DeskNamespace.on_connect`` (a user's own room, the rooms of their queues,
+# ``supervisors`` with the ``supervise`` or ``wallboard`` permission).
+DESK = "/desk"
+SUPERVISORS = "supervisors"
+
+
+def user_room(user_id: str) -> str:
+    return f"user:{user_id}"
+
+
+def queue_room(queue_id: str) -> str:
+    return f"queue:{queue_id}"
+
+
+class DeskPushes:
+    def __init__(self, sio: socketio.AsyncServer) -> None:
+        self._sio = sio
+
+    async def to_user(self, user_id: str, event: str, data: Any) -> None:
+        """The user's own desks (every tab they have open)."""
+        await self._sio.emit(event, data, to=user_room(user_id), namespace=DESK)
+
+    async def to_supervisors(self, event: str, data: Any, *, also: Iterable[str | None] = ()) -> None:
+        """Supervisors, and the users in ``also`` (e.g. who started a bulk job)."""
+        rooms = [SUPERVISORS, *(user_room(u) for u in dict.fromkeys(also) if u)]
+        await self._sio.emit(event, data, to=rooms, namespace=DESK)
+
+    async def about_conversation(self, event: str, data: Any, *, assignee_id: str | None,
+                                 queue_id: str | None = None, also: Iterable[str | None] = ()) -> None:
+        """Who may see a conversation: supervisors, its assignee, the members of its queue (when
+        ``queue_id`` is given) and the users in ``also``."""
+        rooms = [SUPERVISORS, *(user_room(u) for u in dict.fromkeys([assignee_id, *also]) if u)]
+        if queue_id:
+            rooms.append(queue_room(queue_id))
+        await self._sio.emit(event, data, to=rooms, namespace=DESK)
+
+    def has_desk(self, user_id: str) -> bool:
+        """Whether the user has a desk connected to this process."""
+        participants = self._sio.manager.get_participants(DESK, user_room(user_id))
+        return next(iter(participants), None) is not None
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +102,11 @@ class DeskNamespace(socketio.AsyncNamespace):
         if user is None:
             raise socketio.exceptions.ConnectionRefusedError("not_authenticated")
         await self.save_session(sid, {"user_id": user.id})
-        await self.enter_room(sid, f"user:{user.id}")
+        await self.enter_room(sid, user_room(user.id))
         if "wallboard" in user.permissions or "supervise" in user.permissions:
-            await self.enter_room(sid, "supervisors")
+            await self.enter_room(sid, SUPERVISORS)
         for qid in self.s.conversations.user_queue_ids(user):
-            await self.enter_room(sid, f"queue:{qid}")
+            await self.enter_room(sid, queue_room(qid))
         if user.is_agent:
             await self.emit("agent_state", {"agent_id": user.id, **self.s.routing.agent_state(user.id)},
                             to=sid)
@@ -96,40 +144,40 @@ class DeskNamespace(socketio.AsyncNamespace):
         t = ev.type
         if t is EventType.MESSAGE_CREATED:
             msg = ev.data["message"]
-            rooms = ["supervisors"]
+            rooms = [SUPERVISORS]
             if ev.data.get("assignee_id"):
-                rooms.append(f"user:{ev.data['assignee_id']}")
+                rooms.append(user_room(ev.data['assignee_id']))
             self._push("message", msg, rooms)
         elif t is EventType.TYPING:
             if ev.data.get("sender") == "customer":
                 row = await self.s.conversations.row(ev.conversation_id)  # type: ignore[arg-type]  # typing: in a conversation
                 if row.assignee_id:
                     await self.emit("typing", {"conversation_id": ev.conversation_id,
-                                               "sender": "customer"}, to=f"user:{row.assignee_id}")
+                                               "sender": "customer"}, to=user_room(row.assignee_id))
         elif t is EventType.CONVERSATION_OFFERED:
             await self._emit_offer(ev.conversation_id, ev.data["expires_at"],  # type: ignore[arg-type]  # offers name it
-                                   f"user:{ev.user_id}")
+                                   user_room(str(ev.user_id)))
         elif t is EventType.AGENT_STATE_CHANGED:
             await self.emit("agent_state", {"agent_id": ev.user_id,
                                             **self.s.routing.agent_state(ev.user_id)},  # type: ignore[arg-type]  # names the agent
-                            to=f"user:{ev.user_id}")
+                            to=user_room(str(ev.user_id)))
         if t is EventType.CONVERSATION_OFFER_REVOKED:
             await self.emit("offer_revoked", {"conversation_id": ev.conversation_id,
-                                              "reason": ev.data.get("reason")}, to=f"user:{ev.user_id}")
+                                              "reason": ev.data.get("reason")}, to=user_room(str(ev.user_id)))
         if t in CONVERSATION_EVENTS and ev.conversation_id:
             row = await self.s.conversations.row(ev.conversation_id)
             summary = (await self.s.conversations.inbox_rows([row]))[0]
-            conv_rooms = {"supervisors"}
+            conv_rooms = {SUPERVISORS}
             if row.queue_id:
-                conv_rooms.add(f"queue:{row.queue_id}")
+                conv_rooms.add(queue_room(row.queue_id))
             for uid in (row.assignee_id, ev.user_id, ev.data.get("from_agent_id"),
                         ev.data.get("assignee_id")):
                 if uid:
-                    conv_rooms.add(f"user:{uid}")
+                    conv_rooms.add(user_room(uid))
             await self.emit("conversation", summary, to=sorted(conv_rooms))
             if t is EventType.CONVERSATION_ASSIGNED:
                 pop = await self.s.conversations.screen_pop(ev.conversation_id)
-                await self.emit("screen_pop", pop, to=f"user:{ev.user_id}")
+                await self.emit("screen_pop", pop, to=user_room(str(ev.user_id)))
         if t in WALLBOARD_EVENTS:
             self._schedule_wallboard()
 
@@ -150,7 +198,7 @@ class DeskNamespace(socketio.AsyncNamespace):
         while self._wallboard_dirty:
             self._wallboard_dirty = False
             try:
-                await self.emit("wallboard", await self.s.wallboard.snapshot(), to="supervisors")
+                await self.emit("wallboard", await self.s.wallboard.snapshot(), to=SUPERVISORS)
             except Exception:  # noqa: BLE001
                 log.exception("wallboard push failed")
             await asyncio.sleep(self.s.settings.wallboard_interval_s)

@@ -477,3 +477,32 @@ def test_heavy_libraries_only_in_their_adapter() -> None:
     bad = [imp for imp in imports() for lib, owners in CONFINED_LIBRARIES.items()
            if in_package(imp.source, lib) and not in_package(imp.importer, *owners)]
     assert not bad, report("Heavy optional libraries imported outside their adapter:", bad)
+
+
+# --- pushes to the desks ---------------------------------------------------------------------------
+
+# Components push to the agents' desks through ``services.push`` (hub/realtime.py ``DeskPushes``), which
+# names an audience, never a room or a namespace. A component's own Socket.IO namespace (the web
+# chat's ``/widget``) is its business. These still emit by hand (the list may only shrink):
+KNOWN_PUSH_DEBT = {
+    "assist/service.py": "assist suggestions to the agent's desk",
+    "assist/bot.py": "the bot's hand-over status into the web chat's /widget namespace",
+}
+
+
+def _hand_emits() -> dict[str, list[int]]:
+    found: dict[str, list[int]] = defaultdict(list)
+    for package in COMPONENTS:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if "sio.emit(" in line or 'namespace="/desk"' in line or ".get_participants(" in line:
+                    found[path.relative_to(ROOT).as_posix()].append(number)
+    return dict(found)
+
+
+def test_components_push_to_desks_through_services_push() -> None:
+    emits = _hand_emits()
+    bad = {path: lines for path, lines in emits.items() if path not in KNOWN_PUSH_DEBT}
+    assert not bad, f"push through services.push (hub/realtime.py DeskPushes), not sio.emit: {bad}"
+    gone = sorted(set(KNOWN_PUSH_DEBT) - set(emits))
+    assert not gone, f"no longer emitting by hand: remove from KNOWN_PUSH_DEBT and docs/ARCHITECTURE.md: {gone}"

@@ -76,8 +76,8 @@ class Notifier:
     async def on_event(self, ev: Event) -> None:
         if ev.type is EventType.NOTIFICATION_CREATED and ev.user_id:
             n = ev.data["notification"]
-            await self.s.sio.emit("notification", {**n, "unread": await self.unread_count(ev.user_id)},
-                                  to=f"user:{ev.user_id}", namespace="/desk")
+            await self.s.push.to_user(ev.user_id, "notification",
+                                      {**n, "unread": await self.unread_count(ev.user_id)})
 
     async def unread_count(self, user_id: str) -> int:
         n = w.notifications.c

@@ -191,7 +191,4 @@ class EmailChannel:
         self._services = None
 
     async def _emit_bulk(self, job: dict[str, Any]) -> None:
-        rooms = ["supervisors"]
-        if job.get("created_by"):
-            rooms.append(f"user:{job['created_by']}")
-        await self.services.sio.emit("email_bulk", job, to=rooms, namespace="/desk")
+        await self.services.push.to_supervisors("email_bulk", job, also=[job.get("created_by")])

@@ -221,20 +221,16 @@ class FaxChannel:
 
     # --- live updates -------------------------------------------------------------------------
     async def _emit_bulk(self, info: dict[str, Any]) -> None:
-        rooms = ["supervisors"] + ([f"user:{info['created_by']}"] if info.get("created_by") else [])
-        await self.services.sio.emit("fax_bulk", info, to=rooms, namespace="/desk")
+        await self.services.push.to_supervisors("fax_bulk", info, also=[info.get("created_by")])
 
     async def _emit_fax(self, row: Any) -> None:
-        rooms = ["supervisors"]
+        data = {"fax_id": row.id, "conversation_id": row.conversation_id, "ocr_status": row.ocr_status}
         if row.conversation_id:
             conv = await self.services.conversations.row(row.conversation_id)
-            if conv.assignee_id:
-                rooms.append(f"user:{conv.assignee_id}")
-            if conv.queue_id:
-                rooms.append(f"queue:{conv.queue_id}")
-        await self.services.sio.emit("fax_updated", {"fax_id": row.id, "conversation_id": row.conversation_id,
-                                                     "ocr_status": row.ocr_status},
-                                     to=rooms, namespace="/desk")
+            await self.services.push.about_conversation("fax_updated", data, assignee_id=conv.assignee_id,
+                                                        queue_id=conv.queue_id)
+        else:
+            await self.services.push.to_supervisors("fax_updated", data)
 
     # --- HTTP -----------------------------------------------------------------------------------
     async def _signed_body(self, request: Request) -> bytes:

@@ -211,7 +211,6 @@ class SmsChannel(GatewaySink):
         conv_rows = [r for r in rows if r.conversation_id]
         if not conv_rows:
             return
-        sio = self.services.sio
         assignees: dict[str, str | None] = {}
         for r in conv_rows:
             if r.conversation_id not in assignees:
@@ -220,18 +219,13 @@ class SmsChannel(GatewaySink):
                         await self.services.conversations.row(r.conversation_id)).assignee_id
                 except NotFound:
                     assignees[r.conversation_id] = None
-            rooms = ["supervisors"]
-            if assignees[r.conversation_id]:
-                rooms.append(f"user:{assignees[r.conversation_id]}")
-            await sio.emit("sms_status", {"sms_id": r.id, "conversation_id": r.conversation_id,
-                                          "message_id": r.message_id, "status": r.status,
-                                          "error": r.error}, to=rooms, namespace="/desk")
+            await self.services.push.about_conversation(
+                "sms_status", {"sms_id": r.id, "conversation_id": r.conversation_id,
+                               "message_id": r.message_id, "status": r.status, "error": r.error},
+                assignee_id=assignees[r.conversation_id])
 
     async def _emit_bulk(self, job: dict[str, Any]) -> None:
-        rooms = ["supervisors"]
-        if job.get("created_by"):
-            rooms.append(f"user:{job['created_by']}")
-        await self.services.sio.emit("sms_bulk", job, to=rooms, namespace="/desk")
+        await self.services.push.to_supervisors("sms_bulk", job, also=[job.get("created_by")])
 
     async def _final_failures(self, rows: list[Any]) -> None:
         assert self.svc is not None

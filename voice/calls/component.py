@@ -65,7 +65,6 @@ class VoiceComponent:
         self.calls: CallService | None = None
         self.registrar: Registrar | None = None
         self.engine: MediaEngine | None = None
-        self.sio: socketio.AsyncServer | None = None
         self.transcripts: CallTranscripts | None = None  # live call transcription (VOICE-6)
         self.voicemail: VoicemailService | None = None  # voicemail messages (VOICE-8)
         self.callbacks: CallbackService | None = None  # callback requests and their dialling
@@ -86,7 +85,6 @@ class VoiceComponent:
 
     def register(self, api: Api, sio: socketio.AsyncServer) -> None:
         comp = self
-        self.sio = sio
         register_transcript_api(api, lambda: comp.services)
         register_callback_api(api, lambda: comp)
         self.recordings.register(api)
@@ -161,7 +159,7 @@ class VoiceComponent:
         except ValueError as err:
             raise ConfigError(str(err)) from err
         self.calls.recording_policy = self.recordings.policy
-        self.transcripts = self.calls.transcripts = CallTranscripts(services, self.sio)
+        self.transcripts = self.calls.transcripts = CallTranscripts(services)
         await self.transcripts.start()  # loads the ASR model once when voice_transcribe is on
         self.voicemail = self.calls.voicemail = VoicemailService(services, self.calls)
         self.callbacks = self.calls.callbacks = CallbackService(services, self.calls)

@@ -47,7 +47,6 @@ from voice.calls.transcript_tables import transcript_segments as t_segments
 
 if TYPE_CHECKING:
     import numpy as np
-    import socketio
 
     from hub.app import Services
     from voice.asr.stream import Transcriber, TranscriptionStream
@@ -95,10 +94,9 @@ class LegTranscript:
 
 
 class CallTranscripts:
-    def __init__(self, services: Services, sio: socketio.AsyncServer | None) -> None:
+    def __init__(self, services: Services) -> None:
         self.services = services
         self.settings = services.settings
-        self.sio = sio
         self.transcriber: Transcriber | None = None
         self.model_path: str | None = None
         self.error: str | None = None
@@ -303,13 +301,6 @@ class CallTranscripts:
                 log.error("call %s: transcription of the %s leg stopped: %s", call.id, lt.leg.value,
                           stream.error)
 
-    def _rooms(self, lt: LegTranscript) -> list[str]:
-        rooms = ["supervisors"]
-        for uid in {lt.call.agent_id, lt.agent_id}:
-            if uid:
-                rooms.append(f"user:{uid}")
-        return rooms
-
     @staticmethod
     def _clock_at(lt: LegTranscript, stream_s: float) -> float:
         """The hub clock when the sample at ``stream_s`` (stream seconds) was received."""
@@ -325,8 +316,8 @@ class CallTranscripts:
         return round(self._clock_at(lt, stream_s) - origin, 3)
 
     async def _emit(self, lt: LegTranscript, payload: dict[str, Any]) -> None:
-        if self.sio is not None:
-            await self.sio.emit("transcript", payload, to=self._rooms(lt), namespace="/desk")
+        await self.services.push.about_conversation("transcript", payload, assignee_id=lt.call.agent_id,
+                                                    also=[lt.agent_id])
 
     async def _partial(self, lt: LegTranscript, result: Partial) -> None:
         lt.partials += 1

@@ -111,13 +111,12 @@ class SoftphoneService:
                     await self._end_monitor(mon, "call_ended")
 
     async def notify(self, user_id: str, event: str, data: dict[str, Any]) -> None:
-        await self.services.sio.emit(event, data, to=f"user:{user_id}", namespace="/desk")
+        await self.services.push.to_user(user_id, event, data)
 
     # -- presence ---------------------------------------------------------------------------------
 
     def _has_desk_socket(self, user_id: str) -> bool:
-        participants = self.services.sio.manager.get_participants("/desk", f"user:{user_id}")
-        return next(iter(participants), None) is not None
+        return self.services.push.has_desk(user_id)
 
     def online(self, agent_id: str) -> bool:
         until = self.registered.get(agent_id)
