@@ -36,16 +36,17 @@ from voice.calls.call import Call, CallState
 from voice.calls.consult import ConsultService
 from voice.calls.endpoints import ALLOW, AgentEndpoint, RingResult, SipPhoneEndpoint
 from voice.calls.legs import SipLeg
-from voice.calls.outbound import Trunk, TrunkEndpoint, TrunkError
+from voice.calls.outbound import Trunk
 from voice.calls.recordings import RecordingPolicy
 from voice.calls.registrar import Registrar
 from voice.calls.sipcore import SipCore
+from voice.calls.transfers import BlindTransfers
 from voice.media.engine import MediaEngine
 from voice.media.prompts import PromptCache
 from voice.media.recorder import CallRecorder
 from voice.sip.dialog import Dialog
 from voice.sip.errors import DialogError, NoCommonCodec, SipError
-from voice.sip.message import NameAddr, SipRequest, SipResponse, new_tag
+from voice.sip.message import SipRequest, SipResponse, new_tag
 from voice.sip.transaction import Address, TransactionKey
 
 if TYPE_CHECKING:
@@ -93,6 +94,7 @@ class CallService:
         self.callbacks: CallbackService | None = None  # set by the component (voice/calls/callback.py)
         self.recording_policy = RecordingPolicy(self.settings.voice_recording)  # per queue (recordings.py)
         self.consults = ConsultService(self)  # consulted transfer and conference (voice/calls/consult.py)
+        self.transfers = BlindTransfers(self)  # REFER from the desk phone (voice/calls/transfers.py)
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -444,7 +446,7 @@ class CallService:
         elif method == "INFO":
             self._info(call, request, transport, role)
         elif method == "REFER":
-            self._refer(call, leg, role, request, transport)
+            self.transfers.on_refer(call, leg, role, request, transport)
         elif method == "OPTIONS":
             self.respond(request, 200, transport, headers=[("Allow", ALLOW)])
         elif method == "NOTIFY":
@@ -498,163 +500,6 @@ class CallService:
         log.debug("call %s: DTMF %s", call.id, digit)
         if call.ivr is not None:
             call.ivr.dtmf(digit)
-
-    # -- REFER (blind transfer) -------------------------------------------------------------------
-
-    def _refer(self, call: Call, leg: SipLeg, role: str, request: SipRequest, transport: str) -> None:
-        try:
-            target = NameAddr.parse(request.require("Refer-To"))
-        except SipError as err:
-            self.respond(request, 400, transport, f"Bad Request ({err})"[:120])
-            return
-        if role != "agent" or call.agent_id is None or target.uri is None:
-            self.respond(request, 403, transport, "Forbidden (only the agent's leg may transfer)")
-            return
-        replaces = self.consults.replaces_of(request.require("Refer-To"))
-        if replaces is not None:  # attended transfer of a consultation (voice/calls/consult.py)
-            self.consults.refer_replaces(call, leg, request, transport, replaces)
-            return
-        user = target.uri.user or ""
-        queues = self.services.conversations.queue_names
-        kind: str
-        dest: str
-        if user in queues:
-            kind, dest = "queue", user
-        elif user.startswith("queue-") and user[6:] in queues:
-            kind, dest = "queue", user[6:]
-        else:
-            acc = self.registrar.accounts.get(user)
-            if acc is not None and acc.user_id:
-                kind, dest = "agent", acc.user_id
-            elif self.trunk is not None and self.trunk.dialable(user):
-                kind, dest = "external", user
-            else:
-                self.respond(request, 404, transport, "Not Found (no queue or agent with that name)")
-                return
-        self.respond(request, 202, transport)
-        self.spawn(self._do_transfer(call, leg, kind, dest), f"call-{call.id}-refer", call)
-
-    async def _do_transfer(self, call: Call, leg: SipLeg, kind: str, dest: str) -> None:
-        """Blind transfer asked by the agent's phone: the caller goes back to the ACD (music on
-        hold) targeted at a queue or an agent; the agent's leg ends once it has the NOTIFY."""
-        if kind == "external":
-            await self._transfer_external(call, leg, dest)
-            return
-        agent_ep, agent_id = call.agent, call.agent_id
-        assert agent_ep is not None and agent_id is not None and call.conversation_id is not None
-        call.transferring = True
-        call.agent, call.agent_id = None, None
-        call.caller.media.unbridge()
-        if self.transcripts is not None:
-            self.transcripts.leg_stopped(call, "agent")
-        call.state = CallState.QUEUED
-        await self.music_on_hold(call.caller)
-        try:
-            user = await self.services.auth.get_user(agent_id)
-            await self.services.routing.transfer(call.conversation_id, user,
-                                                 queue_id=dest if kind == "queue" else None,
-                                                 agent_id=dest if kind == "agent" else None,
-                                                 note=f"Call transferred from the desk phone to {kind} {dest}")
-        except HubError as err:
-            log.info("call %s: transfer refused: %s", call.id, err)
-            call.transferring = False
-            if not call.ended and agent_ep.media is not None:
-                call.agent, call.agent_id, call.state = agent_ep, agent_id, CallState.BRIDGED
-                call.caller.media.stop_play()
-                call.caller.media.bridge(agent_ep.media)
-            self.notify_refer(leg, "503 Service Unavailable")
-            return
-        call.transferring = False
-        self.notify_refer(leg, "200 OK")
-        await self._release_transferor(leg, agent_ep)
-
-    async def _release_transferor(self, leg: SipLeg, agent_ep: AgentEndpoint) -> None:
-        """After a completed transfer: give the transferor's phone 3 s to hang up by itself (it
-        normally does after the NOTIFY), then end its leg and free its endpoint."""
-        with contextlib.suppress(TimeoutError):  # the transferor normally hangs up itself
-            async with asyncio.timeout(3):
-                while not leg.ended:  # noqa: ASYNC110 - set by the BYE handler
-                    await asyncio.sleep(0.05)
-        if not leg.ended:
-            await agent_ep.hangup()
-        if isinstance(agent_ep, SipPhoneEndpoint):
-            self._agent_legs.pop(agent_ep.call_id, None)
-        if agent_ep.media is not None:
-            agent_ep.media.close()
-
-    async def _transfer_external(self, call: Call, leg: SipLeg, number: str) -> None:
-        """Blind transfer to an external number: the caller hears music while the trunk rings the
-        number; on answer the caller is bridged to it, the agent's leg ends and the conversation
-        is closed for the agent (the call goes on through the hub, recorded, until either side
-        hangs up). If the number does not answer the caller goes back to the agent."""
-        agent_ep, agent_id = call.agent, call.agent_id
-        assert agent_ep is not None and agent_id is not None and self.trunk is not None
-        call.transferring = True
-        call.agent, call.agent_id = None, None  # the transferor's BYE now ends only its own leg
-        call.caller.media.unbridge()
-        await self.music_on_hold(call.caller)
-        result, ep = RingResult.FAILED, None
-        try:
-            target = await self.trunk.target_for(number)
-            ep = TrunkEndpoint(number, self.trunk, target, self.core, self.engine, self.media_address)
-            self._agent_legs[ep.call_id] = (call, ep)
-            result = await ep.ring(self.trunk.caller_id or call.caller_number, call.caller_name,
-                                   self.settings.voice_external_ring_s)
-        except TrunkError as err:
-            log.warning("call %s: transfer to %s: %s", call.id, number, err)
-        call.transferring = False
-        if result is not RingResult.ANSWERED or call.ended:
-            if ep is not None:
-                self._agent_legs.pop(ep.call_id, None)
-                if result is RingResult.ANSWERED:
-                    await ep.hangup()
-            status = {RingResult.DECLINED: "486 Busy Here", RingResult.NO_ANSWER: "480 Temporarily Unavailable"}
-            self.notify_refer(leg, status.get(result, "503 Service Unavailable"))
-            if not call.ended:
-                await self._external_failed(call, leg, agent_ep, agent_id, number)
-            return
-        assert ep is not None and ep.media is not None
-        call.agent, call.agent_id, call.external = ep, agent_id, number
-        call.caller.media.stop_play()
-        call.caller.media.bridge(ep.media)
-        self.stats["external_transfers"] += 1
-        self.notify_refer(leg, "200 OK")
-        await self._release_transferor(leg, agent_ep)
-        await store.update_call(self.services, call.id, agent_id=agent_id)
-        if call.conversation_id is not None and not call.ended:
-            conv = self.services.conversations
-            try:
-                await conv.add_message(call.conversation_id, sender="system", kind="system",
-                                       body=f"Call transferred to the external number {number}.",
-                                       sender_name="Voice")
-                user = await self.services.auth.get_user(agent_id)
-                await conv.close(call.conversation_id, by=user, reason="transferred_external")
-            except HubError as err:
-                log.info("call %s: conversation not closed after the external transfer: %s", call.id, err)
-
-    async def _external_failed(self, call: Call, leg: SipLeg, agent_ep: AgentEndpoint, agent_id: str,
-                               number: str) -> None:
-        """The external number did not answer: back to the agent if its leg is still up (most
-        phones keep the call until the NOTIFY says the transfer failed), else back to the queue."""
-        await asyncio.sleep(0.5)  # a phone that gives up on a failed transfer sends its BYE now
-        if call.ended:
-            return
-        if not leg.ended and agent_ep.media is not None and not agent_ep.media.closed:
-            call.agent, call.agent_id = agent_ep, agent_id
-            call.caller.media.stop_play()
-            call.caller.media.bridge(agent_ep.media)
-            return
-        call.state = CallState.QUEUED
-        if call.conversation_id is None:
-            return
-        try:
-            user = await self.services.auth.get_user(agent_id)
-            await self.services.routing.transfer(
-                call.conversation_id, user, queue_id=call.queue_id,
-                note=f"The external number {number} did not answer; the caller is back in the queue")
-        except HubError as err:
-            log.info("call %s: back to the queue after a failed external transfer: %s", call.id, err)
-            await self.end(call, "external_transfer_failed")
 
     def notify_refer(self, leg: SipLeg, status: str) -> None:
         if leg.dialog is None or leg.ended:
