@@ -270,10 +270,10 @@ class AssistService:
 
     async def _last_customer_text(self, cid: str) -> str | None:
         m = t.messages.c
-        async with self.s.db.read() as conn:
-            return (await conn.execute(select(m.body).where(
-                m.conversation_id == cid, m.sender == "customer", m.kind == "message",
-                m.body != "").order_by(desc(m.created_at), desc(m.id)).limit(1))).scalar()
+        query = select(m.body).where(
+            m.conversation_id == cid, m.sender == "customer", m.kind == "message",
+            m.body != "").order_by(desc(m.created_at), desc(m.id)).limit(1)
+        return await self.s.db.read_sync(lambda conn: conn.execute(query).scalar())
 
     async def _query_text(self, cid: str, text: str) -> str:
         if len(text.split()) >= MIN_QUERY_WORDS or any("\u4e00" <= ch <= "\u9fff" for ch in text):

@@ -88,8 +88,7 @@ class DeskNamespace(socketio.AsyncNamespace):
 
     # --- fan-out of committed events ------------------------------------------------------
     async def _emit_offer(self, cid: str, expires_at: float, to: str) -> None:
-        row = await self.s.conversations.row(cid)
-        summary = (await self.s.conversations.inbox_rows([row]))[0]
+        _, summary = await self.s.conversations.row_and_summary(cid)
         await self.emit("offer", {"conversation": summary, "expires_at": expires_at}, to=to)
 
     async def on_hub_event(self, ev: Event) -> None:
@@ -117,8 +116,7 @@ class DeskNamespace(socketio.AsyncNamespace):
             await self.emit("offer_revoked", {"conversation_id": ev.conversation_id,
                                               "reason": ev.data.get("reason")}, to=f"user:{ev.user_id}")
         if t in CONVERSATION_EVENTS and ev.conversation_id:
-            row = await self.s.conversations.row(ev.conversation_id)
-            summary = (await self.s.conversations.inbox_rows([row]))[0]
+            row, summary = await self.s.conversations.row_and_summary(ev.conversation_id)
             conv_rooms = {"supervisors"}
             if row.queue_id:
                 conv_rooms.add(f"queue:{row.queue_id}")

@@ -13,7 +13,13 @@ one lock (so events are published in id order).
 synchronous SQLAlchemy Core on a synchronous connection. On SQLite it runs in the one writer
 thread, statements and commit in a single hop from the event loop, so the write lock is held for
 one thread round trip instead of one event-loop turn per statement (under load each turn waits
-for every other ready task). On PostgreSQL it runs in an ordinary ``tx()``."""
+for every other ready task). On PostgreSQL it runs in an ordinary ``tx()``.
+
+``read_sync(work)`` is the same for the hottest reads (a conversation's row on every event pushed
+to the desks, a widget's token): ``work`` runs synchronous statements, on SQLite in a small pool
+of reader threads in one hop (an ``aiosqlite`` read costs a thread round trip for the cursor, the
+statement, the rows, closing the cursor and resetting the connection), on PostgreSQL on an
+ordinary connection."""
 
 from __future__ import annotations
 
@@ -36,6 +42,10 @@ EVENT_ORDER_LOCK = 7_246_105_373
 T = TypeVar("T")
 #: ``write``'s unit of work: synchronous statements on ``conn``; ``emit`` adds an event to it
 SyncWork = Callable[[Connection, Callable[[Event], None]], T]
+#: ``read_sync``'s work: synchronous reads on ``conn``
+SyncRead = Callable[[Connection], T]
+#: SQLite: threads (and connections) of ``read_sync``
+READER_THREADS = 2
 
 
 @dataclass
@@ -60,6 +70,8 @@ class Database:
         self.notify_channel: str | None = None
         self._writer: ThreadPoolExecutor | None = None  # SQLite: ``write``'s thread, made on first use
         self._sync_engine: Engine | None = None
+        self._readers: ThreadPoolExecutor | None = None  # SQLite: ``read_sync``'s threads
+        self._read_engine: Engine | None = None
 
     @property
     def dialect(self) -> str:
@@ -132,14 +144,43 @@ class Database:
             published = _store_sync(conn, events, cause) if events else []
         return result, published
 
+    async def read_sync(self, work: SyncRead[T]) -> T:
+        """Run ``work`` (synchronous reads on one connection, outside any transaction of ours) in
+        one hop; see the module docstring."""
+        if self._write_lock is None:
+            async with self.read() as conn:
+                return await conn.run_sync(work)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reader_threads(), self._run_read, work)
+
+    def _reader_threads(self) -> ThreadPoolExecutor:
+        if self._readers is None:
+            from hub.db.engine import _sqlite_pragmas
+
+            # one connection per thread at most; a connection may serve either thread
+            self._read_engine = create_engine(
+                self.engine.url.set(drivername="sqlite"),
+                connect_args={"timeout": 30, "check_same_thread": False},
+                pool_size=READER_THREADS, max_overflow=0)
+            event.listen(self._read_engine, "connect", _sqlite_pragmas)
+            self._readers = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="sqlite-reader")
+        return self._readers
+
+    def _run_read(self, work: SyncRead[T]) -> T:
+        assert self._read_engine is not None
+        with self._read_engine.connect() as conn:
+            return work(conn)
+
     async def close(self) -> None:
-        """Stop the writer thread (if ``write`` started it) and close the engines."""
-        if self._writer is not None:
-            self._writer.shutdown(wait=True)
-            self._writer = None
-        if self._sync_engine is not None:
-            self._sync_engine.dispose()
-            self._sync_engine = None
+        """Stop the writer and reader threads (if started) and close the engines."""
+        for pool in (self._writer, self._readers):
+            if pool is not None:
+                pool.shutdown(wait=True)
+        self._writer = self._readers = None
+        for engine in (self._sync_engine, self._read_engine):
+            if engine is not None:
+                engine.dispose()
+        self._sync_engine = self._read_engine = None
         await self.engine.dispose()
 
     @asynccontextmanager

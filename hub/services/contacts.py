@@ -9,7 +9,7 @@ import re
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, asc, cast, delete, desc, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Text, asc, bindparam, cast, delete, desc, func, or_, select, update
 
 from hub.clock import Clock
 from hub.db import tables as t
@@ -43,6 +43,8 @@ def contact_public(row: Any) -> dict[str, Any]:
         "created_at": row.created_at, "updated_at": row.updated_at,
     }
 
+
+_CONTACT = select(t.contacts).where(t.contacts.c.id == bindparam("cid"), t.contacts.c.merged_into.is_(None))
 
 class ContactService:
     def __init__(self, db: Database, clock: Clock) -> None:
@@ -116,19 +118,28 @@ class ContactService:
     async def insert(self, tx: Tx, values: dict[str, Any], actor_id: str | None = None) -> dict[str, Any]:
         """Store a new contact from ``validate``d values in the caller's transaction (a channel's
         intake creates the contact and its conversation in one transaction)."""
+        row, event = self.new_row(values, actor_id)
+        await tx.conn.execute(t.contacts.insert(), row)
+        tx.emit(event)
+        return contact_public(SimpleNamespace(**row))
+
+    def new_row(self, values: dict[str, Any], actor_id: str | None = None) -> tuple[dict[str, Any], Event]:
+        """A new contact's row from ``validate``d values and its event, for a caller that inserts
+        it in its own transaction (``insert``, or a synchronous ``Database.write``)."""
         cid = new_id()
         now = self.clock.now()
         row = {"id": cid, "created_at": now, "updated_at": now, "owner_agent_id": None,
                **{"email": None, "phone": None, "company": None, "tags": [], "vip": False,
                   "custom": {}, **values}}
-        await tx.conn.execute(t.contacts.insert().values(**row))
-        tx.emit(Event(EventType.CONTACT_CREATED, now, user_id=actor_id, data={"contact_id": cid}))
-        return contact_public(SimpleNamespace(**row))
+        return row, Event(EventType.CONTACT_CREATED, now, user_id=actor_id, data={"contact_id": cid})
 
     async def get(self, cid: str) -> dict[str, Any]:
-        async with self.db.read() as conn:
-            row = (await conn.execute(select(t.contacts).where(
-                t.contacts.c.id == cid, t.contacts.c.merged_into.is_(None)))).first()
+        return await self.db.read_sync(lambda conn: self.read(conn, cid))
+
+    @staticmethod
+    def read(conn: Connection, cid: str) -> dict[str, Any]:
+        """``get`` on the caller's synchronous connection (a read of several things in one go)."""
+        row = conn.execute(_CONTACT, {"cid": cid}).first()
         if row is None:
             raise NotFound(f"contact {cid} does not exist")
         return contact_public(row)
@@ -185,9 +196,8 @@ class ContactService:
             cond.append(c.phone == normalize_phone(phone))
         if not cond:
             return None
-        async with self.db.read() as conn:
-            row = (await conn.execute(select(t.contacts).where(c.merged_into.is_(None), or_(*cond))
-                                      .order_by(c.created_at).limit(1))).first()
+        query = select(t.contacts).where(c.merged_into.is_(None), or_(*cond)).order_by(c.created_at).limit(1)
+        row = await self.db.read_sync(lambda conn: conn.execute(query).first())
         return contact_public(row) if row else None
 
     async def merge(self, primary_id: str, duplicate_ids: list[str], actor_id: str | None) -> dict[str, Any]:

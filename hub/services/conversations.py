@@ -6,10 +6,10 @@ close and rate through it. Routing (who gets the conversation) is ``RoutingServi
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from types import MappingProxyType
+from types import MappingProxyType, SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, Executable, Insert, Update, and_, desc, func, or_, select, update
+from sqlalchemy import Connection, Executable, and_, bindparam, desc, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub.clock import Clock
@@ -40,15 +40,31 @@ def message_public(row: Any, attachments: list[dict[str, Any]] | None = None) ->
             "created_at": row.created_at}
 
 
-def _message_insert(mid: str, cid: str, kind: str, sender: str, user_id: str | None,
-                    sender_name: str | None, body: str, client_id: str | None, now: float) -> Insert:
-    return t.messages.insert().values(
-        id=mid, conversation_id=cid, kind=kind, sender=sender, sender_user_id=user_id,
-        sender_name=sender_name, body=body, client_id=client_id, created_at=now)
+#: the statements of the message path, built once: executing a prebuilt statement with fresh
+#: parameters skips building it and computing its cache key each time (SQLAlchemy's compiled
+#: cache is keyed by the statement's structure, which these never change)
+_INSERT_MESSAGE = t.messages.insert()
+_TOUCH = (update(t.conversations).where(t.conversations.c.id == bindparam("touch_id"))
+          .values(updated_at=bindparam("touch_at")))
+_CONVERSATION = select(t.conversations).where(t.conversations.c.id == bindparam("cid"))
+_BY_TOKEN = select(t.conversations).where(t.conversations.c.widget_token_hash == bindparam("h"))
+#: what a message needs to know about its conversation (read in the message's own transaction)
+_MESSAGE_TARGET = (select(t.conversations.c.status, t.conversations.c.queue_id,
+                          t.conversations.c.assignee_id, t.contacts.c.name.label("contact_name"))
+                   .select_from(t.conversations.outerjoin(
+                       t.contacts, t.contacts.c.id == t.conversations.c.contact_id))
+                   .where(t.conversations.c.id == bindparam("cid")))
 
 
-def _touch(cid: str, now: float) -> Update:
-    return update(t.conversations).where(t.conversations.c.id == cid).values(updated_at=now)
+def _message_row(mid: str, cid: str, kind: str, sender: str, user_id: str | None,
+                 sender_name: str | None, body: str, client_id: str | None, now: float) -> dict[str, Any]:
+    return {"id": mid, "conversation_id": cid, "kind": kind, "sender": sender,
+            "sender_user_id": user_id, "sender_name": sender_name, "body": body,
+            "client_id": client_id, "created_at": now}
+
+
+def _touch(cid: str, now: float) -> dict[str, Any]:
+    return {"touch_id": cid, "touch_at": now}
 
 
 def _message_created(msg: dict[str, Any], user_id: str | None, queue_id: str | None,
@@ -110,8 +126,10 @@ class ConversationService:
         return row
 
     async def row(self, cid: str) -> Any:
-        async with self.db.read() as conn:
-            return await self._row(conn, cid)
+        row = await self.db.read_sync(lambda conn: conn.execute(_CONVERSATION, {"cid": cid}).first())
+        if row is None:
+            raise NotFound(f"conversation {cid} does not exist")
+        return row
 
     async def set_meta(self, cid: str, key: str, value: Any) -> None:
         """Set one key of a conversation's ``meta`` (a component's own state on it, such as a
@@ -146,34 +164,45 @@ class ConversationService:
             raise InvalidState(f"the conversation is {row.status}")
 
     async def _summaries(self, conn: Any, rows: Sequence[Any]) -> list[dict[str, Any]]:
+        return await conn.run_sync(self._summaries_sync, rows) if rows else []
+
+    def _summaries_sync(self, conn: Connection, rows: Sequence[Any]) -> list[dict[str, Any]]:
         if not rows:
             return []
         contact_ids = {r.contact_id for r in rows if r.contact_id}
         contacts = {}
         if contact_ids:
-            crow = (await conn.execute(select(t.contacts).where(t.contacts.c.id.in_(contact_ids)))).all()
+            crow = conn.execute(select(t.contacts).where(t.contacts.c.id.in_(contact_ids))).all()
             contacts = {c.id: contact_public(c) for c in crow}
         ids = [r.id for r in rows]
         m = t.messages.c
         latest = (select(m.conversation_id, func.max(m.created_at).label("at"))
                   .where(m.conversation_id.in_(ids), m.kind != "note")
                   .group_by(m.conversation_id).subquery())
-        lrows = (await conn.execute(select(t.messages).join(latest, and_(
-            m.conversation_id == latest.c.conversation_id, m.created_at == latest.c.at)))).all()
+        lrows = conn.execute(select(t.messages).join(latest, and_(
+            m.conversation_id == latest.c.conversation_id, m.created_at == latest.c.at))).all()
         last = {r.conversation_id: r for r in lrows}
         return [self.summary(r, contacts.get(r.contact_id), last.get(r.id)) for r in rows]
 
+    async def row_and_summary(self, cid: str) -> tuple[Any, dict[str, Any]]:
+        """A conversation's row and its inbox summary, read in one go (pushes to the desks)."""
+        def work(conn: Connection) -> tuple[Any, dict[str, Any] | None]:
+            row = conn.execute(_CONVERSATION, {"cid": cid}).first()
+            return (row, self._summaries_sync(conn, [row])[0]) if row is not None else (None, None)
+        row, summary = await self.db.read_sync(work)
+        if row is None or summary is None:
+            raise NotFound(f"conversation {cid} does not exist")
+        return row, summary
+
     async def inbox_rows(self, rows: list[Any]) -> list[dict[str, Any]]:
-        async with self.db.read() as conn:
-            return await self._summaries(conn, rows)
+        return await self.db.read_sync(lambda conn: self._summaries_sync(conn, rows))
 
     async def customer_conversation(self, token: str | None) -> Any | None:
         """The conversation a customer access token (the widget's) belongs to, if any."""
         if not token:
             return None
-        async with self.db.read() as conn:
-            row = (await conn.execute(select(t.conversations).where(
-                t.conversations.c.widget_token_hash == token_hash(token)))).first()
+        hashed = token_hash(token)
+        row = await self.db.read_sync(lambda conn: conn.execute(_BY_TOKEN, {"h": hashed}).first())
         if row is None or row.created_at + self.customer_token_ttl_s < self.clock.now():
             return None
         return row
@@ -236,14 +265,17 @@ class ConversationService:
         return {"items": items, "next_before": rows[-1].updated_at if len(rows) == limit else None}
 
     async def messages(self, cid: str, include_notes: bool) -> list[dict[str, Any]]:
-        async with self.db.read() as conn:
-            cond = [t.messages.c.conversation_id == cid]
-            if not include_notes:
-                cond.append(t.messages.c.kind != "note")
-            rows = (await conn.execute(select(t.messages).where(*cond)
-                                       .order_by(t.messages.c.created_at, t.messages.c.id))).all()
-            arows = (await conn.execute(select(t.attachments).where(
-                t.attachments.c.conversation_id == cid, t.attachments.c.message_id.is_not(None)))).all()
+        return await self.db.read_sync(lambda conn: self._messages_sync(conn, cid, include_notes))
+
+    @staticmethod
+    def _messages_sync(conn: Connection, cid: str, include_notes: bool) -> list[dict[str, Any]]:
+        cond = [t.messages.c.conversation_id == cid]
+        if not include_notes:
+            cond.append(t.messages.c.kind != "note")
+        rows = conn.execute(select(t.messages).where(*cond)
+                            .order_by(t.messages.c.created_at, t.messages.c.id)).all()
+        arows = conn.execute(select(t.attachments).where(
+            t.attachments.c.conversation_id == cid, t.attachments.c.message_id.is_not(None))).all()
         by_msg: dict[str, list[dict[str, Any]]] = {}
         for a in arows:
             by_msg.setdefault(a.message_id, []).append(attachment_public(a))
@@ -251,37 +283,46 @@ class ConversationService:
 
     async def contact_history(self, contact_id: str, exclude: str | None = None,
                               limit: int = 20) -> list[dict[str, Any]]:
+        return await self.db.read_sync(lambda conn: self._history_sync(conn, contact_id, exclude, limit))
+
+    def _history_sync(self, conn: Connection, contact_id: str, exclude: str | None = None,
+                      limit: int = 20) -> list[dict[str, Any]]:
         c = t.conversations.c
-        async with self.db.read() as conn:
-            rows = (await conn.execute(select(t.conversations).where(
-                c.contact_id == contact_id, c.id != (exclude or ""))
-                .order_by(desc(c.created_at)).limit(limit))).all()
-            return await self._summaries(conn, rows)
+        rows = conn.execute(select(t.conversations).where(
+            c.contact_id == contact_id, c.id != (exclude or ""))
+            .order_by(desc(c.created_at)).limit(limit)).all()
+        return self._summaries_sync(conn, rows)
 
     async def detail(self, user: User, cid: str) -> dict[str, Any]:
-        async with self.db.read() as conn:
-            row = await self._row(conn, cid)
+        def work(conn: Connection) -> dict[str, Any]:  # one read, one hop
+            row = conn.execute(_CONVERSATION, {"cid": cid}).first()
+            if row is None:
+                raise NotFound(f"conversation {cid} does not exist")
             self.require_view(user, row)
-            summary = (await self._summaries(conn, [row]))[0]
-        contact = await self.contacts.get(row.contact_id) if row.contact_id else None
-        return {
-            **summary,
-            "contact": contact,
-            "messages": await self.messages(cid, include_notes=True),
-            "history": await self.contact_history(row.contact_id, exclude=cid) if row.contact_id else [],
-            "csat": {"rating": row.csat_rating, "comment": row.csat_comment}
-            if row.csat_rating else None,
-            "meta": row.meta,
-        }
+            summary = self._summaries_sync(conn, [row])[0]
+            return {
+                **summary,
+                "contact": self.contacts.read(conn, row.contact_id) if row.contact_id else None,
+                "messages": self._messages_sync(conn, cid, include_notes=True),
+                "history": self._history_sync(conn, row.contact_id, exclude=cid) if row.contact_id else [],
+                "csat": {"rating": row.csat_rating, "comment": row.csat_comment}
+                if row.csat_rating else None,
+                "meta": row.meta,
+            }
+        return await self.db.read_sync(work)
 
     async def screen_pop(self, cid: str) -> dict[str, Any]:
-        row = await self.row(cid)
-        contact = await self.contacts.get(row.contact_id) if row.contact_id else None
-        return {"conversation_id": cid, "contact": contact,
-                "new_customer": bool(row.meta.get("contact_created")),
-                "prechat": row.meta.get("prechat", {}),
-                "history": await self.contact_history(row.contact_id, exclude=cid)
-                if row.contact_id else []}
+        def work(conn: Connection) -> dict[str, Any]:  # one read, one hop
+            row = conn.execute(_CONVERSATION, {"cid": cid}).first()
+            if row is None:
+                raise NotFound(f"conversation {cid} does not exist")
+            return {"conversation_id": cid,
+                    "contact": self.contacts.read(conn, row.contact_id) if row.contact_id else None,
+                    "new_customer": bool(row.meta.get("contact_created")),
+                    "prechat": row.meta.get("prechat", {}),
+                    "history": self._history_sync(conn, row.contact_id, exclude=cid)
+                    if row.contact_id else []}
+        return await self.db.read_sync(work)
 
     # --- writing ----------------------------------------------------------------------------
     async def open(self, *, channel: str, queue_id: str, identity: dict[str, Any],
@@ -312,27 +353,57 @@ class ConversationService:
             meta["contact_created"] = True
         cid = conversation_id or new_id()
         now = self.clock.now()
-        async with self.db.tx() as tx:
-            if new_contact is not None:
-                contact = await self.contacts.insert(tx, new_contact)
-            assert contact is not None
-            await tx.conn.execute(t.conversations.insert().values(
-                id=cid, channel=channel, direction="in", status=status,
-                contact_id=contact["id"], queue_id=queue_id,
-                priority=priority + (10 if contact["vip"] else 0),
-                subject=subject, widget_token_hash=widget_token_hash, created_at=now,
-                updated_at=now, enqueued_at=now if status == "queued" else None, meta=meta))
-            tx.emit(Event(EventType.CONVERSATION_CREATED, now, conversation_id=cid,
-                          queue_id=queue_id, data={"channel": channel,
-                                                   "contact_id": contact["id"], "status": status}))
-            if first_message or attachment_ids:
+        new_row = self.contacts.new_row(new_contact) if new_contact is not None else None
+        if new_row is not None:
+            contact = contact_public(SimpleNamespace(**new_row[0]))
+        assert contact is not None
+        conversation = {
+            "id": cid, "channel": channel, "direction": "in", "status": status,
+            "contact_id": contact["id"], "queue_id": queue_id,
+            "priority": priority + (10 if contact["vip"] else 0), "subject": subject,
+            "widget_token_hash": widget_token_hash, "created_at": now, "updated_at": now,
+            "enqueued_at": now if status == "queued" else None, "meta": meta}
+        created = Event(EventType.CONVERSATION_CREATED, now, conversation_id=cid, queue_id=queue_id,
+                        data={"channel": channel, "contact_id": contact["id"], "status": status})
+        if attachment_ids:  # attachments are claimed on the asynchronous transaction
+            async with self.db.tx() as tx:
+                if new_row is not None:
+                    await tx.conn.execute(t.contacts.insert(), new_row[0])
+                    tx.emit(new_row[1])
+                await tx.conn.execute(t.conversations.insert(), conversation)
+                tx.emit(created)
                 msg = await self.insert_message(
                     tx, cid, kind="message", sender="customer", sender_name=contact["name"],
                     body=first_message or "", queue_id=queue_id, assignee_id=None,
                     attachment_ids=attachment_ids)
                 for stmt in extra_rows(msg["id"]) if extra_rows is not None else ():
                     await tx.conn.execute(stmt)
-        return await self.row(cid)
+            return await self.row(cid)
+        mid = new_id() if first_message else None
+        extras = tuple(extra_rows(mid)) if extra_rows is not None and mid is not None else ()
+        name = contact["name"]
+
+        def work(conn: Connection, emit: Callable[[Event], None]) -> Any:
+            # One transaction, one hop to the writer: the contact, the conversation, its first
+            # message and the channel's rows, then the stored row for the caller.
+            if new_row is not None:
+                conn.execute(t.contacts.insert(), new_row[0])
+                emit(new_row[1])
+            conn.execute(t.conversations.insert(), conversation)
+            emit(created)
+            if mid is not None:
+                msg = {"id": mid, "conversation_id": cid, "kind": "message", "sender": "customer",
+                       "sender_name": name, "body": first_message, "client_id": None,
+                       "attachments": [], "created_at": now}
+                conn.execute(_INSERT_MESSAGE, _message_row(mid, cid, "message", "customer", None, name,
+                                                           first_message or "", None, now))
+                conn.execute(_TOUCH, _touch(cid, now))
+                for stmt in extras:
+                    conn.execute(stmt)
+                emit(_message_created(msg, None, queue_id, None))
+            return conn.execute(_CONVERSATION, {"cid": cid}).first()
+
+        return await self.db.write(work)
 
     async def insert_message(self, tx: Tx, cid: str, *, kind: str, sender: str, body: str,
                               sender_name: str | None, queue_id: str | None,
@@ -341,7 +412,8 @@ class ConversationService:
                               attachment_ids: list[str] | None = None) -> dict[str, Any]:
         mid = new_id()
         now = self.clock.now()
-        await tx.conn.execute(_message_insert(mid, cid, kind, sender, user_id, sender_name, body, client_id, now))
+        await tx.conn.execute(_INSERT_MESSAGE, _message_row(mid, cid, kind, sender, user_id, sender_name,
+                                                           body, client_id, now))
         atts: list[dict[str, Any]] = []
         if attachment_ids:
             a = t.attachments.c
@@ -353,7 +425,7 @@ class ConversationService:
             await tx.conn.execute(update(t.attachments).where(a.id.in_(attachment_ids))
                                   .values(message_id=mid, conversation_id=cid))
             atts = [attachment_public(r) for r in rows]
-        await tx.conn.execute(_touch(cid, now))
+        await tx.conn.execute(_TOUCH, _touch(cid, now))
         msg = {"id": mid, "conversation_id": cid, "kind": kind, "sender": sender,
                "sender_name": sender_name, "body": body, "client_id": client_id,
                "attachments": atts, "created_at": now}
@@ -378,40 +450,36 @@ class ConversationService:
             raise ValidationFailed(f"message is longer than {MAX_BODY} characters")
         if client_id is not None and (not isinstance(client_id, str) or len(client_id) > 64):
             raise ValidationFailed("client_id must be a string of at most 64 characters")
-        # Reads happen before the write transaction, so the (single, for SQLite) writer only
-        # does the inserts; a repeated client_id (a retry) is caught by the unique
-        # (conversation, client_id) constraint and answered with the stored message.
-        c, m = t.conversations.c, t.messages.c
-        query = select(c.status, c.queue_id, c.assignee_id, t.contacts.c.name.label("contact_name"),
-                       ).select_from(t.conversations.outerjoin(
-                           t.contacts, t.contacts.c.id == c.contact_id)).where(c.id == cid)
-        async with self.db.read() as conn:
-            row = (await conn.execute(query)).first()
-        if row is None:
-            raise NotFound(f"conversation {cid} does not exist")
-        if row.status in ("closed", "abandoned") and kind != "note":
-            raise InvalidState("the conversation is closed")
-        if sender == "customer" and sender_name is None:
-            sender_name = row.contact_name
-        name = sender_name or (user.display_name if user else None)
+        # One hop to the writer (SQLite: its thread runs the read, the inserts and the commit in
+        # one go; see ``Database.write``): the conversation's state is read in the message's own
+        # transaction. A repeated client_id (a retry) is caught by the unique (conversation,
+        # client_id) constraint and answered with the stored message.
+        m = t.messages.c
         user_id = user.id if user else None
         try:
             if not attachment_ids:  # chat, SMS, email replies: one hop to the writer
-                mid, now = new_id(), self.clock.now()
-                msg: dict[str, Any] = {"id": mid, "conversation_id": cid, "kind": kind, "sender": sender,
-                                       "sender_name": name, "body": body, "client_id": client_id,
-                                       "attachments": [], "created_at": now}
+                mid = new_id()
                 extras = tuple(extra_rows(mid)) if extra_rows is not None else ()
 
-                def work(conn: Connection, emit: Callable[[Event], None]) -> None:
-                    conn.execute(_message_insert(mid, cid, kind, sender, user_id, name, body, client_id, now))
-                    conn.execute(_touch(cid, now))
+                def work(conn: Connection, emit: Callable[[Event], None]) -> dict[str, Any]:
+                    row, name = self._message_check(cid, conn.execute(_MESSAGE_TARGET, {"cid": cid}).first(),
+                                                    kind, sender, sender_name, user)
+                    now = self.clock.now()
+                    conn.execute(_INSERT_MESSAGE, _message_row(mid, cid, kind, sender, user_id, name,
+                                                               body, client_id, now))
+                    conn.execute(_TOUCH, _touch(cid, now))
                     for stmt in extras:
                         conn.execute(stmt)
+                    msg: dict[str, Any] = {"id": mid, "conversation_id": cid, "kind": kind,
+                                           "sender": sender, "sender_name": name, "body": body,
+                                           "client_id": client_id, "attachments": [], "created_at": now}
                     emit(_message_created(msg, user_id, row.queue_id, row.assignee_id))
+                    return msg
 
-                await self.db.write(work)
-                return msg
+                return await self.db.write(work)
+            async with self.db.read() as conn:
+                found = (await conn.execute(_MESSAGE_TARGET, {"cid": cid})).first()
+            row, name = self._message_check(cid, found, kind, sender, sender_name, user)
             async with self.db.tx() as tx:
                 msg = await self.insert_message(
                     tx, cid, kind=kind, sender=sender, body=body, sender_name=name,
@@ -429,6 +497,19 @@ class ConversationService:
             if dup is None:
                 raise
             return message_public(dup)
+
+    @staticmethod
+    def _message_check(cid: str, row: Any, kind: str, sender: str, sender_name: str | None,
+                       user: User | None) -> tuple[Any, str | None]:
+        """The conversation a message goes to must exist and be open (a note may go to a closed
+        one); returns its row and the sender's name to store."""
+        if row is None:
+            raise NotFound(f"conversation {cid} does not exist")
+        if row.status in ("closed", "abandoned") and kind != "note":
+            raise InvalidState("the conversation is closed")
+        if sender == "customer" and sender_name is None:
+            sender_name = row.contact_name
+        return row, sender_name or (user.display_name if user else None)
 
     async def set_status(self, cid: str, status: str, **values: Any) -> Any:
         now = self.clock.now()
