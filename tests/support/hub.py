@@ -88,7 +88,7 @@ class InProcessHub:
         if not self.settings.database_url:
             fresh_sqlite(self.settings.data_dir)
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="on")
+                                lifespan="on", ws_per_message_deflate=self.settings.ws_per_message_deflate)
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve(), name="hub-under-test")
         async with asyncio.timeout(30):
