@@ -33,6 +33,7 @@ from hub.db.consumers import EventLogStore
 from hub.db.engine import make_engine, migrate
 from hub.db.uow import Database
 from hub.events import EventBus
+from hub.memory import release_free_memory
 from hub.ports import Ports, start_order
 from hub.realtime import DeskNamespace
 from hub.services.attachments import AttachmentStore
@@ -215,6 +216,7 @@ def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: C
         # the collector's generations so full collections stay short under load.
         gc.collect()
         gc.freeze()
+        release_free_memory()  # what the start-up work freed
         log.info("hub ready on http://%s:%s (%s)", settings.host, settings.port, services.db.dialect)
         try:
             yield

@@ -27,6 +27,8 @@ torch path, which checks and writes the note again.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import json
 import logging
@@ -65,6 +67,8 @@ _FAST: dict[tuple[str, int], Any] = {}
 #: phrasings embedded lately, per model folder and runtime: re-indexing an article after an edit
 #: (or the same FAQ in another hub of this process) embeds only the texts that changed
 DOC_CACHE_SIZE = 8192
+#: documents embedded in one call after which freed memory is handed back to the system
+RELEASE_AFTER = 32
 _DOC_CACHE: dict[tuple[str, str], OrderedDict[str, np.ndarray]] = {}
 
 
@@ -104,6 +108,11 @@ class _OnnxRunner:
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
+        # No memory arena: with one, the buffers of the largest batch ever run (documents of up to
+        # the model's window while indexing, the long start-up probe) stay reserved for the
+        # process's life (~60 MB RSS for all-MiniLM-L6-v2); without, they are freed after each
+        # run. A short query costs the same CPU either way (7.3-8.9 ms both, measured A/B).
+        opts.enable_cpu_mem_arena = False
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         self.inputs = [i.name for i in self.session.get_inputs()]
         #: texts -> token features; set by whoever built the runner (the model's own tokenizer)
@@ -154,6 +163,20 @@ def _fast_runner(model_dir: Path, name: str, onnx_dir: Path, threads: int) -> _O
     if threads:
         _limit_blas_threads(threads)
     return runner
+
+
+def _release_free_memory() -> None:
+    """Hand the heap pages freed after a large batch back to the system (glibc's
+    ``malloc_trim``; elsewhere nothing happens). An index build's token and activation buffers
+    are freed after each batch, but glibc keeps the pages: measured on the demo FAQ, the hub
+    stayed 54 MB larger after its start-up (re)index until trimmed."""
+    name = ctypes.util.find_library("c")
+    if not name:
+        return
+    try:
+        ctypes.CDLL(name).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        return
 
 
 def _limit_blas_threads(threads: int) -> None:
@@ -417,4 +440,6 @@ class SentenceTransformerEmbedder(Embedder):
                     cache.move_to_end(t)
                 while len(cache) > DOC_CACHE_SIZE:
                     cache.popitem(last=False)
+            if len(missing) >= RELEASE_AFTER:
+                _release_free_memory()
         return np.ascontiguousarray(np.vstack([known[t] for t in texts]), dtype=np.float32)
