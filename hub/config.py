@@ -198,6 +198,7 @@ class Settings:
     # 316 ms with 2, 150 ms with 1)
     assist_suggest_concurrency: int = 1
     assist_suggest_max_pending: int = 64
+    assist_suggest_cpu_share: float = 0.5  # of one core, per concurrent search (assist/service.py)
     # fax channel (docs/CONFIGURATION.md, "Fax channel")
     fax_enabled: bool = True
     fax_inbound_secret: str = ""  # HMAC key of the provider webhook; empty: webhook off
