@@ -27,8 +27,6 @@ torch path, which checks and writes the note again.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import hashlib
 import json
 import logging
@@ -67,8 +65,6 @@ _FAST: dict[tuple[str, int], Any] = {}
 #: phrasings embedded lately, per model folder and runtime: re-indexing an article after an edit
 #: (or the same FAQ in another hub of this process) embeds only the texts that changed
 DOC_CACHE_SIZE = 8192
-#: documents embedded in one call after which freed memory is handed back to the system
-RELEASE_AFTER = 32
 _DOC_CACHE: dict[tuple[str, str], OrderedDict[str, np.ndarray]] = {}
 
 
@@ -163,20 +159,6 @@ def _fast_runner(model_dir: Path, name: str, onnx_dir: Path, threads: int) -> _O
     if threads:
         _limit_blas_threads(threads)
     return runner
-
-
-def _release_free_memory() -> None:
-    """Hand the heap pages freed after a large batch back to the system (glibc's
-    ``malloc_trim``; elsewhere nothing happens). An index build's token and activation buffers
-    are freed after each batch, but glibc keeps the pages: measured on the demo FAQ, the hub
-    stayed 54 MB larger after its start-up (re)index until trimmed."""
-    name = ctypes.util.find_library("c")
-    if not name:
-        return
-    try:
-        ctypes.CDLL(name).malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        return
 
 
 def _limit_blas_threads(threads: int) -> None:
@@ -440,6 +422,4 @@ class SentenceTransformerEmbedder(Embedder):
                     cache.move_to_end(t)
                 while len(cache) > DOC_CACHE_SIZE:
                     cache.popitem(last=False)
-            if len(missing) >= RELEASE_AFTER:
-                _release_free_memory()
         return np.ascontiguousarray(np.vstack([known[t] for t in texts]), dtype=np.float32)
