@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from assist.faq import Faq, FaqHit
 from hub.db import tables as t
@@ -33,6 +33,11 @@ from hub.events import Event, EventType
 
 if TYPE_CHECKING:
     from hub.app import Services
+
+_FIRST_CUSTOMER_TEXT = (select(t.messages.c.body)
+                        .where(t.messages.c.conversation_id == bindparam("cid"), t.messages.c.sender == "customer",
+                               t.messages.c.kind == "message")
+                        .order_by(t.messages.c.created_at, t.messages.c.id).limit(1))
 
 log = logging.getLogger(__name__)
 
@@ -240,10 +245,7 @@ class WidgetBot:
                 .order_by(m.created_at, m.id).limit(1))).scalar()
 
     async def _first_customer_text(self, cid: str) -> str:
-        m = t.messages.c
-        query = (select(m.body).where(m.conversation_id == cid, m.sender == "customer", m.kind == "message")
-                 .order_by(m.created_at, m.id).limit(1))
-        return await self.s.db.read_sync(lambda conn: conn.execute(query).scalar()) or ""
+        return await self.s.db.read_sync(lambda conn: conn.execute(_FIRST_CUSTOMER_TEXT, {"cid": cid}).scalar()) or ""
 
     # --- the conversation with the customer --------------------------------------------
     def _lock(self, cid: str) -> asyncio.Lock:

@@ -9,7 +9,21 @@ import re
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Text, asc, bindparam, cast, delete, desc, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    Text,
+    asc,
+    bindparam,
+    cast,
+    delete,
+    desc,
+    func,
+    or_,
+    select,
+    update,
+)
 
 from hub.clock import Clock
 from hub.db import tables as t
@@ -44,6 +58,14 @@ def contact_public(row: Any) -> dict[str, Any]:
     }
 
 
+def _by_identity(email: bool, phone: bool) -> Select[Any]:
+    c = t.contacts.c
+    cond = [*([c.email == bindparam("email")] if email else []), *([c.phone == bindparam("phone")] if phone else [])]
+    return select(t.contacts).where(c.merged_into.is_(None), or_(*cond)).order_by(c.created_at).limit(1)
+
+
+#: find_by_identity's statements (by which of email and phone are given), built once
+_BY_IDENTITY = {(e, p): _by_identity(e, p) for e in (True, False) for p in (True, False) if e or p}
 _CONTACT = select(t.contacts).where(t.contacts.c.id == bindparam("cid"), t.contacts.c.merged_into.is_(None))
 
 class ContactService:
@@ -188,16 +210,12 @@ class ContactService:
         return {"items": [contact_public(r) for r in rows], "total": total}
 
     async def find_by_identity(self, email: str | None = None, phone: str | None = None) -> dict[str, Any] | None:
-        c = t.contacts.c
-        cond = []
-        if email:
-            cond.append(c.email == email.strip().lower())
-        if phone and normalize_phone(phone):
-            cond.append(c.phone == normalize_phone(phone))
-        if not cond:
+        params = {"email": email.strip().lower() if email else None,
+                  "phone": normalize_phone(phone) if phone else None}
+        query = _BY_IDENTITY.get((params["email"] is not None, bool(params["phone"])))
+        if query is None:
             return None
-        query = select(t.contacts).where(c.merged_into.is_(None), or_(*cond)).order_by(c.created_at).limit(1)
-        row = await self.db.read_sync(lambda conn: conn.execute(query).first())
+        row = await self.db.read_sync(lambda conn: conn.execute(query, params).first())
         return contact_public(row) if row else None
 
     async def merge(self, primary_id: str, duplicate_ids: list[str], actor_id: str | None) -> dict[str, Any]:

@@ -48,6 +48,14 @@ _TOUCH = (update(t.conversations).where(t.conversations.c.id == bindparam("touch
           .values(updated_at=bindparam("touch_at")))
 _CONVERSATION = select(t.conversations).where(t.conversations.c.id == bindparam("cid"))
 _BY_TOKEN = select(t.conversations).where(t.conversations.c.widget_token_hash == bindparam("h"))
+_CONTACTS_IN = select(t.contacts).where(t.contacts.c.id.in_(bindparam("ids", expanding=True)))
+_latest = (select(t.messages.c.conversation_id, func.max(t.messages.c.created_at).label("at"))
+           .where(t.messages.c.conversation_id.in_(bindparam("cids", expanding=True)),
+                  t.messages.c.kind != "note")
+           .group_by(t.messages.c.conversation_id).subquery())
+#: the latest message (not a note) of each of the conversations ``cids`` (inbox summaries)
+_LAST_MESSAGES = select(t.messages).join(_latest, and_(
+    t.messages.c.conversation_id == _latest.c.conversation_id, t.messages.c.created_at == _latest.c.at))
 #: what a message needs to know about its conversation (read in the message's own transaction)
 _MESSAGE_TARGET = (select(t.conversations.c.status, t.conversations.c.queue_id,
                           t.conversations.c.assignee_id, t.contacts.c.name.label("contact_name"))
@@ -169,18 +177,12 @@ class ConversationService:
     def _summaries_sync(self, conn: Connection, rows: Sequence[Any]) -> list[dict[str, Any]]:
         if not rows:
             return []
-        contact_ids = {r.contact_id for r in rows if r.contact_id}
+        contact_ids = sorted({r.contact_id for r in rows if r.contact_id})
         contacts = {}
         if contact_ids:
-            crow = conn.execute(select(t.contacts).where(t.contacts.c.id.in_(contact_ids))).all()
+            crow = conn.execute(_CONTACTS_IN, {"ids": contact_ids}).all()
             contacts = {c.id: contact_public(c) for c in crow}
-        ids = [r.id for r in rows]
-        m = t.messages.c
-        latest = (select(m.conversation_id, func.max(m.created_at).label("at"))
-                  .where(m.conversation_id.in_(ids), m.kind != "note")
-                  .group_by(m.conversation_id).subquery())
-        lrows = conn.execute(select(t.messages).join(latest, and_(
-            m.conversation_id == latest.c.conversation_id, m.created_at == latest.c.at))).all()
+        lrows = conn.execute(_LAST_MESSAGES, {"cids": [r.id for r in rows]}).all()
         last = {r.conversation_id: r for r in lrows}
         return [self.summary(r, contacts.get(r.contact_id), last.get(r.id)) for r in rows]
 
