@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     uvicorn.run(build_app(settings), host=settings.host, port=settings.port,
-                log_level=settings.log_level, lifespan="on")
+                log_level=settings.log_level, lifespan="on",
+                ws_per_message_deflate=settings.ws_per_message_deflate)
     return 0
 
 

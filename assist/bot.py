@@ -20,11 +20,12 @@ import contextlib
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from assist.faq import Faq, FaqHit
 from hub.db import tables as t
@@ -32,6 +33,11 @@ from hub.events import Event, EventType
 
 if TYPE_CHECKING:
     from hub.app import Services
+
+_FIRST_CUSTOMER_TEXT = (select(t.messages.c.body)
+                        .where(t.messages.c.conversation_id == bindparam("cid"), t.messages.c.sender == "customer",
+                               t.messages.c.kind == "message")
+                        .order_by(t.messages.c.created_at, t.messages.c.id).limit(1))
 
 log = logging.getLogger(__name__)
 
@@ -239,11 +245,7 @@ class WidgetBot:
                 .order_by(m.created_at, m.id).limit(1))).scalar()
 
     async def _first_customer_text(self, cid: str) -> str:
-        m = t.messages.c
-        async with self.s.db.read() as conn:
-            return (await conn.execute(select(m.body).where(
-                m.conversation_id == cid, m.sender == "customer", m.kind == "message")
-                .order_by(m.created_at, m.id).limit(1))).scalar() or ""
+        return await self.s.db.read_sync(lambda conn: conn.execute(_FIRST_CUSTOMER_TEXT, {"cid": cid}).scalar()) or ""
 
     # --- the conversation with the customer --------------------------------------------
     def _lock(self, cid: str) -> asyncio.Lock:
@@ -297,17 +299,21 @@ class WidgetBot:
         await self._say(cid, HANDOVER_ASKED if reason == "customer_request" else HANDOVER_LOW)
         now = self.s.clock.now()
         c = t.conversations.c
-        async with self.s.db.tx() as tx:
-            done = (await tx.conn.execute(update(t.conversations).where(
-                c.id == cid, c.status == "bot").values(
-                status="queued", enqueued_at=now, updated_at=now))).rowcount
+
+        def work(conn: Connection, emit: Callable[[Event], None]) -> Any:
+            done = conn.execute(update(t.conversations).where(c.id == cid, c.status == "bot").values(
+                status="queued", enqueued_at=now, updated_at=now)).rowcount
             if not done:
-                return False
-            tx.emit(Event(EventType.BOT_HANDED_OVER, now, conversation_id=cid,
-                          queue_id=row.queue_id,
-                          data={"reason": reason, "question": (question or "")[:500],
-                                "channel": row.channel}))
-        await self.s.routing.enqueue(await self.s.conversations.row(cid))
+                return None
+            emit(Event(EventType.BOT_HANDED_OVER, now, conversation_id=cid, queue_id=row.queue_id,
+                       data={"reason": reason, "question": (question or "")[:500],
+                             "channel": row.channel}))
+            return conn.execute(select(t.conversations).where(c.id == cid)).first()
+
+        queued = await self.s.db.write(work)  # the hand-over and the row as stored: one hop
+        if queued is None:
+            return False
+        await self.s.routing.enqueue(queued)
         with contextlib.suppress(Exception):
             await self.s.sio.emit("status", {"status": "queued", "agent_name": None},
                                   to=f"widget:{cid}", namespace="/widget")

@@ -15,7 +15,7 @@ import socketio
 
 from assist.bot import BotPolicy, WidgetBot
 from assist.faq import Faq
-from assist.service import CONCURRENCY, MAX_PENDING, AssistService
+from assist.service import CONCURRENCY, CPU_SHARE, MAX_PENDING, AssistService
 from assist.states import STATE_EVENTS
 from hub.api.http import Api
 from hub.errors import ConfigError
@@ -76,12 +76,16 @@ class AssistComponent:
         policy = BotPolicy.from_settings(st)  # calibrated, unless the settings override it
         max_pending = int(getattr(st, "assist_suggest_max_pending", MAX_PENDING))
         concurrency = int(getattr(st, "assist_suggest_concurrency", CONCURRENCY))
+        cpu_share = float(getattr(st, "assist_suggest_cpu_share", CPU_SHARE))
         if max_pending < 1 or concurrency < 1:
             raise ConfigError("settings 'assist_suggest_max_pending' and "
                               "'assist_suggest_concurrency' must be at least 1")
+        if not 0.05 <= cpu_share <= 1:
+            raise ConfigError("setting 'assist_suggest_cpu_share' must be from 0.05 to 1")
         self.service = AssistService(services, faq_lookup=lambda: self.faq, embedder=embedder,
                                      max_examples=st.assist_category_examples, policy=policy,
-                                     max_pending=max_pending, concurrency=concurrency)
+                                     max_pending=max_pending, concurrency=concurrency,
+                                     cpu_share=cpu_share)
         enabled = st.assist_bot == "on" or (st.assist_bot == "demo" and st.demo)
         self.bot = WidgetBot(services, policy, enabled=enabled and self.faq is not None,
                              queues=tuple(st.assist_bot_queues), faq_lookup=lambda: self.faq)

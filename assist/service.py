@@ -15,6 +15,11 @@
   - shed under load: at most ``concurrency`` searches run at once and at most ``max_pending``
     conversations wait; beyond that the oldest waiting request is dropped (``stats["dropped"]``,
     in ``GET /api/assist/status``);
+  - a share of a core: after a search that took ``t`` seconds its slot rests
+    ``t * (1 / cpu_share - 1)`` (at most ``MAX_REST_S``) before the next, so under a flood of
+    customer messages the searches (~8 ms of CPU each) take at most ``cpu_share`` of a core per
+    slot and leave the rest to the event loop that stores and pushes the messages; what waits
+    meanwhile is coalesced or shed as above;
   - the uses ("suggested") of one suggestion set are handed to the knowledge base together, which
     writes them in batches (``KnowledgeBase.record_usage_many``).
 
@@ -28,6 +33,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -53,6 +59,9 @@ MIN_QUERY_WORDS = 4
 #: defaults of the settings assist_suggest_max_pending / assist_suggest_concurrency
 MAX_PENDING = 64
 CONCURRENCY = 1  # the default of assist_suggest_concurrency (hub/config.py)
+CPU_SHARE = 0.5  # the default of assist_suggest_cpu_share (hub/config.py)
+#: the longest rest after one search (a search held up by something else is not CPU spent)
+MAX_REST_S = 0.25
 #: conversations whose latest customer texts are remembered (least recently used forgotten)
 TEXTS_KEPT = 20_000
 
@@ -72,7 +81,7 @@ class _Lru(OrderedDict[str, Any]):
 class AssistService:
     def __init__(self, services: Services, *, faq_lookup: Any, embedder: Any,
                  max_examples: int = 5000, policy: Any = None, max_pending: int = MAX_PENDING,
-                 concurrency: int = CONCURRENCY) -> None:
+                 concurrency: int = CONCURRENCY, cpu_share: float = CPU_SHARE) -> None:
         self.s = services
         self._faq_lookup = faq_lookup
         self.policy = policy
@@ -80,6 +89,7 @@ class AssistService:
         self.categories = CategoryIndex(embedder, max_examples=max_examples)
         self.max_pending = max(1, int(max_pending))
         self.concurrency = max(1, int(concurrency))
+        self.cpu_share = min(1.0, max(0.05, float(cpu_share)))
         self.states = ConversationStates(TEXTS_KEPT)
         self._current: dict[str, dict[str, Any]] = {}  # the suggestions last computed
         self._current_text: dict[str, str] = {}  # ... and the text they were computed from
@@ -88,6 +98,7 @@ class AssistService:
         #: waiting requests, oldest first: cid -> text (None: the latest customer message, read)
         self._pending: OrderedDict[str, str | None] = OrderedDict()
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._resting = 0  # slots resting after a search (cpu_share)
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
         self.stats = {"searches": 0, "skipped_inactive": 0, "coalesced": 0, "dropped": 0}
@@ -133,7 +144,8 @@ class AssistService:
     def load(self) -> dict[str, Any]:
         """Figures of the suggestion work (``GET /api/assist/status``)."""
         return {**self.stats, "pending": len(self._pending), "running": len(self._running),
-                "max_pending": self.max_pending, "concurrency": self.concurrency}
+                "max_pending": self.max_pending, "concurrency": self.concurrency,
+                "cpu_share": self.cpu_share}
 
     # --- events ---------------------------------------------------------------------------
     async def on_event(self, ev: Event) -> None:
@@ -224,7 +236,7 @@ class AssistService:
         self._kick()
 
     def _kick(self) -> None:
-        while not self._stopping and len(self._running) < self.concurrency:
+        while not self._stopping and len(self._running) + self._resting < self.concurrency:
             cid = next((c for c in self._pending if c not in self._running), None)
             if cid is None:
                 return
@@ -247,6 +259,7 @@ class AssistService:
         return state
 
     async def _work(self, cid: str, text: str | None) -> None:
+        rest = 0.0
         try:
             if not (await self._state(cid)).active:
                 self.stats["skipped_inactive"] += 1
@@ -257,7 +270,9 @@ class AssistService:
                     return
             if text == self._current_text.get(cid) and cid in self._current:
                 return
+            started = time.monotonic()
             payload = await self._suggest(cid, text)
+            rest = min(MAX_REST_S, (time.monotonic() - started) * (1 / self.cpu_share - 1))
             if payload is None:
                 return
             if (await self._state(cid)).status in ("closed", "abandoned"):
@@ -267,13 +282,31 @@ class AssistService:
             await self._push(cid, payload)
         except Exception:  # noqa: BLE001 - suggestions are best effort
             log.exception("assist suggestions failed for %s", cid)
+        if rest > 0 and not self._stopping:
+            await self._rest(cid, rest)
+
+    async def _rest(self, cid: str, seconds: float) -> None:
+        """The search of ``cid`` is over (a new request for it may wait again), but its slot
+        rests (see ``cpu_share`` in the module docstring)."""
+        task = asyncio.current_task()
+        if self._running.get(cid) is task:
+            del self._running[cid]
+        self._resting += 1
+        if task is not None:
+            self._tasks.add(task)  # still owned: stop() cancels it
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            self._resting -= 1
+            if task is not None:
+                self._tasks.discard(task)
 
     async def _last_customer_text(self, cid: str) -> str | None:
         m = t.messages.c
-        async with self.s.db.read() as conn:
-            return (await conn.execute(select(m.body).where(
-                m.conversation_id == cid, m.sender == "customer", m.kind == "message",
-                m.body != "").order_by(desc(m.created_at), desc(m.id)).limit(1))).scalar()
+        query = select(m.body).where(
+            m.conversation_id == cid, m.sender == "customer", m.kind == "message",
+            m.body != "").order_by(desc(m.created_at), desc(m.id)).limit(1)
+        return await self.s.db.read_sync(lambda conn: conn.execute(query).scalar())
 
     async def _query_text(self, cid: str, text: str) -> str:
         if len(text.split()) >= MIN_QUERY_WORDS or any("\u4e00" <= ch <= "\u9fff" for ch in text):

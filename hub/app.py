@@ -33,6 +33,7 @@ from hub.db.consumers import EventLogStore
 from hub.db.engine import make_engine, migrate
 from hub.db.uow import Database
 from hub.events import EventBus
+from hub.memory import keep_large_buffers_unretained, release_free_memory
 from hub.ports import Ports, start_order
 from hub.realtime import DeskNamespace, DeskPushes
 from hub.services.attachments import AttachmentStore
@@ -153,6 +154,7 @@ class SpaFiles(StaticFiles):
 
 def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: Clock | None = None,
                seed_demo: Any = None) -> socketio.ASGIApp:
+    keep_large_buffers_unretained()
     # several processes: rooms and emits span them through Redis (docs/SCALING.md)
     manager = socketio.AsyncRedisManager(settings.redis_url) if settings.redis_url else None
     sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=[], logger=False,
@@ -217,6 +219,7 @@ def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: C
         # the collector's generations so full collections stay short under load.
         gc.collect()
         gc.freeze()
+        release_free_memory()  # what the start-up work freed
         log.info("hub ready on http://%s:%s (%s)", settings.host, settings.port, services.db.dialect)
         try:
             yield

@@ -53,6 +53,11 @@ class Settings:
     widget_default_queue: str = "general"
     log_level: str = "info"
     wallboard_interval_s: float = 0.5
+    # permessage-deflate on the Socket.IO WebSockets: off, as in Socket.IO's own server (its
+    # perMessageDeflate defaults to false). Chat frames are a few hundred bytes; compressing
+    # them cost the hub 21.4 vs 13.5 ms of CPU per new chat (the compressor set up per
+    # connection) and a deflate per frame pushed (bench/chat.py, docs/SCALING.md)
+    ws_per_message_deflate: bool = False
     login_max_failures: int = 10
     # email channel (docs/CONFIGURATION.md, "Email channel")
     email_enabled: bool = True
@@ -193,6 +198,7 @@ class Settings:
     # 316 ms with 2, 150 ms with 1)
     assist_suggest_concurrency: int = 1
     assist_suggest_max_pending: int = 64
+    assist_suggest_cpu_share: float = 0.5  # of one core, per concurrent search (assist/service.py)
     # fax channel (docs/CONFIGURATION.md, "Fax channel")
     fax_enabled: bool = True
     fax_inbound_secret: str = ""  # HMAC key of the provider webhook; empty: webhook off

@@ -33,11 +33,11 @@ SUPERVISORS = "supervisors"
 
 
 def user_room(user_id: str) -> str:
-    return f"user:{user_id}"
+    return user_room(user_id)
 
 
 def queue_room(queue_id: str) -> str:
-    return f"queue:{queue_id}"
+    return queue_room(queue_id)
 
 
 class DeskPushes:
@@ -136,8 +136,7 @@ class DeskNamespace(socketio.AsyncNamespace):
 
     # --- fan-out of committed events ------------------------------------------------------
     async def _emit_offer(self, cid: str, expires_at: float, to: str) -> None:
-        row = await self.s.conversations.row(cid)
-        summary = (await self.s.conversations.inbox_rows([row]))[0]
+        _, summary = await self.s.conversations.row_and_summary(cid)
         await self.emit("offer", {"conversation": summary, "expires_at": expires_at}, to=to)
 
     async def on_hub_event(self, ev: Event) -> None:
@@ -165,8 +164,7 @@ class DeskNamespace(socketio.AsyncNamespace):
             await self.emit("offer_revoked", {"conversation_id": ev.conversation_id,
                                               "reason": ev.data.get("reason")}, to=user_room(str(ev.user_id)))
         if t in CONVERSATION_EVENTS and ev.conversation_id:
-            row = await self.s.conversations.row(ev.conversation_id)
-            summary = (await self.s.conversations.inbox_rows([row]))[0]
+            row, summary = await self.s.conversations.row_and_summary(ev.conversation_id)
             conv_rooms = {SUPERVISORS}
             if row.queue_id:
                 conv_rooms.add(queue_room(row.queue_id))

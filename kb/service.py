@@ -414,9 +414,8 @@ class KnowledgeBase:
         if not hits:
             return []
         lexical = backend.lexical_only(q)
-        async with self.db.read() as conn:
-            rows = {r.id: r for r in (await conn.execute(select(kt.kb_articles).where(
-                kt.kb_articles.c.id.in_([h.doc_id for h in hits])))).all()}
+        stmt = select(kt.kb_articles).where(kt.kb_articles.c.id.in_([h.doc_id for h in hits]))
+        rows = {r.id: r for r in await self.db.read_sync(lambda conn: conn.execute(stmt).all())}
         terms = (set(query_terms(q)) - CJK_FUNCTION_WORDS) if lexical else set()
         out: list[SearchHit] = []
         hits = [h for h in hits if h.doc_id in rows]  # a delete racing the search

@@ -15,9 +15,11 @@ thread, statements and commit in a single hop from the event loop, so the write 
 one thread round trip instead of one event-loop turn per statement (under load each turn waits
 for every other ready task). On PostgreSQL it runs in an ordinary ``tx()``.
 
-``read_sync(work)`` is the same short path for a hot read: on SQLite ``work`` runs in a small pool
-of reader threads (WAL: readers do not wait for the writer), statements, fetches and the
-connection's return in one hop instead of one event-loop turn each."""
+``read_sync(work)`` is the same for the hottest reads (a conversation's row on every event pushed
+to the desks, a widget's token): ``work`` runs synchronous statements, on SQLite in a small pool
+of reader threads in one hop (an ``aiosqlite`` read costs a thread round trip for the cursor, the
+statement, the rows, closing the cursor and resetting the connection), on PostgreSQL on an
+ordinary connection."""
 
 from __future__ import annotations
 
@@ -36,12 +38,14 @@ from hub.events import CAUSE, SIGNALS, Event, EventBus, with_id
 
 #: the PostgreSQL advisory lock key that orders event ids across hub processes
 EVENT_ORDER_LOCK = 7_246_105_373
-#: SQLite: threads (and connections) of ``read_sync``
-READERS = 2
 
 T = TypeVar("T")
 #: ``write``'s unit of work: synchronous statements on ``conn``; ``emit`` adds an event to it
 SyncWork = Callable[[Connection, Callable[[Event], None]], T]
+#: ``read_sync``'s work: synchronous reads on ``conn``
+SyncRead = Callable[[Connection], T]
+#: SQLite: threads (and connections) of ``read_sync``
+READER_THREADS = 2
 
 
 @dataclass
@@ -66,7 +70,7 @@ class Database:
         self.notify_channel: str | None = None
         self._writer: ThreadPoolExecutor | None = None  # SQLite: ``write``'s thread, made on first use
         self._sync_engine: Engine | None = None
-        self._readers: ThreadPoolExecutor | None = None  # SQLite: ``read_sync``'s threads, on first use
+        self._readers: ThreadPoolExecutor | None = None  # SQLite: ``read_sync``'s threads
         self._read_engine: Engine | None = None
 
     @property
@@ -140,45 +144,43 @@ class Database:
             published = _store_sync(conn, events, cause) if events else []
         return result, published
 
-    async def read_sync(self, work: Callable[[Connection], T]) -> T:
-        """Run ``work`` (synchronous SELECTs on ``conn``) on a connection of its own and return its
-        result (see the module docstring); on PostgreSQL on an ordinary ``read()`` connection."""
+    async def read_sync(self, work: SyncRead[T]) -> T:
+        """Run ``work`` (synchronous reads on one connection, outside any transaction of ours) in
+        one hop; see the module docstring."""
         if self._write_lock is None:
             async with self.read() as conn:
                 return await conn.run_sync(work)
-        return await asyncio.get_running_loop().run_in_executor(self._reader_threads(), self._run_read, work)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reader_threads(), self._run_read, work)
 
     def _reader_threads(self) -> ThreadPoolExecutor:
         if self._readers is None:
             from hub.db.engine import _sqlite_pragmas
 
-            self._read_engine = create_engine(self.engine.url.set(drivername="sqlite"),
-                                              connect_args={"timeout": 30}, pool_size=READERS,
-                                              max_overflow=0)
+            # one connection per thread at most; a connection may serve either thread
+            self._read_engine = create_engine(
+                self.engine.url.set(drivername="sqlite"),
+                connect_args={"timeout": 30, "check_same_thread": False},
+                pool_size=READER_THREADS, max_overflow=0)
             event.listen(self._read_engine, "connect", _sqlite_pragmas)
-            self._readers = ThreadPoolExecutor(READERS, thread_name_prefix="sqlite-reader")
+            self._readers = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="sqlite-reader")
         return self._readers
 
-    def _run_read(self, work: Callable[[Connection], T]) -> T:
+    def _run_read(self, work: SyncRead[T]) -> T:
         assert self._read_engine is not None
         with self._read_engine.connect() as conn:
             return work(conn)
 
     async def close(self) -> None:
-        """Stop the writer and reader threads (if ``write``/``read_sync`` started them) and close
-        the engines."""
-        if self._writer is not None:
-            self._writer.shutdown(wait=True)
-            self._writer = None
-        if self._sync_engine is not None:
-            self._sync_engine.dispose()
-            self._sync_engine = None
-        if self._readers is not None:
-            self._readers.shutdown(wait=True)
-            self._readers = None
-        if self._read_engine is not None:
-            self._read_engine.dispose()
-            self._read_engine = None
+        """Stop the writer and reader threads (if started) and close the engines."""
+        for pool in (self._writer, self._readers):
+            if pool is not None:
+                pool.shutdown(wait=True)
+        self._writer = self._readers = None
+        for engine in (self._sync_engine, self._read_engine):
+            if engine is not None:
+                engine.dispose()
+        self._sync_engine = self._read_engine = None
         await self.engine.dispose()
 
     @asynccontextmanager

@@ -141,11 +141,10 @@ class AuthService:
     async def user_for_token(self, token: str | None) -> User | None:
         if not token:
             return None
-        async with self.db.read() as conn:
-            row = (await conn.execute(
-                select(t.users, t.sessions.c.expires_at)
-                .join(t.sessions, t.sessions.c.user_id == t.users.c.id)
-                .where(t.sessions.c.token_hash == token_hash(token)))).first()
+        query = (select(t.users, t.sessions.c.expires_at)
+                 .join(t.sessions, t.sessions.c.user_id == t.users.c.id)
+                 .where(t.sessions.c.token_hash == token_hash(token)))
+        row = await self.db.read_sync(lambda conn: conn.execute(query).first())
         if row is None or row.expires_at < self.clock.now() or not row.active:
             return None
         return _user(row)
@@ -173,8 +172,8 @@ class AuthService:
         return await self._one_user(t.users.c.id == user_id, f"user {user_id} does not exist")
 
     async def _one_user(self, where: ColumnElement[bool], missing: str) -> User:
-        async with self.db.read() as conn:
-            row = (await conn.execute(select(t.users).where(where))).first()
+        query = select(t.users).where(where)
+        row = await self.db.read_sync(lambda conn: conn.execute(query).first())
         if row is None:
             raise NotFound(missing)
         return _user(row)

@@ -10,7 +10,21 @@ from collections.abc import Iterable
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Insert, Text, asc, cast, delete, desc, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    Text,
+    asc,
+    bindparam,
+    cast,
+    delete,
+    desc,
+    func,
+    or_,
+    select,
+    update,
+)
 
 from hub.clock import Clock
 from hub.db import tables as t
@@ -44,6 +58,16 @@ def contact_public(row: Any) -> dict[str, Any]:
         "created_at": row.created_at, "updated_at": row.updated_at,
     }
 
+
+def _by_identity(email: bool, phone: bool) -> Select[Any]:
+    c = t.contacts.c
+    cond = [*([c.email == bindparam("email")] if email else []), *([c.phone == bindparam("phone")] if phone else [])]
+    return select(t.contacts).where(c.merged_into.is_(None), or_(*cond)).order_by(c.created_at).limit(1)
+
+
+#: find_by_identity's statements (by which of email and phone are given), built once
+_BY_IDENTITY = {(e, p): _by_identity(e, p) for e in (True, False) for p in (True, False) if e or p}
+_CONTACT = select(t.contacts).where(t.contacts.c.id == bindparam("cid"), t.contacts.c.merged_into.is_(None))
 
 class ContactService:
     def __init__(self, db: Database, clock: Clock) -> None:
@@ -117,28 +141,31 @@ class ContactService:
     async def insert(self, tx: Tx, values: dict[str, Any], actor_id: str | None = None) -> dict[str, Any]:
         """Store a new contact from ``validate``d values in the caller's transaction (a channel's
         intake creates the contact and its conversation in one transaction)."""
-        contact, stmt, ev = self.insertion(values, actor_id)
-        await tx.conn.execute(stmt)
-        tx.emit(ev)
-        return contact
+        row, event = self.new_row(values, actor_id)
+        await tx.conn.execute(t.contacts.insert(), row)
+        tx.emit(event)
+        return contact_public(SimpleNamespace(**row))
 
-    def insertion(self, values: dict[str, Any], actor_id: str | None = None
-                  ) -> tuple[dict[str, Any], Insert, Event]:
-        """A new contact from ``validate``d values: (the contact as ``get`` returns it, its insert,
-        its event), for a caller that writes them in its own unit of work (``Database.write``)."""
+    def new_row(self, values: dict[str, Any], actor_id: str | None = None) -> tuple[dict[str, Any], Event]:
+        """A new contact's row from ``validate``d values and its event, for a caller that inserts
+        it in its own transaction (``insert``, or a synchronous ``Database.write``)."""
         cid = new_id()
         now = self.clock.now()
         row = {"id": cid, "created_at": now, "updated_at": now, "owner_agent_id": None,
                **{"email": None, "phone": None, "company": None, "tags": [], "vip": False,
                   "custom": {}, **values}}
-        ev = Event(EventType.CONTACT_CREATED, now, user_id=actor_id, data={"contact_id": cid})
-        return contact_public(SimpleNamespace(**row)), t.contacts.insert().values(**row), ev
+        return row, Event(EventType.CONTACT_CREATED, now, user_id=actor_id, data={"contact_id": cid})
 
     async def get(self, cid: str, tx: Tx | None = None) -> dict[str, Any]:
         """The contact (NotFound if it does not exist or was merged); inside ``tx`` when given."""
-        async with self.db.read(tx) as conn:
-            row = (await conn.execute(select(t.contacts).where(
-                t.contacts.c.id == cid, t.contacts.c.merged_into.is_(None)))).first()
+        if tx is not None:
+            return await tx.conn.run_sync(lambda conn: self.read(conn, cid))
+        return await self.db.read_sync(lambda conn: self.read(conn, cid))
+
+    @staticmethod
+    def read(conn: Connection, cid: str) -> dict[str, Any]:
+        """``get`` on the caller's synchronous connection (a read of several things in one go)."""
+        row = conn.execute(_CONTACT, {"cid": cid}).first()
         if row is None:
             raise NotFound(f"contact {cid} does not exist")
         return contact_public(row)
@@ -196,16 +223,12 @@ class ContactService:
         return {"items": [contact_public(r) for r in rows], "total": total}
 
     async def find_by_identity(self, email: str | None = None, phone: str | None = None) -> dict[str, Any] | None:
-        c = t.contacts.c
-        cond = []
-        if email:
-            cond.append(c.email == email.strip().lower())
-        if phone and normalize_phone(phone):
-            cond.append(c.phone == normalize_phone(phone))
-        if not cond:
+        params = {"email": email.strip().lower() if email else None,
+                  "phone": normalize_phone(phone) if phone else None}
+        query = _BY_IDENTITY.get((params["email"] is not None, bool(params["phone"])))
+        if query is None:
             return None
-        query = select(t.contacts).where(c.merged_into.is_(None), or_(*cond)).order_by(c.created_at).limit(1)
-        row = await self.db.read_sync(lambda conn: conn.execute(query).first())
+        row = await self.db.read_sync(lambda conn: conn.execute(query, params).first())
         return contact_public(row) if row else None
 
     async def merge(self, primary_id: str, duplicate_ids: list[str], actor_id: str | None) -> dict[str, Any]:

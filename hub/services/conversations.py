@@ -6,10 +6,10 @@ close and rate through it. Routing (who gets the conversation) is ``RoutingServi
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from types import MappingProxyType
+from types import MappingProxyType, SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, Executable, Insert, Update, and_, bindparam, desc, func, or_, select, update
+from sqlalchemy import Connection, Executable, and_, bindparam, desc, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub.clock import Clock
@@ -40,31 +40,45 @@ def message_public(row: Any, attachments: list[dict[str, Any]] | None = None) ->
             "created_at": row.created_at}
 
 
-def _message_insert(mid: str, cid: str, kind: str, sender: str, user_id: str | None,
-                    sender_name: str | None, body: str, client_id: str | None, now: float) -> Insert:
-    return t.messages.insert().values(
-        id=mid, conversation_id=cid, kind=kind, sender=sender, sender_user_id=user_id,
-        sender_name=sender_name, body=body, client_id=client_id, created_at=now)
+#: the statements of the message path, built once: executing a prebuilt statement with fresh
+#: parameters skips building it and computing its cache key each time (SQLAlchemy's compiled
+#: cache is keyed by the statement's structure, which these never change)
+_INSERT_MESSAGE = t.messages.insert()
+_TOUCH = (update(t.conversations).where(t.conversations.c.id == bindparam("touch_id"))
+          .values(updated_at=bindparam("touch_at")))
+_CONVERSATION = select(t.conversations).where(t.conversations.c.id == bindparam("cid"))
+_BY_TOKEN = select(t.conversations).where(t.conversations.c.widget_token_hash == bindparam("h"))
+_CONTACTS_IN = select(t.contacts).where(t.contacts.c.id.in_(bindparam("ids", expanding=True)))
+_latest = (select(t.messages.c.conversation_id, func.max(t.messages.c.created_at).label("at"))
+           .where(t.messages.c.conversation_id.in_(bindparam("cids", expanding=True)),
+                  t.messages.c.kind != "note")
+           .group_by(t.messages.c.conversation_id).subquery())
+#: the latest message (not a note) of each of the conversations ``cids`` (inbox summaries)
+_LAST_MESSAGES = select(t.messages).join(_latest, and_(
+    t.messages.c.conversation_id == _latest.c.conversation_id, t.messages.c.created_at == _latest.c.at))
+#: what a message needs to know about its conversation (read in the message's own transaction)
+_MESSAGE_TARGET = (select(t.conversations.c.status, t.conversations.c.queue_id,
+                          t.conversations.c.assignee_id, t.contacts.c.name.label("contact_name"))
+                   .select_from(t.conversations.outerjoin(
+                       t.contacts, t.contacts.c.id == t.conversations.c.contact_id))
+                   .where(t.conversations.c.id == bindparam("cid")))
 
 
-def _touch(cid: str, now: float) -> Update:
-    return update(t.conversations).where(t.conversations.c.id == cid).values(updated_at=now)
+def _message_row(mid: str, cid: str, kind: str, sender: str, user_id: str | None,
+                 sender_name: str | None, body: str, client_id: str | None, now: float) -> dict[str, Any]:
+    return {"id": mid, "conversation_id": cid, "kind": kind, "sender": sender,
+            "sender_user_id": user_id, "sender_name": sender_name, "body": body,
+            "client_id": client_id, "created_at": now}
+
+
+def _touch(cid: str, now: float) -> dict[str, Any]:
+    return {"touch_id": cid, "touch_at": now}
 
 
 def _message_created(msg: dict[str, Any], user_id: str | None, queue_id: str | None,
                      assignee_id: str | None) -> Event:
     return Event(EventType.MESSAGE_CREATED, msg["created_at"], conversation_id=msg["conversation_id"],
                  user_id=user_id, queue_id=queue_id, data={"message": msg, "assignee_id": assignee_id})
-
-
-_CONTACTS_BY_ID = select(t.contacts).where(t.contacts.c.id.in_(bindparam("ids", expanding=True)))
-_LATEST = (select(t.messages.c.conversation_id, func.max(t.messages.c.created_at).label("at"))
-           .where(t.messages.c.conversation_id.in_(bindparam("ids", expanding=True)),
-                  t.messages.c.kind != "note")
-           .group_by(t.messages.c.conversation_id).subquery())
-#: each conversation's latest message that is not a note
-_LATEST_MESSAGES = select(t.messages).join(_LATEST, and_(
-    t.messages.c.conversation_id == _LATEST.c.conversation_id, t.messages.c.created_at == _LATEST.c.at))
 
 
 class ConversationService:
@@ -129,8 +143,7 @@ class ConversationService:
         one hop (``Database.read_sync``)."""
         if tx is not None:
             return await self._row(tx.conn, cid)
-        row = await self.db.read_sync(lambda conn: conn.execute(
-            select(t.conversations).where(t.conversations.c.id == cid)).first())
+        row = await self.db.read_sync(lambda conn: conn.execute(_CONVERSATION, {"cid": cid}).first())
         if row is None:
             raise NotFound(f"conversation {cid} does not exist")
         return row
@@ -206,36 +219,39 @@ class ConversationService:
             raise InvalidState(f"the conversation is {row.status}")
 
     async def _summaries(self, conn: Any, rows: Sequence[Any]) -> list[dict[str, Any]]:
-        if not rows:
-            return []
-        return await conn.run_sync(self._summaries_sync, rows)
+        return await conn.run_sync(self._summaries_sync, rows) if rows else []
 
     def _summaries_sync(self, conn: Connection, rows: Sequence[Any]) -> list[dict[str, Any]]:
-        """Inbox summaries of ``rows``: their contacts and latest messages (prepared statements:
-        the desk builds one per conversation event)."""
         if not rows:
             return []
-        contact_ids = {r.contact_id for r in rows if r.contact_id}
+        contact_ids = sorted({r.contact_id for r in rows if r.contact_id})
         contacts = {}
         if contact_ids:
-            crow = conn.execute(_CONTACTS_BY_ID, {"ids": list(contact_ids)}).all()
+            crow = conn.execute(_CONTACTS_IN, {"ids": contact_ids}).all()
             contacts = {c.id: contact_public(c) for c in crow}
-        lrows = conn.execute(_LATEST_MESSAGES, {"ids": [r.id for r in rows]}).all()
+        lrows = conn.execute(_LAST_MESSAGES, {"cids": [r.id for r in rows]}).all()
         last = {r.conversation_id: r for r in lrows}
         return [self.summary(r, contacts.get(r.contact_id), last.get(r.id)) for r in rows]
 
+    async def row_and_summary(self, cid: str) -> tuple[Any, dict[str, Any]]:
+        """A conversation's row and its inbox summary, read in one go (pushes to the desks)."""
+        def work(conn: Connection) -> tuple[Any, dict[str, Any] | None]:
+            row = conn.execute(_CONVERSATION, {"cid": cid}).first()
+            return (row, self._summaries_sync(conn, [row])[0]) if row is not None else (None, None)
+        row, summary = await self.db.read_sync(work)
+        if row is None or summary is None:
+            raise NotFound(f"conversation {cid} does not exist")
+        return row, summary
+
     async def inbox_rows(self, rows: list[Any]) -> list[dict[str, Any]]:
-        if not rows:
-            return []
         return await self.db.read_sync(lambda conn: self._summaries_sync(conn, rows))
 
     async def customer_conversation(self, token: str | None) -> Any | None:
         """The conversation a customer access token (the widget's) belongs to, if any."""
         if not token:
             return None
-        async with self.db.read() as conn:
-            row = (await conn.execute(select(t.conversations).where(
-                t.conversations.c.widget_token_hash == token_hash(token)))).first()
+        hashed = token_hash(token)
+        row = await self.db.read_sync(lambda conn: conn.execute(_BY_TOKEN, {"h": hashed}).first())
         if row is None or row.created_at + self.customer_token_ttl_s < self.clock.now():
             return None
         return row
@@ -298,14 +314,17 @@ class ConversationService:
         return {"items": items, "next_before": rows[-1].updated_at if len(rows) == limit else None}
 
     async def messages(self, cid: str, include_notes: bool) -> list[dict[str, Any]]:
-        async with self.db.read() as conn:
-            cond = [t.messages.c.conversation_id == cid]
-            if not include_notes:
-                cond.append(t.messages.c.kind != "note")
-            rows = (await conn.execute(select(t.messages).where(*cond)
-                                       .order_by(t.messages.c.created_at, t.messages.c.id))).all()
-            arows = (await conn.execute(select(t.attachments).where(
-                t.attachments.c.conversation_id == cid, t.attachments.c.message_id.is_not(None)))).all()
+        return await self.db.read_sync(lambda conn: self._messages_sync(conn, cid, include_notes))
+
+    @staticmethod
+    def _messages_sync(conn: Connection, cid: str, include_notes: bool) -> list[dict[str, Any]]:
+        cond = [t.messages.c.conversation_id == cid]
+        if not include_notes:
+            cond.append(t.messages.c.kind != "note")
+        rows = conn.execute(select(t.messages).where(*cond)
+                            .order_by(t.messages.c.created_at, t.messages.c.id)).all()
+        arows = conn.execute(select(t.attachments).where(
+            t.attachments.c.conversation_id == cid, t.attachments.c.message_id.is_not(None))).all()
         by_msg: dict[str, list[dict[str, Any]]] = {}
         for a in arows:
             by_msg.setdefault(a.message_id, []).append(attachment_public(a))
@@ -313,37 +332,46 @@ class ConversationService:
 
     async def contact_history(self, contact_id: str, exclude: str | None = None,
                               limit: int = 20) -> list[dict[str, Any]]:
+        return await self.db.read_sync(lambda conn: self._history_sync(conn, contact_id, exclude, limit))
+
+    def _history_sync(self, conn: Connection, contact_id: str, exclude: str | None = None,
+                      limit: int = 20) -> list[dict[str, Any]]:
         c = t.conversations.c
-        async with self.db.read() as conn:
-            rows = (await conn.execute(select(t.conversations).where(
-                c.contact_id == contact_id, c.id != (exclude or ""))
-                .order_by(desc(c.created_at)).limit(limit))).all()
-            return await self._summaries(conn, rows)
+        rows = conn.execute(select(t.conversations).where(
+            c.contact_id == contact_id, c.id != (exclude or ""))
+            .order_by(desc(c.created_at)).limit(limit)).all()
+        return self._summaries_sync(conn, rows)
 
     async def detail(self, user: User, cid: str) -> dict[str, Any]:
-        async with self.db.read() as conn:
-            row = await self._row(conn, cid)
+        def work(conn: Connection) -> dict[str, Any]:  # one read, one hop
+            row = conn.execute(_CONVERSATION, {"cid": cid}).first()
+            if row is None:
+                raise NotFound(f"conversation {cid} does not exist")
             self.require_view(user, row)
-            summary = (await self._summaries(conn, [row]))[0]
-        contact = await self.contacts.get(row.contact_id) if row.contact_id else None
-        return {
-            **summary,
-            "contact": contact,
-            "messages": await self.messages(cid, include_notes=True),
-            "history": await self.contact_history(row.contact_id, exclude=cid) if row.contact_id else [],
-            "csat": {"rating": row.csat_rating, "comment": row.csat_comment}
-            if row.csat_rating else None,
-            "meta": row.meta,
-        }
+            summary = self._summaries_sync(conn, [row])[0]
+            return {
+                **summary,
+                "contact": self.contacts.read(conn, row.contact_id) if row.contact_id else None,
+                "messages": self._messages_sync(conn, cid, include_notes=True),
+                "history": self._history_sync(conn, row.contact_id, exclude=cid) if row.contact_id else [],
+                "csat": {"rating": row.csat_rating, "comment": row.csat_comment}
+                if row.csat_rating else None,
+                "meta": row.meta,
+            }
+        return await self.db.read_sync(work)
 
     async def screen_pop(self, cid: str) -> dict[str, Any]:
-        row = await self.row(cid)
-        contact = await self.contacts.get(row.contact_id) if row.contact_id else None
-        return {"conversation_id": cid, "contact": contact,
-                "new_customer": bool(row.meta.get("contact_created")),
-                "prechat": row.meta.get("prechat", {}),
-                "history": await self.contact_history(row.contact_id, exclude=cid)
-                if row.contact_id else []}
+        def work(conn: Connection) -> dict[str, Any]:  # one read, one hop
+            row = conn.execute(_CONVERSATION, {"cid": cid}).first()
+            if row is None:
+                raise NotFound(f"conversation {cid} does not exist")
+            return {"conversation_id": cid,
+                    "contact": self.contacts.read(conn, row.contact_id) if row.contact_id else None,
+                    "new_customer": bool(row.meta.get("contact_created")),
+                    "prechat": row.meta.get("prechat", {}),
+                    "history": self._history_sync(conn, row.contact_id, exclude=cid)
+                    if row.contact_id else []}
+        return await self.db.read_sync(work)
 
     # --- writing ----------------------------------------------------------------------------
     async def open(self, *, channel: str, queue_id: str, identity: dict[str, Any],
@@ -385,9 +413,10 @@ class ConversationService:
         def work(conn: Connection, emit: Callable[[Event], None]) -> Any:
             nonlocal contact
             if new_contact is not None:
-                contact, insert_contact, ev = self.contacts.insertion(new_contact)
-                conn.execute(insert_contact)
+                row, ev = self.contacts.new_row(new_contact)
+                conn.execute(t.contacts.insert(), row)
                 emit(ev)
+                contact = contact_public(SimpleNamespace(**row))
             assert contact is not None
             conn.execute(t.conversations.insert().values(
                 id=cid, channel=channel, direction="in", status=status,
@@ -407,7 +436,7 @@ class ConversationService:
                     attachment_ids=attachment_ids)
                 for stmt in extra_rows(msg["id"]) if extra_rows is not None else ():
                     conn.execute(stmt)
-            return conn.execute(select(t.conversations).where(t.conversations.c.id == cid)).one()
+            return conn.execute(_CONVERSATION, {"cid": cid}).one()
 
         return await self.db.write(work)
 
@@ -432,7 +461,7 @@ class ConversationService:
         """``insert_message``'s statements on a synchronous connection (``Database.write``)."""
         mid = new_id()
         now = self.clock.now()
-        conn.execute(_message_insert(mid, cid, kind, sender, user_id, sender_name, body, client_id, now))
+        conn.execute(_INSERT_MESSAGE, _message_row(mid, cid, kind, sender, user_id, sender_name, body, client_id, now))
         atts: list[dict[str, Any]] = []
         if attachment_ids:
             a = t.attachments.c
@@ -444,7 +473,7 @@ class ConversationService:
             conn.execute(update(t.attachments).where(a.id.in_(attachment_ids))
                          .values(message_id=mid, conversation_id=cid))
             atts = [attachment_public(r) for r in rows]
-        conn.execute(_touch(cid, now))
+        conn.execute(_TOUCH, _touch(cid, now))
         msg = {"id": mid, "conversation_id": cid, "kind": kind, "sender": sender,
                "sender_name": sender_name, "body": body, "client_id": client_id,
                "attachments": atts, "created_at": now}
@@ -471,41 +500,37 @@ class ConversationService:
             raise ValidationFailed(f"message is longer than {MAX_BODY} characters")
         if client_id is not None and (not isinstance(client_id, str) or len(client_id) > 64):
             raise ValidationFailed("client_id must be a string of at most 64 characters")
-        # Reads happen before the write transaction, so the (single, for SQLite) writer only
-        # does the inserts; a repeated client_id (a retry) is caught by the unique
-        # (conversation, client_id) constraint and answered with the stored message.
-        c, m = t.conversations.c, t.messages.c
-        query = select(c.status, c.queue_id, c.assignee_id, t.contacts.c.name.label("contact_name"),
-                       ).select_from(t.conversations.outerjoin(
-                           t.contacts, t.contacts.c.id == c.contact_id)).where(c.id == cid)
-        row = await self.db.read_sync(lambda conn: conn.execute(query).first())
-        if row is None:
-            raise NotFound(f"conversation {cid} does not exist")
-        if row.status in ("closed", "abandoned") and kind != "note":
-            raise InvalidState("the conversation is closed")
-        if sender == "customer" and sender_name is None:
-            sender_name = row.contact_name
-        name = sender_name or (user.display_name if user else None)
+        # One hop to the writer (SQLite: its thread runs the read, the inserts and the commit in
+        # one go; see ``Database.write``): the conversation's state is read in the message's own
+        # transaction. A repeated client_id (a retry) is caught by the unique (conversation,
+        # client_id) constraint and answered with the stored message.
+        m = t.messages.c
         user_id = user.id if user else None
         try:
             if not attachment_ids:  # chat, SMS, email replies: one hop to the writer
-                mid, now = new_id(), self.clock.now()
-                msg: dict[str, Any] = {"id": mid, "conversation_id": cid, "kind": kind, "sender": sender,
-                                       "sender_name": name, "body": body, "client_id": client_id,
-                                       "attachments": [], "created_at": now}
+                mid = new_id()
                 extras = tuple(extra_rows(mid)) if extra_rows is not None else ()
 
-                def work(conn: Connection, emit: Callable[[Event], None]) -> None:
-                    conn.execute(_message_insert(mid, cid, kind, sender, user_id, name, body, client_id, now))
-                    conn.execute(_touch(cid, now))
+                def work(conn: Connection, emit: Callable[[Event], None]) -> dict[str, Any]:
+                    row, name = self._message_check(cid, conn.execute(_MESSAGE_TARGET, {"cid": cid}).first(),
+                                                    kind, sender, sender_name, user)
+                    now = self.clock.now()
+                    conn.execute(_INSERT_MESSAGE, _message_row(mid, cid, kind, sender, user_id, name,
+                                                               body, client_id, now))
+                    conn.execute(_TOUCH, _touch(cid, now))
                     for stmt in extras:
                         conn.execute(stmt)
+                    msg: dict[str, Any] = {"id": mid, "conversation_id": cid, "kind": kind,
+                                           "sender": sender, "sender_name": name, "body": body,
+                                           "client_id": client_id, "attachments": [], "created_at": now}
                     emit(_message_created(msg, user_id, row.queue_id, row.assignee_id))
+                    return msg
 
-                await self.db.write(work)
-                return msg
+                return await self.db.write(work)
 
             def work_with_files(conn: Connection, emit: Callable[[Event], None]) -> dict[str, Any]:
+                row, name = self._message_check(cid, conn.execute(_MESSAGE_TARGET, {"cid": cid}).first(),
+                                                kind, sender, sender_name, user)
                 for insert_attachment in attachment_rows:
                     conn.execute(insert_attachment)
                 new = self._insert_message(
@@ -526,6 +551,19 @@ class ConversationService:
             if dup is None:
                 raise
             return message_public(dup)
+
+    @staticmethod
+    def _message_check(cid: str, row: Any, kind: str, sender: str, sender_name: str | None,
+                       user: User | None) -> tuple[Any, str | None]:
+        """The conversation a message goes to must exist and be open (a note may go to a closed
+        one); returns its row and the sender's name to store."""
+        if row is None:
+            raise NotFound(f"conversation {cid} does not exist")
+        if row.status in ("closed", "abandoned") and kind != "note":
+            raise InvalidState("the conversation is closed")
+        if sender == "customer" and sender_name is None:
+            sender_name = row.contact_name
+        return row, sender_name or (user.display_name if user else None)
 
     async def set_status(self, cid: str, status: str, **values: Any) -> Any:
         now = self.clock.now()

@@ -195,33 +195,30 @@ class RoutingService:
         return decisions
 
     async def enqueue(self, row: Any) -> None:
-        meta = dict(row.meta)
-        if row.contact_id:
-            c = t.conversations.c
+        now = self.clock.now()
+        c = t.conversations.c
 
-            def read(conn: Connection) -> tuple[Any, Any]:  # both reads in one hop
-                contact = conn.execute(select(t.contacts.c.vip, t.contacts.c.owner_agent_id)
-                                       .where(t.contacts.c.id == row.contact_id)).first()
-                last = None if contact is None else conn.execute(select(c.last_agent_id).where(
-                    c.contact_id == row.contact_id, c.id != row.id, c.last_agent_id.is_not(None))
-                    .order_by(c.created_at.desc()).limit(1)).scalar()
-                return contact, last
-
-            contact, last = await self.db.read_sync(read)
+        def work(conn: Connection, emit: Callable[[Event], None]) -> Any:
+            # one transaction, one hop: what the ACD needs to know of the contact, the queued
+            # event, and the row as stored
+            meta = dict(row.meta)
+            contact = conn.execute(select(t.contacts.c.vip, t.contacts.c.owner_agent_id).where(
+                t.contacts.c.id == row.contact_id)).first() if row.contact_id else None
             if contact is not None:
                 meta["vip"] = bool(contact.vip)
                 meta["owner_agent_id"] = contact.owner_agent_id
-                meta["last_agent_id"] = last
-        cid, now = row.id, self.clock.now()
-
-        def work(conn: Connection, emit: Callable[[Event], None]) -> Any:
-            conn.execute(update(t.conversations).where(t.conversations.c.id == cid).values(meta=meta))
-            emit(Event(EventType.CONVERSATION_QUEUED, now, conversation_id=cid,
+                meta["last_agent_id"] = conn.execute(select(c.last_agent_id).where(
+                    c.contact_id == row.contact_id, c.id != row.id, c.last_agent_id.is_not(None))
+                    .order_by(c.created_at.desc()).limit(1)).scalar()
+            conn.execute(update(t.conversations).where(c.id == row.id).values(meta=meta))
+            emit(Event(EventType.CONVERSATION_QUEUED, now, conversation_id=row.id,
                        queue_id=row.queue_id, data={"channel": row.channel, "priority": row.priority}))
-            return conn.execute(select(t.conversations).where(t.conversations.c.id == cid)).one()
+            return conn.execute(select(t.conversations).where(c.id == row.id)).first()
 
-        row = await self.db.write(work)  # one hop; the stored row read back in it
-        await self._run(self.engine.enqueue, self._request(row), self.clock.now())
+        stored = await self.db.write(work)
+        if stored is None:
+            raise NotFound(f"conversation {row.id} does not exist")
+        await self._run(self.engine.enqueue, self._request(stored), self.clock.now())
 
     async def set_agent_state(self, user_id: str, state: str, reason: str | None = None,
                               forced_by: User | None = None) -> dict[str, Any]:

@@ -104,6 +104,11 @@ class _OnnxRunner:
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
+        # No memory arena: with one, the buffers of the largest batch ever run (documents of up to
+        # the model's window while indexing, the long start-up probe) stay reserved for the
+        # process's life (~60 MB RSS for all-MiniLM-L6-v2); without, they are freed after each
+        # run. A short query costs the same CPU either way (7.3-8.9 ms both, measured A/B).
+        opts.enable_cpu_mem_arena = False
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         self.inputs = [i.name for i in self.session.get_inputs()]
         #: texts -> token features; set by whoever built the runner (the model's own tokenizer)

@@ -252,3 +252,34 @@ async def test_the_suggested_uses_of_one_set_are_one_transaction_and_survive_sto
     assert (await kb.status())["usage"]["dropped"] == 0
     await desk1.close()
     await widget.close()
+
+
+async def test_a_search_slot_rests_so_suggestions_take_only_their_share_of_a_core(bot_hub) -> None:  # type: ignore[no-untyped-def]
+    svc, kb = bot_hub.services.ports.assist, bot_hub.services.ports.kb
+    svc.concurrency, svc.cpu_share = 1, 0.5
+    now = time.time()
+    cids = ["share-test-0", "share-test-1"]
+    for cid in cids:
+        svc.states.apply(Event(EventType.CONVERSATION_ASSIGNED, now, conversation_id=cid,
+                               user_id="nobody"))
+    spans: list[tuple[float, float]] = []
+    search = kb.search
+
+    async def slow_search(query: str, **kwargs: Any) -> Any:
+        began = time.monotonic()
+        await asyncio.sleep(0.2)  # a search that takes 0.2 s
+        hits = await search(query, **kwargs)
+        spans.append((began, time.monotonic()))
+        return hits
+
+    kb.search = slow_search
+    try:
+        for cid in cids:
+            svc.push_text(cid, f"how do I read my gas meter ({cid})")
+        await settle(bot_hub, pause=0.6)
+    finally:
+        del kb.search
+    assert len(spans) == 2
+    # at a share of 0.5, the slot rests as long as the search took before the next one starts
+    assert spans[1][0] - spans[0][1] >= 0.15
+    assert svc.load()["cpu_share"] == 0.5

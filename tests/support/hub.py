@@ -116,7 +116,7 @@ class InProcessHub:
         if not self.settings.database_url:
             fresh_sqlite(self.settings.data_dir)
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="on")
+                                lifespan="on", ws_per_message_deflate=self.settings.ws_per_message_deflate)
         self._server = _Server(config)
         self._task = asyncio.create_task(self._server.serve(), name="hub-under-test")
         async with asyncio.timeout(30):
@@ -210,7 +210,8 @@ class ThreadedHub(_HubOnPort):
         self._handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logging.getLogger().addHandler(self._handler)
         config = uvicorn.Config(build_app(settings), host="127.0.0.1", port=self.port,
-                                log_level="warning", lifespan="on")
+                                log_level="warning", lifespan="on",
+                                ws_per_message_deflate=settings.ws_per_message_deflate)
         self._server = _Server(config)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._serve, name=f"hub-{self.port}", daemon=True)
