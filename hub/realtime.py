@@ -33,11 +33,11 @@ SUPERVISORS = "supervisors"
 
 
 def user_room(user_id: str) -> str:
-    return user_room(user_id)
+    return f"user:{user_id}"
 
 
 def queue_room(queue_id: str) -> str:
-    return queue_room(queue_id)
+    return f"queue:{queue_id}"
 
 
 class DeskPushes:
