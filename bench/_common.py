@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -85,3 +87,35 @@ def schedstat(pid: int, tid: int | None = None) -> tuple[float, float]:
     except (OSError, ValueError):
         return 0.0, 0.0
     return int(run_ns) / 1e9, int(wait_ns) / 1e9
+
+
+def code_version() -> dict[str, object]:
+    """The commit measured, and whether the working tree had uncommitted changes."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip() != ""
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return {"commit": head, "dirty": dirty}
+
+
+async def wait_kb_ready(admin: Any, within_s: float) -> dict[str, Any]:
+    """Wait (bounded) until the hub's KB index is ready; ``admin`` is a logged-in
+    ``httpx.AsyncClient``. A hub with the KB off answers at once."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + within_s
+    status: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        r = await admin.get("/api/kb/status")
+        if r.status_code != 200:  # the KB is off: nothing to wait for
+            return {"ready": False, "http": r.status_code}
+        status = r.json()
+        if status.get("ready") or status.get("error"):
+            return status
+        await asyncio.sleep(0.5)
+    return {**status, "ready": False, "timed_out": True}

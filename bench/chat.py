@@ -64,7 +64,6 @@ import os
 import random
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -79,7 +78,7 @@ import socketio
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._common import loadavg, ms, pct, schedstat  # noqa: E402
+from bench._common import code_version, loadavg, ms, pct, schedstat, wait_kb_ready  # noqa: E402
 from bench.hubs import BenchHubs  # noqa: E402
 
 CAPACITY = 50  # chats per bench agent (the API's maximum)
@@ -167,20 +166,6 @@ def negotiated_deflate(sio: socketio.AsyncClient) -> int:
 
 
 # --------------------------------------------------------------------------- set-up
-async def wait_kb_ready(admin: httpx.AsyncClient, within_s: float) -> dict[str, Any]:
-    deadline = now() + within_s
-    status: dict[str, Any] = {}
-    while now() < deadline:
-        r = await admin.get("/api/kb/status")
-        if r.status_code != 200:  # the KB is off: nothing to wait for
-            return {"ready": False, "http": r.status_code}
-        status = r.json()
-        if status.get("ready") or status.get("error"):
-            return status
-        await asyncio.sleep(0.5)
-    return {**status, "ready": False, "timed_out": True}
-
-
 async def make_agents(base: str, clients: int, st: State, deflate: bool
                       ) -> tuple[str, list[httpx.AsyncClient]]:
     async with httpx.AsyncClient(base_url=base, timeout=30) as admin:
@@ -434,18 +419,6 @@ async def wait_hub_idle(hubs: BenchHubs, within_s: float) -> float:
         if hubs.cpu_seconds() - c0 < IDLE_CPU * len(hubs.pids):
             break
     return round(now() - t0, 1)
-
-
-def code_version() -> dict[str, Any]:
-    """The commit measured, and whether the working tree had uncommitted changes."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                              text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True, timeout=10).stdout.strip() != ""
-    except (OSError, subprocess.SubprocessError):
-        return {}
-    return {"commit": head, "dirty": dirty}
 
 
 def cpu_mark(hubs: BenchHubs) -> tuple[float, float, float, float, float]:

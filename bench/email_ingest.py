@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._common import cpu_seconds, loadavg, schedstat  # noqa: E402
+from bench._common import code_version, cpu_seconds, loadavg, schedstat  # noqa: E402
+from bench._common import wait_kb_ready as _wait_kb_ready  # noqa: E402
 from tests.support.hub import HubProcess  # noqa: E402
 from tests.support.postgres import free_port  # noqa: E402
 
@@ -98,34 +98,13 @@ async def wait_idle(pid: int, within_s: float) -> float:
     return round(time.monotonic() - t0, 1)
 
 
-def code_version() -> dict[str, object]:
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                              text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True, timeout=10).stdout.strip() != ""
-    except (OSError, subprocess.SubprocessError):
-        return {}
-    return {"commit": head, "dirty": dirty}
-
-
 async def wait_kb_ready(base_url: str, within_s: float) -> dict[str, object]:
     import httpx
 
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
         r = await client.post("/api/auth/login", json={"username": "admin", "password": "demo"})
         r.raise_for_status()
-        deadline = time.monotonic() + within_s
-        status: dict[str, object] = {}
-        while time.monotonic() < deadline:
-            r = await client.get("/api/kb/status")
-            if r.status_code != 200:  # the KB is off: nothing to wait for
-                return {"ready": False, "http": r.status_code}
-            status = r.json()
-            if status.get("ready") or status.get("error"):
-                return status
-            await asyncio.sleep(0.5)
-        return {**status, "ready": False, "timed_out": True}
+        return await _wait_kb_ready(client, within_s)
 
 
 async def count_conversations(base_url: str) -> int:
