@@ -199,8 +199,7 @@ class AssistService:
                                                latest == self._current_text.get(cid))
         if up_to_date:
             if ev.type is EventType.CONVERSATION_ASSIGNED and ev.user_id:
-                await self.s.sio.emit("assist", current, to=f"user:{ev.user_id}",
-                                      namespace="/desk")
+                await self.s.push.to_user(ev.user_id, "assist", current)
             return
         self._request(cid, latest)
 
@@ -345,10 +344,8 @@ class AssistService:
 
     async def _push(self, cid: str, payload: dict[str, Any]) -> None:
         state = await self._state(cid)
-        rooms = ["supervisors"]
-        if state.status == "assigned" and state.assignee_id:
-            rooms.append(f"user:{state.assignee_id}")
-        await self.s.sio.emit("assist", payload, to=rooms, namespace="/desk")
+        await self.s.push.to_supervisors(
+            "assist", payload, also=[state.assignee_id if state.status == "assigned" else None])
 
     # --- the agent's panel --------------------------------------------------------------
     async def suggestions(self, cid: str) -> dict[str, Any]:

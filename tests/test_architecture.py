@@ -485,7 +485,6 @@ def test_heavy_libraries_only_in_their_adapter() -> None:
 # names an audience, never a room or a namespace. A component's own Socket.IO namespace (the web
 # chat's ``/widget``) is its business. These still emit by hand (the list may only shrink):
 KNOWN_PUSH_DEBT = {
-    "assist/service.py": "assist suggestions to the agent's desk",
     "assist/bot.py": "the bot's hand-over status into the web chat's /widget namespace",
 }
 
