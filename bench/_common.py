@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import subprocess
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -105,9 +107,6 @@ def code_version() -> dict[str, object]:
 async def wait_kb_ready(admin: Any, within_s: float) -> dict[str, Any]:
     """Wait (bounded) until the hub's KB index is ready; ``admin`` is a logged-in
     ``httpx.AsyncClient``. A hub with the KB off answers at once."""
-    import asyncio
-    import time
-
     deadline = time.monotonic() + within_s
     status: dict[str, Any] = {}
     while time.monotonic() < deadline:
