@@ -20,24 +20,16 @@ import contextlib
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, func, select, update
-
 from assist.faq import Faq, FaqHit
-from hub.db import tables as t
 from hub.events import Event, EventType
 
 if TYPE_CHECKING:
     from hub.app import Services
-
-_FIRST_CUSTOMER_TEXT = (select(t.messages.c.body)
-                        .where(t.messages.c.conversation_id == bindparam("cid"), t.messages.c.sender == "customer",
-                               t.messages.c.kind == "message")
-                        .order_by(t.messages.c.created_at, t.messages.c.id).limit(1))
 
 log = logging.getLogger(__name__)
 
@@ -132,9 +124,27 @@ class BotPolicy:
 
 
 class WidgetBot:
-    """Provided as the ``bot`` port (``services.ports.bot``); the web chat channel asks ``wants(queue_id)``
-    before enqueueing a new chat and, when it says yes, opens the chat with status ``bot`` and
-    calls ``begin(row)`` instead of enqueueing."""
+    """Provided as the ``bot`` port (``services.ports.bot``); the web chat channel asks
+    ``wants(queue_id)`` before it enqueues a new chat and, when it says yes, opens the chat with
+    status ``bot`` instead of enqueueing it.
+
+    The bot is the durable event consumer ``assist.bot`` (:meth:`on_event`): it greets a chat and
+    answers its first message on ``conversation.created``, and answers each later customer message
+    on ``message.created``; several conversations at once, each in order. A crash between the
+    customer's message and the bot's reply is replayed after the restart, and every reply carries
+    a ``client_id`` named after what it answers (``bot:greeting``, ``bot:<message id>``,
+    ``bot:handover``) with its ``bot.*`` event in the same transaction, so a replay says nothing twice."""
+
+    #: events after which a conversation is no longer the bot's
+    _LEAVES = frozenset({EventType.BOT_HANDED_OVER, EventType.CONVERSATION_QUEUED,
+                         EventType.CONVERSATION_OFFERED, EventType.CONVERSATION_ASSIGNED,
+                         EventType.CONVERSATION_TRANSFERRED, EventType.CONVERSATION_ABANDONED,
+                         EventType.CONVERSATION_OVERFLOWED})
+    #: what the consumer reads
+    EVENTS = (EventType.MESSAGE_CREATED, EventType.CONVERSATION_CREATED, EventType.CONVERSATION_CLOSED,
+              *sorted(_LEAVES))
+    CONSUMER = "assist.bot"
+    CONCURRENCY = 8  # conversations answered at once (FAQ searches run off the event loop)
 
     def __init__(self, services: Services, policy: BotPolicy, *, enabled: bool,
                  queues: tuple[str, ...], faq_lookup: Any, covers: Any = None) -> None:
@@ -147,10 +157,9 @@ class WidgetBot:
         # add a language rule of its own
         self._covers = covers or (lambda text: True)
         self._locks: dict[str, asyncio.Lock] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-        #: the conversations with status ``bot`` (ours): from ``conversation.created`` and
-        #: ``begin``, left on hand-over, routing or close; loaded from the database at start
-        #: (:meth:`load`). Messages of any other conversation cost the bot nothing.
+        #: the conversations with status ``bot`` (ours): from ``conversation.created``, left on
+        #: hand-over, routing or close; loaded from the database at start (:meth:`load`).
+        #: Messages of any other conversation cost the bot nothing.
         self.active: set[str] = set()
         self.loaded = False
 
@@ -164,28 +173,11 @@ class WidgetBot:
 
     async def load(self) -> int:
         """The conversations that have status ``bot`` now (after a restart)."""
-        c = t.conversations.c
-        async with self.s.db.read() as conn:
-            ids = set((await conn.execute(select(c.id).where(c.status == "bot"))).scalars())
-        self.active |= ids
+        self.active |= await self.s.conversations.ids_with_status("bot")
         self.loaded = True
-        return len(ids)
-
-    async def begin(self, row: Any) -> None:
-        """A chat just opened with status ``bot``: greet, answer the first message if any."""
-        self.active.add(row.id)
-        first = await self._first_customer_text(row.id)
-        await self._say(row.id, GREETING)
-        if first:
-            await self._handle(row.id, first)
+        return len(self.active)
 
     # --- events ------------------------------------------------------------------------
-    #: events after which a conversation is no longer the bot's
-    _LEAVES = frozenset({EventType.BOT_HANDED_OVER, EventType.CONVERSATION_QUEUED,
-                         EventType.CONVERSATION_OFFERED, EventType.CONVERSATION_ASSIGNED,
-                         EventType.CONVERSATION_TRANSFERRED, EventType.CONVERSATION_ABANDONED,
-                         EventType.CONVERSATION_OVERFLOWED})
-
     def _ours(self, cid: str | None) -> bool | None:
         """Whether the conversation has status ``bot`` (None: not known yet, before :meth:`load`)."""
         if not cid:
@@ -196,24 +188,25 @@ class WidgetBot:
 
     async def on_event(self, ev: Event) -> None:
         cid = ev.conversation_id
+        if not cid:
+            return
         if ev.type is EventType.MESSAGE_CREATED:
             msg = ev.data.get("message") or {}
             if msg.get("sender") != "customer" or msg.get("kind") != "message" or ev.data.get("assignee_id"):
                 return
-            if not cid or not (msg.get("body") or "").strip() or self._ours(cid) is False:
+            if not (msg.get("body") or "").strip() or self._ours(cid) is False:
                 return  # not a bot conversation: no read, no search
-            task = asyncio.create_task(self._handle_if_bot(cid, msg), name=f"bot-{cid}")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        elif ev.type is EventType.CONVERSATION_CREATED and cid:
+            await self._handle_if_bot(cid, msg)
+        elif ev.type is EventType.CONVERSATION_CREATED:
             if ev.data.get("status") == "bot":
                 self.active.add(cid)
-        elif ev.type is EventType.CONVERSATION_CLOSED and cid:
+                await self._guarded(cid, self._begin(cid))
+        elif ev.type is EventType.CONVERSATION_CLOSED:
             ours = self._ours(cid)
             self._leave(cid)
             if ours is not False and ev.data.get("assignee_id") is None:
                 await self._count_deflection(ev)
-        elif ev.type in self._LEAVES and cid:
+        elif ev.type in self._LEAVES:
             self._leave(cid)
 
     def _leave(self, cid: str) -> None:
@@ -223,43 +216,43 @@ class WidgetBot:
             del self._locks[cid]
 
     async def _handle_if_bot(self, cid: str, msg: dict[str, Any]) -> None:
+        await self._guarded(cid, self._handle(cid, msg["body"], f"bot:{msg['id']}"))
+
+    async def _guarded(self, cid: str, work: Coroutine[Any, Any, Any]) -> None:
+        """Run the bot's work on a conversation; if it fails, the customer goes to a person (a
+        failure to hand over is raised: the consumer tries the event again)."""
         try:
-            row = await self.s.conversations.row(cid)
-            if row.status != "bot":
-                self.active.discard(cid)
-                return
-            first = await self._first_customer_message_id(cid)
-            if first == msg.get("id"):
-                return  # the opening message: begin() answers it
-            await self._handle(cid, msg["body"])
+            await work
         except Exception:  # noqa: BLE001 - a bot failure must not lose the customer
             log.exception("the bot failed on conversation %s; handing over", cid)
-            with contextlib.suppress(Exception):
-                await self.handover(cid, "bot_error")
+            await self.handover(cid, "bot_error")
 
-    async def _first_customer_message_id(self, cid: str) -> str | None:
-        m = t.messages.c
-        async with self.s.db.read() as conn:
-            return (await conn.execute(select(m.id).where(
-                m.conversation_id == cid, m.sender == "customer", m.kind == "message")
-                .order_by(m.created_at, m.id).limit(1))).scalar()
-
-    async def _first_customer_text(self, cid: str) -> str:
-        return await self.s.db.read_sync(lambda conn: conn.execute(_FIRST_CUSTOMER_TEXT, {"cid": cid}).scalar()) or ""
+    async def _begin(self, cid: str) -> None:
+        """A chat just opened with status ``bot``: greet, answer its first message if any."""
+        row = await self.s.conversations.row(cid)
+        if row.status != "bot":
+            return  # the customer asked for a person before the bot got to it
+        await self._say(cid, GREETING, "bot:greeting")
+        first = await self.s.conversations.customer_message(cid, first=True)
+        if first is not None:
+            await self._handle(cid, first[1], f"bot:{first[0]}")
 
     # --- the conversation with the customer --------------------------------------------
     def _lock(self, cid: str) -> asyncio.Lock:
         return self._locks.setdefault(cid, asyncio.Lock())
 
-    async def _say(self, cid: str, body: str) -> dict[str, Any]:
-        return await self.s.conversations.add_message(cid, sender="bot", body=body,
-                                                      sender_name=BOT_NAME)
+    async def _say(self, cid: str, body: str, client_id: str, events: Sequence[Event] = ()) -> None:
+        await self.s.conversations.add_message(cid, sender="bot", body=body, sender_name=BOT_NAME,
+                                               client_id=client_id, events=events)
 
-    async def _handle(self, cid: str, text: str) -> None:
+    async def _handle(self, cid: str, text: str, key: str) -> None:
+        """Answer one customer message (``key``: the reply's client_id) or hand over."""
         async with self._lock(cid):
             row = await self.s.conversations.row(cid)
             if row.status != "bot":
                 return
+            if await self.s.conversations.message_by_client_id(cid, key) is not None:
+                return  # answered before a restart (or from the chat's opening)
             faq: Faq | None = self._faq_lookup()
             hits: list[FaqHit] = []
             if faq is not None and not wants_person(text):
@@ -271,10 +264,11 @@ class WidgetBot:
                 if faq is not None or wants_person(text) else HandOver("no_kb")
             if isinstance(decision, Answer):
                 hit = decision.hit
-                await self._say(cid, hit.answer + ANSWER_FOOTER)
-                await self._emit(EventType.BOT_ANSWERED, row, {
-                    "article_id": hit.article_id, "score": round(hit.score, 4),
-                    "question": text[:500]})
+                answered = Event(EventType.BOT_ANSWERED, self.s.clock.now(), conversation_id=cid,
+                                 queue_id=row.queue_id, data={
+                                     "channel": row.channel, "article_id": hit.article_id,
+                                     "score": round(hit.score, 4), "question": text[:500]})
+                await self._say(cid, hit.answer + ANSWER_FOOTER, key, events=(answered,))
                 if faq is not None:
                     with contextlib.suppress(Exception):
                         await faq.record_usage(hit.article_id, conversation_id=cid, user_id=None,
@@ -296,53 +290,33 @@ class WidgetBot:
         row = await self.s.conversations.row(cid)
         if row.status != "bot":
             return False
-        await self._say(cid, HANDOVER_ASKED if reason == "customer_request" else HANDOVER_LOW)
-        now = self.s.clock.now()
-        c = t.conversations.c
+        await self._say(cid, HANDOVER_ASKED if reason == "customer_request" else HANDOVER_LOW,
+                        "bot:handover")
 
-        def work(conn: Connection, emit: Callable[[Event], None]) -> Any:
-            done = conn.execute(update(t.conversations).where(c.id == cid, c.status == "bot").values(
-                status="queued", enqueued_at=now, updated_at=now)).rowcount
-            if not done:
-                return None
-            emit(Event(EventType.BOT_HANDED_OVER, now, conversation_id=cid, queue_id=row.queue_id,
-                       data={"reason": reason, "question": (question or "")[:500],
-                             "channel": row.channel}))
-            return conn.execute(select(t.conversations).where(c.id == cid)).first()
+        def handed_over(stored: Any, now: float) -> Event:
+            return Event(EventType.BOT_HANDED_OVER, now, conversation_id=cid, queue_id=stored.queue_id,
+                         data={"reason": reason, "question": (question or "")[:500],
+                               "channel": stored.channel})
 
-        queued = await self.s.db.write(work)  # the hand-over and the row as stored: one hop
+        # the customer sees "queued" from the web chat channel's push on conversation.queued
+        queued = await self.s.conversations.move_status(cid, "bot", "queued", handed_over)
         if queued is None:
             return False
         await self.s.routing.enqueue(queued)
-        with contextlib.suppress(Exception):
-            await self.s.sio.emit("status", {"status": "queued", "agent_name": None},
-                                  to=f"widget:{cid}", namespace="/widget")
         return True
 
-    async def _emit(self, etype: EventType, row: Any, data: dict[str, Any]) -> None:
-        async with self.s.db.tx() as tx:
-            tx.emit(Event(etype, self.s.clock.now(), conversation_id=row.id,
-                          queue_id=row.queue_id, data={"channel": row.channel, **data}))
-
     async def _count_deflection(self, ev: Event) -> None:
+        """A chat that ended with the bot's answers and no agent: ``bot.deflected``, once."""
         cid = ev.conversation_id
         if cid is None:
             return
-        e = t.events.c
-        async with self.s.db.read() as conn:
-            counts: dict[str, int] = dict((await conn.execute(select(e.type, func.count()).where(
-                e.conversation_id == cid,
-                e.type.in_((str(EventType.BOT_ANSWERED), str(EventType.BOT_HANDED_OVER))))
-                .group_by(e.type))).all())
-        if counts.get(str(EventType.BOT_ANSWERED)) and not counts.get(str(EventType.BOT_HANDED_OVER)):
+        counts = await self.s.eventlog.counts(cid, (EventType.BOT_ANSWERED, EventType.BOT_HANDED_OVER,
+                                                    EventType.BOT_DEFLECTED))
+        answers = counts.get(str(EventType.BOT_ANSWERED), 0)
+        if answers and not counts.get(str(EventType.BOT_HANDED_OVER)) \
+                and not counts.get(str(EventType.BOT_DEFLECTED)):
             row = await self.s.conversations.row(cid)
-            await self._emit(EventType.BOT_DEFLECTED, row,
-                             {"answers": counts[str(EventType.BOT_ANSWERED)],
-                              "reason": ev.data.get("reason")})
-
-    async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            async with self.s.db.tx() as tx:
+                tx.emit(Event(EventType.BOT_DEFLECTED, self.s.clock.now(), conversation_id=cid,
+                              queue_id=row.queue_id, data={"channel": row.channel, "answers": answers,
+                                                           "reason": ev.data.get("reason")}))

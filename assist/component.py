@@ -97,7 +97,9 @@ class AssistComponent:
         services.bus.subscribe(self.service.on_event, name="assist.suggestions", local_only=True)
         services.bus.subscribe(self.service.on_remote_event, name="assist.states", remote_only=True,
                                types=STATE_EVENTS)
-        services.bus.subscribe(self.bot.on_event, name="assist.bot", local_only=True)
+        if self.bot.enabled:  # a durable consumer: a reply the hub owed before a crash comes after it
+            services.bus.consume(WidgetBot.CONSUMER, self.bot.on_event, types=WidgetBot.EVENTS,
+                                 concurrency=WidgetBot.CONCURRENCY)
         self._load_task = asyncio.create_task(self._load(), name="assist-load")
 
     async def _load(self) -> None:
@@ -129,7 +131,5 @@ class AssistComponent:
             self._load_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._load_task
-        if self.bot is not None:
-            await self.bot.stop()
         if self.service is not None:
             await self.service.stop()

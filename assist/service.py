@@ -38,14 +38,11 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import desc, select
-
 from assist import entities as ent
 from assist import summary as summ
 from assist.faq import Faq, FaqHit
 from assist.knn import CategoryIndex
 from assist.states import ConversationStates, ConvState
-from hub.db import tables as t
 from hub.events import Event, EventType
 
 if TYPE_CHECKING:
@@ -113,20 +110,7 @@ class AssistService:
     # --- lifecycle -----------------------------------------------------------------------
     async def load_examples(self) -> int:
         """Labelled examples: closed conversations with a disposition, newest first."""
-        c, m = t.conversations.c, t.messages.c
-        async with self.s.db.read() as conn:
-            rows = (await conn.execute(select(c.id, c.disposition).where(
-                c.status == "closed", c.disposition.is_not(None))
-                .order_by(desc(c.closed_at)).limit(self.categories.max_examples))).all()
-            ids = [r.id for r in rows]
-            texts: dict[str, list[str]] = {}
-            for chunk in range(0, len(ids), 500):
-                part = ids[chunk:chunk + 500]
-                for r in (await conn.execute(select(m.conversation_id, m.body).where(
-                        m.conversation_id.in_(part), m.sender == "customer", m.kind == "message")
-                        .order_by(m.created_at))).all():
-                    texts.setdefault(r.conversation_id, []).append(r.body)
-        items = [(r.id, " ".join(texts.get(r.id, []))[:2000], r.disposition) for r in rows]
+        items = await self.s.conversations.labelled_examples(self.categories.max_examples)
         items.reverse()  # oldest first, so the newest survive the cap
         await self._cpu(self.categories.add_many, items)
         return len(self.categories)
@@ -301,11 +285,8 @@ class AssistService:
                 self._tasks.discard(task)
 
     async def _last_customer_text(self, cid: str) -> str | None:
-        m = t.messages.c
-        query = select(m.body).where(
-            m.conversation_id == cid, m.sender == "customer", m.kind == "message",
-            m.body != "").order_by(desc(m.created_at), desc(m.id)).limit(1)
-        return await self.s.db.read_sync(lambda conn: conn.execute(query).scalar())
+        last = await self.s.conversations.customer_message(cid, first=False)
+        return last[1] if last is not None else None
 
     async def _query_text(self, cid: str, text: str) -> str:
         if len(text.split()) >= MIN_QUERY_WORDS or any("\u4e00" <= ch <= "\u9fff" for ch in text):

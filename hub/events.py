@@ -234,17 +234,29 @@ class _Worker:
 
 
 class _Consumer(_Worker):
-    """A durable consumer: handles every stored event after its checkpoint, at least once."""
+    """A durable consumer: handles every stored event after its checkpoint, at least once.
+
+    With ``concurrency`` above 1, events of different conversations are handled concurrently (up
+    to that many at once) and those of one conversation in order; the checkpoint moves only past
+    events whose every predecessor is handled, so a crash replays whatever was still running."""
 
     RETRIES = (0.05, 0.5, 2.0)
 
-    def __init__(self, bus: EventBus, name: str, fn: Subscriber, types: Iterable[str] | None) -> None:
+    def __init__(self, bus: EventBus, name: str, fn: Subscriber, types: Iterable[str] | None,
+                 concurrency: int = 1) -> None:
         super().__init__(bus, name, fn, types)
-        self.last_id: int | None = None  # the last event handled (or skipped as not ours)
+        self.last_id: int | None = None  # the checkpoint: every event up to it is handled
+        self.seen_id: int | None = None  # the last event handed to a handler (= last_id when serial)
         self.saved_id: int | None = None
         self.start_after = bus.published_id  # where a consumer with no checkpoint yet begins
         self.behind = False
         self.ready = False  # the first catch-up is done
+        self.concurrency = concurrency
+        self._slots: asyncio.Semaphore | None = None
+        #: concurrent mode: the events handed to a handler, in id order → whether it is done
+        self._running: dict[int, bool] = {}
+        self._tails: dict[str, asyncio.Task[None]] = {}  # per conversation: its latest handler
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def wants(self, ev: Event) -> bool:
         return ev.id is not None and super().wants(ev)
@@ -266,12 +278,15 @@ class _Consumer(_Worker):
 
     @property
     def idle(self) -> bool:
-        return super().idle and not self.behind and self.ready
+        return super().idle and not self.behind and self.ready and not self._running
+
+    def resume_from(self, checkpoint: int) -> None:
+        self.last_id = self.seen_id = checkpoint
 
     def advance_when_idle(self) -> None:
         """Nothing of ours is pending: the checkpoint may move to the log's head."""
         if self.idle and self.last_id is not None and self.bus.published_id > self.last_id:
-            self.last_id = self.bus.published_id
+            self.resume_from(self.bus.published_id)
 
     async def run(self) -> None:
         await self.catch_up()
@@ -280,11 +295,11 @@ class _Consumer(_Worker):
             while self.queue and not self.behind:
                 ev = self.queue.popleft()
                 self.took(self.stamps.popleft())
-                if self.last_id is not None and ev.id is not None and ev.id <= self.last_id:
+                if self.seen_id is not None and ev.id is not None and ev.id <= self.seen_id:
                     continue  # already handled during the catch-up
                 self.busy = True
                 try:
-                    await self.deliver(ev)
+                    await self.hand(ev)
                 finally:
                     self.busy = False
             if self.behind:
@@ -298,19 +313,71 @@ class _Consumer(_Worker):
 
     async def catch_up(self) -> None:
         store = self.bus.store
-        assert store is not None and self.last_id is not None
+        assert store is not None and self.seen_id is not None
         self.busy = True
         try:
             while True:
-                batch = await store.read_after(self.last_id, self.types, self.bus.catch_up_batch)
+                batch = await store.read_after(self.seen_id, self.types, self.bus.catch_up_batch)
                 for ev in batch:
-                    await self.deliver(ev)
+                    await self.hand(ev)
                 if len(batch) < self.bus.catch_up_batch:
                     break
         finally:
             self.busy = False
 
+    async def hand(self, ev: Event) -> None:
+        """Handle one event: at once when serial; otherwise start its handler once a slot is free
+        (after the previous handler of its conversation)."""
+        if self.concurrency <= 1 or ev.id is None:
+            await self.deliver(ev)
+            return
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.concurrency)
+        await self._slots.acquire()
+        key = ev.conversation_id or ""
+        self._running[ev.id] = False
+        self.seen_id = ev.id
+        task = asyncio.create_task(self._handle_after(ev, self._tails.get(key), key),
+                                   name=f"events:{self.name}:{ev.id}")
+        self._tails[key] = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _handle_after(self, ev: Event, previous: asyncio.Task[None] | None, key: str) -> None:
+        assert ev.id is not None and self._slots is not None
+        handled = False
+        try:
+            if previous is not None:
+                await asyncio.wait((previous,))
+            await self.attempt(ev)
+            handled = True
+        finally:
+            self._slots.release()
+            if self._tails.get(key) is asyncio.current_task():
+                del self._tails[key]
+        if handled:  # (cancelled: the checkpoint stays before it, the event is replayed)
+            self._running[ev.id] = True
+        for done_id, done in list(self._running.items()):  # in id order: the checkpoint
+            if not done:
+                break
+            del self._running[done_id]
+            self.last_id = done_id
+        if not self._running:
+            self.bus.went_idle.set()
+
+    async def cancel_running(self) -> None:
+        for task in list(self._tasks):
+            await cancel_task(task)
+        self._running.clear()
+        self._tails.clear()
+
     async def deliver(self, ev: Event) -> None:
+        await self.attempt(ev)
+        if ev.id is not None and (self.last_id is None or ev.id > self.last_id):
+            self.last_id = self.seen_id = ev.id
+
+    async def attempt(self, ev: Event) -> None:
+        """The handler, retried on failure; then the next event goes on."""
         token = CAUSE.set(ev.cause)
         try:
             for attempt, pause in enumerate((*self.RETRIES, None)):
@@ -330,8 +397,6 @@ class _Consumer(_Worker):
                         await asyncio.sleep(pause)
         finally:
             CAUSE.reset(token)
-        if ev.id is not None and (self.last_id is None or ev.id > self.last_id):
-            self.last_id = ev.id
 
 
 class EventBus:
@@ -405,15 +470,18 @@ class EventBus:
             self._live.remove(w)
             await cancel_task(w.task)
 
-    def consume(self, name: str, fn: Subscriber, *, types: Iterable[str] | None = None) -> None:
-        """A durable consumer named ``name`` (its checkpoint's key: keep it stable)."""
+    def consume(self, name: str, fn: Subscriber, *, types: Iterable[str] | None = None,
+                concurrency: int = 1) -> None:
+        """A durable consumer named ``name`` (its checkpoint's key: keep it stable). With
+        ``concurrency`` above 1 it handles up to that many events at once, one at a time per
+        conversation (see ``_Consumer``)."""
         if name in self._consumers:
             self._consumers[name].fn = fn  # a component started again in the same process
             return
         if self.enabled is not None and name not in self.enabled:
             log.info("event consumer %s does not run in this process", name)
             return
-        consumer = _Consumer(self, name, fn, types)
+        consumer = _Consumer(self, name, fn, types, concurrency)
         self._consumers[name] = consumer
         if self._started:
             asyncio.get_running_loop().create_task(self._start_consumer(consumer, None))
@@ -493,6 +561,7 @@ class EventBus:
         self._started = False
         for c in self._consumers.values():
             await cancel_task(c.task)
+            await c.cancel_running()
             c.task = None
             c.queue.clear()
             c.stamps.clear()
@@ -510,10 +579,10 @@ class EventBus:
         if saved is None:
             saved = (await self.store.checkpoints()).get(c.name)
         if saved is None:  # a new consumer: from where it was registered, checkpoint written now
-            c.last_id = c.start_after
-            await self.store.save({c.name: c.last_id})
+            c.resume_from(c.start_after)
+            await self.store.save({c.name: c.start_after})
         else:
-            c.last_id = saved
+            c.resume_from(saved)
         c.saved_id = c.last_id
         c.start()
 
@@ -524,7 +593,9 @@ class EventBus:
                 await self._wait_idle(self._consumers.values(), drain_s)
         for c in self._consumers.values():
             await cancel_task(c.task)
+            await c.cancel_running()
             c.task = None
+            c.ready = False  # what was cut short is not done: the checkpoint stays before it
         if self._flusher is not None:
             await cancel_task(self._flusher)
             self._flusher = None

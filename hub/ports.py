@@ -104,11 +104,10 @@ class Assist(Protocol):
 
 @runtime_checkable
 class ChatBot(Protocol):
-    """``bot``: the widget bot the web chat channel asks before it enqueues a new chat."""
+    """``bot``: the widget bot the web chat channel asks before it enqueues a new chat (a chat it
+    wants is opened with status ``bot``; the bot takes it from the ``conversation.created`` event)."""
 
     async def wants(self, queue_id: str) -> bool: ...
-
-    async def begin(self, row: Any) -> None: ...
 
     async def handover(self, cid: str, reason: str = "customer_request") -> bool: ...
 

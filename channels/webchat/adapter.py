@@ -120,7 +120,7 @@ class WebchatChannel:
                 await emit("message", _customer_view(msg), to=room)
         elif t is EventType.TYPING and ev.data.get("sender") == "agent":
             await emit("typing", {"sender": "agent"}, to=room)
-        elif t in (EventType.CONVERSATION_ASSIGNED, EventType.CONVERSATION_TRANSFERRED,
+        elif t in (EventType.CONVERSATION_QUEUED, EventType.CONVERSATION_ASSIGNED, EventType.CONVERSATION_TRANSFERRED,
                    EventType.CONVERSATION_CLOSED, EventType.CONVERSATION_OVERFLOWED,
                    EventType.CONVERSATION_ABANDONED):
             row = await self._conversation(ev.conversation_id)
@@ -204,13 +204,7 @@ class WebchatChannel:
                 meta={"prechat": body.model_dump(exclude_none=True),
                       "user_agent": request.headers.get("user-agent", "")[:200]},
                 status="bot" if with_bot else "queued")
-            if with_bot and bot is not None:
-                try:
-                    await bot.begin(row)
-                except Exception:  # noqa: BLE001 - never strand a customer with a broken bot
-                    log.exception("the chat bot failed to start on %s; handing over", row.id)
-                    await bot.handover(row.id, "bot_error")
-            else:
+            if not with_bot:  # (with the bot, it greets the chat from the conversation.created event)
                 await s.routing.enqueue(row)
             return json_response({"token": token, "conversation_id": row.id}, 201)
 

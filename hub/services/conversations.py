@@ -47,6 +47,11 @@ _INSERT_MESSAGE = t.messages.insert()
 _TOUCH = (update(t.conversations).where(t.conversations.c.id == bindparam("touch_id"))
           .values(updated_at=bindparam("touch_at")))
 _CONVERSATION = select(t.conversations).where(t.conversations.c.id == bindparam("cid"))
+_customer_words = (select(t.messages.c.id, t.messages.c.body)
+                   .where(t.messages.c.conversation_id == bindparam("cid"), t.messages.c.sender == "customer",
+                          t.messages.c.kind == "message", t.messages.c.body != "").limit(1))
+_FIRST_CUSTOMER = _customer_words.order_by(t.messages.c.created_at, t.messages.c.id)
+_LAST_CUSTOMER = _customer_words.order_by(desc(t.messages.c.created_at), desc(t.messages.c.id))
 _BY_TOKEN = select(t.conversations).where(t.conversations.c.widget_token_hash == bindparam("h"))
 _CONTACTS_IN = select(t.contacts).where(t.contacts.c.id.in_(bindparam("ids", expanding=True)))
 _latest = (select(t.messages.c.conversation_id, func.max(t.messages.c.created_at).label("at"))
@@ -185,6 +190,65 @@ class ConversationService:
                                         .values(**values))
             if res.rowcount != 1:
                 raise NotFound(f"conversation {cid} does not exist")
+
+    async def ids_with_status(self, status: str) -> set[str]:
+        """The ids of the conversations in ``status`` now (e.g. a bot's after a restart)."""
+        c = t.conversations.c
+        async with self.db.read() as conn:
+            return set((await conn.execute(select(c.id).where(c.status == status))).scalars())
+
+    async def customer_message(self, cid: str, *, first: bool) -> tuple[str, str] | None:
+        """The id and text of the customer's first (or latest) message with text, or None."""
+        row = await self.db.read_sync(
+            lambda conn: conn.execute(_FIRST_CUSTOMER if first else _LAST_CUSTOMER, {"cid": cid}).first())
+        return (row.id, row.body) if row is not None else None
+
+    async def message_by_client_id(self, cid: str, client_id: str) -> dict[str, Any] | None:
+        """The message stored with ``client_id`` in the conversation (a sender's retry key), if any."""
+        m = t.messages.c
+        async with self.db.read() as conn:
+            row = (await conn.execute(select(t.messages).where(
+                m.conversation_id == cid, m.client_id == client_id))).first()
+        return message_public(row) if row is not None else None
+
+    async def labelled_examples(self, limit: int) -> list[tuple[str, str, str]]:
+        """Up to ``limit`` closed conversations with a disposition, newest first: (id, the
+        customer's words, disposition) — examples for category suggestions."""
+        c, m = t.conversations.c, t.messages.c
+        async with self.db.read() as conn:
+            rows = (await conn.execute(select(c.id, c.disposition).where(
+                c.status == "closed", c.disposition.is_not(None))
+                .order_by(desc(c.closed_at)).limit(limit))).all()
+            ids = [r.id for r in rows]
+            texts: dict[str, list[str]] = {}
+            for chunk in range(0, len(ids), 500):
+                part = ids[chunk:chunk + 500]
+                for r in (await conn.execute(select(m.conversation_id, m.body).where(
+                        m.conversation_id.in_(part), m.sender == "customer", m.kind == "message")
+                        .order_by(m.created_at))).all():
+                    texts.setdefault(r.conversation_id, []).append(r.body)
+        return [(r.id, " ".join(texts.get(r.id, []))[:2000], r.disposition) for r in rows]
+
+    async def move_status(self, cid: str, expected: str, status: str,
+                          event: Callable[[Any, float], Event]) -> Any | None:
+        """Move the conversation from ``expected`` to ``status`` if it is still in ``expected``,
+        with the event ``event(row, now)`` that says why, in one transaction (``queued`` also
+        stamps ``enqueued_at``). Returns the row as stored, or None when it had moved on."""
+        now = self.clock.now()
+        c = t.conversations.c
+        values: dict[str, Any] = {"status": status, "updated_at": now}
+        if status == "queued":
+            values["enqueued_at"] = now
+
+        def work(conn: Connection, emit: Callable[[Event], None]) -> Any:
+            if not conn.execute(update(t.conversations).where(c.id == cid, c.status == expected)
+                                .values(**values)).rowcount:
+                return None
+            row = conn.execute(_CONVERSATION, {"cid": cid}).first()
+            emit(event(row, now))
+            return row
+
+        return await self.db.write(work)
 
     async def set_meta(self, cid: str, key: str, value: Any) -> None:
         """Set one key of a conversation's ``meta`` (a component's own state on it, such as a
@@ -485,8 +549,12 @@ class ConversationService:
                           attachment_ids: list[str] | None = None,
                           sender_name: str | None = None,
                           extra_rows: ExtraRows | None = None,
-                          attachment_rows: Sequence[Executable] = ()) -> dict[str, Any]:
+                          attachment_rows: Sequence[Executable] = (),
+                          events: Sequence[Event] = ()) -> dict[str, Any]:
         """Add a message to an open conversation (a note also to a closed one).
+
+        ``events``: a component's own events about the message (e.g. ``bot.answered``), stored in
+        its transaction: a retry with the same ``client_id`` stores neither again.
 
         ``extra_rows``: a channel's own rows, inserted in the message's transaction (see
         ``ExtraRows``). ``attachment_rows``: as for ``open``, attachments inserted in the
@@ -524,6 +592,8 @@ class ConversationService:
                                            "sender": sender, "sender_name": name, "body": body,
                                            "client_id": client_id, "attachments": [], "created_at": now}
                     emit(_message_created(msg, user_id, row.queue_id, row.assignee_id))
+                    for ev in events:
+                        emit(ev)
                     return msg
 
                 return await self.db.write(work)
@@ -539,6 +609,8 @@ class ConversationService:
                     client_id=client_id, attachment_ids=attachment_ids)
                 for stmt in extra_rows(new["id"]) if extra_rows is not None else ():
                     conn.execute(stmt)
+                for ev in events:
+                    emit(ev)
                 return new
 
             return await self.db.write(work_with_files)

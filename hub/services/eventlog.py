@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, cast, desc, select
+from sqlalchemy import ColumnElement, String, cast, desc, func, select
 
 from hub.db import tables as t
 from hub.db.uow import Database
@@ -52,3 +53,12 @@ class EventLog:
                 # the JSON's text differs by engine (spacing): match the quoted name
                 cast(e.data, String).like(f'%"{entity}"%')).limit(1))).first()
         return row is not None
+
+    async def counts(self, conversation_id: str, types: Sequence[str]) -> dict[str, int]:
+        """How many events of each of ``types`` the conversation has had."""
+        e = t.events.c
+        async with self.db.read() as conn:
+            rows = (await conn.execute(select(e.type, func.count()).where(
+                e.conversation_id == conversation_id, e.type.in_([str(x) for x in types]))
+                .group_by(e.type))).all()
+        return {str(r[0]): int(r[1]) for r in rows}

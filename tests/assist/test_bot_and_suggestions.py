@@ -11,6 +11,7 @@ from sqlalchemy import select
 from hub.db import tables as t
 from tests.api.helpers import agent_desk, start_chat
 from tests.support.hub import InProcessHub
+from tests.support.wait import eventually
 
 KNOWN = "How do I read my gas meter?"
 UNKNOWN = "Can your engineers also fix my neighbour's swimming pool heater?"
@@ -29,7 +30,9 @@ async def status_of(hub: InProcessHub, cid: str) -> str:
 async def test_bot_answers_a_known_question_and_the_chat_ends_deflected(bot_hub) -> None:  # type: ignore[no-untyped-def]
     customer, widget, session = await start_chat(bot_hub, message=KNOWN)
     cid = session["conversation_id"]
-    conv = await customer.ok("GET", "/api/widget/conversation")
+    # the bot (a durable event consumer) greets and answers the opening message right after
+    conv = await eventually(lambda: customer.ok("GET", "/api/widget/conversation"), within=10,
+                            until=lambda c: len([m for m in c["messages"] if m["sender"] == "bot"]) >= 2)
     assert conv["status"] == "bot"
     bot = [m for m in conv["messages"] if m["sender"] == "bot"]
     assert len(bot) == 2, bot  # the greeting and the answer
@@ -56,6 +59,7 @@ async def test_bot_hands_an_unknown_question_to_an_agent_and_records_a_gap(bot_h
     agent, desk = await agent_desk(bot_hub, "agent1")
     customer, widget, session = await start_chat(bot_hub, message=UNKNOWN)
     cid = session["conversation_id"]
+    await eventually(lambda: status_of(bot_hub, cid), within=10, until=lambda st: st != "bot")
     assert await status_of(bot_hub, cid) in ("queued", "offered")
     offer = await desk.wait("offer", lambda o: o["conversation"]["id"] == cid, timeout=10)
     assert offer

@@ -53,13 +53,15 @@ export function useWidgetChat() {
     const local = messages.value.filter((m) => m.state !== 'sent' && !m.id)
     const server = (c.messages ?? []).filter((m) => m.kind !== 'note').map(fromServer)
     const ids = new Set(server.map((m) => m.id))
+    // Pushed over the socket after the server read this view: keep them.
+    const pushed = messages.value.filter((m) => m.id && !ids.has(m.id))
     // Keep client keys stable for messages we already show, so the list does not flicker.
     for (const m of messages.value) if (m.id && ids.has(m.id)) {
       const s = server.find((x) => x.id === m.id)!
       s.key = m.key
       s.client_id = m.client_id
     }
-    messages.value = [...server, ...local]
+    messages.value = [...server, ...pushed, ...local]
     status.value = c.status
     agentName.value = c.agent_name
   }
