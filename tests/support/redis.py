@@ -34,6 +34,9 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
+        """Start it (again, on the same port, after a test killed it)."""
+        if hasattr(self, "_log"):
+            self._log.close()
         self._log = open(self.dir / "log", "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
