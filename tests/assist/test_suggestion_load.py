@@ -5,7 +5,6 @@ to count (and, where a test needs a burst to overlap a search, to hold) the sear
 from __future__ import annotations
 
 import asyncio
-import inspect
 import time
 from typing import Any
 
@@ -17,6 +16,7 @@ from hub.events import Event, EventType
 from kb import tables as kt
 from tests.api.helpers import agent_desk, start_chat
 from tests.support.hub import InProcessHub
+from tests.support.wait import eventually
 
 QUEUED_TEXTS = ["my gas bill is much higher than last month",
                 "I think the meter reading they used is wrong",
@@ -61,22 +61,10 @@ async def status_of(hub: InProcessHub, cid: str) -> str:
     return (await hub.services.conversations.row(cid)).status
 
 
-async def until(cond: Any, within_s: float = 10.0) -> None:
-    """Until ``cond()`` (a bool, or an awaitable of one) is true."""
-    async with asyncio.timeout(within_s):
-        while True:
-            ok = cond()
-            if inspect.isawaitable(ok):
-                ok = await ok
-            if ok:
-                return
-            await asyncio.sleep(0.05)
-
-
 async def test_a_queued_chat_costs_no_search_until_an_agent_gets_it(bot_hub) -> None:  # type: ignore[no-untyped-def]
     svc, bot = bot_hub.services.ports.assist, bot_hub.services.ports.bot
     kb = bot_hub.services.ports.kb
-    await until(lambda: bot.loaded)
+    await eventually(lambda: bot.loaded)
     agent1, desk1 = await agent_desk(bot_hub, "agent1", ready=False)
     counter = SearchCounter(kb)
     bot_runs: list[str] = []
@@ -90,7 +78,7 @@ async def test_a_queued_chat_costs_no_search_until_an_agent_gets_it(bot_hub) -> 
     try:
         customer, widget, session = await start_chat(bot_hub, message="Talk to a person please")
         cid = session["conversation_id"]
-        await until(lambda: _is(bot_hub, cid, "queued"))  # the bot handed over; nobody is ready
+        await eventually(lambda: _is(bot_hub, cid, "queued"))  # the bot handed over; nobody is ready
         await settle(bot_hub)
         bot_runs.clear()  # (the opening message was the bot's)
         skipped = svc.stats["skipped_inactive"]
@@ -108,7 +96,7 @@ async def test_a_queued_chat_costs_no_search_until_an_agent_gets_it(bot_hub) -> 
         # computed once
         await agent1.ok("POST", "/api/agent/state", {"state": "ready"})
         await desk1.wait("offer", lambda o: o["conversation"]["id"] == cid, timeout=10)
-        await until(lambda: counter.queries)
+        await eventually(lambda: counter.queries)
         await agent1.ok("POST", f"/api/conversations/{cid}/accept")
         got = await desk1.wait("assist", lambda a: a["conversation_id"] == cid, timeout=10)
         assert got["query"] == QUEUED_TEXTS[-1]
@@ -150,7 +138,7 @@ async def test_a_burst_of_customer_messages_costs_at_most_two_searches(bot_hub) 
         settled = getattr(bot_hub.services.bus, "settled", None)
         if settled is not None:
             await settled()
-        await until(lambda: counter.queries)
+        await eventually(lambda: counter.queries)
         counter.gate.set()
         got = await desk1.wait("assist", lambda a: a["query"] == texts[-1], timeout=10)
         await settle(bot_hub)
@@ -221,7 +209,7 @@ async def test_the_suggested_uses_of_one_set_are_one_transaction_and_survive_sto
         got = await desk1.wait("assist", lambda a: a["query"] == text, timeout=10)
         assert len(got["suggestions"]) == 3
         # written by the usage writer within its interval (no read forces it here)
-        await until(lambda: usage_inserts, within_s=5)
+        await eventually(lambda: usage_inserts, 5)
         await settle(bot_hub)
         assert len({tx for tx, _ in usage_inserts}) == 1, usage_inserts
         assert len(usage_inserts) == 1 and usage_inserts[0][1], "one executemany insert"

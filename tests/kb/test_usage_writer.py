@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
 
 from kb import tables as kt
+from tests.support.wait import eventually
 
 
 def count_usage_transactions(engine: Any) -> tuple[list[int], Any]:
@@ -40,18 +40,6 @@ async def usage_rows(hub: Any, article_id: str) -> int:
         return (await conn.execute(select(func.count()).where(u.article_id == article_id))).scalar()
 
 
-async def until(probe: Any, expected: Any = True, within_s: float = 5.0) -> None:
-    """Until ``probe()`` (or what it awaits) is truthy, or equals ``expected`` when given."""
-    async with asyncio.timeout(within_s):
-        while True:
-            got = probe()
-            if asyncio.iscoroutine(got):
-                got = await got
-            if (got == expected) if expected is not True else got:
-                return
-            await asyncio.sleep(0.01)
-
-
 @pytest.mark.storage
 async def test_usage_is_written_in_batches_and_flushed_at_stop(hub) -> None:  # type: ignore[no-untyped-def]
     kb = hub.services.ports.kb
@@ -66,13 +54,13 @@ async def test_usage_is_written_in_batches_and_flushed_at_stop(hub) -> None:  # 
         # 250 uses at once (over usage_flush_rows): written without waiting for the interval,
         # in one transaction
         await kb.record_usage_many([keep["id"]] * 250, conversation_id="c1", kind="suggested")
-        await until(lambda: usage_rows(hub, keep["id"]), 250,
-                    within_s=kb.usage_flush_interval_s * 0.8)
+        await eventually(lambda: usage_rows(hub, keep["id"]), kb.usage_flush_interval_s * 0.8,
+                         until=lambda n: n == 250, every=0.01)
         assert len(set(txs)) == 1, txs
         # 20 single uses in quick succession: one more transaction, within the interval
         for _ in range(20):
             await kb.record_usage(keep["id"], conversation_id="c2", kind="viewed")
-        await until(lambda: usage_rows(hub, keep["id"]), 270, within_s=2.0)
+        await eventually(lambda: usage_rows(hub, keep["id"]), 2.0, until=lambda n: n == 270, every=0.01)
         assert len(set(txs)) == 2, txs
         # uses of an article deleted meanwhile are dropped, the others still written
         txs.clear()

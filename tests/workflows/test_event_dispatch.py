@@ -18,6 +18,7 @@ from hub.acd.invariants import check_invariants
 from hub.db import tables as t
 from tests.api.helpers import queue_id
 from tests.support.hub import ApiClient, InProcessHub
+from tests.support.wait import eventually
 from workflows.rules import MAX_DEPTH
 
 WATCHDOG_S = 2.0
@@ -45,17 +46,6 @@ async def open_chat(hub: InProcessHub, queue: str, name: str = "Zhang Wei", mess
     return str(session["conversation_id"])
 
 
-async def until(probe: Any, what: str, within: float = 5.0) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within} s: {what}")
-        await asyncio.sleep(0.02)
-
-
 async def test_a_rule_that_reroutes_on_assignment_does_not_stop_the_acd(hub):
     """REST only: the agent's accept answers, the rule moves the chat to Billing, and routing goes
     on for everyone (another agent is offered a new chat at once)."""
@@ -74,7 +64,7 @@ async def test_a_rule_that_reroutes_on_assignment_does_not_stop_the_acd(hub):
         offers = await timed(agent, "GET", "/api/conversations?view=offered")
         return any(c["id"] == conversation_id for c in offers["items"])
 
-    await until(lambda: offered_to(agent1, cid), "the chat is offered to agent1")
+    await eventually(lambda: offered_to(agent1, cid), 5.0, what="the chat is offered to agent1")
     await timed(agent1, "POST", f"/api/conversations/{cid}/accept")  # answered: no deadlock
 
     sup = await hub.client("supervisor")
@@ -83,7 +73,7 @@ async def test_a_rule_that_reroutes_on_assignment_does_not_stop_the_acd(hub):
         conv = await timed(sup, "GET", f"/api/conversations/{cid}")
         return conv["queue_id"] == billing
 
-    await until(rerouted, "the rule moved the chat to Billing")
+    await eventually(rerouted, 5.0, what="the rule moved the chat to Billing")
     # the ACD serves every queue and channel still: a second agent gets a new chat
     agent2 = await hub.client("agent2")
     await timed(agent2, "POST", "/api/agent/state", {"state": "ready"})
@@ -92,7 +82,7 @@ async def test_a_rule_that_reroutes_on_assignment_does_not_stop_the_acd(hub):
     async def offered_to_someone() -> bool:
         return await offered_to(agent1, other) or await offered_to(agent2, other)
 
-    await until(offered_to_someone, "the new chat is offered to a ready agent")
+    await eventually(offered_to_someone, 5.0, what="the new chat is offered to a ready agent")
     async with hub.services.db.read() as conn:
         fired = (await conn.execute(select(t.events.c.data).where(t.events.c.type == "rule.fired"))).scalars().all()
     assert any(f["rule"] == "Assigned chats go to Billing" and f["results"][0]["status"] == "done" for f in fired)
@@ -248,7 +238,7 @@ async def test_a_concurrent_consumer_keeps_each_conversation_in_order_and_its_ch
     await bus.start()
     log.events = [ev(1, "a"), ev(2, "b"), ev(3, "a"), ev(4, "b"), ev(5, "a"), ev(6, "c")]
     bus.publish(log.events)
-    await until(lambda: _async(len(handled) == 4), "a's and c's events while b waits")
+    await eventually(lambda: len(handled) == 4, 5.0, what="a's and c's events while b waits")
     assert sorted(handled) == [("a", 1), ("a", 3), ("a", 5), ("c", 6)]  # b's second waits for its first
     assert [h for h in handled if h[0] == "a"] == [("a", 1), ("a", 3), ("a", 5)]
     assert bus.stats()["consumers"]["bot"]["last_id"] == 1  # not past b's event 2
@@ -273,6 +263,3 @@ async def test_a_concurrent_consumer_keeps_each_conversation_in_order_and_its_ch
     await bus.close()
     await again.close()
 
-
-async def _async(value: Any) -> Any:
-    return value
