@@ -25,14 +25,14 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from hub import __version__
-from hub.api import admin, crm, desk, supervisor
+from hub.api import admin, crm, desk, sessions, supervisor
 from hub.api.http import Api
 from hub.clock import Clock, ShiftedClock, SystemClock
 from hub.config import Settings, enabled_consumers
 from hub.db.consumers import EventLogStore
 from hub.db.engine import make_engine, migrate
 from hub.db.uow import Database
-from hub.events import EventBus
+from hub.events import EventBus, EventType
 from hub.memory import keep_large_buffers_unretained, release_free_memory
 from hub.ports import Ports, start_order
 from hub.realtime import DeskNamespace, DeskPushes
@@ -167,6 +167,7 @@ def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: C
     crm.register(api)
     admin.register(api)
     supervisor.register(api)
+    sessions.register(api)
     for ch in channels:
         ch.register(api, sio)
 
@@ -184,6 +185,9 @@ def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: C
         # pushes to sockets: only this process's events (with several processes, the Redis
         # manager delivers the emits to every process's clients)
         services.bus.subscribe(desk_ns.on_hub_event, name="realtime.desk", local_only=True)
+        # every process closes its own sockets of an ended session
+        services.bus.subscribe(desk_ns.on_access_changed, name="realtime.access",
+                               types=(EventType.USER_ACCESS_CHANGED,))
         services.bus.subscribe(services.wallboard.on_event, name="wallboard")
         cluster = None
         if settings.redis_url:

@@ -45,6 +45,9 @@ class EventType(StrEnum):
     USER_LOGIN = "user.login"
     USER_LOGIN_FAILED = "user.login_failed"
     USER_LOGOUT = "user.logout"
+    #: sessions ended (data.sessions: their ids, or None for all of the user's) or the user's
+    #: access changed (roles): their open sockets are closed on every process (hub/realtime.py)
+    USER_ACCESS_CHANGED = "user.access_changed"
     CONVERSATION_CREATED = "conversation.created"
     CONVERSATION_QUEUED = "conversation.queued"
     CONVERSATION_OFFERED = "conversation.offered"

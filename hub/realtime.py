@@ -1,6 +1,10 @@
 """Socket.IO for staff (namespace ``/desk``): pushes every committed event to the agents and
 supervisors allowed to see it. Authentication is the ``hub_session`` cookie of the connect
-request; each client event re-checks who is asking."""
+request; each client event re-checks who is asking. A socket lives no longer than its session:
+it is closed when the session expires, and on every process when the session ends or the user's
+access changes (``user.access_changed``: logout, an administrator's or the user's own "end
+session", deactivation, a new password, new roles) — so pushes stop at once, and a socket whose
+user still has a session reconnects with the rooms its access allows now."""
 
 from __future__ import annotations
 
@@ -96,12 +100,24 @@ class DeskNamespace(socketio.AsyncNamespace):
         self._wallboard_task: asyncio.Task[None] | None = None
         self._wallboard_dirty = False
         self._pushes: set[asyncio.Task[None]] = set()
+        #: this process's sockets by session (token hash) and by user; each socket's expiry timer
+        self._by_session: dict[str, set[str]] = {}
+        self._by_user: dict[str, set[str]] = {}
+        self._expiry: dict[str, asyncio.TimerHandle] = {}
+        self._socket: dict[str, tuple[str, str]] = {}  # sid → (user id, session hash)
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        user = await self.s.auth.user_for_token(cookie_value(environ, SESSION_COOKIE))
-        if user is None:
+        found = await self.s.auth.session_for_token(cookie_value(environ, SESSION_COOKIE))
+        if found is None:
             raise socketio.exceptions.ConnectionRefusedError("not_authenticated")
-        await self.save_session(sid, {"user_id": user.id})
+        user, session, expires_at = found
+        await self.save_session(sid, {"user_id": user.id, "session": session})
+        self._socket[sid] = (user.id, session)
+        self._by_session.setdefault(session, set()).add(sid)
+        self._by_user.setdefault(user.id, set()).add(sid)
+        loop = asyncio.get_running_loop()
+        self._expiry[sid] = loop.call_later(max(0.0, expires_at - self.s.clock.now()),
+                                            self._close_soon, sid, "expired")
         await self.enter_room(sid, user_room(user.id))
         if "wallboard" in user.permissions or "supervise" in user.permissions:
             await self.enter_room(sid, SUPERVISORS)
@@ -112,6 +128,40 @@ class DeskNamespace(socketio.AsyncNamespace):
                             to=sid)
             for cid, expires_at in self.s.routing.offers_for(user.id):
                 await self._emit_offer(cid, expires_at, sid)
+
+    async def on_disconnect(self, sid: str, *_: Any) -> None:
+        timer = self._expiry.pop(sid, None)
+        if timer is not None:
+            timer.cancel()
+        user_id, session = self._socket.pop(sid, (None, None))
+        for index, key in ((self._by_user, user_id), (self._by_session, session)):
+            if key is not None and key in index:
+                index[key].discard(sid)
+                if not index[key]:
+                    del index[key]
+
+    async def on_access_changed(self, ev: Event) -> None:
+        """``user.access_changed`` (from any process): close this process's sockets of the ended
+        sessions, or all of the user's."""
+        sessions = ev.data.get("sessions")
+        if sessions is None:
+            sids = set(self._by_user.get(str(ev.user_id), ()))
+        else:
+            sids = {sid for h in sessions for sid in self._by_session.get(h, ())}
+        for sid in sids:
+            await self._close(sid, str(ev.data.get("reason") or "ended"))
+
+    def _close_soon(self, sid: str, reason: str) -> None:
+        task = asyncio.create_task(self._close(sid, reason), name=f"desk-close-{sid}")
+        self._pushes.add(task)
+        task.add_done_callback(self._pushes.discard)
+
+    async def _close(self, sid: str, reason: str) -> None:
+        """Tell the desk why (it shows the login page when its session is gone), then close."""
+        with contextlib.suppress(Exception):
+            await self.emit("session_ended", {"reason": reason}, to=sid)
+        with contextlib.suppress(Exception):
+            await self.disconnect(sid)
 
     async def _user(self, sid: str) -> Any:
         session = await self.get_session(sid)
@@ -202,6 +252,9 @@ class DeskNamespace(socketio.AsyncNamespace):
             await asyncio.sleep(self.s.settings.wallboard_interval_s)
 
     async def close(self) -> None:
+        for timer in self._expiry.values():
+            timer.cancel()
+        self._expiry.clear()
         if self._pushes:
             await asyncio.wait(list(self._pushes), timeout=2)
         if self._wallboard_task is not None:

@@ -49,7 +49,9 @@ def register(api: Api) -> None:
     async def login(request: Request) -> Response:
         s = request.app.state.services
         body = await parse_body(request, LoginIn)
-        token, user = await s.auth.login(body.username, body.password)
+        token, user = await s.auth.login(body.username, body.password,
+                                         ip=request.client.host if request.client else None,
+                                         user_agent=request.headers.get("user-agent"))
         resp = json_response({"user": user.public()})
         resp.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax",
                         secure=s.settings.secret_cookie_secure, max_age=s.settings.session_ttl_s,

@@ -49,6 +49,8 @@ sessions = Table(
     Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
+    Column("ip", String(64)),  # where it was opened (login request), for the sessions list
+    Column("user_agent", String(200)),
 )
 
 skills = Table(

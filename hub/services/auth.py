@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -104,7 +105,14 @@ class AuthService:
         self._failures: dict[str, deque[float]] = {}
 
     # --- sessions -------------------------------------------------------------------------
-    async def login(self, username: str, password: str) -> tuple[str, User]:
+    # A session is a row keyed by the hash of its cookie's token; its public id (``session_id``) is
+    # the first 16 hex digits of that hash (neither is a credential: the cookie carries the token).
+    # Ending sessions (logout, an administrator's or the user's own "end", deactivation, a new
+    # password) deletes the rows and emits ``user.access_changed``, on which every process closes
+    # the sockets opened with them (hub/realtime.py); a change of roles closes the user's sockets
+    # too, so they reconnect with the rooms their new roles allow.
+    async def login(self, username: str, password: str, *, ip: str | None = None,
+                    user_agent: str | None = None) -> tuple[str, User]:
         now = self.clock.now()
         key = username.lower()
         window = self._failures.setdefault(key, deque())
@@ -125,18 +133,71 @@ class AuthService:
         async with self.db.tx() as tx:
             await tx.conn.execute(t.sessions.insert().values(
                 token_hash=token_hash(token), user_id=row.id, created_at=now,
-                expires_at=now + self.session_ttl_s))
-            tx.emit(Event(EventType.USER_LOGIN, now, user_id=row.id))
+                expires_at=now + self.session_ttl_s, ip=(ip or None) and ip[:64],
+                user_agent=(user_agent or None) and user_agent[:200]))
+            tx.emit(Event(EventType.USER_LOGIN, now, user_id=row.id,
+                          data={"ip": ip, "user_agent": (user_agent or "")[:200] or None}))
         return token, _user(row)
 
     async def logout(self, token: str) -> None:
+        hashed = token_hash(token)
         async with self.db.tx() as tx:
             res = await tx.conn.execute(
-                delete(t.sessions).where(t.sessions.c.token_hash == token_hash(token))
+                delete(t.sessions).where(t.sessions.c.token_hash == hashed)
                 .returning(t.sessions.c.user_id))
             uid = res.scalar()
             if uid:
-                tx.emit(Event(EventType.USER_LOGOUT, self.clock.now(), user_id=uid))
+                now = self.clock.now()
+                tx.emit(Event(EventType.USER_LOGOUT, now, user_id=uid))
+                tx.emit(_access_changed(now, uid, [hashed], "logout"))
+
+    async def session_for_token(self, token: str | None) -> tuple[User, str, float] | None:
+        """The user, session hash and expiry time behind a cookie's token (None: no valid session)."""
+        if not token:
+            return None
+        hashed = token_hash(token)
+        query = (select(t.users, t.sessions.c.expires_at)
+                 .join(t.sessions, t.sessions.c.user_id == t.users.c.id)
+                 .where(t.sessions.c.token_hash == hashed))
+        row = await self.db.read_sync(lambda conn: conn.execute(query).first())
+        if row is None or row.expires_at < self.clock.now() or not row.active:
+            return None
+        return _user(row), hashed, float(row.expires_at)
+
+    async def sessions(self, user_id: str, current_token: str | None = None) -> list[dict[str, Any]]:
+        """The user's sessions that have not expired, newest first (``current``: the caller's)."""
+        s = t.sessions.c
+        current = token_hash(current_token) if current_token else None
+        async with self.db.read() as conn:
+            rows = (await conn.execute(select(t.sessions).where(
+                s.user_id == user_id, s.expires_at >= self.clock.now())
+                .order_by(s.created_at.desc()))).all()
+        return [{"id": session_id(r.token_hash), "created_at": r.created_at, "expires_at": r.expires_at,
+                 "ip": r.ip, "user_agent": r.user_agent, "current": r.token_hash == current}
+                for r in rows]
+
+    async def end_sessions(self, user_id: str, *, actor: User, session: str | None = None,
+                           reason: str) -> int:
+        """End one of the user's sessions (by its id) or all of them; returns how many ended.
+        Ending one that does not exist (or is not the user's) is a NotFound."""
+        s = t.sessions.c
+        cond = [s.user_id == user_id]
+        if session is not None:
+            if not _SESSION_ID.fullmatch(session):
+                raise NotFound(f"session {session} does not exist")
+            cond.append(s.token_hash.startswith(session))
+        now = self.clock.now()
+        async with self.db.tx() as tx:
+            hashes = list((await tx.conn.execute(delete(t.sessions).where(*cond)
+                                                 .returning(s.token_hash))).scalars())
+            if session is not None and not hashes:
+                raise NotFound(f"session {session} does not exist")
+            if hashes:
+                tx.emit(_access_changed(now, user_id, hashes if session is not None else None, reason))
+                tx.emit(Event(EventType.ADMIN_CHANGED, now, user_id=actor.id, data={
+                    "entity": "session", "id": user_id, "action": "end",
+                    "sessions": [session_id(h) for h in hashes], "reason": reason}))
+        return len(hashes)
 
     async def user_for_token(self, token: str | None) -> User | None:
         if not token:
@@ -205,19 +266,27 @@ class AuthService:
 
     async def update_user(self, user_id: str, data: dict[str, Any], actor: User) -> User:
         _check_user_fields(data)
-        await self.get_user(user_id)
+        before = await self.get_user(user_id)
         values = {k: v for k, v in data.items()
                   if k in {"display_name", "roles", "skills", "capacity", "active"} and v is not None}
         if data.get("password"):
             values["password_hash"] = hash_password(data["password"])
         if "capacity" in values:
             values["capacity"] = {**DEFAULT_CAPACITY, **values["capacity"]}
+        now = self.clock.now()
         async with self.db.tx() as tx:
             if values:
                 await tx.conn.execute(update(t.users).where(t.users.c.id == user_id).values(**values))
-            if values.get("active") is False:
+            # deactivated or given a new password: every session ends (someone else's reset
+            # password must not leave the old holder logged in); new roles: sockets reconnect
+            reason = "deactivated" if values.get("active") is False else \
+                "password_changed" if "password_hash" in values else \
+                "roles_changed" if "roles" in values and sorted(values["roles"]) != sorted(before.roles) else None
+            if reason in ("deactivated", "password_changed"):
                 await tx.conn.execute(delete(t.sessions).where(t.sessions.c.user_id == user_id))
-            tx.emit(Event(EventType.ADMIN_CHANGED, self.clock.now(), user_id=actor.id,
+            if reason is not None:
+                tx.emit(_access_changed(now, user_id, None, reason))
+            tx.emit(Event(EventType.ADMIN_CHANGED, now, user_id=actor.id,
                           data={"entity": "user", "id": user_id, "action": "update",
                                 "fields": sorted(values)}))
         return await self.get_user(user_id)
@@ -230,5 +299,20 @@ class AuthService:
             await tx.conn.execute(update(t.users).where(t.users.c.id == user_id)
                                   .values(active=False))
             await tx.conn.execute(delete(t.sessions).where(t.sessions.c.user_id == user_id))
-            tx.emit(Event(EventType.ADMIN_CHANGED, self.clock.now(), user_id=actor.id,
+            now = self.clock.now()
+            tx.emit(_access_changed(now, user_id, None, "deactivated"))
+            tx.emit(Event(EventType.ADMIN_CHANGED, now, user_id=actor.id,
                           data={"entity": "user", "id": user_id, "action": "deactivate"}))
+
+
+_SESSION_ID = re.compile(r"[0-9a-f]{16}")
+
+
+def session_id(hashed: str) -> str:
+    """A session's public id: the start of its token's hash."""
+    return hashed[:16]
+
+
+def _access_changed(at: float, user_id: str, sessions: list[str] | None, reason: str) -> Event:
+    return Event(EventType.USER_ACCESS_CHANGED, at, user_id=user_id,
+                 data={"sessions": sessions, "reason": reason})

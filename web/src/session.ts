@@ -22,7 +22,7 @@ export async function loadMe(): Promise<Me | null> {
 
 async function probe(): Promise<boolean> {
   try {
-    await api.get<Me>('/api/me', undefined, { quiet401: true })
+    me.value = await api.get<Me>('/api/me', undefined, { quiet401: true }) // roles may have changed
     return true
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) {

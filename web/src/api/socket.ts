@@ -101,8 +101,17 @@ export function connectDesk(stillAuthenticated: () => Promise<boolean>) {
     if (everConnected) dispatch('resync', undefined)
     everConnected = true
   })
-  socket.on('disconnect', () => {
+  socket.on('disconnect', async (reason: string) => {
     deskStatus.value = 'offline'
+    // Closed by the server: this session ended (logout elsewhere, an administrator) or the user's
+    // access changed. The probe goes to /login if the session is gone; otherwise reconnect, with
+    // the rooms the new access allows.
+    if (reason === 'io server disconnect' && socket) {
+      const ok = authProbe ? await authProbe() : true
+      if (!ok) return
+      window.clearTimeout(retryTimer)
+      retryTimer = window.setTimeout(() => socket?.connect(), 300)
+    }
   })
   socket.on('connect_error', async () => {
     deskStatus.value = 'offline'
