@@ -30,25 +30,28 @@ import asyncio
 import contextlib
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import insert
 
 from hub.errors import HubError, InvalidState, NotFound, ValidationFailed
 from hub.security import new_id
-from voice.calls.call import Call, CallState
+from voice.calls.call import Call, CallHost, CallState
 from voice.calls.endpoints import RingResult, SipPhoneEndpoint
 from voice.calls.legs import SipLeg
-from voice.calls.outbound import TrunkEndpoint, TrunkError
+from voice.calls.outbound import Trunk, TrunkEndpoint, TrunkError
 from voice.calls.tables import calls as t_calls
 from voice.media.recorder import CallRecorder
 
 if TYPE_CHECKING:
     from hub.app import Services
     from hub.services.auth import User
-    from voice.calls.service import CallService
+    from voice.calls.endpoints import AgentEndpoint
+    from voice.calls.sipcore import SipCore
+    from voice.media.engine import MediaEngine
+    from voice.media.prompts import PromptCache
 
-__all__ = ["CallbackService", "NoTrunk", "NoAgentPhone"]
+__all__ = ["CallbackHost", "CallbackService", "NoTrunk", "NoAgentPhone"]
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +77,29 @@ def _when(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+class CallbackHost(CallHost, Protocol):
+    """What placing a callback needs of the call service (``CallService`` is one)."""
+
+    @property
+    def trunk(self) -> Trunk | None: ...
+    @property
+    def core(self) -> SipCore: ...
+    @property
+    def engine(self) -> MediaEngine: ...
+    @property
+    def media_address(self) -> str: ...
+    @property
+    def prompts(self) -> PromptCache: ...
+
+    def now(self) -> float: ...
+    def endpoint_for(self, agent_id: str, call: Call | None = None) -> AgentEndpoint | None: ...
+    def track_agent_leg(self, call: Call, ep: SipPhoneEndpoint) -> None: ...
+    def forget_agent_leg(self, call_id: str) -> None: ...
+    def adopt(self, call: Call) -> None: ...
+
+
 class CallbackService:
-    def __init__(self, services: Services, calls: CallService) -> None:
+    def __init__(self, services: Services, calls: CallbackHost) -> None:
         self.services = services
         self.settings = services.settings
         self.calls = calls

@@ -2,7 +2,8 @@
 transaction layer's events — requests to the request handler, responses to whoever sent the
 request (a future per client transaction).
 
-Nothing here knows about calls; :class:`~voice.calls.service.CallService` is the handler.
+Nothing here knows about calls; the call service's :class:`~voice.calls.signalling.SipSignalling` is
+the handler.
 """
 
 from __future__ import annotations

@@ -52,8 +52,7 @@ from voice.media.prompts import FRAME_SAMPLES, Prompt, frames_of
 if TYPE_CHECKING:
     from hub.app import Services
     from hub.ports import Email
-    from voice.calls.call import Call
-    from voice.calls.service import CallService
+    from voice.calls.call import Call, CallHost
     from voice.ivr.model import RecordVoicemail
 
 __all__ = ["VoicemailService", "VoicemailRecording", "beep_pcm", "transcribe_wav"]
@@ -173,7 +172,7 @@ def transcribe_wav(pool: Any, path: Path) -> str:
 class VoicemailService:
     """Records, stores, transcribes and announces voicemail messages for the call service."""
 
-    def __init__(self, services: Services, calls: CallService) -> None:
+    def __init__(self, services: Services, calls: CallHost) -> None:
         self.services = services
         self.settings = services.settings
         self.calls = calls
