@@ -26,6 +26,7 @@ from starlette.types import Scope
 
 from hub import __version__
 from hub.api import admin, crm, desk, sessions, supervisor
+from hub.api.csrf import CsrfGuard
 from hub.api.http import Api
 from hub.clock import Clock, ShiftedClock, SystemClock
 from hub.config import Settings, enabled_consumers
@@ -34,6 +35,7 @@ from hub.db.engine import make_engine, migrate
 from hub.db.uow import Database
 from hub.events import EventBus, EventType
 from hub.memory import keep_large_buffers_unretained, release_free_memory
+from hub.origins import parse_origins
 from hub.ports import Ports, start_order
 from hub.realtime import DeskNamespace, DeskPushes
 from hub.services.attachments import AttachmentStore
@@ -270,6 +272,7 @@ def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: C
         routes.append(Route("/{rest:path}", no_ui))
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.api = api
-    return socketio.ASGIApp(sio, other_asgi_app=app, socketio_path="socket.io")
+    guarded = CsrfGuard(app, parse_origins(settings.trusted_origins))  # hub/api/csrf.py
+    return socketio.ASGIApp(sio, other_asgi_app=guarded, socketio_path="socket.io")
 
 

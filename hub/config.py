@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.errors import ConfigError
+from hub.origins import parse_origins
 
 DEFAULT_ALLOWED_TYPES = (
     "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain",
@@ -45,6 +46,11 @@ class Settings:
     redis_url: str = ""
     web_dir: Path = Path("web/dist")
     secret_cookie_secure: bool = False
+    # origins besides the hub's own (the Host a request is sent to) whose pages may use a staff
+    # session: e.g. the public https origin when a proxy rewrites Host (hub/api/csrf.py)
+    trusted_origins: str = ""
+    # the sites that embed the chat widget (its /widget socket); empty: any (it has its own token)
+    widget_origins: str = ""
     session_ttl_s: int = 12 * 3600
     widget_session_ttl_s: int = 7 * 24 * 3600
     max_upload_bytes: int = 10 * 1024 * 1024
@@ -323,6 +329,11 @@ def _validate(s: Settings) -> Settings:
         raise ConfigError("setting 'max_upload_bytes' must be positive")
     if s.session_ttl_s < 60:
         raise ConfigError("setting 'session_ttl_s' must be at least 60 seconds")
+    for name in ("trusted_origins", "widget_origins"):
+        try:
+            parse_origins(getattr(s, name))
+        except ValueError as err:
+            raise ConfigError(f"setting '{name}': {err}") from None
     if s.database_url and not s.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         raise ConfigError(
             "setting 'database_url' must start with sqlite+aiosqlite:// or postgresql+asyncpg://"

@@ -20,6 +20,7 @@ import socketio
 from hub.api.http import SESSION_COOKIE
 from hub.errors import HubError
 from hub.events import Event, EventType
+from hub.origins import parse_origins, socket_origin_allowed
 
 if TYPE_CHECKING:
     from hub.app import Services
@@ -105,8 +106,11 @@ class DeskNamespace(socketio.AsyncNamespace):
         self._by_user: dict[str, set[str]] = {}
         self._expiry: dict[str, asyncio.TimerHandle] = {}
         self._socket: dict[str, tuple[str, str]] = {}  # sid → (user id, session hash)
+        self._trusted = parse_origins(services.settings.trusted_origins)
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        if not socket_origin_allowed(environ, self._trusted):  # a page of another site (hub/api/csrf.py)
+            raise socketio.exceptions.ConnectionRefusedError("origin_not_allowed")
         found = await self.s.auth.session_for_token(cookie_value(environ, SESSION_COOKIE))
         if found is None:
             raise socketio.exceptions.ConnectionRefusedError("not_authenticated")

@@ -33,6 +33,7 @@ PUBLIC_HUB = (
     "hub.events",  # Event, EventType, EventBus: what components emit and listen to
     "hub.security",  # tokens, HMAC, password hashing helpers
     "hub.clock",  # Clock / ManualClock: the one source of time
+    "hub.origins",  # origins: the cross-site checks of sockets (socket_origin_allowed)
     "hub.tasks",  # owned background tasks (spawn, cancel_task)
     "hub.config",  # Settings: the typed configuration
     "hub.app",  # Services: the set of services handed to a component

@@ -17,6 +17,7 @@ from hub.api.http import Api, json_response, parse_body, parse_query, save_uploa
 from hub.api.schemas import CsatIn, OfflineIn, WidgetConfigQuery, WidgetSessionIn
 from hub.errors import HubError, InvalidState, NotAuthenticated, ValidationFailed
 from hub.events import Event, EventType
+from hub.origins import parse_origins, socket_origin_allowed
 from hub.security import new_token, token_hash
 
 if TYPE_CHECKING:
@@ -43,6 +44,9 @@ class WidgetNamespace(socketio.AsyncNamespace):
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         s = self.ch.services
+        # the sites that embed the widget (widget_origins; empty: any: the widget has its own token)
+        if not socket_origin_allowed(environ, parse_origins(s.settings.widget_origins or "*")):
+            raise socketio.exceptions.ConnectionRefusedError("origin_not_allowed")
         token = auth.get("token") if isinstance(auth, dict) else None
         row = await s.conversations.customer_conversation(token if isinstance(token, str) else None)
         if row is None:

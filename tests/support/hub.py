@@ -55,11 +55,13 @@ class _Server(uvicorn.Server):
 
 
 class ApiClient:
-    """An httpx client bound to the hub; ``login`` keeps the session cookie like a browser."""
+    """An httpx client bound to the hub; ``login`` keeps the session cookie like a browser, and
+    like a browser on the hub's own pages it says where its requests come from (``Origin``: the
+    hub's cross-site checks, hub/api/csrf.py)."""
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
-        self.http = httpx.AsyncClient(base_url=base_url, timeout=10)
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=10, headers={"Origin": base_url})
         self.user: dict[str, Any] | None = None
 
     async def login(self, username: str, password: str = "demo") -> ApiClient:
