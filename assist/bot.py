@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, func, select, update
 
+from assist.events import AssistEventType
 from assist.faq import Faq, FaqHit
 from hub.db import tables as t
 from hub.events import Event, EventType
@@ -181,7 +182,7 @@ class WidgetBot:
 
     # --- events ------------------------------------------------------------------------
     #: events after which a conversation is no longer the bot's
-    _LEAVES = frozenset({EventType.BOT_HANDED_OVER, EventType.CONVERSATION_QUEUED,
+    _LEAVES = frozenset({AssistEventType.BOT_HANDED_OVER, EventType.CONVERSATION_QUEUED,
                          EventType.CONVERSATION_OFFERED, EventType.CONVERSATION_ASSIGNED,
                          EventType.CONVERSATION_TRANSFERRED, EventType.CONVERSATION_ABANDONED,
                          EventType.CONVERSATION_OVERFLOWED})
@@ -272,7 +273,7 @@ class WidgetBot:
             if isinstance(decision, Answer):
                 hit = decision.hit
                 await self._say(cid, hit.answer + ANSWER_FOOTER)
-                await self._emit(EventType.BOT_ANSWERED, row, {
+                await self._emit(AssistEventType.BOT_ANSWERED, row, {
                     "article_id": hit.article_id, "score": round(hit.score, 4),
                     "question": text[:500]})
                 if faq is not None:
@@ -305,7 +306,7 @@ class WidgetBot:
                 status="queued", enqueued_at=now, updated_at=now)).rowcount
             if not done:
                 return None
-            emit(Event(EventType.BOT_HANDED_OVER, now, conversation_id=cid, queue_id=row.queue_id,
+            emit(Event(AssistEventType.BOT_HANDED_OVER, now, conversation_id=cid, queue_id=row.queue_id,
                        data={"reason": reason, "question": (question or "")[:500],
                              "channel": row.channel}))
             return conn.execute(select(t.conversations).where(c.id == cid)).first()
@@ -319,7 +320,7 @@ class WidgetBot:
                                   to=f"widget:{cid}", namespace="/widget")
         return True
 
-    async def _emit(self, etype: EventType, row: Any, data: dict[str, Any]) -> None:
+    async def _emit(self, etype: AssistEventType, row: Any, data: dict[str, Any]) -> None:
         async with self.s.db.tx() as tx:
             tx.emit(Event(etype, self.s.clock.now(), conversation_id=row.id,
                           queue_id=row.queue_id, data={"channel": row.channel, **data}))
@@ -332,12 +333,12 @@ class WidgetBot:
         async with self.s.db.read() as conn:
             counts: dict[str, int] = dict((await conn.execute(select(e.type, func.count()).where(
                 e.conversation_id == cid,
-                e.type.in_((str(EventType.BOT_ANSWERED), str(EventType.BOT_HANDED_OVER))))
+                e.type.in_((str(AssistEventType.BOT_ANSWERED), str(AssistEventType.BOT_HANDED_OVER))))
                 .group_by(e.type))).all())
-        if counts.get(str(EventType.BOT_ANSWERED)) and not counts.get(str(EventType.BOT_HANDED_OVER)):
+        if counts.get(str(AssistEventType.BOT_ANSWERED)) and not counts.get(str(AssistEventType.BOT_HANDED_OVER)):
             row = await self.s.conversations.row(cid)
-            await self._emit(EventType.BOT_DEFLECTED, row,
-                             {"answers": counts[str(EventType.BOT_ANSWERED)],
+            await self._emit(AssistEventType.BOT_DEFLECTED, row,
+                             {"answers": counts[str(AssistEventType.BOT_ANSWERED)],
                               "reason": ev.data.get("reason")})
 
     async def stop(self) -> None:
