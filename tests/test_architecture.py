@@ -30,7 +30,7 @@ PACKAGES = (HUB, *COMPONENTS)
 PUBLIC_HUB = (
     "hub",  # the package itself (version string)
     "hub.errors",  # HubError, NotFound, Conflict …: the root of every component's errors
-    "hub.events",  # Event, EventType, EventBus: what components emit and listen to
+    "hub.events",  # Event, EventBus, the hub's EventType, register_event_types (a component's own types)
     "hub.security",  # tokens, HMAC, password hashing helpers
     "hub.clock",  # Clock / ManualClock: the one source of time
     "hub.tasks",  # owned background tasks (spawn, cancel_task)
