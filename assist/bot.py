@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assist.events import AssistEventType
 from assist.faq import Faq, FaqHit
 from hub.events import Event, EventType
 
@@ -136,7 +137,7 @@ class WidgetBot:
     ``bot:handover``) with its ``bot.*`` event in the same transaction, so a replay says nothing twice."""
 
     #: events after which a conversation is no longer the bot's
-    _LEAVES = frozenset({EventType.BOT_HANDED_OVER, EventType.CONVERSATION_QUEUED,
+    _LEAVES = frozenset({AssistEventType.BOT_HANDED_OVER, EventType.CONVERSATION_QUEUED,
                          EventType.CONVERSATION_OFFERED, EventType.CONVERSATION_ASSIGNED,
                          EventType.CONVERSATION_TRANSFERRED, EventType.CONVERSATION_ABANDONED,
                          EventType.CONVERSATION_OVERFLOWED})
@@ -264,7 +265,7 @@ class WidgetBot:
                 if faq is not None or wants_person(text) else HandOver("no_kb")
             if isinstance(decision, Answer):
                 hit = decision.hit
-                answered = Event(EventType.BOT_ANSWERED, self.s.clock.now(), conversation_id=cid,
+                answered = Event(AssistEventType.BOT_ANSWERED, self.s.clock.now(), conversation_id=cid,
                                  queue_id=row.queue_id, data={
                                      "channel": row.channel, "article_id": hit.article_id,
                                      "score": round(hit.score, 4), "question": text[:500]})
@@ -294,7 +295,7 @@ class WidgetBot:
                         "bot:handover")
 
         def handed_over(stored: Any, now: float) -> Event:
-            return Event(EventType.BOT_HANDED_OVER, now, conversation_id=cid, queue_id=stored.queue_id,
+            return Event(AssistEventType.BOT_HANDED_OVER, now, conversation_id=cid, queue_id=stored.queue_id,
                          data={"reason": reason, "question": (question or "")[:500],
                                "channel": stored.channel})
 
@@ -310,13 +311,13 @@ class WidgetBot:
         cid = ev.conversation_id
         if cid is None:
             return
-        counts = await self.s.eventlog.counts(cid, (EventType.BOT_ANSWERED, EventType.BOT_HANDED_OVER,
-                                                    EventType.BOT_DEFLECTED))
-        answers = counts.get(str(EventType.BOT_ANSWERED), 0)
-        if answers and not counts.get(str(EventType.BOT_HANDED_OVER)) \
-                and not counts.get(str(EventType.BOT_DEFLECTED)):
+        counts = await self.s.eventlog.counts(cid, (AssistEventType.BOT_ANSWERED, AssistEventType.BOT_HANDED_OVER,
+                                                    AssistEventType.BOT_DEFLECTED))
+        answers = counts.get(str(AssistEventType.BOT_ANSWERED), 0)
+        if answers and not counts.get(str(AssistEventType.BOT_HANDED_OVER)) \
+                and not counts.get(str(AssistEventType.BOT_DEFLECTED)):
             row = await self.s.conversations.row(cid)
             async with self.s.db.tx() as tx:
-                tx.emit(Event(EventType.BOT_DEFLECTED, self.s.clock.now(), conversation_id=cid,
+                tx.emit(Event(AssistEventType.BOT_DEFLECTED, self.s.clock.now(), conversation_id=cid,
                               queue_id=row.queue_id, data={"channel": row.channel, "answers": answers,
                                                            "reason": ev.data.get("reason")}))

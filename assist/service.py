@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from assist import entities as ent
 from assist import summary as summ
+from assist.events import AssistEventType
 from assist.faq import Faq, FaqHit
 from assist.knn import CategoryIndex
 from assist.states import ConversationStates, ConvState
@@ -50,6 +51,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: voice's ``VoiceEventType.TRANSCRIPT_SEGMENT`` (voice/calls/events.py): components do not import
+#: one another, tests/test_event_types.py keeps the two equal
 TRANSCRIPT_SEGMENT = "transcript.segment"
 SUGGESTIONS = 3
 MIN_QUERY_WORDS = 4
@@ -388,7 +391,7 @@ class AssistService:
             await faq.record_usage(article_id, conversation_id=cid, user_id=user.id, kind="inserted")
         row = await self.s.conversations.row(cid)
         async with self.s.db.tx() as tx:
-            tx.emit(Event(EventType.ASSIST_SUGGESTION_INSERTED, self.s.clock.now(),
+            tx.emit(Event(AssistEventType.SUGGESTION_INSERTED, self.s.clock.now(),
                           conversation_id=cid, user_id=user.id, queue_id=row.queue_id,
                           data={"article_id": article_id, "channel": row.channel}))
         return article

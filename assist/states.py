@@ -11,6 +11,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from assist.events import AssistEventType
 from hub.events import Event, EventType
 
 #: statuses whose conversation an agent is handling or previewing: suggestions are worth it
@@ -18,7 +19,7 @@ ACTIVE = frozenset({"assigned", "offered"})
 #: the events ``ConversationStates.apply`` learns from
 STATE_EVENTS = frozenset({
     EventType.CONVERSATION_CREATED, EventType.CONVERSATION_QUEUED, EventType.CONVERSATION_TRANSFERRED,
-    EventType.BOT_HANDED_OVER, EventType.CONVERSATION_OFFERED, EventType.CONVERSATION_OFFER_REVOKED,
+    AssistEventType.BOT_HANDED_OVER, EventType.CONVERSATION_OFFERED, EventType.CONVERSATION_OFFER_REVOKED,
     EventType.CONVERSATION_ASSIGNED, EventType.CONVERSATION_OVERFLOWED, EventType.CONVERSATION_ABANDONED,
     EventType.CONVERSATION_CLOSED,
 })
@@ -81,7 +82,7 @@ class ConversationStates:
         if t is EventType.CONVERSATION_CREATED:
             new = ConvState(str(ev.data.get("status") or "queued"))
         elif t in (EventType.CONVERSATION_QUEUED, EventType.CONVERSATION_TRANSFERRED,
-                   EventType.BOT_HANDED_OVER):
+                   AssistEventType.BOT_HANDED_OVER):
             new = ConvState("queued")
         elif t is EventType.CONVERSATION_OFFERED:
             offered = set(old.offered_to) if old is not None and old.status == "offered" else set()

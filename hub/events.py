@@ -1,5 +1,9 @@
 """Typed hub events and their dispatcher.
 
+Event types are ``StrEnum`` members: the hub's own in :class:`EventType`, each component's in its
+own events module (``channels/email/events.py``, ``workflows/events.py`` …), registered with
+:func:`register_event_types`. The bus, the log and the subscribers take any of them as ``str``.
+
 Every state change is an :class:`Event`, stored in the event log (the ``events`` table: the source
 for reports and the catch-up log) in the transaction that made the change, and handed to
 subscribers only **after commit**, by the :class:`EventBus`:
@@ -34,12 +38,17 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 log = logging.getLogger(__name__)
 
 
 class EventType(StrEnum):
+    """The hub's own event types: agents, users, conversations, messages, contacts, admin changes,
+    the scheduler's timers, and the signals. A component declares its own in its ``events.py`` (a
+    ``StrEnum`` registered with :func:`register_event_types`, e.g. ``channels/email/events.py``);
+    the hub never names them."""
+
     AGENT_STATE_CHANGED = "agent.state_changed"
     AGENT_LOGGED_IN = "agent.logged_in"
     USER_LOGIN = "user.login"
@@ -67,45 +76,59 @@ class EventType(StrEnum):
     CONTACT_DELETED = "contact.deleted"
     CONTACT_MERGED = "contact.merged"
     ADMIN_CHANGED = "admin.changed"
-    # assist/ (ASSIST-1, ASSIST-2): the widget bot and agents' use of suggestions
-    BOT_ANSWERED = "bot.answered"  # the bot answered from a published FAQ article
-    BOT_HANDED_OVER = "bot.handed_over"  # the bot gave the chat to the ACD (data.reason)
-    BOT_DEFLECTED = "bot.deflected"  # the chat ended with the bot's answers, no agent
-    ASSIST_SUGGESTION_INSERTED = "assist.suggestion_inserted"  # an agent inserted a suggestion
-    # workflows/ (tickets, SLA, work orders, rules, notifications)
-    TICKET_CREATED = "ticket.created"
-    TICKET_UPDATED = "ticket.updated"
-    TICKET_STATUS_CHANGED = "ticket.status_changed"
-    SLA_REMINDER = "sla.reminder"
-    SLA_ESCALATED = "sla.escalated"
-    WORKORDER_CREATED = "workorder.created"
-    WORKORDER_CHANGED = "workorder.changed"
-    WORKORDER_REMINDER = "workorder.reminder"
-    WORKORDER_LATE = "workorder.late"
-    CUSTOMER_NOTIFIED = "customer.notified"
-    RULE_FIRED = "rule.fired"
-    RULE_LOOP_BLOCKED = "rule.loop_blocked"
-    NOTIFICATION_CREATED = "notification.created"
-    CALLBACK_REQUESTED = "callback.requested"
     # durable scheduler (hub/services/scheduler.py)
     TIMER_FIRED = "timer.fired"  # a "hub.event" timer fired
     TIMER_FAILED = "timer.failed"  # a timer ran out of attempts
-    # channels/sms (SMS-1)
-    SMS_KEYWORD_ANSWERED = "sms.keyword_answered"
-    SMS_OPTED_OUT = "sms.opted_out"
-    SMS_OPTED_IN = "sms.opted_in"
-    SMS_BULK_CHANGED = "sms.bulk_changed"  # created, started, cancelled, finished
-    # channels/email bulk and scheduled sends (EMAIL-1)
-    EMAIL_BULK_CHANGED = "email.bulk_changed"  # created, started, cancelled, finished
-    # voice/calls/transcripts.py (VOICE-6): a final transcript segment of one call leg
-    TRANSCRIPT_SEGMENT = "transcript.segment"
-    # voice/calls/recordings.py (VOICE-5): a recording downloaded (audit), old recordings purged
-    RECORDING_DOWNLOADED = "voice.recording_downloaded"
-    RECORDINGS_PURGED = "voice.recordings_purged"
     # Signals: dispatched to subscribers but never stored (ephemeral UI hints).
     TYPING = "typing"
     TIMER_SCHEDULED = "timer.scheduled"  # wakes the scheduler loop early after commit
 
+
+_E = TypeVar("_E", bound=StrEnum)
+
+#: every declared event type by its stored string: the hub's and those of each component whose
+#: events module has been imported (``register_event_types``)
+_DECLARED: dict[str, StrEnum] = {}
+#: the event types the audit trail shows (``EventLog.audit``)
+_AUDITED: set[str] = set()
+
+
+def register_event_types(types: type[_E], *, audit: Iterable[_E] = ()) -> type[_E]:
+    """Declare a ``StrEnum`` of event types (the hub's :class:`EventType`, or a component's in its
+    ``events.py``): events read back from the log (durable consumers' catch-up, other processes'
+    events) carry its members again, so ``ev.type is X`` holds for them as for live ones. ``audit``:
+    the types the audit trail lists. A string two enums declare is an error: stored types are
+    global."""
+    for member in types:
+        known = _DECLARED.get(member.value)
+        if known is not None and (type(known).__module__, type(known).__qualname__) != (
+                types.__module__, types.__qualname__):
+            raise ValueError(f"event type {member.value!r} of {types.__module__}.{types.__qualname__} "
+                             f"is already {type(known).__module__}.{type(known).__qualname__}.{known.name}")
+    _DECLARED.update((member.value, member) for member in types)
+    _AUDITED.update(str(t) for t in audit)
+    return types
+
+
+def event_type(value: str) -> str:
+    """The declared member for a stored type string; the string itself when no imported module
+    declares it (a component that is not loaded, or a type no longer used)."""
+    return _DECLARED.get(value, value)
+
+
+def declared_event_types() -> dict[str, StrEnum]:
+    """Every declared event type by its string (a copy)."""
+    return dict(_DECLARED)
+
+
+def audit_types() -> frozenset[str]:
+    """The event types the audit trail lists: the hub's (logins, admin changes) and those the
+    loaded components declared with ``audit`` (e.g. voice's recording downloads)."""
+    return frozenset(_AUDITED)
+
+
+register_event_types(EventType, audit=(EventType.ADMIN_CHANGED, EventType.USER_LOGIN,
+                                       EventType.USER_LOGIN_FAILED, EventType.USER_LOGOUT))
 
 SIGNALS = frozenset({EventType.TYPING, EventType.TIMER_SCHEDULED})
 
@@ -116,7 +139,9 @@ CAUSE: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("e
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    type: EventType
+    #: a member of :class:`EventType` or of a component's registered ``StrEnum``; its string is
+    #: what the events table stores
+    type: str
     at: float
     conversation_id: str | None = None
     user_id: str | None = None

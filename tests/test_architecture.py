@@ -30,7 +30,7 @@ PACKAGES = (HUB, *COMPONENTS)
 PUBLIC_HUB = (
     "hub",  # the package itself (version string)
     "hub.errors",  # HubError, NotFound, Conflict …: the root of every component's errors
-    "hub.events",  # Event, EventType, EventBus: what components emit and listen to
+    "hub.events",  # Event, EventBus, the hub's EventType, register_event_types (a component's own types)
     "hub.security",  # tokens, HMAC, password hashing helpers
     "hub.clock",  # Clock / ManualClock: the one source of time
     "hub.origins",  # origins: the cross-site checks of sockets (socket_origin_allowed)
@@ -501,3 +501,77 @@ def test_components_push_to_desks_through_services_push() -> None:
     assert not bad, f"push through services.push (hub/realtime.py DeskPushes), not sio.emit: {bad}"
     gone = sorted(set(KNOWN_PUSH_DEBT) - set(emits))
     assert not gone, f"no longer emitting by hand: remove from KNOWN_PUSH_DEBT and docs/ARCHITECTURE.md: {gone}"
+
+
+# --- event types -----------------------------------------------------------------------------------
+
+# hub/events.py's EventType holds the hub's own event types only: these namespaces (the part of the
+# stored string before the first dot). Each component declares its own in its events module (a
+# StrEnum registered with hub.events.register_event_types), and the hub never names them.
+HUB_EVENT_NAMESPACES = ("agent", "user", "conversation", "message", "contact", "admin", "timer", "typing")
+
+
+def _str_enums(module: str) -> dict[str, dict[str, str]]:
+    """The ``StrEnum`` classes a module defines: class → member → value (read with ``ast``)."""
+    tree = ast.parse(modules()[module].path.read_text(encoding="utf-8"))
+    found: dict[str, dict[str, str]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and any(
+                (isinstance(b, ast.Name) and b.id == "StrEnum")
+                or (isinstance(b, ast.Attribute) and b.attr == "StrEnum") for b in node.bases):
+            found[node.name] = {
+                stmt.targets[0].id: stmt.value.value for stmt in node.body
+                if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)
+                and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)}
+    return found
+
+
+def _event_enums() -> dict[str, dict[str, str]]:
+    """Every ``…EventType`` StrEnum of the hub and the components: "module.Class" → member → value."""
+    return {f"{module}.{cls}": members for module in modules() if in_package(module, *PACKAGES)
+            for cls, members in _str_enums(module).items() if cls.endswith("EventType")}
+
+
+def component_event_types() -> dict[str, str]:
+    """The stored string of each component event type → "module.Class.MEMBER"."""
+    return {value: f"{where}.{name}" for where, members in _event_enums().items()
+            if in_package(where, *COMPONENTS) for name, value in members.items()}
+
+
+def test_hub_events_hold_only_the_hubs_event_types() -> None:
+    enums = _str_enums("hub.events")
+    assert set(enums) == {"EventType"}, f"hub/events.py declares only EventType: {sorted(enums)}"
+    hub_types = enums["EventType"]
+    bad = [f"EventType.{name} = {value!r}" for name, value in hub_types.items()
+           if value.split(".", 1)[0] not in HUB_EVENT_NAMESPACES]
+    assert not bad, report("hub/events.py holds event types that are not the hub's "
+                           "(declare them in the component's events.py):", bad)
+    assert component_event_types(), "no component event types found: the test reads the wrong modules"
+
+
+def test_components_declare_their_event_types_in_their_events_module() -> None:
+    seen: dict[str, str] = {}
+    lines: list[str] = []
+    for where, members in sorted(_event_enums().items()):
+        module, _, cls = where.rpartition(".")
+        if in_package(module, *COMPONENTS):
+            if not module.endswith(".events"):
+                lines.append(f"{where}: an event type enum outside an events module")
+            source = modules()[module].path.read_text(encoding="utf-8")
+            if f"register_event_types({cls}" not in source:
+                lines.append(f"{where}: not registered (hub.events.register_event_types)")
+        for name, value in members.items():
+            if value in seen:
+                lines.append(f"{where}.{name} = {value!r} is already {seen[value]}")
+            seen[value] = f"{where}.{name}"
+    assert not lines, report("Event types: one events module per component, each string once:", lines)
+
+
+def test_the_hub_names_no_component_event_type() -> None:
+    theirs = component_event_types()
+    bad = [f"{modules()[m].path.relative_to(ROOT)}:{node.lineno}: {node.value!r} is {theirs[node.value]}"
+           for m in sorted(modules()) if in_package(m, HUB)
+           for node in ast.walk(ast.parse(modules()[m].path.read_text(encoding="utf-8")))
+           if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in theirs]
+    assert not bad, report("The hub names a component's event type (it takes the type as an argument, "
+                           "or the component registers it, e.g. for the audit trail):", bad)

@@ -30,6 +30,7 @@ from hub.services.scheduler import Timer
 from workflows import rules as R
 from workflows import tables as w
 from workflows.chain import Chain, acting_in, current
+from workflows.events import WorkflowEventType
 
 if TYPE_CHECKING:
     from hub.app import Services
@@ -298,7 +299,7 @@ class RuleEngine:
                 async with self.s.db.tx() as tx:
                     if effect is not None and not await claim_effect(tx, CONSUMER, effect, self.s.clock.now()):
                         continue
-                    tx.emit(Event(EventType.RULE_LOOP_BLOCKED, self.s.clock.now(),
+                    tx.emit(Event(WorkflowEventType.RULE_LOOP_BLOCKED, self.s.clock.now(),
                                   conversation_id=ev.conversation_id,
                                   data={"rule_id": rule["id"], "rule": rule["name"], "event": etype,
                                         "chain_id": chain.id, "depth": chain.depth, "reason": why}))
@@ -316,7 +317,7 @@ class RuleEngine:
             async with self.s.db.tx() as tx:
                 if effect is not None:
                     await claim_effect(tx, CONSUMER, effect, self.s.clock.now())
-                tx.emit(Event(EventType.RULE_FIRED, self.s.clock.now(), conversation_id=ev.conversation_id,
+                tx.emit(Event(WorkflowEventType.RULE_FIRED, self.s.clock.now(), conversation_id=ev.conversation_id,
                               data={"rule_id": rule["id"], "rule": rule["name"], "event": etype,
                                     "chain_id": chain.id, "depth": chain.depth, "trace": trace,
                                     "results": results}))
@@ -428,7 +429,7 @@ class RuleEngine:
                 created_at=now))
             await self.s.scheduler.schedule(tx, kind="callback.due", due_at=due, key=f"callback:{cb}",
                                             payload={"callback_id": cb})
-            tx.emit(Event(EventType.CALLBACK_REQUESTED, now, conversation_id=conv.get("id"),
+            tx.emit(Event(WorkflowEventType.CALLBACK_REQUESTED, now, conversation_id=conv.get("id"),
                           queue_id=conv.get("queue_id"),
                           data={"callback_id": cb, "due_at": due, "phone": contact.get("phone")}))
         return {"status": "done", "callback_id": cb,

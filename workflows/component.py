@@ -14,6 +14,7 @@ from workflows import rules as R
 from workflows.automation import CONSUMER, RuleEngine
 from workflows.customer import CustomerNotifier
 from workflows.departments import Departments
+from workflows.events import WorkflowEventType
 from workflows.notifications import Notifier
 from workflows.policies import SlaPolicies
 from workflows.reports import Reports
@@ -65,7 +66,7 @@ class WorkflowsComponent:
         sched.on("wo.late", self.workorders.on_late)
         sched.on("wo.notify_customer", self.workorders.on_notify_customer)
         sched.on("callback.due", self.rules.on_callback_due)
-        services.bus.subscribe(self.notifier.on_event, types=(EventType.NOTIFICATION_CREATED,),
+        services.bus.subscribe(self.notifier.on_event, types=(WorkflowEventType.NOTIFICATION_CREATED,),
                                name="workflows.notifications", local_only=True)  # pushes
         services.bus.consume("workflows.first_response", self._on_event, types=(EventType.MESSAGE_CREATED,))
         services.bus.consume(CONSUMER, self.rules.on_event, types=R.RULE_EVENTS)

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, desc, func, select, update
 
 from hub.db.uow import Tx
-from hub.events import Event, EventType
+from hub.events import Event
 from hub.security import new_id
 from workflows import tables as w
+from workflows.events import WorkflowEventType
 
 if TYPE_CHECKING:
     from hub.app import Services
@@ -68,13 +69,13 @@ class Notifier:
                    "link": link, "created_at": now, "read_at": None}
             await tx.conn.execute(w.notifications.insert().values(**row))
             pub = {k: v for k, v in row.items() if k != "user_id"}
-            tx.emit(Event(EventType.NOTIFICATION_CREATED, now, user_id=uid,
+            tx.emit(Event(WorkflowEventType.NOTIFICATION_CREATED, now, user_id=uid,
                           data={"notification": pub}))
             made.append(pub)
         return made
 
     async def on_event(self, ev: Event) -> None:
-        if ev.type is EventType.NOTIFICATION_CREATED and ev.user_id:
+        if ev.type is WorkflowEventType.NOTIFICATION_CREATED and ev.user_id:
             n = ev.data["notification"]
             await self.s.push.to_user(ev.user_id, "notification",
                                       {**n, "unread": await self.unread_count(ev.user_id)})

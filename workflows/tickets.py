@@ -15,13 +15,14 @@ from sqlalchemy.exc import IntegrityError
 from hub.acd import Calendar
 from hub.db.uow import Tx
 from hub.errors import NotFound, ValidationFailed
-from hub.events import Event, EventType
+from hub.events import Event
 from hub.security import new_id
 from hub.services.directory import calendar_from_mapping
 from hub.services.scheduler import Timer
 from workflows import sla
 from workflows import tables as w
 from workflows.chain import chain_data
+from workflows.events import WorkflowEventType
 from workflows.statemachine import PRIORITIES, TICKET_TYPES, ticket_transition
 
 if TYPE_CHECKING:
@@ -332,7 +333,7 @@ class Tickets:
             await self._history(tx, tid, "created", actor, to_status="new",
                                 data={"type": tk["type"], "priority": tk["priority"],
                                       "conversation_id": data.get("conversation_id")})
-            tx.emit(Event(EventType.TICKET_CREATED, now, conversation_id=data.get("conversation_id"),
+            tx.emit(Event(WorkflowEventType.TICKET_CREATED, now, conversation_id=data.get("conversation_id"),
                           user_id=actor.id if actor else None, queue_id=tk["queue_id"],
                           data={"ticket_id": tid, "number": number, "type": tk["type"],
                                 "priority": tk["priority"], **chain_data()}))
@@ -355,7 +356,7 @@ class Tickets:
             await tx.conn.execute(update(w.tickets).where(w.tickets.c.id == tid).values(**values))
             await self._history(tx, tid, "updated", actor,
                                 data={k: {"from": getattr(row, k), "to": v} for k, v in fields.items()})
-            tx.emit(Event(EventType.TICKET_UPDATED, now, user_id=actor.id if actor else None,
+            tx.emit(Event(WorkflowEventType.TICKET_UPDATED, now, user_id=actor.id if actor else None,
                           queue_id=values.get("queue_id", row.queue_id),
                           data={"ticket_id": tid, "fields": sorted(fields), **chain_data()}))
         return await self.get(tid)
@@ -386,7 +387,7 @@ class Tickets:
                 # someone else changed it meanwhile: refuse rather than overwrite
                 ticket_transition(to, to)
             await self._history(tx, tid, "status", actor, from_status=row.status, to_status=to, body=note)
-            tx.emit(Event(EventType.TICKET_STATUS_CHANGED, now, user_id=actor.id if actor else None,
+            tx.emit(Event(WorkflowEventType.TICKET_STATUS_CHANGED, now, user_id=actor.id if actor else None,
                           queue_id=row.queue_id,
                           data={"ticket_id": tid, "from": row.status, "to": to, **chain_data()}))
         return await self.get(tid)
@@ -462,7 +463,7 @@ class Tickets:
             await self.notifier.notify(
                 tx, users, kind="sla_reminder", title=f"Ticket #{row.number}: {label} due soon",
                 body=row.subject, link=f"/tickets/{tid}")
-            tx.emit(Event(EventType.SLA_REMINDER, self.s.clock.now(), queue_id=row.queue_id,
+            tx.emit(Event(WorkflowEventType.SLA_REMINDER, self.s.clock.now(), queue_id=row.queue_id,
                           data={"ticket_id": tid, "which": which, "due": due}))
 
     async def on_breach(self, timer: Timer) -> None:
@@ -490,6 +491,6 @@ class Tickets:
             await self.notifier.notify(
                 tx, targets, kind="sla_escalation", title=f"Ticket #{row.number}: {label} overdue",
                 body=row.subject, link=f"/tickets/{tid}")
-            tx.emit(Event(EventType.SLA_ESCALATED, self.s.clock.now(), queue_id=row.queue_id,
+            tx.emit(Event(WorkflowEventType.SLA_ESCALATED, self.s.clock.now(), queue_id=row.queue_id,
                           data={"ticket_id": tid, "which": which, "due": timer.payload["due"],
                                 "notified": sorted(targets)}))

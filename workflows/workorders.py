@@ -14,13 +14,14 @@ from sqlalchemy.exc import IntegrityError
 
 from hub.db.uow import Tx
 from hub.errors import Forbidden, NotFound, ValidationFailed
-from hub.events import Event, EventType
+from hub.events import Event
 from hub.security import new_id
 from hub.services.scheduler import Timer
 from workflows import tables as w
 from workflows.chain import chain_data
 from workflows.customer import CustomerNotifier
 from workflows.errors import InvalidTransition
+from workflows.events import WorkflowEventType
 from workflows.statemachine import PRIORITIES, WO_DONE, WO_STATES, wo_allowed, wo_transition
 
 if TYPE_CHECKING:
@@ -225,7 +226,7 @@ class WorkOrders:
             await self.notifier.notify(tx, dispatchers, kind="workorder_new",
                                        title=f"New work order #{number}: {data['title']}",
                                        body=data.get("address") or "", link=f"/workorders/{wid}")
-            tx.emit(Event(EventType.WORKORDER_CREATED, now, conversation_id=data.get("conversation_id"),
+            tx.emit(Event(WorkflowEventType.WORKORDER_CREATED, now, conversation_id=data.get("conversation_id"),
                           user_id=actor.id if actor else None,
                           data={"work_order_id": wid, "number": number, **chain_data()}))
         return wid
@@ -270,7 +271,7 @@ class WorkOrders:
                                 to_state=act.target, body=reason or body.get("note") or body.get("result"),
                                 data=data)
             await self._after(tx, row, action, values, user, reason)
-            tx.emit(Event(EventType.WORKORDER_CHANGED, now, conversation_id=row.conversation_id,
+            tx.emit(Event(WorkflowEventType.WORKORDER_CHANGED, now, conversation_id=row.conversation_id,
                           user_id=user.id,
                           data={"work_order_id": wid, "action": action, "from": row.state,
                                 "to": act.target, "department_id": values.get("department_id", row.department_id),
@@ -346,7 +347,7 @@ class WorkOrders:
             await self.notifier.notify(tx, members, kind="workorder_reminder",
                                        title=f"Work order #{row.number}: {text}", body=row.title,
                                        link=f"/workorders/{wid}")
-            tx.emit(Event(EventType.WORKORDER_REMINDER, self.s.clock.now(),
+            tx.emit(Event(WorkflowEventType.WORKORDER_REMINDER, self.s.clock.now(),
                           data={"work_order_id": wid, "which": which}))
 
     async def on_late(self, timer: Timer) -> None:
@@ -365,7 +366,7 @@ class WorkOrders:
             await self.notifier.notify(tx, users, kind="workorder_late",
                                        title=f"Work order #{row.number} is late ({row.state})",
                                        body=row.title, link=f"/workorders/{wid}")
-            tx.emit(Event(EventType.WORKORDER_LATE, self.s.clock.now(),
+            tx.emit(Event(WorkflowEventType.WORKORDER_LATE, self.s.clock.now(),
                           data={"work_order_id": wid, "state": row.state,
                                 "department_id": row.department_id}))
 
@@ -385,7 +386,7 @@ class WorkOrders:
                                                + (f" ({r['detail']})" if r.get("detail") else "")
                                                for r in results) or "no channel could reach the customer",
                                 data={"results": results})
-            tx.emit(Event(EventType.CUSTOMER_NOTIFIED, self.s.clock.now(),
+            tx.emit(Event(WorkflowEventType.CUSTOMER_NOTIFIED, self.s.clock.now(),
                           conversation_id=row.conversation_id,
                           data={"work_order_id": wid, "channels": [r["channel"] for r in sent],
                                 "results": results}))

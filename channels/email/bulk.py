@@ -33,10 +33,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
 
+from channels.email.events import EmailEventType
 from channels.email.tables import email_bulk_jobs, email_bulk_recipients
 from channels.email.templates import render
 from hub.errors import NotFound, ValidationFailed
-from hub.events import EventType
 from hub.security import new_id
 from hub.services.bulk import BulkChannelService, BulkJobs, BulkTables, refuse_rows
 from hub.services.csv_recipients import CsvColumn, CsvTable, read_csv
@@ -87,7 +87,7 @@ class BulkEmailService(BulkChannelService):
         self.sender = sender
         self.templates = templates
         self.jobs = BulkJobs(db=services.db, clock=services.clock, scheduler=services.scheduler,
-                             tables=TABLES, event=EventType.EMAIL_BULK_CHANGED, timer_kind=TIMER_KIND,
+                             tables=TABLES, event=EmailEventType.BULK_CHANGED, timer_kind=TIMER_KIND,
                              key_prefix="email-bulk", what="bulk email job", public=self.public,
                              send_one=self.send_one, rate=lambda job: job.rate_per_s)
 

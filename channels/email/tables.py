@@ -1,5 +1,5 @@
 """The email channel's own tables, on the hub's shared metadata (one schema, one Alembic history:
-the migrations stay in ``hub/db/migrations``).
+this channel's revisions are in ``channels/email/migrations``).
 
 * ``email_messages`` (migration ``0002_email``): one row per email that entered or left a
   conversation (``channels/email/store.py`` reads and writes it).

@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import channels.sms.segments as segments
+from channels.sms.events import SmsEventType
 from channels.sms.phone import InvalidPhoneNumber
 from channels.sms.tables import sms_bulk_jobs, sms_messages
 from channels.sms.templates import placeholders, render
 from hub.errors import ValidationFailed
-from hub.events import EventType
 from hub.services.bulk import BulkChannelService, BulkJobs, BulkTables, refuse_rows
 from hub.services.csv_recipients import CsvColumn, CsvTable, read_csv
 
@@ -54,7 +54,7 @@ class BulkService(BulkChannelService):
     def __init__(self, svc: SmsService) -> None:
         self.svc = svc
         self.jobs = BulkJobs(db=svc.db, clock=svc.clock, scheduler=svc.s.scheduler, tables=TABLES,
-                             event=EventType.SMS_BULK_CHANGED, timer_kind=TIMER_KIND,
+                             event=SmsEventType.BULK_CHANGED, timer_kind=TIMER_KIND,
                              key_prefix="sms-bulk", what="bulk job", public=self.public,
                              watch_finished_s=300)  # delivery reports still arrive after the end
         self.jobs.on_started = lambda: self.svc.wake_outbound()

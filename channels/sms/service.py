@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 import channels.sms.keywords as kw
 import channels.sms.phone as phones
 import channels.sms.segments as segments
+from channels.sms.events import SmsEventType
 from channels.sms.gateway import STATUS_RANK, InboundSms
 from channels.sms.tables import sms_keywords, sms_messages, sms_optouts
 from hub.errors import HubError, InvalidState, NotFound, ValidationFailed
@@ -406,14 +407,14 @@ class SmsService:
                 await tx.conn.execute(delete(sms_optouts).where(sms_optouts.c.phone == row.phone))
                 await tx.conn.execute(sms_optouts.insert().values(
                     phone=row.phone, keyword=rule.keyword, source="keyword", created_at=now))
-                tx.emit(Event(EventType.SMS_OPTED_OUT, now, data={"phone": row.phone,
+                tx.emit(Event(SmsEventType.OPTED_OUT, now, data={"phone": row.phone,
                                                                   "keyword": rule.keyword}))
             elif rule.action == "start":
                 await tx.conn.execute(delete(sms_optouts).where(sms_optouts.c.phone == row.phone))
-                tx.emit(Event(EventType.SMS_OPTED_IN, now, data={"phone": row.phone,
+                tx.emit(Event(SmsEventType.OPTED_IN, now, data={"phone": row.phone,
                                                                  "keyword": rule.keyword}))
             await tx.conn.execute(sms_messages.insert().values(**reply))
-            tx.emit(Event(EventType.SMS_KEYWORD_ANSWERED, now, data={
+            tx.emit(Event(SmsEventType.KEYWORD_ANSWERED, now, data={
                 "phone": row.phone, "keyword": rule.keyword, "action": rule.action,
                 "sms_id": row.id, "reply_id": reply["id"], "found": balance is not None
                 if rule.action == "balance" else None}))

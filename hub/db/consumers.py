@@ -12,9 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from hub.clock import Clock
 from hub.db import tables as t
 from hub.db.uow import Database, Tx
-from hub.events import Event, EventType
-
-EVENT_TYPES = {str(e): e for e in EventType}
+from hub.events import Event, event_type
 
 
 def _upsert(dialect: str) -> Any:
@@ -53,8 +51,9 @@ class EventLogStore:
             q = q.where(e.type.in_(sorted(types)))
         async with self.db.read() as conn:
             rows = (await conn.execute(q)).all()
-        # a type no longer known is passed on as its string
-        return [Event(EVENT_TYPES.get(r.type, r.type), r.at, r.conversation_id, r.user_id,
+        # back to its declared member (hub.events.register_event_types); a type no module declares
+        # is passed on as its string
+        return [Event(event_type(r.type), r.at, r.conversation_id, r.user_id,
                       r.queue_id, r.data or {}, id=int(r.id), cause=r.cause) for r in rows]
 
 

@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 if TYPE_CHECKING:
     from alembic.config import Config
 
-MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+#: ``[tool.alembic]`` of this file lists the folders of the one Alembic history: the hub's
+#: (``hub/db/migrations/versions``) and each component's own ``migrations`` folder
+ALEMBIC_TOML = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -35,11 +37,16 @@ def make_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
-def _alembic_config(url: str) -> Config:
+def alembic_config(url: str) -> Config:
+    """The Alembic configuration of ``[tool.alembic]`` in pyproject.toml (script location and the
+    version locations: the hub's folder and each component's), on the database ``url``."""
     from alembic.config import Config
 
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if not ALEMBIC_TOML.is_file():
+        raise RuntimeError(f"{ALEMBIC_TOML} is missing: its [tool.alembic] section lists the migration folders")
+    cfg = Config(toml_file=ALEMBIC_TOML)
+    if not cfg.get_version_locations_list():
+        raise RuntimeError(f"{ALEMBIC_TOML} has no [tool.alembic] version_locations")
     cfg.set_main_option("sqlalchemy.url", url)
     return cfg
 
@@ -47,7 +54,7 @@ def _alembic_config(url: str) -> Config:
 def _upgrade(connection: Connection, url: str) -> None:
     from alembic import command
 
-    cfg = _alembic_config(url)
+    cfg = alembic_config(url)
     cfg.attributes["connection"] = connection
     command.upgrade(cfg, "heads")
 

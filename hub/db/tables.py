@@ -1,7 +1,9 @@
 """The hub's own table definitions (SQLAlchemy Core). Times are stored as epoch seconds (float).
 
 Components define their own tables on this ``metadata`` in their ``tables.py`` (one schema, one
-Alembic history in ``hub/db/migrations``), e.g. a channel's messages and outbound records."""
+Alembic history: the hub's revisions in ``hub/db/migrations/versions``, a component's in its own
+``migrations`` folder, all listed in ``[tool.alembic]`` of pyproject.toml), e.g. a channel's
+messages and outbound records."""
 
 from __future__ import annotations
 

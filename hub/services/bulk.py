@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from sqlalchemy import Column, Table, func, select, update
 
 from hub.errors import InvalidState, NotFound, ValidationFailed
-from hub.events import Event, EventType
+from hub.events import Event
 from hub.security import new_id
 from hub.tasks import cancel_and_wait
 
@@ -101,7 +101,7 @@ class BulkJobs:
     """The job state machine, counting, progress, cancel and resume of one channel's bulk jobs."""
 
     def __init__(self, *, db: Database, clock: Clock, scheduler: Scheduler, tables: BulkTables,
-                 event: EventType, timer_kind: str, key_prefix: str, what: str, public: PublicView,
+                 event: str, timer_kind: str, key_prefix: str, what: str, public: PublicView,
                  send_one: SendOne | None = None, rate: Callable[[Any], float] | None = None,
                  watch_finished_s: float = 0.0, push_interval_s: float = 0.5,
                  idle_poll_s: float = 30.0) -> None:

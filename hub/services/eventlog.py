@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, String, cast, desc, func, select
 
 from hub.db import tables as t
 from hub.db.uow import Database
-from hub.events import EventType
-
-AUDIT_TYPES = (EventType.ADMIN_CHANGED, EventType.USER_LOGIN, EventType.USER_LOGIN_FAILED,
-               EventType.USER_LOGOUT, EventType.RECORDING_DOWNLOADED, EventType.RECORDINGS_PURGED)
+from hub.events import EventType, audit_types
 
 
 class EventLog:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def _read(self, types: tuple[EventType, ...], user_id: str | None, limit: int,
+    async def _read(self, types: Iterable[str], user_id: str | None, limit: int,
                     before: float | None) -> list[dict[str, Any]]:
         e = t.events.c
-        cond: list[ColumnElement[bool]] = [e.type.in_([str(x) for x in types])]
+        cond: list[ColumnElement[bool]] = [e.type.in_(sorted(str(x) for x in types))]
         if user_id:
             cond.append(e.user_id == user_id)
         if before is not None:
@@ -41,7 +38,9 @@ class EventLog:
                  "forced_by": r["data"].get("forced_by")} for r in rows]
 
     async def audit(self, limit: int = 100, before: float | None = None) -> list[dict[str, Any]]:
-        return await self._read(AUDIT_TYPES, None, limit, before)
+        """Logins, admin changes and the types components declared for the audit trail
+        (``hub.events.register_event_types(…, audit=…)``)."""
+        return await self._read(audit_types(), None, limit, before)
 
     async def ever_changed(self, entity: str) -> bool:
         """Whether an administrator ever changed an ``entity`` (``admin.changed`` events), e.g. to

@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 from sqlalchemy import JSON, Column, Float, Integer, MetaData, String, Table, select, update
 
+from channels.email.events import EmailEventType
 from hub.clock import ManualClock
 from hub.db.engine import make_engine, migrate
 from hub.db.uow import Database
 from hub.errors import InvalidState, ValidationFailed
-from hub.events import EventBus, EventType
+from hub.events import EventBus
 from hub.security import new_id
 from hub.services.bulk import BulkJobs, BulkTables
 from hub.services.scheduler import Scheduler
@@ -69,7 +70,7 @@ class Rig:
 
     def core(self, send_one: Sender | None) -> BulkJobs:
         core = BulkJobs(db=self.db, clock=self.clock, scheduler=self.scheduler, tables=TABLES,
-                        event=EventType.EMAIL_BULK_CHANGED, timer_kind="test.bulk_start",
+                        event=EmailEventType.BULK_CHANGED, timer_kind="test.bulk_start",
                         key_prefix="test-bulk", what="test job", public=public, send_one=send_one,
                         rate=lambda job: job.rate_per_s, push_interval_s=0.05)
         self.scheduler.on("test.bulk_start", core.on_timer)

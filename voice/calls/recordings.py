@@ -44,6 +44,7 @@ from hub.errors import Forbidden, NotFound, ValidationFailed
 from hub.events import Event, EventType
 from hub.services.auth import User
 from hub.services.scheduler import Timer
+from voice.calls.events import VoiceEventType
 from voice.calls.recording_tables import queue_settings as t_qs
 from voice.calls.tables import calls as t_calls
 from voice.calls.tables import recordings as t_rec
@@ -224,7 +225,7 @@ class Recordings:
         rng = request.headers.get("range", "").replace(" ", "")
         if not rng or rng.startswith("bytes=0-"):
             async with self.services.db.tx() as tx:
-                tx.emit(Event(EventType.RECORDING_DOWNLOADED, self.services.clock.now(), user_id=user.id,
+                tx.emit(Event(VoiceEventType.RECORDING_DOWNLOADED, self.services.clock.now(), user_id=user.id,
                               conversation_id=rec["conversation_id"], queue_id=rec["queue_id"],
                               data={"recording_id": rid, "call_id": rec["call_id"],
                                     "download": request.query_params.get("download") == "1"}))
@@ -263,7 +264,7 @@ class Recordings:
             size += sum(f["size"] or 0 for f in files.values())
         if deleted:
             async with s.db.tx() as tx:
-                tx.emit(Event(EventType.RECORDINGS_PURGED, s.clock.now(),
+                tx.emit(Event(VoiceEventType.RECORDINGS_PURGED, s.clock.now(),
                               data={"deleted": deleted, "bytes": size, "older_than": cutoff,
                                     "retention_days": days}))
             log.info("voice: purged %d recordings (%d bytes) older than %s days", deleted, size, days)

@@ -40,9 +40,10 @@ from starlette.responses import Response
 
 from hub.api.http import Api, current_user, json_response
 from hub.errors import ConfigError
-from hub.events import Event, EventType
+from hub.events import Event
 from hub.security import new_id
 from voice.asr.base import AsrError, Final, Leg, Partial
+from voice.calls.events import VoiceEventType
 from voice.calls.transcript_tables import transcript_segments as t_segments
 
 if TYPE_CHECKING:
@@ -353,7 +354,7 @@ class CallTranscripts:
         seg = segment_public(_Row(values))
         async with self.services.db.tx() as tx:
             await tx.conn.execute(insert(t_segments).values(**values))
-            tx.emit(Event(EventType.TRANSCRIPT_SEGMENT, now, conversation_id=cid, user_id=agent_id,
+            tx.emit(Event(VoiceEventType.TRANSCRIPT_SEGMENT, now, conversation_id=cid, user_id=agent_id,
                           data={"text": text, "final": True, "leg": lt.leg.value, "speaker": lt.leg.value,
                                 "call_id": call.id, "segment": seg}))
         lt.segments += 1

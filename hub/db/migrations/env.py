@@ -4,7 +4,6 @@ or, from the ``alembic`` command line, on its own engine."""
 from __future__ import annotations
 
 import asyncio
-from typing import cast
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -28,7 +27,11 @@ else:
     from hub.db.engine import make_engine
 
     async def _main() -> None:
-        engine = make_engine(cast(str, config.get_main_option("sqlalchemy.url")))  # set by hub.db.engine
+        # the command line: `alembic -x url=<database url> upgrade heads` in the repository root
+        url = context.get_x_argument(as_dictionary=True).get("url")
+        if not url:
+            raise SystemExit("give the database: alembic -x url=sqlite+aiosqlite:///data/hub.db …")
+        engine = make_engine(url)
         async with engine.begin() as conn:
             await conn.run_sync(_run)
         await engine.dispose()

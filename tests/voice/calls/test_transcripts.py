@@ -14,12 +14,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from hub.events import Event, EventType
+from hub.events import Event
 from tests.voice.calls.conftest import agent_phone, sip_port
 from tests.voice.calls.speech import character_error_rate, espeak_8k, need_tools, write_rtp_pcap, write_wav_8k
 from tests.voice.calls.support import Sipp
 from tests.voice.calls.support import wait_for as support_wait_for
 from voice.audio import ulaw_encode
+from voice.calls.events import VoiceEventType
 
 pytestmark = pytest.mark.slow
 
@@ -64,7 +65,7 @@ async def test_both_legs_of_a_call_are_transcribed_time_aligned_stored_and_searc
     events: list[Event] = []
 
     async def collect(ev: Event) -> None:
-        if ev.type is EventType.TRANSCRIPT_SEGMENT:
+        if ev.type is VoiceEventType.TRANSCRIPT_SEGMENT:
             events.append(ev)
 
     voice_hub.services.bus.subscribe(collect)

@@ -1,7 +1,7 @@
 """email channel: email_messages (Message-IDs for threading, sanitised HTML, outbound state)
 
 The table is defined in ``channels/email/tables.py`` now (it lived in ``hub/db/tables.py`` when
-this revision was written); history stays here.
+this revision was written); the revision moved with it into the channel's migrations folder, same id.
 
 Revision ID: 0002
 Revises: 0001
