@@ -38,6 +38,7 @@ STORED: dict[str, StrEnum] = {
     "user.login": EventType.USER_LOGIN,
     "user.login_failed": EventType.USER_LOGIN_FAILED,
     "user.logout": EventType.USER_LOGOUT,
+    "user.access_changed": EventType.USER_ACCESS_CHANGED,
     "conversation.created": EventType.CONVERSATION_CREATED,
     "conversation.queued": EventType.CONVERSATION_QUEUED,
     "conversation.offered": EventType.CONVERSATION_OFFERED,

@@ -38,10 +38,16 @@ OLD_LAYOUT: dict[str, str | tuple[str, ...] | None] = {
     "0008": ("0007_callback_task", "0007_recording_settings"),
     "0009_event_consumers": "0008",
 }
+OLD_HEAD = "0009_event_consumers"
+#: revisions added after the move (each in its owner's folder)
+ADDED_SINCE: dict[str, str | tuple[str, ...] | None] = {
+    "0010_session_details": "0009_event_consumers",
+}
 
 #: which folder each revision lives in now
 OWNERS = {
-    "hub/db/migrations/versions": {"0001", "0003_timers", "0004", "0006", "0008", "0009_event_consumers"},
+    "hub/db/migrations/versions": {"0001", "0003_timers", "0004", "0006", "0008", "0009_event_consumers",
+                                   "0010_session_details"},
     "channels/email/migrations": {"0002", "0005_email_bulk"},
     "channels/sms/migrations": {"0003_sms"},
     "channels/fax/migrations": {"0003_fax"},
@@ -71,8 +77,8 @@ def test_revision_ids_and_their_order_are_those_of_the_one_folder_layout() -> No
     script = _script()
     found = {r.revision: r.down_revision for r in script.walk_revisions()}
     norm = {k: tuple(v) if isinstance(v, list | tuple) else v for k, v in found.items()}
-    assert norm == OLD_LAYOUT
-    assert script.get_heads() == ["0009_event_consumers"]
+    assert norm == {**OLD_LAYOUT, **ADDED_SINCE}
+    assert script.get_heads() == ["0010_session_details"]
 
 
 def test_merge_revisions_stay_with_the_hub() -> None:
@@ -86,10 +92,12 @@ def old_layout(tmp_path: Path) -> Path:
     """The migrations as they were laid out before: the environment and every revision file (the
     same files, moved unchanged) in one ``versions`` folder."""
     old = tmp_path / "old_migrations"
-    shutil.copytree(HUB_VERSIONS.parent, old, ignore=shutil.ignore_patterns("__pycache__"))
+    added = [f"{rev}.py" for rev in ADDED_SINCE]
+    shutil.copytree(HUB_VERSIONS.parent, old, ignore=shutil.ignore_patterns("__pycache__", *added))
     for folder in OWNERS:
         for path in (ROOT / folder).glob("*.py"):
-            shutil.copy2(path, old / "versions" / path.name)
+            if path.name not in added:
+                shutil.copy2(path, old / "versions" / path.name)
     return old
 
 
@@ -101,7 +109,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, database_url: str) ->
     return f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
 
 
-async def test_a_database_at_the_old_layouts_head_is_at_head_with_nothing_to_do(
+async def test_a_database_at_the_old_layouts_head_has_only_the_newer_revisions_to_do(
         old_layout: Path, db_url: str) -> None:
     old_cfg = Config()
     old_cfg.set_main_option("script_location", str(old_layout))
@@ -122,23 +130,33 @@ async def test_a_database_at_the_old_layouts_head_is_at_head_with_nothing_to_do(
         async with engine.begin() as conn:
             await conn.run_sync(upgrade_old)
         async with engine.connect() as conn:
-            assert await conn.run_sync(heads) == {"0009_event_consumers"} == set(_script().get_heads())
+            assert await conn.run_sync(heads) == {OLD_HEAD}
 
-        # the hub's own migrate on the new layout: reads, and changes nothing
+        # the new layout up to the old head: reads, and changes nothing (nothing moved is re-run)
         statements: list[str] = []
 
         def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
             statements.append(statement.strip().split(None, 1)[0].upper())
 
+        def upgrade_new_to_old_head(conn: Connection) -> None:
+            cfg = alembic_config(db_url)
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, OLD_HEAD)
+
         event.listen(engine.sync_engine, "before_cursor_execute", record)
         try:
-            await migrate(engine)
+            async with engine.begin() as conn:
+                await conn.run_sync(upgrade_new_to_old_head)
         finally:
             event.remove(engine.sync_engine, "before_cursor_execute", record)
         writes = [s for s in statements if s in {"CREATE", "ALTER", "DROP", "INSERT", "UPDATE", "DELETE"}]
         assert statements and not writes
         async with engine.connect() as conn:
-            assert await conn.run_sync(heads) == {"0009_event_consumers"}
+            assert await conn.run_sync(heads) == {OLD_HEAD}
+        # the hub's own migrate then runs what was added since, to the new head
+        await migrate(engine)
+        async with engine.connect() as conn:
+            assert await conn.run_sync(heads) == set(_script().get_heads())
             assert (await conn.execute(text("SELECT count(*) FROM alembic_version"))).scalar() == 1
     finally:
         await engine.dispose()
