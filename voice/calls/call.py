@@ -66,6 +66,7 @@ class Call:
         return self.state is CallState.ENDED
 
     def public(self) -> dict[str, Any]:
+        media = self.caller.media  # None before the caller's leg has media, and after it is gone
         return {
             "id": self.id, "state": str(self.state), "caller": self.caller_number,
             "caller_name": self.caller_name, "callee": self.callee, "source": self.source,
@@ -73,7 +74,8 @@ class Call:
             "agent_id": self.agent_id, "external": self.external, "started_at": self.started_at,
             "answered_at": self.answered_at, "connected_at": self.connected_at,
             "ringing": sorted(self.ringing), "on_hold": self.caller.held_by_remote,
-            "rx_packets": self.caller.media.rx_packets, "tx_packets": self.caller.media.tx_packets,
+            "rx_packets": media.rx_packets if media is not None else 0,
+            "tx_packets": media.tx_packets if media is not None else 0,
             "consult": self.consult.public() if self.consult is not None else None,
         }
 
