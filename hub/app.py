@@ -37,6 +37,7 @@ from hub.events import EventBus, EventType
 from hub.memory import keep_large_buffers_unretained, release_free_memory
 from hub.origins import parse_origins
 from hub.ports import Ports, start_order
+from hub.ratelimit import RateLimits
 from hub.realtime import DeskNamespace, DeskPushes
 from hub.services.attachments import AttachmentStore
 from hub.services.auth import AuthService
@@ -75,6 +76,8 @@ class Services:
     scheduler: Scheduler = None  # type: ignore[assignment]
     # durable named values for components (hub/services/kv.py); always set by build_services
     kv: KeyValueStore = None  # type: ignore[assignment]
+    # rate limits for what anonymous callers and customers do (hub/ratelimit.py)
+    limits: RateLimits = None  # type: ignore[assignment]
 
 
 class Channel(Protocol):
@@ -139,7 +142,7 @@ async def build_services(settings: Settings, sio: socketio.AsyncServer,
                           retry_base_s=settings.scheduler_retry_base_s)
     return Services(settings, clock, db, bus, auth, directory, contacts, conversations, routing,
                     attachments, wallboard, EventLog(db), sio, DeskPushes(sio), scheduler=scheduler,
-                    kv=KeyValueStore(db))
+                    kv=KeyValueStore(db), limits=RateLimits(settings))
 
 
 class SpaFiles(StaticFiles):

@@ -52,6 +52,13 @@ class Settings:
     # the sites that embed the chat widget (its /widget socket); empty: any (it has its own token)
     widget_origins: str = ""
     session_ttl_s: int = 12 * 3600
+    # rate limits (hub/ratelimit.py), per minute on average, bursts of half a minute's worth; 0
+    # turns one off. Per client IP: logins, new chats and offline messages; per chat: the
+    # customer's messages
+    rate_login_per_min: float = 120  # a centre's agents share an office IP at shift start
+    rate_widget_sessions_per_min: float = 60  # customers share addresses too (mobile carrier NAT)
+    rate_widget_offline_per_min: float = 5
+    rate_widget_messages_per_min: float = 60
     widget_session_ttl_s: int = 7 * 24 * 3600
     max_upload_bytes: int = 10 * 1024 * 1024
     allowed_upload_types: tuple[str, ...] = DEFAULT_ALLOWED_TYPES

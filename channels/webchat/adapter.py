@@ -68,11 +68,12 @@ class WidgetNamespace(socketio.AsyncNamespace):
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids) or len(ids) > 10:
             return {"ok": False, "code": "validation_error", "detail": "attachment_ids must be a list of ids"}
         try:
+            self.ch.services.limits.widget_messages.take(cid)
             msg = await self.ch.services.conversations.add_message(
                 cid, sender="customer", body=data.get("body", ""), client_id=data.get("client_id"),
                 attachment_ids=ids or None)
         except HubError as err:
-            return {"ok": False, "code": err.code, "detail": err.detail}
+            return {"ok": False, "code": err.code, "detail": err.detail, **err.details}
         return {"ok": True, "message": msg}
 
     async def on_typing(self, sid: str, data: Any = None) -> None:
@@ -193,6 +194,7 @@ class WebchatChannel:
         async def start(request: Request) -> Response:
             body = await parse_body(request, WidgetSessionIn)
             s = ch.services
+            s.limits.widget_sessions.take(_client_ip(request))
             qid = await ch._queue_id(body.queue_id)
             identity = {"name": body.name, "email": body.email, "phone": body.phone}
             # Validate the identity the same way the CRM does before anything is stored.
@@ -237,6 +239,7 @@ class WebchatChannel:
         async def offline(request: Request) -> Response:
             body = await parse_body(request, OfflineIn)
             s = ch.services
+            s.limits.widget_offline.take(_client_ip(request))
             qid = await ch._queue_id(body.queue_id)
             identity = {"name": body.name, "email": body.email}
             await s.contacts.validate(identity, partial=False)
@@ -270,3 +273,9 @@ class WebchatChannel:
 def _customer_view(msg: dict[str, Any]) -> dict[str, Any]:
     return {k: msg[k] for k in ("id", "kind", "sender", "sender_name", "body", "attachments",
                                 "client_id", "created_at")}
+
+
+def _client_ip(request: Request) -> str:
+    """The customer's address (behind a proxy: from X-Forwarded-For, which uvicorn takes from the
+    addresses in its ``forwarded_allow_ips``)."""
+    return request.client.host if request.client else "-"

@@ -49,8 +49,9 @@ def register(api: Api) -> None:
     async def login(request: Request) -> Response:
         s = request.app.state.services
         body = await parse_body(request, LoginIn)
-        token, user = await s.auth.login(body.username, body.password,
-                                         ip=request.client.host if request.client else None,
+        ip = request.client.host if request.client else None
+        s.limits.login.take(ip or "-")
+        token, user = await s.auth.login(body.username, body.password, ip=ip,
                                          user_agent=request.headers.get("user-agent"))
         resp = json_response({"user": user.public()})
         resp.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax",

@@ -34,8 +34,9 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 def problem_response(err: HubError) -> JSONResponse:
-    return JSONResponse(err.problem(), status_code=err.status,
-                        media_type="application/problem+json")
+    retry_after = getattr(err, "retry_after", None)  # 429 (hub/ratelimit.py)
+    return JSONResponse(err.problem(), status_code=err.status, media_type="application/problem+json",
+                        headers={"Retry-After": str(retry_after)} if retry_after else None)
 
 
 def json_response(data: Any, status: int = 200) -> JSONResponse:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +13,7 @@ from hub.db import tables as t
 from hub.db.uow import Database
 from hub.errors import Conflict, Forbidden, InvalidCredentials, NotFound, ValidationFailed
 from hub.events import Event, EventType
+from hub.ratelimit import LoginGuard
 from hub.security import hash_password, new_id, new_token, token_hash, verify_password
 
 ROLES = ("agent", "supervisor", "dispatcher", "department", "knowledge_manager", "admin")
@@ -102,7 +101,9 @@ class AuthService:
         self.session_ttl_s = session_ttl_s
         self.max_failures = max_failures
         self.failure_window_s = failure_window_s
-        self._failures: dict[str, deque[float]] = {}
+        #: failed logins per (client IP, username): an attacker elsewhere cannot lock a user out
+        self.guard = LoginGuard(max_failures, failure_window_s)
+        self._dummy_hash: str | None = None
 
     # --- sessions -------------------------------------------------------------------------
     # A session is a row keyed by the hash of its cookie's token; its public id (``session_id``) is
@@ -114,21 +115,19 @@ class AuthService:
     async def login(self, username: str, password: str, *, ip: str | None = None,
                     user_agent: str | None = None) -> tuple[str, User]:
         now = self.clock.now()
-        key = username.lower()
-        window = self._failures.setdefault(key, deque())
-        while window and window[0] < time.monotonic() - self.failure_window_s:
-            window.popleft()
-        if len(window) >= self.max_failures:
-            raise InvalidCredentials("too many failed attempts; wait a few minutes",
-                                     code="too_many_attempts")
+        client = ip or "-"
+        self.guard.check(client, username)
         async with self.db.read() as conn:
             row = (await conn.execute(select(t.users).where(t.users.c.username == username))).first()
-        if row is None or not row.active or not verify_password(password, row.password_hash):
-            window.append(time.monotonic())
+        # an unknown user costs the same hash as a known one: the answer's timing tells nothing
+        stored = row.password_hash if row is not None else self._dummy()
+        if not verify_password(password, stored) or row is None or not row.active:
+            self.guard.failed(client, username)
             async with self.db.tx() as tx:
-                tx.emit(Event(EventType.USER_LOGIN_FAILED, now, data={"username": username[:64]}))
+                tx.emit(Event(EventType.USER_LOGIN_FAILED, now,
+                              data={"username": username[:64], "ip": ip}))
             raise InvalidCredentials()
-        window.clear()
+        self.guard.succeeded(client, username)
         token = new_token()
         async with self.db.tx() as tx:
             await tx.conn.execute(t.sessions.insert().values(
@@ -138,6 +137,11 @@ class AuthService:
             tx.emit(Event(EventType.USER_LOGIN, now, user_id=row.id,
                           data={"ip": ip, "user_agent": (user_agent or "")[:200] or None}))
         return token, _user(row)
+
+    def _dummy(self) -> str:
+        if self._dummy_hash is None:
+            self._dummy_hash = hash_password(new_token())
+        return self._dummy_hash
 
     async def logout(self, token: str) -> None:
         hashed = token_hash(token)

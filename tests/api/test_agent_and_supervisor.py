@@ -122,4 +122,5 @@ async def test_repeated_wrong_passwords_are_rate_limited(hub):
     for _ in range(hub.settings.login_max_failures):
         assert (await c.post("/api/auth/login", {"username": "agent2", "password": "x"})).status_code == 401
     r = await c.post("/api/auth/login", {"username": "agent2", "password": "demo"})
-    assert r.status_code == 401 and r.json()["code"] == "too_many_attempts"
+    assert r.status_code == 429 and r.json()["code"] == "rate_limited"  # issue #16: 429, Retry-After
+    assert int(r.headers["Retry-After"]) >= 1

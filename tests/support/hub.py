@@ -28,6 +28,12 @@ from tests.support.postgres import free_port
 REPO = Path(__file__).resolve().parents[2]
 
 
+#: every client of a test hub is 127.0.0.1 (hundreds of chats and logins a minute): the rate limits
+#: are off unless a test sets them (tests/api/test_rate_limits.py tests them on their defaults)
+NO_RATE_LIMITS = {"rate_login_per_min": 0, "rate_widget_sessions_per_min": 0,
+                  "rate_widget_offline_per_min": 0, "rate_widget_messages_per_min": 0}
+
+
 class _Server(uvicorn.Server):
     """uvicorn's server that stops as soon as it is told (:meth:`exit`), not at its next 0.1 s
     tick: the suite starts and stops hundreds of hubs."""
@@ -100,7 +106,7 @@ class InProcessHub:
         self.port = free_port()
         # Inbound email is off unless a test asks for a port: hubs under test must not fight over 2525.
         # The widget bot is off unless a test turns it on (tests/assist): chats go straight to the ACD.
-        settings = {"email_port": 0, "assist_bot": "off", **settings}
+        settings = {"email_port": 0, "assist_bot": "off", **NO_RATE_LIMITS, **settings}
         self.settings = load_settings(environ={}, data_dir=str(data_dir), port=self.port, demo=True,
                                       database_url=database_url, web_dir=str(REPO / "web" / "dist"),
                                       wallboard_interval_s=0.1, **settings)
@@ -182,7 +188,8 @@ class _HubOnPort:
     def _environ(self) -> dict[str, str]:
         env = {**os.environ, "HUB_DATA_DIR": str(self.data_dir), "HUB_PORT": str(self.port),
                "HUB_DEMO": "1", "HUB_DATABASE_URL": self.database_url, "HUB_LOG_LEVEL": "warning",
-               "HUB_WEB_DIR": str(REPO / "web" / "dist"), **self.env}
+               "HUB_WEB_DIR": str(REPO / "web" / "dist"),
+               **{f"HUB_{k.upper()}": "0" for k in NO_RATE_LIMITS}, **self.env}
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if not env["HUB_DATABASE_URL"]:
             fresh_sqlite(self.data_dir)
