@@ -95,6 +95,11 @@ class ContactQuery(BaseModel):
     offset: Annotated[int, Field(ge=0)] = 0
 
 
+class ContactExportQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    format: Literal["csv", "xlsx"] = "csv"
+
+
 class MergeIn(Strict):
     primary_id: str
     duplicate_ids: Annotated[list[str], Field(min_length=1, max_length=50)]
