@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import logging.config
 import sys
 
 import uvicorn
@@ -14,6 +15,7 @@ import uvicorn
 from bootstrap import build_app
 from hub.config import load_settings
 from hub.errors import ConfigError
+from hub.logs import logging_config
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,9 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"configuration error: {err.detail}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(build_app(settings), host=settings.host, port=settings.port,
+    # secrets in query strings redacted, mail sessions not logged at info (hub/logs.py)
+    logging.config.dictConfig(logging_config(settings.log_level))
+    uvicorn.run(build_app(settings), host=settings.host, port=settings.port, log_config=None,
                 log_level=settings.log_level, lifespan="on",
                 ws_per_message_deflate=settings.ws_per_message_deflate)
     return 0
