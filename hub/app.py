@@ -39,6 +39,7 @@ from hub.origins import parse_origins
 from hub.ports import Ports, start_order
 from hub.ratelimit import RateLimits
 from hub.realtime import DeskNamespace, DeskPushes
+from hub.security import ScryptParams
 from hub.services.attachments import AttachmentStore
 from hub.services.auth import AuthService
 from hub.services.contacts import ContactService
@@ -112,7 +113,8 @@ async def build_services(settings: Settings, sio: socketio.AsyncServer,
     bus.enabled = enabled_consumers(settings)
     db = Database(engine, bus)
     await bus.open(EventLogStore(db, clock))
-    auth = AuthService(db, clock, settings.session_ttl_s, settings.login_max_failures)
+    auth = AuthService(db, clock, settings.session_ttl_s, settings.login_max_failures,
+                       scrypt=ScryptParams(settings.password_scrypt_n), demo=settings.demo)
     directory = DirectoryService(db, clock)
     contacts = ContactService(db, clock)
     conversations = ConversationService(db, clock, contacts, settings.widget_session_ttl_s)

@@ -72,6 +72,9 @@ class Settings:
     # connection) and a deflate per frame pushed (bench/chat.py, docs/SCALING.md)
     ws_per_message_deflate: bool = False
     login_max_failures: int = 10
+    # scrypt cost of new password hashes (hub/security.py): 2^17 is OWASP's recommendation; lower
+    # only for test suites (every login hashes once). Older hashes are re-hashed at login.
+    password_scrypt_n: int = 2**17
     # email channel (docs/CONFIGURATION.md, "Email channel")
     email_enabled: bool = True
     email_host: str = "127.0.0.1"
@@ -425,6 +428,10 @@ def _validate(s: Settings) -> Settings:
            s.fax_send_attempts, s.fax_send_concurrency) < 1 or s.fax_poll_s <= 0 or s.fax_retry_base_s < 0:
         raise ConfigError("the fax limits, 'fax_send_attempts', 'fax_send_concurrency' and "
                           "'fax_poll_s' must be positive")
+    n = s.password_scrypt_n
+    if n < 2**10 or n > 2**20 or n & (n - 1):
+        raise ConfigError("setting 'password_scrypt_n' must be a power of two between 1024 and "
+                          f"1048576 (default 131072), got {n}")
     if s.log_level not in {"debug", "info", "warning", "error"}:
         raise ConfigError("setting 'log_level' must be one of debug, info, warning, error")
     return s

@@ -1,6 +1,6 @@
 """Demo data for ``make run`` and the end-to-end tests: users agent1..agent5, supervisor, admin
-(password ``demo``), skills, a business-hours calendar, queues and a handful of contacts.
-Seeding runs only on an empty database."""
+(password ``demo``, accepted at login only while demo data is on), skills, a business-hours
+calendar, queues and a handful of contacts. Seeding runs only on an empty database."""
 
 from __future__ import annotations
 
@@ -10,23 +10,26 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from hub.db import tables as t
-from hub.security import hash_password
+from hub.security import ScryptParams, hash_password
+from hub.services.auth import DEMO_PASSWORD
 
 if TYPE_CHECKING:
     from hub.app import Services
 
-PASSWORD = "demo"
+PASSWORD = DEMO_PASSWORD
 
 
 @functools.cache
-def _password_hash() -> str:
-    """One scrypt hash of the demo password per process (about 45 ms each): the demo users share
+def _password_hash(params: ScryptParams) -> str:
+    """One scrypt hash of the demo password per process and parameters: the demo users share
     its salt, which reveals nothing — their password is published above."""
-    return hash_password(PASSWORD)
+    return hash_password(PASSWORD, params)
 
 
 async def _demo_user(s: Services, data: dict[str, Any]) -> Any:
-    return await s.auth.create_user({**data, "password": PASSWORD}, password_hash=_password_hash())
+    return await s.auth.create_user({**data, "password": PASSWORD},
+                                    password_hash=_password_hash(s.auth.scrypt))
+
 
 AGENTS = {
     "agent1": ("Alice Chen", {"billing": 80, "gas_service": 60, "english": 90, "chinese": 90}),

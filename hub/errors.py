@@ -39,6 +39,12 @@ class InvalidCredentials(HubError):
     code, status, title = "invalid_credentials", 401, "Invalid username or password"
 
 
+class DemoPasswordRefused(HubError):
+    """The published demo password, when demo data is off (issue #16, item 12)."""
+
+    code, status, title = "demo_password_refused", 403, "Demo password refused"
+
+
 class Forbidden(HubError):
     code, status, title = "forbidden", 403, "Forbidden"
 

@@ -24,6 +24,7 @@ import zipfile
 from dataclasses import dataclass
 from typing import Any
 
+from hub.services.spreadsheets import csv_text, unescape_cell
 from kb.content import markdown_to_html
 
 COLUMNS = ("id", "question", "alternatives", "answer", "category", "product", "keywords",
@@ -126,6 +127,7 @@ def parse_csv(raw: bytes) -> tuple[list[Row], list[dict[str, Any]]]:
         if len(cells) > len(header):
             errors.append({"row": n, "reason": "the row has more cells than the header"})
             continue
+        cells = [unescape_cell(c) for c in cells]  # what export_csv escaped against formulas
         record = dict(zip(header, cells + [""] * (len(header) - len(cells)), strict=True))
         rows.append(Row(n, _article_fields(record)))
     return rows, errors
@@ -262,14 +264,12 @@ def export_json(articles: list[dict[str, Any]]) -> bytes:
 
 
 def export_csv(articles: list[dict[str, Any]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(COLUMNS)
-    for a in articles:
-        writer.writerow([a["id"], a["question"], "\n".join(a["alternatives"]), a["answer_html"],
-                         a["category"], a["product"], ", ".join(a["keywords"]), a["language"],
-                         a["status"]])
-    return ("\ufeff" + out.getvalue()).encode()  # BOM: spreadsheets open it as UTF-8
+    """The articles as CSV; cells a spreadsheet would run as formulas are escaped
+    (hub/services/spreadsheets.py) and :func:`parse_csv` takes them back as they were."""
+    text = csv_text(COLUMNS, ([a["id"], a["question"], "\n".join(a["alternatives"]), a["answer_html"],
+                               a["category"], a["product"], ", ".join(a["keywords"]), a["language"],
+                               a["status"]] for a in articles))
+    return ("\ufeff" + text).encode()  # BOM: spreadsheets open it as UTF-8
 
 
 def _slug(text: str) -> str:

@@ -1,15 +1,14 @@
 """Reports of the repair loop: counts by state, overdue, average time per step, per department;
-CSV and XLSX exports (openpyxl, imported only here)."""
+CSV and XLSX exports (through hub/services/spreadsheets.py: text cells never run as formulas)."""
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from hub.services.spreadsheets import Cell, XlsxBook, csv_text
 from workflows import tables as w
 from workflows.statemachine import WO_DONE, WO_STATES, WO_STEPS
 
@@ -113,59 +112,43 @@ class Reports:
         }
 
     @staticmethod
-    def _row(d: dict[str, Any]) -> list[Any]:
-        out = []
+    def _row(d: dict[str, Any]) -> list[Cell]:
+        """One work order's cells: times as text, step durations as numbers, the rest as text
+        (kept inert by hub/services/spreadsheets.py)."""
+        out: list[Cell] = []
         for col in COLUMNS:
             v = d.get(col)
             if col.endswith("_at") or col in ("planned_start", "planned_end"):
                 out.append(_iso(v))
             elif col.endswith("_s"):
-                out.append("" if v is None else round(v, 1))
+                out.append(None if v is None else round(v, 1))
             elif isinstance(v, bool):
                 out.append("yes" if v else "no")
             else:
-                out.append(v if v is not None else "")
+                out.append(v)
         return out
 
     def csv(self, report: dict[str, Any]) -> str:
-        buf = io.StringIO()
-        wr = csv.writer(buf)
-        wr.writerow(COLUMNS)
-        for d in report["work_orders"]:
-            wr.writerow(self._row(d))
-        return buf.getvalue()
+        return csv_text(COLUMNS, (self._row(d) for d in report["work_orders"]))
 
     def xlsx(self, report: dict[str, Any]) -> bytes:
-        try:
-            from openpyxl import Workbook
-        except ImportError as err:  # pragma: no cover - a dependency of the project
-            raise RuntimeError("XLSX export needs openpyxl (pip install openpyxl)") from err
-        wb = Workbook()
-        ws = wb.active
-        assert ws is not None  # a new workbook has its first sheet
-        ws.title = "Summary"
-        ws.append(["Work orders report", _iso(report["generated_at"])])
-        ws.append(["Total", report["total"]])
-        ws.append(["Overdue", report["overdue"]])
-        ws.append(["Late", report["late"]])
-        ws.append([])
-        ws.append(["State", "Count"])
-        for s, n in report["by_state"].items():
-            ws.append([s, n])
-        ws.append([])
-        ws.append(["Step", "Average seconds", "Work orders"])
-        for k, v in report["avg_step_s"].items():
-            ws.append([k, None if v is None else round(v, 1), report["step_counts"][k]])
-        deps = wb.create_sheet("Departments")
-        deps.append(["Department", "Total", *WO_STATES, "Overdue", "Late", "Avg dispatch→complete s"])
+        book = XlsxBook()
+        ws = book.sheet("Summary")
+        for row in ([["Work orders report", _iso(report["generated_at"])], ["Total", report["total"]],
+                     ["Overdue", report["overdue"]], ["Late", report["late"]], [],
+                     ["State", "Count"], *([s, n] for s, n in report["by_state"].items()), [],
+                     ["Step", "Average seconds", "Work orders"],
+                     *([k, None if v is None else round(v, 1), report["step_counts"][k]]
+                       for k, v in report["avg_step_s"].items())]):
+            book.append(ws, row)
+        deps = book.sheet("Departments")
+        book.append(deps, ["Department", "Total", *WO_STATES, "Overdue", "Late", "Avg dispatch→complete s"])
         for d in report["departments"]:
             avg = d["avg_dispatch_to_complete_s"]
-            deps.append([d["department"], d["total"], *[d["by_state"][s] for s in WO_STATES],
-                         d["overdue"], d["late"], None if avg is None else round(avg, 1)])
-        detail = wb.create_sheet("Work orders")
-        detail.append(COLUMNS)
+            book.append(deps, [d["department"], d["total"], *[d["by_state"][s] for s in WO_STATES],
+                               d["overdue"], d["late"], None if avg is None else round(avg, 1)])
+        detail = book.sheet("Work orders")
+        book.append(detail, COLUMNS)
         for d in report["work_orders"]:
-            detail.append(self._row(d))
-        buf = io.BytesIO()
-        wb.save(buf)
-        return buf.getvalue()
+            book.append(detail, self._row(d))
+        return book.to_bytes()

@@ -6,8 +6,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hub.api.http import Api, json_response, parse_body, parse_query, require
-from hub.api.schemas import ContactIn, ContactPatch, ContactQuery, CustomFieldIn, MergeIn
+from hub.api.schemas import (
+    ContactExportQuery,
+    ContactIn,
+    ContactPatch,
+    ContactQuery,
+    CustomFieldIn,
+    MergeIn,
+)
 from hub.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from hub.services.spreadsheets import XLSX_MEDIA_TYPE
 
 MAX_CSV_BYTES = 5 * 1024 * 1024
 
@@ -27,11 +35,16 @@ def register(api: Api) -> None:
         s = request.app.state.services
         return json_response(await s.contacts.create(body.model_dump(), user.id), 201)
 
-    @api.add("/api/contacts/export", "GET", "Export all contacts as CSV", tag="contacts")
+    @api.add("/api/contacts/export", "GET", "Export all contacts (format=csv|xlsx)", tag="contacts",
+             query=ContactExportQuery)
     async def export(request: Request) -> Response:
         await require(request, "contacts_import")
-        text = await request.app.state.services.contacts.export_csv()
-        return Response(text, media_type="text/csv; charset=utf-8",
+        q = parse_query(request, ContactExportQuery)
+        contacts = request.app.state.services.contacts
+        if q.format == "xlsx":
+            return Response(await contacts.export_xlsx(), media_type=XLSX_MEDIA_TYPE,
+                            headers={"Content-Disposition": 'attachment; filename="contacts.xlsx"'})
+        return Response(await contacts.export_csv(), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="contacts.csv"'})
 
     @api.add("/api/contacts/import", "POST", "Import contacts from CSV (multipart 'file')",

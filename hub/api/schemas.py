@@ -95,6 +95,11 @@ class ContactQuery(BaseModel):
     offset: Annotated[int, Field(ge=0)] = 0
 
 
+class ContactExportQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    format: Literal["csv", "xlsx"] = "csv"
+
+
 class MergeIn(Strict):
     primary_id: str
     duplicate_ids: Annotated[list[str], Field(min_length=1, max_length=50)]
@@ -110,7 +115,7 @@ class CustomFieldIn(Strict):
 class UserIn(Strict):
     username: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{2,64}$")]
     display_name: Name | None = None
-    password: Annotated[str, StringConstraints(min_length=4, max_length=256)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     roles: Annotated[list[Literal["agent", "supervisor", "dispatcher", "department", "knowledge_manager", "admin"]],
                      Field(min_length=1)] = ["agent"]
     skills: dict[str, Level] = {}
@@ -120,7 +125,7 @@ class UserIn(Strict):
 
 class UserPatch(Strict):
     display_name: Name | None = None
-    password: Annotated[str, StringConstraints(min_length=4, max_length=256)] | None = None
+    password: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
     roles: Annotated[list[Literal["agent", "supervisor", "dispatcher", "department", "knowledge_manager", "admin"]],
                      Field(min_length=1)] | None = None
     skills: dict[str, Level] | None = None

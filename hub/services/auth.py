@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, delete, select, update
 
 from hub.clock import Clock
 from hub.db import tables as t
 from hub.db.uow import Database
-from hub.errors import Conflict, Forbidden, InvalidCredentials, NotFound, ValidationFailed
+from hub.errors import (
+    Conflict,
+    DemoPasswordRefused,
+    Forbidden,
+    InvalidCredentials,
+    NotFound,
+    ValidationFailed,
+)
 from hub.events import Event, EventType
 from hub.ratelimit import LoginGuard
-from hub.security import hash_password, new_id, new_token, token_hash, verify_password
+from hub.security import (
+    DEFAULT_SCRYPT,
+    ScryptParams,
+    hash_password,
+    needs_rehash,
+    new_id,
+    new_token,
+    token_hash,
+    verify_password,
+)
 
 ROLES = ("agent", "supervisor", "dispatcher", "department", "knowledge_manager", "admin")
 
@@ -33,7 +51,31 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
                         "kb_edit", "automation", "reports", "bulk_send", "tickets", "dispatch"}),
 }
 
+_T = TypeVar("_T")
+
 DEFAULT_CAPACITY = {"voice": 1, "chat": 3, "email": 5, "sms": 5, "fax": 5}
+
+#: the password of the demo users (hub/demo.py), published in the README: refused at login when
+#: demo data is off, and never accepted as a new password
+DEMO_PASSWORD = "demo"
+MIN_PASSWORD_LENGTH = 10
+
+
+def check_password_policy(password: str, username: str) -> None:
+    """A new or changed password: at least :data:`MIN_PASSWORD_LENGTH` characters, not the
+    username, not the demo password (ValidationFailed with a code per rule)."""
+    def refuse(message: str, code: str) -> ValidationFailed:
+        return ValidationFailed(message, code=code, details={
+            "errors": [{"loc": ["body", "password"], "msg": message, "type": code}]})
+
+    if password.strip().lower() == DEMO_PASSWORD:
+        raise refuse("the published demo password cannot be used; choose another password",
+                     "password_is_demo")
+    if password.strip().lower() == username.strip().lower():
+        raise refuse("the password cannot be the username", "password_is_username")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise refuse(f"the password must be at least {MIN_PASSWORD_LENGTH} characters long",
+                     "password_too_short")
 
 
 @dataclass(frozen=True)
@@ -95,7 +137,8 @@ def _check_user_fields(data: dict[str, Any]) -> None:
 
 class AuthService:
     def __init__(self, db: Database, clock: Clock, session_ttl_s: int,
-                 max_failures: int = 10, failure_window_s: float = 300) -> None:
+                 max_failures: int = 10, failure_window_s: float = 300, *,
+                 scrypt: ScryptParams = DEFAULT_SCRYPT, demo: bool = False) -> None:
         self.db = db
         self.clock = clock
         self.session_ttl_s = session_ttl_s
@@ -104,6 +147,18 @@ class AuthService:
         #: failed logins per (client IP, username): an attacker elsewhere cannot lock a user out
         self.guard = LoginGuard(max_failures, failure_window_s)
         self._dummy_hash: str | None = None
+        #: parameters of new password hashes; a login with an older hash stores a new one
+        self.scrypt = scrypt
+        #: demo data on: the demo password (DEMO_PASSWORD) may log in
+        self.demo = demo
+        self._hashing = asyncio.Semaphore(2)
+
+    async def _scrypt(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """A password hash or check in a worker thread (scrypt releases the GIL): at OWASP's cost
+        one takes a few hundred milliseconds and 128 MiB, which the event loop must not wait for;
+        at most two at a time bound the memory."""
+        async with self._hashing:
+            return await asyncio.to_thread(fn, *args)
 
     # --- sessions -------------------------------------------------------------------------
     # A session is a row keyed by the hash of its cookie's token; its public id (``session_id``) is
@@ -117,11 +172,21 @@ class AuthService:
         now = self.clock.now()
         client = ip or "-"
         self.guard.check(client, username)
+        if not self.demo and password == DEMO_PASSWORD:
+            # the demo users' password is published: without demo data it opens no account
+            self.guard.failed(client, username)
+            async with self.db.tx() as tx:
+                tx.emit(Event(EventType.USER_LOGIN_FAILED, now,
+                              data={"username": username[:64], "reason": "demo_password", "ip": ip}))
+            raise DemoPasswordRefused(
+                "The demo password is not accepted because demo data is off. Ask an administrator "
+                "to set a new password for this account (a first administrator is created with "
+                "'python server.py create-admin').")
         async with self.db.read() as conn:
             row = (await conn.execute(select(t.users).where(t.users.c.username == username))).first()
         # an unknown user costs the same hash as a known one: the answer's timing tells nothing
-        stored = row.password_hash if row is not None else self._dummy()
-        if not verify_password(password, stored) or row is None or not row.active:
+        stored = row.password_hash if row is not None else await self._dummy()
+        if not await self._scrypt(verify_password, password, stored) or row is None or not row.active:
             self.guard.failed(client, username)
             async with self.db.tx() as tx:
                 tx.emit(Event(EventType.USER_LOGIN_FAILED, now,
@@ -129,7 +194,14 @@ class AuthService:
             raise InvalidCredentials()
         self.guard.succeeded(client, username)
         token = new_token()
+        # a hash made with older (weaker) parameters is replaced now that the password is known
+        rehashed = (await self._scrypt(hash_password, password, self.scrypt)
+                    if needs_rehash(row.password_hash, self.scrypt) else None)
         async with self.db.tx() as tx:
+            if rehashed is not None:
+                await tx.conn.execute(update(t.users).where(
+                    t.users.c.id == row.id, t.users.c.password_hash == row.password_hash)
+                    .values(password_hash=rehashed))
             await tx.conn.execute(t.sessions.insert().values(
                 token_hash=token_hash(token), user_id=row.id, created_at=now,
                 expires_at=now + self.session_ttl_s, ip=(ip or None) and ip[:64],
@@ -138,9 +210,10 @@ class AuthService:
                           data={"ip": ip, "user_agent": (user_agent or "")[:200] or None}))
         return token, _user(row)
 
-    def _dummy(self) -> str:
+    async def _dummy(self) -> str:
+        """A hash with the current parameters that no password matches (made once)."""
         if self._dummy_hash is None:
-            self._dummy_hash = hash_password(new_token())
+            self._dummy_hash = await self._scrypt(hash_password, new_token(), self.scrypt)
         return self._dummy_hash
 
     async def logout(self, token: str) -> None:
@@ -246,10 +319,13 @@ class AuthService:
     async def create_user(self, data: dict[str, Any], actor: User | None = None, *,
                           password_hash: str | None = None) -> User:
         """A new user. ``password_hash`` (internal: demo seeding) is a ready scrypt hash of
-        ``data["password"]``, so seeding eleven demo users does not hash "demo" eleven times."""
+        ``data["password"]``, so seeding eleven demo users does not hash "demo" eleven times;
+        without it the password must meet :func:`check_password_policy`."""
         _check_user_fields(data)
         if not data.get("password"):
             raise ValidationFailed("password is required for a new user")
+        if password_hash is None:
+            check_password_policy(data["password"], data["username"])
         uid = new_id()
         now = self.clock.now()
         async with self.db.read() as conn:
@@ -260,7 +336,8 @@ class AuthService:
             await tx.conn.execute(t.users.insert().values(
                 id=uid, username=data["username"],
                 display_name=data.get("display_name") or data["username"],
-                password_hash=password_hash or hash_password(data["password"]),
+                password_hash=password_hash or await self._scrypt(hash_password, data["password"],
+                                                                  self.scrypt),
                 roles=list(data.get("roles") or ["agent"]), skills=dict(data.get("skills") or {}),
                 capacity={**DEFAULT_CAPACITY, **(data.get("capacity") or {})},
                 active=data.get("active", True), created_at=now))
@@ -274,7 +351,8 @@ class AuthService:
         values = {k: v for k, v in data.items()
                   if k in {"display_name", "roles", "skills", "capacity", "active"} and v is not None}
         if data.get("password"):
-            values["password_hash"] = hash_password(data["password"])
+            check_password_policy(data["password"], before.username)
+            values["password_hash"] = await self._scrypt(hash_password, data["password"], self.scrypt)
         if "capacity" in values:
             values["capacity"] = {**DEFAULT_CAPACITY, **values["capacity"]}
         now = self.clock.now()

@@ -32,6 +32,7 @@ from hub.db.uow import Database, Tx
 from hub.errors import NotFound, ValidationFailed
 from hub.events import Event, EventType
 from hub.security import new_id
+from hub.services.spreadsheets import Cell, XlsxBook, csv_text, unescape_cell
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE_RE = re.compile(r"^\+?[0-9 ()\-]{3,30}$")
@@ -41,6 +42,15 @@ SORTS = {"name": asc(t.contacts.c.name), "-name": desc(t.contacts.c.name),
          "updated_at": asc(t.contacts.c.updated_at), "-updated_at": desc(t.contacts.c.updated_at)}
 CSV_COLUMNS = ("id", "name", "email", "phone", "company", "tags", "vip", "owner_agent_id")
 FIELD_TYPES = ("text", "number", "date", "choice")
+
+
+def _export_value(value: Any) -> Cell:
+    """A custom field's value in an export: numbers stay numbers, the rest is text."""
+    if value is None:
+        return ""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    return str(value)
 
 
 def normalize_phone(phone: str | None) -> str | None:
@@ -259,20 +269,34 @@ class ContactService:
         return await self.get(primary_id)
 
     # --- CSV --------------------------------------------------------------------------------
-    async def export_csv(self) -> str:
+    async def export_rows(self) -> tuple[list[str], list[list[Cell]]]:
+        """The header and rows of a contacts export (CSV or XLSX; hub/services/spreadsheets.py
+        keeps text cells inert): numbers of ``number`` custom fields stay numbers."""
         fields = [f["key"] for f in await self.custom_fields()]
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        writer.writerow([*CSV_COLUMNS, *(f"custom.{k}" for k in fields)])
+        header = [*CSV_COLUMNS, *(f"custom.{k}" for k in fields)]
         async with self.db.read() as conn:
             rows = (await conn.execute(select(t.contacts).where(t.contacts.c.merged_into.is_(None))
                                        .order_by(t.contacts.c.name))).all()
+        out: list[list[Cell]] = []
         for r in rows:
             c = contact_public(r)
-            writer.writerow([c["id"], c["name"], c["email"] or "", c["phone"] or "", c["company"] or "",
-                             ";".join(c["tags"]), "yes" if c["vip"] else "no", c["owner_agent_id"] or "",
-                             *(c["custom"].get(k, "") for k in fields)])
-        return buf.getvalue()
+            out.append([c["id"], c["name"], c["email"] or "", c["phone"] or "", c["company"] or "",
+                        ";".join(c["tags"]), "yes" if c["vip"] else "no", c["owner_agent_id"] or "",
+                        *(_export_value(c["custom"].get(k)) for k in fields)])
+        return header, out
+
+    async def export_csv(self) -> str:
+        header, rows = await self.export_rows()
+        return csv_text(header, rows)
+
+    async def export_xlsx(self) -> bytes:
+        header, rows = await self.export_rows()
+        book = XlsxBook()
+        sheet = book.sheet("Contacts")
+        book.append(sheet, header)
+        for row in rows:
+            book.append(sheet, row)
+        return book.to_bytes()
 
     async def import_csv(self, text: str, actor_id: str | None) -> dict[str, Any]:
         """Each good row is kept; each bad row is reported with its line number and changes nothing."""
@@ -282,7 +306,9 @@ class ContactService:
         defs = {f["key"]: f for f in await self.custom_fields()}
         created = updated = 0
         errors: list[dict[str, Any]] = []
-        for line, raw in enumerate(reader, start=2):
+        for line, cells in enumerate(reader, start=2):
+            # cells our export escaped against formula injection come back as they were
+            raw = {k: unescape_cell(v) if isinstance(v, str) else v for k, v in cells.items()}
             try:
                 data: dict[str, Any] = {"name": raw.get("name") or ""}
                 for key in ("email", "phone", "company"):

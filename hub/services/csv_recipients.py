@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.errors import ValidationFailed
+from hub.services.spreadsheets import unescape_cell
 
 MAX_VALUE_CHARS = 1000
 SNIFF_CHARS = 4096
@@ -84,6 +85,12 @@ def _norm(header: str) -> str:
     return header.strip().lower().replace(" ", "_")
 
 
+def _cell(text: str) -> str:
+    """A value as written; a cell our exports escaped against formula injection (``'=…``,
+    hub/services/spreadsheets.py) comes back as it was."""
+    return unescape_cell(text.strip())
+
+
 def read_csv(data: bytes, columns: Sequence[CsvColumn], *, other_columns: bool = False,
              max_rows: int | None = None) -> CsvTable:
     """Rows of a CSV file with the given columns (and every other column too when
@@ -119,10 +126,10 @@ def read_csv(data: bytes, columns: Sequence[CsvColumn], *, other_columns: bool =
     for number, r in enumerate(body, start=1):
         values: dict[str, str] = {}
         if other_columns:
-            values = {h: (r[i].strip() if i < len(r) else "") for i, h in enumerate(header) if h}
+            values = {h: (_cell(r[i]) if i < len(r) else "") for i, h in enumerate(header) if h}
         for c in columns:
             i = where[c.key]
-            values[c.key] = r[i].strip() if i is not None and i < len(r) else ""
+            values[c.key] = _cell(r[i]) if i is not None and i < len(r) else ""
         problem = None
         if broken and any(BAD_TEXT in cell for cell in r):
             problem = "the row is not UTF-8 text (save the file as UTF-8 CSV)"

@@ -86,10 +86,10 @@ async def test_typing_indicators_and_attachments_reach_the_other_side(hub):
     assert r.status_code == 200 and r.content == b"\xff\xd8\xff\xe0jpegdata"
     assert r.headers["x-content-type-options"] == "nosniff"
     admin = await hub.client("admin")
-    await admin.ok("POST", "/api/users", {"username": "outsider", "password": "pass1",
+    await admin.ok("POST", "/api/users", {"username": "outsider", "password": "outsider-pass-1",
                                           "roles": ["agent"]}, status=201)
     outsider = await hub.client()
-    await outsider.login("outsider", "pass1")  # an agent of no queue of this chat
+    await outsider.login("outsider", "outsider-pass-1")  # an agent of no queue of this chat
     assert (await outsider.get(f"/api/attachments/{up.json()['id']}")).status_code == 404
     # agent's PDF reaches the customer as an attachment of the reply
     pdf = await agent.http.post("/api/attachments", files={"file": ("tariff.pdf", b"%PDF-1.4 x", "application/pdf")})

@@ -76,7 +76,7 @@ async def test_admin_configures_users_queues_skills_calendars_and_acd_uses_them(
         str(d): [["00:00", "24:00"]] for d in range(7)}, "holidays": []}, status=201)
     bad = await admin.post("/api/calendars", {"name": "Bad", "tz": "Mars/Olympus"})
     assert bad.status_code == 422
-    user = await admin.ok("POST", "/api/users", {"username": "kim", "password": "secret1",
+    user = await admin.ok("POST", "/api/users", {"username": "kim", "password": "kim-secret-1",
                                                  "display_name": "Kim", "roles": ["agent"],
                                                  "skills": {"korean": 90}, "capacity": {"chat": 2}},
                           status=201)
@@ -89,7 +89,7 @@ async def test_admin_configures_users_queues_skills_calendars_and_acd_uses_them(
     r = await admin.post("/api/queues", {"name": "Y", "members": ["nobody"]})
     assert r.status_code == 422
     kim = await hub.client()
-    await kim.login("kim", "secret1")
+    await kim.login("kim", "kim-secret-1")
     assert (await kim.ok("POST", "/api/agent/state", {"state": "ready"}))["state"] == "ready"
     customer = await hub.client()
     s = await customer.ok("POST", "/api/widget/sessions", {"name": "Min", "queue_id": q["id"],

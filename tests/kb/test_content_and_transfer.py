@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import zipfile
@@ -106,3 +107,18 @@ def test_format_comes_from_the_name_or_is_declared() -> None:
         detect_format("x.txt")
     with pytest.raises(ImportFileError, match="empty"):
         parse_import(b"  \n", "csv")
+
+
+def test_csv_export_escapes_formulas_and_reads_them_back() -> None:
+    """Issue #16, item 8: the CSV cannot run a formula in a spreadsheet, and our import undoes it."""
+    article = {"id": "a2", "question": "=HYPERLINK(\"http://evil.example\",\"x\")",
+               "alternatives": ["@SUM(1)", "ok"], "answer_html": "<p>A</p>", "category": "+cat",
+               "product": "-1", "keywords": ["k"], "language": "en", "status": "draft"}
+    text = export_csv([article]).decode("utf-8-sig")
+    row = next(csv.DictReader(io.StringIO(text)))
+    assert row["question"] == "'" + article["question"]
+    assert row["alternatives"] == "'@SUM(1)\nok" and row["category"] == "'+cat"
+    assert row["product"] == "-1"  # a number is not a formula
+    rows, errors = parse_import(export_csv([article]), "csv")
+    assert not errors and rows[0].data["question"] == article["question"]
+    assert rows[0].data["alternatives"] == ["@SUM(1)", "ok"] and rows[0].data["category"] == "+cat"

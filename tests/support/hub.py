@@ -26,6 +26,9 @@ from tests.support.databases import fresh_sqlite
 from tests.support.postgres import free_port
 
 REPO = Path(__file__).resolve().parents[2]
+# scrypt cost of the hubs under test: every login hashes once, and OWASP's 2^17 (the default,
+# tests/api/test_first_start.py checks it) costs about a second on a busy machine
+TEST_SCRYPT_N = 2**10
 
 
 #: every client of a test hub is 127.0.0.1 (hundreds of chats and logins a minute): the rate limits
@@ -106,8 +109,10 @@ class InProcessHub:
         self.port = free_port()
         # Inbound email is off unless a test asks for a port: hubs under test must not fight over 2525.
         # The widget bot is off unless a test turns it on (tests/assist): chats go straight to the ACD.
-        settings = {"email_port": 0, "assist_bot": "off", **NO_RATE_LIMITS, **settings}
-        self.settings = load_settings(environ={}, data_dir=str(data_dir), port=self.port, demo=True,
+        # Demo data is on unless a test turns it off; passwords are hashed cheaply (TEST_SCRYPT_N).
+        settings = {"email_port": 0, "assist_bot": "off", "demo": True,
+                    "password_scrypt_n": TEST_SCRYPT_N, **NO_RATE_LIMITS, **settings}
+        self.settings = load_settings(environ={}, data_dir=str(data_dir), port=self.port,
                                       database_url=database_url, web_dir=str(REPO / "web" / "dist"),
                                       wallboard_interval_s=0.1, **settings)
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -188,6 +193,7 @@ class _HubOnPort:
     def _environ(self) -> dict[str, str]:
         env = {**os.environ, "HUB_DATA_DIR": str(self.data_dir), "HUB_PORT": str(self.port),
                "HUB_DEMO": "1", "HUB_DATABASE_URL": self.database_url, "HUB_LOG_LEVEL": "warning",
+               "HUB_PASSWORD_SCRYPT_N": str(TEST_SCRYPT_N),
                "HUB_WEB_DIR": str(REPO / "web" / "dist"),
                **{f"HUB_{k.upper()}": "0" for k in NO_RATE_LIMITS}, **self.env}
         self.data_dir.mkdir(parents=True, exist_ok=True)

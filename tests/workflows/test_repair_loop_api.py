@@ -179,3 +179,28 @@ async def test_report_exports_csv_and_xlsx(hub):
 
     assert (await pipes.get("/api/reports/workorders")).status_code == 403
     assert (await agent.get("/api/reports/workorders?format=csv")).status_code == 403
+
+
+async def test_report_exports_keep_formula_titles_as_text_and_durations_as_numbers(hub):
+    """Issue #16, item 8: a work order titled like a formula is text in both exports."""
+    agent = await hub.client("agent1")
+    dispatcher = await hub.client("dispatch")
+    pipes = await hub.client("pipes")
+    dep = await department_id(dispatcher, "Pipe repairs")
+    title = "=HYPERLINK(\"http://evil.example\",\"Details\")"
+    wo = await new_work_order(hub, agent, title=title)
+    await dispatch(hub, dispatcher, wo["id"], dep)
+    await act(pipes, wo["id"], "accept")
+
+    r = await dispatcher.get("/api/reports/workorders?format=csv")
+    row = next(csv.DictReader(io.StringIO(r.text)))
+    assert row["title"] == "'" + title
+    assert float(row["accept_s"]) >= 0 and not row["accept_s"].startswith("'")
+
+    r = await dispatcher.get("/api/reports/workorders?format=xlsx")
+    ws = load_workbook(io.BytesIO(r.content))["Work orders"]
+    header = [c.value for c in ws[1]]
+    title_cell = ws.cell(row=2, column=header.index("title") + 1)
+    assert title_cell.value == title and title_cell.data_type == "s" and title_cell.quotePrefix
+    accept = ws.cell(row=2, column=header.index("accept_s") + 1)
+    assert isinstance(accept.value, int | float) and accept.data_type == "n"
