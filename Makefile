@@ -58,8 +58,13 @@ $(COQUI_VENV)/.installed: Makefile
 
 web: web/dist/index.html
 
-web/dist/index.html: web/package.json web/package-lock.json $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/widget.html web/vite.config.ts
-	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build
+# The build generates web/src/api/schema.d.ts (the UI's API types) from the hub's OpenAPI document,
+# built by this venv's Python (`server.py --openapi`): a change to a response model rebuilds the UI.
+web/dist/index.html: $(VENV)/.installed web/package.json web/package-lock.json web/scripts/gen-api.mjs \
+		$(shell find web/src web/public -type f ! -name schema.d.ts 2>/dev/null) web/index.html web/widget.html \
+		web/vite.config.ts bootstrap.py server.py \
+		$(shell find hub channels voice kb assist workflows -name '*.py' 2>/dev/null)
+	cd web && npm ci --no-audit --no-fund --loglevel=error && HUB_PYTHON=$(abspath $(BIN))/python npm run build
 	touch $@
 
 lint: python

@@ -162,7 +162,7 @@ def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: C
                                max_http_buffer_size=256 * 1024, client_manager=manager)
     # providers first (hub/ports.py); a cycle or a port with two providers fails here, at build
     started = start_order(channels)
-    api = Api()
+    api = Api(check_responses=settings.api_check_responses)
     desk.register(api)
     crm.register(api)
     admin.register(api)
