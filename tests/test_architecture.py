@@ -40,7 +40,8 @@ PUBLIC_HUB = (
     "hub.api",  # the package (docstring only)
     "hub.api.http",  # problem responses, auth dependencies, routers
     "hub.api.uploads",  # multipart uploads
-    "hub.api.schemas",  # shared pydantic field types and the widget's request bodies
+    "hub.api.schemas",  # shared pydantic field types and the widget's request bodies, ResponseModel
+    "hub.api.responses",  # the hub's response models (a message, a contact …) a component's answers reuse
     "hub.services",  # the package (docstring only)
     "hub.services.*",  # the service façades (auth, conversations, routing, scheduler, kv …)
     "hub.acd",  # the pure ACD's data types (Calendar): no I/O

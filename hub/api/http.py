@@ -17,10 +17,10 @@ from starlette.routing import Route
 
 from hub.errors import (
     HubError,
-    ResponseMismatch,
     MalformedJson,
     NotAuthenticated,
     PayloadTooLarge,
+    ResponseMismatch,
     UnsupportedMediaType,
     ValidationFailed,
 )
