@@ -8,6 +8,9 @@ from typing import Any, Literal
 from hub.api.schemas import Epoch, ResponseModel, Strategy
 
 Role = Literal["agent", "supervisor", "dispatcher", "department", "knowledge_manager", "admin"]
+#: every permission a role gives (hub.services.auth.ROLE_PERMISSIONS)
+Permission = Literal["desk", "wallboard", "supervise", "admin", "contacts", "contacts_import", "kb", "kb_edit",
+                     "kb_publish", "tickets", "dispatch", "department", "automation", "reports", "bulk_send"]
 ChannelName = Literal["voice", "chat", "email", "sms", "fax"]
 ConversationStatus = Literal["bot", "queued", "offered", "assigned", "pending", "closed", "abandoned"]
 Sender = Literal["customer", "agent", "system", "bot"]
@@ -37,7 +40,7 @@ class UserPublic(ResponseModel):
     username: str
     display_name: str
     roles: list[Role]
-    permissions: list[str]
+    permissions: list[Permission]
     skills: dict[str, int]
     capacity: dict[str, int]
     active: bool
