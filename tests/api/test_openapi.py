@@ -36,6 +36,8 @@ NOT_JSON = {
     ("GET", "/api/kb/export"),
     ("GET", "/api/contacts/export"),
     ("GET", "/api/voice/recordings/{id}/audio"),
+    ("GET", "/api/workorders/{id}/attachments/{aid}"),
+    ("GET", "/api/tickets/{id}/attachments/{aid}"),
 }
 
 #: JSON operations the web UI calls that do not declare a response model yet (issue #15). This
