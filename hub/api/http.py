@@ -150,6 +150,8 @@ class Api:
                 keyed.append(((i, "response"), "serialization", TypeAdapter(op.response)))
         by_key, defs = TypeAdapter.json_schemas(keyed, ref_template="#/components/schemas/{model}")
         schemas: dict[str, Any] = dict(defs.get("$defs", {}))
+        if "Problem" in schemas:
+            raise ValueError("a model is named Problem: that name is the problem document's; rename it")
         for i, op in enumerate(self.operations):
             problem = {"description": "Problem", "content": {"application/problem+json": {
                 "schema": {"$ref": "#/components/schemas/Problem"}}}}

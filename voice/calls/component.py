@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 import voice.calls.health as health
+import voice.calls.schemas as S
 import voice.calls.store as store
 from hub.api.http import Api, json_response, parse_body, require
 from hub.errors import ConfigError, HubError
@@ -126,7 +127,8 @@ class VoiceComponent:
                     for b in svc.registrar.active_bindings(now) if b.username in svc.registrar.accounts]
             return json_response({"registrations": regs})
 
-        @api.add("/api/voice/calls", "GET", "Active calls and the latest call records", tag="voice")
+        @api.add("/api/voice/calls", "GET", "Active calls and the latest call records", tag="voice",
+                 response=S.VoiceCalls)
         async def calls(request: Request) -> Response:
             await require(request, "supervise")
             svc = comp.service
