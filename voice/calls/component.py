@@ -90,14 +90,15 @@ class VoiceComponent:
         register_callback_api(api, lambda: comp)
         self.recordings.register(api)
 
-        @api.add("/api/voice/sip-accounts", "GET", "SIP accounts of desk phones and trunks", tag="voice")
+        @api.add("/api/voice/sip-accounts", "GET", "SIP accounts of desk phones and trunks", tag="voice",
+                 response=S.SipAccounts)
         async def list_accounts(request: Request) -> Response:
             await require(request, "admin")
             return json_response({"accounts": await store.list_accounts(comp.services)})
 
         @api.add("/api/voice/sip-accounts/{username}", "PUT",
                  "Create or replace a SIP account (digest HA1 stored, never the password)",
-                 tag="voice", body=SipAccountBody)
+                 tag="voice", body=SipAccountBody, response=S.SipAccount)
         async def put_account(request: Request) -> Response:
             await require(request, "admin")
             body = await parse_body(request, SipAccountBody)
@@ -116,7 +117,7 @@ class VoiceComponent:
             await comp.reload_accounts()
             return Response(status_code=204)
 
-        @api.add("/api/voice/registrations", "GET", "Registered desk phones", tag="voice")
+        @api.add("/api/voice/registrations", "GET", "Registered desk phones", tag="voice", response=S.Bindings)
         async def registrations(request: Request) -> Response:
             await require(request, "supervise")
             svc = comp.service

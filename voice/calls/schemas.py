@@ -209,3 +209,35 @@ class CallbackDialling(ResponseModel):
     conversation_id: str
     number: str
     status: Literal["dialling"]
+
+
+class SipAccount(ResponseModel):
+    """A SIP account of a desk phone or trunk (the digest HA1 is stored, never shown)."""
+
+    id: str
+    username: str
+    user_id: str | None
+    kind: Literal["phone", "trunk"]
+    realm: str
+    created_at: Epoch
+    updated_at: Epoch
+
+
+class SipAccounts(ResponseModel):
+    accounts: list[SipAccount]
+
+
+class Binding(ResponseModel):
+    """A desk phone's current registration."""
+
+    username: str
+    contact: str
+    # host:port it registered from, over udp or tcp
+    source: str
+    transport: str
+    expires_in: int
+    user_id: str | None
+
+
+class Bindings(ResponseModel):
+    registrations: list[Binding]
