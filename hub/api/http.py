@@ -3,6 +3,7 @@ validation with pydantic, problem responses and the session lookup."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -117,16 +118,14 @@ class Api:
     def add(self, path: str, method: str, summary: str, *, tag: str, body: type[BaseModel] | None = None,
             query: type[BaseModel] | None = None, auth: str = "session",
             status: int = 200, response: Any = None) -> Callable[[Handler], Handler]:
-        adapter: TypeAdapter[Any] | None = TypeAdapter(response) if response is not None else None
-
         def deco(fn: Handler) -> Handler:
             async def endpoint(request: Request) -> Response:
                 try:
                     resp = await fn(request)
                 except HubError as err:
                     return problem_response(err)
-                if adapter is not None and self.check_responses:
-                    mismatch = response_mismatch(adapter, resp)
+                if response is not None and self.check_responses:
+                    mismatch = response_mismatch(adapter_for(response), resp)
                     if mismatch is not None:
                         log.error("%s %s: %s", method, path, mismatch.detail)
                         return problem_response(mismatch)
@@ -145,9 +144,9 @@ class Api:
         keyed: list[tuple[tuple[int, str], JsonSchemaMode, TypeAdapter[Any]]] = []
         for i, op in enumerate(self.operations):
             if op.body is not None:
-                keyed.append(((i, "body"), "validation", TypeAdapter(op.body)))
+                keyed.append(((i, "body"), "validation", adapter_for(op.body)))
             if op.response is not None:
-                keyed.append(((i, "response"), "serialization", TypeAdapter(op.response)))
+                keyed.append(((i, "response"), "serialization", adapter_for(op.response)))
         by_key, defs = TypeAdapter.json_schemas(keyed, ref_template="#/components/schemas/{model}")
         schemas: dict[str, Any] = dict(defs.get("$defs", {}))
         if "Problem" in schemas:
@@ -187,6 +186,13 @@ class Api:
                 "session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE},
                 "widget": {"type": "http", "scheme": "bearer"}}},
         }
+
+
+@functools.cache
+def adapter_for(tp: Any) -> TypeAdapter[Any]:
+    """The pydantic adapter of a body or response type, built once per process when first needed
+    (building them all at each app start would cost every hub start in the tests ~70 ms)."""
+    return TypeAdapter(tp)
 
 
 def response_mismatch(adapter: TypeAdapter[Any], resp: Response) -> ResponseMismatch | None:
