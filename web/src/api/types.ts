@@ -45,11 +45,6 @@ export type ConversationSummary = S['ConversationSummary']
 export type InboxItem = S['InboxItem']
 export type Inbox = S['Inbox']
 
-export interface Page<T> {
-  items: T[]
-  next_before: Epoch | null
-}
-
 export type Sender = S['Message']['sender']
 export type MessageKind = S['Message']['kind']
 export type Attachment = S['Attachment']
