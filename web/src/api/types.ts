@@ -3,7 +3,7 @@
 // change them in the Python code (hub/api/responses.py, a component's schemas.py), never here.
 // What stays hand-written below is UI-only: labels, form inputs, and the Socket.IO payloads
 // (not part of the OpenAPI document).
-import type { components } from './schema'
+import type { components, paths } from './schema'
 
 type S = components['schemas']
 
@@ -39,7 +39,8 @@ export type ChannelCounts = Record<string, number>
 export type CodeLabel = S['CodeLabel']
 
 export type ConversationStatus = S['ConversationSummary']['status']
-export type InboxView = 'mine' | 'queued' | 'offered' | 'pending' | 'closed' | 'all'
+/** The inbox's `view` query parameter. */
+export type InboxView = NonNullable<NonNullable<paths['/api/conversations']['get']['parameters']['query']>['view']>
 
 export type ConversationSummary = S['ConversationSummary']
 export type InboxItem = S['InboxItem']
