@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from hub.api.responses import Attachment, Contact
+from hub.api.responses import Attachment, Contact, CustomValue
 from hub.api.schemas import Epoch as At
 from hub.api.schemas import Name, ResponseModel, Strict
 
@@ -355,7 +355,7 @@ class TicketPrefill(ResponseModel):
 class WorkOrderPrefill(TicketPrefill):
     title: str
     # the contact's custom field "address"
-    address: Any
+    address: CustomValue
 
 
 class WorkOrder(ResponseModel):
