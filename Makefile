@@ -58,8 +58,20 @@ $(COQUI_VENV)/.installed: Makefile
 
 web: web/dist/index.html
 
-web/dist/index.html: web/package.json web/package-lock.json $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/widget.html web/vite.config.ts
-	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build
+PY_SOURCES := bootstrap.py server.py $(shell find hub channels voice kb assist workflows -name '*.py' 2>/dev/null)
+
+# The hub's OpenAPI document, built by this venv's Python without a server (`server.py --openapi`):
+# the web UI's API types (web/src/api/schema.d.ts) are generated from it by `npm run build`. It is
+# rewritten only when it changes, so a Python change that leaves the API as it was does not
+# rebuild the UI.
+web/.openapi.json: $(VENV)/.installed $(PY_SOURCES)
+	$(BIN)/python server.py --openapi $@.new
+	if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
+
+web/dist/index.html: web/.openapi.json web/package.json web/package-lock.json web/scripts/gen-api.mjs \
+		$(shell find web/src web/public -type f ! -name schema.d.ts 2>/dev/null) web/index.html web/widget.html \
+		web/vite.config.ts
+	cd web && npm ci --no-audit --no-fund --loglevel=error && HUB_OPENAPI=$(abspath web/.openapi.json) npm run build
 	touch $@
 
 lint: python
@@ -67,4 +79,4 @@ lint: python
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) $(COQUI_VENV) web/node_modules web/dist data bench/results
+	rm -rf $(VENV) $(COQUI_VENV) web/node_modules web/dist web/.openapi.json web/src/api/schema.d.ts data bench/results

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from assist.component import AssistComponent
 from channels.webchat import WebchatChannel
+from hub import __version__
 from hub.app import Channel, create_app
 from hub.clock import Clock
 from hub.config import Settings
@@ -49,3 +51,14 @@ def components(settings: Settings) -> list[Channel]:
 def build_app(settings: Settings, clock: Clock | None = None) -> Any:
     return create_app(settings, channels=components(settings), clock=clock,
                       seed_demo=seed_demo if settings.demo else None)
+
+
+def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
+    """``/api/openapi.json`` of the app with every component turned on, built without starting it
+    (no database, no sockets): what the web UI's API types are generated from (web/README.md)."""
+    base = settings or Settings()
+    every = dataclasses.replace(base, kb_enabled=True, email_enabled=True, sms_enabled=True,
+                                fax_enabled=True, voice_enabled=True, voice_webrtc_enabled=True)
+    app = build_app(every)
+    doc: dict[str, Any] = app.other_asgi_app.state.api.openapi("Contact hub API", __version__)
+    return doc

@@ -1,4 +1,5 @@
-"""Run the hub: ``python server.py [--config hub.toml] [--demo]``.
+"""Run the hub: ``python server.py [--config hub.toml] [--demo]``; ``python server.py --openapi FILE``
+writes the OpenAPI document (every component on) without starting anything.
 
 Settings come from defaults <- TOML file <- HUB_* environment <- these flags
 (see docs/CONFIGURATION.md).
@@ -13,15 +14,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import json
 import logging
 import logging.config
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 
 import uvicorn
 
-from bootstrap import build_app
+from bootstrap import build_app, openapi_document
 from hub.config import load_settings
 from hub.errors import ConfigError, HubError
 from hub.first_admin import create_admin
@@ -39,7 +42,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host")
     parser.add_argument("--port", type=int)
     parser.add_argument("--demo", action="store_true", help="seed demo users, queues and contacts")
+    parser.add_argument("--openapi", metavar="FILE",
+                        help="write /api/openapi.json of the app with every component on to FILE "
+                             "('-': standard output) and exit; starts no server")
     args = parser.parse_args(argv)
+    if args.openapi:
+        text = json.dumps(openapi_document(), indent=1, sort_keys=True) + "\n"
+        if args.openapi == "-":
+            sys.stdout.write(text)
+        else:
+            Path(args.openapi).write_text(text, encoding="utf-8")
+        return 0
     overrides = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
     if args.demo:
         overrides["demo"] = True

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
+import assist.schemas as S
 from assist.errors import BotDisabled, KbUnavailable
 from assist.faq import hit_from_kb
 from hub.api.http import Api, current_user, json_response, parse_body
@@ -46,13 +47,13 @@ def register(api: Api, comp: AssistComponent) -> None:
         return user, row
 
     @api.add("/api/assist/status", "GET", "Whether suggestions and the bot are available",
-             tag="assist")
+             tag="assist", response=S.AssistStatus)
     async def status(request: Request) -> Response:
         await current_user(request)
         return json_response(comp.status())
 
     @api.add("/api/assist/conversations/{id}", "GET",
-             "Suggestions, entities, summary and category for a conversation", tag="assist")
+             "Suggestions, entities, summary and category for a conversation", tag="assist", response=S.AssistPanel)
     async def conversation(request: Request) -> Response:
         _user, row = await handler_row(request)
         s = svc()
@@ -66,13 +67,13 @@ def register(api: Api, comp: AssistComponent) -> None:
         })
 
     @api.add("/api/assist/conversations/{id}/suggestions", "GET",
-             "The current FAQ suggestions for a conversation", tag="assist")
+             "The current FAQ suggestions for a conversation", tag="assist", response=S.AssistSuggestions)
     async def suggestions(request: Request) -> Response:
         _user, row = await handler_row(request)
         return json_response(await svc().suggestions(row.id))
 
     @api.add("/api/assist/conversations/{id}/suggestions/{article_id}/insert", "POST",
-             "Use a suggestion: returns the answer text and records the use", tag="assist")
+             "Use a suggestion: returns the answer text and records the use", tag="assist", response=S.InsertedAnswer)
     async def insert(request: Request) -> Response:
         user, row = await handler_row(request)
         if comp.faq is None:
@@ -95,19 +96,20 @@ def register(api: Api, comp: AssistComponent) -> None:
                               "text": hit.answer, "html": hit.answer_html})
 
     @api.add("/api/assist/conversations/{id}/entities", "GET", "Entities found in a conversation",
-             tag="assist")
+             tag="assist", response=S.AssistEntities)
     async def entities(request: Request) -> Response:
         _user, row = await handler_row(request)
         return json_response({"items": await svc().entities(row.id)})
 
-    @api.add("/api/assist/conversations/{id}/summary", "GET", "Extractive summary", tag="assist")
+    @api.add("/api/assist/conversations/{id}/summary", "GET", "Extractive summary", tag="assist",
+             response=S.AssistSummary)
     async def summary(request: Request) -> Response:
         _user, row = await handler_row(request)
         return json_response(await svc().summarise(row.id))
 
     @api.add("/api/assist/category", "POST",
              "Suggest a category / work-order type (nearest labelled conversations)",
-             tag="assist", body=CategoryIn)
+             tag="assist", body=CategoryIn, response=S.CategorySuggestions)
     async def category(request: Request) -> Response:
         user = await current_user(request)
         if not {"desk", "tickets"} & set(user.permissions):
@@ -127,7 +129,7 @@ def register(api: Api, comp: AssistComponent) -> None:
                               "examples": len(s.categories)})
 
     @api.add("/api/widget/handover", "POST", "The customer asks the bot for a person",
-             tag="widget", auth="widget")
+             tag="widget", auth="widget", response=S.HandoverResult)
     async def handover(request: Request) -> Response:
         s = request.app.state.services
         row = await s.conversations.customer_conversation(_bearer(request))

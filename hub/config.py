@@ -65,6 +65,9 @@ class Settings:
     demo: bool = False
     widget_default_queue: str = "general"
     log_level: str = "info"
+    # check each JSON answer against the response model its operation declares (a misfit is a 500
+    # response_mismatch): on in the tests, off in production (the models describe, never filter)
+    api_check_responses: bool = False
     wallboard_interval_s: float = 0.5
     # permessage-deflate on the Socket.IO WebSockets: off, as in Socket.IO's own server (its
     # perMessageDeflate defaults to false). Chat frames are a few hundred bytes; compressing

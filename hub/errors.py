@@ -31,6 +31,13 @@ class HubError(Exception):
         return body
 
 
+class ResponseMismatch(HubError):
+    """An answer that does not fit the response model its operation declares (only checked when
+    ``api_check_responses`` is on: the tests)."""
+
+    code, status, title = "response_mismatch", 500, "Answer does not fit its declared model"
+
+
 class NotAuthenticated(HubError):
     code, status, title = "not_authenticated", 401, "Not authenticated"
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+import kb.schemas as S
 from hub.api.http import Api, json_response, parse_body, parse_query, require
 from hub.errors import HubError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from kb.content import html_to_text, looks_like_html, sanitise_html, text_to_html
@@ -76,7 +77,7 @@ def register(api: Api, component: KnowledgeBaseComponent) -> None:  # noqa: C901
         return deco
 
     # ------------------------------------------------------------------ search and reading
-    @route("/api/kb/search", "GET", "Hybrid FAQ search (q, limit, category, product, status)")
+    @route("/api/kb/search", "GET", "Hybrid FAQ search (q, limit, category, product, status)", response=S.KbSearch)
     async def search(request: Request) -> Response:
         user = await require(request, "kb")
         params = request.query_params
@@ -97,7 +98,7 @@ def register(api: Api, component: KnowledgeBaseComponent) -> None:  # noqa: C901
                               "confident": kb().confident(hits),
                               "hits": [h.to_dict() for h in hits]})
 
-    @route("/api/kb/articles", "GET", "List articles (filters, favourites)", query=ListQuery)
+    @route("/api/kb/articles", "GET", "List articles (filters, favourites)", query=ListQuery, response=S.KbArticles)
     async def list_articles(request: Request) -> Response:
         user = await require(request, "kb")
         q = parse_query(request, ListQuery)
@@ -107,48 +108,48 @@ def register(api: Api, component: KnowledgeBaseComponent) -> None:  # noqa: C901
             favourites_of=user.id if q.favourites else None, published_only=not editor,
             limit=q.limit, offset=q.offset))
 
-    @route("/api/kb/facets", "GET", "Categories, products and status counts")
+    @route("/api/kb/facets", "GET", "Categories, products and status counts", response=S.KbFacets)
     async def facets(request: Request) -> Response:
         user = await require(request, "kb")
         return json_response(await kb().facets(published_only="kb_edit" not in user.permissions))
 
-    @route("/api/kb/status", "GET", "Search index status")
+    @route("/api/kb/status", "GET", "Search index status", response=S.KbStatusReport)
     async def status(request: Request) -> Response:
         await require(request, "kb")
         return json_response(await kb().status())
 
-    @route("/api/kb/articles/{id}", "GET", "One article with its counts")
+    @route("/api/kb/articles/{id}", "GET", "One article with its counts", response=S.KbArticleView)
     async def get(request: Request) -> Response:
         user = await require(request, "kb")
         return json_response(await kb().get(request.path_params["id"], user=user))
 
-    @route("/api/kb/hot", "GET", "Most used published articles over a window", query=HotQuery)
+    @route("/api/kb/hot", "GET", "Most used published articles over a window", query=HotQuery, response=list[S.KbHot])
     async def hot(request: Request) -> Response:
         await require(request, "kb")
         q = parse_query(request, HotQuery)
         return json_response(await kb().hot(days=q.days, limit=q.limit))
 
-    @route("/api/kb/favourites", "GET", "My favourite articles")
+    @route("/api/kb/favourites", "GET", "My favourite articles", response=S.KbArticles)
     async def favourites(request: Request) -> Response:
         user = await require(request, "kb")
         return json_response(await kb().list_articles(
             favourites_of=user.id, published_only="kb_edit" not in user.permissions, limit=200))
 
-    @route("/api/kb/articles/{id}/favourite", "PUT", "Mark as a favourite")
+    @route("/api/kb/articles/{id}/favourite", "PUT", "Mark as a favourite", response=S.Favourite)
     async def fav_on(request: Request) -> Response:
         user = await require(request, "kb")
         await kb().get(request.path_params["id"], user=user)
         await kb().set_favourite(request.path_params["id"], user.id, True)
         return json_response({"favourite": True})
 
-    @route("/api/kb/articles/{id}/favourite", "DELETE", "Unmark as a favourite")
+    @route("/api/kb/articles/{id}/favourite", "DELETE", "Unmark as a favourite", response=S.Favourite)
     async def fav_off(request: Request) -> Response:
         user = await require(request, "kb")
         await kb().set_favourite(request.path_params["id"], user.id, False)
         return json_response({"favourite": False})
 
     @route("/api/kb/articles/{id}/feedback", "POST", "Helpful / not helpful", body=FeedbackIn,
-           status=201)
+           status=201, response=S.KbFeedback)
     async def feedback(request: Request) -> Response:
         user = await require(request, "kb")
         body = await parse_body(request, FeedbackIn)
@@ -168,7 +169,7 @@ def register(api: Api, component: KnowledgeBaseComponent) -> None:  # noqa: C901
         return Response(status_code=204)
 
     @route("/api/kb/gaps", "POST", "Report a question the FAQ could not answer", body=GapIn,
-           status=201)
+           status=201, response=S.KbGap)
     async def add_gap(request: Request) -> Response:
         await require(request, "kb")
         body = await parse_body(request, GapIn)
@@ -177,13 +178,13 @@ def register(api: Api, component: KnowledgeBaseComponent) -> None:  # noqa: C901
 
     # ------------------------------------------------------------------ editing
     @route("/api/kb/articles", "POST", "Create an article (a draft unless published)",
-           body=ArticleIn, status=201)
+           body=ArticleIn, status=201, response=S.KbArticle)
     async def create(request: Request) -> Response:
         user = await require(request, "kb_edit")
         body = await parse_body(request, ArticleIn)
         return json_response(await kb().create(body.model_dump(), user), 201)
 
-    @route("/api/kb/articles/{id}", "PATCH", "Save a new version", body=ArticlePatch)
+    @route("/api/kb/articles/{id}", "PATCH", "Save a new version", body=ArticlePatch, response=S.KbArticle)
     async def patch(request: Request) -> Response:
         user = await require(request, "kb_edit")
         body = await parse_body(request, ArticlePatch)
@@ -208,9 +209,9 @@ def register(api: Api, component: KnowledgeBaseComponent) -> None:  # noqa: C901
             change_status.__name__ = f"kb_{status_value}"
             return change_status
         route(f"/api/kb/articles/{{id}}/{action}", "POST",
-              f"Set the status to {status_value} (knowledge managers)")(make())
+              f"Set the status to {status_value} (knowledge managers)", response=S.KbArticle)(make())
 
-    @route("/api/kb/preview", "POST", "Sanitised HTML and text of an answer", body=PreviewIn)
+    @route("/api/kb/preview", "POST", "Sanitised HTML and text of an answer", body=PreviewIn, response=S.KbPreview)
     async def preview(request: Request) -> Response:
         await require(request, "kb_edit")
         body = await parse_body(request, PreviewIn)
@@ -218,46 +219,46 @@ def register(api: Api, component: KnowledgeBaseComponent) -> None:  # noqa: C901
         clean = sanitise_html(raw if looks_like_html(raw) else text_to_html(raw))
         return json_response({"answer_html": clean, "answer_text": html_to_text(clean)})
 
-    @route("/api/kb/articles/{id}/versions", "GET", "Version history, newest first")
+    @route("/api/kb/articles/{id}/versions", "GET", "Version history, newest first", response=list[S.KbVersion])
     async def versions(request: Request) -> Response:
         await require(request, "kb_edit")
         return json_response(await kb().versions(request.path_params["id"]))
 
-    @route("/api/kb/articles/{id}/versions/{n:int}", "GET", "One version's content")
+    @route("/api/kb/articles/{id}/versions/{n:int}", "GET", "One version's content", response=S.KbVersionContent)
     async def version(request: Request) -> Response:
         await require(request, "kb_edit")
         return json_response(await kb().version(request.path_params["id"],
                                                 request.path_params["n"]))
 
     @route("/api/kb/articles/{id}/diff", "GET", "Differences between two versions",
-           query=DiffQuery)
+           query=DiffQuery, response=S.KbDiff)
     async def diff(request: Request) -> Response:
         await require(request, "kb_edit")
         q = parse_query(request, DiffQuery)
         return json_response(await kb().diff(request.path_params["id"], q.from_, q.to))
 
     @route("/api/kb/articles/{id}/versions/{n:int}/restore", "POST",
-           "Restore a version's content as a new version (knowledge managers)")
+           "Restore a version's content as a new version (knowledge managers)", response=S.KbArticle)
     async def restore(request: Request) -> Response:
         user = await require(request, "kb_publish")
         return json_response(await kb().restore(request.path_params["id"],
                                                 request.path_params["n"], user))
 
     # ------------------------------------------------------------------ feedback, gaps
-    @route("/api/kb/feedback", "GET", "Feedback per article and the latest comments")
+    @route("/api/kb/feedback", "GET", "Feedback per article and the latest comments", response=S.KbFeedbackReport)
     async def feedback_report(request: Request) -> Response:
         await require(request, "kb_edit")
         return json_response(await kb().feedback_report())
 
     @route("/api/kb/gaps", "GET", "Questions the FAQ could not answer, most asked first",
-           query=GapQuery)
+           query=GapQuery, response=list[S.KbGap])
     async def gaps(request: Request) -> Response:
         await require(request, "kb_edit")
         q = parse_query(request, GapQuery)
         return json_response(await kb().gaps(status=q.status, limit=q.limit))
 
     @route("/api/kb/gaps/{id}/resolve", "POST",
-           "Resolve a gap by linking an article or creating a draft", body=GapResolveIn)
+           "Resolve a gap by linking an article or creating a draft", body=GapResolveIn, response=S.KbGap)
     async def resolve_gap(request: Request) -> Response:
         user = await require(request, "kb_edit")
         body = await parse_body(request, GapResolveIn)
@@ -265,7 +266,7 @@ def register(api: Api, component: KnowledgeBaseComponent) -> None:  # noqa: C901
             request.path_params["id"], user, article_id=body.article_id,
             add_phrasing=body.add_phrasing, create=body.create))
 
-    @route("/api/kb/gaps/{id}/dismiss", "POST", "Dismiss a gap (not an FAQ question)")
+    @route("/api/kb/gaps/{id}/dismiss", "POST", "Dismiss a gap (not an FAQ question)", response=S.KbGap)
     async def dismiss_gap(request: Request) -> Response:
         user = await require(request, "kb_edit")
         return json_response(await kb().dismiss_gap(request.path_params["id"], user))
@@ -273,7 +274,7 @@ def register(api: Api, component: KnowledgeBaseComponent) -> None:  # noqa: C901
     # ------------------------------------------------------------------ import / export
     @route("/api/kb/import", "POST",
            "Import articles (multipart 'file': .csv, .json or .zip of .md; optional 'format')",
-           status=202)
+           status=202, response=S.KbImportJob)
     async def import_file(request: Request) -> Response:
         user = await require(request, "kb_edit")
         if not request.headers.get("content-type", "").startswith("multipart/form-data"):
@@ -305,7 +306,7 @@ def register(api: Api, component: KnowledgeBaseComponent) -> None:  # noqa: C901
         return json_response(await component.jobs.start(rows, errors, fmt=fmt, filename=filename,
                                                         actor=user), 202)
 
-    @route("/api/kb/jobs/{id}", "GET", "An import job's progress and per-row errors")
+    @route("/api/kb/jobs/{id}", "GET", "An import job's progress and per-row errors", response=S.KbImportJob)
     async def job(request: Request) -> Response:
         await require(request, "kb_edit")
         return json_response(await component.jobs.get(request.path_params["id"]))

@@ -41,7 +41,8 @@ PUBLIC_HUB = (
     "hub.api",  # the package (docstring only)
     "hub.api.http",  # problem responses, auth dependencies, routers
     "hub.api.uploads",  # multipart uploads
-    "hub.api.schemas",  # shared pydantic field types and the widget's request bodies
+    "hub.api.schemas",  # shared pydantic field types and the widget's request bodies, ResponseModel
+    "hub.api.responses",  # the hub's response models (a message, a contact …) a component's answers reuse
     "hub.services",  # the package (docstring only)
     "hub.services.*",  # the service façades (auth, conversations, routing, scheduler, kv …)
     "hub.acd",  # the pure ACD's data types (Calendar): no I/O
@@ -438,11 +439,13 @@ def test_doc_claim_exceptions_are_still_used_and_documented() -> None:
 
 
 # The only modules that import the hub from voice/ivr: component.py (stores flows, routing) uses the
-# services; the pure flow parts use only hub.acd.model (Calendar); tables.py shares the metadata.
+# services; the pure flow parts use only hub.acd.model (Calendar); tables.py shares the metadata;
+# schemas.py, the HTTP answers' models of component.py's routes, their base (hub.api.schemas).
 IVR_HUB_IMPORTS = {
     "voice.ivr.component": None,  # any public hub module
     "voice.ivr.demo": None,
     "voice.ivr.tables": {"hub.db.tables"},
+    "voice.ivr.schemas": {"hub.api.schemas"},
     "voice.ivr.flow": {"hub.acd.model"},
     "voice.ivr.conditions": {"hub.acd.model"},
 }

@@ -10,7 +10,9 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
+import workflows.schemas as S
 from hub.api.http import Api, current_user, json_response, parse_body, parse_query, require, save_upload
+from hub.api.responses import Attachment
 from hub.errors import Forbidden, NotFound
 from workflows.schemas import (
     DepartmentIn,
@@ -48,10 +50,11 @@ def _require_any(user: User, *perms: str) -> None:
 def _crud(api: Api, path: str, tag: str, service: Callable[[], Any], body_in: type[BaseModel],
           body_patch: type[BaseModel], summaries: tuple[str, str, str, str], *,
           read: tuple[str, ...], write: str, create_dump: dict[str, Any] | None = None,
-          patch_dump: dict[str, Any] | None = None) -> None:
+          patch_dump: dict[str, Any] | None = None, model: Any = None) -> None:
     """The four routes of a configuration resource whose service (``service()``: the component
     creates it on start) has ``list``, ``create(data, user)``, ``update(id, data, user)`` and
-    ``delete(id, user)``: reading needs one of ``read``, changing needs ``write``."""
+    ``delete(id, user)``: reading needs one of ``read``, changing needs ``write``; ``model`` is
+    the response model of one resource."""
     list_s, create_s, patch_s, delete_s = summaries
 
     async def listing(request: Request) -> Response:
@@ -74,15 +77,15 @@ def _crud(api: Api, path: str, tag: str, service: Callable[[], Any], body_in: ty
         await service().delete(request.path_params["id"], user)
         return Response(status_code=204)
 
-    api.add(path, "GET", list_s, tag=tag)(listing)
-    api.add(path, "POST", create_s, tag=tag, body=body_in, status=201)(create)
-    api.add(f"{path}/{{id}}", "PATCH", patch_s, tag=tag, body=body_patch)(change)
+    api.add(path, "GET", list_s, tag=tag, response=list[model] if model is not None else None)(listing)
+    api.add(path, "POST", create_s, tag=tag, body=body_in, status=201, response=model)(create)
+    api.add(f"{path}/{{id}}", "PATCH", patch_s, tag=tag, body=body_patch, response=model)(change)
     api.add(f"{path}/{{id}}", "DELETE", delete_s, tag=tag, status=204)(remove)
 
 
 def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat list of routes
     # --- tickets ---------------------------------------------------------------------------------
-    @api.add("/api/tickets", "GET", "List tickets", tag="tickets", query=TicketQuery)
+    @api.add("/api/tickets", "GET", "List tickets", tag="tickets", query=TicketQuery, response=S.Tickets)
     async def tickets_list(request: Request) -> Response:
         user = await require(request, "tickets")
         q = parse_query(request, TicketQuery)
@@ -90,13 +93,14 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
             status=q.status, type_=q.type, assignee_id=user.id if q.mine else None, q=q.q, limit=q.limit)})
 
     @api.add("/api/tickets/prefill", "GET", "A new ticket prefilled from a conversation",
-             tag="tickets", query=PrefillQuery)
+             tag="tickets", query=PrefillQuery, response=S.TicketPrefill)
     async def tickets_prefill(request: Request) -> Response:
         user = await require(request, "tickets")
         q = parse_query(request, PrefillQuery)
         return json_response(await wf.tickets.prefill(user, q.conversation_id))
 
-    @api.add("/api/tickets", "POST", "Create a ticket", tag="tickets", body=TicketIn, status=201)
+    @api.add("/api/tickets", "POST", "Create a ticket", tag="tickets", body=TicketIn, status=201,
+             response=S.TicketDetail)
     async def tickets_create(request: Request) -> Response:
         user = await require(request, "tickets")
         body = await parse_body(request, TicketIn)
@@ -105,13 +109,13 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
             s.conversations.require_view(user, await s.conversations.row(body.conversation_id))
         return json_response(await wf.tickets.create(body.model_dump(), user), 201)
 
-    @api.add("/api/tickets/{id}", "GET", "One ticket with history and SLA", tag="tickets")
+    @api.add("/api/tickets/{id}", "GET", "One ticket with history and SLA", tag="tickets", response=S.TicketDetail)
     async def tickets_get(request: Request) -> Response:
         await require(request, "tickets")
         return json_response(await wf.tickets.get(request.path_params["id"]))
 
     @api.add("/api/tickets/{id}", "PATCH", "Change a ticket (type, priority, assignee …)",
-             tag="tickets", body=TicketPatch)
+             tag="tickets", body=TicketPatch, response=S.TicketDetail)
     async def tickets_patch(request: Request) -> Response:
         user = await require(request, "tickets")
         body = await parse_body(request, TicketPatch)
@@ -119,7 +123,7 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
                                                      body.model_dump(exclude_none=True), user))
 
     @api.add("/api/tickets/{id}/status", "POST", "Change a ticket's status", tag="tickets",
-             body=TicketStatusIn)
+             body=TicketStatusIn, response=S.TicketDetail)
     async def tickets_status(request: Request) -> Response:
         user = await require(request, "tickets")
         body = await parse_body(request, TicketStatusIn)
@@ -127,20 +131,21 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
                                                          body.note))
 
     @api.add("/api/tickets/{id}/notes", "POST", "Add an internal note", tag="tickets", body=NoteIn,
-             status=201)
+             status=201, response=S.TicketDetail)
     async def tickets_note(request: Request) -> Response:
         user = await require(request, "tickets")
         body = await parse_body(request, NoteIn)
         return json_response(await wf.tickets.add_note(request.path_params["id"], body.body, user), 201)
 
-    @api.add("/api/tickets/{id}/links", "POST", "Link a conversation", tag="tickets", body=LinkIn)
+    @api.add("/api/tickets/{id}/links", "POST", "Link a conversation", tag="tickets", body=LinkIn,
+             response=S.TicketDetail)
     async def tickets_link(request: Request) -> Response:
         user = await require(request, "tickets")
         body = await parse_body(request, LinkIn)
         return json_response(await wf.tickets.link(request.path_params["id"], body.conversation_id, user))
 
     @api.add("/api/tickets/{id}/attachments", "POST", "Attach a file (multipart field 'file')",
-             tag="tickets", status=201)
+             tag="tickets", status=201, response=Attachment)
     async def tickets_attach(request: Request) -> Response:
         user = await require(request, "tickets")
         tid = request.path_params["id"]
@@ -159,7 +164,7 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
 
     # --- work orders -----------------------------------------------------------------------------
     @api.add("/api/workorders", "GET", "Work orders (overdue first) with counts by state",
-             tag="workorders", query=WorkOrderQuery)
+             tag="workorders", query=WorkOrderQuery, response=S.WorkOrders)
     async def wo_list(request: Request) -> Response:
         user = await current_user(request)
         q = parse_query(request, WorkOrderQuery)
@@ -167,7 +172,7 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
                                                       overdue=q.overdue, q=q.q, limit=q.limit))
 
     @api.add("/api/workorders/prefill", "GET", "A new work order prefilled from a conversation",
-             tag="workorders", query=PrefillQuery)
+             tag="workorders", query=PrefillQuery, response=S.WorkOrderPrefill)
     async def wo_prefill(request: Request) -> Response:
         user = await require(request, "tickets")
         q = parse_query(request, PrefillQuery)
@@ -176,7 +181,7 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
         return json_response({**p, "title": p["subject"], "address": custom.get("address")})
 
     @api.add("/api/workorders", "POST", "Create a repair work order", tag="workorders",
-             body=WorkOrderIn, status=201)
+             body=WorkOrderIn, status=201, response=S.WorkOrder)
     async def wo_create(request: Request) -> Response:
         user = await require(request, "tickets")
         body = await parse_body(request, WorkOrderIn)
@@ -186,14 +191,14 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
         return json_response(await wf.workorders.create(body.model_dump(), user), 201)
 
     @api.add("/api/workorders/{id}", "GET", "One work order with its timestamped history",
-             tag="workorders")
+             tag="workorders", response=S.WorkOrderDetail)
     async def wo_get(request: Request) -> Response:
         user = await current_user(request)
         return json_response(await wf.workorders.get(user, request.path_params["id"]))
 
     @api.add("/api/workorders/{id}/transitions", "POST",
              "Move a work order: dispatch, accept, reject, depart, arrive, fix, complete, close, "
-             "reopen, cancel", tag="workorders", body=TransitionIn)
+             "reopen, cancel", tag="workorders", body=TransitionIn, response=S.WorkOrderDetail)
     async def wo_transition(request: Request) -> Response:
         user = await current_user(request)
         body = await parse_body(request, TransitionIn)
@@ -201,7 +206,7 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
                                                             body.model_dump()))
 
     @api.add("/api/workorders/{id}/notes", "POST", "Add a progress note", tag="workorders",
-             body=NoteIn, status=201)
+             body=NoteIn, status=201, response=S.WorkOrderDetail)
     async def wo_note(request: Request) -> Response:
         user = await current_user(request)
         body = await parse_body(request, NoteIn)
@@ -209,7 +214,7 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
 
     @api.add("/api/workorders/{id}/attachments", "POST",
              "Upload a photo or document to the work order (multipart field 'file')",
-             tag="workorders", status=201)
+             tag="workorders", status=201, response=Attachment)
     async def wo_attach(request: Request) -> Response:
         user = await current_user(request)
         wid = request.path_params["id"]
@@ -232,17 +237,18 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
     _crud(api, "/api/departments", "workorders", lambda: wf.departments, DepartmentIn, DepartmentPatch,
           ("Repair departments", "Create a department", "Change a department", "Delete a department"),
           read=("tickets", "dispatch", "department", "automation", "admin", "reports"), write="admin",
-          patch_dump={"exclude_none": True})
+          patch_dump={"exclude_none": True}, model=S.Department)
     _crud(api, "/api/sla-policies", "automation", lambda: wf.sla_policies, SlaPolicyIn, SlaPolicyPatch,
           ("SLA policies", "Create an SLA policy", "Change an SLA policy", "Delete an SLA policy"),
-          read=("automation", "tickets"), write="automation", patch_dump={"exclude_unset": True})
+          read=("automation", "tickets"), write="automation", patch_dump={"exclude_unset": True},
+          model=S.SlaPolicy)
     _crud(api, "/api/rules", "automation", lambda: wf.rules, RuleIn, RulePatch,
           ("Automation rules", "Create a rule", "Change a rule", "Delete a rule"),
           read=("automation",), write="automation", create_dump={"exclude_none": True},
-          patch_dump={"exclude_none": True})
+          patch_dump={"exclude_none": True}, model=S.Rule)
 
     @api.add("/api/rules/events", "GET", "Events, operators and actions a rule can use",
-             tag="automation")
+             tag="automation", response=S.RuleVocabulary)
     async def rules_meta(request: Request) -> Response:
         await require(request, "automation")
         from workflows import rules as R
@@ -251,7 +257,7 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
                               "actions": list(R.ACTION_TYPES), "roots": list(R.ROOTS)})
 
     @api.add("/api/rules/dry-run", "POST", "Which rules would fire for an event, and what they would do",
-             tag="automation", body=DryRunIn)
+             tag="automation", body=DryRunIn, response=S.DryRun)
     async def rules_dry_run(request: Request) -> Response:
         await require(request, "automation")
         body = await parse_body(request, DryRunIn)
@@ -260,7 +266,7 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
             extra = body.rule.model_dump(exclude_none=True)
         return json_response(await wf.rules.dry_run(body.event.model_dump(), extra, body.at))
 
-    @api.add("/api/callbacks", "GET", "Callback tasks requested by rules", tag="automation")
+    @api.add("/api/callbacks", "GET", "Callback tasks requested by rules", tag="automation", response=list[S.Callback])
     async def callbacks_list(request: Request) -> Response:
         user = await current_user(request)
         _require_any(user, "automation", "supervise", "desk")
@@ -268,14 +274,14 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
 
     # --- notifications -------------------------------------------------------------------------------
     @api.add("/api/notifications", "GET", "My notifications and the unread count", tag="notifications",
-             query=NotificationsQuery)
+             query=NotificationsQuery, response=S.Notifications)
     async def notif_list(request: Request) -> Response:
         user = await current_user(request)
         q = parse_query(request, NotificationsQuery)
         return json_response(await wf.notifier.list(user.id, q.unread, q.limit))
 
     @api.add("/api/notifications/read", "POST", "Mark notifications read", tag="notifications",
-             body=ReadIn)
+             body=ReadIn, response=S.UnreadCount)
     async def notif_read(request: Request) -> Response:
         user = await current_user(request)
         body = await parse_body(request, ReadIn)
@@ -284,7 +290,7 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
     # --- reports -------------------------------------------------------------------------------------
     @api.add("/api/reports/workorders", "GET",
              "Work-order loop report: counts by state, overdue, average time per step, per department "
-             "(format=json|csv|xlsx)", tag="reports", query=ReportQuery)
+             "(format=json|csv|xlsx)", tag="reports", query=ReportQuery, response=S.WorkOrderReport)
     async def report(request: Request) -> Response:
         await require(request, "reports")
         q = parse_query(request, ReportQuery)

@@ -6,7 +6,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from hub.api.schemas import Name, Strict
+from hub.api.responses import Attachment, Contact, CustomValue
+from hub.api.schemas import Epoch as At
+from hub.api.schemas import Name, ResponseModel, Strict
 
 Text = Annotated[str, StringConstraints(max_length=10_000)]
 Body = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
@@ -245,3 +247,331 @@ class ReportQuery(BaseModel):
     department_id: str | None = None
     since: float | None = None
     until: float | None = None
+
+
+# --- answers (response models) -----------------------------------------------------------------
+# points in time in answers: At (seconds since the epoch; Epoch above is a request field's bounds)
+WoState = Literal["new", "dispatched", "rejected", "accepted", "departed", "arrived", "fixed", "completed",
+                  "closed", "cancelled"]
+
+
+class TicketSla(ResponseModel):
+    policy_id: str | None
+    # the policy's name (one ticket read with its history)
+    policy_name: str | None = None
+    first_response_due: At | None
+    # None while the resolution clock is paused or stopped
+    resolution_due: At | None
+    paused: bool
+    first_response_breached: bool
+    resolution_breached: bool
+    # the server's clock when answered (countdowns)
+    now: At
+
+
+class Ticket(ResponseModel):
+    id: str
+    number: int
+    type: str
+    category: str | None
+    priority: str
+    status: str
+    subject: str
+    description: str
+    contact_id: str | None
+    queue_id: str | None
+    assignee_id: str | None
+    created_by: str | None
+    created_at: At
+    updated_at: At
+    first_response_at: At | None
+    resolved_at: At | None
+    closed_at: At | None
+    sla: TicketSla
+    meta: dict[str, Any]
+
+
+class TicketListItem(Ticket):
+    contact_name: str | None
+
+
+class Tickets(ResponseModel):
+    items: list[TicketListItem]
+
+
+class TicketHistory(ResponseModel):
+    id: str
+    at: At
+    kind: str
+    actor_id: str | None
+    actor_name: str | None
+    from_status: str | None
+    to_status: str | None
+    body: str | None
+    data: dict[str, Any]
+
+
+class LinkedConversation(ResponseModel):
+    id: str
+    channel: str
+    status: str
+    subject: str | None
+    linked_at: At
+
+
+class TicketWorkOrder(ResponseModel):
+    id: str
+    number: int
+    state: WoState
+    title: str
+
+
+class TicketDetail(Ticket):
+    history: list[TicketHistory]
+    conversations: list[LinkedConversation]
+    work_orders: list[TicketWorkOrder]
+    contact: Contact | None
+
+
+class PrefillEntity(ResponseModel):
+    kind: str | None
+    value: str | None
+
+
+class TicketPrefill(ResponseModel):
+    conversation_id: str
+    contact: Contact | None
+    queue_id: str | None
+    subject: str
+    # the conversation's last messages as text
+    description: str
+    # from assist, when it is on
+    summary: str | None
+    entities: list[PrefillEntity]
+    suggested_type: str | None
+    suggested_category: str | None
+
+
+class WorkOrderPrefill(TicketPrefill):
+    title: str
+    # the contact's custom field "address"
+    address: CustomValue
+
+
+class WorkOrder(ResponseModel):
+    id: str
+    number: int
+    state: WoState
+    title: str
+    description: str
+    category: str | None
+    priority: str
+    address: str | None
+    contact_id: str | None
+    conversation_id: str | None
+    ticket_id: str | None
+    department_id: str | None
+    planned_start: At | None
+    planned_end: At | None
+    created_by: str | None
+    created_at: At
+    updated_at: At
+    completed_at: At | None
+    closed_at: At | None
+    # finished after its planned end / open past it now
+    late: bool
+    overdue: bool
+    result: str | None
+    now: At
+
+
+class WorkOrderListItem(WorkOrder):
+    department_name: str | None
+    contact_name: str | None
+
+
+class WorkOrders(ResponseModel):
+    items: list[WorkOrderListItem]
+    # work orders per state, and how many are overdue (in the filtered scope)
+    counts: dict[str, int]
+    overdue: int
+
+
+class WorkOrderHistory(ResponseModel):
+    id: str
+    at: At
+    # transition | note | reminder | late | notified …
+    kind: str
+    action: str | None
+    from_state: str | None
+    to_state: str | None
+    actor_id: str | None
+    actor_name: str | None
+    body: str | None
+    attachment_ids: list[str]
+    attachments: list[Attachment]
+    data: dict[str, Any]
+
+
+class Department(ResponseModel):
+    id: str
+    name: str
+    description: str | None
+    # user ids
+    members: list[str]
+
+
+class WorkOrderDetail(WorkOrder):
+    history: list[WorkOrderHistory]
+    contact: Contact | None
+    department: Department | None
+    # the transitions the asking user may make now
+    allowed_actions: list[str]
+
+
+class SlaPolicy(ResponseModel):
+    id: str
+    name: str
+    ticket_type: str | None
+    priority: str | None
+    vip: bool | None
+    # business seconds
+    first_response_s: float
+    resolution_s: float
+    reminder_lead_s: float
+    calendar_id: str | None
+    escalate_to: list[dict[str, Any]]
+    active: bool
+    created_at: At
+
+
+class Rule(ResponseModel):
+    id: str
+    name: str
+    event: str
+    conditions: dict[str, Any]
+    actions: list[dict[str, Any]]
+    enabled: bool
+    position: int
+    created_at: At
+    updated_at: At
+
+
+class RuleVocabulary(ResponseModel):
+    events: list[str]
+    operators: list[str]
+    actions: list[str]
+    roots: list[str]
+
+
+class DryRunAction(ResponseModel):
+    type: str
+    description: str
+
+
+class DryRunRule(ResponseModel):
+    # None: the rule given in the request, not stored
+    rule_id: str | None
+    name: str
+    enabled: bool
+    matched: bool
+    would_fire: bool
+    # how each condition evaluated
+    trace: list[Any]
+    actions: list[DryRunAction]
+
+
+class DryRun(ResponseModel):
+    event: str
+    # what the conditions see (event, contact, conversation, ticket, workorder, time …)
+    context: dict[str, Any]
+    rules: list[DryRunRule]
+    # names of the rules that would fire
+    firing: list[str]
+
+
+class Callback(ResponseModel):
+    id: str
+    contact_id: str | None
+    conversation_id: str | None
+    phone: str | None
+    queue_id: str | None
+    due_at: At
+    status: str
+    note: str | None
+    rule_id: str | None
+    created_at: At
+    task_conversation_id: str | None
+
+
+class Notification(ResponseModel):
+    id: str
+    kind: str
+    title: str
+    body: str
+    link: str | None
+    created_at: At
+    read_at: At | None
+
+
+class Notifications(ResponseModel):
+    items: list[Notification]
+    unread: int
+
+
+class UnreadCount(ResponseModel):
+    unread: int
+
+
+class ReportDepartment(ResponseModel):
+    department_id: str | None
+    department: str
+    total: int
+    by_state: dict[str, int]
+    overdue: int
+    late: int
+    avg_dispatch_to_complete_s: float | None
+
+
+class ReportWorkOrder(ResponseModel):
+    id: str
+    number: int
+    title: str
+    state: WoState
+    department: str
+    department_id: str | None
+    priority: str
+    late: bool
+    overdue: bool
+    created_at: At
+    planned_start: At | None
+    planned_end: At | None
+    customer_notified_at: At | None
+    # when each step was reached (statemachine.WO_STEPS)
+    dispatched_at: At | None
+    accepted_at: At | None
+    departed_at: At | None
+    arrived_at: At | None
+    fixed_at: At | None
+    completed_at: At | None
+    closed_at: At | None
+    # how long each step took (reports.STEP_PAIRS)
+    dispatch_s: float | None
+    accept_s: float | None
+    depart_s: float | None
+    arrive_s: float | None
+    fix_s: float | None
+    complete_s: float | None
+    close_s: float | None
+
+
+class WorkOrderReport(ResponseModel):
+    generated_at: At
+    total: int
+    by_state: dict[str, int]
+    overdue: int
+    late: int
+    avg_step_s: dict[str, float | None]
+    step_counts: dict[str, int]
+    departments: list[ReportDepartment]
+    work_orders: list[ReportWorkOrder]

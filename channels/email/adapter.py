@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.requests import Request
 from starlette.responses import Response
 
+import channels.email.schemas as S
 from channels.email.api import register_routes
 from channels.email.bulk import TIMER_KIND, BulkEmailService
 from channels.email.imap import ImapPoller, parse_mailbox
@@ -85,7 +86,7 @@ class EmailChannel:
 
         @api.add("/api/email/messages/{message_id}", "GET",
                  "The email behind a message: headers, sanitised HTML, delivery state",
-                 tag="email", query=EmailViewQuery)
+                 tag="email", query=EmailViewQuery, response=S.EmailView)
         async def email_view(request: Request) -> Response:
             user = await current_user(request)
             q = parse_query(request, EmailViewQuery)

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 import channels.fax.render as render
+import channels.fax.schemas as S
 from channels.fax.errors import BadSignature, FaxError, FaxTooLarge, InboundDisabled
 from channels.fax.gateways import EmailFaxGateway, FaxGateway, HylafaxGateway
 from channels.fax.service import FaxService
@@ -280,7 +281,7 @@ class FaxChannel:
         @api.add("/api/fax/inbound", "POST",
                  "Provider webhook: one received fax (multipart: file = TIFF/PDF; from, to, pages, "
                  "provider_id), signed with X-Fax-Timestamp and X-Fax-Signature (HMAC-SHA256)",
-                 tag="fax", auth="none", status=201)
+                 tag="fax", auth="none", status=201, response=S.InboundFax)
         async def inbound(request: Request) -> Response:
             await ch._signed_body(request)
             if not request.headers.get("content-type", "").startswith("multipart/form-data"):
@@ -312,7 +313,7 @@ class FaxChannel:
                                  status=201 if created else 200)
 
         @api.add("/api/fax/faxes", "GET", "Search the central fax store (OCR text, number, dates)",
-                 tag="fax", query=SearchQuery)
+                 tag="fax", query=SearchQuery, response=S.FaxSearch)
         async def search(request: Request) -> Response:
             await require(request, "desk")
             q = parse_query(request, SearchQuery)
@@ -320,7 +321,8 @@ class FaxChannel:
                 q=q.q, number=q.number, since=q.since, until=q.until, direction=q.direction,
                 limit=q.limit)})
 
-        @api.add("/api/fax/faxes/{fax_id}", "GET", "One fax with its pages and OCR text", tag="fax")
+        @api.add("/api/fax/faxes/{fax_id}", "GET", "One fax with its pages and OCR text", tag="fax",
+                 response=S.FaxDetail)
         async def detail(request: Request) -> Response:
             row = await ch._viewable(request, request.path_params["fax_id"])
             return json_response(await ch.service.detail(row.id))
@@ -351,7 +353,8 @@ class FaxChannel:
                                          "Content-Security-Policy": "sandbox"})
 
         @api.add("/api/fax/conversations/{conversation_id}", "GET",
-                 "The faxes of a conversation, page by page (the desk's fax viewer)", tag="fax")
+                 "The faxes of a conversation, page by page (the desk's fax viewer)", tag="fax",
+                 response=S.ConversationFaxes)
         async def conversation(request: Request) -> Response:
             user = await current_user(request)
             conv = ch.services.conversations
@@ -362,7 +365,7 @@ class FaxChannel:
 
         @api.add("/api/fax/documents", "POST",
                  "Prepare an outbound fax: JSON {text, values} (a template's {placeholders}) or "
-                 "multipart with a PDF 'file'; rendered to TIFF-F", tag="fax", status=201)
+                 "multipart with a PDF 'file'; rendered to TIFF-F", tag="fax", status=201, response=S.FaxDetail)
         async def prepare(request: Request) -> Response:
             # agents, bulk senders and library editors prepare faxes
             user = await require_any(request, "desk", "bulk_send", "automation")
@@ -394,7 +397,7 @@ class FaxChannel:
 
         @api.add("/api/fax/send", "POST",
                  "Send a prepared document to one or more numbers (several numbers or a bulk_name "
-                 "make a bulk job with progress)", tag="fax", body=SendBody, status=201)
+                 "make a bulk job with progress)", tag="fax", body=SendBody, status=201, response=S.FaxBulk | S.FaxJobs)
         async def send(request: Request) -> Response:
             user = await require(request, "desk")
             body = await parse_body(request, SendBody)
@@ -407,7 +410,8 @@ class FaxChannel:
 
         @api.add("/api/fax/send/csv", "POST",
                  "Send a prepared document to the numbers of a CSV upload as a bulk fax (multipart: "
-                 "file with a 'fax' or 'number' column, document_id, bulk_name)", tag="fax", status=201)
+                 "file with a 'fax' or 'number' column, document_id, bulk_name)", tag="fax", status=201,
+                 response=S.FaxBulk | S.FaxJobs)
         async def send_csv(request: Request) -> Response:
             user = await require(request, "bulk_send")
             upload = await read_form_file(request, fields=("document_id", "bulk_name"))
@@ -420,35 +424,36 @@ class FaxChannel:
                 bulk_name=(upload.fields["bulk_name"] or upload.filename or "Bulk fax")[:200])
             return json_response(result, status=201)
 
-        @api.add("/api/fax/jobs", "GET", "Outbound fax jobs and their state", tag="fax", query=JobsQuery)
+        @api.add("/api/fax/jobs", "GET", "Outbound fax jobs and their state", tag="fax", query=JobsQuery,
+                 response=S.FaxJobList)
         async def jobs(request: Request) -> Response:
             await require_any(request, "desk", "bulk_send", "automation")
             q = parse_query(request, JobsQuery)
             return json_response({"items": await ch.service.jobs(q.bulk_id)})
 
-        @api.add("/api/fax/bulk", "GET", "Bulk fax jobs with progress", tag="fax")
+        @api.add("/api/fax/bulk", "GET", "Bulk fax jobs with progress", tag="fax", response=S.FaxBulks)
         async def bulks(request: Request) -> Response:
             await require(request, "bulk_send")
             return json_response({"items": await ch.service.bulks()})
 
-        @api.add("/api/fax/bulk/{bulk_id}", "GET", "One bulk fax job with progress", tag="fax")
+        @api.add("/api/fax/bulk/{bulk_id}", "GET", "One bulk fax job with progress", tag="fax", response=S.FaxBulk)
         async def bulk(request: Request) -> Response:
             await require(request, "bulk_send")
             return json_response(await ch.service.bulk(request.path_params["bulk_id"]))
 
         @api.add("/api/fax/bulk/{bulk_id}/cancel", "POST", "Cancel what a bulk fax has not sent yet",
-                 tag="fax")
+                 tag="fax", response=S.FaxBulk)
         async def cancel(request: Request) -> Response:
             await require(request, "bulk_send")
             return json_response(await ch.service.cancel_bulk(request.path_params["bulk_id"]))
 
-        @api.add("/api/fax/library", "GET", "The fax-on-demand library", tag="fax")
+        @api.add("/api/fax/library", "GET", "The fax-on-demand library", tag="fax", response=S.Library)
         async def library(request: Request) -> Response:
             await require_any(request, "desk", "automation")
             return json_response({"items": await ch.service.library()})
 
         @api.add("/api/fax/library", "POST", "Add a document to the fax-on-demand library",
-                 tag="fax", body=LibraryBody, status=201)
+                 tag="fax", body=LibraryBody, status=201, response=S.LibraryItem)
         async def library_create(request: Request) -> Response:
             await require(request, "automation")
             body = await parse_body(request, LibraryBody)
@@ -459,13 +464,14 @@ class FaxChannel:
                 code=body.code, title=body.title, description=body.description,
                 document_id=body.document_id), status=201)
 
-        @api.add("/api/fax/library/{key}", "GET", "One library document (by id or code)", tag="fax")
+        @api.add("/api/fax/library/{key}", "GET", "One library document (by id or code)", tag="fax",
+                 response=S.LibraryItem)
         async def library_get(request: Request) -> Response:
             await require_any(request, "desk", "automation")
             return json_response(await ch.service.library_item(request.path_params["key"]))
 
         @api.add("/api/fax/library/{key}", "PATCH", "Change a library document", tag="fax",
-                 body=LibraryPatch)
+                 body=LibraryPatch, response=S.LibraryItem)
         async def library_patch(request: Request) -> Response:
             await require(request, "automation")
             body = await parse_body(request, LibraryPatch)
@@ -474,14 +480,14 @@ class FaxChannel:
             return json_response(await ch.service.update_library(
                 request.path_params["key"], body.model_dump(exclude_unset=True)))
 
-        @api.add("/api/fax/library/{key}", "DELETE", "Remove a library document", tag="fax")
+        @api.add("/api/fax/library/{key}", "DELETE", "Remove a library document", tag="fax", response=S.Deleted)
         async def library_delete(request: Request) -> Response:
             await require(request, "automation")
             await ch.service.delete_library(request.path_params["key"])
             return json_response({"deleted": True})
 
         @api.add("/api/fax/library/{key}/send", "POST", "Fax a library document to a number",
-                 tag="fax", body=LibrarySend, status=201)
+                 tag="fax", body=LibrarySend, status=201, response=S.FaxJobs)
         async def library_send(request: Request) -> Response:
             user = await require(request, "desk")
             body = await parse_body(request, LibrarySend)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
+import channels.sms.schemas as S
 import channels.sms.segments as segments
 from channels.sms.bulk import TIMER_KIND, BulkService
 from channels.sms.gateway import DeliveryReport, GatewaySink, InboundSms, SmsGateway
@@ -306,7 +307,7 @@ class SmsChannel(GatewaySink):
 
         @api.add("/api/sms/conversations/{conversation_id}", "GET",
                  "The SMS behind a conversation's messages: number, parts, delivery state",
-                 tag="sms")
+                 tag="sms", response=S.SmsConversation)
         async def conversation_sms(request: Request) -> Response:
             user = await current_user(request)
             conv = ch.services.conversations
@@ -319,14 +320,14 @@ class SmsChannel(GatewaySink):
                                   "messages": await ch.svc.conversation_sms(row.id)})
 
         @api.add("/api/sms/segments", "POST", "Count the SMS parts a text needs (GSM-7 or UCS-2)",
-                 tag="sms", body=SegmentsBody)
+                 tag="sms", body=SegmentsBody, response=S.Segments)
         async def count_segments(request: Request) -> Response:
             await current_user(request)
             body = await parse_body(request, SegmentsBody)
             return json_response(segments.count(body.text).as_dict())
 
         @api.add("/api/sms/bulk", "POST", "Create a bulk (or scheduled) SMS job", tag="sms",
-                 body=BulkBody, status=201)
+                 body=BulkBody, status=201, response=S.SmsBulkJob)
         async def create_bulk(request: Request) -> Response:
             user = await require(request, "bulk_send")
             body = await parse_body(request, BulkBody)
@@ -340,7 +341,7 @@ class SmsChannel(GatewaySink):
 
         @api.add("/api/sms/bulk/csv", "POST",
                  "Create a bulk SMS job from a CSV upload (multipart: file, name, template, "
-                 "scheduled_at)", tag="sms", status=201)
+                 "scheduled_at)", tag="sms", status=201, response=S.SmsBulkJob)
         async def create_bulk_csv(request: Request) -> Response:
             user = await require(request, "bulk_send")
             upload = await read_form_file(request, fields=("name", "template", "scheduled_at"))
@@ -356,38 +357,39 @@ class SmsChannel(GatewaySink):
                 user_id=user.id)
             return json_response(job, status=201)
 
-        @api.add("/api/sms/bulk", "GET", "Bulk SMS jobs with progress", tag="sms")
+        @api.add("/api/sms/bulk", "GET", "Bulk SMS jobs with progress", tag="sms", response=S.SmsBulkJobs)
         async def list_bulk(request: Request) -> Response:
             await require(request, "bulk_send")
             assert ch.bulk is not None
             return json_response({"items": await ch.bulk.list()})
 
-        @api.add("/api/sms/bulk/{job_id}", "GET", "One bulk SMS job with progress", tag="sms")
+        @api.add("/api/sms/bulk/{job_id}", "GET", "One bulk SMS job with progress", tag="sms", response=S.SmsBulkJob)
         async def get_bulk(request: Request) -> Response:
             await require(request, "bulk_send")
             assert ch.bulk is not None
             return json_response(await ch.bulk.get(request.path_params["job_id"]))
 
-        @api.add("/api/sms/bulk/{job_id}/cancel", "POST", "Cancel a bulk SMS job", tag="sms")
+        @api.add("/api/sms/bulk/{job_id}/cancel", "POST", "Cancel a bulk SMS job", tag="sms", response=S.SmsBulkJob)
         async def cancel_bulk(request: Request) -> Response:
             user = await require(request, "bulk_send")
             assert ch.bulk is not None
             return json_response(await ch.bulk.cancel(request.path_params["job_id"], user.id))
 
-        @api.add("/api/sms/bulk/{job_id}/start", "POST", "Start a scheduled bulk SMS job now", tag="sms")
+        @api.add("/api/sms/bulk/{job_id}/start", "POST", "Start a scheduled bulk SMS job now", tag="sms",
+                 response=S.SmsBulkJob)
         async def start_bulk(request: Request) -> Response:
             user = await require(request, "bulk_send")
             assert ch.bulk is not None
             return json_response(await ch.bulk.start_now(request.path_params["job_id"], user.id))
 
-        @api.add("/api/sms/keywords", "GET", "Keyword self-service rules", tag="sms")
+        @api.add("/api/sms/keywords", "GET", "Keyword self-service rules", tag="sms", response=S.KeywordRules)
         async def list_keywords(request: Request) -> Response:
             await require(request, "bulk_send")
             assert ch.svc is not None
             return json_response({"items": ch.svc.keywords_public()})
 
         @api.add("/api/sms/keywords/{keyword}", "PUT", "Create or change a keyword rule", tag="sms",
-                 body=KeywordBody)
+                 body=KeywordBody, response=S.KeywordRule)
         async def put_keyword(request: Request) -> Response:
             user = await require(request, "admin")
             body = await parse_body(request, KeywordBody)
@@ -396,20 +398,20 @@ class SmsChannel(GatewaySink):
                 request.path_params["keyword"], body.action, body.reply, body.fallback,
                 body.enabled, user.id))
 
-        @api.add("/api/sms/keywords/{keyword}", "DELETE", "Remove a keyword rule", tag="sms")
+        @api.add("/api/sms/keywords/{keyword}", "DELETE", "Remove a keyword rule", tag="sms", response=S.Deleted)
         async def delete_keyword(request: Request) -> Response:
             user = await require(request, "admin")
             assert ch.svc is not None
             await ch.svc.delete_keyword(request.path_params["keyword"], user.id)
             return json_response({"deleted": True})
 
-        @api.add("/api/sms/optouts", "GET", "Numbers that opted out (STOP)", tag="sms")
+        @api.add("/api/sms/optouts", "GET", "Numbers that opted out (STOP)", tag="sms", response=S.OptOuts)
         async def optouts(request: Request) -> Response:
             await require(request, "bulk_send")
             assert ch.svc is not None
             return json_response({"items": await ch.svc.list_optouts()})
 
-        @api.add("/api/sms/log", "GET", "Recent SMS in and out (phone, kind filters)", tag="sms")
+        @api.add("/api/sms/log", "GET", "Recent SMS in and out (phone, kind filters)", tag="sms", response=S.SmsLog)
         async def sms_log(request: Request) -> Response:
             await require(request, "supervise")
             assert ch.svc is not None
@@ -417,7 +419,7 @@ class SmsChannel(GatewaySink):
             return json_response({"items": await ch.svc.log(phone=q.get("phone") or None,
                                                             kind=q.get("kind") or None)})
 
-        @api.add("/api/sms/status", "GET", "SMS gateway and queue status", tag="sms")
+        @api.add("/api/sms/status", "GET", "SMS gateway and queue status", tag="sms", response=S.SmsGatewayStatus)
         async def sms_status(request: Request) -> Response:
             await require(request, "supervise")
             assert ch.gateway is not None and ch.svc is not None

@@ -13,7 +13,9 @@ import socketio
 from starlette.requests import Request
 from starlette.responses import Response
 
+import channels.webchat.schemas as S
 from hub.api.http import Api, json_response, parse_body, parse_query, save_upload
+from hub.api.responses import Attachment
 from hub.api.schemas import CsatIn, OfflineIn, WidgetConfigQuery, WidgetSessionIn
 from hub.errors import HubError, InvalidState, NotAuthenticated, ValidationFailed
 from hub.events import Event, EventType
@@ -175,7 +177,7 @@ class WebchatChannel:
         ch = self
 
         @api.add("/api/widget/config", "GET", "Widget settings and whether anyone can serve",
-                 tag="widget", query=WidgetConfigQuery, auth="none")
+                 tag="widget", query=WidgetConfigQuery, auth="none", response=S.WidgetConfig)
         async def config(request: Request) -> Response:
             q = parse_query(request, WidgetConfigQuery)
             s = ch.services
@@ -190,7 +192,7 @@ class WebchatChannel:
             })
 
         @api.add("/api/widget/sessions", "POST", "Start a chat (pre-chat form)", tag="widget",
-                 body=WidgetSessionIn, auth="none", status=201)
+                 body=WidgetSessionIn, auth="none", status=201, response=S.WidgetSession)
         async def start(request: Request) -> Response:
             body = await parse_body(request, WidgetSessionIn)
             s = ch.services
@@ -215,7 +217,7 @@ class WebchatChannel:
             return json_response({"token": token, "conversation_id": row.id}, 201)
 
         @api.add("/api/widget/conversation", "GET", "The customer's own conversation", tag="widget",
-                 auth="widget")
+                 auth="widget", response=S.WidgetConversation)
         async def conversation(request: Request) -> Response:
             row = await ch._customer_row(request)
             s = ch.services
@@ -227,7 +229,7 @@ class WebchatChannel:
             })
 
         @api.add("/api/widget/attachments", "POST", "Upload a file into the chat", tag="widget",
-                 auth="widget", status=201)
+                 auth="widget", status=201, response=Attachment)
         async def upload(request: Request) -> Response:
             row = await ch._customer_row(request)
             if row.status in ("closed", "abandoned"):
@@ -235,7 +237,7 @@ class WebchatChannel:
             return json_response(await save_upload(request, ch.services.attachments, f"widget:{row.id}", row.id), 201)
 
         @api.add("/api/widget/offline", "POST", "Leave a message when nobody can chat",
-                 tag="widget", body=OfflineIn, auth="none", status=201)
+                 tag="widget", body=OfflineIn, auth="none", status=201, response=S.OfflineMessage)
         async def offline(request: Request) -> Response:
             body = await parse_body(request, OfflineIn)
             s = ch.services

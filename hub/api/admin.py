@@ -7,6 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+import hub.api.responses as R
 from hub.api.http import Api, current_user, json_response, parse_body, require
 from hub.api.schemas import (
     CalendarIn,
@@ -25,7 +26,7 @@ def _dump(model: Any) -> dict[str, Any]:
 
 
 def register(api: Api) -> None:
-    @api.add("/api/users", "GET", "Users", tag="admin")
+    @api.add("/api/users", "GET", "Users", tag="admin", response=list[R.UserPublic] | list[R.UserBrief])
     async def list_users(request: Request) -> Response:
         user = await current_user(request)
         users = await request.app.state.services.auth.list_users()
@@ -36,7 +37,7 @@ def register(api: Api) -> None:
         return json_response([{"id": u.id, "display_name": u.display_name, "roles": list(u.roles)}
                               for u in users if u.active and u.is_agent])
 
-    @api.add("/api/users", "POST", "Create a user", tag="admin", body=UserIn, status=201)
+    @api.add("/api/users", "POST", "Create a user", tag="admin", body=UserIn, status=201, response=R.UserPublic)
     async def create_user(request: Request) -> Response:
         actor = await require(request, "admin")
         body = await parse_body(request, UserIn)
@@ -45,7 +46,7 @@ def register(api: Api) -> None:
         await s.routing.reload_directory()
         return json_response(user.public(), 201)
 
-    @api.add("/api/users/{id}", "PATCH", "Edit a user", tag="admin", body=UserPatch)
+    @api.add("/api/users/{id}", "PATCH", "Edit a user", tag="admin", body=UserPatch, response=R.UserPublic)
     async def update_user(request: Request) -> Response:
         actor = await require(request, "admin")
         body = await parse_body(request, UserPatch)
@@ -62,12 +63,12 @@ def register(api: Api) -> None:
         await s.routing.reload_directory()
         return Response(status_code=204)
 
-    @api.add("/api/queues", "GET", "Queues", tag="admin")
+    @api.add("/api/queues", "GET", "Queues", tag="admin", response=list[R.Queue])
     async def list_queues(request: Request) -> Response:
         await current_user(request)
         return json_response(await request.app.state.services.directory.list_queues())
 
-    @api.add("/api/queues", "POST", "Create a queue", tag="admin", body=QueueIn, status=201)
+    @api.add("/api/queues", "POST", "Create a queue", tag="admin", body=QueueIn, status=201, response=R.Queue)
     async def create_queue(request: Request) -> Response:
         actor = await require(request, "admin")
         body = await parse_body(request, QueueIn)
@@ -76,7 +77,7 @@ def register(api: Api) -> None:
         await s.routing.reload_directory()
         return json_response(q, 201)
 
-    @api.add("/api/queues/{id}", "PATCH", "Edit a queue", tag="admin", body=QueuePatch)
+    @api.add("/api/queues/{id}", "PATCH", "Edit a queue", tag="admin", body=QueuePatch, response=R.Queue)
     async def update_queue(request: Request) -> Response:
         actor = await require(request, "admin")
         body = await parse_body(request, QueuePatch)
@@ -92,12 +93,12 @@ def register(api: Api) -> None:
         await s.routing.remove_queue(request.path_params["id"], actor.id)
         return Response(status_code=204)
 
-    @api.add("/api/skills", "GET", "Skills", tag="admin")
+    @api.add("/api/skills", "GET", "Skills", tag="admin", response=list[R.Skill])
     async def list_skills(request: Request) -> Response:
         await current_user(request)
         return json_response(await request.app.state.services.directory.list_skills())
 
-    @api.add("/api/skills", "POST", "Create a skill", tag="admin", body=SkillIn, status=201)
+    @api.add("/api/skills", "POST", "Create a skill", tag="admin", body=SkillIn, status=201, response=R.Skill)
     async def create_skill(request: Request) -> Response:
         actor = await require(request, "admin")
         body = await parse_body(request, SkillIn)
@@ -105,7 +106,7 @@ def register(api: Api) -> None:
         return json_response(await s.directory.create_skill(body.name, body.label or body.name,
                                                             actor.id), 201)
 
-    @api.add("/api/skills/{id}", "PATCH", "Rename a skill", tag="admin", body=SkillPatch)
+    @api.add("/api/skills/{id}", "PATCH", "Rename a skill", tag="admin", body=SkillPatch, response=R.Skill)
     async def update_skill(request: Request) -> Response:
         actor = await require(request, "admin")
         body = await parse_body(request, SkillPatch)
@@ -119,12 +120,13 @@ def register(api: Api) -> None:
         await request.app.state.services.directory.delete_skill(request.path_params["id"], actor.id)
         return Response(status_code=204)
 
-    @api.add("/api/calendars", "GET", "Business-hours calendars", tag="admin")
+    @api.add("/api/calendars", "GET", "Business-hours calendars", tag="admin", response=list[R.CalendarDef])
     async def list_calendars(request: Request) -> Response:
         await require(request, "admin")
         return json_response(await request.app.state.services.directory.list_calendars())
 
-    @api.add("/api/calendars", "POST", "Create a calendar", tag="admin", body=CalendarIn, status=201)
+    @api.add("/api/calendars", "POST", "Create a calendar", tag="admin", body=CalendarIn, status=201,
+             response=R.CalendarDef)
     async def create_calendar(request: Request) -> Response:
         actor = await require(request, "admin")
         body = await parse_body(request, CalendarIn)
@@ -133,7 +135,7 @@ def register(api: Api) -> None:
         await s.routing.reload_directory()
         return json_response(cal, 201)
 
-    @api.add("/api/calendars/{id}", "PATCH", "Edit a calendar", tag="admin", body=CalendarPatch)
+    @api.add("/api/calendars/{id}", "PATCH", "Edit a calendar", tag="admin", body=CalendarPatch, response=R.CalendarDef)
     async def update_calendar(request: Request) -> Response:
         actor = await require(request, "admin")
         body = await parse_body(request, CalendarPatch)

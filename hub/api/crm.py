@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+import hub.api.responses as R
 from hub.api.http import Api, json_response, parse_body, parse_query, require
 from hub.api.schemas import (
     ContactExportQuery,
@@ -21,14 +22,15 @@ MAX_CSV_BYTES = 5 * 1024 * 1024
 
 
 def register(api: Api) -> None:
-    @api.add("/api/contacts", "GET", "Search contacts", tag="contacts", query=ContactQuery)
+    @api.add("/api/contacts", "GET", "Search contacts", tag="contacts", query=ContactQuery, response=R.ContactList)
     async def search(request: Request) -> Response:
         await require(request, "contacts")
         q = parse_query(request, ContactQuery)
         s = request.app.state.services
         return json_response(await s.contacts.search(q.q, q.tag, q.vip, q.sort, q.limit, q.offset))
 
-    @api.add("/api/contacts", "POST", "Create a contact", tag="contacts", body=ContactIn, status=201)
+    @api.add("/api/contacts", "POST", "Create a contact", tag="contacts", body=ContactIn, status=201,
+             response=R.Contact)
     async def create(request: Request) -> Response:
         user = await require(request, "contacts")
         body = await parse_body(request, ContactIn)
@@ -48,7 +50,7 @@ def register(api: Api) -> None:
                         headers={"Content-Disposition": 'attachment; filename="contacts.csv"'})
 
     @api.add("/api/contacts/import", "POST", "Import contacts from CSV (multipart 'file')",
-             tag="contacts")
+             tag="contacts", response=R.ImportResult)
     async def import_csv(request: Request) -> Response:
         user = await require(request, "contacts_import")
         if not request.headers.get("content-type", "").startswith("multipart/form-data"):
@@ -71,19 +73,19 @@ def register(api: Api) -> None:
         return json_response(await s.contacts.import_csv(text, user.id))
 
     @api.add("/api/contacts/merge", "POST", "Merge duplicates into one contact", tag="contacts",
-             body=MergeIn)
+             body=MergeIn, response=R.Contact)
     async def merge(request: Request) -> Response:
         user = await require(request, "contacts")
         body = await parse_body(request, MergeIn)
         s = request.app.state.services
         return json_response(await s.contacts.merge(body.primary_id, body.duplicate_ids, user.id))
 
-    @api.add("/api/contacts/{id}", "GET", "One contact", tag="contacts")
+    @api.add("/api/contacts/{id}", "GET", "One contact", tag="contacts", response=R.Contact)
     async def get(request: Request) -> Response:
         await require(request, "contacts")
         return json_response(await request.app.state.services.contacts.get(request.path_params["id"]))
 
-    @api.add("/api/contacts/{id}", "PATCH", "Edit a contact", tag="contacts", body=ContactPatch)
+    @api.add("/api/contacts/{id}", "PATCH", "Edit a contact", tag="contacts", body=ContactPatch, response=R.Contact)
     async def patch(request: Request) -> Response:
         user = await require(request, "contacts")
         body = await parse_body(request, ContactPatch)
@@ -98,7 +100,7 @@ def register(api: Api) -> None:
         return Response(status_code=204)
 
     @api.add("/api/contacts/{id}/conversations", "GET", "A contact's conversations, newest first",
-             tag="contacts")
+             tag="contacts", response=list[R.ConversationSummary])
     async def history(request: Request) -> Response:
         await require(request, "contacts")
         s = request.app.state.services
@@ -106,13 +108,13 @@ def register(api: Api) -> None:
         await s.contacts.get(cid)
         return json_response(await s.conversations.contact_history(cid, limit=100))
 
-    @api.add("/api/custom-fields", "GET", "Custom contact fields", tag="contacts")
+    @api.add("/api/custom-fields", "GET", "Custom contact fields", tag="contacts", response=list[R.CustomField])
     async def fields(request: Request) -> Response:
         await require(request, "contacts")
         return json_response(await request.app.state.services.contacts.custom_fields())
 
     @api.add("/api/custom-fields", "POST", "Define a custom contact field", tag="contacts",
-             body=CustomFieldIn, status=201)
+             body=CustomFieldIn, status=201, response=R.CustomField)
     async def define_field(request: Request) -> Response:
         user = await require(request, "admin")
         body = await parse_body(request, CustomFieldIn)

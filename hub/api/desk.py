@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
+import hub.api.responses as R
 from hub import __version__
 from hub.api.http import (
     SESSION_COOKIE,
@@ -31,7 +32,7 @@ from hub.services.routing import DISPOSITIONS, REASON_CODES
 
 
 def register(api: Api) -> None:
-    @api.add("/api/health", "GET", "Liveness and database check", tag="system", auth="none")
+    @api.add("/api/health", "GET", "Liveness and database check", tag="system", auth="none", response=R.Health)
     async def health(request: Request) -> Response:
         s = request.app.state.services
         from sqlalchemy import text
@@ -45,7 +46,7 @@ def register(api: Api) -> None:
         return json_response(body)
 
     @api.add("/api/auth/login", "POST", "Log in; sets the session cookie", tag="auth",
-             body=LoginIn, auth="none")
+             body=LoginIn, auth="none", response=R.LoginResult)
     async def login(request: Request) -> Response:
         s = request.app.state.services
         body = await parse_body(request, LoginIn)
@@ -67,41 +68,41 @@ def register(api: Api) -> None:
         resp.delete_cookie(SESSION_COOKIE, path="/")
         return resp
 
-    @api.add("/api/me", "GET", "The logged-in user with permissions and agent state", tag="auth")
+    @api.add("/api/me", "GET", "The logged-in user with permissions and agent state", tag="auth", response=R.Me)
     async def me(request: Request) -> Response:
         user = await current_user(request)
         s = request.app.state.services
         agent = s.routing.agent_state(user.id) if user.is_agent else None
         return json_response({**user.public(), "agent": agent})
 
-    @api.add("/api/agent/state", "GET", "My agent state", tag="agent")
+    @api.add("/api/agent/state", "GET", "My agent state", tag="agent", response=R.AgentState)
     async def get_state(request: Request) -> Response:
         user = await require(request, "desk")
         return json_response(request.app.state.services.routing.agent_state(user.id))
 
-    @api.add("/api/agent/state", "POST", "Change my agent state", tag="agent", body=AgentStateIn)
+    @api.add("/api/agent/state", "POST", "Change my agent state", tag="agent", body=AgentStateIn, response=R.AgentState)
     async def set_state(request: Request) -> Response:
         user = await require(request, "desk")
         body = await parse_body(request, AgentStateIn)
         s = request.app.state.services
         return json_response(await s.routing.set_agent_state(user.id, body.state, body.reason))
 
-    @api.add("/api/agent/wrapup/end", "POST", "End my wrap-up early", tag="agent")
+    @api.add("/api/agent/wrapup/end", "POST", "End my wrap-up early", tag="agent", response=R.AgentState)
     async def end_wrapup(request: Request) -> Response:
         user = await require(request, "desk")
         return json_response(await request.app.state.services.routing.end_wrapup(user.id))
 
-    @api.add("/api/reason-codes", "GET", "Not-ready reason codes", tag="agent")
+    @api.add("/api/reason-codes", "GET", "Not-ready reason codes", tag="agent", response=list[R.CodeLabel])
     async def reason_codes(request: Request) -> Response:
         await current_user(request)
         return json_response(REASON_CODES)
 
-    @api.add("/api/dispositions", "GET", "Disposition codes", tag="agent")
+    @api.add("/api/dispositions", "GET", "Disposition codes", tag="agent", response=list[R.CodeLabel])
     async def dispositions(request: Request) -> Response:
         await current_user(request)
         return json_response(DISPOSITIONS)
 
-    @api.add("/api/conversations", "GET", "The unified inbox", tag="conversations", query=InboxQuery)
+    @api.add("/api/conversations", "GET", "The unified inbox", tag="conversations", query=InboxQuery, response=R.Inbox)
     async def inbox(request: Request) -> Response:
         user = await require(request, "desk")
         q = parse_query(request, InboxQuery)
@@ -110,13 +111,14 @@ def register(api: Api) -> None:
                                                          q.limit, q.before))
 
     @api.add("/api/conversations/{id}", "GET", "One conversation with messages and contact",
-             tag="conversations")
+             tag="conversations", response=R.ConversationDetail)
     async def detail(request: Request) -> Response:
         user = await require(request, "desk")
         s = request.app.state.services
         return json_response(await s.conversations.detail(user, request.path_params["id"]))
 
-    @api.add("/api/conversations/{id}/accept", "POST", "Accept an offer", tag="conversations")
+    @api.add("/api/conversations/{id}/accept", "POST", "Accept an offer", tag="conversations",
+             response=R.ConversationDetail)
     async def accept(request: Request) -> Response:
         user = await require(request, "desk")
         s = request.app.state.services
@@ -137,7 +139,7 @@ def register(api: Api) -> None:
         return Response(status_code=204)
 
     @api.add("/api/conversations/{id}/messages", "POST", "Reply to the customer",
-             tag="conversations", body=MessageIn, status=201)
+             tag="conversations", body=MessageIn, status=201, response=R.Message)
     async def reply(request: Request) -> Response:
         user = await require(request, "desk")
         body = await parse_body(request, MessageIn)
@@ -149,7 +151,7 @@ def register(api: Api) -> None:
         return json_response(msg, 201)
 
     @api.add("/api/conversations/{id}/notes", "POST", "Add an internal note", tag="conversations",
-             body=NoteIn, status=201)
+             body=NoteIn, status=201, response=R.Message)
     async def note(request: Request) -> Response:
         user = await require(request, "desk")
         body = await parse_body(request, NoteIn)
@@ -161,7 +163,7 @@ def register(api: Api) -> None:
         return json_response(msg, 201)
 
     @api.add("/api/conversations/{id}/transfer", "POST", "Transfer to a queue or an agent",
-             tag="conversations", body=TransferIn)
+             tag="conversations", body=TransferIn, response=R.ConversationSummary)
     async def transfer(request: Request) -> Response:
         user = await require(request, "desk")
         body = await parse_body(request, TransferIn)
@@ -173,7 +175,7 @@ def register(api: Api) -> None:
         return json_response(summary)
 
     @api.add("/api/conversations/{id}/close", "POST", "Close with a disposition",
-             tag="conversations", body=CloseIn)
+             tag="conversations", body=CloseIn, response=R.ConversationSummary)
     async def close(request: Request) -> Response:
         user = await require(request, "desk")
         body = await parse_body(request, CloseIn)
@@ -187,7 +189,7 @@ def register(api: Api) -> None:
         return json_response((await s.conversations.inbox_rows([row]))[0])
 
     @api.add("/api/conversations/{id}/contact", "POST", "Link the conversation to a contact",
-             tag="conversations", body=LinkContactIn)
+             tag="conversations", body=LinkContactIn, response=R.ConversationSummary)
     async def link_contact(request: Request) -> Response:
         user = await require(request, "desk")
         body = await parse_body(request, LinkContactIn)
@@ -196,7 +198,7 @@ def register(api: Api) -> None:
         return json_response((await s.conversations.inbox_rows([row]))[0])
 
     @api.add("/api/attachments", "POST", "Upload an attachment (multipart field 'file')",
-             tag="conversations", status=201)
+             tag="conversations", status=201, response=R.Attachment)
     async def upload(request: Request) -> Response:
         user = await require(request, "desk")
         s = request.app.state.services

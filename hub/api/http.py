@@ -3,13 +3,15 @@ validation with pydantic, problem responses and the session lookup."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic.json_schema import JsonSchemaMode
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -19,6 +21,7 @@ from hub.errors import (
     MalformedJson,
     NotAuthenticated,
     PayloadTooLarge,
+    ResponseMismatch,
     UnsupportedMediaType,
     ValidationFailed,
 )
@@ -98,36 +101,65 @@ class Operation:
     query: type[BaseModel] | None = None
     auth: str = "session"  # session | widget | none
     status: int = 200
+    # what a successful JSON answer is: a pydantic model or a type of them (list[Model] …);
+    # None: not declared (a file, an empty answer, or not described yet)
+    response: Any = None
 
 
 @dataclass
 class Api:
     routes: list[Route] = field(default_factory=list)
     operations: list[Operation] = field(default_factory=list)
+    # Check every successful JSON answer of an operation with a declared ``response`` against it
+    # (``api_check_responses``, on in the tests): an answer that does not fit — a field missing,
+    # one the model does not declare, a wrong type — becomes a 500 ``response_mismatch``. Off, the
+    # answer goes out as the handler made it (the model describes it, never filters it).
+    check_responses: bool = False
 
     def add(self, path: str, method: str, summary: str, *, tag: str, body: type[BaseModel] | None = None,
             query: type[BaseModel] | None = None, auth: str = "session",
-            status: int = 200) -> Callable[[Handler], Handler]:
+            status: int = 200, response: Any = None) -> Callable[[Handler], Handler]:
         def deco(fn: Handler) -> Handler:
             async def endpoint(request: Request) -> Response:
                 try:
-                    return await fn(request)
+                    resp = await fn(request)
                 except HubError as err:
                     return problem_response(err)
+                if response is not None and self.check_responses:
+                    mismatch = response_mismatch(adapter_for(response), resp)
+                    if mismatch is not None:
+                        log.error("%s %s: %s", method, path, mismatch.detail)
+                        return problem_response(mismatch)
+                return resp
             endpoint.__name__ = fn.__name__
             self.routes.append(Route(path, endpoint, methods=[method]))
-            self.operations.append(Operation(path, method, summary, tag, body, query, auth, status))
+            self.operations.append(Operation(path, method, summary, tag, body, query, auth, status,
+                                             response))
             return fn
         return deco
 
     def openapi(self, title: str, version: str) -> dict[str, Any]:
         paths: dict[str, Any] = {}
-        schemas: dict[str, Any] = {}
-        for op in self.operations:
+        # every body and answer in one pass: models of the same name in two modules get distinct
+        # names instead of one overwriting the other
+        keyed: list[tuple[tuple[int, str], JsonSchemaMode, TypeAdapter[Any]]] = []
+        for i, op in enumerate(self.operations):
+            if op.body is not None:
+                keyed.append(((i, "body"), "validation", adapter_for(op.body)))
+            if op.response is not None:
+                keyed.append(((i, "response"), "serialization", adapter_for(op.response)))
+        by_key, defs = TypeAdapter.json_schemas(keyed, ref_template="#/components/schemas/{model}")
+        schemas: dict[str, Any] = dict(defs.get("$defs", {}))
+        if "Problem" in schemas:
+            raise ValueError("a model is named Problem: that name is the problem document's; rename it")
+        for i, op in enumerate(self.operations):
             problem = {"description": "Problem", "content": {"application/problem+json": {
                 "schema": {"$ref": "#/components/schemas/Problem"}}}}
+            ok: dict[str, Any] = {"description": "OK"}
+            if op.response is not None:
+                ok["content"] = {"application/json": {"schema": by_key[((i, "response"), "serialization")]}}
             item: dict[str, Any] = {"summary": op.summary, "tags": [op.tag],
-                                    "responses": {str(op.status): {"description": "OK"}, "default": problem}}
+                                    "responses": {str(op.status): ok, "default": problem}}
             if op.auth == "session":
                 item["security"] = [{"session": []}]
             elif op.auth == "widget":
@@ -142,12 +174,8 @@ class Api:
             if params:
                 item["parameters"] = params
             if op.body is not None:
-                schema = op.body.model_json_schema(ref_template="#/components/schemas/{model}")
-                for name, sub in schema.pop("$defs", {}).items():
-                    schemas[name] = sub
-                schemas[op.body.__name__] = schema
                 item["requestBody"] = {"required": True, "content": {"application/json": {
-                    "schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}}}}
+                    "schema": by_key[((i, "body"), "validation")]}}}
             paths.setdefault(op.path, {})[op.method.lower()] = item
         schemas["Problem"] = {"type": "object", "required": ["status", "code", "title", "detail"],
                               "properties": {"status": {"type": "integer"}, "code": {"type": "string"},
@@ -159,6 +187,27 @@ class Api:
                 "session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE},
                 "widget": {"type": "http", "scheme": "bearer"}}},
         }
+
+
+@functools.cache
+def adapter_for(tp: Any) -> TypeAdapter[Any]:
+    """The pydantic adapter of a body or response type, built once per process when first needed
+    (building them all at each app start would cost every hub start in the tests ~70 ms)."""
+    return TypeAdapter(tp)
+
+
+def response_mismatch(adapter: TypeAdapter[Any], resp: Response) -> ResponseMismatch | None:
+    """Why a successful JSON answer does not fit its declared type, or None when it does (or it is
+    not a successful JSON answer: a problem, a 204, a file)."""
+    if not 200 <= resp.status_code < 300 or not isinstance(resp, JSONResponse):
+        return None
+    try:
+        adapter.validate_json(bytes(resp.body), strict=True)
+    except ValidationError as err:
+        errors = [{"loc": ["response", *map(str, e["loc"])], "msg": e["msg"]} for e in err.errors()]
+        return ResponseMismatch("the answer does not fit its declared response model: " + "; ".join(
+            f"{'.'.join(e['loc'][1:]) or '(root)'}: {e['msg']}" for e in errors[:10]), details={"errors": errors})
+    return None
 
 
 def _path_params(path: str) -> list[str]:

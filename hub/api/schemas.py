@@ -1,4 +1,6 @@
-"""Request bodies and queries (pydantic). Strict types: "3" is not a number, extra keys refused."""
+"""Request bodies and queries (pydantic). Strict types: "3" is not a number, extra keys refused.
+``ResponseModel`` is the base of the answers' models (``hub/api/responses.py`` and the components'
+``schemas.py``)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,20 @@ Interval = Annotated[list[HHMM], Field(min_length=2, max_length=2)]
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ResponseModel(BaseModel):
+    """Base of a response model: what an operation answers (``Api.add(..., response=...)``), field
+    for field. It describes the answer in ``/api/openapi.json`` (the web UI's types are generated
+    from it) and never filters it; with ``api_check_responses`` (the tests) an answer with a field
+    missing, of another type, or one the model does not declare is a ``response_mismatch``. A field
+    with a default may be absent from the answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+#: a point in time as the API gives it: seconds since the epoch (UTC)
+Epoch = float
 
 
 class LoginIn(Strict):

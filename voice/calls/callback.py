@@ -360,11 +360,12 @@ def register_api(api: Any, component: Any) -> None:
     from starlette.requests import Request
     from starlette.responses import Response
 
+    import voice.calls.schemas as S
     from hub.api.http import json_response, require
 
     @api.add("/api/voice/callbacks/{conversation_id}/dial", "POST",
              "Place a requested callback: ring the agent's phone, then the customer through the trunk",
-             tag="voice", status=202)
+             tag="voice", status=202, response=S.CallbackDialling)
     async def dial_callback(request: Request) -> Response:
         user = await require(request, "desk")
         callbacks = component().callbacks

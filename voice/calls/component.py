@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 import voice.calls.health as health
+import voice.calls.schemas as S
 import voice.calls.store as store
 from hub.api.http import Api, json_response, parse_body, require
 from hub.errors import ConfigError, HubError
@@ -89,14 +90,15 @@ class VoiceComponent:
         register_callback_api(api, lambda: comp)
         self.recordings.register(api)
 
-        @api.add("/api/voice/sip-accounts", "GET", "SIP accounts of desk phones and trunks", tag="voice")
+        @api.add("/api/voice/sip-accounts", "GET", "SIP accounts of desk phones and trunks", tag="voice",
+                 response=S.SipAccounts)
         async def list_accounts(request: Request) -> Response:
             await require(request, "admin")
             return json_response({"accounts": await store.list_accounts(comp.services)})
 
         @api.add("/api/voice/sip-accounts/{username}", "PUT",
                  "Create or replace a SIP account (digest HA1 stored, never the password)",
-                 tag="voice", body=SipAccountBody)
+                 tag="voice", body=SipAccountBody, response=S.SipAccount)
         async def put_account(request: Request) -> Response:
             await require(request, "admin")
             body = await parse_body(request, SipAccountBody)
@@ -115,7 +117,7 @@ class VoiceComponent:
             await comp.reload_accounts()
             return Response(status_code=204)
 
-        @api.add("/api/voice/registrations", "GET", "Registered desk phones", tag="voice")
+        @api.add("/api/voice/registrations", "GET", "Registered desk phones", tag="voice", response=S.Bindings)
         async def registrations(request: Request) -> Response:
             await require(request, "supervise")
             svc = comp.service
@@ -126,7 +128,8 @@ class VoiceComponent:
                     for b in svc.registrar.active_bindings(now) if b.username in svc.registrar.accounts]
             return json_response({"registrations": regs})
 
-        @api.add("/api/voice/calls", "GET", "Active calls and the latest call records", tag="voice")
+        @api.add("/api/voice/calls", "GET", "Active calls and the latest call records", tag="voice",
+                 response=S.VoiceCalls)
         async def calls(request: Request) -> Response:
             await require(request, "supervise")
             svc = comp.service

@@ -39,6 +39,7 @@ from sqlalchemy import delete, func, select, update
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
+import voice.calls.schemas as S
 from hub.api.http import Api, current_user, json_response, parse_body, parse_query, require
 from hub.errors import Forbidden, NotFound, ValidationFailed
 from hub.events import Event, EventType
@@ -322,12 +323,13 @@ class Recordings:
         rec = self
 
         @api.add("/api/voice/recordings", "GET", "Search call recordings (agents: their own calls)",
-                 tag="voice", query=SearchQuery)
+                 tag="voice", query=SearchQuery, response=S.RecordingPage)
         async def search(request: Request) -> Response:
             user = await _user(request)
             return json_response(await rec.search(user, parse_query(request, SearchQuery)))
 
-        @api.add("/api/voice/recordings/{id}", "GET", "One recording with its call record", tag="voice")
+        @api.add("/api/voice/recordings/{id}", "GET", "One recording with its call record", tag="voice",
+                 response=S.Recording)
         async def one(request: Request) -> Response:
             user = await _user(request)
             return json_response(await rec.get(user, request.path_params["id"]))
@@ -338,13 +340,14 @@ class Recordings:
             user = await _user(request)
             return await rec.audio(request, user, request.path_params["id"])
 
-        @api.add("/api/voice/queue-settings", "GET", "Per-queue recording choice", tag="voice")
+        @api.add("/api/voice/queue-settings", "GET", "Per-queue recording choice", tag="voice",
+                 response=S.QueueRecordingSettings)
         async def list_qs(request: Request) -> Response:
             await require(request, "supervise")
             return json_response({"default": rec.policy.default, "queues": await rec.queue_settings()})
 
         @api.add("/api/voice/queue-settings/{queue_id}", "PUT", "Record calls of this queue: yes, no or default",
-                 tag="voice", body=QueueSettingBody)
+                 tag="voice", body=QueueSettingBody, response=S.QueueRecordingSetting)
         async def put_qs(request: Request) -> Response:
             user = await require(request, "admin")
             body = await parse_body(request, QueueSettingBody)

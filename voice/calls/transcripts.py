@@ -38,6 +38,7 @@ from sqlalchemy import func, insert, select
 from starlette.requests import Request
 from starlette.responses import Response
 
+import voice.calls.schemas as S
 from hub.api.http import Api, current_user, json_response
 from hub.errors import ConfigError
 from hub.events import Event
@@ -385,7 +386,8 @@ def register_api(api: Api, services: Callable[[], Services]) -> None:
     calls, for whoever may see the conversation (works with voice off: the rows stay)."""
 
     @api.add("/api/voice/conversations/{id}/transcript", "GET",
-             "The call transcript of a conversation (final segments, both legs, in time order)", tag="voice")
+             "The call transcript of a conversation (final segments, both legs, in time order)", tag="voice",
+             response=S.Transcript)
     async def transcript(request: Request) -> Response:
         user = await current_user(request)
         svc = services()

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
+import voice.ivr.schemas as S
 from hub.api.http import Api, current_user, json_response, parse_body, require
 from hub.errors import (
     Conflict,
@@ -378,17 +379,18 @@ class IvrComponent:
                 return api.add(path, method, summary, tag="ivr", **kw)(guarded(fn))
             return deco
 
-        @add("/api/ivr/flows", "GET", "IVR flows")
+        @add("/api/ivr/flows", "GET", "IVR flows", response=S.Flows)
         async def list_flows(request: Request) -> Response:
             await _read_user(request)
             return json_response({"flows": await comp.s.list_flows()})
 
-        @add("/api/ivr/voices", "GET", "Text-to-speech voices for prompts, and unavailable engines")
+        @add("/api/ivr/voices", "GET", "Text-to-speech voices for prompts, and unavailable engines",
+             response=S.TtsVoices)
         async def list_voices(request: Request) -> Response:
             await _read_user(request)
             return json_response(await comp.tts_voices())
 
-        @add("/api/ivr/flows", "POST", "Create an IVR flow (draft)", body=FlowBody, status=201)
+        @add("/api/ivr/flows", "POST", "Create an IVR flow (draft)", body=FlowBody, status=201, response=S.FlowDetail)
         async def create_flow(request: Request) -> Response:
             user = await require(request, "automation")
             body = await parse_body(request, FlowBody)
@@ -396,12 +398,12 @@ class IvrComponent:
             comp._prerender(body.definition)
             return json_response(await comp.flow_view(fid), 201)
 
-        @add("/api/ivr/flows/{id}", "GET", "An IVR flow: draft, problems, prompts, versions")
+        @add("/api/ivr/flows/{id}", "GET", "An IVR flow: draft, problems, prompts, versions", response=S.FlowDetail)
         async def get_flow(request: Request) -> Response:
             await _read_user(request)
             return json_response(await comp.flow_view(request.path_params["id"]))
 
-        @add("/api/ivr/flows/{id}", "PATCH", "Edit an IVR flow's draft", body=FlowPatch)
+        @add("/api/ivr/flows/{id}", "PATCH", "Edit an IVR flow's draft", body=FlowPatch, response=S.FlowDetail)
         async def patch_flow(request: Request) -> Response:
             user = await require(request, "automation")
             body = await parse_body(request, FlowPatch)
@@ -419,7 +421,7 @@ class IvrComponent:
             return Response(status_code=204)
 
         @add("/api/ivr/flows/{id}/validate", "POST", "Problems of a flow definition (not saved)",
-             body=ValidateBody)
+             body=ValidateBody, response=S.Problems)
         async def validate(request: Request) -> Response:
             await require(request, "automation")
             body = await parse_body(request, ValidateBody)
@@ -427,7 +429,7 @@ class IvrComponent:
                                              **await comp._known())
             return json_response({"problems": [p.as_dict() for p in problems]})
 
-        @add("/api/ivr/flows/{id}/publish", "POST", "Publish the draft as a new version")
+        @add("/api/ivr/flows/{id}/publish", "POST", "Publish the draft as a new version", response=S.Published)
         async def publish(request: Request) -> Response:
             user = await require(request, "automation")
             fid = request.path_params["id"]
@@ -436,14 +438,15 @@ class IvrComponent:
             comp._prerender((await comp.s.version(fid, version))["definition"])
             return json_response({"version": version, "flow": await comp.flow_view(fid)})
 
-        @add("/api/ivr/flows/{id}/versions/{version:int}", "GET", "A published version")
+        @add("/api/ivr/flows/{id}/versions/{version:int}", "GET", "A published version", response=S.FlowVersion)
         async def get_version(request: Request) -> Response:
             await _read_user(request)
             return json_response(await comp.s.version(request.path_params["id"],
                                                       int(request.path_params["version"])))
 
         @add("/api/ivr/flows/{id}/prompts/{name}", "PUT",
-             "Upload a prompt (multipart 'file', WAV; stored as 8 kHz mono 16-bit)")
+             "Upload a prompt (multipart 'file', WAV; stored as 8 kHz mono 16-bit)", status=201,
+             response=S.PromptFile)
         async def put_prompt(request: Request) -> Response:
             user = await require(request, "automation")
             data, filename = await comp._read_upload(request)
@@ -468,12 +471,13 @@ class IvrComponent:
             await comp.refresh()
             return Response(status_code=204)
 
-        @add("/api/ivr/numbers", "GET", "Dialled numbers routed to IVR flows")
+        @add("/api/ivr/numbers", "GET", "Dialled numbers routed to IVR flows", response=S.NumberRoutes)
         async def list_numbers(request: Request) -> Response:
             await _read_user(request)
             return json_response({"numbers": await comp.s.list_numbers()})
 
-        @add("/api/ivr/numbers/{number}", "PUT", "Route a dialled number to a flow", body=NumberBody)
+        @add("/api/ivr/numbers/{number}", "PUT", "Route a dialled number to a flow", body=NumberBody,
+             response=S.NumberSet)
         async def put_number(request: Request) -> Response:
             user = await require(request, "automation")
             body = await parse_body(request, NumberBody)

@@ -1,6 +1,6 @@
 // Cached reference data shared by several pages.
 import { api } from './client'
-import type { CustomField, User, Wallboard } from './types'
+import type { CustomField, User, UserBrief, Wallboard } from './types'
 
 let customFieldsP: Promise<CustomField[]> | null = null
 export function customFields(refresh = false): Promise<CustomField[]> {
@@ -24,7 +24,7 @@ let agentsP: Promise<AgentRef[]> | null = null
 export function agentDirectory(): Promise<AgentRef[]> {
   if (!agentsP)
     agentsP = api
-      .get<User[]>('/api/users', undefined, { quiet401: true })
+      .get<(User | UserBrief)[]>('/api/users', undefined, { quiet401: true })
       .then((us) => us.filter((u) => u.roles.includes('agent') || u.roles.includes('supervisor')).map((u) => ({ id: u.id, name: u.display_name })))
       .catch(() =>
         api

@@ -1,19 +1,25 @@
-// Types for the objects of the hub contract (docs/API.md). Keep in sync with the backend.
+// Types of the hub contract (docs/API.md). The API objects are the backend's response models,
+// generated from /api/openapi.json into ./schema.d.ts by `npm run gen:api` (run by `npm run build`):
+// change them in the Python code (hub/api/responses.py, a component's schemas.py), never here.
+// What stays hand-written below is UI-only: labels, form inputs, and the Socket.IO payloads
+// (not part of the OpenAPI document).
+import type { components, paths } from './schema'
+
+type S = components['schemas']
 
 export type Id = string
+/** An ISO 8601 date-time string (fields the API gives as text). */
 export type IsoTime = string
+/** Seconds since the epoch (UTC): how the API gives points in time. */
+export type Epoch = number
 
-export type Role = 'agent' | 'supervisor' | 'dispatcher' | 'department' | 'knowledge_manager' | 'admin'
+export type Role = S['UserPublic']['roles'][number]
 export const ROLES: Role[] = ['agent', 'supervisor', 'dispatcher', 'department', 'knowledge_manager', 'admin']
 
-export type Permission =
-  | 'desk' | 'wallboard' | 'supervise' | 'admin' | 'contacts' | 'contacts_import'
-  | 'kb' | 'kb_edit' | 'kb_publish' | 'tickets' | 'dispatch' | 'department' | 'automation'
-  | 'reports' | 'bulk_send'
+export type Permission = S['UserPublic']['permissions'][number]
 
-// The contract does not enumerate channel names; these are the channels of the brief.
-export type Channel = 'chat' | 'voice' | 'email' | 'sms' | 'fax' | string
-export const CHANNELS: { value: string; label: string; icon: string }[] = [
+export type Channel = S['ConversationSummary']['channel']
+export const CHANNELS: { value: Channel; label: string; icon: string }[] = [
   { value: 'chat', label: 'Chat', icon: 'chat' },
   { value: 'voice', label: 'Voice', icon: 'voice' },
   { value: 'email', label: 'Email', icon: 'email' },
@@ -21,194 +27,65 @@ export const CHANNELS: { value: string; label: string; icon: string }[] = [
   { value: 'fax', label: 'Fax', icon: 'fax' },
 ]
 
-export type AgentStateValue = 'logged_out' | 'ready' | 'not_ready' | 'busy' | 'wrap_up' | string
+export type AgentState = S['AgentState']
+export type AgentStateValue = AgentState['state']
+/** An agent's presence without the load figures (what the desk's state bar shows). */
+export type AgentInfo = Pick<AgentState, 'state' | 'reason' | 'since'>
 
-export interface AgentInfo {
-  state: AgentStateValue
-  reason: string | null
-  since: IsoTime | null
-}
-
-export interface Me {
-  id: Id
-  username: string
-  display_name: string
-  roles: Role[]
-  permissions: Permission[]
-  agent: AgentInfo | null
-}
+export type Me = S['Me']
 
 export type ChannelCounts = Record<string, number>
 
-export interface AgentState extends AgentInfo {
-  load: ChannelCounts
-  capacity: ChannelCounts
-}
+export type CodeLabel = S['CodeLabel']
 
-export interface CodeLabel {
-  code: string
-  label: string
-}
+export type ConversationStatus = S['ConversationSummary']['status']
+/** The inbox's `view` query parameter. */
+export type InboxView = NonNullable<NonNullable<paths['/api/conversations']['get']['parameters']['query']>['view']>
 
-// 'bot': the self-service widget bot has the chat (assist/); it is handed to the ACD when needed
-export type ConversationStatus = 'bot' | 'queued' | 'offered' | 'assigned' | 'pending' | 'closed' | 'abandoned'
-export type InboxView = 'mine' | 'queued' | 'offered' | 'pending' | 'closed' | 'all'
+export type ConversationSummary = S['ConversationSummary']
+export type InboxItem = S['InboxItem']
+export type Inbox = S['Inbox']
 
-export interface ConversationSummary {
-  id: Id
-  channel: Channel
-  status: ConversationStatus
-  queue_id: Id | null
-  queue_name: string | null
-  assignee_id: Id | null
-  assignee_name: string | null
-  contact: { id: Id; name: string | null } | null
-  subject: string | null
-  priority: number | null
-  created_at: IsoTime
-  updated_at: IsoTime
-  last_message: { body: string; sender: Sender; at: IsoTime } | null
-  waiting_since: IsoTime | null
-}
+export type Sender = S['Message']['sender']
+export type MessageKind = S['Message']['kind']
+export type Attachment = S['Attachment']
+export type Message = S['Message']
+export type Csat = S['Csat']
+/** A conversation with its messages, contact and history; `meta` read through the keys the desk knows. */
+export type Conversation = Omit<S['ConversationDetail'], 'meta'> & { meta: ConversationMeta }
 
-export interface Page<T> {
-  items: T[]
-  next_before: string | null
-}
-
-export type Sender = 'customer' | 'agent' | 'system' | 'bot'
-export type MessageKind = 'message' | 'note' | 'system'
-
-export interface Attachment {
-  id: Id
-  filename: string
-  content_type: string
-  size: number
-}
-
-export interface Message {
-  id: Id
-  conversation_id: Id
-  kind: MessageKind
-  sender: Sender
-  sender_name: string | null
-  body: string
-  attachments: Attachment[]
-  created_at: IsoTime
-}
-
-export interface Csat {
-  rating: number
-  comment: string | null
-}
-
-export interface Conversation extends ConversationSummary {
-  messages: Message[]
-  contact: (Contact & { name: string | null }) | null
-  history: ConversationSummary[]
-  csat: Csat | null
-  disposition: string | null
-  notes: string | null
-  events?: unknown[]
-  /** Not in the contract (backend extra): contact_created = new customer; prechat = what the widget collected. */
-  meta?: ConversationMeta
-}
-
+/** The keys of a conversation's `meta` the desk reads: contact_created = new customer; prechat =
+ * what the widget collected. */
 export interface ConversationMeta {
   contact_created?: boolean
   prechat?: Partial<Record<string, string>>
   [k: string]: unknown
 }
 
-export type CustomValue = string | number | null
+export type Contact = S['Contact']
+export type CustomValue = Contact['custom'][string]
+/** A contact form's values (create / edit): the edit's request body. */
+export type ContactIn = S['ContactPatch']
+export type ContactList = S['ContactList']
+export type ImportResult = S['ImportResult']
 
-export interface Contact {
-  id: Id
-  name: string | null
-  email: string | null
-  phone: string | null
-  company: string | null
-  tags: string[]
-  vip: boolean
-  owner_agent_id: Id | null
-  custom: Record<string, CustomValue>
-  created_at: IsoTime
-  updated_at: IsoTime
-}
-
-export type ContactIn = Partial<Omit<Contact, 'id' | 'created_at' | 'updated_at'>>
-
-export interface ContactList {
-  items: Contact[]
-  total: number
-}
-
-export interface ImportResult {
-  created: number
-  updated: number
-  errors: { row: number; message: string }[]
-}
-
-export type CustomFieldType = 'text' | 'number' | 'date' | 'choice'
-export interface CustomField {
-  key: string
-  label: string
-  type: CustomFieldType
-  choices?: string[] | null
-}
-
-export interface ScreenPop {
-  conversation_id: Id
-  contact: Contact | null
-  history: ConversationSummary[]
-  /** Not in the contract (backend extras). */
-  new_customer?: boolean
-  prechat?: Partial<Record<string, string>>
-}
+export type CustomField = S['CustomField']
+export type CustomFieldType = CustomField['type']
 
 // Supervisor
-export interface WallboardQueue {
-  id: Id
-  name: string
-  waiting: number
-  longest_wait_s: number
-  offered_today: number
-  answered_today: number
-  abandoned_today: number
-  service_level_today: number | null
-  agents_ready: number
-}
-
-export interface WallboardAgent {
-  id: Id
-  display_name: string
-  state: AgentStateValue
-  reason: string | null
-  since: IsoTime | null
-  load: ChannelCounts
-}
-
-export interface Wallboard {
-  queues: WallboardQueue[]
-  agents: WallboardAgent[]
-}
+export type WallboardQueue = S['WallboardQueue']
+export type WallboardAgent = S['WallboardAgent']
+export type Wallboard = S['Wallboard']
 
 // Admin
-export interface User {
-  id: Id
-  username: string
-  display_name: string
-  roles: Role[]
-  skills: Record<string, number>
-  capacity: ChannelCounts
-  active: boolean
-}
-export interface UserIn extends Omit<User, 'id'> {
+export type User = S['UserPublic']
+export type UserBrief = S['UserBrief']
+/** The user form's values. */
+export interface UserIn extends Omit<User, 'id' | 'permissions'> {
   password?: string
 }
 
-// The contract does not list the strategy identifiers; these follow ACD-1 of the brief.
-export const STRATEGIES: { value: string; label: string }[] = [
+export const STRATEGIES: { value: Queue['strategy']; label: string }[] = [
   { value: 'longest_idle', label: 'Longest idle agent' },
   { value: 'round_robin', label: 'Round robin (hunting)' },
   { value: 'ring_all', label: 'Ring all' },
@@ -219,57 +96,22 @@ export const STRATEGIES: { value: string; label: string }[] = [
   { value: 'skills_best_match', label: 'Skills best match' },
 ]
 
-/** `overflow` is not typed by the contract; the backend takes {kind, queue_id?}. */
-export type OverflowKind = 'queue' | 'voicemail' | 'callback' | 'offline_form' | 'reject'
-export interface OverflowTarget {
-  kind: OverflowKind
-  queue_id?: Id | null
-}
+export type OverflowTarget = S['OverflowTarget']
+export type OverflowKind = OverflowTarget['kind']
+export type OverflowStep = S['OverflowStep']
+export type Queue = S['Queue']
+/** The queue form's values. */
+export type QueueIn = Omit<Queue, 'id' | 'priority'>
 
-export interface OverflowStep {
-  after_s: number
-  relax_skills: string[]
-  level_delta: number
-}
-
-export interface Queue {
-  id: Id
-  name: string
-  strategy: string
-  required_skills: Record<string, number>
-  members: Id[]
-  offer_timeout_s: number | null
-  max_wait_s: number | null
-  max_length: number | null
-  overflow: OverflowTarget | null
-  /** Not in the contract (backend extra): where contacts go while the calendar is closed. */
-  closed_target?: OverflowTarget | null
-  wrapup_s: number | null
-  service_level_s: number | null
-  calendar_id: Id | null
-  overflow_steps: OverflowStep[]
-}
-export type QueueIn = Omit<Queue, 'id'>
-
-export interface Skill {
-  id: Id
-  name: string
-  label: string
-}
+export type Skill = S['Skill']
 
 export type Interval = [string, string]
-export interface CalendarDef {
-  id: Id
-  name: string
-  tz: string
-  weekly: Record<string, Interval[]>
-  holidays: string[]
-}
+export type CalendarDef = S['CalendarDef']
 
-// Socket.IO /desk payloads
+// Socket.IO /desk payloads (not in the OpenAPI document)
 export interface OfferEvent {
   conversation: ConversationSummary
-  expires_at: IsoTime
+  expires_at: Epoch
 }
 export interface OfferRevokedEvent {
   conversation_id: Id
@@ -282,26 +124,20 @@ export interface TypingEvent {
 export interface AgentStateEvent extends AgentInfo {
   agent_id: Id
 }
+export interface ScreenPop {
+  conversation_id: Id
+  contact: Contact | null
+  history: ConversationSummary[]
+  new_customer: boolean
+  prechat: Partial<Record<string, string>>
+}
 
 // Widget
-export interface WidgetConfig {
-  online: boolean
-  queues: { id: Id; name: string }[]
-  prechat: { key: string; label: string; required: boolean }[]
-  max_upload_bytes: number
-  allowed_types: string[]
-}
-export interface WidgetSession {
-  token: string
-  conversation_id: Id
-}
-export interface WidgetConversation {
-  id: Id
-  status: ConversationStatus
-  messages: Message[]
-  agent_name: string | null
-  csat: Csat | null
-}
+export type WidgetConfig = S['WidgetConfig']
+export type WidgetSession = S['WidgetSession']
+export type WidgetConversation = S['WidgetConversation']
+export type CustomerMessage = S['CustomerMessage']
+// the /widget namespace's acknowledgement of a sent message (Socket.IO, not in the OpenAPI document)
 export type WidgetAck = { ok: true; message: Message } | { ok: false; code: string; detail: string }
 
 // Problem document

@@ -1,7 +1,16 @@
 // Customer-side chat state: server history, optimistic messages with acks, status, typing.
 import { computed, ref } from 'vue'
 import type { Socket } from 'socket.io-client'
-import type { Attachment, ConversationStatus, Message, WidgetAck, WidgetConversation } from '../api/types'
+import type {
+  Attachment,
+  ConversationStatus,
+  CustomerMessage,
+  Epoch,
+  IsoTime,
+  Message,
+  WidgetAck,
+  WidgetConversation,
+} from '../api/types'
 import { uuid } from '../util/misc'
 
 export interface WMessage {
@@ -12,14 +21,15 @@ export interface WMessage {
   sender_name: string | null
   body: string
   attachments: Attachment[]
-  created_at: string
+  /** the server's time, or the browser's while it is being sent */
+  created_at: Epoch | IsoTime
   state: 'sending' | 'sent' | 'failed'
   error?: string
 }
 
 const ACK_TIMEOUT_MS = 15000
 
-function fromServer(m: Message): WMessage {
+function fromServer(m: CustomerMessage | Message): WMessage {
   return {
     key: `s:${m.id}`,
     id: m.id,

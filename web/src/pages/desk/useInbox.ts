@@ -1,14 +1,14 @@
 // Inbox state for the agent desktop: the list for the current tab plus live offers.
 import { reactive, ref } from 'vue'
 import { api, errorText } from '../../api/client'
-import type { ConversationSummary, InboxView, Message, OfferEvent, Page } from '../../api/types'
+import type { ConversationSummary, Epoch, Inbox, InboxView, Message, OfferEvent } from '../../api/types'
 
 export type InboxTab = Extract<InboxView, 'mine' | 'queued' | 'pending' | 'closed'>
 
 export interface Offer {
   conversation: ConversationSummary
-  /** Unknown when the offer was loaded by REST (view=offered): the contract has no expiry there. */
-  expires_at: string | null
+  /** From the offer event, or the inbox's offered view (`offer_expires_at`); null when unknown. */
+  expires_at: Epoch | null
 }
 
 /** Client-side guess of whether a live update belongs to a tab; the server list stays authoritative. */
@@ -28,7 +28,7 @@ export function belongsTo(s: ConversationSummary, tab: InboxTab, myId: string): 
 export function useInbox(myId: () => string) {
   const filters = reactive({ tab: 'mine' as InboxTab, channel: '', q: '' })
   const items = ref<ConversationSummary[]>([])
-  const nextBefore = ref<string | null>(null)
+  const nextBefore = ref<Epoch | null>(null)
   const loading = ref(false)
   const error = ref('')
   const offers = ref<Offer[]>([])
@@ -39,7 +39,7 @@ export function useInbox(myId: () => string) {
     loading.value = true
     error.value = ''
     try {
-      const page = await api.get<Page<ConversationSummary>>('/api/conversations', {
+      const page = await api.get<Inbox>('/api/conversations', {
         view: filters.tab,
         channel: filters.channel,
         q: filters.q.trim(),
@@ -58,14 +58,14 @@ export function useInbox(myId: () => string) {
 
   async function loadOffers() {
     try {
-      const page = await api.get<Page<ConversationSummary>>('/api/conversations', { view: 'offered', limit: 20 })
+      const page = await api.get<Inbox>('/api/conversations', { view: 'offered', limit: 20 })
       const known = new Map(offers.value.map((o) => [o.conversation.id, o]))
       offers.value = page.items
         .filter((c) => c.status === 'offered')
         .map((c) => ({
           conversation: c,
           expires_at:
-            known.get(c.id)?.expires_at ?? (c as ConversationSummary & { offer_expires_at?: string }).offer_expires_at ?? null,
+            known.get(c.id)?.expires_at ?? c.offer_expires_at ?? null,
         }))
     } catch {
       /* the list keeps what the socket told us */

@@ -1,63 +1,16 @@
-export interface FaxPage {
-  page_no: number
-  width: number
-  height: number
-  ocr_text: string | null
-  image_url: string
-  thumb_url: string
-}
+// Shapes of the fax channel's API (channels/fax/schemas.py), from the generated schema.d.ts.
+import type { components } from '../../api/schema'
 
-export interface Fax {
-  id: string
-  direction: 'in' | 'out'
-  source: string
-  status: string
-  from_number: string | null
-  to_number: string | null
-  page_count: number
-  original_type: string
-  ocr_status: string
-  conversation_id: string | null
-  created_at: number
-  original_url: string
-  pages?: FaxPage[]
-  match?: string | null
-  jobs?: { to: string; status: string }[]
-  job_count?: number
-}
+type S = components['schemas']
 
-export interface FaxBulk {
-  id: string
-  name: string
-  document_id: string
-  status: string
-  total: number
-  created_by: string | null
-  created_at: number
-  finished_at: number | null
-  counts: { queued: number; sending: number; sent: number; failed: number; cancelled: number }
-}
-
-// The fax-on-demand library (GET/POST /api/fax/library, PATCH/DELETE /api/fax/library/{key})
-export interface LibraryItem {
-  id: string
-  code: string
-  title: string
-  description: string
-  document_id: string
-  page_count: number
-  created_at: number
-  updated_at: number
-}
-
-export interface FaxJob {
-  id: string
-  document_id: string
-  bulk_id: string | null
-  to_number: string
-  status: 'queued' | 'sending' | 'sent' | 'failed' | 'cancelled'
-  attempts: number
-  error: string | null
-  created_at: number
-  updated_at: number
-}
+export type FaxPage = S['FaxPage']
+/** A fax as a page shows it: the detail has its pages, a search hit its match and jobs. */
+export type Fax = Omit<S['FaxDetail'], 'pages'> &
+  Partial<Pick<S['FaxDetail'], 'pages'>> &
+  Partial<Pick<S['FaxSearchHit'], 'match' | 'jobs' | 'job_count'>>
+export type FaxDetail = S['FaxDetail']
+export type FaxSearchHit = S['FaxSearchHit']
+export type FaxBulk = S['FaxBulk']
+export type LibraryItem = S['LibraryItem']
+export type FaxJob = S['FaxJob']
+export type FaxJobs = S['FaxJobs']

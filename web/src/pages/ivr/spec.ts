@@ -1,6 +1,11 @@
 import type { InjectionKey, Ref } from 'vue'
+import type { components } from '../../api/schema'
 
-// IVR flow types and the per-node-type form specification of the editor (voice/ivr/flow.py).
+// IVR flow types and the per-node-type form specification of the editor (voice/ivr/flow.py). The
+// API objects come from the generated schema.d.ts (voice/ivr/schemas.py); a flow's definition is
+// free-form JSON there, typed here for the editor.
+
+type S = components['schemas']
 
 export interface PromptRef {
   text?: string
@@ -10,11 +15,8 @@ export interface PromptRef {
 }
 
 /** A text-to-speech voice a prompt may name (GET /api/ivr/voices): id is `<engine>:<voice>`. */
-export interface TtsVoice {
-  id: string
-  language: string
-  engine: string
-}
+export type TtsVoice = S['TtsVoice']
+export type TtsVoices = S['TtsVoices']
 
 /** The voices, provided by the IVR page to every prompt list of the flow. */
 export const IVR_VOICES: InjectionKey<Ref<TtsVoice[]>> = Symbol('ivr-voices')
@@ -30,42 +32,10 @@ export interface FlowDefinition {
   nodes: Record<string, IvrNode>
 }
 
-export interface Problem {
-  node: string | null
-  field: string
-  message: string
-}
-
-export interface PromptFile {
-  name: string
-  filename: string
-  duration_s: number
-  size: number
-  created_at: number
-}
-
-export interface FlowDetail {
-  id: string
-  name: string
-  description: string
-  definition: FlowDefinition
-  published_version: number | null
-  updated_at: number
-  prompts: PromptFile[]
-  versions: { version: number; published_at: number; published_by: string | null }[]
-  numbers: string[]
-  problems: Problem[]
-}
-
-export interface FlowSummary {
-  id: string
-  name: string
-  description: string
-  published_version: number | null
-  updated_at: number
-  numbers: string[]
-  nodes: number
-}
+export type Problem = S['FlowProblem']
+export type PromptFile = S['PromptFile']
+export type FlowDetail = Omit<S['FlowDetail'], 'definition'> & { definition: FlowDefinition }
+export type FlowSummary = S['FlowSummary']
 
 export interface Test { type: string; [k: string]: unknown }
 export interface Rule { when: Test[]; next: string; negate?: boolean }

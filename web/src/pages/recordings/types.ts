@@ -1,42 +1,10 @@
-// Call recordings (VOICE-5): the rows of GET /api/voice/recordings (voice/calls/recordings.py).
-export interface Recording {
-  id: string
-  call_id: string
-  conversation_id: string | null
-  attachment_id: string | null
-  duration_s: number
-  channels: number
-  sample_rate: number
-  created_at: number
-  size: number | null
-  filename: string | null
-  caller: string
-  callee: string
-  direction: string
-  source: string
-  queue_id: string | null
-  queue_name: string | null
-  agent_id: string | null
-  agent_name: string | null
-  started_at: number
-  connected_at: number | null
-  ended_at: number | null
-  end_reason: string | null
-  wait_s: number | null
-  talk_s: number | null
-  audio_url: string
-}
+// Call recordings (VOICE-5): GET /api/voice/recordings (voice/calls/schemas.py), from the
+// generated schema.d.ts.
+import type { components } from '../../api/schema'
 
-export interface RecordingPage {
-  items: Recording[]
-  total: number
-  limit: number
-  offset: number
-}
+type S = components['schemas']
 
-export interface QueueRecordingSetting {
-  queue_id: string
-  name: string
-  record: boolean | null
-  effective: boolean
-}
+export type Recording = S['Recording']
+export type RecordingPage = S['RecordingPage']
+export type QueueRecordingSetting = S['QueueRecordingSetting']
+export type QueueRecordingSettings = S['QueueRecordingSettings']

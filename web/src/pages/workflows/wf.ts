@@ -1,99 +1,28 @@
 // Types and small helpers of the workflows pages (tickets, work orders, rules, SLA, reports).
-export interface WoHistory {
-  id: string
-  at: number
-  kind: string
-  action: string | null
-  from_state: string | null
-  to_state: string | null
-  actor_name: string | null
-  body: string | null
-  attachments: { id: string; filename: string; content_type: string; size: number }[]
-  data: Record<string, unknown>
-}
-export interface WorkOrder {
-  id: string
-  number: number
-  state: string
-  title: string
-  description: string
-  priority: string
-  address: string | null
-  contact_id: string | null
-  contact_name?: string | null
-  conversation_id: string | null
-  department_id: string | null
-  department_name?: string | null
-  planned_start: number | null
-  planned_end: number | null
-  created_at: number
-  late: boolean
-  overdue: boolean
-  result: string | null
-  now: number
-  history?: WoHistory[]
-  allowed_actions?: string[]
-  contact?: { name: string; phone?: string | null; email?: string | null } | null
-  department?: { name: string } | null
-}
-export interface WoList {
-  items: WorkOrder[]
-  counts: Record<string, number>
-  overdue: number
-}
-export interface Department {
-  id: string
-  name: string
-  description: string | null
-  members: string[]
-}
-export interface TicketHistory {
-  id: string
-  at: number
-  kind: string
-  actor_name: string | null
-  from_status: string | null
-  to_status: string | null
-  body: string | null
-  data: Record<string, unknown>
-}
-export interface Ticket {
-  id: string
-  number: number
-  type: string
-  category: string | null
-  priority: string
-  status: string
-  subject: string
-  description: string
-  contact_name?: string | null
-  created_at: number
-  first_response_at: number | null
-  sla: {
-    policy_id: string | null
-    policy_name?: string | null
-    first_response_due: number | null
-    resolution_due: number | null
-    paused: boolean
-    first_response_breached: boolean
-    resolution_breached: boolean
-    now: number
-  }
-  history?: TicketHistory[]
-  conversations?: { id: string; channel: string; status: string }[]
-  work_orders?: { id: string; number: number; state: string; title: string }[]
-  contact?: { name: string } | null
-}
-export interface Notification {
-  id: string
-  kind: string
-  title: string
-  body: string
-  link: string | null
-  created_at: number
-  read_at: number | null
-  unread?: number
-}
+// The API objects come from the generated schema.d.ts (workflows/schemas.py).
+import type { components } from '../../api/schema'
+
+type S = components['schemas']
+
+export type WoHistory = S['WorkOrderHistory']
+/** A work order as the pages show it: the list's names, the detail's history and actions. */
+export type WorkOrder = S['WorkOrder'] &
+  Partial<Pick<S['WorkOrderListItem'], 'department_name' | 'contact_name'>> &
+  Partial<Pick<S['WorkOrderDetail'], 'history' | 'allowed_actions' | 'contact' | 'department'>>
+export type WorkOrderDetail = S['WorkOrderDetail']
+export type WoList = S['WorkOrders']
+export type Department = S['Department']
+export type TicketHistory = S['TicketHistory']
+/** A ticket as the pages show it: the list's contact name, the detail's history and links. */
+export type Ticket = Omit<S['TicketDetail'], 'history' | 'conversations' | 'work_orders' | 'contact'> &
+  Partial<Pick<S['TicketDetail'], 'history' | 'conversations' | 'work_orders' | 'contact'>> &
+  Partial<Pick<S['TicketListItem'], 'contact_name'>>
+export type TicketDetail = S['TicketDetail']
+export type Notification = S['Notification']
+export type Notifications = S['Notifications']
+export type SlaPolicy = S['SlaPolicy']
+export type Rule = S['Rule']
+export type WorkOrderReport = S['WorkOrderReport']
 
 export const WO_STATES = ['new', 'dispatched', 'rejected', 'accepted', 'departed', 'arrived', 'fixed', 'completed', 'closed', 'cancelled']
 export const TICKET_TYPES = ['complaint', 'repair', 'inquiry', 'request', 'feedback', 'other']

@@ -1,32 +1,13 @@
-// Live call transcript (VOICE-6): what /desk pushes as `transcript` and
-// GET /api/voice/conversations/{id}/transcript returns.
+// Live call transcript (VOICE-6): GET /api/voice/conversations/{id}/transcript
+// (voice/calls/schemas.py, from the generated schema.d.ts) and the `transcript` push on /desk.
+import type { components } from '../../../api/schema'
 
-export type TranscriptLeg = 'caller' | 'agent'
+type S = components['schemas']
 
-export interface TranscriptWord {
-  text: string
-  start_s: number
-  end_s: number
-  conf: number
-}
-
-/** A stored final utterance of one call leg (times: seconds since the call was answered). */
-export interface TranscriptSegment {
-  id: string
-  conversation_id: string
-  call_id: string
-  leg: TranscriptLeg
-  speaker: string
-  agent_id: string | null
-  text: string
-  start_s: number
-  end_s: number
-  started_at: number
-  ended_at: number
-  confidence: number | null
-  words: TranscriptWord[]
-  late: boolean
-}
+export type TranscriptSegment = S['TranscriptSegment']
+export type TranscriptLeg = TranscriptSegment['leg']
+export type TranscriptWord = S['TranscriptWord']
+export type Transcript = S['Transcript']
 
 /** Pushed live: a partial (final=false, replaced by the next partial or the final of its leg) or a final segment. */
 export type TranscriptEvent =

@@ -1,0 +1,65 @@
+"""The chat widget's response models (``/api/widget/*``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from hub.api.responses import Attachment, ConversationStatus, Sender
+from hub.api.schemas import Epoch, ResponseModel
+
+
+class QueueRef(ResponseModel):
+    id: str
+    name: str
+
+
+class PrechatField(ResponseModel):
+    key: str
+    label: str
+    required: bool
+
+
+class WidgetConfig(ResponseModel):
+    # someone can serve the queue now (open, and an agent logged in)
+    online: bool
+    queue_id: str
+    queues: list[QueueRef]
+    prechat: list[PrechatField]
+    max_upload_bytes: int
+    allowed_types: list[str]
+
+
+class WidgetSession(ResponseModel):
+    # the customer's bearer token for the widget's other calls and the /widget namespace
+    token: str
+    conversation_id: str
+
+
+class CustomerMessage(ResponseModel):
+    """A message as the customer sees it (no notes, no conversation id)."""
+
+    id: str
+    kind: Literal["message", "note", "system"]
+    sender: Sender
+    sender_name: str | None
+    body: str
+    attachments: list[Attachment]
+    client_id: str | None
+    created_at: Epoch
+
+
+class CustomerCsat(ResponseModel):
+    rating: int
+
+
+class WidgetConversation(ResponseModel):
+    id: str
+    status: ConversationStatus
+    agent_name: str | None
+    messages: list[CustomerMessage]
+    csat: CustomerCsat | None
+
+
+class OfflineMessage(ResponseModel):
+    # the conversation the offline form opened (status pending)
+    id: str

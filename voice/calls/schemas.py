@@ -1,0 +1,243 @@
+"""The call service's response models (``/api/voice/*``: calls, SIP accounts, recordings,
+transcripts, callbacks)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from hub.api.schemas import Epoch, ResponseModel
+
+CallStateName = Literal["setup", "answered", "queued", "bridged", "ended"]
+
+
+class ConsultInfo(ResponseModel):
+    """A consultation the agent started on a call (voice/calls/consult.py)."""
+
+    consult_id: str
+    call_id: str
+    kind: Literal["agent", "queue", "external"]
+    target: str
+    label: str
+    state: Literal["ringing", "talking", "conference", "ended"]
+    party_agent_id: str | None
+
+
+class CallInfo(ResponseModel):
+    """An active call (``Call.public``)."""
+
+    id: str
+    state: CallStateName
+    caller: str
+    caller_name: str | None
+    callee: str
+    # trunk | phone
+    source: str
+    conversation_id: str | None
+    queue_id: str | None
+    agent_id: str | None
+    # the number it was transferred to through the trunk
+    external: str | None
+    started_at: Epoch
+    answered_at: Epoch | None
+    connected_at: Epoch | None
+    # agents being rung
+    ringing: list[str]
+    on_hold: bool
+    rx_packets: int
+    tx_packets: int
+    consult: ConsultInfo | None
+
+
+class LegQuality(ResponseModel):
+    """Receive quality of an RTP leg (RFC 3550 loss and jitter)."""
+
+    packets: int
+    expected: int
+    lost: int
+    loss_pct: float
+    jitter_ms: float
+
+
+class CallQuality(ResponseModel):
+    # None: the leg received no RTP (a browser leg carries its audio over WebRTC)
+    caller: LegQuality | None
+    agent: LegQuality | None
+
+
+class ActiveCall(CallInfo):
+    quality: CallQuality
+
+
+class CallRecord(ResponseModel):
+    """A call detail record (``voice_calls``) with its recording, if any."""
+
+    id: str
+    conversation_id: str | None
+    sip_call_id: str
+    direction: str
+    source: str
+    caller: str
+    callee: str
+    queue_id: str | None
+    agent_id: str | None
+    started_at: Epoch
+    answered_at: Epoch | None
+    queued_at: Epoch | None
+    connected_at: Epoch | None
+    ended_at: Epoch | None
+    end_reason: str | None
+    wait_s: float | None
+    talk_s: float | None
+    recording_id: str | None
+    recording_duration_s: float | None
+    recording_attachment_id: str | None
+
+
+class SipRegistration(ResponseModel):
+    username: str
+    kind: Literal["phone", "trunk"]
+    user_id: str | None
+    registered: bool
+    contact: str | None
+    # host:port the registration came from
+    source: str | None
+    expires_in: int | None
+
+
+class OutboundTrunk(ResponseModel):
+    configured: bool
+    uri: str | None
+
+
+class Registrations(ResponseModel):
+    accounts: list[SipRegistration]
+    outbound_trunk: OutboundTrunk
+
+
+class VoiceCalls(ResponseModel):
+    active: list[ActiveCall]
+    # the latest call records, newest first
+    records: list[CallRecord]
+    # counters of the call service
+    stats: dict[str, int]
+    registrations: Registrations
+
+
+class Recording(ResponseModel):
+    id: str
+    call_id: str
+    conversation_id: str | None
+    attachment_id: str | None
+    duration_s: float
+    channels: int
+    sample_rate: int
+    created_at: Epoch
+    # the WAV file's size and name (None once the file is gone)
+    size: int | None
+    filename: str | None
+    caller: str
+    callee: str
+    direction: str
+    source: str
+    queue_id: str | None
+    queue_name: str | None
+    agent_id: str | None
+    agent_name: str | None
+    started_at: Epoch
+    connected_at: Epoch | None
+    ended_at: Epoch | None
+    end_reason: str | None
+    wait_s: float | None
+    talk_s: float | None
+    audio_url: str
+
+
+class RecordingPage(ResponseModel):
+    items: list[Recording]
+    total: int
+    limit: int
+    offset: int
+
+
+class QueueRecordingSetting(ResponseModel):
+    queue_id: str
+    name: str
+    # True/False: chosen for the queue; None: the default
+    record: bool | None
+    effective: bool
+
+
+class QueueRecordingSettings(ResponseModel):
+    default: bool
+    queues: list[QueueRecordingSetting]
+
+
+class TranscriptWord(ResponseModel):
+    text: str
+    # seconds since the call was answered
+    start_s: float
+    end_s: float
+    conf: float
+
+
+class TranscriptSegment(ResponseModel):
+    """A stored final utterance of one call leg (times: seconds since the call was answered)."""
+
+    id: str
+    conversation_id: str
+    call_id: str
+    leg: Literal["caller", "agent"]
+    speaker: str
+    agent_id: str | None
+    text: str
+    start_s: float
+    end_s: float
+    started_at: Epoch
+    ended_at: Epoch
+    confidence: float | None
+    words: list[TranscriptWord]
+    # recognised after the call had moved on (the recogniser fell behind)
+    late: bool
+
+
+class Transcript(ResponseModel):
+    conversation_id: str
+    segments: list[TranscriptSegment]
+
+
+class CallbackDialling(ResponseModel):
+    conversation_id: str
+    number: str
+    status: Literal["dialling"]
+
+
+class SipAccount(ResponseModel):
+    """A SIP account of a desk phone or trunk (the digest HA1 is stored, never shown)."""
+
+    id: str
+    username: str
+    user_id: str | None
+    kind: Literal["phone", "trunk"]
+    realm: str
+    created_at: Epoch
+    updated_at: Epoch
+
+
+class SipAccounts(ResponseModel):
+    accounts: list[SipAccount]
+
+
+class Binding(ResponseModel):
+    """A desk phone's current registration."""
+
+    username: str
+    contact: str
+    # host:port it registered from, over udp or tcp
+    source: str
+    transport: str
+    expires_in: int
+    user_id: str | None
+
+
+class Bindings(ResponseModel):
+    registrations: list[Binding]

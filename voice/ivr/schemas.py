@@ -1,0 +1,111 @@
+"""The IVR's response models (``/api/ivr/*``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.api.schemas import Epoch, ResponseModel
+
+
+class FlowSummary(ResponseModel):
+    id: str
+    name: str
+    description: str
+    published_version: int | None
+    updated_at: Epoch
+    # dialled numbers routed to it
+    numbers: list[str]
+    # nodes in the draft
+    nodes: int
+
+
+class Flows(ResponseModel):
+    flows: list[FlowSummary]
+
+
+class FlowProblem(ResponseModel):
+    """One problem of a flow definition (voice/ivr/validate.py)."""
+
+    node: str | None
+    field: str
+    message: str
+
+
+class PromptFile(ResponseModel):
+    name: str
+    filename: str
+    duration_s: float
+    size: int
+    created_at: Epoch
+
+
+class FlowVersionRef(ResponseModel):
+    version: int
+    published_at: Epoch
+    published_by: str | None
+
+
+class FlowDetail(ResponseModel):
+    id: str
+    name: str
+    description: str
+    # the draft: name, start, settings, nodes (voice/ivr/flow.py)
+    definition: dict[str, Any]
+    published_version: int | None
+    created_at: Epoch
+    updated_at: Epoch
+    prompts: list[PromptFile]
+    versions: list[FlowVersionRef]
+    numbers: list[str]
+    problems: list[FlowProblem]
+
+
+class Published(ResponseModel):
+    version: int
+    flow: FlowDetail
+
+
+class FlowVersion(ResponseModel):
+    version: int
+    definition: dict[str, Any]
+    published_at: Epoch
+    published_by: str | None
+
+
+class Problems(ResponseModel):
+    problems: list[FlowProblem]
+
+
+class TtsVoice(ResponseModel):
+    # "<engine>:<voice>"
+    id: str
+    language: str
+    engine: str
+    native_rate: int
+
+
+class TtsVoices(ResponseModel):
+    # the engine that speaks first; None: no engine could start (error says why)
+    engine: str | None
+    default_voice: str | None = None
+    voices: list[TtsVoice]
+    # language → the voice id that speaks it
+    language_voices: dict[str, str] | None = None
+    # engines left out, and why
+    skipped: dict[str, str]
+    error: str | None = None
+
+
+class NumberRoute(ResponseModel):
+    number: str
+    flow_id: str
+    flow_name: str
+
+
+class NumberRoutes(ResponseModel):
+    numbers: list[NumberRoute]
+
+
+class NumberSet(ResponseModel):
+    number: str
+    flow_id: str
