@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.api.schemas import Epoch, ResponseModel
+from hub.api.schemas import MAX_OFFSET, Epoch, ResponseModel
 
 
 class _Strict(BaseModel):
@@ -72,7 +72,7 @@ class ListQuery(_Strict):
     q: str | None = Field(default=None, max_length=200)
     favourites: bool = False
     limit: int = Field(default=50, ge=1, le=200)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
 class HotQuery(_Strict):

@@ -16,6 +16,7 @@ from starlette.responses import Response
 import channels.email.schemas as S
 from channels.email.templates import FIELDS, render
 from hub.api.http import Api, json_response, parse_body, parse_query, require
+from hub.api.schemas import MAX_OFFSET
 from hub.api.uploads import read_form_file
 from hub.errors import ValidationFailed
 from hub.security import new_id
@@ -82,7 +83,7 @@ class RecipientsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: str | None = None
     limit: int = Field(default=100, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
 def _float(value: str, name: str) -> float | None:

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.json_schema import JsonSchemaMode
+from sqlalchemy.exc import DataError, StatementError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 SESSION_COOKIE = "hub_session"
 MAX_JSON_BYTES = 1024 * 1024
+MAX_JSON_DEPTH = 64  # arrays and objects inside each other: no request of the API needs more
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -54,9 +56,34 @@ async def read_json(request: Request) -> Any:
     if len(raw) > MAX_JSON_BYTES:
         raise PayloadTooLarge("the JSON body is larger than 1 MiB")
     try:
-        return json.loads(raw or b"null")
+        data = json.loads(raw or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise MalformedJson(f"the body is not valid JSON: {err}") from err
+    except RecursionError as err:
+        raise MalformedJson(f"the body is nested more than {MAX_JSON_DEPTH} levels deep") from err
+    except ValueError as err:  # an integer of more than 4,300 digits
+        raise MalformedJson(f"the body is not valid JSON: {err}") from err
+    if not _shallow(data, MAX_JSON_DEPTH):
+        raise MalformedJson(f"the body is nested more than {MAX_JSON_DEPTH} levels deep")
+    return data
+
+
+def _shallow(value: Any, limit: int) -> bool:
+    """Whether no array or object in ``value`` is nested more than ``limit`` levels deep
+    (iterative: a deep body must not be what overflows the stack)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return False
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return True
 
 
 async def parse_body(request: Request, model: type[M]) -> M:
@@ -125,6 +152,13 @@ class Api:
                     resp = await fn(request)
                 except HubError as err:
                     return problem_response(err)
+                except (OverflowError, DataError) as err:  # a number beyond what its column holds
+                    log.info("%s %s: %s", method, path, err)
+                    return problem_response(ValidationFailed("a number in the request is out of range"))
+                except StatementError as err:
+                    if not isinstance(err.orig, OverflowError):
+                        raise
+                    return problem_response(ValidationFailed("a number in the request is out of range"))
                 if response is not None and self.check_responses:
                     mismatch = response_mismatch(adapter_for(response), resp)
                     if mismatch is not None:

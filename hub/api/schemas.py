@@ -13,6 +13,8 @@ Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Level = Annotated[int, Field(ge=0, le=100)]
 HHMM = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-4]):[0-5]\d$")]
 Interval = Annotated[list[HHMM], Field(min_length=2, max_length=2)]
+#: the largest ``offset`` of a paged list: beyond any real list, within what a database binds
+MAX_OFFSET = 1_000_000_000
 
 
 class Strict(BaseModel):
@@ -108,7 +110,7 @@ class ContactQuery(BaseModel):
     vip: bool | None = None
     sort: str = "name"
     limit: Annotated[int, Field(ge=1, le=500)] = 50
-    offset: Annotated[int, Field(ge=0)] = 0
+    offset: Annotated[int, Field(ge=0, le=MAX_OFFSET)] = 0
 
 
 class ContactExportQuery(BaseModel):

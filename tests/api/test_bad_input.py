@@ -165,3 +165,30 @@ async def test_json_endpoints_refuse_other_content_types_and_huge_bodies(hub):
     big = b'{"name": "' + b"x" * (1024 * 1024 + 10) + b'"}'
     r = await admin.http.post("/api/contacts", content=big, headers={"content-type": "application/json"})
     assert r.status_code == 413 and r.json()["code"] == "payload_too_large"
+
+
+@pytest.mark.parametrize("raw, what", [
+    (b"[" * 100_000 + b"]" * 100_000, "nested"),  # RecursionError in the JSON parser
+    (b'{"name": "Ann", "custom": ' + b"[" * 100 + b"]" * 100 + b"}", "nested"),  # deeper than 64
+    (b'{"name": 1' + b"0" * 5000 + b"}", "not valid JSON"),  # an int of 5,001 digits: ValueError
+])
+async def test_absurd_json_is_400_not_500_and_changes_nothing(hub, raw, what):
+    """Issue #16, item 10: found answering 500 (RecursionError, ValueError)."""
+    admin = await hub.client("admin")
+    before = await _count_contacts(admin)
+    r = await admin.http.post("/api/contacts", content=raw, headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["code"] == "malformed_json", r.text
+    assert what in r.json()["detail"]
+    assert await _count_contacts(admin) == before
+
+
+@pytest.mark.parametrize("path", [
+    "/api/contacts?offset=" + "9" * 30,  # found answering 500 (OverflowError binding it)
+    "/api/contacts?offset=1000000001",
+    "/api/kb/articles?offset=" + "9" * 30,
+])
+async def test_huge_offsets_are_422(hub, path):
+    admin = await hub.client("admin")
+    r = await admin.get(path)
+    assert r.status_code == 422 and r.json()["code"] == "validation_error", r.text
+    assert (await admin.get(path.split("?")[0] + "?offset=1000000000")).status_code == 200

@@ -41,6 +41,7 @@ from starlette.responses import FileResponse, Response
 
 import voice.calls.schemas as S
 from hub.api.http import Api, current_user, json_response, parse_body, parse_query, require
+from hub.api.schemas import MAX_OFFSET
 from hub.errors import Forbidden, NotFound, ValidationFailed
 from hub.events import Event, EventType
 from hub.services.auth import User
@@ -92,7 +93,7 @@ class SearchQuery(BaseModel):
     min_duration: float | None = Field(None, ge=0)
     max_duration: float | None = Field(None, ge=0)
     limit: int = Field(50, ge=1, le=200)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
 
 class QueueSettingBody(BaseModel):
