@@ -79,6 +79,9 @@ def _by_identity(email: bool, phone: bool) -> Select[Any]:
 _BY_IDENTITY = {(e, p): _by_identity(e, p) for e in (True, False) for p in (True, False) if e or p}
 _CONTACT = select(t.contacts).where(t.contacts.c.id == bindparam("cid"), t.contacts.c.merged_into.is_(None))
 
+#: fields a contact always has: a PATCH may change them, not clear them
+NOT_NULL = ("name", "tags", "vip")
+
 class ContactService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
@@ -112,6 +115,9 @@ class ContactService:
             out[key] = data[key]
         if not partial and not (out.get("name") or "").strip():
             errors.append({"loc": ["body", "name"], "msg": "name is required"})
+        for key in NOT_NULL:  # found by a schemathesis run: {"vip": null} answered 500
+            if key in out and out[key] is None:
+                errors.append({"loc": ["body", key], "msg": f"{key} cannot be null"})
         if "name" in out and out["name"] is not None:
             out["name"] = str(out["name"]).strip()
             if partial and not out["name"]:
