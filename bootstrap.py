@@ -3,19 +3,34 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+from collections.abc import Mapping
 from typing import Any
 
 from assist.component import AssistComponent
+from channels.email.settings import EmailSettings
 from channels.webchat import WebchatChannel
-from hub import __version__
+from hub import __version__, config
 from hub.app import Channel, create_app
 from hub.clock import Clock
-from hub.config import Settings
+from hub.config import Section, Settings
 from hub.demo import seed_demo
 from voice.calls import VoiceComponent
 from voice.ivr.component import IvrComponent
 from voice.webrtc import WebRtcComponent
 from workflows.component import WorkflowsComponent
+
+# The components' settings sections (each declared and validated in its component's
+# ``settings.py``; docs/CONFIGURATION.md). A section module imports only the hub's public modules,
+# so a component the settings turn off is still not imported.
+SECTIONS: tuple[type[Section], ...] = (EmailSettings,)
+
+
+def load_settings(config_file: str | os.PathLike[str] | None = None,
+                  environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """``hub.config.load_settings`` with every component's section: flat keys (``email_port``)
+    from the TOML file, ``HUB_*`` environment and keyword overrides."""
+    return config.load_settings(config_file, environ, sections=SECTIONS, **overrides)
 
 
 def components(settings: Settings) -> list[Channel]:
@@ -28,8 +43,8 @@ def components(settings: Settings) -> list[Channel]:
 
         channels.append(KnowledgeBaseComponent())
     channels.append(WebchatChannel(default_queue=settings.widget_default_queue))
-    if settings.email_enabled:
-        from channels.email import EmailChannel
+    if settings.section(EmailSettings).enabled:
+        from channels.email.adapter import EmailChannel
 
         channels.append(EmailChannel())
     channels.append(IvrComponent())
@@ -57,8 +72,9 @@ def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
     """``/api/openapi.json`` of the app with every component turned on, built without starting it
     (no database, no sockets): what the web UI's API types are generated from (web/README.md)."""
     base = settings or Settings()
-    every = dataclasses.replace(base, kb_enabled=True, email_enabled=True, sms_enabled=True,
+    every = dataclasses.replace(base, kb_enabled=True, sms_enabled=True,
                                 fax_enabled=True, voice_enabled=True, voice_webrtc_enabled=True)
+    every = every.with_sections(dataclasses.replace(every.section(EmailSettings), enabled=True))
     app = build_app(every)
     doc: dict[str, Any] = app.other_asgi_app.state.api.openapi("Contact hub API", __version__)
     return doc

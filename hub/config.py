@@ -1,7 +1,15 @@
 """Typed configuration: defaults <- TOML file <- environment (``HUB_*``), read once at start.
 
 Every setting is documented in ``docs/CONFIGURATION.md``. Domain code never reads ``os.environ``;
-``load_settings`` is called by ``server.py`` and the result is passed down.
+``load_settings`` is called by ``server.py`` (through ``bootstrap.load_settings``) and the result
+is passed down.
+
+``Settings`` holds the hub's own settings. Each component declares its section in its own package
+(``channels/email/settings.py``: ``EmailSettings``), a frozen dataclass subclassing ``Section``
+that validates itself; the composition root passes the section classes to ``load_settings`` (the
+hub imports no component), and a component reads its section with ``settings.section(EmailSettings)``.
+A section's field ``port`` with ``prefix = "email_"`` is the flat key ``email_port``: the TOML key,
+the keyword override, and (upper-cased) the environment variable ``HUB_EMAIL_PORT``.
 """
 
 from __future__ import annotations
@@ -10,11 +18,11 @@ import dataclasses
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from hub.errors import ConfigError
 from hub.origins import parse_origins
@@ -24,15 +32,25 @@ DEFAULT_ALLOWED_TYPES = (
 )
 
 
-# Attachment types kept as they are when they arrive by email; any other part is stored as
-# application/octet-stream (never dropped, never served as something a browser would run).
-DEFAULT_EMAIL_ATTACHMENT_TYPES = (
-    *DEFAULT_ALLOWED_TYPES, "text/csv", "text/calendar", "message/rfc822",
-    "application/zip", "application/msword", "application/vnd.ms-excel",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "image/tiff", "audio/mpeg", "audio/wav", "application/octet-stream",
-)
+@dataclass(frozen=True)
+class Section:
+    """A component's settings section: subclass it as a frozen dataclass whose fields all have
+    defaults, set ``prefix`` (``"email_"``), and check values in ``validate``. A field's flat key is
+    ``prefix + name`` unless its metadata names another (``field(metadata={"key": "..."})``, for
+    keys older than the section)."""
+
+    prefix: ClassVar[str] = ""
+
+    def validate(self) -> None:
+        """Raise ``ConfigError`` naming the flat key of a bad value."""
+
+    @classmethod
+    def keys(cls) -> dict[str, dataclasses.Field[Any]]:
+        """Flat key -> field."""
+        return {f.metadata.get("key", cls.prefix + f.name): f for f in dataclasses.fields(cls)}
+
+
+S = TypeVar("S", bound=Section)
 
 
 @dataclass(frozen=True)
@@ -78,35 +96,6 @@ class Settings:
     # scrypt cost of new password hashes (hub/security.py): 2^17 is OWASP's recommendation; lower
     # only for test suites (every login hashes once). Older hashes are re-hashed at login.
     password_scrypt_n: int = 2**17
-    # email channel (docs/CONFIGURATION.md, "Email channel")
-    email_enabled: bool = True
-    email_host: str = "127.0.0.1"
-    email_port: int = 2525  # 0: no inbound SMTP listener
-    email_max_message_bytes: int = 25 * 1024 * 1024
-    email_address: str = "support@localhost"
-    email_display_name: str = "Support"
-    email_accept_recipients: tuple[str, ...] = ()  # empty: the domain of email_address
-    email_queue: str = ""  # empty: widget_default_queue
-    email_attachment_types: tuple[str, ...] = DEFAULT_EMAIL_ATTACHMENT_TYPES
-    email_smtp_host: str = "127.0.0.1"
-    email_smtp_port: int = 25
-    email_smtp_username: str = ""
-    email_smtp_password: str = ""
-    email_smtp_starttls: bool = False
-    email_smtp_timeout_s: float = 30.0
-    email_send_attempts: int = 5
-    email_retry_base_s: float = 5.0
-    email_imap_mailboxes: tuple[str, ...] = ()  # imap[s]://user:password@host:port/Folder[?seen=1]
-    email_imap_poll_s: float = 60.0
-    email_imap_timeout_s: float = 30.0
-    # email bulk sends and attachment safety (channels/email/bulk.py, safety.py)
-    email_bulk_rate_per_s: float = 10.0  # default rate limit of a bulk job (mails per second)
-    email_bulk_max_recipients: int = 50_000
-    email_zip_max_ratio: float = 100.0  # uncompressed/compressed, per entry and for the archive
-    email_zip_max_uncompressed_bytes: int = 200 * 1024 * 1024
-    email_zip_max_entries: int = 10_000
-    email_zip_max_depth: int = 2  # nested archives inspected this deep; deeper is quarantined
-    email_image_max_pixels: int = 40_000_000
     # voice call service (docs/CONFIGURATION.md, "Voice")
     voice_enabled: bool = False
     voice_host: str = "127.0.0.1"  # SIP and RTP bind address
@@ -248,6 +237,17 @@ class Settings:
     fax_send_concurrency: int = 4
     fax_bulk_max_recipients: int = 5000
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # the components' sections that were loaded (``section`` gives one, or its defaults)
+    sections: Mapping[type[Section], Section] = field(default_factory=dict)
+
+    def section(self, kind: type[S]) -> S:
+        """The component's section ``kind``: as loaded, or its defaults when it was not loaded."""
+        found = self.sections.get(kind)
+        return found if isinstance(found, kind) else kind()
+
+    def with_sections(self, *sections: Section) -> Settings:
+        """These settings with ``sections`` in place of the loaded ones of their classes."""
+        return dataclasses.replace(self, sections={**self.sections, **{type(x): x for x in sections}})
 
     @property
     def effective_database_url(self) -> str:
@@ -263,17 +263,13 @@ class Settings:
     def attachments_dir(self) -> Path:
         return self.data_dir / "attachments"
 
-    @property
-    def email_raw_dir(self) -> Path:
-        return self.data_dir / "email" / "raw"
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in {"extra", "sections"}}
 
 
-_FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name != "extra"}
-
-
-def _coerce(name: str, value: Any, source: str) -> Any:
-    default = getattr(Settings, name, None)
-    f = _FIELDS[name]
+def _coerce(name: str, f: dataclasses.Field[Any], value: Any, source: str) -> Any:
+    """``value`` (from a TOML file, the environment or an override) as the type of field ``f``,
+    whose flat key is ``name``."""
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
     try:
         if kind == "bool":
@@ -311,7 +307,7 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             return str(value)
     except (TypeError, ValueError) as err:
         raise ConfigError(f"{source}: setting {name!r} has an invalid value {value!r}: {err}") from err
-    return value if default is None else value
+    raise TypeError(f"setting {name!r}: no parser for the type {kind!r}")
 
 
 TTS_ENGINES = frozenset({"piper", "coqui", "espeak-ng", "espeak"})
@@ -356,24 +352,6 @@ def _validate(s: Settings) -> Settings:
     if s.redis_url and not s.effective_database_url.startswith("postgresql"):
         raise ConfigError("setting 'redis_url' (several hub processes) needs 'database_url' on "
                           "PostgreSQL")
-    for name in ("email_port", "email_smtp_port"):
-        if not 0 <= getattr(s, name) < 65536:
-            raise ConfigError(f"setting {name!r} must be between 0 and 65535, got {getattr(s, name)}")
-    if s.email_max_message_bytes <= 0:
-        raise ConfigError("setting 'email_max_message_bytes' must be positive")
-    if s.email_send_attempts < 1:
-        raise ConfigError("setting 'email_send_attempts' must be at least 1")
-    if s.email_retry_base_s < 0 or s.email_smtp_timeout_s <= 0:
-        raise ConfigError("settings 'email_retry_base_s' and 'email_smtp_timeout_s' must be positive")
-    if s.email_imap_poll_s <= 0 or s.email_imap_timeout_s <= 0:
-        raise ConfigError("settings 'email_imap_poll_s' and 'email_imap_timeout_s' must be positive")
-    if (s.email_bulk_rate_per_s <= 0 or s.email_bulk_max_recipients < 1 or s.email_zip_max_ratio <= 1
-            or s.email_zip_max_uncompressed_bytes <= 0 or s.email_zip_max_entries < 1
-            or s.email_zip_max_depth < 0 or s.email_image_max_pixels <= 0):
-        raise ConfigError("email bulk/attachment-safety limits must be positive "
-                          "(email_zip_max_ratio above 1)")
-    if s.email_enabled and "@" not in s.email_address:
-        raise ConfigError(f"setting 'email_address' must be an email address, got {s.email_address!r}")
     if s.scheduler_poll_interval_s <= 0 or s.scheduler_handler_timeout_s <= 0:
         raise ConfigError("settings 'scheduler_poll_interval_s' and 'scheduler_handler_timeout_s' "
                           "must be positive")
@@ -448,12 +426,28 @@ def enabled_consumers(s: Settings) -> frozenset[str] | None:
     return frozenset() if v == "none" else frozenset(v.split(","))
 
 
+def _known(sections: Iterable[type[Section]]) -> dict[str, tuple[type[Section] | None, dataclasses.Field[Any]]]:
+    """Flat key -> (its section, or None for the hub's own, and the field)."""
+    known: dict[str, tuple[type[Section] | None, dataclasses.Field[Any]]] = {
+        k: (None, f) for k, f in _FIELDS.items()}
+    for kind in sections:
+        for key, f in kind.keys().items():
+            if key in known:
+                raise TypeError(f"setting {key!r} of {kind.__qualname__} is declared twice")
+            known[key] = (kind, f)
+    return known
+
+
 def load_settings(
     config_file: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
+    *,
+    sections: Iterable[type[Section]] = (),
     **overrides: Any,
 ) -> Settings:
-    """Layer defaults <- TOML file <- ``HUB_*`` environment <- keyword overrides."""
+    """Layer defaults <- TOML file <- ``HUB_*`` environment <- keyword overrides, for the hub's own
+    settings and the ``sections`` of the components (flat keys: ``email_port``)."""
+    known = _known(sections)
     env = dict(os.environ if environ is None else environ)
     values: dict[str, Any] = {}
     path = config_file or env.get("HUB_CONFIG")
@@ -465,17 +459,27 @@ def load_settings(
             raise ConfigError(f"configuration file {path} does not exist") from err
         except tomllib.TOMLDecodeError as err:
             raise ConfigError(f"configuration file {path} is not valid TOML: {err}") from err
-        section = data.get("hub", data)
-        for key, value in section.items():
-            if key not in _FIELDS:
-                raise ConfigError(f"{path}: unknown setting {key!r} (known: {', '.join(sorted(_FIELDS))})")
-            values[key] = _coerce(key, value, str(path))
-    for name in _FIELDS:
-        env_key = f"HUB_{name.upper()}"
+        table = data.get("hub", data)
+        for key, value in table.items():
+            if key not in known:
+                raise ConfigError(f"{path}: unknown setting {key!r} (known: {', '.join(sorted(known))})")
+            values[key] = _coerce(key, known[key][1], value, str(path))
+    for key, (_, f) in known.items():
+        env_key = f"HUB_{key.upper()}"
         if env_key in env:
-            values[name] = _coerce(name, env[env_key], f"environment {env_key}")
+            values[key] = _coerce(key, f, env[env_key], f"environment {env_key}")
     for key, value in overrides.items():
-        if key not in _FIELDS:
+        if key not in known:
             raise ConfigError(f"unknown setting {key!r}")
-        values[key] = _coerce(key, value, "override")
-    return _validate(Settings(**values))
+        values[key] = _coerce(key, known[key][1], value, "override")
+    per_section: dict[type[Section] | None, dict[str, Any]] = {}
+    for key, value in values.items():
+        kind, f = known[key]
+        per_section.setdefault(kind, {})[f.name] = value
+    loaded: dict[type[Section], Section] = {}
+    for kind in sections:
+        loaded[kind] = kind(**per_section.get(kind, {}))
+    settings = _validate(Settings(**per_section.get(None, {}), sections=loaded))
+    for section in loaded.values():
+        section.validate()
+    return settings

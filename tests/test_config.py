@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.config import load_settings
+from bootstrap import load_settings
 from hub.errors import ConfigError
 
 

@@ -158,7 +158,9 @@ class FaxChannel:
                     raise FaxError("email-to-fax needs the email channel (email_enabled)")
                 await email.send_mail(message)
 
-            return EmailFaxGateway(send_mail, st.fax_email_gateway_domain, st.email_address)
+            email = services.ports.email  # started before this channel (``uses``)
+            return EmailFaxGateway(send_mail, st.fax_email_gateway_domain,
+                                   email.address if email is not None else "")
         return None
 
     async def start(self, services: Services) -> None:

@@ -96,7 +96,7 @@ def test_kb_hits_are_read_by_name() -> None:
 
 
 def test_settings_override_the_calibrated_thresholds_only_when_set() -> None:
-    from hub.config import load_settings
+    from bootstrap import load_settings
     from hub.errors import ConfigError
 
     calibrated = BotPolicy.calibrated()

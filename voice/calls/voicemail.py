@@ -422,7 +422,7 @@ class VoicemailService:
                 data = None
                 if int(att.get("size") or 0) <= self.settings.voice_voicemail_attach_max_bytes:
                     data = await asyncio.to_thread(path.read_bytes)
-                msg = self._email(rec, cid, duration, text, data, att)
+                msg = self._email(email.address, rec, cid, duration, text, data, att)
                 self._spawn(self._send_mail(email, msg, rec.id, cid), f"voicemail-{rec.id}-mail")
         if action.notify_sms:
             sms = self.services.ports.sms
@@ -439,15 +439,15 @@ class VoicemailService:
                     except HubError as err:
                         log.warning("voicemail %s: SMS to %s not queued: %s", rec.id, phone, err)
 
-    def _email(self, rec: VoicemailRecording, cid: str, duration: float, text: str, data: bytes | None,
-               att: dict[str, Any]) -> EmailMessage:
-        st, call, action = self.settings, rec.call, rec.action
+    def _email(self, sender: str, rec: VoicemailRecording, cid: str, duration: float, text: str,
+               data: bytes | None, att: dict[str, Any]) -> EmailMessage:
+        call, action = rec.call, rec.action
         m = EmailMessage()
-        m["From"] = st.email_address
+        m["From"] = sender
         m["To"] = ", ".join(action.notify_email)
         m["Subject"] = f"Voicemail from {call.caller_number} ({_fmt_duration(duration)}) – {action.mailbox}"
         m["Date"] = formatdate(usegmt=True)
-        m["Message-ID"] = make_msgid(domain=st.email_address.rsplit("@", 1)[-1] or "localhost")
+        m["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1] or "localhost")
         body = (f"New voicemail in mailbox {action.mailbox}\n\n"
                 f"Caller:   {call.caller_number}" + (f" ({call.caller_name})" if call.caller_name else "") + "\n"
                 f"Called:   {call.callee}\n"
@@ -463,7 +463,7 @@ class VoicemailService:
         return m
 
     async def _send_mail(self, email: Email, msg: EmailMessage, vm_id: str, cid: str) -> None:
-        attempts = max(1, self.settings.email_send_attempts)
+        attempts = max(1, email.send_attempts)
         for attempt in range(1, attempts + 1):
             try:
                 await email.send_mail(msg)
@@ -476,7 +476,7 @@ class VoicemailService:
                 log.warning("voicemail %s: notification mail attempt %d/%d failed: %s", vm_id, attempt,
                             attempts, error)
                 if attempt < attempts:
-                    await asyncio.sleep(self.settings.email_retry_base_s * 2 ** (attempt - 1))
+                    await asyncio.sleep(email.retry_base_s * 2 ** (attempt - 1))
         with contextlib.suppress(HubError):
             await self.services.conversations.add_message(
                 cid, sender="system", kind="note", sender_name="Voicemail",
