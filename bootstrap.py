@@ -9,6 +9,7 @@ from typing import Any
 
 from assist.component import AssistComponent
 from channels.email.settings import EmailSettings
+from channels.sms.settings import SmsSettings
 from channels.webchat import WebchatChannel
 from hub import __version__, config
 from hub.app import Channel, create_app
@@ -23,7 +24,7 @@ from workflows.component import WorkflowsComponent
 # The components' settings sections (each declared and validated in its component's
 # ``settings.py``; docs/CONFIGURATION.md). A section module imports only the hub's public modules,
 # so a component the settings turn off is still not imported.
-SECTIONS: tuple[type[Section], ...] = (EmailSettings,)
+SECTIONS: tuple[type[Section], ...] = (EmailSettings, SmsSettings)
 
 
 def load_settings(config_file: str | os.PathLike[str] | None = None,
@@ -52,8 +53,8 @@ def components(settings: Settings) -> list[Channel]:
     channels.append(WebRtcComponent())  # the browser softphone, when voice_webrtc_enabled too
     channels.append(AssistComponent())  # suggestions, the widget bot
     channels.append(WorkflowsComponent())  # tickets, SLA, work orders, rules
-    if settings.sms_enabled:
-        from channels.sms import SmsChannel
+    if settings.section(SmsSettings).enabled:
+        from channels.sms.adapter import SmsChannel
 
         channels.append(SmsChannel())
     if settings.fax_enabled:
@@ -72,9 +73,10 @@ def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
     """``/api/openapi.json`` of the app with every component turned on, built without starting it
     (no database, no sockets): what the web UI's API types are generated from (web/README.md)."""
     base = settings or Settings()
-    every = dataclasses.replace(base, kb_enabled=True, sms_enabled=True,
+    every = dataclasses.replace(base, kb_enabled=True,
                                 fax_enabled=True, voice_enabled=True, voice_webrtc_enabled=True)
-    every = every.with_sections(dataclasses.replace(every.section(EmailSettings), enabled=True))
+    every = every.with_sections(dataclasses.replace(every.section(EmailSettings), enabled=True),
+                                dataclasses.replace(every.section(SmsSettings), enabled=True))
     app = build_app(every)
     doc: dict[str, Any] = app.other_asgi_app.state.api.openapi("Contact hub API", __version__)
     return doc

@@ -158,31 +158,6 @@ class Settings:
     outbound_reply_window_s: float = 24 * 3600.0
     # durable event consumers (hub/events.py) that run in this process: "*" all, "none", or names
     event_consumers: str = "*"
-    # SMS channel (docs/CONFIGURATION.md, "SMS channel")
-    sms_enabled: bool = True
-    sms_gateway: str = "kannel"  # kannel | smpp
-    sms_number: str = "95007"  # our short code / long number (the sender of what we send)
-    sms_default_country: str = "CN"  # region for numbers written without +country code
-    sms_queue: str = ""  # empty: widget_default_queue
-    sms_inbound_token: str = ""  # shared secret in Kannel's get-url/dlr-url; empty: inbound off
-    sms_public_url: str = ""  # how Kannel reaches the hub (dlr-url); empty: http://host:port
-    sms_kannel_sendsms_url: str = "http://127.0.0.1:13013/cgi-bin/sendsms"
-    sms_kannel_username: str = ""
-    sms_kannel_password: str = ""
-    sms_kannel_smsc: str = ""  # smsc-id to route through; empty: Kannel's routing
-    sms_smpp_host: str = "127.0.0.1"
-    sms_smpp_port: int = 2775
-    sms_smpp_system_id: str = ""
-    sms_smpp_password: str = ""
-    sms_smpp_system_type: str = ""
-    sms_rate_per_s: float = 50.0  # outbound messages per second, all kinds together
-    sms_send_concurrency: int = 8
-    sms_send_attempts: int = 5
-    sms_retry_base_s: float = 5.0
-    sms_gateway_timeout_s: float = 10.0
-    sms_max_segments: int = 10
-    sms_bulk_max_recipients: int = 50_000
-    sms_balance_field: str = "balance"  # contact custom field the BAL keyword answers with
     # knowledge base (docs/CONFIGURATION.md, "Knowledge base")
     kb_enabled: bool = True
     kb_backend: str = "embedded"  # embedded | elasticsearch
@@ -372,14 +347,6 @@ def _validate(s: Settings) -> Settings:
     if s.scheduler_max_attempts < 1 or s.scheduler_retry_base_s < 0:
         raise ConfigError("setting 'scheduler_max_attempts' must be at least 1 and "
                           "'scheduler_retry_base_s' at least 0")
-    if s.sms_gateway not in {"kannel", "smpp"}:
-        raise ConfigError(f"setting 'sms_gateway' must be kannel or smpp, got {s.sms_gateway!r}")
-    if s.sms_rate_per_s <= 0 or s.sms_send_concurrency < 1 or s.sms_send_attempts < 1:
-        raise ConfigError("settings 'sms_rate_per_s', 'sms_send_concurrency' and 'sms_send_attempts' "
-                          "must be positive")
-    if s.sms_retry_base_s < 0 or s.sms_gateway_timeout_s <= 0 or not 1 <= s.sms_max_segments <= 255:
-        raise ConfigError("settings 'sms_retry_base_s' >= 0, 'sms_gateway_timeout_s' > 0 and "
-                          "'sms_max_segments' 1..255 are required")
     if s.kb_backend not in {"embedded", "elasticsearch"}:
         raise ConfigError(f"setting 'kb_backend' must be embedded or elasticsearch, got {s.kb_backend!r}")
     if s.kb_backend == "elasticsearch" and not s.elasticsearch_url.startswith(("http://", "https://")):
