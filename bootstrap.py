@@ -9,6 +9,7 @@ from typing import Any
 
 from assist.component import AssistComponent
 from channels.email.settings import EmailSettings
+from channels.fax.settings import FaxSettings
 from channels.sms.settings import SmsSettings
 from channels.webchat import WebchatChannel
 from hub import __version__, config
@@ -24,7 +25,7 @@ from workflows.component import WorkflowsComponent
 # The components' settings sections (each declared and validated in its component's
 # ``settings.py``; docs/CONFIGURATION.md). A section module imports only the hub's public modules,
 # so a component the settings turn off is still not imported.
-SECTIONS: tuple[type[Section], ...] = (EmailSettings, SmsSettings)
+SECTIONS: tuple[type[Section], ...] = (EmailSettings, SmsSettings, FaxSettings)
 
 
 def load_settings(config_file: str | os.PathLike[str] | None = None,
@@ -57,8 +58,8 @@ def components(settings: Settings) -> list[Channel]:
         from channels.sms.adapter import SmsChannel
 
         channels.append(SmsChannel())
-    if settings.fax_enabled:
-        from channels.fax import FaxChannel
+    if settings.section(FaxSettings).enabled:
+        from channels.fax.adapter import FaxChannel
 
         channels.append(FaxChannel())
     return channels
@@ -73,10 +74,10 @@ def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
     """``/api/openapi.json`` of the app with every component turned on, built without starting it
     (no database, no sockets): what the web UI's API types are generated from (web/README.md)."""
     base = settings or Settings()
-    every = dataclasses.replace(base, kb_enabled=True,
-                                fax_enabled=True, voice_enabled=True, voice_webrtc_enabled=True)
+    every = dataclasses.replace(base, kb_enabled=True, voice_enabled=True, voice_webrtc_enabled=True)
     every = every.with_sections(dataclasses.replace(every.section(EmailSettings), enabled=True),
-                                dataclasses.replace(every.section(SmsSettings), enabled=True))
+                                dataclasses.replace(every.section(SmsSettings), enabled=True),
+                                dataclasses.replace(every.section(FaxSettings), enabled=True))
     app = build_app(every)
     doc: dict[str, Any] = app.other_asgi_app.state.api.openapi("Contact hub API", __version__)
     return doc

@@ -182,35 +182,6 @@ class Settings:
     assist_suggest_concurrency: int = 1
     assist_suggest_max_pending: int = 64
     assist_suggest_cpu_share: float = 0.5  # of one core, per concurrent search (assist/service.py)
-    # fax channel (docs/CONFIGURATION.md, "Fax channel")
-    fax_enabled: bool = True
-    fax_inbound_secret: str = ""  # HMAC key of the provider webhook; empty: webhook off
-    fax_email_senders: tuple[str, ...] = ()  # fax-to-email gateway addresses: their mail becomes fax
-    fax_queue: str = ""  # empty: widget_default_queue
-    fax_number: str = ""  # our fax number (the sender of outbound faxes)
-    fax_default_country: str = "CN"
-    fax_max_bytes: int = 20 * 1024 * 1024
-    fax_max_pages: int = 100
-    fax_max_page_pixels: int = 40_000_000
-    fax_max_total_pixels: int = 400_000_000
-    fax_ocr: bool = True
-    fax_ocr_languages: str = "chi_sim+eng"
-    fax_ocr_timeout_s: float = 120.0
-    fax_tesseract: str = "tesseract"
-    fax_ghostscript: str = "gs"
-    fax_font_path: str = ""  # font for text faxes; empty: a CJK font found on the system
-    fax_compression: str = "g4"  # g3 | g32d | g4
-    fax_gateway: str = "none"  # none | hylafax | email
-    fax_hylafax_host: str = "127.0.0.1"
-    fax_hylafax_port: int = 4559
-    fax_hylafax_user: str = "contact-hub"
-    fax_hylafax_password: str = ""
-    fax_email_gateway_domain: str = ""  # email-to-fax: mail to <number>@<this domain>
-    fax_send_attempts: int = 3
-    fax_retry_base_s: float = 60.0
-    fax_poll_s: float = 10.0
-    fax_send_concurrency: int = 4
-    fax_bulk_max_recipients: int = 5000
     extra: Mapping[str, Any] = field(default_factory=dict)
     # the components' sections that were loaded (``section`` gives one, or its defaults)
     sections: Mapping[type[Section], Section] = field(default_factory=dict)
@@ -366,16 +337,6 @@ def _validate(s: Settings) -> Settings:
     except re.error as err:
         raise ConfigError(f"setting 'voice_external_pattern' is not a regular expression: {err}") from err
     _validate_tts(s)
-    if s.fax_gateway not in {"none", "hylafax", "email"}:
-        raise ConfigError(f"setting 'fax_gateway' must be none, hylafax or email, got {s.fax_gateway!r}")
-    if s.fax_gateway == "email" and not s.fax_email_gateway_domain:
-        raise ConfigError("fax_gateway = email needs 'fax_email_gateway_domain'")
-    if s.fax_compression not in {"g3", "g32d", "g4"}:
-        raise ConfigError(f"setting 'fax_compression' must be g3, g32d or g4, got {s.fax_compression!r}")
-    if min(s.fax_max_bytes, s.fax_max_pages, s.fax_max_page_pixels, s.fax_max_total_pixels,
-           s.fax_send_attempts, s.fax_send_concurrency) < 1 or s.fax_poll_s <= 0 or s.fax_retry_base_s < 0:
-        raise ConfigError("the fax limits, 'fax_send_attempts', 'fax_send_concurrency' and "
-                          "'fax_poll_s' must be positive")
     n = s.password_scrypt_n
     if n < 2**10 or n > 2**20 or n & (n - 1):
         raise ConfigError("setting 'password_scrypt_n' must be a power of two between 1024 and "
