@@ -20,14 +20,18 @@ from hub.config import Section, Settings
 from hub.demo import seed_demo
 from kb.settings import KbSettings
 from voice.calls import VoiceComponent
+from voice.calls.settings import VoiceSettings
 from voice.ivr.component import IvrComponent
+from voice.ivr.settings import IvrSettings, TtsSettings
 from voice.webrtc import WebRtcComponent
+from voice.webrtc.settings import WebRtcSettings
 from workflows.component import WorkflowsComponent
 
 # The components' settings sections (each declared and validated in its component's
 # ``settings.py``; docs/CONFIGURATION.md). A section module imports only the hub's public modules,
 # so a component the settings turn off is still not imported.
-SECTIONS: tuple[type[Section], ...] = (EmailSettings, SmsSettings, FaxSettings, KbSettings, AssistSettings)
+SECTIONS: tuple[type[Section], ...] = (EmailSettings, SmsSettings, FaxSettings, KbSettings, AssistSettings,
+                                       VoiceSettings, WebRtcSettings, IvrSettings, TtsSettings)
 
 
 def load_settings(config_file: str | os.PathLike[str] | None = None,
@@ -78,11 +82,12 @@ def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
     """``/api/openapi.json`` of the app with every component turned on, built without starting it
     (no database, no sockets): what the web UI's API types are generated from (web/README.md)."""
     base = settings or Settings()
-    every = dataclasses.replace(base, voice_enabled=True, voice_webrtc_enabled=True)
-    every = every.with_sections(dataclasses.replace(every.section(KbSettings), enabled=True),
-                                dataclasses.replace(every.section(EmailSettings), enabled=True),
-                                dataclasses.replace(every.section(SmsSettings), enabled=True),
-                                dataclasses.replace(every.section(FaxSettings), enabled=True))
+    every = base.with_sections(dataclasses.replace(base.section(KbSettings), enabled=True),
+                               dataclasses.replace(base.section(EmailSettings), enabled=True),
+                               dataclasses.replace(base.section(SmsSettings), enabled=True),
+                               dataclasses.replace(base.section(FaxSettings), enabled=True),
+                               dataclasses.replace(base.section(VoiceSettings), enabled=True),
+                               dataclasses.replace(base.section(WebRtcSettings), enabled=True))
     app = build_app(every)
     doc: dict[str, Any] = app.other_asgi_app.state.api.openapi("Contact hub API", __version__)
     return doc

