@@ -83,3 +83,29 @@ def test_tts_settings_from_the_environment_become_the_engine_configuration(tmp_p
     assert config.cache_dir == tmp_path
     default = TtsConfig.from_settings(load_settings(environ={}).section(TtsSettings))
     assert default == TtsConfig()  # nothing configured: the packaged piper voice first
+
+
+def test_a_components_section_keeps_its_flat_keys_from_every_source(tmp_path):
+    from assist.settings import AssistSettings
+    from channels.email.settings import EmailSettings
+    from kb.settings import KbSettings
+
+    cfg = tmp_path / "hub.toml"
+    cfg.write_text('[hub]\nemail_port = 2626\nelasticsearch_index = "faq"\n')
+    s = load_settings(cfg, environ={"HUB_EMAIL_ADDRESS": "help@example.com", "HUB_KB_BOT_MIN_SCORE": "0.8"},
+                      email_display_name="Help desk")
+    email = s.section(EmailSettings)
+    assert (email.port, email.address, email.display_name) == (2626, "help@example.com", "Help desk")
+    assert email.smtp_port == 25  # untouched keys keep their defaults
+    assert s.section(KbSettings).elasticsearch_index == "faq"  # a key outside the section's prefix
+    assert s.section(AssistSettings).bot_min_score == 0.8
+    with pytest.raises(ConfigError, match="'email_address' must be an email address"):
+        load_settings(environ={"HUB_EMAIL_ADDRESS": "nobody"})  # checked by the section
+
+
+def test_the_hub_alone_knows_no_components_keys():
+    from hub.config import load_settings as hub_load_settings
+
+    assert hub_load_settings(environ={}, port=9000).port == 9000
+    with pytest.raises(ConfigError, match="unknown setting 'email_port'"):
+        hub_load_settings(environ={}, email_port=0)
