@@ -24,8 +24,7 @@ from pathlib import Path
 
 import uvicorn
 
-from bootstrap import build_app, openapi_document
-from hub.config import load_settings
+from bootstrap import build_app, load_settings, openapi_document
 from hub.errors import ConfigError, HubError
 from hub.first_admin import create_admin
 from hub.logs import logging_config

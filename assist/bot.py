@@ -27,10 +27,12 @@ from typing import TYPE_CHECKING, Any
 
 from assist.events import AssistEventType
 from assist.faq import Faq, FaqHit
+from assist.settings import AssistSettings
 from hub.events import Event, EventType
 
 if TYPE_CHECKING:
     from hub.app import Services
+    from hub.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -88,13 +90,13 @@ class BotPolicy:
             return cls(DEFAULT_THRESHOLD, DEFAULT_MARGIN)
 
     @classmethod
-    def from_settings(cls, settings: Any, path: Path = CALIBRATION_FILE) -> BotPolicy:
+    def from_settings(cls, settings: Settings, path: Path = CALIBRATION_FILE) -> BotPolicy:
         """The calibrated threshold and margin, each replaced by its setting
         (``kb_bot_min_score``, ``kb_bot_min_margin``) when that is set explicitly. Used by the
         widget bot, assist's ``confident`` flag and ``KnowledgeBase.confident`` alike."""
         policy = cls.calibrated(path)
-        score = getattr(settings, "kb_bot_min_score", None)
-        margin = getattr(settings, "kb_bot_min_margin", None)
+        section = settings.section(AssistSettings)
+        score, margin = section.bot_min_score, section.bot_min_margin
         if score is None and margin is None:
             return policy
         named = [n for n, v in (("kb_bot_min_score", score), ("kb_bot_min_margin", margin))

@@ -15,19 +15,16 @@ import socketio
 
 from assist.bot import BotPolicy, WidgetBot
 from assist.faq import Faq
-from assist.service import CONCURRENCY, CPU_SHARE, MAX_PENDING, AssistService
+from assist.service import AssistService
+from assist.settings import AssistSettings
 from assist.states import STATE_EVENTS
 from hub.api.http import Api
-from hub.errors import ConfigError
 
 if TYPE_CHECKING:
     from hub.app import Services
     from hub.ports import KnowledgeBase
 
 log = logging.getLogger(__name__)
-
-BOT_MODES = ("on", "off", "demo")
-
 
 def _kb_embedder(kb: KnowledgeBase | None) -> Any:
     """The knowledge base's embedder when its search backend has one (one model in memory)."""
@@ -40,7 +37,11 @@ class AssistComponent:
     uses: tuple[str, ...] = ("kb",)
     uses_later: tuple[str, ...] = ()
 
-    def __init__(self) -> None:
+    def __init__(self, *, model_dir: str = "", multilingual: bool = False) -> None:
+        """``model_dir``/``multilingual``: the knowledge base's embedding model (``kb_model_dir``,
+        ``kb_model_multilingual``, given by the composition root), loaded here for category
+        suggestions when the knowledge base has none to share (it is off)."""
+        self.model_dir, self.multilingual = model_dir, multilingual
         self.services: Services | None = None
         self.service: AssistService | None = None
         self.bot: WidgetBot | None = None
@@ -54,10 +55,7 @@ class AssistComponent:
         assist_api.register(api, self)
 
     async def start(self, services: Services) -> None:
-        st = services.settings
-        if st.assist_bot not in BOT_MODES:
-            raise ConfigError(f"setting 'assist_bot' must be one of {', '.join(BOT_MODES)}, "
-                              f"got {st.assist_bot!r}")
+        st = services.settings.section(AssistSettings)
         self.services = services
         kb = services.ports.kb
         if kb is None:
@@ -71,24 +69,16 @@ class AssistComponent:
             with contextlib.suppress(Exception):
                 from kb.search.embedding import SentenceTransformerEmbedder
 
-                embedder = SentenceTransformerEmbedder(st.kb_model_dir or None,
-                                                       multilingual=st.kb_model_multilingual)
-        policy = BotPolicy.from_settings(st)  # calibrated, unless the settings override it
-        max_pending = int(getattr(st, "assist_suggest_max_pending", MAX_PENDING))
-        concurrency = int(getattr(st, "assist_suggest_concurrency", CONCURRENCY))
-        cpu_share = float(getattr(st, "assist_suggest_cpu_share", CPU_SHARE))
-        if max_pending < 1 or concurrency < 1:
-            raise ConfigError("settings 'assist_suggest_max_pending' and "
-                              "'assist_suggest_concurrency' must be at least 1")
-        if not 0.05 <= cpu_share <= 1:
-            raise ConfigError("setting 'assist_suggest_cpu_share' must be from 0.05 to 1")
+                embedder = SentenceTransformerEmbedder(self.model_dir or None,
+                                                       multilingual=self.multilingual)
+        policy = BotPolicy.from_settings(services.settings)  # calibrated, unless the settings override it
         self.service = AssistService(services, faq_lookup=lambda: self.faq, embedder=embedder,
-                                     max_examples=st.assist_category_examples, policy=policy,
-                                     max_pending=max_pending, concurrency=concurrency,
-                                     cpu_share=cpu_share)
-        enabled = st.assist_bot == "on" or (st.assist_bot == "demo" and st.demo)
+                                     max_examples=st.category_examples, policy=policy,
+                                     max_pending=st.suggest_max_pending, concurrency=st.suggest_concurrency,
+                                     cpu_share=st.suggest_cpu_share)
+        enabled = st.bot == "on" or (st.bot == "demo" and services.settings.demo)
         self.bot = WidgetBot(services, policy, enabled=enabled and self.faq is not None,
-                             queues=tuple(st.assist_bot_queues), faq_lookup=lambda: self.faq)
+                             queues=tuple(st.bot_queues), faq_lookup=lambda: self.faq)
         services.ports.assist = self.service
         services.ports.bot = self.bot
         # Suggestions and the bot act where the customer's message was committed (their pushes

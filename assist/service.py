@@ -58,8 +58,8 @@ SUGGESTIONS = 3
 MIN_QUERY_WORDS = 4
 #: defaults of the settings assist_suggest_max_pending / assist_suggest_concurrency
 MAX_PENDING = 64
-CONCURRENCY = 1  # the default of assist_suggest_concurrency (hub/config.py)
-CPU_SHARE = 0.5  # the default of assist_suggest_cpu_share (hub/config.py)
+CONCURRENCY = 1  # the default of assist_suggest_concurrency (assist/settings.py)
+CPU_SHARE = 0.5  # the default of assist_suggest_cpu_share (assist/settings.py)
 #: the longest rest after one search (a search held up by something else is not CPU spent)
 MAX_REST_S = 0.25
 #: conversations whose latest customer texts are remembered (least recently used forgotten)

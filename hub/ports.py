@@ -131,6 +131,18 @@ class Email(Protocol):
     @property
     def templates_svc(self) -> EmailTemplates: ...
 
+    @property
+    def address(self) -> str:
+        """Our address (``email_address``): the ``From`` of mail the hub sends."""
+
+    @property
+    def send_attempts(self) -> int:
+        """Tries per message before giving up (``email_send_attempts``)."""
+
+    @property
+    def retry_base_s(self) -> float:
+        """Backoff before retry *n* is ``retry_base_s * 2 ** (n - 1)`` (``email_retry_base_s``)."""
+
     async def send_mail(self, message: EmailMessage) -> None:
         """Send one ready-made message through the relay; raises on failure."""
 

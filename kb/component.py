@@ -23,6 +23,7 @@ from kb.index import IndexSync
 from kb.jobs import ImportJobs
 from kb.search.base import AsyncSearchBackend, Doc, Hit, KbError
 from kb.service import KnowledgeBase
+from kb.settings import KbSettings
 
 if TYPE_CHECKING:
     from hub.app import Services
@@ -68,17 +69,18 @@ class UnavailableBackend(AsyncSearchBackend):
         return 0
 
 
-def make_backend(settings: Settings) -> AsyncSearchBackend:
+def make_backend(hub: Settings) -> AsyncSearchBackend:
     """The configured backend (the only place that chooses one)."""
     from kb.search.embedding import SentenceTransformerEmbedder
 
+    settings = hub.section(KbSettings)
     try:
         embedder = SentenceTransformerEmbedder(
-            settings.kb_model_dir or None, threads=settings.kb_torch_threads or None,
-            multilingual=settings.kb_model_multilingual)
+            settings.model_dir or None, threads=settings.torch_threads or None,
+            multilingual=settings.model_multilingual)
     except KbError as err:
         return UnavailableBackend(err)
-    if settings.kb_backend == "elasticsearch":
+    if settings.backend == "elasticsearch":
         from kb.search.elastic import ElasticBackend
 
         return ElasticBackend.from_url(settings.elasticsearch_url, embedder,
@@ -87,7 +89,7 @@ def make_backend(settings: Settings) -> AsyncSearchBackend:
                                        timeout_s=settings.elasticsearch_timeout_s)
     from kb.search.embedded import AsyncEmbeddedBackend
 
-    return AsyncEmbeddedBackend(settings.data_dir / "kb" / "index.sqlite", embedder)
+    return AsyncEmbeddedBackend(hub.data_dir / "kb" / "index.sqlite", embedder)
 
 
 class KnowledgeBaseComponent:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.config import load_settings
+from bootstrap import load_settings
 from hub.errors import ConfigError
 
 
@@ -65,6 +65,7 @@ def test_server_refuses_to_start_on_bad_configuration(tmp_path, capsys):
 
 
 def test_tts_settings_from_the_environment_become_the_engine_configuration(tmp_path):
+    from voice.ivr.settings import TtsSettings
     from voice.tts import TtsConfig
 
     s = load_settings(environ={
@@ -74,11 +75,37 @@ def test_tts_settings_from_the_environment_become_the_engine_configuration(tmp_p
         "HUB_VOICE_TTS_PIPER_VOICES": "huayan=/srv/piper/zh_CN-huayan-medium.onnx",
         "HUB_VOICE_TTS_LANGUAGE_VOICES": "en=espeak-ng:en-us, ko = espeak-ng:ko",
     })
-    config = TtsConfig.from_settings(s, cache_dir=tmp_path)
+    config = TtsConfig.from_settings(s.section(TtsSettings), cache_dir=tmp_path)
     assert config.engines == ("coqui", "espeak-ng")
     assert config.coqui_model_path == Path("/srv/coqui/vits-zh") and config.coqui_language == "zh"
     assert config.piper_voices == {"huayan": Path("/srv/piper/zh_CN-huayan-medium.onnx")}
     assert config.language_voices == {"en": ("espeak-ng", "en-us"), "ko": ("espeak-ng", "ko")}
     assert config.cache_dir == tmp_path
-    default = TtsConfig.from_settings(load_settings(environ={}))
+    default = TtsConfig.from_settings(load_settings(environ={}).section(TtsSettings))
     assert default == TtsConfig()  # nothing configured: the packaged piper voice first
+
+
+def test_a_components_section_keeps_its_flat_keys_from_every_source(tmp_path):
+    from assist.settings import AssistSettings
+    from channels.email.settings import EmailSettings
+    from kb.settings import KbSettings
+
+    cfg = tmp_path / "hub.toml"
+    cfg.write_text('[hub]\nemail_port = 2626\nelasticsearch_index = "faq"\n')
+    s = load_settings(cfg, environ={"HUB_EMAIL_ADDRESS": "help@example.com", "HUB_KB_BOT_MIN_SCORE": "0.8"},
+                      email_display_name="Help desk")
+    email = s.section(EmailSettings)
+    assert (email.port, email.address, email.display_name) == (2626, "help@example.com", "Help desk")
+    assert email.smtp_port == 25  # untouched keys keep their defaults
+    assert s.section(KbSettings).elasticsearch_index == "faq"  # a key outside the section's prefix
+    assert s.section(AssistSettings).bot_min_score == 0.8
+    with pytest.raises(ConfigError, match="'email_address' must be an email address"):
+        load_settings(environ={"HUB_EMAIL_ADDRESS": "nobody"})  # checked by the section
+
+
+def test_the_hub_alone_knows_no_components_keys():
+    from hub.config import load_settings as hub_load_settings
+
+    assert hub_load_settings(environ={}, port=9000).port == 9000
+    with pytest.raises(ConfigError, match="unknown setting 'email_port'"):
+        hub_load_settings(environ={}, email_port=0)

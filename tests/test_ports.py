@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 
-from bootstrap import components
+from bootstrap import components, load_settings
 from hub.app import create_app
-from hub.config import load_settings
 from hub.ports import HUB_PORTS, PORT_NAMES, Ports, WiringError, start_order
 from tests.support.hub import running_hub
 

@@ -1,5 +1,5 @@
-"""The email channel (EMAIL-1): SMTP in (aiosmtpd), threading, sanitised HTML, replies out."""
+"""The email channel (EMAIL-1): SMTP in (aiosmtpd), threading, sanitised HTML, replies out.
 
-from channels.email.adapter import EmailChannel
-
-__all__ = ["EmailChannel"]
+The channel is ``channels.email.adapter.EmailChannel``; its settings section is
+``channels.email.settings.EmailSettings``. This package imports nothing, so the composition root
+reads the section without loading the channel (or its optional libraries) while it is off."""

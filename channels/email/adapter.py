@@ -23,6 +23,7 @@ from channels.email.ingest import EmailIngestor, IngestResult
 from channels.email.outbound import EmailSender
 from channels.email.parse import parse_message
 from channels.email.sanitize import sanitise_html
+from channels.email.settings import EmailSettings
 from channels.email.store import EmailStore
 from channels.email.templates import TemplateService
 from hub.api.http import Api, current_user, json_response, parse_query
@@ -100,13 +101,13 @@ class EmailChannel:
         register_routes(api, self)
 
     def accepted_recipients(self) -> tuple[str, ...]:
-        st = self.services.settings
-        return st.email_accept_recipients or ("@" + st.email_address.rsplit("@", 1)[-1],)
+        st = self.services.settings.section(EmailSettings)
+        return st.accept_recipients or ("@" + st.domain,)
 
     async def start(self, services: Services) -> None:
         self._services = services
-        st = services.settings
-        mailboxes = [parse_mailbox(url) for url in st.email_imap_mailboxes]  # ConfigError if bad
+        st = services.settings.section(EmailSettings)
+        mailboxes = [parse_mailbox(url) for url in st.imap_mailboxes]  # ConfigError if bad
         self._emails = EmailStore(services.db, services.clock)
         self.ingestor = EmailIngestor(services, self._emails)
         self.sender = EmailSender(services, self._emails)
@@ -123,24 +124,23 @@ class EmailChannel:
                                        unsent_text="This reply was not sent by email: {detail}")
         self.replies.start()
         self._bulk.start()  # resumes running jobs
-        if st.email_port:
+        if st.port:
             handler = InboundHandler(self._ingest, self.accepted_recipients())
-            factory = make_smtp_factory(handler, st.email_max_message_bytes,
-                                        st.email_address.rsplit("@", 1)[-1])
+            factory = make_smtp_factory(handler, st.max_message_bytes, st.domain)
             try:
                 self._server = await asyncio.get_running_loop().create_server(
-                    factory, host=st.email_host, port=st.email_port)
+                    factory, host=st.host, port=st.port)
             except OSError as err:
                 # The hub serves every other channel without it; say so loudly.
                 log.error("email: cannot listen for SMTP on %s:%s (%s); inbound email is OFF",
-                          st.email_host, st.email_port, err)
+                          st.host, st.port, err)
             else:
                 self.port = self._server.sockets[0].getsockname()[1]
-                log.info("email: SMTP listener on %s:%s", st.email_host, self.port)
+                log.info("email: SMTP listener on %s:%s", st.host, self.port)
         if mailboxes:
-            self.imap = ImapPoller(services.kv, self._ingest, mailboxes, interval_s=st.email_imap_poll_s,
-                                   timeout_s=st.email_imap_timeout_s,
-                                   max_message_bytes=st.email_max_message_bytes)
+            self.imap = ImapPoller(services.kv, self._ingest, mailboxes, interval_s=st.imap_poll_s,
+                                   timeout_s=st.imap_timeout_s,
+                                   max_message_bytes=st.max_message_bytes)
             self.imap.start()
 
     async def _email_view(self, row: Any, remote_images: bool) -> dict[str, Any]:
@@ -164,6 +164,18 @@ class EmailChannel:
             "last_error": meta.get("last_error"),
             "quarantined": meta.get("quarantined") or [],
         }
+
+    @property
+    def address(self) -> str:
+        return self.services.settings.section(EmailSettings).address
+
+    @property
+    def send_attempts(self) -> int:
+        return self.services.settings.section(EmailSettings).send_attempts
+
+    @property
+    def retry_base_s(self) -> float:
+        return self.services.settings.section(EmailSettings).retry_base_s
 
     async def send_mail(self, message: Any) -> None:
         """Send one ready-made ``EmailMessage`` through the configured relay (other channels use

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select, update
 
 from channels.email.events import EmailEventType
+from channels.email.settings import EmailSettings
 from channels.email.tables import email_bulk_jobs, email_bulk_recipients
 from channels.email.templates import render
 from hub.errors import NotFound, ValidationFailed
@@ -83,7 +84,7 @@ class BulkEmailService(BulkChannelService):
         self.s = services
         self.db = services.db
         self.clock = services.clock
-        self.st = services.settings
+        self.st = services.settings.section(EmailSettings)
         self.sender = sender
         self.templates = templates
         self.jobs = BulkJobs(db=services.db, clock=services.clock, scheduler=services.scheduler,
@@ -100,8 +101,8 @@ class BulkEmailService(BulkChannelService):
         total = len(recipients) + len(errors)
         if not total:
             raise ValidationFailed("give at least one recipient")
-        if total > self.st.email_bulk_max_recipients:
-            raise ValidationFailed(f"at most {self.st.email_bulk_max_recipients} recipients per job")
+        if total > self.st.bulk_max_recipients:
+            raise ValidationFailed(f"at most {self.st.bulk_max_recipients} recipients per job")
         seen: set[str] = set()
         out: list[dict[str, Any]] = []
         duplicates = 0
@@ -134,7 +135,7 @@ class BulkEmailService(BulkChannelService):
             offset += len(page["items"])
             if not page["items"] or offset >= page["total"]:
                 break
-            if len(out) > self.st.email_bulk_max_recipients:
+            if len(out) > self.st.bulk_max_recipients:
                 break
         if not out:
             raise ValidationFailed("no contact of this filter has an email address")
@@ -146,7 +147,7 @@ class BulkEmailService(BulkChannelService):
                      errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         if not name.strip() or len(name.strip()) > 200:
             raise ValidationFailed("the job needs a name of 1..200 characters")
-        rate = self.st.email_bulk_rate_per_s if rate_per_s is None else rate_per_s
+        rate = self.st.bulk_rate_per_s if rate_per_s is None else rate_per_s
         if not 0 < rate <= 1000:
             raise ValidationFailed("rate_per_s must be above 0 and at most 1000 mails per second")
         plan = self.jobs.plan(name, scheduled_at)
@@ -170,7 +171,7 @@ class BulkEmailService(BulkChannelService):
     async def create_from_csv(self, *, name: str, template_id: str, data: bytes,
                               scheduled_at: float | None, rate_per_s: float | None,
                               user: User) -> dict[str, Any]:
-        table = read_recipients(data, self.st.email_bulk_max_recipients)
+        table = read_recipients(data, self.st.bulk_max_recipients)
         return await self.create(name=name, template_id=template_id,
                                  recipients=[r.values for r in table.rows],
                                  rows=[r.number for r in table.rows], errors=table.errors,
@@ -222,7 +223,7 @@ class BulkEmailService(BulkChannelService):
                "conversation": {}, "agent": {"name": (job.meta or {}).get("agent_name")}}
         out = render({"subject": job.subject, "body": job.body, "html": job.html}, ctx)
         m = EmailMessage()
-        m["From"] = formataddr((self.st.email_display_name, self.st.email_address))
+        m["From"] = formataddr((self.st.display_name, self.st.address))
         m["To"] = formataddr((rec.name, rec.email)) if rec.name else rec.email
         m["Subject"] = out["subject"]
         m["Date"] = formatdate(localtime=False, usegmt=True)
@@ -244,7 +245,7 @@ class BulkEmailService(BulkChannelService):
         except Exception as err:  # noqa: BLE001 - permanent: this recipient's mail cannot be built
             return {"status": "failed", "attempts": attempts,
                     "error": f"{type(err).__name__}: {err}"[:500], "rfc_message_id": None}
-        while attempts < self.st.email_send_attempts:
+        while attempts < self.st.send_attempts:
             attempts += 1
             try:
                 await self.sender.send_once(message)
@@ -256,8 +257,8 @@ class BulkEmailService(BulkChannelService):
                 async with self.db.tx() as tx:
                     await tx.conn.execute(update(email_bulk_recipients).where(r.id == rec.id).values(
                         attempts=attempts, error=error, updated_at=self.clock.now()))
-                if attempts < self.st.email_send_attempts:
-                    await asyncio.sleep(self.st.email_retry_base_s * 2 ** (attempts - 1))
+                if attempts < self.st.send_attempts:
+                    await asyncio.sleep(self.st.retry_base_s * 2 ** (attempts - 1))
                 continue
             return {"status": "sent", "attempts": attempts, "error": None,
                     "rfc_message_id": message["Message-ID"]}

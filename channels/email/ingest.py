@@ -21,6 +21,7 @@ from sqlalchemy import Insert
 from channels.email.parse import OCTET, ParsedEmail, Part, html_to_text, mid_hash, parse_message
 from channels.email.safety import Limits, inspect_part, needs_inspection
 from channels.email.sanitize import sanitise_html
+from channels.email.settings import EmailSettings, raw_dir
 from channels.email.store import DuplicateEmail, EmailStore
 from channels.email.threading import auto_reason, clean_subject, find_conversation
 from hub.errors import InvalidState, UnsupportedMediaType, ValidationFailed
@@ -74,21 +75,21 @@ class EmailIngestor:
     def __init__(self, services: Services, emails: EmailStore) -> None:
         self.s = services
         self.emails = emails
-        st = services.settings
+        st = services.settings.section(EmailSettings)
         # Email has its own list of accepted types (wider than chat uploads) and size limit; any
         # other part is stored as application/octet-stream, never dropped.
-        self.store = AttachmentStore(services.db, services.clock, st.attachments_dir,
-                                     st.email_max_message_bytes, tuple(st.email_attachment_types))
-        self.limits = Limits(max_ratio=st.email_zip_max_ratio,
-                             max_uncompressed=st.email_zip_max_uncompressed_bytes,
-                             max_entries=st.email_zip_max_entries, max_depth=st.email_zip_max_depth,
-                             max_pixels=st.email_image_max_pixels)
+        self.store = AttachmentStore(services.db, services.clock, services.settings.attachments_dir,
+                                     st.max_message_bytes, tuple(st.attachment_types))
+        self.limits = Limits(max_ratio=st.zip_max_ratio,
+                             max_uncompressed=st.zip_max_uncompressed_bytes,
+                             max_entries=st.zip_max_entries, max_depth=st.zip_max_depth,
+                             max_pixels=st.image_max_pixels)
 
     async def _queue_id(self) -> str:
         st = self.s.settings
         queues = await self.s.directory.list_queues()
         ids = [q["id"] for q in queues]
-        for wanted in (st.email_queue, st.widget_default_queue):
+        for wanted in (st.section(EmailSettings).queue, st.widget_default_queue):
             if wanted and wanted in ids:
                 return wanted
         if not ids:
@@ -113,8 +114,8 @@ class EmailIngestor:
 
     async def ingest(self, raw: bytes, envelope_from: str | None = None,
                      recipients: list[str] | None = None) -> IngestResult:
-        s, st = self.s, self.s.settings
-        raw_path = await asyncio.to_thread(_write_raw, st.email_raw_dir, raw)
+        s, st = self.s, self.s.settings.section(EmailSettings)
+        raw_path = await asyncio.to_thread(_write_raw, raw_dir(self.s.settings), raw)
         mail = parse_message(raw)
         # Another channel may take this mail over (fax-to-email: mail from a fax gateway becomes
         # a fax conversation); the hook returns its conversation id, or None to keep it as email.
@@ -125,7 +126,7 @@ class EmailIngestor:
             "utf-8", "surrogateescape")).hexdigest()
         # A re-delivery is caught by the unique dedupe key when the message is inserted (its
         # attachments' rows go in that transaction too, so nothing is stored twice).
-        auto = auto_reason(mail, envelope_from, st.email_address)
+        auto = auto_reason(mail, envelope_from, st.address)
         cid, how = await find_conversation(s.conversations, self.emails, mail, mail.from_addr)
         saved: list[dict[str, Any]] = []
         try:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import IntegrityError
 
 from channels.email.parse import mid_hash
+from channels.email.settings import EmailSettings
 from channels.email.store import EmailStore
 from channels.email.threading import reply_subject, subject_tag
 from hub.errors import HubError
@@ -49,9 +50,9 @@ class EmailSender:
     def __init__(self, services: Services, emails: EmailStore) -> None:
         self.s = services
         self.emails = emails
-        self.settings = services.settings
+        self.settings = services.settings.section(EmailSettings)
         self._tasks: set[asyncio.Task[None]] = set()
-        self.domain = self.settings.email_address.rsplit("@", 1)[-1] or "localhost"
+        self.domain = self.settings.domain or "localhost"
 
     def new_message_id(self) -> str:
         return f"<{uuid.uuid4().hex}@{self.domain}>"
@@ -106,7 +107,7 @@ class EmailSender:
         return {
             "direction": "out", "rfc_message_id": message_id, "mid_hash": mid_hash(message_id),
             "dedupe_key": hashlib.sha256(key.encode()).hexdigest(),
-            "subject": subject, "from_addr": self.settings.email_address, "to_addrs": [to] if to else [],
+            "subject": subject, "from_addr": self.settings.address, "to_addrs": [to] if to else [],
             "html": html or _html_body(body), "status": "queued",
             "meta": {"text": body, "in_reply_to": last_in.rfc_message_id if last_in else None,
                      "references": references, "attachments": attachments, "agent": agent,
@@ -139,7 +140,7 @@ class EmailSender:
     def build(self, email_row: Any) -> EmailMessage:
         meta = email_row.meta or {}
         m = EmailMessage()
-        m["From"] = formataddr((self.settings.email_display_name, self.settings.email_address))
+        m["From"] = formataddr((self.settings.display_name, self.settings.address))
         m["To"] = ", ".join(email_row.to_addrs)
         if meta.get("cc"):
             m["Cc"] = ", ".join(meta["cc"])
@@ -167,12 +168,12 @@ class EmailSender:
         except ImportError as err:  # pragma: no cover - an installation problem
             raise RuntimeError("the email channel needs aiosmtplib: pip install aiosmtplib") from err
         st = self.settings
-        timeout = st.email_smtp_timeout_s
+        timeout = st.smtp_timeout_s
         async with asyncio.timeout(timeout * 2):
             await aiosmtplib.send(
-                message, hostname=st.email_smtp_host, port=st.email_smtp_port,
-                username=st.email_smtp_username or None, password=st.email_smtp_password or None,
-                start_tls=st.email_smtp_starttls, use_tls=False, timeout=timeout)
+                message, hostname=st.smtp_host, port=st.smtp_port,
+                username=st.smtp_username or None, password=st.smtp_password or None,
+                start_tls=st.smtp_starttls, use_tls=False, timeout=timeout)
 
     async def _deliver(self, email_row: Any) -> None:
         st, emails = self.settings, self.emails
@@ -184,7 +185,7 @@ class EmailSender:
         except Exception as err:  # noqa: BLE001 - permanent: cannot even build the mail
             await self._failed(email_row, attempts, str(err))
             return
-        while attempts < st.email_send_attempts:
+        while attempts < st.send_attempts:
             attempts += 1
             try:
                 await self.send_once(message)
@@ -195,8 +196,8 @@ class EmailSender:
                 log.warning("email %s attempt %d failed: %s", email_row.rfc_message_id, attempts, error)
                 await emails.update(email_row.id, attempts=attempts,
                                         meta={**(email_row.meta or {}), "last_error": error})
-                if attempts < st.email_send_attempts:
-                    await asyncio.sleep(st.email_retry_base_s * 2 ** (attempts - 1))
+                if attempts < st.send_attempts:
+                    await asyncio.sleep(st.retry_base_s * 2 ** (attempts - 1))
                 continue
             await emails.update(email_row.id, status="sent", attempts=attempts)
             return

@@ -25,6 +25,7 @@ import channels.fax.schemas as S
 from channels.fax.errors import BadSignature, FaxError, FaxTooLarge, InboundDisabled
 from channels.fax.gateways import EmailFaxGateway, FaxGateway, HylafaxGateway
 from channels.fax.service import FaxService
+from channels.fax.settings import FaxSettings
 from hub.api.http import Api, current_user, json_response, parse_body, parse_query, require
 from hub.api.uploads import read_form_file
 from hub.errors import NotFound, UnsupportedMediaType, ValidationFailed
@@ -147,18 +148,20 @@ class FaxChannel:
 
     # --- the Channel protocol --------------------------------------------------------------
     def make_gateway(self, services: Services) -> FaxGateway | None:
-        st = services.settings
-        if st.fax_gateway == "hylafax":
-            return HylafaxGateway(st.fax_hylafax_host, st.fax_hylafax_port, st.fax_hylafax_user,
-                                  st.fax_hylafax_password, max_tries=1)
-        if st.fax_gateway == "email":
+        st = services.settings.section(FaxSettings)
+        if st.gateway == "hylafax":
+            return HylafaxGateway(st.hylafax_host, st.hylafax_port, st.hylafax_user,
+                                  st.hylafax_password, max_tries=1)
+        if st.gateway == "email":
             async def send_mail(message: EmailMessage) -> None:
                 email = services.ports.email
                 if email is None:
                     raise FaxError("email-to-fax needs the email channel (email_enabled)")
                 await email.send_mail(message)
 
-            return EmailFaxGateway(send_mail, st.fax_email_gateway_domain, st.email_address)
+            email = services.ports.email  # started before this channel (``uses``)
+            return EmailFaxGateway(send_mail, st.email_gateway_domain,
+                                   email.address if email is not None else "")
         return None
 
     async def start(self, services: Services) -> None:
@@ -196,7 +199,7 @@ class FaxChannel:
     async def email_intake(self, mail: InboundMail, envelope_from: str | None) -> str | None:
         """A mail from a configured fax gateway address carrying a TIFF/PDF becomes a fax
         conversation; returns its conversation id, or None to let the email channel keep it."""
-        senders = {a.strip().lower() for a in self.services.settings.fax_email_senders}
+        senders = {a.strip().lower() for a in self.services.settings.section(FaxSettings).email_senders}
         who = {(mail.from_addr or "").lower(), (envelope_from or "").strip("<>").lower()}
         if not senders or not (who & senders):
             return None
@@ -235,10 +238,10 @@ class FaxChannel:
 
     # --- HTTP -----------------------------------------------------------------------------------
     async def _signed_body(self, request: Request) -> bytes:
-        st = self.services.settings
-        if not st.fax_inbound_secret:
+        st = self.services.settings.section(FaxSettings)
+        if not st.inbound_secret:
             raise InboundDisabled("set fax_inbound_secret (the HMAC key shared with the provider)")
-        limit = st.fax_max_bytes + 256 * 1024
+        limit = st.max_bytes + 256 * 1024
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > limit:
             raise FaxTooLarge(f"the request is larger than {limit // 1024} KiB", details={"limit": "bytes"})
@@ -257,7 +260,7 @@ class FaxChannel:
             raise BadSignature("X-Fax-Timestamp (epoch seconds) is missing") from None
         if age > SIGNATURE_MAX_AGE_S:
             raise BadSignature("the signature is too old (X-Fax-Timestamp more than 5 minutes off)")
-        if not hmac.compare_digest(given.encode(), sign(st.fax_inbound_secret, ts, body).encode()):
+        if not hmac.compare_digest(given.encode(), sign(st.inbound_secret, ts, body).encode()):
             raise BadSignature("X-Fax-Signature does not match the body")
         request._body = body  # the multipart parser reads the verified bytes  # noqa: SLF001
         return body
@@ -288,7 +291,7 @@ class FaxChannel:
                 raise UnsupportedMediaType("post the fax as multipart/form-data with a 'file' field")
             try:
                 form = await request.form(max_files=1, max_fields=20,
-                                          max_part_size=ch.services.settings.fax_max_bytes + 1)
+                                          max_part_size=ch.services.settings.section(FaxSettings).max_bytes + 1)
             except Exception as err:  # noqa: BLE001 - the client's malformed multipart
                 raise ValidationFailed(f"could not read the upload: {err}") from err
             try:
@@ -371,7 +374,7 @@ class FaxChannel:
             user = await require_any(request, "desk", "bulk_send", "automation")
             ctype = request.headers.get("content-type", "")
             if ctype.startswith("multipart/form-data"):
-                limit = ch.services.settings.fax_max_bytes
+                limit = ch.services.settings.section(FaxSettings).max_bytes
                 try:
                     form = await request.form(max_files=1, max_fields=5, max_part_size=limit + 1)
                 except Exception as err:  # noqa: BLE001 - the client's malformed multipart
@@ -417,7 +420,8 @@ class FaxChannel:
             upload = await read_form_file(request, fields=("document_id", "bulk_name"))
             if not upload.fields["document_id"]:
                 raise ValidationFailed("prepare the document first (document_id)")
-            table = read_csv(upload.data, [FAX_NUMBER], max_rows=ch.services.settings.fax_bulk_max_recipients)
+            table = read_csv(upload.data, [FAX_NUMBER],
+                             max_rows=ch.services.settings.section(FaxSettings).bulk_max_recipients)
             result = await ch.service.send(
                 upload.fields["document_id"], [r.values["number"] for r in table.rows],
                 rows=[r.number for r in table.rows], errors=table.errors, user_id=user.id,

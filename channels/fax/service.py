@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 import channels.fax.render as render
 from channels.fax.errors import ConversionFailed, CorruptFax, FaxError, GatewayError, InvalidFaxNumber
 from channels.fax.gateways import FaxGateway
+from channels.fax.settings import FaxSettings
 from channels.fax.tables import fax_bulk, fax_documents, fax_jobs, fax_library, fax_pages
 from hub.errors import Conflict, HubError, InvalidState, NotFound, ValidationFailed
 from hub.security import new_id
@@ -98,13 +99,13 @@ def job_public(row: Any) -> dict[str, Any]:
 class FaxService:
     def __init__(self, services: Services, gateway: FaxGateway | None) -> None:
         self.s = services
-        self.st = services.settings
+        self.st = services.settings.section(FaxSettings)
         self.db = services.db
         self.clock = services.clock
-        self.root = self.st.data_dir / "fax"
+        self.root = services.settings.data_dir / "fax"
         self.gateway = gateway
-        self.limits = render.Limits(self.st.fax_max_bytes, self.st.fax_max_pages,
-                                    self.st.fax_max_page_pixels, self.st.fax_max_total_pixels)
+        self.limits = render.Limits(self.st.max_bytes, self.st.max_pages,
+                                    self.st.max_page_pixels, self.st.max_total_pixels)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ocr_sem = asyncio.Semaphore(1)
         self._wake = asyncio.Event()
@@ -190,7 +191,7 @@ class FaxService:
                 await tx.conn.execute(fax_documents.insert().values(
                     id=fid, page_count=len(pages), original_type=kind, original_size=len(data),
                     sha256=hashlib.sha256(data).hexdigest(), created_at=now,
-                    ocr_status="pending" if self.st.fax_ocr else "off", **values))
+                    ocr_status="pending" if self.st.ocr else "off", **values))
                 await tx.conn.execute(fax_pages.insert(), [
                     {"fax_id": fid, "page_no": p.page_no, "width": p.width, "height": p.height}
                     for p in pages])
@@ -227,13 +228,13 @@ class FaxService:
             log.warning("fax %s: the provider said %s pages, the file has %s", fid, declared_pages,
                         row.page_count)
         await self._route_logged(fid)
-        if self.st.fax_ocr:
+        if self.st.ocr:
             self._spawn(self._ocr(fid), f"fax-ocr-{fid}")
         return await self.get_row(fid), True
 
     async def _queue_id(self) -> str:
         ids = [q["id"] for q in await self.s.directory.list_queues()]
-        for wanted in (self.st.fax_queue, self.st.widget_default_queue):
+        for wanted in (self.st.queue, self.s.settings.widget_default_queue):
             if wanted and wanted in ids:
                 return wanted
         if not ids:
@@ -254,7 +255,7 @@ class FaxService:
         number = row.from_number or ""
         identity: dict[str, Any] = {"name": f"Fax {number}"[:200] if number else "Unknown fax sender"}
         with contextlib.suppress(FaxError, ValidationFailed):
-            phone = normalise_number(number, self.st.fax_default_country)
+            phone = normalise_number(number, self.st.default_country)
             await s.contacts.validate({"phone": phone}, partial=True)
             identity["phone"] = phone
         pages = f"{row.page_count} page" + ("s" if row.page_count != 1 else "")
@@ -300,13 +301,13 @@ class FaxService:
         """tesseract as a child process (never on the event loop's thread)."""
         try:
             proc = await asyncio.create_subprocess_exec(
-                self.st.fax_tesseract, str(png), "stdout", "-l", self.st.fax_ocr_languages,
+                self.st.tesseract, str(png), "stdout", "-l", self.st.ocr_languages,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         except FileNotFoundError as err:
-            raise FaxError(f"{self.st.fax_tesseract} is not installed "
+            raise FaxError(f"{self.st.tesseract} is not installed "
                            "(apt-get install tesseract-ocr tesseract-ocr-chi-sim)") from err
         try:
-            async with asyncio.timeout(self.st.fax_ocr_timeout_s):
+            async with asyncio.timeout(self.st.ocr_timeout_s):
                 out, stderr = await proc.communicate()
         except BaseException:  # a timeout, or the channel stopping: never leave it running
             with contextlib.suppress(ProcessLookupError):
@@ -398,8 +399,8 @@ class FaxService:
 
     # --- outbound documents ----------------------------------------------------------------
     async def _to_tiff_f(self, pdf: Path, tiff: Path) -> None:
-        args = render.gs_tiff_f_args(pdf, tiff, self.st.fax_compression)
-        args[0] = self.st.fax_ghostscript
+        args = render.gs_tiff_f_args(pdf, tiff, self.st.compression)
+        args[0] = self.st.ghostscript
         try:
             proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE,
                                                         stderr=asyncio.subprocess.PIPE)
@@ -429,7 +430,7 @@ class FaxService:
         if (text is None) == (pdf is None):
             raise ValidationFailed("give either a text or a PDF file")
         if pdf is not None:
-            if len(pdf) > self.st.fax_max_bytes:
+            if len(pdf) > self.st.max_bytes:
                 raise FaxError("the PDF is too large", code="fax_too_large")
             if render.sniff(pdf) != render.PDF:
                 raise CorruptFax("only PDF files (or text) can be sent as a fax")
@@ -449,14 +450,14 @@ class FaxService:
             if pdf is not None:
                 await asyncio.to_thread(src.write_bytes, pdf)
             else:
-                await asyncio.to_thread(render.text_to_pdf, text or "", src, self.st.fax_font_path,
-                                        self.st.fax_max_pages)
+                await asyncio.to_thread(render.text_to_pdf, text or "", src, self.st.font_path,
+                                        self.st.max_pages)
             tiff = work / "fax.tif"
             await self._to_tiff_f(src, tiff)
             data = await asyncio.to_thread(tiff.read_bytes)
 
             values = {"direction": "out", "source": source, "status": "ready",
-                      "from_number": self.st.fax_number or None, "fax_tiff": "original.tif",
+                      "from_number": self.st.number or None, "fax_tiff": "original.tif",
                       "created_by": created_by, "meta": dict(meta or {}), **(link or {})}
             jobs = ([self._job_values(fid, send_to, self._gateway_name(), created_by=None)]
                     if send_to else None)
@@ -465,7 +466,7 @@ class FaxService:
             await asyncio.to_thread(shutil.rmtree, work, True)
         if send_to:
             self._wake.set()
-        if self.st.fax_ocr:
+        if self.st.ocr:
             self._spawn(self._ocr(fid), f"fax-ocr-{fid}")
         return row
 
@@ -491,7 +492,7 @@ class FaxService:
             number = (await self.s.contacts.get(conv_row.contact_id)).get("phone")
         if not number:
             raise ValidationFailed("the conversation has no fax number to reply to")
-        number = normalise_number(number, self.st.fax_default_country)
+        number = normalise_number(number, self.st.default_country)
         if not (msg.get("body") or "").strip():
             raise ValidationFailed("the reply has no text to fax")
         try:
@@ -546,12 +547,12 @@ class FaxService:
         total = len(numbers) + len(errors)
         if not total:
             raise ValidationFailed("give at least one fax number")
-        if total > self.st.fax_bulk_max_recipients:
-            raise ValidationFailed(f"at most {self.st.fax_bulk_max_recipients} numbers at once")
+        if total > self.st.bulk_max_recipients:
+            raise ValidationFailed(f"at most {self.st.bulk_max_recipients} numbers at once")
         seen, clean = set(), []
         for i, raw in zip(rows or range(1, len(numbers) + 1), numbers, strict=True):
             try:
-                n = normalise_number(raw, self.st.fax_default_country)
+                n = normalise_number(raw, self.st.default_country)
             except InvalidFaxNumber as err:
                 errors.append({"row": i, "number": raw, "msg": err.detail})
                 continue
@@ -636,7 +637,7 @@ class FaxService:
                 log.exception("fax: outbound loop failed; retrying")
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.st.fax_poll_s):
+                async with asyncio.timeout(self.st.poll_s):
                     await self._wake.wait()
 
     async def _work_once(self) -> None:
@@ -647,8 +648,8 @@ class FaxService:
         async with self.db.read() as conn:
             due = (await conn.execute(select(fax_jobs).where(
                 j.status.in_(("queued", "sending")), or_(j.next_attempt_at.is_(None), j.next_attempt_at <= now))
-                .order_by(j.next_attempt_at).limit(self.st.fax_send_concurrency * 4))).all()
-        due = [r for r in due if r.id not in self._in_flight][: self.st.fax_send_concurrency]
+                .order_by(j.next_attempt_at).limit(self.st.send_concurrency * 4))).all()
+        due = [r for r in due if r.id not in self._in_flight][: self.st.send_concurrency]
         if not due:
             return
         for r in due:
@@ -676,7 +677,7 @@ class FaxService:
         try:
             if row.status == "queued":
                 await self._update_job(row, status="sending", attempts=row.attempts + 1,
-                                       next_attempt_at=now + st.fax_poll_s, error=None)
+                                       next_attempt_at=now + st.poll_s, error=None)
                 doc = await self.get_row(row.document_id)
                 ref = await self.gateway.submit(self.dir_for(doc.id) / "original.tif", row.to_number, row.id)
                 await self._update_job(row, gateway_ref=ref, next_attempt_at=now)
@@ -695,13 +696,13 @@ class FaxService:
         elif status.state == "failed":
             await self._retry_or_fail(row, row.attempts, status.detail or "the fax failed")
         else:
-            await self._update_job(row, next_attempt_at=self.clock.now() + st.fax_poll_s)
+            await self._update_job(row, next_attempt_at=self.clock.now() + st.poll_s)
 
     async def _retry_or_fail(self, row: Any, attempts: int, error: str) -> None:
         st = self.st
-        if attempts < st.fax_send_attempts:
+        if attempts < st.send_attempts:
             await self._update_job(row, status="queued", gateway_ref=None, attempts=attempts, error=error,
-                                   next_attempt_at=self.clock.now() + st.fax_retry_base_s * 2 ** (attempts - 1))
+                                   next_attempt_at=self.clock.now() + st.retry_base_s * 2 ** (attempts - 1))
         else:
             await self._update_job(row, status="failed", attempts=attempts, error=error, next_attempt_at=None)
 

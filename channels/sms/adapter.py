@@ -23,6 +23,7 @@ from channels.sms.gateway import DeliveryReport, GatewaySink, InboundSms, SmsGat
 from channels.sms.kannel import KannelGateway, dlr_status
 from channels.sms.outbound import OutboundWorker
 from channels.sms.service import SmsService, StatusUpdate
+from channels.sms.settings import SmsSettings
 from hub.api.http import Api, current_user, json_response, parse_body, require
 from hub.api.uploads import read_form_file
 from hub.errors import Forbidden, HubError, NotFound, PayloadTooLarge, ValidationFailed
@@ -92,18 +93,18 @@ class SmsChannel(GatewaySink):
 
     # --- the Channel protocol -------------------------------------------------------------------
     def make_gateway(self, services: Services) -> SmsGateway:
-        st = services.settings
-        if st.sms_gateway == "smpp":
+        hub, st = services.settings, services.settings.section(SmsSettings)
+        if st.gateway == "smpp":
             from channels.sms.smpp import SmppGateway
 
-            return SmppGateway(st.sms_smpp_host, st.sms_smpp_port, st.sms_smpp_system_id,
-                               st.sms_smpp_password, st.sms_smpp_system_type,
-                               timeout_s=st.sms_gateway_timeout_s)
-        host = "127.0.0.1" if st.host in ("0.0.0.0", "::", "") else st.host
-        base = st.sms_public_url or f"http://{host}:{st.port}"
-        return KannelGateway(st.sms_kannel_sendsms_url, st.sms_kannel_username,
-                             st.sms_kannel_password, base, st.sms_inbound_token,
-                             smsc=st.sms_kannel_smsc, timeout_s=st.sms_gateway_timeout_s)
+            return SmppGateway(st.smpp_host, st.smpp_port, st.smpp_system_id,
+                               st.smpp_password, st.smpp_system_type,
+                               timeout_s=st.gateway_timeout_s)
+        host = "127.0.0.1" if hub.host in ("0.0.0.0", "::", "") else hub.host
+        base = st.public_url or f"http://{host}:{hub.port}"
+        return KannelGateway(st.kannel_sendsms_url, st.kannel_username,
+                             st.kannel_password, base, st.inbound_token,
+                             smsc=st.kannel_smsc, timeout_s=st.gateway_timeout_s)
 
     async def start(self, services: Services) -> None:
         self._services = services
@@ -147,18 +148,18 @@ class SmsChannel(GatewaySink):
 
     async def seed_demo(self, services: Services) -> None:
         """Demo data for the ``BAL`` keyword: a ``balance`` field on the demo customers."""
-        st = services.settings
+        st = services.settings.section(SmsSettings)
         contacts = services.contacts
-        if any(f["key"] == st.sms_balance_field for f in await contacts.custom_fields()):
+        if any(f["key"] == st.balance_field for f in await contacts.custom_fields()):
             return
-        await contacts.define_custom_field({"key": st.sms_balance_field, "label": "Gas balance",
+        await contacts.define_custom_field({"key": st.balance_field, "label": "Gas balance",
                                             "type": "text"}, None)
         for phone, balance in (("+8613800001111", "¥126.40"), ("+8613900002222", "¥-35.80"),
                                ("+8613700004444", "¥18.00")):
             found = await contacts.find_by_identity(phone=phone)
             if found is not None:
                 await contacts.update(found["id"], {"custom": {**found["custom"],
-                                                               st.sms_balance_field: balance}}, None)
+                                                               st.balance_field: balance}}, None)
 
     # --- public service API for other components -----------------------------------------------
     async def send_text(self, phone: str, text: str, *, kind: str = "notification",
@@ -238,7 +239,7 @@ class SmsChannel(GatewaySink):
 
     # --- HTTP -------------------------------------------------------------------------------------
     def _check_token(self, request: Request) -> None:
-        expected = self.services.settings.sms_inbound_token
+        expected = self.services.settings.section(SmsSettings).inbound_token
         if not expected:
             raise InboundDisabled("set sms_inbound_token (and the same token in Kannel's get-url)")
         given = request.query_params.get("token", "")
@@ -316,7 +317,7 @@ class SmsChannel(GatewaySink):
             assert ch.svc is not None
             return json_response({"conversation_id": row.id,
                                   "phone": ((row.meta or {}).get("sms") or {}).get("phone"),
-                                  "max_segments": ch.services.settings.sms_max_segments,
+                                  "max_segments": ch.services.settings.section(SmsSettings).max_segments,
                                   "messages": await ch.svc.conversation_sms(row.id)})
 
         @api.add("/api/sms/segments", "POST", "Count the SMS parts a text needs (GSM-7 or UCS-2)",

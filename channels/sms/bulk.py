@@ -73,8 +73,8 @@ class BulkService(BulkChannelService):
         total = len(recipients) + len(errors)
         if not total:
             raise ValidationFailed("give at least one recipient")
-        if total > st.sms_bulk_max_recipients:
-            raise ValidationFailed(f"at most {st.sms_bulk_max_recipients} recipients per job")
+        if total > st.bulk_max_recipients:
+            raise ValidationFailed(f"at most {st.bulk_max_recipients} recipients per job")
         seen: set[str] = set()
         out: list[dict[str, Any]] = []
         duplicates = 0
@@ -92,9 +92,9 @@ class BulkService(BulkChannelService):
                 continue
             text = render(template, {n: rec[n].strip() for n in names})
             info = segments.count(text)
-            if info.segments > st.sms_max_segments:
+            if info.segments > st.max_segments:
                 errors.append({"row": i, "phone": raw, "msg": f"the text needs {info.segments} parts "
-                               f"(at most {st.sms_max_segments})"})
+                               f"(at most {st.max_segments})"})
                 continue
             if number in seen:
                 duplicates += 1
@@ -130,7 +130,7 @@ class BulkService(BulkChannelService):
 
     async def create_from_csv(self, *, name: str, template: str, data: bytes,
                               scheduled_at: float | None, user_id: str) -> dict[str, Any]:
-        table = read_recipients(data, self.svc.st.sms_bulk_max_recipients)
+        table = read_recipients(data, self.svc.st.bulk_max_recipients)
         return await self.create(name=name, template=template, recipients=[r.values for r in table.rows],
                                  rows=[r.number for r in table.rows], errors=table.errors,
                                  scheduled_at=scheduled_at, user_id=user_id)

@@ -54,8 +54,8 @@ class OutboundWorker:
         self.svc = svc
         self.gateway = gateway
         st = svc.st
-        self.bucket = TokenBucket(st.sms_rate_per_s)
-        self.sem = asyncio.Semaphore(st.sms_send_concurrency)
+        self.bucket = TokenBucket(st.rate_per_s)
+        self.sem = asyncio.Semaphore(st.send_concurrency)
         self._wake = asyncio.Event()
         self._inflight: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -143,14 +143,14 @@ class OutboundWorker:
             except Exception as err:  # noqa: BLE001 - unreachable, timeouts: retry later
                 error = getattr(err, "detail", None) or f"{type(err).__name__}: {err}"
                 log.warning("sms %s attempt %d failed: %s", row.id, attempts, error)
-                self._pause_until = time.monotonic() + min(max(st.sms_retry_base_s, 0.05), 5.0)
-                if attempts >= st.sms_send_attempts:
+                self._pause_until = time.monotonic() + min(max(st.retry_base_s, 0.05), 5.0)
+                if attempts >= st.send_attempts:
                     await self.svc.writer.submit(StatusUpdate(row.id, "failed", error=error,
                                                               attempts=attempts))
                 else:
                     await self.svc.writer.submit(StatusUpdate(
                         row.id, "queued", error=error, attempts=attempts,
-                        next_attempt_at=self.svc.clock.now() + st.sms_retry_base_s * 2 ** (attempts - 1)))
+                        next_attempt_at=self.svc.clock.now() + st.retry_base_s * 2 ** (attempts - 1)))
                 return
             self.sent_count += 1
             ref = ",".join(result.gateway_refs) if result.gateway_refs else None

@@ -19,6 +19,7 @@ import channels.sms.phone as phones
 import channels.sms.segments as segments
 from channels.sms.events import SmsEventType
 from channels.sms.gateway import STATUS_RANK, InboundSms
+from channels.sms.settings import SmsSettings
 from channels.sms.tables import sms_keywords, sms_messages, sms_optouts
 from hub.errors import HubError, InvalidState, NotFound, ValidationFailed
 from hub.events import Event, EventType
@@ -112,7 +113,7 @@ class StatusWriter:
 class SmsService:
     def __init__(self, services: Services, notify: Notify | None = None) -> None:
         self.s = services
-        self.st = services.settings
+        self.st = services.settings.section(SmsSettings)
         self.db = services.db
         self.clock = services.clock
         self.rules: dict[str, kw.KeywordRule] = {}
@@ -156,7 +157,7 @@ class SmsService:
             await self._notify(rows)
 
     def normalise(self, raw: str | None) -> str:
-        return phones.normalise(raw, self.st.sms_default_country)
+        return phones.normalise(raw, self.st.default_country)
 
     # --- keywords and opt-outs ----------------------------------------------------------------
     async def seed_default_keywords(self) -> None:
@@ -226,7 +227,7 @@ class SmsService:
         A billing integration replaces it with ``SmsChannel.set_balance_hook``."""
         if contact is None:
             return None
-        value = (contact.get("custom") or {}).get(self.st.sms_balance_field)
+        value = (contact.get("custom") or {}).get(self.st.balance_field)
         return None if value in (None, "") else str(value)
 
     async def contact_for(self, phone: str) -> dict[str, Any] | None:
@@ -258,7 +259,7 @@ class SmsService:
         try:
             async with self.db.tx() as tx:
                 await tx.conn.execute(sms_messages.insert().values(
-                    id=sid, direction="in", phone=sender, our_number=(sms.receiver or self.st.sms_number)[:32],
+                    id=sid, direction="in", phone=sender, our_number=(sms.receiver or self.st.number)[:32],
                     body=text, encoding=info.encoding, segments=max(info.segments, 1),
                     status="received", kind="conversation", priority=0, dedupe_key=dedupe[:128],
                     gateway=gateway, gateway_ref=(sms.gateway_id or None), attempts=0,
@@ -334,7 +335,7 @@ class SmsService:
     async def _queue_id(self) -> str:
         queues = await self.s.directory.list_queues()
         ids = [q["id"] for q in queues]
-        for wanted in (self.st.sms_queue, self.st.widget_default_queue):
+        for wanted in (self.st.queue, self.s.settings.widget_default_queue):
             if wanted and wanted in ids:
                 return wanted
         if not ids:
@@ -432,7 +433,7 @@ class SmsService:
                          meta: dict[str, Any] | None = None) -> dict[str, Any]:
         info = segments.count(text)
         now = self.clock.now()
-        return {"id": new_id(), "direction": "out", "phone": phone, "our_number": self.st.sms_number,
+        return {"id": new_id(), "direction": "out", "phone": phone, "our_number": self.st.number,
                 "body": text, "encoding": info.encoding, "segments": max(info.segments, 1),
                 "status": status, "kind": kind, "priority": priority,
                 "conversation_id": conversation_id, "message_id": message_id,
@@ -444,9 +445,9 @@ class SmsService:
         if not text.strip():
             raise ValidationFailed("the message is empty")
         info = segments.count(text)
-        if info.segments > self.st.sms_max_segments:
+        if info.segments > self.st.max_segments:
             raise ValidationFailed(
-                f"the message needs {info.segments} SMS parts; at most {self.st.sms_max_segments} "
+                f"the message needs {info.segments} SMS parts; at most {self.st.max_segments} "
                 f"are allowed ({info.encoding}: {info.per_segment} per part)",
                 details={"segments": info.as_dict()})
         return info
@@ -522,9 +523,9 @@ class SmsService:
                                        conversation_id=conv_row.id, message_id=msg["id"],
                                        meta={"agent": msg.get("sender_name")})
         info = segments.count(text)
-        if info.segments > self.st.sms_max_segments:
+        if info.segments > self.st.max_segments:
             values.update(status="failed", error=f"too long for SMS: {info.segments} parts, at most "
-                                                 f"{self.st.sms_max_segments}")
+                                                 f"{self.st.max_segments}")
         try:
             async with self.db.tx() as tx:
                 await tx.conn.execute(sms_messages.insert().values(**values))

@@ -13,7 +13,7 @@ import sys
 import pytest
 from sqlalchemy import select, update
 
-from hub.config import load_settings
+from bootstrap import load_settings
 from hub.db import tables as t
 from hub.errors import ConfigError
 from hub.security import DEFAULT_SCRYPT, ScryptParams, hash_password, needs_rehash, verify_password

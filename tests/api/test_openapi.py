@@ -17,11 +17,10 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bootstrap import build_app, openapi_document
+from bootstrap import build_app, load_settings, openapi_document
 from hub.api.http import Api, Operation, json_response
 from hub.api.responses import Permission, Role
 from hub.api.schemas import ResponseModel
-from hub.config import Settings
 from hub.services.auth import ROLE_PERMISSIONS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,8 +45,8 @@ KNOWN_UNDECLARED: set[tuple[str, str]] = set()
 
 
 def every_operation() -> list[Operation]:
-    every = Settings(kb_enabled=True, email_enabled=True, sms_enabled=True, fax_enabled=True,
-                     voice_enabled=True, voice_webrtc_enabled=True)
+    every = load_settings(environ={}, kb_enabled=True, email_enabled=True, sms_enabled=True,
+                          fax_enabled=True, voice_enabled=True, voice_webrtc_enabled=True)
     api: Api = build_app(every).other_asgi_app.state.api
     return api.operations
 

@@ -96,12 +96,14 @@ def test_kb_hits_are_read_by_name() -> None:
 
 
 def test_settings_override_the_calibrated_thresholds_only_when_set() -> None:
-    from hub.config import load_settings
+    from assist.settings import AssistSettings
+    from bootstrap import load_settings
     from hub.errors import ConfigError
 
     calibrated = BotPolicy.calibrated()
     unset = load_settings(environ={"HUB_KB_BOT_MIN_SCORE": ""})
-    assert unset.kb_bot_min_score is None and unset.kb_bot_min_margin is None
+    assert unset.section(AssistSettings).bot_min_score is None
+    assert unset.section(AssistSettings).bot_min_margin is None
     assert BotPolicy.from_settings(unset) == calibrated
     st = load_settings(environ={"HUB_KB_BOT_MIN_SCORE": "0.9"})
     p = BotPolicy.from_settings(st)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.config import load_settings
+from bootstrap import load_settings
 from hub.errors import ConfigError
 
 PG = "postgresql+asyncpg://hub@127.0.0.1:5432/hub"

@@ -20,8 +20,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from bootstrap import build_app
-from hub.config import load_settings
+from bootstrap import build_app, load_settings
 from tests.support.databases import fresh_sqlite
 from tests.support.postgres import free_port
 

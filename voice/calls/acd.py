@@ -20,6 +20,7 @@ from hub.errors import HubError
 from hub.events import Event, EventType
 from voice.calls.call import Call, CallHost, CallState
 from voice.calls.endpoints import AgentEndpoint, RingResult, SipPhoneEndpoint
+from voice.calls.settings import VoiceSettings
 
 if TYPE_CHECKING:
     from voice.calls.legs import SipLeg
@@ -105,7 +106,7 @@ class AcdGlue:
         await self.host.services.conversations.set_status(call.conversation_id, "pending")
 
     async def music_on_hold(self, leg: SipLeg) -> None:
-        source = self.host.settings.voice_moh_file or "builtin:moh"
+        source = self.host.settings.section(VoiceSettings).moh_file or "builtin:moh"
         prompt = await asyncio.to_thread(self.host.prompts.get, source, leg.media.codec)
         if not leg.media.closed:
             leg.media.play(prompt, loop=True)

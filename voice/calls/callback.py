@@ -40,6 +40,7 @@ from voice.calls.call import Call, CallHost, CallState
 from voice.calls.endpoints import RingResult, SipPhoneEndpoint
 from voice.calls.legs import SipLeg
 from voice.calls.outbound import Trunk, TrunkEndpoint, TrunkError
+from voice.calls.settings import VoiceSettings
 from voice.calls.tables import calls as t_calls
 from voice.media.recorder import CallRecorder
 
@@ -102,6 +103,7 @@ class CallbackService:
     def __init__(self, services: Services, calls: CallbackHost) -> None:
         self.services = services
         self.settings = services.settings
+        self.voice = services.settings.section(VoiceSettings)
         self.calls = calls
         self._dialing: dict[str, asyncio.Task[Any]] = {}  # conversation id → dial task
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -155,7 +157,7 @@ class CallbackService:
                 log.info("callback task %s was opened before: not opened again", conversation_id)
                 return conversation_id
         queues = conv.queue_names
-        queue = next((q for q in (queue_id, fallback_queue_id, self.settings.voice_default_queue,
+        queue = next((q for q in (queue_id, fallback_queue_id, self.voice.default_queue,
                                   self.settings.widget_default_queue, next(iter(queues), None))
                       if q and q in queues), None)
         if queue is None:
@@ -241,13 +243,13 @@ class CallbackService:
 
     async def _dial(self, cid: str, number: str, user: User, agent_ep: Any, call: Call) -> None:
         svc = self.calls
-        st = self.settings
+        st = self.voice
         assert svc.trunk is not None
         self.stats["dialled"] += 1
         if isinstance(agent_ep, SipPhoneEndpoint):
             svc.track_agent_leg(call, agent_ep)
         try:
-            result = await agent_ep.ring(number, f"Call back {number}", st.voice_callback_agent_ring_s)
+            result = await agent_ep.ring(number, f"Call back {number}", st.callback_agent_ring_s)
         except Exception:  # noqa: BLE001
             log.exception("callback %s: ringing the agent failed", cid)
             result = RingResult.FAILED
@@ -270,10 +272,10 @@ class CallbackService:
                 ringing = trunk_ep
                 media.on_close.append(lambda: self._spawn(ringing.cancel(), f"callback-{cid}-cancel"))
                 with contextlib.suppress(Exception):  # the agent hears the hold melody while it rings
-                    prompt = await asyncio.to_thread(svc.prompts.get, st.voice_moh_file or "builtin:moh",
+                    prompt = await asyncio.to_thread(svc.prompts.get, st.moh_file or "builtin:moh",
                                                      media.codec)
                     media.play(prompt, loop=True)
-            outcome = await trunk_ep.ring(svc.trunk.caller_id or number, None, st.voice_external_ring_s)
+            outcome = await trunk_ep.ring(svc.trunk.caller_id or number, None, st.external_ring_s)
         except TrunkError as err:
             log.warning("callback %s: %s", cid, err)
         if trunk_ep is not None:
@@ -303,7 +305,7 @@ class CallbackService:
         call.answered_at = call.connected_at = now
         call.state = CallState.BRIDGED
         agent_ep.media.stop_play()
-        if st.voice_recording:
+        if st.recording:
             call.recorder = CallRecorder(svc.engine.now())
             trunk_ep.media.recorder = call.recorder
         trunk_ep.media.bridge(agent_ep.media)

@@ -30,6 +30,7 @@ from voice.calls.callback import register_api as register_callback_api
 from voice.calls.recordings import Recordings
 from voice.calls.registrar import FailureLimiter, Registrar
 from voice.calls.service import CallService
+from voice.calls.settings import VoiceSettings
 from voice.calls.transcripts import CallTranscripts
 from voice.calls.transcripts import register_api as register_transcript_api
 from voice.calls.voicemail import VoicemailService
@@ -141,24 +142,24 @@ class VoiceComponent:
     async def start(self, services: Services) -> None:
         self._services = services
         await self.recordings.start(services)  # also with voice off: stored recordings, retention
-        st = services.settings
-        if not st.voice_enabled:
+        st = services.settings.section(VoiceSettings)
+        if not st.enabled:
             return
-        for name in ("voice_sip_udp_port", "voice_rtp_port_min", "voice_rtp_port_max"):
-            if not 0 <= getattr(st, name) < 65536:
+        for name, port in (("voice_sip_udp_port", st.sip_udp_port), ("voice_rtp_port_min", st.rtp_port_min),
+                           ("voice_rtp_port_max", st.rtp_port_max)):
+            if not 0 <= port < 65536:
                 raise ConfigError(f"setting {name!r} must be between 0 and 65535")
-        if not -1 <= st.voice_sip_tcp_port < 65536:
+        if not -1 <= st.sip_tcp_port < 65536:
             raise ConfigError("setting 'voice_sip_tcp_port' must be -1 (off) or between 0 and 65535")
-        if st.voice_rtp_port_min and st.voice_rtp_port_max - st.voice_rtp_port_min < 2:
+        if st.rtp_port_min and st.rtp_port_max - st.rtp_port_min < 2:
             raise ConfigError("settings 'voice_rtp_port_min'/'voice_rtp_port_max' leave no RTP port")
-        advertised = st.voice_advertised_host or st.voice_host
-        self.engine = MediaEngine(st.voice_host, st.voice_rtp_port_min, st.voice_rtp_port_max)
+        advertised = st.advertised_host or st.host
+        self.engine = MediaEngine(st.host, st.rtp_port_min, st.rtp_port_max)
         await self.engine.start()
-        self.registrar = Registrar(st.voice_realm, FailureLimiter(st.voice_register_max_failures, 60.0,
-                                                                    st.voice_register_block_s))
+        self.registrar = Registrar(st.realm, FailureLimiter(st.register_max_failures, 60.0, st.register_block_s))
         self.registrar.set_accounts(await store.load_accounts(services))
         try:
-            self.calls = CallService(services, st.voice_host, advertised, self.engine, self.registrar)
+            self.calls = CallService(services, st.host, advertised, self.engine, self.registrar)
         except ValueError as err:
             raise ConfigError(str(err)) from err
         self.calls.recording_policy = self.recordings.policy
@@ -166,10 +167,10 @@ class VoiceComponent:
         await self.transcripts.start()  # loads the ASR model once when voice_transcribe is on
         self.voicemail = self.calls.voicemail = VoicemailService(services, self.calls)
         self.callbacks = self.calls.callbacks = CallbackService(services, self.calls)
-        await self.calls.start(st.voice_sip_udp_port, None if st.voice_sip_tcp_port < 0 else st.voice_sip_tcp_port)
+        await self.calls.start(st.sip_udp_port, None if st.sip_tcp_port < 0 else st.sip_tcp_port)
         services.bus.subscribe(self.calls.on_hub_event, name="voice.calls")
         services.ports.voice = self
-        log.info("voice: SIP on %s udp/%s tcp/%s", st.voice_host, self.calls.core.port("UDP"),
+        log.info("voice: SIP on %s udp/%s tcp/%s", st.host, self.calls.core.port("UDP"),
                  self.calls.core.port("TCP") if self.calls.core.tcp else "-")
 
     async def seed_demo(self, services: Services) -> None:

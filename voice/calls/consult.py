@@ -46,6 +46,7 @@ from voice.calls.conference import ConferenceMixer
 from voice.calls.endpoints import ALLOW, AgentEndpoint, RingResult, SipPhoneEndpoint
 from voice.calls.legs import SipLeg
 from voice.calls.outbound import TrunkEndpoint, TrunkError
+from voice.calls.settings import VoiceSettings
 from voice.media.leg import MediaLeg
 from voice.sip.dialog import Dialog
 from voice.sip.errors import DialogError, NoCommonCodec, SipError
@@ -249,7 +250,7 @@ class ConsultService:
         call = c.call
         svc = self.calls
         c.ringing = list(eps)
-        ring_s = svc.settings.voice_external_ring_s if c.kind == "external" else CONSULT_RING_S
+        ring_s = svc.settings.section(VoiceSettings).external_ring_s if c.kind == "external" else CONSULT_RING_S
         number = (svc.trunk.caller_id if c.kind == "external" and svc.trunk else "") or call.caller_number
         for ep in eps:
             if isinstance(ep, SipPhoneEndpoint):

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from voice.calls.settings import VoiceSettings
+
 if TYPE_CHECKING:
     from voice.calls.service import CallService
 
@@ -47,6 +49,6 @@ def registrations(svc: CallService) -> dict[str, Any]:
                          "registered": b is not None, "contact": str(b.uri) if b else None,
                          "source": f"{b.source[0]}:{b.source[1]}" if b else None,
                          "expires_in": int(b.expires_at - now) if b else None})
-    st = svc.settings
+    trunk_uri = svc.settings.section(VoiceSettings).trunk_uri
     return {"accounts": accounts,
-            "outbound_trunk": {"configured": bool(st.voice_trunk_uri), "uri": st.voice_trunk_uri or None}}
+            "outbound_trunk": {"configured": bool(trunk_uri), "uri": trunk_uri or None}}

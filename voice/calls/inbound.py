@@ -20,6 +20,7 @@ from hub.security import new_id
 from voice.calls.call import Call, CallState
 from voice.calls.endpoints import ALLOW
 from voice.calls.legs import SipLeg
+from voice.calls.settings import VoiceSettings
 from voice.sip.dialog import Dialog
 from voice.sip.errors import NoCommonCodec, SipError
 from voice.sip.message import SipRequest, SipResponse, new_tag
@@ -83,14 +84,14 @@ def _number(uri_user: str | None) -> str:
 class InboundCalls:
     def __init__(self, host: InboundHost) -> None:
         self.host = host
-        self.routes = parse_routes(host.settings.voice_routes)
+        self.routes = parse_routes(host.settings.section(VoiceSettings).routes)
 
     def on_invite(self, request: SipRequest, addr: Address, transport: str, key: TransactionKey | None) -> None:
         """An INVITE outside a dialog: a new call (set up in an owned task), or a desk phone's
         consultation."""
         h = self.host
         source = "trunk"
-        if addr[0] not in h.settings.voice_trunk_ips:
+        if addr[0] not in h.settings.section(VoiceSettings).trunk_ips:
             outcome = h.registrar.authenticate(request, addr, h.engine.now(), proxy=True)
             if outcome.account is None:
                 assert outcome.response is not None
@@ -126,7 +127,7 @@ class InboundCalls:
             except Exception:  # noqa: BLE001 - a broken flow store must not drop calls
                 log.exception("IVR flow lookup for %s failed; routing straight to a queue", callee)
         st = self.host.settings
-        queue = self.routes.get(callee) or st.voice_default_queue or st.widget_default_queue
+        queue = self.routes.get(callee) or st.section(VoiceSettings).default_queue or st.widget_default_queue
         return queue, flow
 
     async def _setup(self, call: Call, transport: str) -> None:
@@ -147,10 +148,10 @@ class InboundCalls:
             return await self._forget(call, "no_media")
         queue_id, flow = self.route(call.callee)
         call.queue_id = queue_id
-        if h.settings.voice_ring_s > 0:
+        if h.settings.section(VoiceSettings).ring_s > 0:
             h.respond(request, 180, transport, to_tag=call.local_tag)
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(h.settings.voice_ring_s):
+                async with asyncio.timeout(h.settings.section(VoiceSettings).ring_s):
                     await call.cancelled.wait()
         if call.cancelled.is_set():
             return await self._forget(call, "cancelled")
@@ -189,7 +190,7 @@ class InboundCalls:
                                 queue_id=queue_id)
         if flow is not None and self._start_ivr(call, flow):
             return
-        welcome = h.settings.voice_welcome_file
+        welcome = h.settings.section(VoiceSettings).welcome_file
         if welcome:
             prompt = await asyncio.to_thread(h.prompts.get, welcome, media.codec)
             media.play(prompt, on_done=lambda: h.spawn(h.enqueue(call, queue_id), f"call-{call.id}-enqueue", call))

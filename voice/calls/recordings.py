@@ -48,6 +48,7 @@ from hub.services.auth import User
 from hub.services.scheduler import Timer
 from voice.calls.events import VoiceEventType
 from voice.calls.recording_tables import queue_settings as t_qs
+from voice.calls.settings import VoiceSettings
 from voice.calls.tables import calls as t_calls
 from voice.calls.tables import recordings as t_rec
 
@@ -152,14 +153,15 @@ class Recordings:
 
     async def start(self, services: Services) -> None:
         self._services = services
-        self.policy.default = services.settings.voice_recording
+        self.policy.default = services.settings.section(VoiceSettings).recording
         async with services.db.read() as conn:
             rows = (await conn.execute(select(t_qs).where(t_qs.c.record.is_not(None)))).all()
         self.policy.queues = {r.queue_id: bool(r.record) for r in rows}
         # a change made through another server process
         services.bus.subscribe(self._on_event, types=(EventType.ADMIN_CHANGED,), name="voice.recordings")
         services.scheduler.on(PURGE_KIND, self._on_timer)
-        if services.settings.voice_recording_retention_days > 0 and await services.scheduler.find(PURGE_KEY) is None:
+        retention = services.settings.section(VoiceSettings).recording_retention_days
+        if retention > 0 and await services.scheduler.find(PURGE_KEY) is None:
             async with services.db.tx() as tx:  # the first purge now (catch-up), then daily
                 await services.scheduler.schedule(tx, kind=PURGE_KIND, due_at=services.clock.now(),
                                                   payload={}, key=PURGE_KEY)
@@ -241,7 +243,7 @@ class Recordings:
     async def purge(self) -> dict[str, int]:
         """Delete the recordings older than the retention (rows and files; never the CDR)."""
         s = self.services
-        days = s.settings.voice_recording_retention_days
+        days = s.settings.section(VoiceSettings).recording_retention_days
         if days <= 0:
             return {"deleted": 0, "bytes": 0}
         cutoff = s.clock.now() - days * DAY_S
@@ -276,7 +278,7 @@ class Recordings:
         s = self.services
         await self.purge()
         async with s.db.tx() as tx:
-            if await s.scheduler.complete(tx, timer) and s.settings.voice_recording_retention_days > 0:
+            if await s.scheduler.complete(tx, timer) and s.settings.section(VoiceSettings).recording_retention_days > 0:
                 await s.scheduler.schedule(tx, kind=PURGE_KIND, due_at=s.clock.now() + DAY_S, payload={},
                                            key=PURGE_KEY)
 

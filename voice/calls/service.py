@@ -46,6 +46,7 @@ from voice.calls.control import CallControl
 from voice.calls.inbound import InboundCalls
 from voice.calls.outbound import Trunk
 from voice.calls.recordings import RecordingPolicy
+from voice.calls.settings import VoiceSettings
 from voice.calls.signalling import SipSignalling
 from voice.calls.sipcore import SipCore
 from voice.calls.table import CallTable
@@ -73,7 +74,8 @@ class CallService:
     def __init__(self, services: Services, core_host: str, advertised_host: str,
                  engine: MediaEngine, registrar: Registrar) -> None:
         self.services = services
-        self.settings = st = services.settings
+        self.settings = services.settings
+        st = services.settings.section(VoiceSettings)
         self.engine = engine
         self.registrar = registrar
         self.media_address = advertised_host
@@ -81,13 +83,13 @@ class CallService:
         self.table = CallTable()
         self.calls: dict[str, Call] = self.table.calls
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.trunk = Trunk.from_settings(st.voice_trunk_uri, st.voice_trunk_username, st.voice_trunk_password,
-                                         st.voice_caller_id, st.voice_external_pattern)
+        self.trunk = Trunk.from_settings(st.trunk_uri, st.trunk_username, st.trunk_password,
+                                         st.caller_id, st.external_pattern)
         self.stats = {"calls": 0, "answered": 0, "bridged": 0, "abandoned": 0, "rejected": 0, "external_transfers": 0}
         self.transcripts: CallTranscripts | None = None  # set by the component (voice/calls/transcripts.py)
         self.voicemail: VoicemailService | None = None  # set by the component (voice/calls/voicemail.py)
         self.callbacks: CallbackService | None = None  # set by the component (voice/calls/callback.py)
-        self.recording_policy = RecordingPolicy(st.voice_recording)  # per queue (recordings.py)
+        self.recording_policy = RecordingPolicy(st.recording)  # per queue (recordings.py)
         self.signalling = SipSignalling(self)  # SIP dialog handling (voice/calls/signalling.py)
         self.core = SipCore(core_host, self.signalling, advertised_host=advertised_host)
         self.inbound = InboundCalls(self)  # INVITE → answered call (voice/calls/inbound.py); checks voice_routes

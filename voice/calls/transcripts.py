@@ -45,6 +45,7 @@ from hub.events import Event
 from hub.security import new_id
 from voice.asr.base import AsrError, Final, Leg, Partial
 from voice.calls.events import VoiceEventType
+from voice.calls.settings import VoiceSettings
 from voice.calls.transcript_tables import transcript_segments as t_segments
 
 if TYPE_CHECKING:
@@ -99,6 +100,7 @@ class CallTranscripts:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.settings = services.settings
+        self.voice = services.settings.section(VoiceSettings)
         self.transcriber: Transcriber | None = None
         self.model_path: str | None = None
         self.error: str | None = None
@@ -117,10 +119,10 @@ class CallTranscripts:
         hooks = getattr(self.services.conversations, "search_hooks", None)
         if hooks is not None and self.conversation_search not in hooks:
             hooks.append(self.conversation_search)  # stored transcripts stay searchable
-        if self.settings.voice_asr_workers < 0 or self.settings.voice_asr_max_backlog_s <= 0:
+        if self.voice.asr_workers < 0 or self.voice.asr_max_backlog_s <= 0:
             raise ConfigError("settings 'voice_asr_workers' must be 0 or more and 'voice_asr_max_backlog_s' "
                               "positive")
-        if self.settings.voice_transcribe:
+        if self.voice.transcribe:
             self._loading = self._spawn(self._load(), "asr-model-load")
         ivr = self.services.ports.ivr
         if ivr is not None and self.services.ports.kb is not None:
@@ -151,12 +153,12 @@ class CallTranscripts:
         transcripts."""
         from voice.asr.vosk import VoskConfig, create_vosk_transcriber
 
-        model = self.settings.voice_asr_model.strip()
+        model = self.voice.asr_model.strip()
         config = VoskConfig(model_path=Path(model) if model else None)
         try:
             self.transcriber = await asyncio.to_thread(
-                create_vosk_transcriber, config, workers=self.settings.voice_asr_workers or None,
-                max_backlog_s=self.settings.voice_asr_max_backlog_s, batch_s=BATCH_S)
+                create_vosk_transcriber, config, workers=self.voice.asr_workers or None,
+                max_backlog_s=self.voice.asr_max_backlog_s, batch_s=BATCH_S)
         except AsrError as err:
             self.error = f"{err.code}: {err}"
             log.error("voice: live call transcription is OFF (voice_transcribe is on): %s", err)

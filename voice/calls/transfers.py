@@ -16,6 +16,7 @@ from voice.calls.call import Call, CallState
 from voice.calls.endpoints import AgentEndpoint, RingResult, SipPhoneEndpoint
 from voice.calls.legs import SipLeg
 from voice.calls.outbound import TrunkEndpoint, TrunkError
+from voice.calls.settings import VoiceSettings
 from voice.sip.errors import SipError
 from voice.sip.message import NameAddr, SipRequest
 
@@ -138,7 +139,7 @@ class BlindTransfers:
             ep = TrunkEndpoint(number, trunk, target, h.core, h.engine, h.media_address)
             h.track_agent_leg(call, ep)
             result = await ep.ring(trunk.caller_id or call.caller_number, call.caller_name,
-                                   self.host.settings.voice_external_ring_s)
+                                   self.host.settings.section(VoiceSettings).external_ring_s)
         except TrunkError as err:
             log.warning("call %s: transfer to %s: %s", call.id, number, err)
         call.transferring = False

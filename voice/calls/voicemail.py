@@ -47,6 +47,7 @@ import numpy as np
 from hub.errors import HubError
 from hub.security import new_id
 from hub.services.attachments import AttachmentStore
+from voice.calls.settings import VoiceSettings
 from voice.media.prompts import FRAME_SAMPLES, Prompt, frames_of
 
 if TYPE_CHECKING:
@@ -175,6 +176,7 @@ class VoicemailService:
     def __init__(self, services: Services, calls: CallHost) -> None:
         self.services = services
         self.settings = services.settings
+        self.voice = services.settings.section(VoiceSettings)
         self.calls = calls
         self.store = AttachmentStore(services.db, services.clock, services.settings.attachments_dir,
                                      max_bytes=2**34, allowed_types=("audio/wav",))
@@ -222,7 +224,7 @@ class VoicemailService:
         old = self._active.pop(call.id, None)
         if old is not None:
             self._finish(old, "replaced")
-        rec = VoicemailRecording(new_id(), call, action, float(self.settings.voice_voicemail_energy_threshold))
+        rec = VoicemailRecording(new_id(), call, action, float(self.voice.voicemail_energy_threshold))
         rec.on_finished = on_finished
         self._active[call.id] = rec
         media = call.caller.media
@@ -293,7 +295,7 @@ class VoicemailService:
     async def deliver(self, rec: VoicemailRecording) -> str | None:
         """Store the message as a conversation; returns its id (None when discarded)."""
         call = rec.call
-        min_speech = self.settings.voice_voicemail_min_speech_s
+        min_speech = self.voice.voicemail_min_speech_s
         if rec.speech_s < min_speech:
             self.stats["discarded"] += 1
             log.info("call %s: voicemail %s from %s discarded: %.2f s of speech (< %.2f s), %.1f s long",
@@ -324,7 +326,7 @@ class VoicemailService:
     def _queue_for(self, rec: VoicemailRecording) -> str:
         queues = self.services.conversations.queue_names
         for candidate in (rec.action.queue_id, rec.action.mailbox, rec.call.queue_id,
-                          self.settings.voice_default_queue, self.settings.widget_default_queue):
+                          self.voice.default_queue, self.settings.widget_default_queue):
             if candidate and candidate in queues:
                 return candidate
         return next(iter(queues))
@@ -355,7 +357,7 @@ class VoicemailService:
 
     async def _recognizer_pool(self) -> tuple[Any, str | None]:
         """The live transcription's pool when its model is loaded, else one loaded here once."""
-        if not self.settings.voice_voicemail_transcribe:
+        if not self.voice.voicemail_transcribe:
             return None, "transcription of voicemail is off (voice_voicemail_transcribe)"
         live = self.calls.transcripts
         if live is not None and live.transcriber is not None:
@@ -365,7 +367,7 @@ class VoicemailService:
                 from voice.asr.base import AsrError
                 from voice.asr.vosk import VoskConfig, VoskRecognizerPool
 
-                model = self.settings.voice_asr_model.strip()
+                model = self.voice.asr_model.strip()
                 try:
                     self._pool = await asyncio.to_thread(
                         VoskRecognizerPool, VoskConfig(model_path=Path(model) if model else None))
@@ -406,7 +408,7 @@ class VoicemailService:
 
     def link(self, cid: str) -> str:
         st = self.settings
-        base = (st.voice_voicemail_link_url or f"http://{st.host}:{st.port}").rstrip("/")
+        base = (self.voice.voicemail_link_url or f"http://{st.host}:{st.port}").rstrip("/")
         return f"{base}/desk?c={cid}"
 
     async def _notify(self, rec: VoicemailRecording, cid: str, duration: float, transcript: str,
@@ -420,9 +422,9 @@ class VoicemailService:
                             rec.id, ", ".join(action.notify_email))
             else:
                 data = None
-                if int(att.get("size") or 0) <= self.settings.voice_voicemail_attach_max_bytes:
+                if int(att.get("size") or 0) <= self.voice.voicemail_attach_max_bytes:
                     data = await asyncio.to_thread(path.read_bytes)
-                msg = self._email(rec, cid, duration, text, data, att)
+                msg = self._email(email.address, rec, cid, duration, text, data, att)
                 self._spawn(self._send_mail(email, msg, rec.id, cid), f"voicemail-{rec.id}-mail")
         if action.notify_sms:
             sms = self.services.ports.sms
@@ -439,15 +441,15 @@ class VoicemailService:
                     except HubError as err:
                         log.warning("voicemail %s: SMS to %s not queued: %s", rec.id, phone, err)
 
-    def _email(self, rec: VoicemailRecording, cid: str, duration: float, text: str, data: bytes | None,
-               att: dict[str, Any]) -> EmailMessage:
-        st, call, action = self.settings, rec.call, rec.action
+    def _email(self, sender: str, rec: VoicemailRecording, cid: str, duration: float, text: str,
+               data: bytes | None, att: dict[str, Any]) -> EmailMessage:
+        call, action = rec.call, rec.action
         m = EmailMessage()
-        m["From"] = st.email_address
+        m["From"] = sender
         m["To"] = ", ".join(action.notify_email)
         m["Subject"] = f"Voicemail from {call.caller_number} ({_fmt_duration(duration)}) – {action.mailbox}"
         m["Date"] = formatdate(usegmt=True)
-        m["Message-ID"] = make_msgid(domain=st.email_address.rsplit("@", 1)[-1] or "localhost")
+        m["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1] or "localhost")
         body = (f"New voicemail in mailbox {action.mailbox}\n\n"
                 f"Caller:   {call.caller_number}" + (f" ({call.caller_name})" if call.caller_name else "") + "\n"
                 f"Called:   {call.callee}\n"
@@ -463,7 +465,7 @@ class VoicemailService:
         return m
 
     async def _send_mail(self, email: Email, msg: EmailMessage, vm_id: str, cid: str) -> None:
-        attempts = max(1, self.settings.email_send_attempts)
+        attempts = max(1, email.send_attempts)
         for attempt in range(1, attempts + 1):
             try:
                 await email.send_mail(msg)
@@ -476,7 +478,7 @@ class VoicemailService:
                 log.warning("voicemail %s: notification mail attempt %d/%d failed: %s", vm_id, attempt,
                             attempts, error)
                 if attempt < attempts:
-                    await asyncio.sleep(self.settings.email_retry_base_s * 2 ** (attempt - 1))
+                    await asyncio.sleep(email.retry_base_s * 2 ** (attempt - 1))
         with contextlib.suppress(HubError):
             await self.services.conversations.add_message(
                 cid, sender="system", kind="note", sender_name="Voicemail",

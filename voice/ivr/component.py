@@ -45,6 +45,7 @@ from voice.ivr.engine import IvrSession
 from voice.ivr.errors import FlowInvalid, IvrError
 from voice.ivr.flow import Flow, FlowDefinition, PromptRef, audio_key
 from voice.ivr.model import LookupResult, Prompt
+from voice.ivr.settings import IvrSettings, TtsSettings
 from voice.ivr.store import BadRequest, FlowNotFound, IvrConflict, IvrStore, normalise_number, static_tts
 
 if TYPE_CHECKING:
@@ -287,7 +288,8 @@ class IvrComponent:
             from voice.tts import TtsConfig, create_tts
 
             settings = self.services.settings
-            self._tts = create_tts(TtsConfig.from_settings(settings, cache_dir=settings.data_dir / "tts-cache"))
+            self._tts = create_tts(TtsConfig.from_settings(settings.section(TtsSettings),
+                                                            cache_dir=settings.data_dir / "tts-cache"))
         return self._tts
 
     def _render_one(self, ref: PromptRef, path: Path) -> None:
@@ -315,7 +317,7 @@ class IvrComponent:
         }
 
     def _prerender(self, definition: dict[str, Any]) -> None:
-        if not self.services.settings.ivr_prerender_tts:
+        if not self.services.settings.section(IvrSettings).prerender_tts:
             return
 
         async def run() -> None:

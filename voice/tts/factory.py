@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 from voice.tts.base import (
     EngineMissing,
@@ -47,6 +47,22 @@ def detect_language(text: str) -> str | None:
     return None
 
 
+class TtsSettingsLike(Protocol):
+    """What ``TtsConfig.from_settings`` reads: ``voice.ivr.settings.TtsSettings`` (the hub's
+    ``voice_tts_*`` keys); this package imports nothing of the hub."""
+
+    @property
+    def engines(self) -> tuple[str, ...]: ...
+    @property
+    def piper_voices(self) -> tuple[str, ...]: ...
+    @property
+    def coqui_model(self) -> str: ...
+    @property
+    def coqui_language(self) -> str: ...
+    @property
+    def language_voices(self) -> tuple[str, ...]: ...
+
+
 @dataclass(frozen=True)
 class TtsConfig:
     """``engines``: preference order. ``piper_voices`` None → the packaged joe-us voice.
@@ -65,17 +81,18 @@ class TtsConfig:
     cache_dir: Path | None = None
 
     @classmethod
-    def from_settings(cls, settings: Any, *, cache_dir: Path | None = None) -> TtsConfig:
-        """The hub's ``voice_tts_*`` settings (their format is checked when the settings load)."""
-        piper = dict(_pairs(settings.voice_tts_piper_voices))
+    def from_settings(cls, settings: TtsSettingsLike, *, cache_dir: Path | None = None) -> TtsConfig:
+        """The ``voice_tts_*`` settings (``voice.ivr.settings.TtsSettings``; their format is
+        checked when the settings load)."""
+        piper = dict(_pairs(settings.piper_voices))
         return cls(
-            engines=tuple(settings.voice_tts_engines),
+            engines=tuple(settings.engines),
             piper_voices={vid: Path(path) for vid, path in piper.items()} or None,
-            coqui_model_path=Path(settings.voice_tts_coqui_model) if settings.voice_tts_coqui_model else None,
-            coqui_language=settings.voice_tts_coqui_language,
+            coqui_model_path=Path(settings.coqui_model) if settings.coqui_model else None,
+            coqui_language=settings.coqui_language,
             language_voices={
                 lang: (engine.strip(), vid.strip())
-                for lang, target in _pairs(settings.voice_tts_language_voices)
+                for lang, target in _pairs(settings.language_voices)
                 for engine, _, vid in [target.partition(":")]
             },
             cache_dir=cache_dir,

@@ -36,6 +36,7 @@ import voice.webrtc.schemas as S
 from hub.api.http import Api, json_response, parse_body, require
 from hub.events import EventType
 from voice.webrtc.errors import SoftphoneOff
+from voice.webrtc.settings import WebRtcSettings
 
 if TYPE_CHECKING:
     from hub.app import Services
@@ -217,19 +218,15 @@ class WebRtcComponent:
             return Response(status_code=204)
 
     async def start(self, services: Services) -> None:
-        st = services.settings
         # the voice port is this package's own call service (voice/calls), which it drives
         from voice.calls.component import VoiceComponent
+        from voice.calls.settings import VoiceSettings
 
         voice = services.ports.voice
-        if not (st.voice_enabled and st.voice_webrtc_enabled) or not isinstance(voice, VoiceComponent) \
-                or voice.calls is None:
+        if not (services.settings.section(VoiceSettings).enabled
+                and services.settings.section(WebRtcSettings).enabled) \
+                or not isinstance(voice, VoiceComponent) or voice.calls is None:
             return
-        if st.voice_webrtc_lease_s < 5 or st.voice_webrtc_reconnect_s < 0:
-            from hub.errors import ConfigError
-
-            raise ConfigError("settings 'voice_webrtc_lease_s' (at least 5 seconds) and "
-                              "'voice_webrtc_reconnect_s' (at least 0) are out of range")
         try:
             from voice.webrtc.service import SoftphoneService
         except ImportError as err:  # aiortc / av missing

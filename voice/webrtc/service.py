@@ -30,6 +30,7 @@ from voice.webrtc.errors import LegNotFound, NotConnected
 from voice.webrtc.media import RATE, PacedAudioTrack
 from voice.webrtc.monitor import MonitorMode, MonitorSession
 from voice.webrtc.peer import BrowserPeer, offered_codec
+from voice.webrtc.settings import WebRtcSettings
 
 if TYPE_CHECKING:
     from hub.app import Services
@@ -61,10 +62,10 @@ class SoftphoneService:
     def __init__(self, services: Services, voice: VoiceComponent) -> None:
         self.services = services
         self.voice = voice
-        st = services.settings
-        self.lease_s = float(st.voice_webrtc_lease_s)
-        self.reconnect_s = float(st.voice_webrtc_reconnect_s)
-        self.ice_servers: tuple[str, ...] = tuple(st.voice_webrtc_ice_servers)
+        st = services.settings.section(WebRtcSettings)
+        self.lease_s = float(st.lease_s)
+        self.reconnect_s = float(st.reconnect_s)
+        self.ice_servers: tuple[str, ...] = tuple(st.ice_servers)
         self.registered: dict[str, float] = {}  # agent id → lease end (hub clock)
         self.legs: dict[str, WebRtcEndpoint] = {}
         self.monitors: dict[str, MonitorSession] = {}

@@ -10,6 +10,7 @@ import aiosmtplib
 import pytest
 from sqlalchemy import text
 
+from channels.email.settings import raw_dir as email_raw_dir
 from tests.api.helpers import agent_desk
 from tests.channels.email.support import HUB_ADDRESS, channel, conversations_of, swaks
 
@@ -196,7 +197,7 @@ async def test_oversize_mail_gets_552_and_nothing_is_stored(hub, tmp_path):
     await client.quit()
     supervisor = await hub.client("supervisor")
     assert await conversations_of(supervisor) == []
-    raw_dir = hub.settings.email_raw_dir
+    raw_dir = email_raw_dir(hub.settings)
     assert not raw_dir.exists() or not any(raw_dir.rglob("*.eml"))
 
 

