@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 import channels.webchat.schemas as S
-from hub.api.http import Api, json_response, parse_body, parse_query, save_upload
+from hub.api.http import Api, client_ip, json_response, parse_body, parse_query, save_upload
 from hub.api.responses import Attachment
 from hub.api.schemas import CsatIn, OfflineIn, WidgetConfigQuery, WidgetSessionIn
 from hub.errors import HubError, InvalidState, NotAuthenticated, ValidationFailed
@@ -46,8 +46,7 @@ class WidgetNamespace(socketio.AsyncNamespace):
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         s = self.ch.services
-        # the sites that embed the widget (widget_origins; empty: any: the widget has its own token)
-        if not socket_origin_allowed(environ, parse_origins(s.settings.widget_origins or "*")):
+        if not socket_origin_allowed(environ, self.ch.origins):
             raise socketio.exceptions.ConnectionRefusedError("origin_not_allowed")
         token = auth.get("token") if isinstance(auth, dict) else None
         row = await s.conversations.customer_conversation(token if isinstance(token, str) else None)
@@ -96,6 +95,7 @@ class WebchatChannel:
     def __init__(self, default_queue: str | None = None) -> None:
         self.default_queue = default_queue
         self._services: Services | None = None
+        self.origins: frozenset[str] = frozenset({"*"})
         self.namespace = WidgetNamespace(self)
 
     @property
@@ -105,6 +105,8 @@ class WebchatChannel:
 
     async def start(self, services: Services) -> None:
         self._services = services
+        # the sites that embed the widget (widget_origins; empty: any: the widget has its own token)
+        self.origins = parse_origins(services.settings.widget_origins or "*")
         services.bus.subscribe(self.on_hub_event, name="webchat.widget", local_only=True)  # pushes
 
     async def stop(self) -> None:
@@ -196,7 +198,7 @@ class WebchatChannel:
         async def start(request: Request) -> Response:
             body = await parse_body(request, WidgetSessionIn)
             s = ch.services
-            s.limits.widget_sessions.take(_client_ip(request))
+            s.limits.widget_sessions.take(client_ip(request))
             qid = await ch._queue_id(body.queue_id)
             identity = {"name": body.name, "email": body.email, "phone": body.phone}
             # Validate the identity the same way the CRM does before anything is stored.
@@ -241,7 +243,7 @@ class WebchatChannel:
         async def offline(request: Request) -> Response:
             body = await parse_body(request, OfflineIn)
             s = ch.services
-            s.limits.widget_offline.take(_client_ip(request))
+            s.limits.widget_offline.take(client_ip(request))
             qid = await ch._queue_id(body.queue_id)
             identity = {"name": body.name, "email": body.email}
             await s.contacts.validate(identity, partial=False)
@@ -276,8 +278,3 @@ def _customer_view(msg: dict[str, Any]) -> dict[str, Any]:
     return {k: msg[k] for k in ("id", "kind", "sender", "sender_name", "body", "attachments",
                                 "client_id", "created_at")}
 
-
-def _client_ip(request: Request) -> str:
-    """The customer's address (behind a proxy: from X-Forwarded-For, which uvicorn takes from the
-    addresses in its ``forwarded_allow_ips``)."""
-    return request.client.host if request.client else "-"

@@ -10,6 +10,7 @@ from hub import __version__
 from hub.api.http import (
     SESSION_COOKIE,
     Api,
+    client_ip,
     current_user,
     json_response,
     parse_body,
@@ -50,8 +51,8 @@ def register(api: Api) -> None:
     async def login(request: Request) -> Response:
         s = request.app.state.services
         body = await parse_body(request, LoginIn)
-        ip = request.client.host if request.client else None
-        s.limits.login.take(ip or "-")
+        ip = client_ip(request)
+        s.limits.login.take(ip)
         token, user = await s.auth.login(body.username, body.password, ip=ip,
                                          user_agent=request.headers.get("user-agent"))
         resp = json_response({"user": user.public()})

@@ -105,6 +105,13 @@ def parse_query(request: Request, model: type[M]) -> M:
                                details={"errors": errors}) from err
 
 
+def client_ip(request: Request) -> str:
+    """The caller's address ("-" when unknown); behind a proxy, uvicorn takes it from
+    X-Forwarded-For sent by an address in its ``forwarded_allow_ips``. Rate limits and the
+    sessions list key on it."""
+    return request.client.host if request.client else "-"
+
+
 async def current_user(request: Request) -> User:
     user = await request.app.state.services.auth.user_for_token(request.cookies.get(SESSION_COOKIE))
     if user is None:
