@@ -178,7 +178,8 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
         q = parse_query(request, PrefillQuery)
         p = await wf.tickets.prefill(user, q.conversation_id)
         custom = (p["contact"] or {}).get("custom") or {}
-        return json_response({**p, "title": p["subject"], "address": custom.get("address")})
+        said = next((e["value"] for e in p["entities"] if e["kind"] == "address"), None)
+        return json_response({**p, "title": p["subject"], "address": custom.get("address") or said})
 
     @api.add("/api/workorders", "POST", "Create a repair work order", tag="workorders",
              body=WorkOrderIn, status=201, response=S.WorkOrder)
