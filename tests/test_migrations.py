@@ -174,3 +174,39 @@ async def test_an_empty_database_migrates_to_head_on_the_new_layout(db_url: str)
         assert current == set(_script().get_heads())
     finally:
         await engine.dispose()
+
+
+async def test_recordings_stored_before_0011_are_served_only_by_their_own_route(db_url: str, tmp_path: Path) -> None:
+    """``0011_attachment_route`` gives the attachments of existing call recordings their route (so
+    ``GET /api/attachments/{id}`` stops serving them) and leaves every other attachment alone."""
+    from hub.db import tables as t
+    from tests.voice.calls.recording_seed import recording_rows
+    from voice.calls.tables import calls as t_calls
+    from voice.calls.tables import recordings as t_rec
+
+    seeded = recording_rows(tmp_path, caller="+4930111222", agent_id=None, started_at=1.0, duration=1.0)
+    attachment = {k: v for k, v in seeded.attachment.items() if k != "route"}  # no such column yet
+    other = {**attachment, "id": "a-photo", "filename": "meter.png", "content_type": "image/png"}
+
+    def upgrade(conn: Connection, to: str) -> None:
+        cfg = alembic_config(db_url)
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, to)
+
+    engine = make_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(upgrade, "0010_session_details")
+            await conn.execute(t_calls.insert().values(**seeded.call))
+            for row in (attachment, other):
+                await conn.execute(text(f"INSERT INTO attachments ({', '.join(row)}) "
+                                        f"VALUES ({', '.join(':' + k for k in row)})"), row)
+            await conn.execute(t_rec.insert().values(**seeded.recording))
+        await migrate(engine)
+        async with engine.connect() as conn:
+            routes = dict((await conn.execute(text("SELECT id, route FROM attachments"))).all())
+        assert routes == {attachment["id"]: f"/api/voice/recordings/{seeded.recording['id']}/audio",
+                          "a-photo": None}
+        assert "route" in t.attachments.c
+    finally:
+        await engine.dispose()

@@ -53,6 +53,7 @@ def ids(items: list[dict[str, Any]]) -> set[str]:
     return {c["id"] for c in items}
 
 
+@pytest.mark.storage  # the visibility rule as SQL, on SQLite and PostgreSQL
 async def test_an_agent_sees_a_contacts_history_only_of_their_queues_or_what_they_handled(hub: InProcessHub) -> None:
     agent1, desk = await agent_desk(hub, "agent1")
     billing, repairs = await queue_id(agent1, "Billing"), await queue_id(agent1, "Repairs and leaks")
@@ -109,6 +110,7 @@ async def fax_hub(tmp_path: Path, database_url: str) -> AsyncIterator[InProcessH
         yield h
 
 
+@pytest.mark.storage  # the visibility rule as SQL, on SQLite and PostgreSQL
 async def test_the_fax_store_search_shows_an_agent_only_faxes_they_may_see(fax_hub: InProcessHub,
                                                                           tmp_path: Path) -> None:
     hub = fax_hub
