@@ -236,7 +236,8 @@ def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: C
         gc.collect()
         gc.freeze()
         release_free_memory()  # what the start-up work freed
-        log.info("hub ready on http://%s:%s (%s)", settings.host, settings.port, services.db.dialect)
+        log.info("hub ready on %s://%s:%s (%s)", "https" if settings.tls_certfile else "http",
+                 settings.host, settings.port, services.db.dialect)
         try:
             yield
         finally:
