@@ -244,6 +244,14 @@ def _validate(s: Settings) -> Settings:
     return s
 
 
+def server_tls_context(certfile: str, keyfile: str) -> ssl.SSLContext:
+    """A server's TLS context with this certificate (chain) and key: TLS 1.2 or later, Python's
+    current cipher choice, no client certificates."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certfile, keyfile)
+    return context
+
+
 def check_tls_files(cert_key: str, certfile: str, key_key: str, keyfile: str) -> None:
     """A certificate (chain) and its private key, named by settings ``cert_key`` and ``key_key``:
     both or neither, and they must load as a pair (``ConfigError`` naming the setting otherwise)."""
@@ -255,7 +263,7 @@ def check_tls_files(cert_key: str, certfile: str, key_key: str, keyfile: str) ->
         if not Path(path).is_file():
             raise ConfigError(f"setting '{key}': the file {path} does not exist")
     try:
-        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+        server_tls_context(certfile, keyfile)
     except (ssl.SSLError, OSError) as err:
         raise ConfigError(f"settings '{cert_key}' and '{key_key}': cannot use {certfile} with "
                           f"{keyfile} as a certificate and its key ({err})") from err

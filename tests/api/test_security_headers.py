@@ -65,7 +65,8 @@ async def test_a_hostile_host_header_cannot_add_directives(hub: InProcessHub) ->
 
 
 async def test_the_widget_panel_is_framable_only_by_the_configured_sites(tmp_path: Path) -> None:
-    async with running_hub(tmp_path / "data", widget_origins="https://shop.example, https://www.gas.example:8443") as hub:
+    sites = "https://shop.example, https://www.gas.example:8443"
+    async with running_hub(tmp_path / "data", widget_origins=sites) as hub:
         r = await get(hub, "/widget.html")
         csp = directives(r.headers["content-security-policy"])
         assert csp["frame-ancestors"] == ["'self'", "https://shop.example", "https://www.gas.example:8443"]
