@@ -22,6 +22,7 @@ from tests.browser.steps import (
     accept_offer,
     bodies,
     customer_writes,
+    go_ready,
     log_in,
     open_desk,
     open_widget,
@@ -120,8 +121,7 @@ def test_desk_and_widget_work_under_the_policy_without_a_violation(
             (("customer", customer), ("agent1", agent1), ("admin", admin))}
     # a whole chat: the desk's and the widget's sockets, lazy-loaded pages and their styles
     open_desk(agent1, "agent1")
-    agent1.get_by_test_id("state-ready").click()
-    expect(agent1.get_by_test_id("agent-state")).to_have_text("ready")
+    go_ready(agent1)
     widget = open_widget(customer)
     start_chat(widget, "Zhang Wei", "zhang.wei@example.com", "Is my repair visit still on for Friday?")
     accept_offer(agent1, "Zhang Wei")
