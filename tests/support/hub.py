@@ -9,6 +9,7 @@ import contextlib
 import logging
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -184,7 +185,8 @@ class _HubOnPort:
         self.port = port or free_port()
         self.data_dir = data_dir
         self.database_url = database_url
-        self.base_url = f"http://127.0.0.1:{self.port}"
+        scheme = "https" if (env or {}).get("HUB_TLS_CERTFILE") else "http"  # the hub ends TLS itself
+        self.base_url = f"{scheme}://127.0.0.1:{self.port}"
         self.log = data_dir / f"server-{self.port}.log"
         # inbound email off unless the caller's environment names a port (see the email tests)
         self.env = {**({} if "HUB_EMAIL_PORT" in os.environ else {"HUB_EMAIL_PORT": "0"}),
@@ -282,12 +284,14 @@ class ThreadedHub(_HubOnPort):
 
 
 class HubProcess(_HubOnPort):
-    """``python server.py`` as a child process, so a test can SIGKILL it."""
+    """``python server.py`` as a child process, so a test can SIGKILL it. ``verify``: how its
+    HTTPS certificate is checked when it serves TLS itself (``HUB_TLS_CERTFILE`` in ``env``)."""
 
     def __init__(self, data_dir: Path, database_url: str = "", port: int | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, verify: ssl.SSLContext | bool = True) -> None:
         super().__init__(data_dir, database_url, port, env)
         self.proc: subprocess.Popen[bytes] | None = None
+        self.verify = verify
 
     def start(self, timeout: float = 90) -> HubProcess:  # a bound, not a target: busy CI machines
         env = self._environ()
@@ -299,7 +303,7 @@ class HubProcess(_HubOnPort):
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
             try:
-                if httpx.get(f"{self.base_url}/api/health", timeout=1).status_code == 200:
+                if httpx.get(f"{self.base_url}/api/health", timeout=1, verify=self.verify).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
