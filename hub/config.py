@@ -31,6 +31,8 @@ DEFAULT_ALLOWED_TYPES = (
     "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain",
 )
 
+DEMO_LOCALES = ("zh-CN", "en")  # the languages of the demo data (setting ``demo_locale``)
+
 
 @dataclass(frozen=True)
 class Section:
@@ -81,6 +83,9 @@ class Settings:
     max_upload_bytes: int = 10 * 1024 * 1024
     allowed_upload_types: tuple[str, ...] = DEFAULT_ALLOWED_TYPES
     demo: bool = False
+    # the demo's language (with ``demo`` on): "zh-CN" a Chinese gas utility's centre (queues, FAQ,
+    # IVR in Mandarin, Chinese names), "en" the English demo
+    demo_locale: str = "zh-CN"
     widget_default_queue: str = "general"
     log_level: str = "info"
     # check each JSON answer against the response model its operation declares (a misfit is a 500
@@ -226,6 +231,9 @@ def _validate(s: Settings) -> Settings:
     if n < 2**10 or n > 2**20 or n & (n - 1):
         raise ConfigError("setting 'password_scrypt_n' must be a power of two between 1024 and "
                           f"1048576 (default 131072), got {n}")
+    if s.demo_locale not in DEMO_LOCALES:
+        raise ConfigError(f"setting 'demo_locale' must be one of {', '.join(DEMO_LOCALES)}, "
+                          f"got {s.demo_locale!r}")
     if s.log_level not in {"debug", "info", "warning", "error"}:
         raise ConfigError("setting 'log_level' must be one of debug, info, warning, error")
     return s
