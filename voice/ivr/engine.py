@@ -66,6 +66,7 @@ from voice.ivr.model import (
     TransferKind,
 )
 from voice.ivr.queueing import QueueEntry, QueueExperience, QueueWait
+from voice.ivr.texts import builtin_prompt
 
 MAX_HOPS = 64  # nodes entered without waiting for anything: more means a loop without input
 RECORDING_GRACE_S = 5.0
@@ -122,6 +123,11 @@ class IvrSession(QueueExperience):
             raise SessionOver("the session was already started")
         self._begin(now)
         self.state = SessionState.RUNNING
+        language = self.definition.settings.language
+        if language and "language" not in self.variables:
+            # the call's language (the conversation's, for its automatic texts) until an IVR
+            # entry sets another one (a ``set`` node with ``language``)
+            self._set("language", language)
         self._goto(self.definition.start)
         return self._flush()
 
@@ -297,6 +303,16 @@ class IvrSession(QueueExperience):
         self._out.append(Play(self._play_id, prompts, barge_in, loop))
         return True
 
+    @property
+    def language(self) -> str | None:
+        """The call's language: the variable ``language`` (an IVR entry sets it), else the flow's."""
+        value = self.variables.get("language") or self.definition.settings.language
+        return str(value) if value else None
+
+    def _builtin(self, given: list[PromptRef] | None, key: str) -> list[PromptRef]:
+        """A node's own prompt, or the built-in one (voice/ivr/texts.py) in the call's language."""
+        return builtin_prompt(given, key, self.language)
+
     def _set(self, name: str, value: Any) -> None:
         self.variables[name] = value
         self._out.append(SetVariable(name, value))
@@ -411,7 +427,7 @@ class IvrSession(QueueExperience):
             self._set("callback_number", number)
             self._out.append(RequestCallback(number, node.queue_id, dict(self.variables)))
             self._mode = "confirm"
-            if self._play(node.confirm, barge_in=True):
+            if self._play(self._builtin(node.confirm, "callback_confirm"), barge_in=True):
                 return _WAIT
             return self._after_callback(node)
         if isinstance(node, TransferNode):

@@ -230,8 +230,8 @@ class LookupNode(_Node):
 class Announce(_Model):
     every_s: float = Field(default=60.0, ge=5, le=3600)
     first_after_s: float | None = Field(default=None, ge=0, le=3600)
-    prompt: Prompts = [PromptRef(text="You are number {position} in the queue. "
-                                      "Your expected wait is about {wait_min} minutes.")]
+    # None: the built-in announcement in the call's language (voice/ivr/texts.py)
+    prompt: Prompts | None = None
 
 
 class Offer(_Model):
@@ -305,7 +305,8 @@ class CallbackNode(_Node):
     type: Literal["callback"] = "callback"
     queue_id: str | None = None
     number_var: str | None = Field(default=None, pattern=VAR_NAME)
-    confirm: Prompts = [PromptRef(text="Thank you. We will call you back at {number_digits}.")]
+    # None: the built-in confirmation in the call's language (voice/ivr/texts.py); [] says nothing
+    confirm: Prompts | None = None
     next: str | None = None
     on_failure: str | None = None
 
