@@ -25,6 +25,7 @@ from voice.asr.base import (
     RecognizerPool,
     Utterance,
     check_rate,
+    join_cjk,
 )
 from voice.asr.stream import Transcriber
 
@@ -89,7 +90,7 @@ def _check_model_folder(path: Path) -> None:
 
 def _utterance(payload: str, key: str, base_s: float) -> Utterance:
     data = json.loads(payload)
-    text = str(data.get(key, "")).strip()
+    text = join_cjk(str(data.get(key, "")).strip())
     words = tuple(
         RawWord(
             text=str(w["word"]),

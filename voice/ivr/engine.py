@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from voice.asr.base import join_cjk
 from voice.ivr.conditions import ConditionError, Context, get_path, render, rule_matches
 from voice.ivr.errors import SessionOver, UnknownNode
 from voice.ivr.flow import (
@@ -804,11 +805,13 @@ class IvrSession(QueueExperience):
 
 def match_keywords(text: str, node: SpeechMenuNode) -> Any:
     """The first branch with a keyword in ``text`` (whole words for Latin script, substring
-    otherwise, case-insensitive)."""
-    lowered = text.lower()
+    otherwise, case-insensitive). Chinese is matched as written, without spaces: a recogniser's
+    "我 要 交 燃气 费" (vosk's Chinese models put spaces between words) and an unsegmented
+    "我要交燃气费" both contain the keyword "燃气费"."""
+    lowered = join_cjk(text.lower())
     for branch in node.branches:
         for kw in branch.keywords:
-            k = kw.lower().strip()
+            k = join_cjk(kw.lower().strip())
             if not k:
                 continue
             if k.isascii():
