@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from tests.support.audio import sox_stat, write_wav
+from tests.support.hub import InProcessHub
 from tests.voice.calls.conftest import sip_port
 from tests.voice.calls.support import Sipp, free_udp_port
 from voice.audio import ulaw_decode
@@ -81,7 +82,8 @@ def wav_pcm(path: Path) -> bytes:
         return w.readframes(w.getnframes())
 
 
-async def test_the_chinese_demo_line_plays_mandarin_prompts_into_the_call(voice_hub, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_the_chinese_demo_line_plays_mandarin_prompts_into_the_call(voice_hub: InProcessHub,
+                                                                      tmp_path: Path) -> None:
     ivr = voice_hub.services.ports.ivr
     flow = ivr.flow_for_number(DEMO_NUMBER)
     assert flow is not None and flow.definition.settings.language == "zh-CN"
