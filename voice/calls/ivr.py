@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from voice.calls.call import CallHost
 from voice.ivr import model as m
+from voice.ivr.texts import template_language
 from voice.media.prompts import Prompt as MediaPrompt
 from voice.media.prompts import PromptError
 
@@ -293,8 +294,10 @@ class IvrDriver:
 
     async def _set_language(self, conversation_id: str, language: str) -> None:
         """The language of the IVR entry the caller chose (or the flow's) becomes the
-        conversation's: kept in its ``meta["language"]``, where the automatic texts read it."""
-        await self.service.services.conversations.set_meta(conversation_id, "language", language)
+        conversation's, as one of the languages of the customer texts (``zh-CN``, ``en``): kept in
+        its ``meta["language"]``."""
+        await self.service.services.conversations.set_meta(conversation_id, "language",
+                                                           template_language(language))
 
     async def _lookup(self, action: m.Lookup) -> None:
         ivr = self.service.services.ports.ivr

@@ -122,3 +122,9 @@ async def test_the_chinese_demo_line_plays_mandarin_prompts_into_the_call(voice_
     assert stat["Length (seconds)"] >= prompts_s - 0.5, (stat, prompts_s)
     spoken = spoken_seconds(recorder.pcm())
     assert abs(spoken - expected_spoken_s) < 0.6, (spoken, expected_spoken_s)
+    # the line's language is the call's conversation's (for its automatic texts)
+    sup = await voice_hub.client("supervisor")
+    calls = (await sup.ok("GET", "/api/conversations?view=all&channel=voice"))["items"]
+    assert len(calls) == 1
+    row = await voice_hub.services.conversations.row(calls[0]["id"])
+    assert (row.meta or {}).get("language") == "zh-CN"
