@@ -7,7 +7,8 @@ voicemail offer, after-hours voicemail and a satisfaction survey an agent can se
 
 ``zh-CN`` (:func:`main_flow_zh`): the same line in Mandarin (flow language ``zh-CN``: the prompts
 are rendered by the Chinese TTS voice, the built-in prompts come from the Chinese templates, the
-speech menu listens for Chinese words): 1 燃气报修 / 2 账单缴费 / 3 业务办理 / 4 投诉建议 /
+speech menu listens for Chinese words; "wrong key", "no key" and "not understood" are the built-in
+Chinese prompts): 1 燃气报修 / 2 账单缴费 / 3 业务办理 / 4 投诉建议 /
 5 说出您的问题 / 9 English service (sets the call's language to English) / 0 人工服务; after
 hours a leak still reaches the repair queue (1), everything else leaves a voicemail."""
 
@@ -149,8 +150,6 @@ def main_flow_zh(q: dict[str, str], calendar: str) -> dict[str, Any]:
                 "please press 9；人工服务，请按 0。"),
                 "options": {"1": "repairs", "2": "billing", "3": "business", "4": "complaints",
                             "5": "speech", "9": "english", "0": "operator"},
-                "invalid_prompt": _t("对不起，您的输入有误。"),
-                "timeout_prompt": _t("对不起，没有听到您的选择。"),
                 "timeout_s": 6, "retries": 2, "default": "operator", "store": "menu_choice"},
             "repairs": _zh_queue(q["repairs"], "正在为您转接抢修调度。如果您闻到燃气味，请先开窗通风，"
                                  "不要开关电器，到室外安全的地方再通话。", 5, "callback", 300, 30),
@@ -178,7 +177,7 @@ def main_flow_zh(q: dict[str, str], calendar: str) -> dict[str, Any]:
                     {"key": "complaints", "keywords": ["投诉", "建议", "不满意", "态度"],
                      "next": "complaints"}],
                 "hook": "faq", "min_confidence": 0.5, "options": {"0": "operator"},
-                "no_match_prompt": _t("对不起，我没有听清楚。"), "language": "zh-CN",
+                "language": "zh-CN",
                 "retries": 1, "after_answer": "anything_else", "default": "operator",
                 "store": "topic"},
             "anything_else": {"type": "menu", "label": "解答之后", "prompt": _t(

@@ -560,12 +560,12 @@ class IvrSession(QueueExperience):
         if kind in ("announce", "offer", "max_wait"):
             self._queue_timer(kind)
         elif kind == "menu" and isinstance(node, MenuNode):
-            self._goto_result(self._menu_retry(node, node.timeout_prompt, "no_input"))
+            self._goto_result(self._menu_retry(node, self._builtin(node.timeout_prompt, "menu_no_input"), "no_input"))
         elif kind == "first" and isinstance(node, CollectNode):
             if self._digits:
                 self._goto_result(self._collect_finish(node))
             else:
-                self._goto_result(self._collect_retry(node, node.timeout_prompt))
+                self._goto_result(self._collect_retry(node, self._builtin(node.timeout_prompt, "collect_no_input")))
         elif kind == "interdigit" and isinstance(node, CollectNode):
             self._goto_result(self._collect_finish(node))
         elif kind == "lookup" and isinstance(node, LookupNode):
@@ -598,7 +598,7 @@ class IvrSession(QueueExperience):
             if node.store:
                 self._set(node.store, digit)
             return node.options[digit]
-        return self._menu_retry(node, node.invalid_prompt, "invalid")
+        return self._menu_retry(node, self._builtin(node.invalid_prompt, "menu_invalid"), "invalid")
 
     def _menu_retry(self, node: MenuNode, prompt: list[PromptRef], why: str) -> Any:
         self._retries += 1
@@ -639,7 +639,7 @@ class IvrSession(QueueExperience):
         if ok:
             self._set(node.store, value)
             return node.next
-        return self._collect_retry(node, node.invalid_prompt)
+        return self._collect_retry(node, self._builtin(node.invalid_prompt, "collect_invalid"))
 
     def _collect_retry(self, node: CollectNode, prompt: list[PromptRef]) -> Any:
         self._digits = []
@@ -749,7 +749,7 @@ class IvrSession(QueueExperience):
                 return _WAIT
             return node.default
         retries = self._retries
-        result = self._speech_prompt(node, node.no_match_prompt)
+        result = self._speech_prompt(node, self._builtin(node.no_match_prompt, "speech_no_match"))
         self._retries = retries
         return result
 

@@ -64,8 +64,10 @@ class MenuNode(_Node):
     type: Literal["menu"] = "menu"
     prompt: Prompts = []
     options: dict[str, str] = {}
-    invalid_prompt: Prompts = []
-    timeout_prompt: Prompts = []
+    # None: the built-in "not one of the choices" / "did not hear your choice" in the call's
+    # language (voice/ivr/texts.py); [] says nothing before the menu is repeated
+    invalid_prompt: Prompts | None = None
+    timeout_prompt: Prompts | None = None
     timeout_s: float = Field(default=5.0, gt=0, le=120)
     retries: int = Field(default=2, ge=0, le=10)
     default: str | None = None
@@ -90,8 +92,9 @@ class CollectNode(_Node):
     inter_digit_timeout_s: float = Field(default=3.0, gt=0, le=60)
     pattern: str | None = None
     store: str = Field(pattern=VAR_NAME)
-    invalid_prompt: Prompts = []
-    timeout_prompt: Prompts = []
+    # None: the built-in "number not valid" / "did not get a number" in the call's language
+    invalid_prompt: Prompts | None = None
+    timeout_prompt: Prompts | None = None
     retries: int = Field(default=2, ge=0, le=10)
     next: str | None = None
     on_failure: str | None = None
@@ -331,7 +334,7 @@ class SpeechMenuNode(_Node):
     hook: str | None = None
     min_confidence: float = Field(default=0.5, ge=0, le=1)
     options: dict[str, str] = {}
-    no_match_prompt: Prompts = []
+    no_match_prompt: Prompts | None = None  # None: the built-in "did not catch that"
     timeout_s: float = Field(default=8.0, gt=0, le=60)
     retries: int = Field(default=2, ge=0, le=10)
     language: str | None = None

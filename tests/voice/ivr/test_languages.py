@@ -130,3 +130,50 @@ def test_vosk_chinese_results_read_as_written_and_keep_their_words() -> None:
     assert [w.text for w in result.words] == ["我", "要", "交", "燃气", "费"]
     assert join_cjk("表 显示 E1 故障 了") == "表显示 E1 故障了"
     assert join_cjk("가스 요금 문의") == "가스 요금 문의"  # Korean keeps its spaces
+
+
+@pytest.mark.parametrize(("language", "invalid", "no_input"), [
+    ("zh-CN", "对不起，您的输入有误。", "对不起，没有听到您的选择。"),
+    (None, "Sorry, that is not one of the choices.", "Sorry, I did not hear your choice."),
+])
+def test_a_menu_without_its_own_retry_prompts_says_the_built_in_ones(
+        language: str | None, invalid: str, no_input: str) -> None:
+    d = Driver(flow({
+        "m": {"type": "menu", "prompt": text("菜单 / menu"), "options": {"1": "bye"}, "timeout_s": 5,
+              "retries": 2, "default": "bye"},
+        "bye": {"type": "hangup"},
+    }, **({"language": language} if language else {})))
+    d.start()
+    assert d.texts(d.send(Dtmf("7"))) == [f"{invalid} | 菜单 / menu"]
+    d.finish_prompt()
+    assert d.texts(d.advance(5)) == [f"{no_input} | 菜单 / menu"]
+
+
+def test_an_empty_retry_prompt_stays_silent() -> None:
+    d = Driver(flow({
+        "m": {"type": "menu", "prompt": text("菜单"), "options": {"1": "bye"}, "invalid_prompt": [],
+              "default": "bye"},
+        "bye": {"type": "hangup"},
+    }, language="zh-CN"))
+    d.start()
+    assert d.texts(d.send(Dtmf("7"))) == ["菜单"]
+
+
+def test_digit_entry_and_speech_menu_retries_speak_the_call_language() -> None:
+    d = Driver(flow({
+        "acct": {"type": "collect", "prompt": text("请输入户号，按井号键结束。"), "min_digits": 4,
+                 "store": "account", "retries": 2, "next": "sm", "on_failure": "bye"},
+        "sm": {"type": "speech_menu", "prompt": text("请说出您的问题。"), "retries": 1,
+               "branches": [{"key": "b", "keywords": ["账单"], "next": "bye"}], "default": "bye"},
+        "bye": {"type": "hangup"},
+    }, language="zh-CN"))
+    d.start()
+    d.send(Dtmf("1"))
+    assert d.texts(d.send(Dtmf("#"))) == ["对不起，您输入的号码有误。 | 请输入户号，按井号键结束。"]
+    d.finish_prompt()
+    assert d.texts(d.advance(6)) == ["对不起，没有收到您的输入。 | 请输入户号，按井号键结束。"]
+    for key in "1234#":
+        d.send(Dtmf(key))
+    listen = [a for a in d.finish_prompt() if isinstance(a, Listen)][0]
+    out = d.send(SpeechResult("我 想 问 营业 时间", 0.9, listen.listen_id))
+    assert d.texts(out) == ["对不起，我没有听清楚。 | 请说出您的问题。"]
