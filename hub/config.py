@@ -32,6 +32,8 @@ DEFAULT_ALLOWED_TYPES = (
     "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain",
 )
 
+DEMO_LOCALES = ("zh-CN", "en")  # the languages of the demo data (setting ``demo_locale``)
+
 
 @dataclass(frozen=True)
 class Section:
@@ -90,6 +92,9 @@ class Settings:
     max_upload_bytes: int = 10 * 1024 * 1024
     allowed_upload_types: tuple[str, ...] = DEFAULT_ALLOWED_TYPES
     demo: bool = False
+    # the demo's language (with ``demo`` on): "zh-CN" a Chinese gas utility's centre (queues, FAQ,
+    # IVR in Mandarin, Chinese names), "en" the English demo
+    demo_locale: str = "zh-CN"
     widget_default_queue: str = "general"
     log_level: str = "info"
     # check each JSON answer against the response model its operation declares (a misfit is a 500
@@ -239,6 +244,9 @@ def _validate(s: Settings) -> Settings:
     if not s.forwarded_allow_ips.strip():
         raise ConfigError("setting 'forwarded_allow_ips' must name at least one address (127.0.0.1 "
                           "by default; * trusts every client's X-Forwarded-For)")
+    if s.demo_locale not in DEMO_LOCALES:
+        raise ConfigError(f"setting 'demo_locale' must be one of {', '.join(DEMO_LOCALES)}, "
+                          f"got {s.demo_locale!r}")
     if s.log_level not in {"debug", "info", "warning", "error"}:
         raise ConfigError("setting 'log_level' must be one of debug, info, warning, error")
     return s

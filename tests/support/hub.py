@@ -109,9 +109,11 @@ class InProcessHub:
         self.port = free_port()
         # Inbound email is off unless a test asks for a port: hubs under test must not fight over 2525.
         # The widget bot is off unless a test turns it on (tests/assist): chats go straight to the ACD.
-        # Demo data is on unless a test turns it off; passwords are hashed cheaply (TEST_SCRYPT_N);
-        # every JSON answer is checked against its operation's declared response model.
-        settings = {"email_port": 0, "assist_bot": "off", "demo": True, "api_check_responses": True,
+        # Demo data is on unless a test turns it off, the English demo unless a test asks for
+        # demo_locale="zh-CN" (the default of make run); passwords are hashed cheaply
+        # (TEST_SCRYPT_N); every JSON answer is checked against its operation's declared response model.
+        settings = {"email_port": 0, "assist_bot": "off", "demo": True, "demo_locale": "en",
+                    "api_check_responses": True,
                     "password_scrypt_n": TEST_SCRYPT_N, **NO_RATE_LIMITS, **settings}
         self.settings = load_settings(environ={}, data_dir=str(data_dir), port=self.port,
                                       database_url=database_url, web_dir=str(REPO / "web" / "dist"),
@@ -191,6 +193,7 @@ class _HubOnPort:
         # inbound email off unless the caller's environment names a port (see the email tests)
         self.env = {**({} if "HUB_EMAIL_PORT" in os.environ else {"HUB_EMAIL_PORT": "0"}),
                     "HUB_ASSIST_BOT": "off",  # the widget bot: off unless asked
+                    "HUB_DEMO_LOCALE": "en",  # the English demo unless asked (make run: zh-CN)
                     "HUB_API_CHECK_RESPONSES": "1",  # answers checked against their response models
                     **(env or {})}
 
