@@ -107,6 +107,12 @@ class Settings:
     outbound_reply_window_s: float = 24 * 3600.0
     # durable event consumers (hub/events.py) that run in this process: "*" all, "none", or names
     event_consumers: str = "*"
+    # retention (hub/services/privacy.py; docs/SECURITY.md): days after a conversation closed
+    # before its content (messages, attachments, raw email, transcripts, recordings), its message
+    # texts, or the files attached to its messages are erased by the daily run; 0: keep forever
+    retention_conversations_days: float = 0.0
+    retention_messages_days: float = 0.0
+    retention_attachments_days: float = 0.0
     extra: Mapping[str, Any] = field(default_factory=dict)
     # the components' sections that were loaded (``section`` gives one, or its defaults)
     sections: Mapping[type[Section], Section] = field(default_factory=dict)
@@ -226,6 +232,9 @@ def _validate(s: Settings) -> Settings:
     if n < 2**10 or n > 2**20 or n & (n - 1):
         raise ConfigError("setting 'password_scrypt_n' must be a power of two between 1024 and "
                           f"1048576 (default 131072), got {n}")
+    for name in ("retention_conversations_days", "retention_messages_days", "retention_attachments_days"):
+        if getattr(s, name) < 0:
+            raise ConfigError(f"setting '{name}' must be >= 0 (0: keep forever)")
     if s.log_level not in {"debug", "info", "warning", "error"}:
         raise ConfigError("setting 'log_level' must be one of debug, info, warning, error")
     return s
