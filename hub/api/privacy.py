@@ -24,6 +24,7 @@ class Erasure(ResponseModel):
     erased_at: Epoch
     conversations: int = Field(description="conversations whose content was erased (rows kept)")
     counts: dict[str, int] = Field(description="what was erased, by kind")
+    holders: list[str] = Field(description="the components whose data took part (those running)")
     files: int = Field(description="files removed after the commit")
 
 

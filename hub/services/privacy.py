@@ -304,10 +304,10 @@ class PrivacyService:
             files = sorted(set(done.files))
             tx.emit(Event(PrivacyEventType.ERASED, now, user_id=actor_id, data={
                 "contact_id": cid, "conversations": len(subject.conversation_ids), "counts": done.counts,
-                "files": files}))
+                "holders": [h.name for h in self.holders], "files": files}))
         log.info("privacy: contact %s erased (%d conversations)", cid, len(subject.conversation_ids))
         return {"contact_id": cid, "erased_at": now, "conversations": len(subject.conversation_ids),
-                "counts": done.counts, "files": len(files)}
+                "counts": done.counts, "holders": [h.name for h in self.holders], "files": len(files)}
 
     async def _erase(self, tx: Tx, subject: DataSubject, now: float) -> Erased:
         """The holders' parts, then the hub's own (conversations, messages, attachments and the
