@@ -95,6 +95,7 @@ STORED: dict[str, StrEnum] = {
     "privacy.exported": PrivacyEventType.EXPORTED,
     "privacy.erased": PrivacyEventType.ERASED,
     "privacy.retention_applied": PrivacyEventType.RETENTION_APPLIED,
+    "privacy.caught_up": PrivacyEventType.CAUGHT_UP,
 }
 
 
@@ -126,7 +127,8 @@ def test_the_audit_trail_lists_the_hubs_and_the_declared_components_types() -> N
                              "contact.deleted", "contact.merged", "contact.standing_changed",
                              "contact.exported", "attachment.downloaded",
                              "voice.recording_downloaded", "voice.recordings_purged",
-                             "privacy.exported", "privacy.erased", "privacy.retention_applied"}
+                             "privacy.exported", "privacy.erased", "privacy.retention_applied",
+                             "privacy.caught_up"}
 
 
 def test_assist_listens_to_the_transcript_segments_voice_emits() -> None:

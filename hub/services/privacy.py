@@ -33,6 +33,7 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,9 @@ class PrivacyEventType(StrEnum):
     EXPORTED = "privacy.exported"  # a data-subject export was downloaded
     ERASED = "privacy.erased"  # a contact was erased (data.files: removed after commit)
     RETENTION_APPLIED = "privacy.retention_applied"  # the daily retention run erased something
+    #: a component that was off during an erasure or retention run erased its part when it came
+    #: back (data.holder, data.files: removed after commit)
+    CAUGHT_UP = "privacy.caught_up"
 
 
 register_event_types(PrivacyEventType, audit=tuple(PrivacyEventType))
@@ -188,15 +192,34 @@ class PrivacyService:
 
     def register(self, holder: PersonalDataHolder) -> None:
         """A component's holder (in its ``start``); one per name (a restarted component replaces
-        its own)."""
+        its own). Its durable consumer ``privacy.catch_up.<name>`` replays the erasures and
+        retention runs made while the component was off (its checkpoint stayed where it stopped)
+        and erases its part of those conversations."""
         self.holders = [h for h in self.holders if h.name != holder.name] + [holder]
+        self.bus.consume(f"privacy.catch_up.{holder.name}", partial(self._catch_up, holder.name),
+                         types=(PrivacyEventType.ERASED, PrivacyEventType.RETENTION_APPLIED))
+
+    async def _catch_up(self, name: str, ev: Event) -> None:
+        holder = next((h for h in self.holders if h.name == name), None)
+        if holder is None or name in (ev.data.get("holders") or ()):
+            return  # it took part (or it is gone again)
+        subject = DataSubject(conversation_ids=tuple(ev.data.get("conversation_ids") or ()),
+                              parts=frozenset(ev.data.get("parts") or ()) - {"identity"})
+        if not subject.conversation_ids or not subject.parts:
+            return
+        async with self.db.tx() as tx:
+            done = await holder.erase(tx, subject)
+            tx.emit(Event(PrivacyEventType.CAUGHT_UP, self.clock.now(), data={
+                "holder": name, "event_id": ev.id, "counts": done.counts, "files": sorted(set(done.files))}))
+        log.info("privacy: %s erased its part of %d conversations (event %s) after being off", name,
+                 len(subject.conversation_ids), ev.id)
 
     async def start(self) -> None:
         """After the components started (their holders are registered): the retention timer and
         the consumer that removes erased files."""
         self.scheduler.on(RETENTION_KIND, self._on_timer)
-        self.bus.consume("privacy.files", self._remove_files,
-                         types=(PrivacyEventType.ERASED, PrivacyEventType.RETENTION_APPLIED))
+        self.bus.consume("privacy.files", self._remove_files, types=(
+            PrivacyEventType.ERASED, PrivacyEventType.RETENTION_APPLIED, PrivacyEventType.CAUGHT_UP))
         if self._retained() and await self.scheduler.find(RETENTION_KEY) is None:
             async with self.db.tx() as tx:  # the first run now (catch-up), then daily
                 await self.scheduler.schedule(tx, kind=RETENTION_KIND, due_at=self.clock.now(),
@@ -304,7 +327,8 @@ class PrivacyService:
             files = sorted(set(done.files))
             tx.emit(Event(PrivacyEventType.ERASED, now, user_id=actor_id, data={
                 "contact_id": cid, "conversations": len(subject.conversation_ids), "counts": done.counts,
-                "holders": [h.name for h in self.holders], "files": files}))
+                "holders": [h.name for h in self.holders], "files": files,
+                "conversation_ids": list(subject.conversation_ids), "parts": sorted(subject.parts)}))
         log.info("privacy: contact %s erased (%d conversations)", cid, len(subject.conversation_ids))
         return {"contact_id": cid, "erased_at": now, "conversations": len(subject.conversation_ids),
                 "counts": done.counts, "holders": [h.name for h in self.holders], "files": len(files)}
@@ -442,7 +466,8 @@ class PrivacyService:
                 await self.kv.put_in(tx, key, cursor)
                 tx.emit(Event(PrivacyEventType.RETENTION_APPLIED, now, data={
                     "rule": name, "parts": sorted(parts), "conversations": len(rows),
-                    "older_than": cutoff, "counts": done.counts, "files": sorted(set(done.files))}))
+                    "older_than": cutoff, "counts": done.counts, "files": sorted(set(done.files)),
+                    "holders": [h.name for h in self.holders], "conversation_ids": list(subject.conversation_ids)}))
             visited += len(rows)
 
     async def _on_timer(self, timer: Timer) -> None:
