@@ -7,7 +7,6 @@ job row (the reports count them) without the person's numbers, text or files."""
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,15 +20,7 @@ from channels.fax.tables import fax_library as t_lib
 from channels.fax.tables import fax_pages as t_page
 from hub.db.uow import Tx
 from hub.ports import DataSubject, Erased, ExportEntry
-from hub.services.privacy import ERASED_MARK, Redactor, json_entry, plain_rows, scrub_json
-
-
-def _numbers(phones: Sequence[str]) -> list[str]:
-    out: set[str] = set()
-    for p in phones:
-        digits = re.sub(r"\D", "", p)
-        out.update(x for x in (p, digits, f"+{digits}") if x and x != "+")
-    return sorted(out)
+from hub.services.privacy import ERASED_MARK, Redactor, json_entry, number_forms, plain_rows, scrub_json
 
 
 class FaxPersonalData:
@@ -45,7 +36,7 @@ class FaxPersonalData:
     def _docs(self, subject: DataSubject) -> Any:
         cond = [t_doc.c.conversation_id.in_(subject.conversation_ids)]
         if "identity" in subject.parts and subject.phones:
-            numbers = _numbers(subject.phones)
+            numbers = number_forms(subject.phones)
             cond += [t_doc.c.from_number.in_(numbers), t_doc.c.to_number.in_(numbers)]
         return or_(*cond) & t_doc.c.id.not_in(select(t_lib.c.document_id))
 
@@ -61,7 +52,7 @@ class FaxPersonalData:
         ids = [d.id for d in docs]
         pages = (await conn.execute(select(t_page).where(t_page.c.fax_id.in_(ids)))).all()
         jobs = (await conn.execute(select(t_job).where(or_(
-            t_job.c.document_id.in_(ids), t_job.c.to_number.in_(_numbers(subject.phones)))))).all()
+            t_job.c.document_id.in_(ids), t_job.c.to_number.in_(number_forms(subject.phones)))))).all()
         entries = [json_entry("fax/documents.json", plain_rows(docs)),
                    json_entry("fax/pages.json", plain_rows(pages, exclude=("search_text",))),
                    json_entry("fax/jobs.json", plain_rows(jobs))]
@@ -89,7 +80,7 @@ class FaxPersonalData:
                 await conn.execute(update(t_doc).where(t_doc.c.id == d.id).values(
                     from_number=None, to_number=None, meta=scrub_json(d.meta or {}, redactor)))
             await conn.execute(update(t_job).where(or_(
-                t_job.c.document_id.in_(ids), t_job.c.to_number.in_(_numbers(subject.phones)))).values(
+                t_job.c.document_id.in_(ids), t_job.c.to_number.in_(number_forms(subject.phones)))).values(
                 to_number=ERASED_MARK, error=None))
         done.counts["faxes"] = len(ids)
         return done

@@ -44,7 +44,7 @@ from hub.clock import Clock
 from hub.config import Settings
 from hub.db import tables as t
 from hub.db.uow import Database, Tx
-from hub.errors import NotFound
+from hub.errors import InvalidState, NotFound
 from hub.events import Event, EventBus, register_event_types
 from hub.ports import CONVERSATION_PARTS, PERSONAL_DATA_PARTS, DataSubject, Erased, ExportEntry, PersonalDataHolder
 from hub.services.attachments import AttachmentStore
@@ -131,6 +131,16 @@ class Redactor:
         if isinstance(value, dict):
             return {self.text(str(k)): self.value(v) for k, v in value.items()}
         return value
+
+
+def number_forms(phones: Iterable[str]) -> list[str]:
+    """The ways a record may hold each number (a call's caller, a fax's sender): as stored,
+    digits only, digits with a plus."""
+    out: set[str] = set()
+    for p in phones:
+        digits = re.sub(r"\D", "", p)
+        out.update(x for x in (p, digits, f"+{digits}") if x and x != "+")
+    return sorted(out)
 
 
 def scrub_json(value: Any, redactor: Redactor | None = None, key: str = "") -> Any:
@@ -243,22 +253,21 @@ class PrivacyService:
             c.id != cid, c.erased_at.is_(None), or_(*same)).order_by(c.created_at))).all()
         return _Contact(row, tuple(merged))
 
-    async def _subject(self, conn: AsyncConnection, cid: str, parts: Iterable[str]) -> DataSubject:
+    async def _subject(self, conn: AsyncConnection, cid: str, parts: Iterable[str]) -> tuple[DataSubject, _Contact]:
         contact = await self._contact(conn, cid)
         ids = (cid, *(m.id for m in contact.merged))
         convs = (await conn.execute(select(t.conversations.c.id).where(
             t.conversations.c.contact_id.in_(ids)).order_by(t.conversations.c.created_at))).scalars().all()
         emails, phones, terms = _contact_terms((contact.row, *contact.merged))
         return DataSubject(conversation_ids=tuple(convs), parts=frozenset(parts), contact_id=cid,
-                           contact_ids=ids, emails=emails, phones=phones, terms=terms)
+                           contact_ids=ids, emails=emails, phones=phones, terms=terms), contact
 
     # --- export -----------------------------------------------------------------------------
     async def export(self, cid: str, actor_id: str | None) -> Path:
         """The contact's archive as a temporary file (the caller sends and removes it); the
         download is audited."""
         async with self.db.read() as conn:
-            subject = await self._subject(conn, cid, PERSONAL_DATA_PARTS)
-            contact = await self._contact(conn, cid)
+            subject, contact = await self._subject(conn, cid, PERSONAL_DATA_PARTS)
             entries = await self._own_entries(conn, subject, contact)
             sections: dict[str, int] = {}
             for holder in self.holders:
@@ -318,7 +327,8 @@ class PrivacyService:
         """Erase everything about the contact in one transaction (see the module docstring)."""
         now = self.clock.now()
         async with self.db.tx() as tx:
-            subject = await self._subject(tx.conn, cid, PERSONAL_DATA_PARTS)
+            subject, _ = await self._subject(tx.conn, cid, PERSONAL_DATA_PARTS)
+            await self._refuse_open(tx.conn, subject)
             done = await self._erase(tx, subject, now)
             redactor = Redactor([*subject.terms, *done.terms], subject.phones)
             done.counts["events"] = done.counts.get("events", 0) + await self._scrub_matching_events(
@@ -332,6 +342,17 @@ class PrivacyService:
         log.info("privacy: contact %s erased (%d conversations)", cid, len(subject.conversation_ids))
         return {"contact_id": cid, "erased_at": now, "conversations": len(subject.conversation_ids),
                 "counts": done.counts, "holders": [h.name for h in self.holders], "files": len(files)}
+
+    @staticmethod
+    async def _refuse_open(conn: AsyncConnection, subject: DataSubject) -> None:
+        """A person still being served is not erased under the agent's hands: their open
+        conversations are closed first (409 ``conversations_open``, nothing changed)."""
+        c = t.conversations.c
+        open_ids = (await conn.execute(select(c.id).where(
+            c.id.in_(subject.conversation_ids), c.status.not_in(ENDED)))).scalars().all()
+        if open_ids:
+            raise InvalidState(f"close the contact's {len(open_ids)} open conversation(s) before erasing",
+                               code="conversations_open", details={"conversation_ids": sorted(open_ids)})
 
     async def _erase(self, tx: Tx, subject: DataSubject, now: float) -> Erased:
         """The holders' parts, then the hub's own (conversations, messages, attachments and the

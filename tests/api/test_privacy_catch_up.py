@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from channels.email.tables import email_messages
+from tests.api.helpers import agent_desk
 from tests.support.hub import running_hub
 from tests.support.postgres import free_port
 from tests.support.wait import eventually
@@ -43,6 +44,12 @@ async def test_a_component_off_during_the_erasure_erases_its_part_when_it_is_bac
                                  until=lambda page: page["total"] == 1)
         pid = found["items"][0]["id"]
         [raw] = await eventually(lambda: list((data / "email" / "raw").rglob("*.eml")))
+        [conv] = await admin.ok("GET", f"/api/contacts/{pid}/conversations")
+        agent, desk = await agent_desk(hub, "agent1")  # served and closed: then it may be erased
+        await desk.wait("offer", lambda d: d["conversation"]["id"] == conv["id"])
+        await agent.ok("POST", f"/api/conversations/{conv['id']}/accept")
+        await agent.ok("POST", f"/api/conversations/{conv['id']}/close", {"disposition": "resolved"})
+        await desk.close()
 
     async with running_hub(data, database_url, email_enabled=False, **settings) as hub:
         admin = await hub.client("admin")

@@ -27,6 +27,7 @@ from tests.api.helpers import agent_desk, queue_id, start_chat
 from tests.channels.fax.support import SECRET, have_tools, make_pdf, post_fax
 from tests.support.hub import ApiClient, InProcessHub, running_hub
 from tests.support.postgres import free_port
+from tests.support.sockets import Recorder
 from tests.support.wait import eventually
 from tests.voice.calls.recording_seed import recording_rows
 from voice.calls.tables import calls as t_calls
@@ -66,6 +67,19 @@ async def _conversation(admin: ApiClient, contact_id: str, channel: str) -> str:
     return await eventually(found, within=20)
 
 
+async def _end_wrap_up(agent: ApiClient) -> None:
+    if (await agent.ok("GET", "/api/agent/state"))["state"] == "wrap_up":
+        await agent.ok("POST", "/api/agent/wrapup/end")
+
+
+async def _serve(agent: ApiClient, desk: Recorder, cid: str) -> None:
+    """The agent takes the conversation when it is offered, and closes it."""
+    await desk.wait("offer", lambda d: d["conversation"]["id"] == cid)
+    await agent.ok("POST", f"/api/conversations/{cid}/accept")
+    await agent.ok("POST", f"/api/conversations/{cid}/close", {"disposition": "resolved"})
+    await _end_wrap_up(agent)
+
+
 async def _voice_call(hub: InProcessHub, queue: str) -> tuple[str, bytes]:
     """A voice conversation with its recorded, transcribed call (what the call service stores)."""
     s = hub.services
@@ -87,6 +101,7 @@ async def _voice_call(hub: InProcessHub, queue: str) -> tuple[str, bytes]:
             text=said, search_text=said.lower(), start_s=0.0, end_s=1.0, started_at=now - 59,
             ended_at=now - 58, confidence=0.9, words=json.dumps([{"text": NAME}]), late=False,
             created_at=now - 58))
+    await s.conversations.close(conv.id, by=None, reason="caller_hangup")  # the call has ended
     return conv.id, seeded.wav
 
 
@@ -171,6 +186,7 @@ async def test_export_then_erase_leaves_no_trace_and_reports_count_the_same(tmp_
         await agent.ok("POST", f"/api/conversations/{chat}/messages",
                        {"body": f"Thanks {NAME}, an engineer comes to {ADDRESS}"}, status=201)
         await agent.ok("POST", f"/api/conversations/{chat}/close", {"disposition": "resolved"})
+        await _end_wrap_up(agent)
         await widget.wait("csat_request")
         assert (await customer.post("/api/widget/csat", {"rating": 4, "comment": f"{NAME} says thanks"})
                 ).status_code == 204
@@ -208,6 +224,14 @@ async def test_export_then_erase_leaves_no_trace_and_reports_count_the_same(tmp_
 
         # a recorded, transcribed call
         call, wav = await _voice_call(hub, general)
+
+        # a person still being served is not erased: their conversations are closed first
+        r = await admin.post(f"/api/contacts/{pid}/erase", {"confirm": True})
+        assert r.status_code == 409 and r.json()["code"] == "conversations_open", r.text
+        assert set(r.json()["conversation_ids"]) == {mail, sms, fax}
+        assert (await admin.get(f"/api/contacts/{pid}")).status_code == 200  # nothing changed
+        for cid in (mail, sms, fax):
+            await _serve(agent, desk, cid)
         await hub.services.bus.settled()
 
         before = await _reports(hub, supervisor)

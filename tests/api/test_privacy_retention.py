@@ -15,11 +15,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bootstrap import build_app
 from hub.clock import ManualClock
 from hub.db import tables as t
 from hub.services.privacy import DAY_S, ERASED_MARK, RETENTION_KEY
-from tests.support.hub import InProcessHub
+from tests.support.hub import InProcessHub, clocked_hub
 from tests.support.postgres import free_port
 from tests.support.wait import eventually
 
@@ -29,12 +28,8 @@ START = 1_790_000_000.0
 
 
 async def clocked(tmp_path: Path, clock: ManualClock, database_url: str, **settings: Any) -> InProcessHub:
-    h = InProcessHub(tmp_path / "data", database_url, session_ttl_s=365 * 86400, kb_enabled=False,
-                     sms_enabled=False, fax_enabled=False, **settings)
-    h.app = build_app(h.settings, clock)
-    await h.start()
-    await h.services.scheduler.stop()  # timers fire when the test calls run_due()
-    return h
+    return await clocked_hub(tmp_path / "data", clock, database_url, fax_enabled=False,
+                             **{"email_enabled": "email_port" in settings, **settings})
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ person's numbers; recordings and transcripts go."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.db.uow import Tx
 from hub.ports import DataSubject, Erased, ExportEntry
-from hub.services.privacy import ERASED_MARK, json_entry, plain_rows
+from hub.services.privacy import ERASED_MARK, json_entry, number_forms, plain_rows
 from voice.calls.settings import VoiceSettings
 from voice.calls.tables import calls as t_calls
 from voice.calls.tables import recordings as t_rec
@@ -22,14 +21,6 @@ from voice.calls.transcript_tables import transcript_segments as t_seg
 if TYPE_CHECKING:
     from hub.app import Services
 
-
-def _numbers(phones: Sequence[str]) -> list[str]:
-    """A number as a call record may hold it: as stored, digits only, with a plus."""
-    out: set[str] = set()
-    for p in phones:
-        digits = re.sub(r"\D", "", p)
-        out.update(x for x in (p, digits, f"+{digits}") if x and x != "+")
-    return sorted(out)
 
 
 class VoicePersonalData:
@@ -46,7 +37,7 @@ class VoicePersonalData:
         linked = t_calls.c.conversation_id.in_(subject.conversation_ids)
         if "identity" not in subject.parts or not subject.phones:
             return linked
-        numbers = _numbers(subject.phones)
+        numbers = number_forms(subject.phones)
         return or_(linked, t_calls.c.caller.in_(numbers), t_calls.c.callee.in_(numbers))
 
     async def export(self, conn: AsyncConnection, subject: DataSubject) -> Sequence[ExportEntry]:
@@ -83,7 +74,7 @@ class VoicePersonalData:
             done.counts["recordings"] = len(recs)
         if "identity" in subject.parts and call_ids:
             # the person's end of the call: the caller of an inbound call, the callee of an outbound one
-            numbers = _numbers(subject.phones)
+            numbers = number_forms(subject.phones)
             c = t_calls.c
             await conn.execute(update(t_calls).where(c.id.in_(call_ids), or_(
                 c.direction == "in", c.caller.in_(numbers))).values(caller=ERASED_MARK))
