@@ -1,6 +1,6 @@
 """Retention on a manual clock (issue #16, item 13): the daily durable run erases what is older than
 each setting after a conversation closed — all its content (``retention_conversations_days``), or
-one part, e.g. the raw ``.eml`` files (``email_raw_retention_days``) — keeps what is newer, keeps
+one part (message texts, transcripts, the raw ``.eml`` files …) — keeps what is newer, keeps
 every row reports count, is audited and sets itself up for the next day; 0 keeps everything."""
 
 from __future__ import annotations
@@ -17,10 +17,12 @@ from sqlalchemy import func, select
 
 from hub.clock import ManualClock
 from hub.db import tables as t
+from hub.security import new_id
 from hub.services.privacy import DAY_S, ERASED_MARK, RETENTION_KEY
 from tests.support.hub import InProcessHub, clocked_hub
 from tests.support.postgres import free_port
 from tests.support.wait import eventually
+from voice.calls.transcript_tables import transcript_segments as t_seg
 
 pytestmark = pytest.mark.storage
 
@@ -107,6 +109,39 @@ async def test_daily_run_erases_conversations_closed_before_the_setting_and_keep
         assert await _bodies(hub, new) == [ERASED_MARK, ERASED_MARK]
         await eventually(lambda: not new_file.exists(), what="the newer attachment's file is removed")
         assert await _counts(hub) == counts
+    finally:
+        await hub.stop()
+
+
+async def test_each_part_goes_after_its_own_setting(tmp_path: Path, clock: ManualClock, database_url: str):
+    """Transcripts after 5 days, message texts after 10, attached files kept (no setting)."""
+    hub = await clocked(tmp_path, clock, database_url, voice_transcript_retention_days=5,
+                        retention_messages_days=10)
+    try:
+        s = hub.services
+        cid, path = await _closed_chat(hub, "parted words")
+        async with s.db.tx() as tx:  # a transcript line of the conversation, as the call service stores it
+            await tx.conn.execute(t_seg.insert().values(
+                id=new_id(), conversation_id=cid, call_id=new_id(), leg="caller", agent_id=None,
+                text="parted words spoken", search_text="parted words spoken", start_s=0.0, end_s=1.0,
+                started_at=START, ended_at=START, confidence=0.9, words="[]", late=False, created_at=START))
+
+        async def segments() -> int:
+            async with s.db.read() as conn:
+                return int((await conn.execute(select(func.count()).select_from(t_seg))).scalar_one())
+
+        clock.advance(6 * DAY_S)
+        assert await s.scheduler.run_due() == 1
+        assert await segments() == 0
+        assert await _bodies(hub, cid) == ["first: parted words", "second: parted words"]
+        clock.advance(5 * DAY_S)
+        assert await s.scheduler.run_due() == 1
+        assert await _bodies(hub, cid) == [ERASED_MARK, ERASED_MARK]
+        assert path.exists()  # attachments have no setting here: kept
+        admin = await hub.client("admin")
+        runs = [e["data"]["rule"] for e in await admin.ok("GET", "/api/audit")
+                if e["type"] == "privacy.retention_applied"]
+        assert sorted(runs) == ["messages", "transcripts"]
     finally:
         await hub.stop()
 
