@@ -11,7 +11,7 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
-from hub.api.http import Api, json_response, parse_body, require
+from hub.api.http import Api, json_response, parse_body, request_client, require
 from hub.api.schemas import Epoch, ResponseModel, Strict
 
 
@@ -35,7 +35,7 @@ def register(api: Api) -> None:
     async def export(request: Request) -> Response:
         user = await require(request, "privacy")
         cid = request.path_params["id"]
-        path = await request.app.state.services.privacy.export(cid, user.id)
+        path = await request.app.state.services.privacy.export(cid, user.id, request_client(request))
         return FileResponse(path, media_type="application/zip", filename=f"contact-{cid}.zip",
                             headers={"Cache-Control": "private, no-store"},
                             background=BackgroundTask(asyncio.to_thread, path.unlink, missing_ok=True))
@@ -46,4 +46,5 @@ def register(api: Api) -> None:
     async def erase(request: Request) -> Response:
         user = await require(request, "privacy")
         await parse_body(request, ErasureIn)
-        return json_response(await request.app.state.services.privacy.erase(request.path_params["id"], user.id))
+        return json_response(await request.app.state.services.privacy.erase(
+            request.path_params["id"], user.id, request_client(request)))

@@ -48,6 +48,7 @@ from hub.errors import InvalidState, NotFound
 from hub.events import Event, EventBus, register_event_types
 from hub.ports import CONVERSATION_PARTS, PERSONAL_DATA_PARTS, DataSubject, Erased, ExportEntry, PersonalDataHolder
 from hub.services.attachments import AttachmentStore
+from hub.services.auth import Client
 from hub.services.kv import KeyValueStore
 from hub.services.scheduler import Scheduler, Timer
 
@@ -263,9 +264,9 @@ class PrivacyService:
                            contact_ids=ids, emails=emails, phones=phones, terms=terms), contact
 
     # --- export -----------------------------------------------------------------------------
-    async def export(self, cid: str, actor_id: str | None) -> Path:
+    async def export(self, cid: str, actor_id: str | None, client: Client | None = None) -> Path:
         """The contact's archive as a temporary file (the caller sends and removes it); the
-        download is audited."""
+        download is audited (who, from which IP address and user agent)."""
         async with self.db.read() as conn:
             subject, contact = await self._subject(conn, cid, PERSONAL_DATA_PARTS)
             entries = await self._own_entries(conn, subject, contact)
@@ -283,7 +284,7 @@ class PrivacyService:
         async with self.db.tx() as tx:
             tx.emit(Event(PrivacyEventType.EXPORTED, now, user_id=actor_id,
                           data={"contact_id": cid, "conversations": len(subject.conversation_ids),
-                                "entries": len(entries)}))
+                                "entries": len(entries), **(client or Client()).audit()}))
         return path
 
     async def _own_entries(self, conn: AsyncConnection, subject: DataSubject,
@@ -323,7 +324,7 @@ class PrivacyService:
         return Path(name)
 
     # --- erasure ----------------------------------------------------------------------------
-    async def erase(self, cid: str, actor_id: str | None) -> dict[str, Any]:
+    async def erase(self, cid: str, actor_id: str | None, client: Client | None = None) -> dict[str, Any]:
         """Erase everything about the contact in one transaction (see the module docstring)."""
         now = self.clock.now()
         async with self.db.tx() as tx:
@@ -338,7 +339,8 @@ class PrivacyService:
             tx.emit(Event(PrivacyEventType.ERASED, now, user_id=actor_id, data={
                 "contact_id": cid, "conversations": len(subject.conversation_ids), "counts": done.counts,
                 "holders": [h.name for h in self.holders], "files": files,
-                "conversation_ids": list(subject.conversation_ids), "parts": sorted(subject.parts)}))
+                "conversation_ids": list(subject.conversation_ids), "parts": sorted(subject.parts),
+                **(client or Client()).audit()}))
         log.info("privacy: contact %s erased (%d conversations)", cid, len(subject.conversation_ids))
         return {"contact_id": cid, "erased_at": now, "conversations": len(subject.conversation_ids),
                 "counts": done.counts, "holders": [h.name for h in self.holders], "files": len(files)}
@@ -381,8 +383,8 @@ class PrivacyService:
         which: Any = None
         if subject.parts >= CONVERSATION_PARTS:  # every file of the conversations
             which = a.conversation_id.in_(ids)
-        elif "attachments" in subject.parts:  # a retention run: files attached to messages
-            which = a.conversation_id.in_(ids) & a.message_id.is_not(None)
+        elif "attachments" in subject.parts:  # a retention run: the ordinary files, not recordings
+            which = a.conversation_id.in_(ids) & a.route.is_(None)  # (those have their own route)
         if which is not None:
             gone = (await conn.execute(select(a.id).where(which))).scalars().all()
             await self.attachments.forget(tx, gone)

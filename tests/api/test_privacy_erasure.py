@@ -290,6 +290,7 @@ async def test_export_then_erase_leaves_no_trace_and_reports_count_the_same(tmp_
         entry = next(e for e in audit if e["type"] == "privacy.erased")
         assert admin.user is not None
         assert entry["data"]["contact_id"] == pid and entry["user_id"] == admin.user["id"]
+        assert entry["data"]["ip"] == "127.0.0.1" and entry["data"]["user_agent"].startswith("python-httpx")
         # the rows stay as tombstones: the work order and ticket keep their numbers and states
         wo = await agent.ok("GET", f"/api/workorders/{order['id']}")
         assert wo["address"] is None and wo["number"] == order["number"] and wo["state"] == order["state"]
