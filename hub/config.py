@@ -109,7 +109,7 @@ class Settings:
     event_consumers: str = "*"
     # retention (hub/services/privacy.py; docs/SECURITY.md): days after a conversation closed
     # before its content (messages, attachments, raw email, transcripts, recordings), its message
-    # texts, or the files attached to its messages are erased by the daily run; 0: keep forever
+    # texts, or its files (not recordings) are erased by the daily run; 0: keep forever
     retention_conversations_days: float = 0.0
     retention_messages_days: float = 0.0
     retention_attachments_days: float = 0.0
