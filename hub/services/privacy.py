@@ -243,13 +243,15 @@ class PrivacyService:
             c.id == cid, c.merged_into.is_(None), c.erased_at.is_(None)))).first()
         if row is None:
             raise NotFound(f"contact {cid} does not exist")
-        # the duplicates merged into it, and unmerged ones with the same address or number: the
-        # same person (a chat that opened a second record before anyone merged them)
+        # the same person: the duplicates merged into it, and unmerged records with the same name
+        # and the same email address or number (a chat that opened a second record before anyone
+        # merged them). A record that shares only the address or the number (a family's landline)
+        # is someone else's and stays.
+        shared = [*([func.lower(c.email) == row.email.lower()] if row.email else []),
+                  *([c.phone == row.phone] if row.phone else [])]
         same = [c.merged_into == cid]
-        if row.email:
-            same.append(func.lower(c.email) == row.email.lower())
-        if row.phone:
-            same.append(c.phone == row.phone)
+        if shared:
+            same.append(or_(*shared) & (func.lower(c.name) == row.name.lower()))
         merged = (await conn.execute(select(t.contacts).where(
             c.id != cid, c.erased_at.is_(None), or_(*same)).order_by(c.created_at))).all()
         return _Contact(row, tuple(merged))

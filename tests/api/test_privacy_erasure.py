@@ -306,3 +306,19 @@ async def test_export_then_erase_leaves_no_trace_and_reports_count_the_same(tmp_
         assert detail["contact"] is None and detail["csat"]["rating"] == 4 and not detail["csat"].get("comment")
         assert [m["body"] for m in detail["messages"] if m["kind"] == "message"] == [ERASED_MARK] * 3
         await desk.close()
+
+
+async def test_erasure_takes_the_same_persons_other_records_and_leaves_a_shared_numbers_other_owner(hub):
+    admin = await hub.client("admin")
+
+    async def contact(**body: str) -> str:
+        return str((await admin.ok("POST", "/api/contacts", body, status=201))["id"])
+
+    pid = await contact(name="Wilhelmina Strand", email="w.strand@family.example", phone="+8613911110000")
+    again = await contact(name="wilhelmina strand", email="W.Strand@family.example")  # not merged yet
+    spouse = await contact(name="Bertram Strand", phone="+8613911110000")  # the family's landline
+    erased = await admin.ok("POST", f"/api/contacts/{pid}/erase", {"confirm": True})
+    assert erased["counts"]["contacts"] == 2
+    assert (await admin.get(f"/api/contacts/{again}")).status_code == 404
+    kept = await admin.ok("GET", f"/api/contacts/{spouse}")
+    assert (kept["name"], kept["phone"]) == ("Bertram Strand", "+8613911110000")
