@@ -25,7 +25,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from hub import __version__
-from hub.api import admin, crm, desk, sessions, supervisor
+from hub.api import admin, crm, desk, privacy, sessions, supervisor
 from hub.api.csrf import CsrfGuard
 from hub.api.headers import HeaderPolicy, SecurityHeaders
 from hub.api.http import Api
@@ -48,6 +48,7 @@ from hub.services.conversations import ConversationService
 from hub.services.directory import DirectoryService
 from hub.services.eventlog import EventLog
 from hub.services.kv import KeyValueStore
+from hub.services.privacy import PrivacyService
 from hub.services.routing import RoutingService
 from hub.services.scheduler import Scheduler
 from hub.services.wallboard import WallboardService
@@ -80,6 +81,9 @@ class Services:
     kv: KeyValueStore = None  # type: ignore[assignment]
     # rate limits for what anonymous callers and customers do (hub/ratelimit.py)
     limits: RateLimits = None  # type: ignore[assignment]
+    # data-subject export and erasure, retention (hub/services/privacy.py); components register
+    # their personal-data holders with it; always set by build_services
+    privacy: PrivacyService = None  # type: ignore[assignment]
 
 
 class Channel(Protocol):
@@ -143,9 +147,11 @@ async def build_services(settings: Settings, sio: socketio.AsyncServer,
                           handler_timeout_s=settings.scheduler_handler_timeout_s,
                           max_attempts=settings.scheduler_max_attempts,
                           retry_base_s=settings.scheduler_retry_base_s)
+    kv = KeyValueStore(db)
+    privacy = PrivacyService(db, clock, settings, attachments, kv, scheduler, bus)
     return Services(settings, clock, db, bus, auth, directory, contacts, conversations, routing,
                     attachments, wallboard, EventLog(db), sio, DeskPushes(sio), scheduler=scheduler,
-                    kv=KeyValueStore(db), limits=RateLimits(settings))
+                    kv=kv, limits=RateLimits(settings), privacy=privacy)
 
 
 class SpaFiles(StaticFiles):
@@ -176,6 +182,7 @@ def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: C
     admin.register(api)
     supervisor.register(api)
     sessions.register(api)
+    privacy.register(api)
     for ch in channels:
         ch.register(api, sio)
 
@@ -223,6 +230,9 @@ def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: C
                 seed = getattr(ch, "seed_demo", None)
                 if seed is not None:
                     await seed(services)
+        # the retention timer and the erased files' consumer, once the components' personal-data
+        # holders are registered (in their start)
+        await services.privacy.start()
         # Durable event consumers catch up, and timers fire, once every component has registered
         # its handlers (in its start).
         if cluster is not None:

@@ -121,6 +121,12 @@ class Settings:
     outbound_reply_window_s: float = 24 * 3600.0
     # durable event consumers (hub/events.py) that run in this process: "*" all, "none", or names
     event_consumers: str = "*"
+    # retention (hub/services/privacy.py; docs/SECURITY.md): days after a conversation closed
+    # before its content (messages, attachments, raw email, transcripts, recordings), its message
+    # texts, or its files (not recordings) are erased by the daily run; 0: keep forever
+    retention_conversations_days: float = 0.0
+    retention_messages_days: float = 0.0
+    retention_attachments_days: float = 0.0
     extra: Mapping[str, Any] = field(default_factory=dict)
     # the components' sections that were loaded (``section`` gives one, or its defaults)
     sections: Mapping[type[Section], Section] = field(default_factory=dict)
@@ -247,6 +253,9 @@ def _validate(s: Settings) -> Settings:
     if s.demo_locale not in DEMO_LOCALES:
         raise ConfigError(f"setting 'demo_locale' must be one of {', '.join(DEMO_LOCALES)}, "
                           f"got {s.demo_locale!r}")
+    for name in ("retention_conversations_days", "retention_messages_days", "retention_attachments_days"):
+        if getattr(s, name) < 0:
+            raise ConfigError(f"setting '{name}' must be >= 0 (0: keep forever)")
     if s.log_level not in {"debug", "info", "warning", "error"}:
         raise ConfigError("setting 'log_level' must be one of debug, info, warning, error")
     return s

@@ -18,9 +18,12 @@ protocols of their own below."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.db.uow import Tx
 
@@ -256,6 +259,86 @@ class Workflows(Protocol):
 
     @property
     def customer(self) -> CustomerNotices: ...
+
+
+# --- personal data (every component that stores data about customers) ------------------------
+
+#: What a data-subject request or a retention run erases (:class:`DataSubject.parts`):
+#: ``messages`` message texts (and their copies: email subjects and bodies, SMS texts),
+#: ``attachments`` files attached to messages, ``raw_email`` the stored ``.eml`` files,
+#: ``transcripts`` call transcripts, ``recordings`` call recordings and voicemail audio, and
+#: ``identity`` what is held about the person outside conversations (the contact record, tickets
+#: and work orders about them, numbers and addresses in call records and SMS logs).
+PERSONAL_DATA_PARTS: tuple[str, ...] = ("messages", "attachments", "raw_email", "transcripts",
+                                         "recordings", "identity")
+#: the parts a conversation's content is made of (conversation retention erases them all)
+CONVERSATION_PARTS: frozenset[str] = frozenset(PERSONAL_DATA_PARTS) - {"identity"}
+
+
+@dataclass(frozen=True)
+class DataSubject:
+    """Whose data a holder exports or erases: the conversations (ids) and, for a person
+    (``contact_id`` set), the contact's identifiers. ``terms`` are the strings that identify
+    them (name, email addresses, phone numbers, custom field values): a holder redacts them in
+    free text it keeps (``hub.services.privacy.redact_text``). ``parts``: what to erase (see
+    :data:`PERSONAL_DATA_PARTS`); a retention run names one part and no contact."""
+
+    conversation_ids: tuple[str, ...]
+    parts: frozenset[str]
+    contact_id: str | None = None
+    contact_ids: tuple[str, ...] = ()  # the contact and the duplicates merged into it
+    emails: tuple[str, ...] = ()
+    phones: tuple[str, ...] = ()  # as stored: E.164 (``+15551234567``)
+    terms: tuple[str, ...] = ()
+
+
+@dataclass
+class Erased:
+    """What a holder erased: ``counts`` by kind (the audit entry shows them), ``files`` it no
+    longer references (paths relative to the data folder, removed after the commit by a durable
+    consumer), ``terms`` more identifying strings it found (a work order's address) that the hub
+    also scrubs from the event log."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    terms: list[str] = field(default_factory=list)
+
+    def add(self, other: Erased) -> None:
+        for k, v in other.counts.items():
+            self.counts[k] = self.counts.get(k, 0) + v
+        self.files += other.files
+        self.terms += other.terms
+
+
+@dataclass(frozen=True)
+class ExportEntry:
+    """One file of a data-subject export archive: ``path`` inside the archive (``email/…``) and
+    either its bytes or a file on disk (copied into the archive as it is)."""
+
+    path: str
+    data: bytes | None = None
+    source: Path | None = None
+
+
+@runtime_checkable
+class PersonalDataHolder(Protocol):
+    """A component's part of data-subject exports and erasures and of retention
+    (hub/services/privacy.py). Each component that stores personal data registers one in its
+    ``start`` (``services.privacy.register(holder)``); the hub calls every registered holder."""
+
+    @property
+    def name(self) -> str: ...
+
+    def retention_days(self) -> Mapping[str, float]:
+        """Part -> days its component's settings keep it (0: forever), for the parts the
+        component has its own setting for (``email_raw_retention_days``: ``raw_email``)."""
+
+    async def export(self, conn: AsyncConnection, subject: DataSubject) -> Sequence[ExportEntry]:
+        """What the component holds about the subject, as archive entries under its name."""
+
+    async def erase(self, tx: Tx, subject: DataSubject) -> Erased:
+        """Erase ``subject.parts`` of what it holds about the subject inside the caller's
+        transaction; keep the rows reports count (a tombstone without personal data)."""
 
 
 # --- the hub's own ------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from hub.config import Settings
 from hub.errors import NotFound
 from kb.index import IndexSync
 from kb.jobs import ImportJobs
+from kb.privacy import KbPersonalData
 from kb.search.base import AsyncSearchBackend, Doc, Hit, KbError
 from kb.service import KnowledgeBase
 from kb.settings import KbSettings
@@ -134,6 +135,7 @@ class KnowledgeBaseComponent:
         self._jobs = ImportJobs(services.db, self._kb)
         await self._jobs.fail_interrupted()
         services.ports.kb = self._kb
+        services.privacy.register(KbPersonalData())  # customers' questions kept as content gaps
         # usage rows (suggestions, views, inserts) are written in batches by an owned task
         self._kb.start_usage_writer()
         # loading the model and reconciling the index runs in the background

@@ -27,6 +27,7 @@ from hub.events import (
     register_event_types,
 )
 from hub.services.eventlog import EventLog
+from hub.services.privacy import PrivacyEventType
 from voice.calls.events import VoiceEventType
 from workflows.events import WorkflowEventType
 
@@ -91,6 +92,10 @@ STORED: dict[str, StrEnum] = {
     "transcript.segment": VoiceEventType.TRANSCRIPT_SEGMENT,
     "voice.recording_downloaded": VoiceEventType.RECORDING_DOWNLOADED,
     "voice.recordings_purged": VoiceEventType.RECORDINGS_PURGED,
+    "privacy.exported": PrivacyEventType.EXPORTED,
+    "privacy.erased": PrivacyEventType.ERASED,
+    "privacy.retention_applied": PrivacyEventType.RETENTION_APPLIED,
+    "privacy.caught_up": PrivacyEventType.CAUGHT_UP,
 }
 
 
@@ -121,7 +126,9 @@ def test_the_audit_trail_lists_the_hubs_and_the_declared_components_types() -> N
     assert audit_types() == {"admin.changed", "user.login", "user.login_failed", "user.logout",
                              "contact.deleted", "contact.merged", "contact.standing_changed",
                              "contact.exported", "attachment.downloaded",
-                             "voice.recording_downloaded", "voice.recordings_purged"}
+                             "voice.recording_downloaded", "voice.recordings_purged",
+                             "privacy.exported", "privacy.erased", "privacy.retention_applied",
+                             "privacy.caught_up"}
 
 
 def test_assist_listens_to_the_transcript_segments_voice_emits() -> None:

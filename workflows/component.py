@@ -17,6 +17,7 @@ from workflows.departments import Departments
 from workflows.events import WorkflowEventType
 from workflows.notifications import Notifier
 from workflows.policies import SlaPolicies
+from workflows.privacy import WorkflowsPersonalData
 from workflows.reports import Reports
 from workflows.rules import MAX_DEPTH
 from workflows.tickets import Tickets
@@ -71,6 +72,7 @@ class WorkflowsComponent:
         services.bus.consume("workflows.first_response", self._on_event, types=(EventType.MESSAGE_CREATED,))
         services.bus.consume(CONSUMER, self.rules.on_event, types=R.RULE_EVENTS)
         services.ports.workflows = self
+        services.privacy.register(WorkflowsPersonalData())  # tickets, work orders about a contact
 
     async def _on_event(self, ev: Event) -> None:
         if ev.type is EventType.MESSAGE_CREATED and ev.conversation_id:

@@ -22,6 +22,7 @@ from channels.email.inbound import InboundHandler, make_smtp_factory
 from channels.email.ingest import EmailIngestor, IngestResult
 from channels.email.outbound import EmailSender
 from channels.email.parse import parse_message
+from channels.email.privacy import EmailPersonalData
 from channels.email.sanitize import sanitise_html
 from channels.email.settings import EmailSettings
 from channels.email.store import EmailStore
@@ -125,6 +126,7 @@ class EmailChannel:
                                        unsent_text="This reply was not sent by email: {detail}")
         self.replies.start()
         self._bulk.start()  # resumes running jobs
+        services.privacy.register(EmailPersonalData(services))  # exports, erasure, retention
         if st.port:
             handler = InboundHandler(self._ingest, self.accepted_recipients())
             tls = server_tls_context(st.tls_certfile, st.tls_keyfile) if st.tls_certfile else None

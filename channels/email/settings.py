@@ -57,6 +57,9 @@ class EmailSettings(Section):
     zip_max_entries: int = 10_000
     zip_max_depth: int = 2  # nested archives inspected this deep; deeper is quarantined
     image_max_pixels: int = 40_000_000
+    # days after its conversation closed before a received mail's raw .eml file is deleted by
+    # the daily retention run (hub/services/privacy.py); 0: keep forever
+    raw_retention_days: float = 0.0
 
     @property
     def domain(self) -> str:
@@ -85,6 +88,8 @@ class EmailSettings(Section):
         if self.require_starttls and not self.tls_certfile:
             raise ConfigError("setting 'email_require_starttls' needs 'email_tls_certfile' and "
                               "'email_tls_keyfile' (the certificate STARTTLS presents)")
+        if self.raw_retention_days < 0:
+            raise ConfigError("setting 'email_raw_retention_days' must be >= 0 (0: keep forever)")
         if self.enabled and "@" not in self.address:
             raise ConfigError(f"setting 'email_address' must be an email address, got {self.address!r}")
 

@@ -24,6 +24,7 @@ import channels.fax.render as render
 import channels.fax.schemas as S
 from channels.fax.errors import BadSignature, FaxError, FaxTooLarge, InboundDisabled
 from channels.fax.gateways import EmailFaxGateway, FaxGateway, HylafaxGateway
+from channels.fax.privacy import FaxPersonalData
 from channels.fax.service import FaxService
 from channels.fax.settings import FaxSettings
 from hub.api.http import Api, current_user, json_response, parse_body, parse_query, require
@@ -175,6 +176,7 @@ class FaxChannel:
         if hooks is not None:
             hooks.append(self.svc.conversation_search)
         await self.svc.start()
+        services.privacy.register(FaxPersonalData(self.svc.root, services.settings.data_dir))
         # an agent's reply in a fax conversation is faxed back to the sender: live from the
         # message event, and recovered on start (exactly once)
         self.replies = OutboundReplies(services, "fax", label="Fax", recorded=self.svc.reply_recorded,

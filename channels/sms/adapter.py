@@ -22,6 +22,7 @@ from channels.sms.bulk import TIMER_KIND, BulkService
 from channels.sms.gateway import DeliveryReport, GatewaySink, InboundSms, SmsGateway
 from channels.sms.kannel import KannelGateway, dlr_status
 from channels.sms.outbound import OutboundWorker
+from channels.sms.privacy import SmsPersonalData
 from channels.sms.service import SmsService, StatusUpdate
 from channels.sms.settings import SmsSettings
 from hub.api.http import Api, current_user, json_response, parse_body, require
@@ -128,6 +129,7 @@ class SmsChannel(GatewaySink):
         self.worker.start()
         self.bulk.start()
         self.replies.start()
+        services.privacy.register(SmsPersonalData())  # exports, erasure
         workflows = services.ports.workflows
         if workflows is not None:
             # WO-1 "customer informed automatically": an SMS when the work order is completed

@@ -13,7 +13,7 @@ Role = Literal["agent", "supervisor", "dispatcher", "department", "knowledge_man
 #: every permission a role gives (hub.services.auth.ROLE_PERMISSIONS)
 Permission = Literal["desk", "wallboard", "supervise", "admin", "contacts", "contacts_import", "contacts_manage",
                      "kb", "kb_edit", "kb_publish", "tickets", "dispatch", "department", "automation",
-                     "reports", "bulk_send"]
+                     "reports", "bulk_send", "privacy"]
 ChannelName = Literal["voice", "chat", "email", "sms", "fax"]
 ConversationStatus = Literal["bot", "queued", "offered", "assigned", "pending", "closed", "abandoned"]
 Sender = Literal["customer", "agent", "system", "bot"]

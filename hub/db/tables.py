@@ -109,6 +109,8 @@ contacts = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("merged_into", String(32)),
+    # erased (hub/services/privacy.py): a tombstone without personal data that reports still count
+    Column("erased_at", Float),
     Index("ix_contacts_email", "email"),
     Index("ix_contacts_phone", "phone"),
 )

@@ -41,6 +41,7 @@ ROLES = ("agent", "supervisor", "dispatcher", "department", "knowledge_manager",
 # centre's work-order queue; department: a repair department's own work orders; automation: rules,
 # SLA policies, IVR flows; bulk_send: bulk and scheduled email/SMS/fax. contacts_manage: the
 # destructive or privileged CRM actions (deleting and merging contacts, setting VIP or the owner).
+# privacy: a contact's data-subject export and erasure.
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "agent": frozenset({"desk", "contacts", "kb", "tickets"}),
     "supervisor": frozenset({"desk", "wallboard", "supervise", "contacts", "contacts_import",
@@ -48,7 +49,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "dispatcher": frozenset({"contacts", "kb", "tickets", "dispatch", "reports"}),
     "department": frozenset({"department"}),
     "knowledge_manager": frozenset({"contacts", "kb", "kb_edit", "kb_publish"}),
-    "admin": frozenset({"admin", "wallboard", "supervise", "contacts", "contacts_import",
+    "admin": frozenset({"admin", "privacy", "wallboard", "supervise", "contacts", "contacts_import",
                         "contacts_manage", "kb", "kb_edit", "automation", "reports", "bulk_send",
                         "tickets", "dispatch"}),
 }

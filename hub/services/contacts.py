@@ -73,12 +73,14 @@ def contact_public(row: Any) -> dict[str, Any]:
 def _by_identity(email: bool, phone: bool) -> Select[Any]:
     c = t.contacts.c
     cond = [*([c.email == bindparam("email")] if email else []), *([c.phone == bindparam("phone")] if phone else [])]
-    return select(t.contacts).where(c.merged_into.is_(None), or_(*cond)).order_by(c.created_at).limit(1)
+    return select(t.contacts).where(c.merged_into.is_(None), c.erased_at.is_(None), or_(*cond)).order_by(
+        c.created_at).limit(1)
 
 
 #: find_by_identity's statements (by which of email and phone are given), built once
 _BY_IDENTITY = {(e, p): _by_identity(e, p) for e in (True, False) for p in (True, False) if e or p}
-_CONTACT = select(t.contacts).where(t.contacts.c.id == bindparam("cid"), t.contacts.c.merged_into.is_(None))
+_CONTACT = select(t.contacts).where(t.contacts.c.id == bindparam("cid"), t.contacts.c.merged_into.is_(None),
+                                    t.contacts.c.erased_at.is_(None))
 
 #: fields a contact always has: a PATCH may change them, not clear them
 NOT_NULL = ("name", "tags", "vip")
@@ -268,7 +270,7 @@ class ContactService:
         if not 1 <= limit <= 500 or offset < 0:
             raise ValidationFailed("limit must be 1..500 and offset >= 0")
         c = t.contacts.c
-        cond: list[ColumnElement[bool]] = [c.merged_into.is_(None)]
+        cond: list[ColumnElement[bool]] = [c.merged_into.is_(None), c.erased_at.is_(None)]
         if q:
             like = f"%{q.lower()}%"
             cond.append(or_(func.lower(c.name).like(like), func.lower(c.email).like(like),
@@ -330,7 +332,8 @@ class ContactService:
         fields = [f["key"] for f in await self.custom_fields()]
         header = [*CSV_COLUMNS, *(f"custom.{k}" for k in fields)]
         async with self.db.read() as conn:
-            rows = (await conn.execute(select(t.contacts).where(t.contacts.c.merged_into.is_(None))
+            rows = (await conn.execute(select(t.contacts).where(t.contacts.c.merged_into.is_(None),
+                                                                t.contacts.c.erased_at.is_(None))
                                        .order_by(t.contacts.c.name))).all()
         out: list[list[Cell]] = []
         for r in rows:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from hub.db import tables as t
-from hub.db.uow import Database
+from hub.db.uow import Database, Tx
 
 
 class KeyValueStore:
@@ -21,10 +21,15 @@ class KeyValueStore:
                 t.settings_kv.c.key == key))).scalar()
 
     async def put(self, key: str, value: Any) -> None:
+        async with self.db.tx() as tx:
+            await self.put_in(tx, key, value)
+
+    @staticmethod
+    async def put_in(tx: Tx, key: str, value: Any) -> None:
+        """``put`` inside the caller's transaction (a checkpoint that commits with its work)."""
         if len(key) > 64:
             raise ValueError(f"key {key[:20]!r}… is longer than 64 characters")
-        async with self.db.tx() as tx:
-            updated = await tx.conn.execute(t.settings_kv.update().where(
-                t.settings_kv.c.key == key).values(value=value))
-            if not updated.rowcount:
-                await tx.conn.execute(t.settings_kv.insert().values(key=key, value=value))
+        updated = await tx.conn.execute(t.settings_kv.update().where(
+            t.settings_kv.c.key == key).values(value=value))
+        if not updated.rowcount:
+            await tx.conn.execute(t.settings_kv.insert().values(key=key, value=value))

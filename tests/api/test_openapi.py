@@ -34,6 +34,7 @@ NOT_JSON = {
     ("GET", "/api/ivr/flows/{id}/prompts/{name}/audio"),
     ("GET", "/api/kb/export"),
     ("GET", "/api/contacts/export"),
+    ("GET", "/api/contacts/{id}/data-export"),  # a zip
     ("GET", "/api/voice/recordings/{id}/audio"),
     ("GET", "/api/workorders/{id}/attachments/{aid}"),
     ("GET", "/api/tickets/{id}/attachments/{aid}"),

@@ -22,6 +22,7 @@ import httpx
 import uvicorn
 
 from bootstrap import build_app, load_settings
+from hub.clock import Clock
 from tests.support.databases import fresh_sqlite
 from tests.support.postgres import free_port
 
@@ -166,6 +167,18 @@ class InProcessHub:
                 logging.getLogger(__name__).warning("the hub under test did not stop within 15 s: cancelled")
             except Exception:  # noqa: BLE001 - the test's own outcome matters more than the stop's
                 pass
+
+
+async def clocked_hub(data_dir: Path, clock: Clock, database_url: str = "", **settings: Any) -> InProcessHub:
+    """A started in-process hub on ``clock`` (a ``ManualClock``) whose timers fire only when the
+    test calls ``services.scheduler.run_due()``: for retention and deadline tests. Sessions last a
+    year (the test moves the clock by months); kb, SMS and email are off unless asked for."""
+    h = InProcessHub(data_dir, database_url, **{"session_ttl_s": 365 * 86400, "kb_enabled": False,
+                                                "sms_enabled": False, "email_enabled": False, **settings})
+    h.app = build_app(h.settings, clock)
+    await h.start()
+    await h.services.scheduler.stop()  # timers fire when the test calls run_due()
+    return h
 
 
 @contextlib.asynccontextmanager

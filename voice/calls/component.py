@@ -27,6 +27,7 @@ from hub.api.http import Api, json_response, parse_body, require
 from hub.errors import ConfigError, HubError
 from voice.calls.callback import CallbackService
 from voice.calls.callback import register_api as register_callback_api
+from voice.calls.privacy import VoicePersonalData
 from voice.calls.recordings import Recordings
 from voice.calls.registrar import FailureLimiter, Registrar
 from voice.calls.service import CallService
@@ -142,6 +143,7 @@ class VoiceComponent:
     async def start(self, services: Services) -> None:
         self._services = services
         await self.recordings.start(services)  # also with voice off: stored recordings, retention
+        services.privacy.register(VoicePersonalData(services))  # calls, recordings, transcripts
         st = services.settings.section(VoiceSettings)
         if not st.enabled:
             return

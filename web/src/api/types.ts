@@ -67,6 +67,8 @@ export type CustomValue = Contact['custom'][string]
 /** A contact form's values (create / edit): the edit's request body. */
 export type ContactIn = S['ContactPatch']
 export type ContactList = S['ContactList']
+/** a data subject's erasure (POST /api/contacts/{id}/erase) */
+export type Erasure = S['Erasure']
 export type ImportResult = S['ImportResult']
 
 export type CustomField = S['CustomField']
