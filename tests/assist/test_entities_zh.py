@@ -6,13 +6,9 @@ entity expected in it, as (kind, normalised value). Today is Monday 2026-11-23."
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
-from assist.entities import extract
-
-TODAY = dt.date(2026, 11, 23)  # a Monday
+from tests.assist.test_entities import found  # today is Monday 2026-11-23 there too
 
 CASES: list[tuple[str, set[tuple[str, str]]]] = [
     # --- addresses
@@ -75,14 +71,6 @@ CASES: list[tuple[str, set[tuple[str, str]]]] = [
      {("date", "2026-11-27T14:00"), ("address", "幸福里小区12号楼3单元602"), ("phone", "13800001111")}),
     ("没有什么问题，谢谢", set()),
 ]
-
-
-def found(text: str) -> set[tuple[str, str]]:
-    out = set()
-    for e in extract(text, TODAY):
-        assert text[e.start:e.end] == e.text  # the span is exact
-        out.add((e.kind, e.value))
-    return out
 
 
 def test_the_table_is_large_enough() -> None:
