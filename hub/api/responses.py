@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from hub.api.schemas import Epoch, ResponseModel, Strategy
+from hub.api.schemas import Epoch, ResponseModel, Strategy, UiLanguage
 
 Role = Literal["agent", "supervisor", "dispatcher", "department", "knowledge_manager", "admin"]
 #: every permission a role gives (hub.services.auth.ROLE_PERMISSIONS)
@@ -44,6 +44,8 @@ class UserPublic(ResponseModel):
     skills: dict[str, int]
     capacity: dict[str, int]
     active: bool
+    #: the web UI's language; null: the browser's
+    language: UiLanguage | None
 
 
 class UserBrief(ResponseModel):

@@ -5,6 +5,7 @@ import { setUnauthorizedHandler } from './api/client'
 import { forgetSession } from './session'
 import { startClock } from './util/clock'
 import { i18n } from './i18n'
+import { installImeGuard } from './util/ime'
 import './styles/base.css'
 
 setUnauthorizedHandler(() => {
@@ -14,4 +15,5 @@ setUnauthorizedHandler(() => {
   }
 })
 startClock()
+installImeGuard()
 createApp(App).use(i18n).use(router).mount('#app')

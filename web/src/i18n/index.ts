@@ -51,12 +51,19 @@ export function resolveLocale(...candidates: (string | null | undefined)[]): Loc
   return FALLBACK_LOCALE
 }
 
-/** The browser's language, as the default for a user with no language in the profile. */
+/** The browser's language. */
 export function browserLocale(): Locale {
   return resolveLocale()
 }
 
-function remembered(): string | null {
+/** The language of a user with none in the profile: the one last chosen on this browser (e.g. on
+ * the login page), else the browser's. */
+export function defaultLocale(): Locale {
+  return resolveLocale(remembered())
+}
+
+/** The language last chosen on this browser (login page, top bar), if any. */
+export function remembered(): string | null {
   try {
     return localStorage.getItem(STORAGE_KEY)
   } catch {
@@ -84,7 +91,7 @@ export function currentLocale(): Locale {
 
 /** Switch the UI language now (and remember it on this browser for the login page). */
 export function setLocale(locale: string | null | undefined, remember = true): Locale {
-  const l = matchLocale(locale) ?? browserLocale()
+  const l = matchLocale(locale) ?? defaultLocale()
   i18n.global.locale.value = l
   if (typeof document !== 'undefined') document.documentElement.lang = l
   if (remember) {
@@ -97,10 +104,20 @@ export function setLocale(locale: string | null | undefined, remember = true): L
   return l
 }
 
-const zone = ref<string>(F.DEFAULT_TIME_ZONE)
-/** The user's time zone (none set: Asia/Shanghai). */
+/** The browser's time zone, if it tells one. Times are shown in it, like the times people type
+ * into date-time inputs (which the browser reads in its own zone). */
+function browserTimeZone(): string | null {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || null
+  } catch {
+    return null
+  }
+}
+
+const zone = ref<string>(browserTimeZone() ?? F.DEFAULT_TIME_ZONE)
+/** The time zone to show times in (none given: the browser's, else Asia/Shanghai). */
 export function setTimeZone(tz: string | null | undefined) {
-  zone.value = tz || F.DEFAULT_TIME_ZONE
+  zone.value = tz || browserTimeZone() || F.DEFAULT_TIME_ZONE
 }
 export function currentTimeZone(): string {
   return zone.value

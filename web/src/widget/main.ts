@@ -1,6 +1,10 @@
 import { createApp } from 'vue'
 import WidgetApp from './WidgetApp.vue'
 import { i18n } from '../i18n'
+import { installImeGuard } from '../util/ime'
+import { startWidgetLanguage } from './language'
 import './widget.css'
 
+startWidgetLanguage()
+installImeGuard()
 createApp(WidgetApp).use(i18n).mount('#widget')
