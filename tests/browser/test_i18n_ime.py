@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import Locator, Page, Request, expect
+from playwright.sync_api import FrameLocator, Locator, Page, Request, expect
 
 from tests.browser.steps import (
     accept_offer,
@@ -66,14 +66,18 @@ def posts_to(page: Page, part: str) -> list[str]:
     return seen
 
 
-def test_the_ime_enter_sends_nothing_in_the_reply_box_and_the_widget_a_plain_enter_does(
-        customer: Page, agent1: Page) -> None:
+def chat_between(customer: Page, agent1: Page) -> FrameLocator:
     open_desk(agent1, "agent1")
     go_ready(agent1)
     widget = open_widget(customer)
     start_chat(widget, "Wang Fang", "wang.fang@example.com", "我家燃气表不走字了")
     accept_offer(agent1, "Wang Fang")
+    return widget
 
+
+def test_the_ime_enter_sends_no_reply_or_note_from_the_desk_a_plain_enter_does(
+        customer: Page, agent1: Page) -> None:
+    widget = chat_between(customer, agent1)
     # the agent types 燃气表读数 with an IME and presses Enter to pick the characters
     sent = posts_to(agent1, "/messages")
     box = agent1.get_by_test_id("reply-input")
@@ -90,17 +94,6 @@ def test_the_ime_enter_sends_nothing_in_the_reply_box_and_the_widget_a_plain_ent
     expect(box).to_have_value("")
     assert len(sent) == 1
 
-    # the customer answers with an IME in the widget
-    input_ = widget.get_by_test_id("widget-input")
-    compose_and_press_enter(input_, "是的")
-    input_.evaluate(NEXT_FRAME)  # the widget shows a sent message at once
-    expect(widget_messages(widget, "customer").filter(has_text="是的")).to_have_count(0)
-    expect(input_).to_have_value("是的")
-    input_.press("Enter")
-    expect(bodies(widget_messages(widget, "customer"))).to_have_text(["我家燃气表不走字了", "是的"])
-    expect(bodies(desk_messages(agent1, "customer"))).to_have_text(["我家燃气表不走字了", "是的"])
-    expect(input_).to_have_value("")
-
     # an internal note: the same
     notes = posts_to(agent1, "/notes")
     agent1.get_by_test_id("reply-note-toggle").check()
@@ -110,6 +103,19 @@ def test_the_ime_enter_sends_nothing_in_the_reply_box_and_the_widget_a_plain_ent
     box.press("Enter")
     expect(agent1.locator('[data-testid="message"][data-kind="note"]')).to_have_count(1)
     assert len(notes) == 1
+
+
+def test_the_ime_enter_sends_nothing_from_the_widget_a_plain_enter_does(customer: Page, agent1: Page) -> None:
+    widget = chat_between(customer, agent1)
+    input_ = widget.get_by_test_id("widget-input")
+    compose_and_press_enter(input_, "是的")
+    input_.evaluate(NEXT_FRAME)  # the widget shows a message it sends at once
+    expect(widget_messages(widget, "customer").filter(has_text="是的")).to_have_count(0)
+    expect(input_).to_have_value("是的")
+    input_.press("Enter")
+    expect(bodies(widget_messages(widget, "customer"))).to_have_text(["我家燃气表不走字了", "是的"])
+    expect(bodies(desk_messages(agent1, "customer"))).to_have_text(["我家燃气表不走字了", "是的"])
+    expect(input_).to_have_value("")
 
 
 def test_the_ime_enter_does_not_run_a_search_box(person: Callable[..., Page]) -> None:
