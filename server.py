@@ -21,10 +21,12 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
 from bootstrap import build_app, load_settings, openapi_document
+from hub.config import Settings
 from hub.errors import ConfigError, HubError
 from hub.first_admin import create_admin
 from hub.logs import logging_config
@@ -62,10 +64,22 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # secrets in query strings redacted, mail sessions not logged at info (hub/logs.py)
     logging.config.dictConfig(logging_config(settings.log_level))
-    uvicorn.run(build_app(settings), host=settings.host, port=settings.port, log_config=None,
-                log_level=settings.log_level, lifespan="on",
-                ws_per_message_deflate=settings.ws_per_message_deflate)
+    uvicorn.run(build_app(settings), **uvicorn_options(settings))
     return 0
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn serves the hub: address, logging, proxies it believes, and TLS when the hub
+    ends it itself (docs/SECURITY.md, "Reverse proxy and TLS")."""
+    options: dict[str, Any] = {
+        "host": settings.host, "port": settings.port, "log_config": None,
+        "log_level": settings.log_level, "lifespan": "on",
+        "ws_per_message_deflate": settings.ws_per_message_deflate,
+        "proxy_headers": True, "forwarded_allow_ips": settings.forwarded_allow_ips,
+    }
+    if settings.tls_certfile:
+        options.update(ssl_certfile=settings.tls_certfile, ssl_keyfile=settings.tls_keyfile)
+    return options
 
 
 class _NoPassword(Exception):

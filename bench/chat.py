@@ -458,6 +458,7 @@ async def run(a: argparse.Namespace, holder: list[BenchHubs]) -> dict[str, Any]:
         rss_idle = hubs.rss_mb()
 
         queue_id, agents = await make_agents(base, a.clients, st, not a.no_deflate)
+        print(json.dumps({"phase": "new_chats", "hub_pids": hubs.pids}), file=sys.stderr, flush=True)
         customers, chats = await open_chats(base, queue_id, a.clients, a.concurrency,
                                             a.chat_timeout, st, not a.no_deflate)
         pool, handed = await hand_over(base, customers, bot_on, a.chat_timeout, st)

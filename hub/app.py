@@ -27,6 +27,7 @@ from starlette.types import Scope
 from hub import __version__
 from hub.api import admin, crm, desk, sessions, supervisor
 from hub.api.csrf import CsrfGuard
+from hub.api.headers import HeaderPolicy, SecurityHeaders
 from hub.api.http import Api
 from hub.clock import Clock, ShiftedClock, SystemClock
 from hub.config import Settings, enabled_consumers
@@ -235,7 +236,8 @@ def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: C
         gc.collect()
         gc.freeze()
         release_free_memory()  # what the start-up work freed
-        log.info("hub ready on http://%s:%s (%s)", settings.host, settings.port, services.db.dialect)
+        log.info("hub ready on %s://%s:%s (%s)", "https" if settings.tls_certfile else "http",
+                 settings.host, settings.port, services.db.dialect)
         try:
             yield
         finally:
@@ -282,6 +284,9 @@ def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: C
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.api = api
     guarded = CsrfGuard(app, parse_origins(settings.trusted_origins))  # hub/api/csrf.py
-    return socketio.ASGIApp(sio, other_asgi_app=guarded, socketio_path="socket.io")
+    # CSP, frame-ancestors, nosniff, Referrer-Policy, HSTS (hub/api/headers.py)
+    headed = SecurityHeaders(guarded, HeaderPolicy(parse_origins(settings.widget_origins),
+                                                   hsts=settings.secret_cookie_secure))
+    return socketio.ASGIApp(sio, other_asgi_app=headed, socketio_path="socket.io")
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import ssl
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ from hub.origins import parse_origins
 DEFAULT_ALLOWED_TYPES = (
     "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain",
 )
+
+DEMO_LOCALES = ("zh-CN", "en")  # the languages of the demo data (setting ``demo_locale``)
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,14 @@ class Settings:
     # empty: one process (needs database_url on PostgreSQL when set)
     redis_url: str = ""
     web_dir: Path = Path("web/dist")
+    # HTTPS served by the hub itself (PEM files; both or neither): without a reverse proxy that
+    # ends TLS. Set secret_cookie_secure too (HSTS, cookies only over HTTPS)
+    tls_certfile: str = ""
+    tls_keyfile: str = ""
+    # addresses of reverse proxies whose X-Forwarded-For/-Proto the hub believes (uvicorn's
+    # forwarded_allow_ips: comma-separated IPs or networks, "*" any): the client IP of rate limits,
+    # sessions and the audit log, and whether the request came over HTTPS
+    forwarded_allow_ips: str = "127.0.0.1"
     secret_cookie_secure: bool = False
     # origins besides the hub's own (the Host a request is sent to) whose pages may use a staff
     # session: e.g. the public https origin when a proxy rewrites Host (hub/api/csrf.py)
@@ -81,6 +92,9 @@ class Settings:
     max_upload_bytes: int = 10 * 1024 * 1024
     allowed_upload_types: tuple[str, ...] = DEFAULT_ALLOWED_TYPES
     demo: bool = False
+    # the demo's language (with ``demo`` on): "zh-CN" a Chinese gas utility's centre (queues, FAQ,
+    # IVR in Mandarin, Chinese names), "en" the English demo
+    demo_locale: str = "zh-CN"
     widget_default_queue: str = "general"
     log_level: str = "info"
     # check each JSON answer against the response model its operation declares (a misfit is a 500
@@ -226,9 +240,41 @@ def _validate(s: Settings) -> Settings:
     if n < 2**10 or n > 2**20 or n & (n - 1):
         raise ConfigError("setting 'password_scrypt_n' must be a power of two between 1024 and "
                           f"1048576 (default 131072), got {n}")
+    check_tls_files("tls_certfile", s.tls_certfile, "tls_keyfile", s.tls_keyfile)
+    if not s.forwarded_allow_ips.strip():
+        raise ConfigError("setting 'forwarded_allow_ips' must name at least one address (127.0.0.1 "
+                          "by default; * trusts every client's X-Forwarded-For)")
+    if s.demo_locale not in DEMO_LOCALES:
+        raise ConfigError(f"setting 'demo_locale' must be one of {', '.join(DEMO_LOCALES)}, "
+                          f"got {s.demo_locale!r}")
     if s.log_level not in {"debug", "info", "warning", "error"}:
         raise ConfigError("setting 'log_level' must be one of debug, info, warning, error")
     return s
+
+
+def server_tls_context(certfile: str, keyfile: str) -> ssl.SSLContext:
+    """A server's TLS context with this certificate (chain) and key: TLS 1.2 or later, Python's
+    current cipher choice, no client certificates."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certfile, keyfile)
+    return context
+
+
+def check_tls_files(cert_key: str, certfile: str, key_key: str, keyfile: str) -> None:
+    """A certificate (chain) and its private key, named by settings ``cert_key`` and ``key_key``:
+    both or neither, and they must load as a pair (``ConfigError`` naming the setting otherwise)."""
+    if not certfile and not keyfile:
+        return
+    if not certfile or not keyfile:
+        raise ConfigError(f"settings '{cert_key}' and '{key_key}' go together: set both or neither")
+    for key, path in ((cert_key, certfile), (key_key, keyfile)):
+        if not Path(path).is_file():
+            raise ConfigError(f"setting '{key}': the file {path} does not exist")
+    try:
+        server_tls_context(certfile, keyfile)
+    except (ssl.SSLError, OSError) as err:
+        raise ConfigError(f"settings '{cert_key}' and '{key_key}': cannot use {certfile} with "
+                          f"{keyfile} as a certificate and its key ({err})") from err
 
 
 def enabled_consumers(s: Settings) -> frozenset[str] | None:

@@ -75,6 +75,11 @@ class EventType(StrEnum):
     CONTACT_UPDATED = "contact.updated"
     CONTACT_DELETED = "contact.deleted"
     CONTACT_MERGED = "contact.merged"
+    #: a contact's VIP flag or owner agent set (with ``contact.updated``; in the audit trail)
+    CONTACT_STANDING_CHANGED = "contact.standing_changed"
+    CONTACT_EXPORTED = "contact.exported"
+    #: a user downloaded an attachment (hub/api/http.py ``attachment_file``)
+    ATTACHMENT_DOWNLOADED = "attachment.downloaded"
     ADMIN_CHANGED = "admin.changed"
     # durable scheduler (hub/services/scheduler.py)
     TIMER_FIRED = "timer.fired"  # a "hub.event" timer fired
@@ -128,7 +133,10 @@ def audit_types() -> frozenset[str]:
 
 
 register_event_types(EventType, audit=(EventType.ADMIN_CHANGED, EventType.USER_LOGIN,
-                                       EventType.USER_LOGIN_FAILED, EventType.USER_LOGOUT))
+                                       EventType.USER_LOGIN_FAILED, EventType.USER_LOGOUT,
+                                       EventType.CONTACT_DELETED, EventType.CONTACT_MERGED,
+                                       EventType.CONTACT_STANDING_CHANGED, EventType.CONTACT_EXPORTED,
+                                       EventType.ATTACHMENT_DOWNLOADED))
 
 SIGNALS = frozenset({EventType.TYPING, EventType.TIMER_SCHEDULED})
 

@@ -228,8 +228,10 @@ class DeskNamespace(socketio.AsyncNamespace):
                     conv_rooms.add(user_room(uid))
             await self.emit("conversation", summary, to=sorted(conv_rooms))
             if t is EventType.CONVERSATION_ASSIGNED:
-                pop = await self.s.conversations.screen_pop(ev.conversation_id)
-                await self.emit("screen_pop", pop, to=user_room(str(ev.user_id)))
+                agent = await self.s.auth.user_for_token_id(ev.user_id)
+                if agent is not None:  # the contact's history as far as this agent may see it
+                    pop = await self.s.conversations.screen_pop(agent, ev.conversation_id)
+                    await self.emit("screen_pop", pop, to=user_room(agent.id))
         if t in WALLBOARD_EVENTS:
             self._schedule_wallboard()
 

@@ -146,7 +146,7 @@ class KnowledgeBaseComponent:
             owner: str | None = (await services.auth.user_by_username("km")).id
         except NotFound:  # the demo's knowledge manager was removed: articles without an owner
             owner = None
-        await seed_articles(self.kb, owner)
+        await seed_articles(self.kb, owner, services.settings.demo_locale)
 
     async def stop(self) -> None:
         if self._jobs is not None:

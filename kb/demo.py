@@ -1,7 +1,12 @@
-"""Demo FAQ of a city gas company's / bank's contact centre (published, owned by ``km``)."""
+"""Demo FAQ (published, owned by ``km``) in the demo's language (setting ``demo_locale``):
+``zh-CN`` the FAQ of a Chinese city gas company, kept as data in ``kb/demo_zh.json`` (each
+article with its question and two or three other phrasings); ``en`` the English FAQ of a city gas
+company's / bank's contact centre below."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -151,14 +156,26 @@ ARTICLES: list[dict[str, Any]] = [
 ]
 
 
-async def seed_articles(kb: KnowledgeBase, owner: str | None) -> int:
-    """Create the demo FAQ once (nothing if any article exists); ``owner``: the demo knowledge
-    manager's user id."""
+ZH_ARTICLES_FILE = Path(__file__).with_name("demo_zh.json")
+
+
+def demo_articles(locale: str) -> list[dict[str, Any]]:
+    """The demo FAQ of ``locale`` (``zh-CN`` or ``en``)."""
+    if locale == "zh-CN":
+        articles: list[dict[str, Any]] = json.loads(ZH_ARTICLES_FILE.read_text(encoding="utf-8"))
+        return articles
+    return ARTICLES
+
+
+async def seed_articles(kb: KnowledgeBase, owner: str | None, locale: str = "en") -> int:
+    """Create the demo FAQ of ``locale`` once (nothing if any article exists); ``owner``: the demo
+    knowledge manager's user id."""
     async with kb.db.read() as conn:
         if (await conn.execute(select(func.count()).select_from(kt.kb_articles))).scalar():
             return 0
+    articles = demo_articles(locale)
     async with kb.db.tx() as tx:  # one transaction and one index sync for the whole set
         created = [await kb.create({**data, "status": "published", "owner_id": owner}, None,
-                                   action="created", tx=tx) for data in ARTICLES]
+                                   action="created", tx=tx) for data in articles]
     await kb.index.sync([a["id"] for a in created])
-    return len(ARTICLES)
+    return len(articles)

@@ -512,7 +512,8 @@ def test_components_push_to_desks_through_services_push() -> None:
 # hub/events.py's EventType holds the hub's own event types only: these namespaces (the part of the
 # stored string before the first dot). Each component declares its own in its events module (a
 # StrEnum registered with hub.events.register_event_types), and the hub never names them.
-HUB_EVENT_NAMESPACES = ("agent", "user", "conversation", "message", "contact", "admin", "timer", "typing")
+HUB_EVENT_NAMESPACES = ("agent", "user", "conversation", "message", "contact", "attachment", "admin", "timer",
+                        "typing")
 
 
 def _str_enums(module: str) -> dict[str, dict[str, str]]:

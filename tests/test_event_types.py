@@ -57,6 +57,9 @@ STORED: dict[str, StrEnum] = {
     "contact.updated": EventType.CONTACT_UPDATED,
     "contact.deleted": EventType.CONTACT_DELETED,
     "contact.merged": EventType.CONTACT_MERGED,
+    "contact.standing_changed": EventType.CONTACT_STANDING_CHANGED,
+    "contact.exported": EventType.CONTACT_EXPORTED,
+    "attachment.downloaded": EventType.ATTACHMENT_DOWNLOADED,
     "admin.changed": EventType.ADMIN_CHANGED,
     "timer.fired": EventType.TIMER_FIRED,
     "timer.failed": EventType.TIMER_FAILED,
@@ -116,6 +119,8 @@ def test_a_string_declared_twice_is_refused() -> None:
 
 def test_the_audit_trail_lists_the_hubs_and_the_declared_components_types() -> None:
     assert audit_types() == {"admin.changed", "user.login", "user.login_failed", "user.logout",
+                             "contact.deleted", "contact.merged", "contact.standing_changed",
+                             "contact.exported", "attachment.downloaded",
                              "voice.recording_downloaded", "voice.recordings_purged"}
 
 

@@ -42,13 +42,14 @@ OLD_HEAD = "0009_event_consumers"
 #: revisions added after the move (each in its owner's folder)
 ADDED_SINCE: dict[str, str | tuple[str, ...] | None] = {
     "0010_session_details": "0009_event_consumers",
-    "0011_user_language": "0010_session_details",
+    "0011_attachment_route": "0010_session_details",
+    "0012_user_language": "0011_attachment_route",
 }
 
 #: which folder each revision lives in now
 OWNERS = {
     "hub/db/migrations/versions": {"0001", "0003_timers", "0004", "0006", "0008", "0009_event_consumers",
-                                   "0010_session_details", "0011_user_language"},
+                                   "0010_session_details", "0011_attachment_route", "0012_user_language"},
     "channels/email/migrations": {"0002", "0005_email_bulk"},
     "channels/sms/migrations": {"0003_sms"},
     "channels/fax/migrations": {"0003_fax"},
@@ -79,7 +80,7 @@ def test_revision_ids_and_their_order_are_those_of_the_one_folder_layout() -> No
     found = {r.revision: r.down_revision for r in script.walk_revisions()}
     norm = {k: tuple(v) if isinstance(v, list | tuple) else v for k, v in found.items()}
     assert norm == {**OLD_LAYOUT, **ADDED_SINCE}
-    assert script.get_heads() == ["0011_user_language"]
+    assert script.get_heads() == ["0012_user_language"]
 
 
 def test_merge_revisions_stay_with_the_hub() -> None:
@@ -172,5 +173,41 @@ async def test_an_empty_database_migrates_to_head_on_the_new_layout(db_url: str)
         async with engine.connect() as conn:
             current = await conn.run_sync(lambda c: set(MigrationContext.configure(c).get_current_heads()))
         assert current == set(_script().get_heads())
+    finally:
+        await engine.dispose()
+
+
+async def test_recordings_stored_before_0011_are_served_only_by_their_own_route(db_url: str, tmp_path: Path) -> None:
+    """``0011_attachment_route`` gives the attachments of existing call recordings their route (so
+    ``GET /api/attachments/{id}`` stops serving them) and leaves every other attachment alone."""
+    from hub.db import tables as t
+    from tests.voice.calls.recording_seed import recording_rows
+    from voice.calls.tables import calls as t_calls
+    from voice.calls.tables import recordings as t_rec
+
+    seeded = recording_rows(tmp_path, caller="+4930111222", agent_id=None, started_at=1.0, duration=1.0)
+    attachment = {k: v for k, v in seeded.attachment.items() if k != "route"}  # no such column yet
+    other = {**attachment, "id": "a-photo", "filename": "meter.png", "content_type": "image/png"}
+
+    def upgrade(conn: Connection, to: str) -> None:
+        cfg = alembic_config(db_url)
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, to)
+
+    engine = make_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(upgrade, "0010_session_details")
+            await conn.execute(t_calls.insert().values(**seeded.call))
+            for row in (attachment, other):
+                await conn.execute(text(f"INSERT INTO attachments ({', '.join(row)}) "
+                                        f"VALUES ({', '.join(':' + k for k in row)})"), row)
+            await conn.execute(t_rec.insert().values(**seeded.recording))
+        await migrate(engine)
+        async with engine.connect() as conn:
+            routes = dict((await conn.execute(text("SELECT id, route FROM attachments"))).all())
+        assert routes == {attachment["id"]: f"/api/voice/recordings/{seeded.recording['id']}/audio",
+                          "a-photo": None}
+        assert "route" in t.attachments.c
     finally:
         await engine.dispose()

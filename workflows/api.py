@@ -8,10 +8,19 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 
 import workflows.schemas as S
-from hub.api.http import Api, current_user, json_response, parse_body, parse_query, require, save_upload
+from hub.api.http import (
+    Api,
+    attachment_file,
+    current_user,
+    json_response,
+    parse_body,
+    parse_query,
+    require,
+    save_upload,
+)
 from hub.api.responses import Attachment
 from hub.errors import Forbidden, NotFound
 from workflows.schemas import (
@@ -104,9 +113,6 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
     async def tickets_create(request: Request) -> Response:
         user = await require(request, "tickets")
         body = await parse_body(request, TicketIn)
-        if body.conversation_id and "desk" in user.permissions:
-            s = request.app.state.services
-            s.conversations.require_view(user, await s.conversations.row(body.conversation_id))
         return json_response(await wf.tickets.create(body.model_dump(), user), 201)
 
     @api.add("/api/tickets/{id}", "GET", "One ticket with history and SLA", tag="tickets", response=S.TicketDetail)
@@ -156,11 +162,11 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
 
     @api.add("/api/tickets/{id}/attachments/{aid}", "GET", "Download a ticket attachment", tag="tickets")
     async def tickets_download(request: Request) -> Response:
-        await require(request, "tickets")
+        user = await require(request, "tickets")
         tid, aid = request.path_params["id"], request.path_params["aid"]
         if aid not in await wf.tickets.attachment_ids(tid):
             raise NotFound("attachment does not exist")
-        return await _file(request, aid)
+        return await _file(request, user, aid, "ticket")
 
     # --- work orders -----------------------------------------------------------------------------
     @api.add("/api/workorders", "GET", "Work orders (overdue first) with counts by state",
@@ -178,16 +184,14 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
         q = parse_query(request, PrefillQuery)
         p = await wf.tickets.prefill(user, q.conversation_id)
         custom = (p["contact"] or {}).get("custom") or {}
-        return json_response({**p, "title": p["subject"], "address": custom.get("address")})
+        said = next((e["value"] for e in p["entities"] if e["kind"] == "address"), None)
+        return json_response({**p, "title": p["subject"], "address": custom.get("address") or said})
 
     @api.add("/api/workorders", "POST", "Create a repair work order", tag="workorders",
              body=WorkOrderIn, status=201, response=S.WorkOrder)
     async def wo_create(request: Request) -> Response:
         user = await require(request, "tickets")
         body = await parse_body(request, WorkOrderIn)
-        if body.conversation_id and "desk" in user.permissions:
-            s = request.app.state.services
-            s.conversations.require_view(user, await s.conversations.row(body.conversation_id))
         return json_response(await wf.workorders.create(body.model_dump(), user), 201)
 
     @api.add("/api/workorders/{id}", "GET", "One work order with its timestamped history",
@@ -231,7 +235,7 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
         await wf.workorders.get(user, wid)
         if aid not in await wf.workorders.attachment_ids(wid):
             raise NotFound("attachment does not exist")
-        return await _file(request, aid)
+        return await _file(request, user, aid, "workorder")
 
     # --- departments, SLA policies, rules: list / create / change / delete ---------------------------
     _crud(api, "/api/departments", "workorders", lambda: wf.departments, DepartmentIn, DepartmentPatch,
@@ -305,8 +309,6 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
         return json_response(data)
 
 
-async def _file(request: Request, aid: str) -> Response:
-    s = request.app.state.services
-    row = await s.attachments.get(aid)
-    return FileResponse(s.attachments.path_for(row.id), media_type=row.content_type, filename=row.filename,
-                        headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"})
+async def _file(request: Request, user: User, aid: str, via: str) -> Response:
+    row = await request.app.state.services.attachments.get(aid)
+    return await attachment_file(request, row, user, via=via)

@@ -279,14 +279,14 @@ class Tickets:
             actor_name=actor.display_name if actor else "system", from_status=from_status,
             to_status=to_status, body=body, data=data or {}))
 
-    async def _check_refs(self, data: dict[str, Any]) -> dict[str, Any]:
+    async def _check_refs(self, data: dict[str, Any], actor: User | None) -> dict[str, Any]:
         out = dict(data)
         if out.get("type") is not None and out["type"] not in TICKET_TYPES:
             raise ValidationFailed(f"type must be one of {', '.join(TICKET_TYPES)}")
         if out.get("priority") is not None and out["priority"] not in PRIORITIES:
             raise ValidationFailed(f"priority must be one of {', '.join(PRIORITIES)}")
         if out.get("conversation_id"):
-            conv = await self.s.conversations.row(out["conversation_id"])
+            conv = await self.s.conversations.require_reference(actor, out["conversation_id"])
             out.setdefault("contact_id", None)
             if not out.get("contact_id"):
                 out["contact_id"] = conv.contact_id
@@ -301,7 +301,7 @@ class Tickets:
         return out
 
     async def create(self, data: dict[str, Any], actor: User | None) -> dict[str, Any]:
-        data = await self._check_refs(data)
+        data = await self._check_refs(data, actor)
         for attempt in range(5):
             try:
                 tid = await self._insert(data, actor)
@@ -341,7 +341,7 @@ class Tickets:
 
     async def update(self, tid: str, data: dict[str, Any], actor: User | None) -> dict[str, Any]:
         data = {k: v for k, v in data.items() if v is not None}
-        data = await self._check_refs(data)
+        data = await self._check_refs(data, actor)
         row = await self.row(tid)
         fields: dict[str, Any] = {k: data[k] for k in ("type", "category", "priority", "subject", "description",
                                        "queue_id", "assignee_id") if k in data and data[k] != getattr(row, k)}
@@ -404,7 +404,7 @@ class Tickets:
 
     async def link(self, tid: str, cid: str, actor: User) -> dict[str, Any]:
         await self.row(tid)
-        await self.s.conversations.row(cid)
+        await self.s.conversations.require_reference(actor, cid)  # as for creating a ticket from it
         async with self.s.db.read() as conn:
             exists = (await conn.execute(select(w.ticket_conversations).where(
                 w.ticket_conversations.c.ticket_id == tid,

@@ -185,7 +185,7 @@ class WorkOrders:
                 raise ValidationFailed(f"ticket {data['ticket_id']} does not exist")
             data["contact_id"] = data.get("contact_id") or tk.contact_id
         if data.get("conversation_id"):
-            conv = await self.s.conversations.row(data["conversation_id"])
+            conv = await self.s.conversations.require_reference(actor, data["conversation_id"])
             data["contact_id"] = data.get("contact_id") or conv.contact_id
         if data.get("contact_id"):
             contact = await self.s.contacts.get(data["contact_id"])

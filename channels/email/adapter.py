@@ -27,6 +27,7 @@ from channels.email.settings import EmailSettings
 from channels.email.store import EmailStore
 from channels.email.templates import TemplateService
 from hub.api.http import Api, current_user, json_response, parse_query
+from hub.config import server_tls_context
 from hub.errors import NotFound
 from hub.services.outbound_replies import OutboundReplies
 
@@ -126,7 +127,9 @@ class EmailChannel:
         self._bulk.start()  # resumes running jobs
         if st.port:
             handler = InboundHandler(self._ingest, self.accepted_recipients())
-            factory = make_smtp_factory(handler, st.max_message_bytes, st.domain)
+            tls = server_tls_context(st.tls_certfile, st.tls_keyfile) if st.tls_certfile else None
+            factory = make_smtp_factory(handler, st.max_message_bytes, st.domain, tls_context=tls,
+                                        require_starttls=st.require_starttls)
             try:
                 self._server = await asyncio.get_running_loop().create_server(
                     factory, host=st.host, port=st.port)

@@ -5,12 +5,14 @@ Replies: ``550 5.1.1`` for a recipient we do not serve; ``552 5.3.4`` for a mess
 DATA streams in, before anything is stored); ``250 2.0.0`` only after the mail, its attachments,
 its conversation and message are committed; ``451 4.3.0`` when storing failed (the sender keeps
 the mail and retries; a retry of a mail that was in fact stored is recognised and not stored
-twice)."""
+twice). With ``email_tls_certfile``/``email_tls_keyfile`` it offers STARTTLS, and with
+``email_require_starttls`` takes no mail before it (``530 5.7.0``)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -59,8 +61,12 @@ class InboundHandler:
         return f"250 2.0.0 OK stored in conversation {result.conversation_id}"
 
 
-def make_smtp_factory(handler: InboundHandler, max_bytes: int, hostname: str) -> Callable[[], Any]:
-    """A protocol factory for ``loop.create_server`` (aiosmtpd is imported only here)."""
+def make_smtp_factory(handler: InboundHandler, max_bytes: int, hostname: str, *,
+                      tls_context: ssl.SSLContext | None = None,
+                      require_starttls: bool = False) -> Callable[[], Any]:
+    """A protocol factory for ``loop.create_server`` (aiosmtpd is imported only here). With
+    ``tls_context`` the listener offers STARTTLS; ``require_starttls`` refuses every command but
+    EHLO/HELO, STARTTLS, NOOP and QUIT before it (RFC 3207)."""
     try:
         from aiosmtpd.smtp import SMTP
     except ImportError as err:  # pragma: no cover - an installation problem
@@ -71,6 +77,8 @@ def make_smtp_factory(handler: InboundHandler, max_bytes: int, hostname: str) ->
             # aiosmtpd's size refusals carry no enhanced status code; ours do (RFC 3463).
             if status.startswith("552 Error"):
                 status = f"552 5.3.4 Message size exceeds the fixed maximum of {max_bytes} bytes"
+            elif status.startswith("530 Must issue a STARTTLS"):
+                status = "530 5.7.0 Must issue a STARTTLS command first"
             await super().push(status)
 
     loop = asyncio.get_running_loop()
@@ -78,6 +86,7 @@ def make_smtp_factory(handler: InboundHandler, max_bytes: int, hostname: str) ->
     def factory() -> Any:
         return HubSMTP(handler, data_size_limit=max_bytes, enable_SMTPUTF8=True,
                        decode_data=False, hostname=hostname, ident="contact-hub ESMTP",
-                       timeout=120, loop=loop)
+                       timeout=120, tls_context=tls_context, require_starttls=require_starttls,
+                       loop=loop)
 
     return factory

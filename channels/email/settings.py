@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hub.config import DEFAULT_ALLOWED_TYPES, Section, Settings
+from hub.config import DEFAULT_ALLOWED_TYPES, Section, Settings, check_tls_files
 from hub.errors import ConfigError
 
 # Attachment types kept as they are when they arrive by email; any other part is stored as
@@ -27,6 +27,11 @@ class EmailSettings(Section):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = 2525  # 0: no inbound SMTP listener
+    # STARTTLS on the inbound listener (PEM files; both or neither); require_starttls refuses
+    # mail on a connection that has not switched to TLS (530 5.7.0)
+    tls_certfile: str = ""
+    tls_keyfile: str = ""
+    require_starttls: bool = False
     max_message_bytes: int = 25 * 1024 * 1024
     address: str = "support@localhost"
     display_name: str = "Support"
@@ -76,6 +81,10 @@ class EmailSettings(Section):
                 or self.zip_max_depth < 0 or self.image_max_pixels <= 0):
             raise ConfigError("email bulk/attachment-safety limits must be positive "
                               "(email_zip_max_ratio above 1)")
+        check_tls_files("email_tls_certfile", self.tls_certfile, "email_tls_keyfile", self.tls_keyfile)
+        if self.require_starttls and not self.tls_certfile:
+            raise ConfigError("setting 'email_require_starttls' needs 'email_tls_certfile' and "
+                              "'email_tls_keyfile' (the certificate STARTTLS presents)")
         if self.enabled and "@" not in self.address:
             raise ConfigError(f"setting 'email_address' must be an email address, got {self.address!r}")
 

@@ -266,11 +266,17 @@ class FaxChannel:
         return body
 
     async def _viewable(self, request: Request, fax_id: str) -> Any:
-        """The fax, if the caller may see it: agents (``desk``) see the whole store; library
+        """The fax, if the caller may see it: agents (``desk``) see the store's faxes that belong to
+        no conversation or to one they may see (``ConversationService.can_view``); library
         editors (``automation``) see the library's documents and the documents they prepared."""
         user = await current_user(request)
         if "desk" in user.permissions:
-            return await self.service.get_row(fax_id)
+            row = await self.service.get_row(fax_id)
+            if row.conversation_id is not None:
+                conv = self.services.conversations
+                if not conv.can_view(user, await conv.row(row.conversation_id)):
+                    raise NotFound(f"fax {fax_id} does not exist")
+            return row
         if "automation" not in user.permissions:
             user.require("desk")
         row = await self.service.get_row(fax_id)
@@ -318,11 +324,11 @@ class FaxChannel:
         @api.add("/api/fax/faxes", "GET", "Search the central fax store (OCR text, number, dates)",
                  tag="fax", query=SearchQuery, response=S.FaxSearch)
         async def search(request: Request) -> Response:
-            await require(request, "desk")
+            user = await require(request, "desk")
             q = parse_query(request, SearchQuery)
             return json_response({"items": await ch.service.search(
                 q=q.q, number=q.number, since=q.since, until=q.until, direction=q.direction,
-                limit=q.limit)})
+                limit=q.limit, conversations=ch.services.conversations.visible_ids(user))})
 
         @api.add("/api/fax/faxes/{fax_id}", "GET", "One fax with its pages and OCR text", tag="fax",
                  response=S.FaxDetail)

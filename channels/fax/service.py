@@ -354,10 +354,15 @@ class FaxService:
 
     async def search(self, *, q: str | None = None, number: str | None = None,
                      since: float | None = None, until: float | None = None,
-                     direction: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+                     direction: str | None = None, limit: int = 50,
+                     conversations: Any | None = None) -> list[dict[str, Any]]:
+        """``conversations``: the ids of the conversations the caller may see (a subquery,
+        ``ConversationService.visible_ids``; None: all): a fax of another conversation is left out."""
         d = fax_documents.c
         # outbound documents count once something was sent from them (not drafts, not the library)
         cond: list[Any] = [or_(d.direction == "in", d.id.in_(select(fax_jobs.c.document_id)))]
+        if conversations is not None:
+            cond.append(or_(d.conversation_id.is_(None), d.conversation_id.in_(conversations)))
         if direction:
             cond.append(d.direction == direction)
         if number:

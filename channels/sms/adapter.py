@@ -152,8 +152,9 @@ class SmsChannel(GatewaySink):
         contacts = services.contacts
         if any(f["key"] == st.balance_field for f in await contacts.custom_fields()):
             return
-        await contacts.define_custom_field({"key": st.balance_field, "label": "Gas balance",
-                                            "type": "text"}, None)
+        label = "燃气余额" if services.settings.demo_locale == "zh-CN" else "Gas balance"
+        await contacts.define_custom_field({"key": st.balance_field, "label": label, "type": "text"},
+                                           None)
         for phone, balance in (("+8613800001111", "¥126.40"), ("+8613900002222", "¥-35.80"),
                                ("+8613700004444", "¥18.00")):
             found = await contacts.find_by_identity(phone=phone)

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 import hub.api.responses as R
-from hub.api.http import Api, json_response, parse_body, parse_query, require
+from hub.api.http import Api, json_response, parse_body, parse_query, request_client, require
 from hub.api.schemas import (
     ContactExportQuery,
     ContactIn,
@@ -29,24 +29,25 @@ def register(api: Api) -> None:
         s = request.app.state.services
         return json_response(await s.contacts.search(q.q, q.tag, q.vip, q.sort, q.limit, q.offset))
 
-    @api.add("/api/contacts", "POST", "Create a contact", tag="contacts", body=ContactIn, status=201,
-             response=R.Contact)
+    @api.add("/api/contacts", "POST", "Create a contact (VIP and owner: contacts_manage)", tag="contacts",
+             body=ContactIn, status=201, response=R.Contact)
     async def create(request: Request) -> Response:
         user = await require(request, "contacts")
         body = await parse_body(request, ContactIn)
         s = request.app.state.services
-        return json_response(await s.contacts.create(body.model_dump(), user.id), 201)
+        return json_response(await s.contacts.create(body.model_dump(), user, request_client(request)), 201)
 
     @api.add("/api/contacts/export", "GET", "Export all contacts (format=csv|xlsx)", tag="contacts",
              query=ContactExportQuery)
     async def export(request: Request) -> Response:
-        await require(request, "contacts_import")
+        user = await require(request, "contacts_import")
         q = parse_query(request, ContactExportQuery)
         contacts = request.app.state.services.contacts
+        client = request_client(request)
         if q.format == "xlsx":
-            return Response(await contacts.export_xlsx(), media_type=XLSX_MEDIA_TYPE,
+            return Response(await contacts.export_xlsx(user, client), media_type=XLSX_MEDIA_TYPE,
                             headers={"Content-Disposition": 'attachment; filename="contacts.xlsx"'})
-        return Response(await contacts.export_csv(), media_type="text/csv; charset=utf-8",
+        return Response(await contacts.export_csv(user, client), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="contacts.csv"'})
 
     @api.add("/api/contacts/import", "POST", "Import contacts from CSV (multipart 'file')",
@@ -70,43 +71,47 @@ def register(api: Api) -> None:
         except UnicodeDecodeError as err:
             raise ValidationFailed("the CSV must be UTF-8") from err
         s = request.app.state.services
-        return json_response(await s.contacts.import_csv(text, user.id))
+        return json_response(await s.contacts.import_csv(text, user))
 
-    @api.add("/api/contacts/merge", "POST", "Merge duplicates into one contact", tag="contacts",
-             body=MergeIn, response=R.Contact)
+    @api.add("/api/contacts/merge", "POST", "Merge duplicates into one contact (contacts_manage)",
+             tag="contacts", body=MergeIn, response=R.Contact)
     async def merge(request: Request) -> Response:
-        user = await require(request, "contacts")
+        user = await require(request, "contacts_manage")
         body = await parse_body(request, MergeIn)
         s = request.app.state.services
-        return json_response(await s.contacts.merge(body.primary_id, body.duplicate_ids, user.id))
+        return json_response(await s.contacts.merge(body.primary_id, body.duplicate_ids, user,
+                                                    request_client(request)))
 
     @api.add("/api/contacts/{id}", "GET", "One contact", tag="contacts", response=R.Contact)
     async def get(request: Request) -> Response:
         await require(request, "contacts")
         return json_response(await request.app.state.services.contacts.get(request.path_params["id"]))
 
-    @api.add("/api/contacts/{id}", "PATCH", "Edit a contact", tag="contacts", body=ContactPatch, response=R.Contact)
+    @api.add("/api/contacts/{id}", "PATCH", "Edit a contact (VIP and owner: contacts_manage)",
+             tag="contacts", body=ContactPatch, response=R.Contact)
     async def patch(request: Request) -> Response:
         user = await require(request, "contacts")
         body = await parse_body(request, ContactPatch)
         s = request.app.state.services
         return json_response(await s.contacts.update(
-            request.path_params["id"], body.model_dump(exclude_unset=True), user.id))
+            request.path_params["id"], body.model_dump(exclude_unset=True), user, request_client(request)))
 
-    @api.add("/api/contacts/{id}", "DELETE", "Delete a contact", tag="contacts", status=204)
+    @api.add("/api/contacts/{id}", "DELETE", "Delete a contact (contacts_manage)", tag="contacts", status=204)
     async def delete(request: Request) -> Response:
-        user = await require(request, "contacts")
-        await request.app.state.services.contacts.delete(request.path_params["id"], user.id)
+        user = await require(request, "contacts_manage")
+        await request.app.state.services.contacts.delete(request.path_params["id"], user,
+                                                         request_client(request))
         return Response(status_code=204)
 
-    @api.add("/api/contacts/{id}/conversations", "GET", "A contact's conversations, newest first",
+    @api.add("/api/contacts/{id}/conversations", "GET",
+             "A contact's conversations the caller may see, newest first",
              tag="contacts", response=list[R.ConversationSummary])
     async def history(request: Request) -> Response:
-        await require(request, "contacts")
+        user = await require(request, "contacts")
         s = request.app.state.services
         cid = request.path_params["id"]
         await s.contacts.get(cid)
-        return json_response(await s.conversations.contact_history(cid, limit=100))
+        return json_response(await s.conversations.contact_history(user, cid, limit=100))
 
     @api.add("/api/custom-fields", "GET", "Custom contact fields", tag="contacts", response=list[R.CustomField])
     async def fields(request: Request) -> Response:

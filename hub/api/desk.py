@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 
 import hub.api.responses as R
 from hub import __version__
 from hub.api.http import (
     SESSION_COOKIE,
     Api,
+    attachment_file,
     client_ip,
     current_user,
     json_response,
     parse_body,
     parse_query,
+    request_client,
     require,
     save_upload,
 )
@@ -65,7 +67,7 @@ def register(api: Api) -> None:
     @api.add("/api/auth/logout", "POST", "Log out", tag="auth", status=204)
     async def logout(request: Request) -> Response:
         await current_user(request)
-        await request.app.state.services.auth.logout(request.cookies[SESSION_COOKIE])
+        await request.app.state.services.auth.logout(request.cookies[SESSION_COOKIE], request_client(request))
         resp = Response(status_code=204)
         resp.delete_cookie(SESSION_COOKIE, path="/")
         return resp
@@ -238,7 +240,4 @@ def register(api: Api) -> None:
                                               or row.uploaded_by == f"widget:{widget.id}")
         if not allowed:
             raise NotFound("attachment does not exist")
-        return FileResponse(s.attachments.path_for(row.id), media_type=row.content_type,
-                            filename=row.filename,
-                            headers={"X-Content-Type-Options": "nosniff",
-                                     "Content-Security-Policy": "sandbox"})
+        return await attachment_file(request, row, user, via="attachment")

@@ -14,20 +14,21 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.json_schema import JsonSchemaMode
 from sqlalchemy.exc import DataError, StatementError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from hub.errors import (
     HubError,
     MalformedJson,
     NotAuthenticated,
+    NotFound,
     PayloadTooLarge,
     ResponseMismatch,
     UnsupportedMediaType,
     ValidationFailed,
 )
 from hub.services.attachments import AttachmentStore
-from hub.services.auth import User
+from hub.services.auth import Client, User
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -120,6 +121,26 @@ def client_ip(request: Request) -> str:
     X-Forwarded-For sent by an address in its ``forwarded_allow_ips``. Rate limits and the
     sessions list key on it."""
     return request.client.host if request.client else "-"
+
+
+def request_client(request: Request) -> Client:
+    """Where the request came from, for the audit trail: ``client_ip`` and the user agent."""
+    return Client(client_ip(request), request.headers.get("user-agent"))
+
+
+async def attachment_file(request: Request, row: Any, user: User | None, *, via: str) -> FileResponse:
+    """An attachment's file for a caller the route has let see it. One that only its own route
+    serves (``attachments.route``: a call recording, with its permission and audit) is answered
+    as if it did not exist; a user's download (``user``; a customer's own chat file: None) is
+    stored in the audit trail with the byte range asked (``via``: the route's name)."""
+    if row.route:
+        raise NotFound("attachment does not exist")
+    store: AttachmentStore = request.app.state.services.attachments
+    if user is not None:
+        await store.downloaded(row, user.id, request_client(request), via=via,
+                               byte_range=request.headers.get("range"))
+    return FileResponse(store.path_for(row.id), media_type=row.content_type, filename=row.filename,
+                        headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"})
 
 
 async def current_user(request: Request) -> User:

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from pydantic import Field
+
 from hub.api.schemas import Epoch, ResponseModel, Strategy, UiLanguage
 
 Role = Literal["agent", "supervisor", "dispatcher", "department", "knowledge_manager", "admin"]
 #: every permission a role gives (hub.services.auth.ROLE_PERMISSIONS)
-Permission = Literal["desk", "wallboard", "supervise", "admin", "contacts", "contacts_import", "kb", "kb_edit",
-                     "kb_publish", "tickets", "dispatch", "department", "automation", "reports", "bulk_send"]
+Permission = Literal["desk", "wallboard", "supervise", "admin", "contacts", "contacts_import", "contacts_manage",
+                     "kb", "kb_edit", "kb_publish", "tickets", "dispatch", "department", "automation",
+                     "reports", "bulk_send"]
 ChannelName = Literal["voice", "chat", "email", "sms", "fax"]
 ConversationStatus = Literal["bot", "queued", "offered", "assigned", "pending", "closed", "abandoned"]
 Sender = Literal["customer", "agent", "system", "bot"]
@@ -128,6 +131,8 @@ class Attachment(ResponseModel):
     filename: str
     content_type: str
     size: int
+    url: str | None = Field(None, description="where to fetch it when only its own route serves it "
+                                              "(a call recording); absent: GET /api/attachments/{id}")
 
 
 class Message(ResponseModel):
@@ -274,7 +279,9 @@ class CalendarDef(ResponseModel):
 
 
 class AuditEntry(ResponseModel):
-    """One stored event of the audit log (admin changes, logins)."""
+    """One stored event of the audit log (admin changes, logins, contact deletes/merges/exports,
+    VIP or owner changes, attachment and recording downloads; ``data.ip``/``data.user_agent``:
+    where the request came from)."""
 
     id: int
     at: Epoch

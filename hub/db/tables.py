@@ -169,6 +169,9 @@ attachments = Table(
     Column("sha256", String(64), nullable=False),
     Column("uploaded_by", String(64), nullable=False),
     Column("created_at", Float, nullable=False),
+    # the path of a restricted attachment's own route (a call recording's), which checks its own
+    # permission and audits each download; NULL: GET /api/attachments/{id} (migration 0011)
+    Column("route", String(200)),
 )
 
 events = Table(

@@ -13,7 +13,10 @@ one lock (so events are published in id order).
 synchronous SQLAlchemy Core on a synchronous connection. On SQLite it runs in the one writer
 thread, statements and commit in a single hop from the event loop, so the write lock is held for
 one thread round trip instead of one event-loop turn per statement (under load each turn waits
-for every other ready task). On PostgreSQL it runs in an ordinary ``tx()``.
+for every other ready task). The writes that queue up while one runs are committed together
+(group commit: up to ``MAX_GROUP`` works, in order, in one transaction and one hop; if one of them
+raises, the others run again each in its own transaction, so a failure is only its caller's).
+On PostgreSQL it runs in an ordinary ``tx()``.
 
 ``read_sync(work)`` is the same for the hottest reads (a conversation's row on every event pushed
 to the desks, a widget's token): ``work`` runs synchronous statements, on SQLite in a small pool
@@ -24,6 +27,7 @@ ordinary connection."""
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -46,6 +50,19 @@ SyncWork = Callable[[Connection, Callable[[Event], None]], T]
 SyncRead = Callable[[Connection], T]
 #: SQLite: threads (and connections) of ``read_sync``
 READER_THREADS = 2
+#: SQLite: most ``write``s committed together (group commit)
+MAX_GROUP = 32
+
+
+class WriterStopped(Exception):
+    """The SQLite writer stopped (the hub is shutting down) before this write ran."""
+
+
+@dataclass(eq=False)
+class _Write:
+    work: SyncWork[Any]
+    cause: dict[str, Any] | None
+    done: asyncio.Future[Any]
 
 
 @dataclass
@@ -69,6 +86,8 @@ class Database:
         #: this PostgreSQL channel with its highest event id, delivered at commit
         self.notify_channel: str | None = None
         self._writer: ThreadPoolExecutor | None = None  # SQLite: ``write``'s thread, made on first use
+        self._writes: deque[_Write] = deque()  # SQLite: ``write``s waiting for the next group
+        self._drainer: asyncio.Task[None] | None = None
         self._sync_engine: Engine | None = None
         self._readers: ThreadPoolExecutor | None = None  # SQLite: ``read_sync``'s threads
         self._read_engine: Engine | None = None
@@ -115,16 +134,45 @@ class Database:
         if self._write_lock is None:
             async with self.tx() as tx:
                 return await tx.conn.run_sync(lambda conn: work(conn, tx.emit))
-        cause = CAUSE.get()
         loop = asyncio.get_running_loop()
-        await self._write_lock.acquire()
-        try:
-            result, published = await loop.run_in_executor(self._writer_thread(), self._run_write, work, cause)
-            if published:
-                self.bus.publish(published)  # before another writer of this process can commit
-            return result
-        finally:
-            self._write_lock.release()
+        item = _Write(work, CAUSE.get(), loop.create_future())
+        self._writes.append(item)
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain_writes(), name="sqlite-group-commit")
+        result: T = await item.done
+        return result
+
+    async def _drain_writes(self) -> None:
+        """SQLite: the queued ``write``s, in order, up to ``MAX_GROUP`` per transaction (group
+        commit: one thread hop and one commit for all the writers that queued up meanwhile). The
+        write lock is taken per group, so a ``tx()`` waiting for it goes between two groups."""
+        loop = asyncio.get_running_loop()
+        assert self._write_lock is not None
+        while self._writes:
+            async with self._write_lock:
+                group: list[_Write] = []
+                while self._writes and len(group) < MAX_GROUP:
+                    item = self._writes.popleft()
+                    if not item.done.done():  # a caller cancelled before its turn: skip it
+                        group.append(item)
+                if not group:
+                    continue
+                try:
+                    outcomes = await loop.run_in_executor(self._writer_thread(), self._run_group, group)
+                except BaseException as err:  # the executor itself failed, or we are cancelled
+                    for item in group:
+                        if not item.done.done():
+                            item.done.set_exception(err if isinstance(err, Exception) else WriterStopped())
+                    raise
+                for item, (error, result, published) in zip(group, outcomes, strict=True):
+                    if published:
+                        self.bus.publish(published)  # before another writer of this process commits
+                    if item.done.done():
+                        continue
+                    if error is not None:
+                        item.done.set_exception(error)
+                    else:
+                        item.done.set_result(result)
 
     def _writer_thread(self) -> ThreadPoolExecutor:
         if self._writer is None:
@@ -135,6 +183,31 @@ class Database:
             event.listen(self._sync_engine, "connect", _sqlite_pragmas)
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         return self._writer
+
+    def _run_group(self, group: list[_Write]) -> list[tuple[Exception | None, Any, list[Event]]]:
+        """In the writer thread: the group in one transaction. If any work raises, that
+        transaction is rolled back and each work runs again in its own, so only the failing one
+        fails (works are plain statements on ``conn``: running one again after a rollback is
+        running it for the first time)."""
+        assert self._sync_engine is not None
+        if len(group) > 1:
+            try:
+                outcomes: list[tuple[Exception | None, Any, list[Event]]] = []
+                with self._sync_engine.begin() as conn:
+                    for item in group:
+                        events: list[Event] = []
+                        result = item.work(conn, events.append)
+                        outcomes.append((None, result, _store_sync(conn, events, item.cause) if events else []))
+                return outcomes
+            except Exception:  # noqa: BLE001 - told apart below, one work at a time
+                pass
+        outcomes = []
+        for item in group:
+            try:
+                outcomes.append((None, *self._run_write(item.work, item.cause)))
+            except Exception as err:  # noqa: BLE001 - handed to that work's caller
+                outcomes.append((err, None, []))
+        return outcomes
 
     def _run_write(self, work: SyncWork[Any], cause: dict[str, Any] | None) -> tuple[Any, list[Event]]:
         assert self._sync_engine is not None
@@ -173,6 +246,8 @@ class Database:
 
     async def close(self) -> None:
         """Stop the writer and reader threads (if started) and close the engines."""
+        if self._drainer is not None and not self._drainer.done():
+            await asyncio.wait({self._drainer}, timeout=10)  # the writes already accepted
         for pool in (self._writer, self._readers):
             if pool is not None:
                 pool.shutdown(wait=True)

@@ -18,7 +18,9 @@ from hub.clock import Clock
 from hub.db import tables as t
 from hub.db.uow import Database, Tx
 from hub.errors import NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from hub.events import Event, EventType
 from hub.security import new_id
+from hub.services.auth import Client
 
 MAGIC = {
     "image/png": (b"\x89PNG\r\n\x1a\n",),
@@ -43,8 +45,11 @@ def sniff_ok(content_type: str, head: bytes) -> bool:
 
 
 def attachment_public(row: Any) -> dict[str, Any]:
-    return {"id": row.id, "filename": row.filename, "content_type": row.content_type,
-            "size": row.size}
+    out = {"id": row.id, "filename": row.filename, "content_type": row.content_type,
+           "size": row.size}
+    if row.route:  # served only by its own route (a call recording): where to fetch it
+        out["url"] = row.route
+    return out
 
 
 class AttachmentStore:
@@ -60,9 +65,13 @@ class AttachmentStore:
         return self.root / aid[:2] / aid
 
     async def save(self, filename: str, content_type: str, chunks: AsyncIterator[bytes],
-                   uploaded_by: str, conversation_id: str | None = None) -> dict[str, Any]:
-        """Check and store a file, then commit its row (one hop to the writer)."""
-        att, insert = await self.write_file(filename, content_type, chunks, uploaded_by, conversation_id)
+                   uploaded_by: str, conversation_id: str | None = None, *,
+                   route: str | None = None) -> dict[str, Any]:
+        """Check and store a file, then commit its row (one hop to the writer). ``route``: the
+        path of the attachment's own route when only that may serve it (a call recording's: its
+        permission and audit), never ``GET /api/attachments/{id}``."""
+        att, insert = await self.write_file(filename, content_type, chunks, uploaded_by, conversation_id,
+                                            route=route)
         try:
             await self.db.write(lambda conn, _emit: conn.execute(insert))
         except BaseException:
@@ -71,8 +80,8 @@ class AttachmentStore:
         return att
 
     async def write_file(self, filename: str, content_type: str, chunks: AsyncIterator[bytes],
-                         uploaded_by: str, conversation_id: str | None = None
-                         ) -> tuple[dict[str, Any], Insert]:
+                         uploaded_by: str, conversation_id: str | None = None, *,
+                         route: str | None = None) -> tuple[dict[str, Any], Insert]:
         """Check a file and put it on disk (synced) without storing its row: returns the
         attachment as ``save`` does and the row's insert, for the caller to run in its own unit of
         work (e.g. with the message it belongs to). If that unit of work does not commit, the
@@ -117,8 +126,11 @@ class AttachmentStore:
         insert = t.attachments.insert().values(
             id=aid, conversation_id=conversation_id, filename=name, content_type=content_type,
             size=size, sha256=digest.hexdigest(), uploaded_by=uploaded_by,
-            created_at=self.clock.now())
-        return {"id": aid, "filename": name, "content_type": content_type, "size": size}, insert
+            created_at=self.clock.now(), route=route)
+        att: dict[str, Any] = {"id": aid, "filename": name, "content_type": content_type, "size": size}
+        if route:
+            att["url"] = route
+        return att, insert
 
     async def describe(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Attachment id → its id, filename, content type and size (unknown ids left out)."""
@@ -139,6 +151,16 @@ class AttachmentStore:
     async def unlink(self, ids: Iterable[str]) -> None:
         for aid in ids:
             await asyncio.to_thread(self.path_for(aid).unlink, missing_ok=True)
+
+    async def downloaded(self, row: Any, user_id: str, client: Client, *, via: str,
+                         byte_range: str | None = None) -> None:
+        """Store who downloaded an attachment (``attachment.downloaded``, in the audit trail):
+        the user, their IP address and user agent, the route (``via``) and the byte range asked."""
+        async with self.db.tx() as tx:
+            tx.emit(Event(EventType.ATTACHMENT_DOWNLOADED, self.clock.now(), user_id=user_id,
+                          conversation_id=row.conversation_id,
+                          data={"attachment_id": row.id, "filename": row.filename, "via": via,
+                                "range": byte_range, **client.audit()}))
 
     async def get(self, aid: str) -> Any:
         async with self.db.read() as conn:

@@ -42,16 +42,18 @@ ROLES = ("agent", "supervisor", "dispatcher", "department", "knowledge_manager",
 # kb: read/search the FAQ and send feedback; kb_edit: write drafts, import/export; kb_publish:
 # publish/archive/restore. tickets: create and work tickets and work orders; dispatch: the dispatch
 # centre's work-order queue; department: a repair department's own work orders; automation: rules,
-# SLA policies, IVR flows; bulk_send: bulk and scheduled email/SMS/fax.
+# SLA policies, IVR flows; bulk_send: bulk and scheduled email/SMS/fax. contacts_manage: the
+# destructive or privileged CRM actions (deleting and merging contacts, setting VIP or the owner).
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "agent": frozenset({"desk", "contacts", "kb", "tickets"}),
-    "supervisor": frozenset({"desk", "wallboard", "supervise", "contacts", "contacts_import", "kb",
-                             "tickets", "dispatch", "reports", "bulk_send"}),
+    "supervisor": frozenset({"desk", "wallboard", "supervise", "contacts", "contacts_import",
+                             "contacts_manage", "kb", "tickets", "dispatch", "reports", "bulk_send"}),
     "dispatcher": frozenset({"contacts", "kb", "tickets", "dispatch", "reports"}),
     "department": frozenset({"department"}),
     "knowledge_manager": frozenset({"contacts", "kb", "kb_edit", "kb_publish"}),
-    "admin": frozenset({"admin", "wallboard", "supervise", "contacts", "contacts_import", "kb",
-                        "kb_edit", "automation", "reports", "bulk_send", "tickets", "dispatch"}),
+    "admin": frozenset({"admin", "wallboard", "supervise", "contacts", "contacts_import",
+                        "contacts_manage", "kb", "kb_edit", "automation", "reports", "bulk_send",
+                        "tickets", "dispatch"}),
 }
 
 _T = TypeVar("_T")
@@ -79,6 +81,20 @@ def check_password_policy(password: str, username: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise refuse(f"the password must be at least {MIN_PASSWORD_LENGTH} characters long",
                      "password_too_short")
+
+
+@dataclass(frozen=True)
+class Client:
+    """Where a request came from, as the audit trail records it: the client's IP address
+    (``hub.api.http.client_ip``) and its user agent."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+
+    def audit(self) -> dict[str, str | None]:
+        """The fields an audited event's data carries."""
+        return {"ip": (self.ip or None) and self.ip[:64],
+                "user_agent": (self.user_agent or None) and self.user_agent[:200]}
 
 
 @dataclass(frozen=True)
@@ -177,13 +193,14 @@ class AuthService:
                     user_agent: str | None = None) -> tuple[str, User]:
         now = self.clock.now()
         client = ip or "-"
+        seen = Client(ip, user_agent).audit()  # what each login event records about the client
         self.guard.check(client, username)
         if not self.demo and password == DEMO_PASSWORD:
             # the demo users' password is published: without demo data it opens no account
             self.guard.failed(client, username)
             async with self.db.tx() as tx:
                 tx.emit(Event(EventType.USER_LOGIN_FAILED, now,
-                              data={"username": username[:64], "reason": "demo_password", "ip": ip}))
+                              data={"username": username[:64], "reason": "demo_password", **seen}))
             raise DemoPasswordRefused(
                 "The demo password is not accepted because demo data is off. Ask an administrator "
                 "to set a new password for this account (a first administrator is created with "
@@ -196,7 +213,7 @@ class AuthService:
             self.guard.failed(client, username)
             async with self.db.tx() as tx:
                 tx.emit(Event(EventType.USER_LOGIN_FAILED, now,
-                              data={"username": username[:64], "ip": ip}))
+                              data={"username": username[:64], **seen}))
             raise InvalidCredentials()
         self.guard.succeeded(client, username)
         token = new_token()
@@ -212,8 +229,7 @@ class AuthService:
                 token_hash=token_hash(token), user_id=row.id, created_at=now,
                 expires_at=now + self.session_ttl_s, ip=(ip or None) and ip[:64],
                 user_agent=(user_agent or None) and user_agent[:200]))
-            tx.emit(Event(EventType.USER_LOGIN, now, user_id=row.id,
-                          data={"ip": ip, "user_agent": (user_agent or "")[:200] or None}))
+            tx.emit(Event(EventType.USER_LOGIN, now, user_id=row.id, data=seen))
         return token, _user(row)
 
     async def _dummy(self) -> str:
@@ -222,7 +238,7 @@ class AuthService:
             self._dummy_hash = await self._scrypt(hash_password, new_token(), self.scrypt)
         return self._dummy_hash
 
-    async def logout(self, token: str) -> None:
+    async def logout(self, token: str, client: Client | None = None) -> None:
         hashed = token_hash(token)
         async with self.db.tx() as tx:
             res = await tx.conn.execute(
@@ -231,7 +247,8 @@ class AuthService:
             uid = res.scalar()
             if uid:
                 now = self.clock.now()
-                tx.emit(Event(EventType.USER_LOGOUT, now, user_id=uid))
+                tx.emit(Event(EventType.USER_LOGOUT, now, user_id=uid,
+                              data=(client or Client()).audit()))
                 tx.emit(_access_changed(now, uid, [hashed], "logout"))
 
     async def session_for_token(self, token: str | None) -> tuple[User, str, float] | None:

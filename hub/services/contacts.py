@@ -32,6 +32,7 @@ from hub.db.uow import Database, Tx
 from hub.errors import NotFound, ValidationFailed
 from hub.events import Event, EventType
 from hub.security import new_id
+from hub.services.auth import Client, User
 from hub.services.spreadsheets import Cell, XlsxBook, csv_text, unescape_cell
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -81,6 +82,28 @@ _CONTACT = select(t.contacts).where(t.contacts.c.id == bindparam("cid"), t.conta
 
 #: fields a contact always has: a PATCH may change them, not clear them
 NOT_NULL = ("name", "tags", "vip")
+#: fields only a user with ``contacts_manage`` may set (the ACD routes by them: a VIP skips ahead,
+#: the owner agent gets the customer first)
+STANDING = ("vip", "owner_agent_id")
+#: the permission of the destructive or privileged CRM actions: delete, merge, VIP, owner
+MANAGE = "contacts_manage"
+
+
+def standing_change(current: dict[str, Any] | None, values: dict[str, Any]) -> dict[str, Any]:
+    """The VIP flag and owner ``values`` would change on ``current`` (None: a new contact), as
+    ``{field: {"from": old, "to": new}}``; empty when they change neither."""
+    before = current or {"vip": False, "owner_agent_id": None}
+    out: dict[str, Any] = {}
+    for key in STANDING:
+        if key in values and (values[key] or None) != (before[key] or None):
+            out[key] = {"from": before[key], "to": values[key]}
+    return out
+
+
+def _manage(by: User | None) -> None:
+    """A user (not the system: None) needs ``contacts_manage``."""
+    if by is not None:
+        by.require(MANAGE)
 
 class ContactService:
     def __init__(self, db: Database, clock: Clock) -> None:
@@ -149,10 +172,23 @@ class ContactService:
             raise ValidationFailed(errors[0]["msg"], details={"errors": errors})
         return out
 
-    async def create(self, data: dict[str, Any], actor_id: str | None = None) -> dict[str, Any]:
+    async def create(self, data: dict[str, Any], by: User | None = None,
+                     client: Client | None = None) -> dict[str, Any]:
+        """A new contact; a VIP or an owner needs ``contacts_manage`` and is audited."""
         values = await self.validate(data, partial=False)
+        standing = standing_change(None, values)
+        if standing:
+            _manage(by)
         async with self.db.tx() as tx:
-            return await self.insert(tx, values, actor_id)
+            contact = await self.insert(tx, values, by.id if by else None)
+            if standing:
+                tx.emit(self._standing_event(contact["id"], standing, by, client))
+            return contact
+
+    def _standing_event(self, cid: str, standing: dict[str, Any], by: User | None,
+                        client: Client | None) -> Event:
+        return Event(EventType.CONTACT_STANDING_CHANGED, self.clock.now(), user_id=by.id if by else None,
+                     data={"contact_id": cid, **standing, **(client or Client()).audit()})
 
     async def insert(self, tx: Tx, values: dict[str, Any], actor_id: str | None = None) -> dict[str, Any]:
         """Store a new contact from ``validate``d values in the caller's transaction (a channel's
@@ -195,25 +231,35 @@ class ContactService:
             return dict((await conn.execute(select(t.contacts.c.id, t.contacts.c.name).where(
                 t.contacts.c.id.in_(wanted)))).all())
 
-    async def update(self, cid: str, data: dict[str, Any], actor_id: str | None) -> dict[str, Any]:
+    async def update(self, cid: str, data: dict[str, Any], by: User | None,
+                     client: Client | None = None) -> dict[str, Any]:
+        """Change a contact (``by`` None: the system). Changing the VIP flag or the owner needs
+        ``contacts_manage`` (sending them unchanged does not) and is audited."""
         current = await self.get(cid)
         values = await self.validate(data, partial=True)
+        standing = standing_change(current, values)
+        if standing:
+            _manage(by)
         if "custom" in values:
             values["custom"] = {**current["custom"], **(values["custom"] or {})}
         now = self.clock.now()
         async with self.db.tx() as tx:
             await tx.conn.execute(update(t.contacts).where(t.contacts.c.id == cid)
                                   .values(updated_at=now, **values))
-            tx.emit(Event(EventType.CONTACT_UPDATED, now, user_id=actor_id,
+            tx.emit(Event(EventType.CONTACT_UPDATED, now, user_id=by.id if by else None,
                           data={"contact_id": cid, "fields": sorted(values)}))
+            if standing:
+                tx.emit(self._standing_event(cid, standing, by, client))
         return await self.get(cid)
 
-    async def delete(self, cid: str, actor_id: str | None) -> None:
+    async def delete(self, cid: str, by: User | None, client: Client | None = None) -> None:
+        """Delete a contact: needs ``contacts_manage``; audited with the client's IP and agent."""
+        _manage(by)
         await self.get(cid)
         async with self.db.tx() as tx:
             await tx.conn.execute(delete(t.contacts).where(t.contacts.c.id == cid))
-            tx.emit(Event(EventType.CONTACT_DELETED, self.clock.now(), user_id=actor_id,
-                          data={"contact_id": cid}))
+            tx.emit(Event(EventType.CONTACT_DELETED, self.clock.now(), user_id=by.id if by else None,
+                          data={"contact_id": cid, **(client or Client()).audit()}))
 
     async def search(self, q: str | None = None, tag: str | None = None, vip: bool | None = None,
                      sort: str = "name", limit: int = 50, offset: int = 0) -> dict[str, Any]:
@@ -247,7 +293,10 @@ class ContactService:
         row = await self.db.read_sync(lambda conn: conn.execute(query, params).first())
         return contact_public(row) if row else None
 
-    async def merge(self, primary_id: str, duplicate_ids: list[str], actor_id: str | None) -> dict[str, Any]:
+    async def merge(self, primary_id: str, duplicate_ids: list[str], by: User | None,
+                    client: Client | None = None) -> dict[str, Any]:
+        """Merge duplicates into ``primary_id``: needs ``contacts_manage``; audited."""
+        _manage(by)
         primary = await self.get(primary_id)
         dups = [await self.get(d) for d in duplicate_ids if d != primary_id]
         if not dups:
@@ -270,8 +319,8 @@ class ContactService:
                                   .values(contact_id=primary_id))
             await tx.conn.execute(update(t.contacts).where(t.contacts.c.id.in_(ids))
                                   .values(merged_into=primary_id, email=None, phone=None, updated_at=now))
-            tx.emit(Event(EventType.CONTACT_MERGED, now, user_id=actor_id,
-                          data={"contact_id": primary_id, "merged": ids}))
+            tx.emit(Event(EventType.CONTACT_MERGED, now, user_id=by.id if by else None,
+                          data={"contact_id": primary_id, "merged": ids, **(client or Client()).audit()}))
         return await self.get(primary_id)
 
     # --- CSV --------------------------------------------------------------------------------
@@ -291,12 +340,12 @@ class ContactService:
                         *(_export_value(c["custom"].get(k)) for k in fields)])
         return header, out
 
-    async def export_csv(self) -> str:
-        header, rows = await self.export_rows()
+    async def export_csv(self, by: User, client: Client) -> str:
+        header, rows = await self._export(by, client, "csv")
         return csv_text(header, rows)
 
-    async def export_xlsx(self) -> bytes:
-        header, rows = await self.export_rows()
+    async def export_xlsx(self, by: User, client: Client) -> bytes:
+        header, rows = await self._export(by, client, "xlsx")
         book = XlsxBook()
         sheet = book.sheet("Contacts")
         book.append(sheet, header)
@@ -304,7 +353,15 @@ class ContactService:
             book.append(sheet, row)
         return book.to_bytes()
 
-    async def import_csv(self, text: str, actor_id: str | None) -> dict[str, Any]:
+    async def _export(self, by: User, client: Client, fmt: str) -> tuple[list[str], list[list[Cell]]]:
+        """The export's rows, and who took them (``contact.exported``, in the audit trail)."""
+        header, rows = await self.export_rows()
+        async with self.db.tx() as tx:
+            tx.emit(Event(EventType.CONTACT_EXPORTED, self.clock.now(), user_id=by.id,
+                          data={"format": fmt, "rows": len(rows), **client.audit()}))
+        return header, rows
+
+    async def import_csv(self, text: str, by: User | None) -> dict[str, Any]:
         """Each good row is kept; each bad row is reported with its line number and changes nothing."""
         reader = csv.DictReader(io.StringIO(text))
         if not reader.fieldnames or "name" not in reader.fieldnames:
@@ -345,10 +402,10 @@ class ContactService:
                 if existing is None:
                     existing = await self.find_by_identity(data.get("email"), data.get("phone"))
                 if existing:
-                    await self.update(existing["id"], data, actor_id)
+                    await self.update(existing["id"], data, by)
                     updated += 1
                 else:
-                    await self.create(data, actor_id)
+                    await self.create(data, by)
                     created += 1
             except ValidationFailed as err:
                 errors.append({"row": line, "message": err.detail})

@@ -9,7 +9,19 @@ from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType, SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, Executable, and_, bindparam, desc, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Executable,
+    and_,
+    bindparam,
+    desc,
+    false,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from hub.clock import Clock
@@ -261,6 +273,11 @@ class ConversationService:
             await tx.conn.execute(update(t.conversations).where(c.id == cid)
                                   .values(meta={**(row.meta or {}), key: value}))
 
+    # --- who sees which conversation ----------------------------------------------------------
+    # One rule, in two forms: ``can_view`` for a row in hand, ``visible`` as SQL for lists (contact
+    # history, screen pop, searches). Users with ``supervise`` (supervisors, admins) see every
+    # conversation; users with ``desk`` (agents) those of the queues they belong to, those they
+    # handle or handled (assignee, last agent) and those offered to them; anyone else none.
     def can_view(self, user: User, row: Any) -> bool:
         if "supervise" in user.permissions:
             return True
@@ -269,6 +286,32 @@ class ConversationService:
         return (row.assignee_id == user.id or row.last_agent_id == user.id
                 or user.id in self._queue_members.get(row.queue_id or "", set())
                 or user.id in self.offered_to.get(row.id, set()))
+
+    def visible(self, user: User) -> ColumnElement[bool] | None:
+        """``can_view`` as a condition on ``conversations`` (None: every conversation)."""
+        if "supervise" in user.permissions:
+            return None
+        if "desk" not in user.permissions:
+            return false()
+        c = t.conversations.c
+        offered = [cid for cid, agents in self.offered_to.items() if user.id in agents]
+        return or_(c.assignee_id == user.id, c.last_agent_id == user.id,
+                   c.queue_id.in_(sorted(self.user_queue_ids(user))), c.id.in_(offered))
+
+    def visible_ids(self, user: User) -> Any | None:
+        """The ids of the conversations ``user`` may see, as a subquery for another table's
+        ``conversation_id`` (None: every conversation)."""
+        cond = self.visible(user)
+        return None if cond is None else select(t.conversations.c.id).where(cond)
+
+    async def require_reference(self, user: User | None, cid: str, tx: Tx | None = None) -> Any:
+        """A record a user makes about a conversation (a ticket or work order created from it, a
+        ticket link): the conversation must exist and, for a user of the desk, be one they may
+        see (NotFound otherwise, as for reading it; ``user`` None: the system). Returns its row."""
+        row = await self.row(cid, tx)
+        if user is not None and "desk" in user.permissions:
+            self.require_view(user, row)
+        return row
 
     def require_view(self, user: User, row: Any) -> None:
         if not self.can_view(user, row):
@@ -394,16 +437,21 @@ class ConversationService:
             by_msg.setdefault(a.message_id, []).append(attachment_public(a))
         return [message_public(r, by_msg.get(r.id)) for r in rows]
 
-    async def contact_history(self, contact_id: str, exclude: str | None = None,
+    async def contact_history(self, user: User, contact_id: str, exclude: str | None = None,
                               limit: int = 20) -> list[dict[str, Any]]:
-        return await self.db.read_sync(lambda conn: self._history_sync(conn, contact_id, exclude, limit))
+        """The contact's conversations ``user`` may see, newest first."""
+        return await self.db.read_sync(
+            lambda conn: self._history_sync(conn, user, contact_id, exclude, limit))
 
-    def _history_sync(self, conn: Connection, contact_id: str, exclude: str | None = None,
+    def _history_sync(self, conn: Connection, user: User, contact_id: str, exclude: str | None = None,
                       limit: int = 20) -> list[dict[str, Any]]:
         c = t.conversations.c
-        rows = conn.execute(select(t.conversations).where(
-            c.contact_id == contact_id, c.id != (exclude or ""))
-            .order_by(desc(c.created_at)).limit(limit)).all()
+        cond = [c.contact_id == contact_id, c.id != (exclude or "")]
+        visible = self.visible(user)
+        if visible is not None:
+            cond.append(visible)
+        rows = conn.execute(select(t.conversations).where(*cond)
+                            .order_by(desc(c.created_at)).limit(limit)).all()
         return self._summaries_sync(conn, rows)
 
     async def detail(self, user: User, cid: str) -> dict[str, Any]:
@@ -417,14 +465,17 @@ class ConversationService:
                 **summary,
                 "contact": self.contacts.read(conn, row.contact_id) if row.contact_id else None,
                 "messages": self._messages_sync(conn, cid, include_notes=True),
-                "history": self._history_sync(conn, row.contact_id, exclude=cid) if row.contact_id else [],
+                "history": self._history_sync(conn, user, row.contact_id, exclude=cid)
+                if row.contact_id else [],
                 "csat": {"rating": row.csat_rating, "comment": row.csat_comment}
                 if row.csat_rating else None,
                 "meta": row.meta,
             }
         return await self.db.read_sync(work)
 
-    async def screen_pop(self, cid: str) -> dict[str, Any]:
+    async def screen_pop(self, user: User, cid: str) -> dict[str, Any]:
+        """What the agent ``user`` sees when a conversation reaches them: the contact, the pre-chat
+        answers and the contact's other conversations they may see."""
         def work(conn: Connection) -> dict[str, Any]:  # one read, one hop
             row = conn.execute(_CONVERSATION, {"cid": cid}).first()
             if row is None:
@@ -433,7 +484,7 @@ class ConversationService:
                     "contact": self.contacts.read(conn, row.contact_id) if row.contact_id else None,
                     "new_customer": bool(row.meta.get("contact_created")),
                     "prechat": row.meta.get("prechat", {}),
-                    "history": self._history_sync(conn, row.contact_id, exclude=cid)
+                    "history": self._history_sync(conn, user, row.contact_id, exclude=cid)
                     if row.contact_id else []}
         return await self.db.read_sync(work)
 

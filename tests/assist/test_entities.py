@@ -29,6 +29,9 @@ def found(text: str) -> set[tuple[str, str]]:
     ("the engineer can come next Friday", {("date", "2026-12-04")}),
     ("I live at 12 Baker Street, London.", {("address", "12 Baker Street, London")}),
     ("acct no: 88812345", {("account", "88812345")}),
+    ("the engineer can come tomorrow at 3pm", {("date", "2026-11-24T15:00")}),
+    ("I'm in tomorrow from 9:00 until 11:00", {("date", "2026-11-24T09:00/11:00")}),
+    ("call me after 5 pm", {("date", "2026-11-23T17:00")}),
 ])
 def test_english_entities(text: str, expected: set[tuple[str, str]]) -> None:
     assert found(text) == expected
@@ -37,7 +40,7 @@ def test_english_entities(text: str, expected: set[tuple[str, str]]) -> None:
 @pytest.mark.parametrize(("text", "expected"), [
     ("我的户号是GC-200876，电话13912345678。", {("account", "GC-200876"), ("phone", "13912345678")}),
     ("住在上海市浦东新区世纪大道100号3栋2单元501室，明天上午在家",
-     {("address", "上海市浦东新区世纪大道100号3栋2单元501室"), ("date", "2026-11-24")}),
+     {("address", "上海市浦东新区世纪大道100号3栋2单元501室"), ("date", "2026-11-24T08:00/12:00")}),
     ("上个月交了300元", {("amount", "300.00 CNY")}),
     ("2026年11月23日和下周三都可以", {("date", "2026-11-23"), ("date", "2026-12-02")}),
     ("阳光小区3栋2单元501室漏气", {("address", "阳光小区3栋2单元501室")}),

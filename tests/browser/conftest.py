@@ -19,6 +19,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from hub.api.headers import desk_policy, widget_policy
 from tests.browser.hubs import failed, running
 from tests.support.hub import REPO, ThreadedHub
 
@@ -30,6 +31,28 @@ CHROMIUM_ARGS = [
 TIMEOUT_MS = 10_000
 ARTIFACTS = REPO / "test-artifacts"
 VIEWPORT = {"width": 1440, "height": 900}
+
+# Every page reports what the hub's Content Security Policy blocked (hub/api/headers.py): the UI
+# must never need anything the policy forbids. Frames that run scripts report it through the
+# ``securitypolicyviolation`` event; sandboxed ones (an email's iframe, which inherits the desk's
+# policy) only through Chromium's console message, which quotes the directive.
+CSP_LISTENER = """document.addEventListener('securitypolicyviolation', (e) => console.error(
+  `CSP violation: ${e.effectiveDirective} blocked ${e.blockedURI || 'inline'} at ${e.sourceFile}:${e.lineNumber}`
+  + ` in ${document.location.href} (policy: ${e.originalPolicy})`))"""
+HUB_DIRECTIVES = tuple(
+    part.strip() for policy in (desk_policy(None), widget_policy(None, frozenset()))
+    for part in policy.split(";") if not part.strip().startswith("frame-ancestors"))
+_QUOTED_DIRECTIVE = re.compile(r'Content Security Policy directive: "([^"]+)"')
+
+
+def csp_violation(text: str) -> bool:
+    """Whether a console message says the hub's policy blocked something. Refusals to be framed
+    (``frame-ancestors``) are the policy at work, not the UI broken; an email's own stricter policy
+    (remote images before the agent consents) is not the hub's."""
+    if text.startswith("CSP violation: "):
+        return not text.startswith("CSP violation: frame-ancestors") and "(policy: default-src 'self';" in text
+    m = _QUOTED_DIRECTIVE.search(text)
+    return m is not None and m.group(1).startswith(HUB_DIRECTIVES)
 
 expect.set_options(timeout=TIMEOUT_MS)
 
@@ -92,8 +115,11 @@ def person(browser: Browser, hub: ThreadedHub, request: pytest.FixtureRequest,
                                   **({"locale": locale} if locale else {}))
         ctx.set_default_timeout(TIMEOUT_MS)
         ctx.set_default_navigation_timeout(TIMEOUT_MS)
+        ctx.add_init_script(CSP_LISTENER)
         page = ctx.new_page()
         page.on("pageerror", lambda err, who=name: errors.append(f"{who}: {err}"))
+        page.on("console", lambda msg, who=name: errors.extend(
+            [f"{who}: {msg.text}"] if csp_violation(msg.text) else []))
         pages[name] = page
         return page
 
@@ -109,7 +135,7 @@ def person(browser: Browser, hub: ThreadedHub, request: pytest.FixtureRequest,
     finally:
         for page in pages.values():
             page.context.close()
-    assert not errors, f"uncaught JavaScript errors: {errors}"
+    assert not errors, f"uncaught JavaScript errors or Content Security Policy violations: {errors}"
 
 
 @pytest.fixture

@@ -48,7 +48,13 @@ def test_agent_finds_a_contact_and_edits_it(person):
     rows = agent.get_by_test_id("contact-row")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("Li Na")
+    # deleting, merging, VIP and owner need contacts_manage (issue #16): an agent is not offered them
+    expect(rows.first.get_by_test_id("contact-delete")).to_have_count(0)
+    expect(agent.get_by_test_id("contacts-merge-open")).to_have_count(0)
+    expect(agent.get_by_test_id("contacts-export")).to_have_count(0)
     rows.first.get_by_test_id("contact-edit").click()
+    expect(agent.get_by_test_id("contact-field-vip")).to_be_disabled()
+    expect(agent.get_by_test_id("contact-field-owner")).to_be_disabled()
     agent.get_by_test_id("contact-field-company").fill("Li's Noodle House & Dumplings")
-    agent.get_by_test_id("contact-save").click()
+    agent.get_by_test_id("contact-save").click()  # VIP and owner go along unchanged: accepted
     expect(agent.get_by_test_id("contact-row").first).to_contain_text("Dumplings")

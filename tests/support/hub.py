@@ -9,6 +9,7 @@ import contextlib
 import logging
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -108,9 +109,11 @@ class InProcessHub:
         self.port = free_port()
         # Inbound email is off unless a test asks for a port: hubs under test must not fight over 2525.
         # The widget bot is off unless a test turns it on (tests/assist): chats go straight to the ACD.
-        # Demo data is on unless a test turns it off; passwords are hashed cheaply (TEST_SCRYPT_N);
-        # every JSON answer is checked against its operation's declared response model.
-        settings = {"email_port": 0, "assist_bot": "off", "demo": True, "api_check_responses": True,
+        # Demo data is on unless a test turns it off, the English demo unless a test asks for
+        # demo_locale="zh-CN" (the default of make run); passwords are hashed cheaply
+        # (TEST_SCRYPT_N); every JSON answer is checked against its operation's declared response model.
+        settings = {"email_port": 0, "assist_bot": "off", "demo": True, "demo_locale": "en",
+                    "api_check_responses": True,
                     "password_scrypt_n": TEST_SCRYPT_N, **NO_RATE_LIMITS, **settings}
         self.settings = load_settings(environ={}, data_dir=str(data_dir), port=self.port,
                                       database_url=database_url, web_dir=str(REPO / "web" / "dist"),
@@ -184,11 +187,13 @@ class _HubOnPort:
         self.port = port or free_port()
         self.data_dir = data_dir
         self.database_url = database_url
-        self.base_url = f"http://127.0.0.1:{self.port}"
+        scheme = "https" if (env or {}).get("HUB_TLS_CERTFILE") else "http"  # the hub ends TLS itself
+        self.base_url = f"{scheme}://127.0.0.1:{self.port}"
         self.log = data_dir / f"server-{self.port}.log"
         # inbound email off unless the caller's environment names a port (see the email tests)
         self.env = {**({} if "HUB_EMAIL_PORT" in os.environ else {"HUB_EMAIL_PORT": "0"}),
                     "HUB_ASSIST_BOT": "off",  # the widget bot: off unless asked
+                    "HUB_DEMO_LOCALE": "en",  # the English demo unless asked (make run: zh-CN)
                     "HUB_API_CHECK_RESPONSES": "1",  # answers checked against their response models
                     **(env or {})}
 
@@ -282,12 +287,14 @@ class ThreadedHub(_HubOnPort):
 
 
 class HubProcess(_HubOnPort):
-    """``python server.py`` as a child process, so a test can SIGKILL it."""
+    """``python server.py`` as a child process, so a test can SIGKILL it. ``verify``: how its
+    HTTPS certificate is checked when it serves TLS itself (``HUB_TLS_CERTFILE`` in ``env``)."""
 
     def __init__(self, data_dir: Path, database_url: str = "", port: int | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, verify: ssl.SSLContext | bool = True) -> None:
         super().__init__(data_dir, database_url, port, env)
         self.proc: subprocess.Popen[bytes] | None = None
+        self.verify = verify
 
     def start(self, timeout: float = 90) -> HubProcess:  # a bound, not a target: busy CI machines
         env = self._environ()
@@ -299,7 +306,7 @@ class HubProcess(_HubOnPort):
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
             try:
-                if httpx.get(f"{self.base_url}/api/health", timeout=1).status_code == 200:
+                if httpx.get(f"{self.base_url}/api/health", timeout=1, verify=self.verify).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass

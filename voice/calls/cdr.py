@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import update
 
 import voice.calls.store as store
+from hub.security import new_id
 from hub.services.attachments import AttachmentStore
 from voice.calls.call import Call, CallHost
 from voice.media.recorder import CallRecorder
@@ -81,11 +82,13 @@ class CallRecords:
             duration = await asyncio.to_thread(rec.write_wav, path)
             stamp = secrets.token_hex(3)
             filename = f"call-{call.caller_number}-{int(call.started_at)}-{stamp}.wav"
+            rid = new_id()  # the recording's own route serves the file (never /api/attachments)
             att = await self.recordings.save(filename, "audio/wav", _file_chunks(path), uploaded_by="voice",
-                                             conversation_id=call.conversation_id)
+                                             conversation_id=call.conversation_id,
+                                             route=store.recording_audio_url(rid))
         finally:
             await asyncio.to_thread(path.unlink, missing_ok=True)
-        await store.insert_recording(services, call, att["id"], duration, self.host.now())
+        await store.insert_recording(services, call, att["id"], duration, self.host.now(), rid)
         mins, secs = divmod(int(round(duration)), 60)
         async with services.db.tx() as tx:
             await services.conversations.insert_message(

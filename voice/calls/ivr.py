@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from voice.calls.call import CallHost
 from voice.ivr import model as m
+from voice.ivr.texts import template_language
 from voice.media.prompts import Prompt as MediaPrompt
 from voice.media.prompts import PromptError
 
@@ -182,6 +183,9 @@ class IvrDriver:
             svc.spawn(svc.end(call, f"ivr_{action.reason}"), f"call-{call.id}-ivr-hangup", call)
         elif isinstance(action, m.SetVariable):
             self.variables[action.name] = action.value
+            if action.name == "language" and action.value and call.conversation_id:
+                svc.spawn(self._set_language(call.conversation_id, str(action.value)),
+                          f"call-{call.id}-language", call)
         elif isinstance(action, m.Lookup):
             svc.spawn(self._lookup(action), f"call-{call.id}-lookup", call)
         elif isinstance(action, m.Listen):
@@ -287,6 +291,13 @@ class IvrDriver:
             log.warning("call %s: IVR transfer to external %s: no outbound trunk support yet", call.id,
                         action.target)
             svc.spawn(svc.end(call, "ivr_external_unsupported"), f"call-{call.id}-ivr-ext", call)
+
+    async def _set_language(self, conversation_id: str, language: str) -> None:
+        """The language of the IVR entry the caller chose (or the flow's) becomes the
+        conversation's, as one of the languages of the customer texts (``zh-CN``, ``en``): kept in
+        its ``meta["language"]``."""
+        await self.service.services.conversations.set_meta(conversation_id, "language",
+                                                           template_language(language))
 
     async def _lookup(self, action: m.Lookup) -> None:
         ivr = self.service.services.ports.ivr

@@ -3,9 +3,11 @@
 Who sees what: a user with ``supervise`` (supervisors, admins) sees every recording; a user with
 ``desk`` but not ``supervise`` (an agent) sees only the recordings of calls *they* answered
 (``voice_calls.agent_id``); anyone else gets 403. A recording an agent may not see answers 404,
-as if it did not exist. Every download (a request without ``Range`` or from byte 0, so the player's
-follow-up range requests are not counted again) stores a ``voice.recording_downloaded`` event,
-shown in the audit trail.
+as if it did not exist. The WAV is an attachment of the conversation whose ``route`` is this
+module's audio route, so ``GET /api/attachments/{id}`` does not serve it to the queue's members.
+Every request for the audio (range requests included) stores a ``voice.recording_downloaded``
+event with the user, the byte range, the client's IP address and user agent, shown in the audit
+trail.
 
 Retention: ``voice_recording_retention_days`` (0: keep forever). A durable scheduler timer
 (``voice.recordings.purge``, key ``voice:recordings-purge``) fires once a day and deletes the
@@ -40,7 +42,16 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 import voice.calls.schemas as S
-from hub.api.http import Api, current_user, json_response, parse_body, parse_query, require
+import voice.calls.store as store
+from hub.api.http import (
+    Api,
+    current_user,
+    json_response,
+    parse_body,
+    parse_query,
+    request_client,
+    require,
+)
 from hub.api.schemas import MAX_OFFSET
 from hub.errors import Forbidden, NotFound, ValidationFailed
 from hub.events import Event, EventType
@@ -127,7 +138,7 @@ def _row(r: Any, file: dict[str, Any] | None, queue_name: str | None,
         "queue_id": r.queue_id, "queue_name": queue_name, "agent_id": r.agent_id,
         "agent_name": agent_name, "started_at": r.started_at, "connected_at": r.connected_at,
         "ended_at": r.ended_at, "end_reason": r.end_reason, "wait_s": r.wait_s, "talk_s": r.talk_s,
-        "audio_url": f"/api/voice/recordings/{r.id}/audio",
+        "audio_url": store.recording_audio_url(r.id),
     }
 
 
@@ -226,13 +237,13 @@ class Recordings:
         path = self.services.attachments.path_for(rec["attachment_id"])
         if not await asyncio.to_thread(path.exists):
             raise NotFound(f"the audio of recording {rid} is gone")
-        rng = request.headers.get("range", "").replace(" ", "")
-        if not rng or rng.startswith("bytes=0-"):
-            async with self.services.db.tx() as tx:
-                tx.emit(Event(VoiceEventType.RECORDING_DOWNLOADED, self.services.clock.now(), user_id=user.id,
-                              conversation_id=rec["conversation_id"], queue_id=rec["queue_id"],
-                              data={"recording_id": rid, "call_id": rec["call_id"],
-                                    "download": request.query_params.get("download") == "1"}))
+        async with self.services.db.tx() as tx:  # every request, a range request too
+            tx.emit(Event(VoiceEventType.RECORDING_DOWNLOADED, self.services.clock.now(), user_id=user.id,
+                          conversation_id=rec["conversation_id"], queue_id=rec["queue_id"],
+                          data={"recording_id": rid, "call_id": rec["call_id"],
+                                "download": request.query_params.get("download") == "1",
+                                "range": request.headers.get("range"),
+                                **request_client(request).audit()}))
         disposition = "attachment" if request.query_params.get("download") == "1" else "inline"
         return FileResponse(path, media_type="audio/wav", filename=rec["filename"],
                             content_disposition_type=disposition,

@@ -99,9 +99,15 @@ async def update_call(services: Services, call_id: str, **values: Any) -> None:
         await tx.conn.execute(update(t_calls).where(t_calls.c.id == call_id).values(**values))
 
 
+def recording_audio_url(rid: str) -> str:
+    """The one route a recording's WAV is served by (its permission, its audit): the
+    attachment's ``route``, so ``GET /api/attachments/{id}`` never serves it."""
+    return f"/api/voice/recordings/{rid}/audio"
+
+
 async def insert_recording(services: Services, call: Call, attachment_id: str, duration: float,
-                           now: float) -> str:
-    rid = new_id()
+                           now: float, rid: str | None = None) -> str:
+    rid = rid or new_id()
     async with services.db.tx() as tx:
         await tx.conn.execute(t_recordings.insert().values(
             id=rid, call_id=call.id, conversation_id=call.conversation_id, attachment_id=attachment_id,

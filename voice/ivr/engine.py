@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from voice.asr.base import join_cjk
 from voice.ivr.conditions import ConditionError, Context, get_path, render, rule_matches
 from voice.ivr.errors import SessionOver, UnknownNode
 from voice.ivr.flow import (
@@ -66,6 +67,7 @@ from voice.ivr.model import (
     TransferKind,
 )
 from voice.ivr.queueing import QueueEntry, QueueExperience, QueueWait
+from voice.ivr.texts import builtin_prompt
 
 MAX_HOPS = 64  # nodes entered without waiting for anything: more means a loop without input
 RECORDING_GRACE_S = 5.0
@@ -122,6 +124,11 @@ class IvrSession(QueueExperience):
             raise SessionOver("the session was already started")
         self._begin(now)
         self.state = SessionState.RUNNING
+        language = self.definition.settings.language
+        if language and "language" not in self.variables:
+            # the call's language (the conversation's, for its automatic texts) until an IVR
+            # entry sets another one (a ``set`` node with ``language``)
+            self._set("language", language)
         self._goto(self.definition.start)
         return self._flush()
 
@@ -297,6 +304,16 @@ class IvrSession(QueueExperience):
         self._out.append(Play(self._play_id, prompts, barge_in, loop))
         return True
 
+    @property
+    def language(self) -> str | None:
+        """The call's language: the variable ``language`` (an IVR entry sets it), else the flow's."""
+        value = self.variables.get("language") or self.definition.settings.language
+        return str(value) if value else None
+
+    def _builtin(self, given: list[PromptRef] | None, key: str) -> list[PromptRef]:
+        """A node's own prompt, or the built-in one (voice/ivr/texts.py) in the call's language."""
+        return builtin_prompt(given, key, self.language)
+
     def _set(self, name: str, value: Any) -> None:
         self.variables[name] = value
         self._out.append(SetVariable(name, value))
@@ -411,7 +428,7 @@ class IvrSession(QueueExperience):
             self._set("callback_number", number)
             self._out.append(RequestCallback(number, node.queue_id, dict(self.variables)))
             self._mode = "confirm"
-            if self._play(node.confirm, barge_in=True):
+            if self._play(self._builtin(node.confirm, "callback_confirm"), barge_in=True):
                 return _WAIT
             return self._after_callback(node)
         if isinstance(node, TransferNode):
@@ -543,12 +560,12 @@ class IvrSession(QueueExperience):
         if kind in ("announce", "offer", "max_wait"):
             self._queue_timer(kind)
         elif kind == "menu" and isinstance(node, MenuNode):
-            self._goto_result(self._menu_retry(node, node.timeout_prompt, "no_input"))
+            self._goto_result(self._menu_retry(node, self._builtin(node.timeout_prompt, "menu_no_input"), "no_input"))
         elif kind == "first" and isinstance(node, CollectNode):
             if self._digits:
                 self._goto_result(self._collect_finish(node))
             else:
-                self._goto_result(self._collect_retry(node, node.timeout_prompt))
+                self._goto_result(self._collect_retry(node, self._builtin(node.timeout_prompt, "collect_no_input")))
         elif kind == "interdigit" and isinstance(node, CollectNode):
             self._goto_result(self._collect_finish(node))
         elif kind == "lookup" and isinstance(node, LookupNode):
@@ -581,7 +598,7 @@ class IvrSession(QueueExperience):
             if node.store:
                 self._set(node.store, digit)
             return node.options[digit]
-        return self._menu_retry(node, node.invalid_prompt, "invalid")
+        return self._menu_retry(node, self._builtin(node.invalid_prompt, "menu_invalid"), "invalid")
 
     def _menu_retry(self, node: MenuNode, prompt: list[PromptRef], why: str) -> Any:
         self._retries += 1
@@ -622,7 +639,7 @@ class IvrSession(QueueExperience):
         if ok:
             self._set(node.store, value)
             return node.next
-        return self._collect_retry(node, node.invalid_prompt)
+        return self._collect_retry(node, self._builtin(node.invalid_prompt, "collect_invalid"))
 
     def _collect_retry(self, node: CollectNode, prompt: list[PromptRef]) -> Any:
         self._digits = []
@@ -732,7 +749,7 @@ class IvrSession(QueueExperience):
                 return _WAIT
             return node.default
         retries = self._retries
-        result = self._speech_prompt(node, node.no_match_prompt)
+        result = self._speech_prompt(node, self._builtin(node.no_match_prompt, "speech_no_match"))
         self._retries = retries
         return result
 
@@ -788,11 +805,13 @@ class IvrSession(QueueExperience):
 
 def match_keywords(text: str, node: SpeechMenuNode) -> Any:
     """The first branch with a keyword in ``text`` (whole words for Latin script, substring
-    otherwise, case-insensitive)."""
-    lowered = text.lower()
+    otherwise, case-insensitive). Chinese is matched as written, without spaces: a recogniser's
+    "我 要 交 燃气 费" (vosk's Chinese models put spaces between words) and an unsegmented
+    "我要交燃气费" both contain the keyword "燃气费"."""
+    lowered = join_cjk(text.lower())
     for branch in node.branches:
         for kw in branch.keywords:
-            k = kw.lower().strip()
+            k = join_cjk(kw.lower().strip())
             if not k:
                 continue
             if k.isascii():

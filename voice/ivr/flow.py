@@ -64,8 +64,10 @@ class MenuNode(_Node):
     type: Literal["menu"] = "menu"
     prompt: Prompts = []
     options: dict[str, str] = {}
-    invalid_prompt: Prompts = []
-    timeout_prompt: Prompts = []
+    # None: the built-in "not one of the choices" / "did not hear your choice" in the call's
+    # language (voice/ivr/texts.py); [] says nothing before the menu is repeated
+    invalid_prompt: Prompts | None = None
+    timeout_prompt: Prompts | None = None
     timeout_s: float = Field(default=5.0, gt=0, le=120)
     retries: int = Field(default=2, ge=0, le=10)
     default: str | None = None
@@ -90,8 +92,9 @@ class CollectNode(_Node):
     inter_digit_timeout_s: float = Field(default=3.0, gt=0, le=60)
     pattern: str | None = None
     store: str = Field(pattern=VAR_NAME)
-    invalid_prompt: Prompts = []
-    timeout_prompt: Prompts = []
+    # None: the built-in "number not valid" / "did not get a number" in the call's language
+    invalid_prompt: Prompts | None = None
+    timeout_prompt: Prompts | None = None
     retries: int = Field(default=2, ge=0, le=10)
     next: str | None = None
     on_failure: str | None = None
@@ -230,8 +233,8 @@ class LookupNode(_Node):
 class Announce(_Model):
     every_s: float = Field(default=60.0, ge=5, le=3600)
     first_after_s: float | None = Field(default=None, ge=0, le=3600)
-    prompt: Prompts = [PromptRef(text="You are number {position} in the queue. "
-                                      "Your expected wait is about {wait_min} minutes.")]
+    # None: the built-in announcement in the call's language (voice/ivr/texts.py)
+    prompt: Prompts | None = None
 
 
 class Offer(_Model):
@@ -305,7 +308,8 @@ class CallbackNode(_Node):
     type: Literal["callback"] = "callback"
     queue_id: str | None = None
     number_var: str | None = Field(default=None, pattern=VAR_NAME)
-    confirm: Prompts = [PromptRef(text="Thank you. We will call you back at {number_digits}.")]
+    # None: the built-in confirmation in the call's language (voice/ivr/texts.py); [] says nothing
+    confirm: Prompts | None = None
     next: str | None = None
     on_failure: str | None = None
 
@@ -330,7 +334,7 @@ class SpeechMenuNode(_Node):
     hook: str | None = None
     min_confidence: float = Field(default=0.5, ge=0, le=1)
     options: dict[str, str] = {}
-    no_match_prompt: Prompts = []
+    no_match_prompt: Prompts | None = None  # None: the built-in "did not catch that"
     timeout_s: float = Field(default=8.0, gt=0, le=60)
     retries: int = Field(default=2, ge=0, le=10)
     language: str | None = None

@@ -58,6 +58,7 @@ class QueueExperience:
 
     if TYPE_CHECKING:
         def _play(self, refs: Any, *, barge_in: bool = True, loop: bool = False) -> bool: ...
+        def _builtin(self, given: list[PromptRef] | None, key: str) -> list[PromptRef]: ...
         def _timer(self, kind: str, delay_s: float) -> str: ...
         def _stop_play(self) -> None: ...
         def _stop_all(self) -> None: ...
@@ -112,8 +113,8 @@ class QueueExperience:
             every = node.announce.every_s
             # nothing known yet: say nothing rather than a blank number
             if q.position is not None:
-                q.pending.append(tuple(_without_unknown_wait(node.announce.prompt,
-                                                             q.expected_wait_s is None)))
+                prompt = self._builtin(node.announce.prompt, "queue_position")
+                q.pending.append(tuple(_without_unknown_wait(prompt, q.expected_wait_s is None)))
         elif kind == "offer" and node.offer is not None:
             every = node.offer.every_s
             q.pending.append(tuple(node.offer.prompt))

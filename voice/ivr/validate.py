@@ -90,7 +90,7 @@ def _prompt_lists(node: Any) -> Iterator[tuple[str, list[PromptRef]]]:
         if isinstance(value, list):
             yield name, value
     if isinstance(node, QueueNode):
-        if node.announce is not None:
+        if node.announce is not None and node.announce.prompt is not None:
             yield "announce.prompt", node.announce.prompt
         if node.offer is not None:
             yield "offer.prompt", node.offer.prompt
@@ -154,7 +154,7 @@ def check_flow(flow: FlowDefinition, *, prompt_files: Iterable[str] | None = Non
                 add(node_id, "offer.prompt", "a periodic offer needs a prompt")
             if node.offer is not None and not node.keys:
                 add(node_id, "keys", "the offer has no keys the caller could press")
-            if node.announce is not None and not node.announce.prompt:
+            if node.announce is not None and node.announce.prompt == []:
                 add(node_id, "announce.prompt", "announcements need a prompt")
         if isinstance(node, SpeechMenuNode):
             if not node.hook and not any(b.keywords for b in node.branches):

@@ -17,6 +17,7 @@ import numpy as np
 
 from hub.db import tables as t
 from hub.security import new_id
+from voice.calls.store import recording_audio_url
 from voice.calls.tables import calls as t_calls
 from voice.calls.tables import recordings as t_rec
 
@@ -50,8 +51,9 @@ class Seeded:
 
 def recording_rows(attachments_dir: Path, *, caller: str, callee: str = "5000", queue_id: str | None = "general",
                    agent_id: str | None, started_at: float, duration: float,
-                   created_at: float | None = None) -> Seeded:
-    """Write the WAV file under ``attachments_dir`` and return the rows to insert."""
+                   created_at: float | None = None, conversation_id: str | None = None) -> Seeded:
+    """Write the WAV file under ``attachments_dir`` and return the rows to insert (the WAV an
+    attachment of ``conversation_id``, if given, served only by the recording's own route)."""
     wav = stereo_wav(duration)
     cid, aid, rid = new_id(), new_id(), new_id()
     ended = started_at + duration + 5
@@ -59,16 +61,16 @@ def recording_rows(attachments_dir: Path, *, caller: str, callee: str = "5000", 
     path = attachments_dir / aid[:2] / aid
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(wav)
-    call = {"id": cid, "conversation_id": None, "sip_call_id": f"{cid}@test", "direction": "in",
+    call = {"id": cid, "conversation_id": conversation_id, "sip_call_id": f"{cid}@test", "direction": "in",
             "source": "trunk", "caller": caller, "callee": callee, "queue_id": queue_id,
             "agent_id": agent_id, "started_at": started_at, "answered_at": started_at,
             "queued_at": started_at + 1, "connected_at": started_at + 5, "ended_at": ended,
             "end_reason": "caller_hangup", "wait_s": 4.0, "talk_s": duration, "recording_id": aid}
-    att = {"id": aid, "conversation_id": None, "message_id": None,
+    att = {"id": aid, "conversation_id": conversation_id, "message_id": None,
            "filename": f"call-{caller}-{int(started_at)}.wav", "content_type": "audio/wav",
            "size": len(wav), "sha256": hashlib.sha256(wav).hexdigest(), "uploaded_by": "voice",
-           "created_at": created}
-    rec = {"id": rid, "call_id": cid, "conversation_id": None, "attachment_id": aid,
+           "created_at": created, "route": recording_audio_url(rid)}
+    rec = {"id": rid, "call_id": cid, "conversation_id": conversation_id, "attachment_id": aid,
            "duration_s": duration, "channels": 2, "sample_rate": 8000, "note": None, "created_at": created}
     return Seeded(call, att, rec, wav, path)
 

@@ -87,9 +87,10 @@ async def test_download_is_the_stored_wav_with_ranges_and_is_audited(voice_hub):
     admin = await voice_hub.client("admin")
     audit = await admin.ok("GET", "/api/audit?limit=50")
     downloads = [e for e in audit if e["type"] == "voice.recording_downloaded"]
-    # two full downloads; the range request from byte 100 is the player seeking, not a new download
-    assert [(e["user_id"], e["data"]["recording_id"], e["data"]["download"]) for e in downloads] == [
-        (a1.user["id"], rid, False), (sup.user["id"], rid, True)]
+    # every request is audited, a range request too (issue #16), newest first
+    assert [(e["user_id"], e["data"]["recording_id"], e["data"]["download"], e["data"]["range"])
+            for e in downloads] == [(a1.user["id"], rid, False, None), (a1.user["id"], rid, False, "bytes=100-199"),
+                                    (sup.user["id"], rid, True, None)]
     seeded.path.unlink()  # the file is gone (e.g. a manual clean-up): a clear 404, not a 500
     r = await sup.http.get(f"/api/voice/recordings/{rid}/audio")
     assert r.status_code == 404 and r.json()["code"] == "not_found"

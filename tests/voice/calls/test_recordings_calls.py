@@ -84,5 +84,7 @@ async def test_queue_choice_off_means_no_recording_and_health_is_reported(voice_
         stored = voice_hub.services.attachments.path_for(items[0]["attachment_id"]).read_bytes()
         body = (await agent.http.get(items[0]["audio_url"] + "?download=1")).content  # the agent's own call
         assert body == stored and body[:4] == b"RIFF"
+        # the WAV is the conversation's attachment, yet only its own route serves it (issue #16)
+        assert (await sup.http.get(f"/api/attachments/{items[0]['attachment_id']}")).status_code == 404
     finally:
         await phone.stop()

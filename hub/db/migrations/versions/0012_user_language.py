@@ -4,8 +4,8 @@ in the profile (issue #17)."""
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011_user_language"
-down_revision = "0010_session_details"
+revision = "0012_user_language"
+down_revision = "0011_attachment_route"
 branch_labels = None
 depends_on = None
 
