@@ -28,6 +28,7 @@ from hub.api.schemas import (
     LoginIn,
     MessageIn,
     NoteIn,
+    ProfilePatch,
     TransferIn,
 )
 from hub.errors import NotFound, ValidationFailed
@@ -75,6 +76,17 @@ def register(api: Api) -> None:
     async def me(request: Request) -> Response:
         user = await current_user(request)
         s = request.app.state.services
+        agent = s.routing.agent_state(user.id) if user.is_agent else None
+        return json_response({**user.public(), "agent": agent})
+
+    @api.add("/api/me", "PATCH", "Change my own profile (the web UI's language)", tag="auth",
+             body=ProfilePatch, response=R.Me)
+    async def update_me(request: Request) -> Response:
+        user = await current_user(request)
+        body = await parse_body(request, ProfilePatch)
+        s = request.app.state.services
+        if "language" in body.model_fields_set:
+            user = await s.auth.set_language(user, body.language)
         agent = s.routing.agent_state(user.id) if user.is_agent else None
         return json_response({**user.public(), "agent": agent})
 

@@ -92,18 +92,28 @@ async def parse_body(request: Request, model: type[M]) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        errors: list[dict[str, Any]] = [{"loc": ["body", *map(str, e["loc"])], "msg": e["msg"]} for e in err.errors()]
-        raise ValidationFailed(errors[0]["msg"] if errors else "invalid body",
-                               details={"errors": errors}) from err
+        raise _invalid(err, "body") from err
 
 
 def parse_query(request: Request, model: type[M]) -> M:
     try:
         return model.model_validate(dict(request.query_params))
     except ValidationError as err:
-        errors: list[dict[str, Any]] = [{"loc": ["query", *map(str, e["loc"])], "msg": e["msg"]} for e in err.errors()]
-        raise ValidationFailed(errors[0]["msg"] if errors else "invalid query",
-                               details={"errors": errors}) from err
+        raise _invalid(err, "query") from err
+
+
+def _invalid(err: ValidationError, where: str) -> ValidationFailed:
+    """A 422 naming each field: ``loc``, the English ``msg``, and the error's ``type`` (pydantic's,
+    e.g. ``string_too_short``) with its plain ``ctx`` values (e.g. ``min_length``), from which the web
+    UI writes the message in the user's language."""
+    errors: list[dict[str, Any]] = []
+    for e in err.errors():
+        item: dict[str, Any] = {"loc": [where, *map(str, e["loc"])], "msg": e["msg"], "type": e["type"]}
+        ctx = {k: v for k, v in (e.get("ctx") or {}).items() if isinstance(v, str | int | float | bool)}
+        if ctx:
+            item["ctx"] = ctx
+        errors.append(item)
+    return ValidationFailed(errors[0]["msg"] if errors else f"invalid {where}", details={"errors": errors})
 
 
 def client_ip(request: Request) -> str:

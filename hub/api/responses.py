@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from hub.api.schemas import Epoch, ResponseModel, Strategy
+from hub.api.schemas import Epoch, ResponseModel, Strategy, UiLanguage
 
 Role = Literal["agent", "supervisor", "dispatcher", "department", "knowledge_manager", "admin"]
 #: every permission a role gives (hub.services.auth.ROLE_PERMISSIONS)
@@ -47,6 +47,8 @@ class UserPublic(ResponseModel):
     skills: dict[str, int]
     capacity: dict[str, int]
     active: bool
+    #: the web UI's language; null: the browser's
+    language: UiLanguage | None
 
 
 class UserBrief(ResponseModel):

@@ -130,6 +130,16 @@ class CustomFieldIn(Strict):
     choices: list[str] | None = None
 
 
+#: a language of the web UI (hub.services.auth.LANGUAGES)
+UiLanguage = Literal["zh-CN", "en"]
+
+
+class ProfilePatch(Strict):
+    """The user's own profile (PATCH /api/me). ``language: null`` goes back to the browser's."""
+
+    language: UiLanguage | None = None
+
+
 class UserIn(Strict):
     username: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{2,64}$")]
     display_name: Name | None = None
@@ -139,6 +149,7 @@ class UserIn(Strict):
     skills: dict[str, Level] = {}
     capacity: dict[Literal["voice", "chat", "email", "sms", "fax"], Annotated[int, Field(ge=0, le=50)]] = {}
     active: bool = True
+    language: UiLanguage | None = None
 
 
 class UserPatch(Strict):
@@ -149,6 +160,7 @@ class UserPatch(Strict):
     skills: dict[str, Level] | None = None
     capacity: dict[Literal["voice", "chat", "email", "sms", "fax"], Annotated[int, Field(ge=0, le=50)]] | None = None
     active: bool | None = None
+    language: UiLanguage | None = None
 
 
 class SkillIn(Strict):

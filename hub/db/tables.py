@@ -43,6 +43,8 @@ users = Table(
     Column("capacity", JSON, nullable=False),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", Float, nullable=False),
+    # the language of the user's web UI (zh-CN, en); None: the browser's language
+    Column("language", String(16)),
 )
 
 sessions = Table(

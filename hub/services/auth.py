@@ -34,6 +34,9 @@ from hub.security import (
     verify_password,
 )
 
+#: the languages of the web UI (web/src/i18n/locales)
+LANGUAGES = ("zh-CN", "en")
+
 ROLES = ("agent", "supervisor", "dispatcher", "department", "knowledge_manager", "admin")
 
 # kb: read/search the FAQ and send feedback; kb_edit: write drafts, import/export; kb_publish:
@@ -104,6 +107,8 @@ class User:
     skills: dict[str, int] = field(default_factory=dict)
     capacity: dict[str, int] = field(default_factory=dict)
     active: bool = True
+    #: the web UI's language (one of :data:`LANGUAGES`); None: the browser's
+    language: str | None = None
 
     @property
     def permissions(self) -> frozenset[str]:
@@ -125,13 +130,14 @@ class User:
             "id": self.id, "username": self.username, "display_name": self.display_name,
             "roles": list(self.roles), "permissions": sorted(self.permissions),
             "skills": dict(self.skills), "capacity": dict(self.capacity), "active": self.active,
+            "language": self.language,
         }
 
 
 def _user(row: Any) -> User:
     return User(id=row.id, username=row.username, display_name=row.display_name,
                 roles=tuple(row.roles), skills=dict(row.skills or {}),
-                capacity=dict(row.capacity or {}), active=row.active)
+                capacity=dict(row.capacity or {}), active=row.active, language=row.language)
 
 
 def _check_user_fields(data: dict[str, Any]) -> None:
@@ -358,7 +364,7 @@ class AuthService:
                                                                   self.scrypt),
                 roles=list(data.get("roles") or ["agent"]), skills=dict(data.get("skills") or {}),
                 capacity={**DEFAULT_CAPACITY, **(data.get("capacity") or {})},
-                active=data.get("active", True), created_at=now))
+                active=data.get("active", True), language=data.get("language"), created_at=now))
             tx.emit(Event(EventType.ADMIN_CHANGED, now, user_id=actor.id if actor else None,
                           data={"entity": "user", "id": uid, "action": "create"}))
         return await self.get_user(uid)
@@ -367,7 +373,7 @@ class AuthService:
         _check_user_fields(data)
         before = await self.get_user(user_id)
         values = {k: v for k, v in data.items()
-                  if k in {"display_name", "roles", "skills", "capacity", "active"} and v is not None}
+                  if k in {"display_name", "roles", "skills", "capacity", "active", "language"} and v is not None}
         if data.get("password"):
             check_password_policy(data["password"], before.username)
             values["password_hash"] = await self._scrypt(hash_password, data["password"], self.scrypt)
@@ -390,6 +396,16 @@ class AuthService:
                           data={"entity": "user", "id": user_id, "action": "update",
                                 "fields": sorted(values)}))
         return await self.get_user(user_id)
+
+    async def set_language(self, user: User, language: str | None) -> User:
+        """The user's own choice of UI language (None: follow the browser)."""
+        if language is not None and language not in LANGUAGES:
+            raise ValidationFailed(f"language must be one of {', '.join(LANGUAGES)}", code="unsupported_language",
+                                   details={"errors": [{"loc": ["body", "language"], "msg": "unsupported language",
+                                                        "type": "unsupported_language"}]})
+        async with self.db.tx() as tx:
+            await tx.conn.execute(update(t.users).where(t.users.c.id == user.id).values(language=language))
+        return await self.get_user(user.id)
 
     async def delete_user(self, user_id: str, actor: User) -> None:
         if user_id == actor.id:

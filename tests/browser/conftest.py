@@ -99,17 +99,20 @@ def artifacts() -> Path:
 
 @pytest.fixture
 def person(browser: Browser, hub: ThreadedHub, request: pytest.FixtureRequest,
-           artifacts: Path) -> Iterator[Callable[[str], Page]]:
-    """``person("agent1")`` opens a new browser context (own cookies and storage) and a page."""
+           artifacts: Path) -> Iterator[Callable[..., Page]]:
+    """``person("agent1")`` opens a new browser context (own cookies and storage) and a page;
+    ``person("agent1", "zh-CN")`` one whose browser speaks Chinese."""
     pages: dict[str, Page] = {}
     errors: list[str] = []
     slug = re.sub(r"[^\w.-]+", "_", request.node.name)
     for old in artifacts.glob(f"FAILED-{slug}-*.png"):  # from an earlier failed run
         old.unlink()
 
-    def make(name: str) -> Page:
+    def make(name: str, locale: str | None = None) -> Page:
+        """``locale``: the browser's language (navigator.language), e.g. "zh-CN"; None: Chromium's."""
         assert name not in pages, f"{name} already has a browser"
-        ctx = browser.new_context(base_url=hub.base_url, viewport=VIEWPORT)
+        ctx = browser.new_context(base_url=hub.base_url, viewport=VIEWPORT,
+                                  **({"locale": locale} if locale else {}))
         ctx.set_default_timeout(TIMEOUT_MS)
         ctx.set_default_navigation_timeout(TIMEOUT_MS)
         ctx.add_init_script(CSP_LISTENER)

@@ -1,6 +1,8 @@
 /*
  * Contact Hub chat widget loader — the one tag a company puts on its site:
- *   <script src="https://HUB/widget.js" data-queue="QUEUE_ID" async></script>
+ *   <script src="https://HUB/widget.js" data-queue="QUEUE_ID" data-lang="zh-CN" async></script>
+ * data-lang (optional) is the chat's language (zh-CN or en); without it the page's <html lang>,
+ * else the visitor's browser language.
  * It adds a "Chat with us" button; the chat itself runs in an iframe served by the hub
  * (HUB/widget.html), so all API and Socket.IO calls are same-origin with the hub.
  * Plain ES5-style JavaScript, no dependencies, not bundled.
@@ -23,6 +25,14 @@
   var queue = script.getAttribute('data-queue') || ''
   var color = script.getAttribute('data-color') || '#0b6bcb'
   var OPEN_KEY = 'hub_widget_open'
+  // the chat's language: the tag's data-lang, else the page's lang, else the browser's
+  var lang = script.getAttribute('data-lang') || document.documentElement.getAttribute('lang') ||
+    (navigator.languages && navigator.languages[0]) || navigator.language || ''
+  var WORDS = {
+    'zh-CN': { open: '在线客服', close: '关闭会话', chat: '在线客服' },
+    en: { open: 'Chat with us', close: 'Close chat', chat: 'Chat' },
+  }
+  var words = /^zh\b/i.test(lang) ? WORDS['zh-CN'] : WORDS.en
 
   var css =
     '#hub-widget-launcher{position:fixed;right:20px;bottom:20px;z-index:2147483000;display:flex;align-items:center;gap:8px;' +
@@ -51,23 +61,24 @@
     button.innerHTML =
       '<svg width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" ' +
       'stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z"/></svg>' +
-      '<span>Chat with us</span>'
-    var panel = el('div', { id: 'hub-widget-panel', role: 'dialog', 'aria-label': 'Chat' })
+      '<span></span>'
+    button.lastChild.textContent = words.open
+    var panel = el('div', { id: 'hub-widget-panel', role: 'dialog', 'aria-label': words.chat })
     var frame = null
 
     function setOpen(open) {
       if (open && !frame) {
         frame = el('iframe', {
           id: 'hub-widget-frame',
-          title: 'Chat with us',
-          src: origin + '/widget.html?queue=' + encodeURIComponent(queue),
+          title: words.open,
+          src: origin + '/widget.html?queue=' + encodeURIComponent(queue) + (lang ? '&lang=' + encodeURIComponent(lang) : ''),
           allow: 'clipboard-write',
         })
         panel.appendChild(frame)
       }
       panel.className = open ? 'open' : ''
       button.setAttribute('aria-expanded', open ? 'true' : 'false')
-      button.lastChild.textContent = open ? 'Close chat' : 'Chat with us'
+      button.lastChild.textContent = open ? words.close : words.open
       try { window.sessionStorage.setItem(OPEN_KEY, open ? '1' : '0') } catch (e) { /* ignore */ }
     }
 

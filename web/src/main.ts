@@ -4,6 +4,8 @@ import { router } from './router'
 import { setUnauthorizedHandler } from './api/client'
 import { forgetSession } from './session'
 import { startClock } from './util/clock'
+import { i18n } from './i18n'
+import { installImeGuard } from './util/ime'
 import './styles/base.css'
 
 setUnauthorizedHandler(() => {
@@ -13,4 +15,5 @@ setUnauthorizedHandler(() => {
   }
 })
 startClock()
-createApp(App).use(router).mount('#app')
+installImeGuard()
+createApp(App).use(i18n).use(router).mount('#app')

@@ -3,6 +3,7 @@ import { ref, computed } from 'vue'
 import { api, ApiError } from './api/client'
 import type { Me, Permission } from './api/types'
 import { connectDesk, disconnectDesk } from './api/socket'
+import { defaultLocale, setLocale } from './i18n'
 
 export const me = ref<Me | null>(null)
 let loaded = false
@@ -16,8 +17,23 @@ export async function loadMe(): Promise<Me | null> {
   } finally {
     loaded = true
   }
+  applyLanguage(me.value)
   if (me.value) connectDesk(probe)
   return me.value
+}
+
+/** The UI speaks the user's language from the profile; none chosen yet: the one last chosen on
+ * this browser, else the browser's own. */
+function applyLanguage(m: Me | null) {
+  if (m) setLocale(m.language ?? defaultLocale(), !!m.language)
+}
+
+/** The user picks a language (top bar): the UI switches now and the profile keeps it. */
+export async function chooseLanguage(language: string) {
+  setLocale(language)
+  if (!me.value) return
+  me.value = await api.patch<Me>('/api/me', { language })
+  applyLanguage(me.value)
 }
 
 async function probe(): Promise<boolean> {

@@ -1,5 +1,6 @@
 // One small typed fetch wrapper for the hub REST API.
 import type { Problem, ProblemError } from './types'
+import { currentLocale, t, te } from '../i18n'
 
 export class ApiError extends Error {
   status: number
@@ -13,7 +14,8 @@ export class ApiError extends Error {
     this.detail = detail
     this.errors = errors
   }
-  /** Errors for one body field, keyed by the first loc element after "body" (or "query", "path"). */
+  /** Errors for one body field, keyed by the first loc element after "body" (or "query", "path"),
+   * each in the user's language when its `type` has a message in the catalogue (errors.field.*). */
   fieldErrors(): Record<string, string> {
     const out: Record<string, string> = {}
     for (const e of this.errors) {
@@ -21,10 +23,31 @@ export class ApiError extends Error {
       const loc = e.loc[0] === 'body' || e.loc[0] === 'query' || e.loc[0] === 'path' ? e.loc.slice(1) : e.loc
       const key = loc.length ? String(loc[0]) : '_'
       const extra = loc.length > 1 ? ` (${loc.slice(1).join('.')})` : ''
-      out[key] = out[key] ? `${out[key]}; ${e.msg}${extra}` : `${e.msg}${extra}`
+      const msg = fieldMessage(e)
+      out[key] = out[key] ? `${out[key]}; ${msg}${extra}` : `${msg}${extra}`
     }
     return out
   }
+}
+
+/** One field's error in the user's language: by its type (pydantic's, or the hub's code) from the
+ * catalogue (errors.field.<type>, errors.<code>); in English, and for a type without a message, the
+ * API's own text (it is English and more specific than a type's general message). */
+export function fieldMessage(e: ProblemError): string {
+  if (currentLocale() === 'en' || !e.type) return e.msg
+  if (te(`errors.field.${e.type}`)) return t(`errors.field.${e.type}`, e.ctx ?? {})
+  if (te(`errors.${e.type}`)) return t(`errors.${e.type}`)
+  return e.msg
+}
+
+/** The message of a problem in the user's language: `errors.<code>` from the catalogue. In English
+ * the API's own detail is shown when it has one (it is written for people and says more than the
+ * code's general message); a code without a catalogue entry shows the detail in any language. */
+export function problemMessage(code: string, detail: string): string {
+  const key = `errors.${code}`
+  if (!te(key)) return detail || code
+  if (currentLocale() === 'en' && detail) return detail
+  return t(key)
 }
 
 type UnauthorizedHandler = () => void
@@ -91,7 +114,7 @@ export async function request<T>(method: string, path: string, opts: RequestOpti
     })
   } catch (e) {
     if ((e as Error).name === 'AbortError') throw e
-    throw new ApiError(0, 'network_error', 'Cannot reach the server. Check your connection.')
+    throw new ApiError(0, 'network_error', t('errors.network_error'))
   }
   if (!res.ok) {
     const err = await toApiError(res)
@@ -126,11 +149,11 @@ export function onlyFieldErrors(e: unknown, fields: string[]): boolean {
   return keys.length > 0 && keys.every((k) => fields.includes(k))
 }
 
-/** Human text for any thrown value. */
+/** Human text for any thrown value, in the user's language. */
 export function errorText(e: unknown): string {
   if (e instanceof ApiError) {
-    const general = e.errors.length && !e.detail ? e.errors.map((x) => x.msg).join('; ') : ''
-    return e.detail || general || e.code
+    const general = e.errors.length && !e.detail ? e.errors.map((x) => fieldMessage(x)).join('; ') : ''
+    return problemMessage(e.code, e.detail || general)
   }
   if (e instanceof Error) return e.message
   return String(e)

@@ -146,6 +146,10 @@ export type WidgetAck = { ok: true; message: Message } | { ok: false; code: stri
 export interface ProblemError {
   loc: (string | number)[]
   msg: string
+  /** pydantic's error type (string_too_short, missing, …) or the hub's code: the UI's message key */
+  type?: string
+  /** the type's values (min_length, …) for the message */
+  ctx?: Record<string, string | number | boolean>
 }
 export interface Problem {
   status: number

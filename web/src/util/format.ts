@@ -1,77 +1,79 @@
+// Formatting for the pages, in the user's language and time zone (src/i18n). Kept as the pages'
+// one import for times, sizes and labels; the work is done by src/i18n/format.ts on Intl.
 import { CHANNELS } from '../api/types'
+import {
+  formatClock,
+  formatDateTime,
+  formatFileSize,
+  formatPercent,
+  formatShortTime,
+  t,
+  te,
+  toMillis,
+  type Stamp,
+} from '../i18n'
 
+export { toMillis }
+
+/** A running clock: 05:09, 1:02:03. */
 export function mmss(totalSeconds: number | null | undefined): string {
-  if (totalSeconds === null || totalSeconds === undefined || !isFinite(totalSeconds)) return '—'
-  const s = Math.max(0, Math.floor(totalSeconds))
-  const h = Math.floor(s / 3600)
-  const m = Math.floor((s % 3600) / 60)
-  const sec = s % 60
-  const pad = (n: number) => String(n).padStart(2, '0')
-  return h ? `${h}:${pad(m)}:${pad(sec)}` : `${pad(m)}:${pad(sec)}`
-}
-
-/**
- * A hub time as milliseconds since the epoch, or NaN. docs/API.md promises ISO-8601 strings, but
- * the hub sends epoch seconds (floats) in several places; accept both (and milliseconds).
- */
-export function toMillis(t: string | number | null | undefined): number {
-  if (t === null || t === undefined || t === '') return NaN
-  if (typeof t === 'number') return t < 1e11 ? t * 1000 : t
-  if (/^\d+(\.\d+)?$/.test(t.trim())) return toMillis(Number(t))
-  return Date.parse(t)
+  return formatClock(totalSeconds)
 }
 
 /** Compare two hub times (for sorting oldest first). */
-export function byTime(a: string | number | null | undefined, b: string | number | null | undefined): number {
+export function byTime(a: Stamp, b: Stamp): number {
   return (toMillis(a) || 0) - (toMillis(b) || 0)
 }
 
-export function secondsSince(iso: string | number | null | undefined, now: number): number | null {
-  const t = toMillis(iso)
-  return isNaN(t) ? null : (now - t) / 1000
+export function secondsSince(iso: Stamp, now: number): number | null {
+  const ms = toMillis(iso)
+  return isNaN(ms) ? null : (now - ms) / 1000
 }
 
-export function shortTime(iso: string | number | null | undefined): string {
-  const d = new Date(toMillis(iso))
-  if (isNaN(d.getTime())) return ''
-  const today = new Date()
-  if (d.toDateString() === today.toDateString())
-    return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
-  return d.toLocaleDateString([], { month: 'short', day: 'numeric' }) +
-    ' ' + d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+/** Only the time for today, else the day and the time. */
+export function shortTime(iso: Stamp): string {
+  return formatShortTime(iso)
 }
 
-export function dateTime(iso: string | number | null | undefined): string {
-  const d = new Date(toMillis(iso))
-  return isNaN(d.getTime()) ? '' : d.toLocaleString()
+export function dateTime(iso: Stamp): string {
+  return formatDateTime(iso)
 }
 
 export function channelIcon(ch: string): string {
   return CHANNELS.find((c) => c.value === ch)?.icon ?? 'dot'
 }
+
+/** 聊天 / Chat: the channel's name in the user's language. */
 export function channelLabel(ch: string): string {
-  return CHANNELS.find((c) => c.value === ch)?.label ?? ch
+  return te(`common.channels.${ch}`) ? t(`common.channels.${ch}`) : ch
 }
 
 export function fileSize(n: number): string {
-  if (n < 1024) return `${n} B`
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`
-  return `${(n / 1024 / 1024).toFixed(1)} MB`
+  return formatFileSize(n)
 }
 
+/** An agent state (ready, not_ready, wrap_up, …) in the user's language. */
 export function stateLabel(s: string): string {
-  return s.replace(/_/g, ' ')
+  return te(`common.agentStates.${s}`) ? t(`common.agentStates.${s}`) : s.replace(/_/g, ' ')
 }
 
-/** Load object {chat: 1, email: 2} → "chat 1 · email 2". */
+/** Load object {chat: 1, email: 2} → "聊天 1 · 邮件 2" / "Chat 1 · Email 2"; nothing: idle. */
 export function loadText(load: Record<string, number> | null | undefined): string {
-  const parts = Object.entries(load ?? {}).filter(([, v]) => v).map(([k, v]) => `${k} ${v}`)
-  return parts.length ? parts.join(' · ') : 'idle'
+  const parts = Object.entries(load ?? {}).filter(([, v]) => v).map(([k, v]) => `${channelLabel(k).toLocaleLowerCase()} ${v}`)
+  return parts.length ? parts.join(' · ') : t('common.idle')
 }
 
 /** Service level may come as a fraction (0..1) or a percentage; show a percentage. */
 export function percent(v: number | null | undefined): string {
-  if (v === null || v === undefined || !isFinite(v)) return '—'
-  const pct = v <= 1 ? v * 100 : v
-  return `${Math.round(pct)}%`
+  return formatPercent(v)
+}
+
+/** A disposition code (resolved, follow_up, …) by name in the user's language; `label`: the API's. */
+export function dispositionLabel(code: string, label?: string): string {
+  return te(`desk.dispositions.${code}`) ? t(`desk.dispositions.${code}`) : label ?? code
+}
+
+/** A not-ready reason code (break, lunch, …) by name in the user's language; `label`: the API's. */
+export function reasonLabel(code: string, label?: string): string {
+  return te(`desk.reasons.${code}`) ? t(`desk.reasons.${code}`) : label ?? code
 }

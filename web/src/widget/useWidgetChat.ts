@@ -1,5 +1,6 @@
 // Customer-side chat state: server history, optimistic messages with acks, status, typing.
 import { computed, ref } from 'vue'
+import { t } from '../i18n'
 import type { Socket } from 'socket.io-client'
 import type {
   Attachment,
@@ -107,7 +108,7 @@ export function useWidgetChat() {
     m.error = undefined
     if (!socket) {
       m.state = 'failed'
-      m.error = 'Not connected.'
+      m.error = t('widget.notConnected')
       return
     }
     const payload: { body: string; client_id: string; attachment_ids?: string[] } = { body: m.body, client_id: m.client_id! }
@@ -117,7 +118,7 @@ export function useWidgetChat() {
       if (!target) return
       if (err || !ack) {
         target.state = 'failed'
-        target.error = 'Not delivered (no answer from the server).'
+        target.error = t('widget.notDelivered')
       } else if (!ack.ok) {
         target.state = 'failed'
         target.error = ack.detail || ack.code

@@ -1,6 +1,7 @@
 // WebRTC plumbing shared by the agent softphone and the supervisor's call monitor: the browser
 // offers (G.711 preferred, no trickle ICE), the hub answers over REST.
 import { api } from '../../../api/client'
+import { t } from '../../../i18n'
 
 export function iceConfig(servers: string[] = []): RTCConfiguration {
   return { iceServers: servers.map((urls) => ({ urls })) }
@@ -68,6 +69,6 @@ export async function inboundAudio(pc: RTCPeerConnection): Promise<{ energy: num
 }
 
 export async function microphone(): Promise<MediaStream> {
-  if (!navigator.mediaDevices?.getUserMedia) throw new Error('This browser gives no microphone access (HTTPS needed).')
+  if (!navigator.mediaDevices?.getUserMedia) throw new Error(t('desk.phone.noMicrophone'))
   return navigator.mediaDevices.getUserMedia({ audio: true, video: false })
 }

@@ -5,6 +5,7 @@ import { api, ApiError, errorText } from '../../../api/client'
 import { deskStatus, onDesk } from '../../../api/socket'
 import { connect, inboundAudio, microphone } from './rtc'
 import type { SoftphoneLeg, SoftphoneStatus } from './types'
+import { t, te } from '../../../i18n'
 
 const ENABLED_KEY = 'hub.softphone.enabled'
 
@@ -197,7 +198,7 @@ async function attach(leg: SoftphoneLeg, how: 'answer' | 'reconnect'): Promise<b
     return true
   } catch (e) {
     release()
-    softphone.error = how === 'reconnect' ? `Could not reconnect to the call: ${errorText(e)}` : errorText(e)
+    softphone.error = how === 'reconnect' ? t('desk.phone.reconnectFailed', { error: errorText(e) }) : errorText(e)
     softphone.ringing = softphone.ringing.filter((l) => l.leg_id !== leg.leg_id)
     return false
   } finally {
@@ -234,15 +235,9 @@ export async function dtmf(leg: SoftphoneLeg, digits: string) {
 
 // -- consulted transfer and conference (voice/calls/consult.py) -----------------------------------
 
-const OUTCOMES: Record<string, string> = {
-  no_answer: 'The consulted party did not answer.',
-  declined: 'The consulted party declined.',
-  cancelled: 'Consultation cancelled.',
-  party_hangup: 'The consulted party hung up.',
-  party_left: 'The third party left the conference.',
-}
 function consultOutcome(o: string): string {
-  return OUTCOMES[o] ?? `Consultation ended (${o.replace(/_/g, ' ')}).`
+  const key = `desk.phone.outcome.${o}`
+  return te(key) ? t(key) : t('desk.phone.outcome.other', { reason: o.replace(/_/g, ' ') })
 }
 
 /** Start a consultation (throws the API error for the dialog to show). */
