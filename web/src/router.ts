@@ -25,6 +25,7 @@ const routes: RouteRecordRaw[] = [
     component: () => import('./pages/contacts/ContactsPage.vue'),
     meta: { perm: 'contacts', title: 'titles.contacts' },
   },
+  { path: '/account/sessions', component: () => import('./pages/account/SessionsPage.vue'), meta: { title: 'titles.sessions' } },
   { path: '/admin', redirect: '/admin/users' },
   { path: '/admin/users', component: () => import('./pages/admin/UsersPage.vue'), meta: { perm: 'admin', title: 'titles.users' } },
   { path: '/admin/queues', component: () => import('./pages/admin/QueuesPage.vue'), meta: { perm: 'admin', title: 'titles.queues' } },
