@@ -25,7 +25,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from hub import __version__
-from hub.api import admin, crm, desk, sessions, supervisor
+from hub.api import admin, crm, desk, sessions, supervisor, texts
 from hub.api.csrf import CsrfGuard
 from hub.api.http import Api
 from hub.clock import Clock, ShiftedClock, SystemClock
@@ -49,6 +49,7 @@ from hub.services.eventlog import EventLog
 from hub.services.kv import KeyValueStore
 from hub.services.routing import RoutingService
 from hub.services.scheduler import Scheduler
+from hub.services.texts import TextService
 from hub.services.wallboard import WallboardService
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,8 @@ class Services:
     kv: KeyValueStore = None  # type: ignore[assignment]
     # rate limits for what anonymous callers and customers do (hub/ratelimit.py)
     limits: RateLimits = None  # type: ignore[assignment]
+    # the customer-facing texts per language (hub/services/texts.py); always set by build_services
+    texts: TextService = None  # type: ignore[assignment]
 
 
 class Channel(Protocol):
@@ -144,7 +147,8 @@ async def build_services(settings: Settings, sio: socketio.AsyncServer,
                           retry_base_s=settings.scheduler_retry_base_s)
     return Services(settings, clock, db, bus, auth, directory, contacts, conversations, routing,
                     attachments, wallboard, EventLog(db), sio, DeskPushes(sio), scheduler=scheduler,
-                    kv=KeyValueStore(db), limits=RateLimits(settings))
+                    kv=KeyValueStore(db), limits=RateLimits(settings),
+                    texts=TextService(db, clock, settings.default_language))
 
 
 class SpaFiles(StaticFiles):
@@ -175,6 +179,7 @@ def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: C
     admin.register(api)
     supervisor.register(api)
     sessions.register(api)
+    texts.register(api)
     for ch in channels:
         ch.register(api, sio)
 

@@ -26,6 +26,7 @@ from typing import Any, ClassVar, TypeVar
 
 from hub.errors import ConfigError
 from hub.origins import parse_origins
+from hub.services.language import LANGUAGES
 
 DEFAULT_ALLOWED_TYPES = (
     "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain",
@@ -81,6 +82,9 @@ class Settings:
     max_upload_bytes: int = 10 * 1024 * 1024
     allowed_upload_types: tuple[str, ...] = DEFAULT_ALLOWED_TYPES
     demo: bool = False
+    # the language of customer-facing texts when a conversation's own is not known (zh-CN, en;
+    # hub/services/texts.py)
+    default_language: str = "zh-CN"
     widget_default_queue: str = "general"
     log_level: str = "info"
     # check each JSON answer against the response model its operation declares (a misfit is a 500
@@ -226,6 +230,9 @@ def _validate(s: Settings) -> Settings:
     if n < 2**10 or n > 2**20 or n & (n - 1):
         raise ConfigError("setting 'password_scrypt_n' must be a power of two between 1024 and "
                           f"1048576 (default 131072), got {n}")
+    if s.default_language not in LANGUAGES:
+        raise ConfigError(f"setting 'default_language' must be one of {', '.join(LANGUAGES)}, "
+                          f"got {s.default_language!r}")
     if s.log_level not in {"debug", "info", "warning", "error"}:
         raise ConfigError("setting 'log_level' must be one of debug, info, warning, error")
     return s
