@@ -27,6 +27,10 @@ CHANNELS = ("voice", "chat", "email", "sms", "fax")
 OPEN_STATUSES = ("queued", "offered", "assigned", "pending")
 VIEWS = ("mine", "queued", "offered", "pending", "closed", "all")
 MAX_BODY = 10_000
+#: the channels whose customer messages are the customer's own words, so they tell the
+#: conversation's language (a voice or fax conversation's are the hub's lines about a call or a
+#: fax: a call's language comes from the IVR entry, ``set_language``)
+WORDS_CHANNELS = ("chat", "email", "sms")
 
 #: ``open``/``add_message``'s hook for a channel: given the new message's id, the channel's own rows
 #: to insert in the same transaction as the message (plain SQLAlchemy Core statements: they run on
@@ -68,7 +72,7 @@ _LAST_MESSAGES = select(t.messages).join(_latest, and_(
     t.messages.c.conversation_id == _latest.c.conversation_id, t.messages.c.created_at == _latest.c.at))
 #: what a message needs to know about its conversation (read in the message's own transaction)
 _MESSAGE_TARGET = (select(t.conversations.c.status, t.conversations.c.queue_id,
-                          t.conversations.c.assignee_id, t.conversations.c.language,
+                          t.conversations.c.assignee_id, t.conversations.c.language, t.conversations.c.channel,
                           t.contacts.c.name.label("contact_name"))
                    .select_from(t.conversations.outerjoin(
                        t.contacts, t.contacts.c.id == t.conversations.c.contact_id))
@@ -455,7 +459,8 @@ class ConversationService:
 
         ``language``: the conversation's language (``zh-CN``/``en``) when the channel knows it (the
         widget's own language, the IVR entry chosen); else it is guessed from the first message
-        (``hub.services.language.detect_language``) or, failing that, from a later one.
+        (``hub.services.language.detect_language``) or, failing that, from a later one (not for
+        voice: see ``WORDS_CHANNELS``).
 
         ``attachment_rows``: the inserts of attachments whose files a channel has just written
         (``AttachmentStore.write_file``), stored in this transaction before the first message
@@ -474,7 +479,8 @@ class ConversationService:
             raise ValidationFailed(f"message is longer than {MAX_BODY} characters")
         if language is not None and language not in LANGUAGES:
             raise ValidationFailed(f"language must be one of {', '.join(LANGUAGES)}")
-        language = language or detect_language(first_message)
+        if language is None and channel in WORDS_CHANNELS:
+            language = detect_language(first_message)
         meta = dict(meta or {})
         contact = await self.contacts.find_by_identity(identity.get("email"), identity.get("phone"))
         new_contact = None
@@ -643,7 +649,7 @@ class ConversationService:
     @staticmethod
     def _learn_language(conn: Connection, cid: str, row: Any, sender: str, body: str) -> None:
         """A conversation without a language takes the one its customer's words are in."""
-        if sender == "customer" and row.language is None:
+        if sender == "customer" and row.language is None and row.channel in WORDS_CHANNELS:
             lang = detect_language(body)
             if lang is not None:
                 conn.execute(_SET_LANGUAGE, {"lang_id": cid, "lang": lang})
