@@ -70,7 +70,7 @@ web/.openapi.json: $(VENV)/.installed $(PY_SOURCES)
 
 web/dist/index.html: web/.openapi.json web/package.json web/package-lock.json web/scripts/gen-api.mjs \
 		$(shell find web/src web/public -type f ! -name schema.d.ts 2>/dev/null) web/index.html web/widget.html \
-		web/vite.config.ts
+		web/vite.config.ts web/scripts/check-i18n.mjs web/scripts/i18n-allowlist.txt
 	cd web && npm ci --no-audit --no-fund --loglevel=error && HUB_OPENAPI=$(abspath web/.openapi.json) npm run build
 	touch $@
 

@@ -7,6 +7,12 @@ const HUB = 'http://127.0.0.1:8080'
 
 export default defineConfig({
   plugins: [vue()],
+  // vue-i18n in composition mode only (src/i18n): drop the legacy API and the devtools hooks.
+  define: {
+    __VUE_I18N_FULL_INSTALL__: true,
+    __VUE_I18N_LEGACY_API__: false,
+    __INTLIFY_PROD_DEVTOOLS__: false,
+  },
   server: {
     proxy: {
       '/api': { target: HUB, changeOrigin: false },

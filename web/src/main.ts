@@ -4,6 +4,7 @@ import { router } from './router'
 import { setUnauthorizedHandler } from './api/client'
 import { forgetSession } from './session'
 import { startClock } from './util/clock'
+import { i18n } from './i18n'
 import './styles/base.css'
 
 setUnauthorizedHandler(() => {
@@ -13,4 +14,4 @@ setUnauthorizedHandler(() => {
   }
 })
 startClock()
-createApp(App).use(router).mount('#app')
+createApp(App).use(i18n).use(router).mount('#app')
