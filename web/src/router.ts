@@ -27,6 +27,7 @@ const routes: RouteRecordRaw[] = [
   { path: '/admin/users', component: () => import('./pages/admin/UsersPage.vue'), meta: { perm: 'admin', title: 'Users' } },
   { path: '/admin/queues', component: () => import('./pages/admin/QueuesPage.vue'), meta: { perm: 'admin', title: 'Queues' } },
   { path: '/admin/skills', component: () => import('./pages/admin/SkillsPage.vue'), meta: { perm: 'admin', title: 'Skills' } },
+  { path: '/admin/texts', component: () => import('./pages/admin/TextsPage.vue'), meta: { perm: 'admin', title: 'Texts' } },
   {
     path: '/admin/calendars',
     component: () => import('./pages/admin/CalendarsPage.vue'),
