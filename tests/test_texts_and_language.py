@@ -49,7 +49,7 @@ def test_the_language_is_guessed_from_the_script(text: str | None, expected: str
 @pytest.mark.parametrize(("tag", "expected"), [
     ("zh-CN", "zh-CN"), ("zh", "zh-CN"), ("zh-Hans", "zh-CN"), ("zh-Hans-CN", "zh-CN"), ("zh_CN", "zh-CN"),
     ("ZH-cn", "zh-CN"), ("en", "en"), ("en-US", "en"), ("en-GB", "en"),
-    ("zh-TW", None), ("zh-Hant", None), ("fr-FR", None), ("", None), (None, None),
+    ("zh-TW", "zh-CN"), ("zh-Hant", "zh-CN"), ("fr-FR", None), ("", None), (None, None), ("zhx", None),
 ])
 def test_language_tags_are_normalised_to_the_shipped_languages(tag: str | None, expected: str | None) -> None:
     assert normalise_language(tag) == expected

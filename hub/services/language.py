@@ -34,7 +34,7 @@ def normalise_language(tag: str | None) -> str | None:
     primary = t.split("-", 1)[0]
     if primary == "en":
         return "en"
-    if primary == "zh" and not any(x in t for x in ("-tw", "-hk", "-mo", "-hant")):
+    if primary == "zh":  # Traditional Chinese readers read Simplified too (as the web UI's matchLocale)
         return "zh-CN"
     return None
 
