@@ -10,14 +10,17 @@ from pathlib import Path
 import pytest
 
 import assist.texts
+import channels.email.texts
 import channels.sms.texts
 import channels.webchat.texts
+import voice.calls.texts
 import workflows.texts
 from hub.errors import ValidationFailed
 from hub.services.language import LANGUAGES, detect_language, normalise_language
 from hub.services.texts import TextCatalogue, TextKey, check_body, placeholders_of
 
-CATALOGUES = (assist.texts, channels.webchat.texts, channels.sms.texts, workflows.texts)
+CATALOGUES = (assist.texts, channels.webchat.texts, channels.email.texts, channels.sms.texts, workflows.texts,
+              voice.calls.texts)
 
 
 @pytest.mark.parametrize(("text", "expected"), [
