@@ -103,3 +103,23 @@ def test_a_catalogue_missing_a_key_or_using_an_unknown_placeholder_does_not_load
         TextCatalogue.load("x", tmp_path, keys)
     (tmp_path / "zh-CN.json").write_text(json.dumps({"a.one": "你好，{name}"}))
     assert TextCatalogue.load("x", tmp_path, keys).defaults["zh-CN"]["a.one"] == "你好，{name}"
+
+
+@pytest.mark.parametrize("locale", LANGUAGES)
+def test_the_admin_page_describes_every_text_and_area(locale: str) -> None:
+    """web/src/pages/admin/TextsPage.vue shows ``templates.keys.<key>`` and ``templates.owners.<owner>``."""
+    page = json.loads((Path(__file__).parents[1] / "web/src/i18n/locales" / locale / "templates.json")
+                      .read_text(encoding="utf-8"))
+
+    def described(key: str) -> bool:
+        node = page["keys"]
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return False
+            node = node[part]
+        return isinstance(node, str) and bool(node.strip())
+
+    for module in CATALOGUES:
+        cat = module.catalogue()
+        assert cat.owner in page["owners"]
+        assert [k.key for k in cat.keys if not described(k.key)] == []
