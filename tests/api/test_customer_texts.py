@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from channels.webchat.texts import catalogue
+from hub.errors import ValidationFailed
 from tests.api.helpers import agent_desk, queue_id
 from tests.support.hub import ApiClient, InProcessHub
 from tests.support.sockets import Recorder
@@ -167,4 +170,21 @@ async def test_an_administrators_text_is_used_by_the_next_chat_without_a_restart
     assert reset["texts"]["zh-CN"]["body"] == ZH["widget.status.queued"] and not reset["texts"]["zh-CN"]["customised"]
     customer, widget, _ = await open_chat(hub, general, "燃气费怎么交？", name="赵敏", email="zhao.min@example.cn")
     assert (await customer.ok("GET", "/api/widget/conversation"))["text"] == ZH["widget.status.queued"]
+    await widget.close()
+
+
+async def test_the_ivr_entry_sets_the_language_the_next_texts_use(hub):
+    """``ConversationService.set_language``: what the IVR calls for the entry the caller chose
+    (and any component that learns the customer's language); a language the hub does not ship is
+    refused, nothing changed."""
+    general = await queue_id(await hub.client("admin"), "General enquiries")
+    customer, widget, cid = await open_chat(hub, general, "Hello", name="Tom", email="tom@example.com")
+    assert (await customer.ok("GET", "/api/widget/conversation"))["text"] == EN["widget.status.queued"]
+    row = await hub.services.conversations.set_language(cid, "zh-CN")
+    assert row.language == "zh-CN"
+    assert (await customer.ok("GET", "/api/widget/conversation"))["text"] == ZH["widget.status.queued"]
+    with pytest.raises(ValidationFailed) as err:
+        await hub.services.conversations.set_language(cid, "fr")
+    assert err.value.code == "unknown_language"
+    assert (await hub.services.conversations.row(cid)).language == "zh-CN"
     await widget.close()
