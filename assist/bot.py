@@ -9,9 +9,11 @@ over otherwise. The threshold comes from ``assist/bot_calibration.json``, writte
 the one place both the bot and ``KnowledgeBase.confident`` take their thresholds from).
 
 ``WidgetBot`` does the side effects: bot messages are stored with sender ``"bot"`` (so the agent
-sees the whole exchange after a hand-over), hand-over puts the conversation in the ACD queue,
-unanswered questions are recorded as knowledge-base gaps, and ``bot.answered`` /
-``bot.handed_over`` / ``bot.deflected`` go to the event log."""
+sees the whole exchange after a hand-over), each line a text of ``assist/texts.py`` in the
+conversation's language (``services.texts``: an administrator's version or the shipped
+default), hand-over puts the conversation in the ACD queue, unanswered questions are recorded as
+knowledge-base gaps, and ``bot.answered`` / ``bot.handed_over`` / ``bot.deflected`` go to the
+event log."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from assist.events import AssistEventType
 from assist.faq import Faq, FaqHit
 from assist.settings import AssistSettings
+from assist.texts import handover_key
 from hub.events import Event, EventType
 
 if TYPE_CHECKING:
@@ -44,13 +47,6 @@ DEFAULT_THRESHOLD, DEFAULT_MARGIN = 0.7, 0.02
 #: knowledge base reports that (nearly) every word of the question is in the article's question
 #: or phrasings. Not calibrated (no labelled Chinese FAQ data on this machine).
 LEXICAL_MIN_CONFIDENCE = 0.9
-BOT_NAME = "Virtual assistant"
-
-GREETING = ("Hi! I'm the virtual assistant. Ask me your question — I answer from our help "
-            "articles. You can choose “Talk to a person” at any time.")
-HANDOVER_LOW = "I'm not sure I can answer that correctly, so I'm connecting you with a person."
-HANDOVER_ASKED = "Of course — I'm connecting you with a person now."
-ANSWER_FOOTER = "\n\n(Not what you needed? Ask again, or choose “Talk to a person”.)"
 
 _PERSON = re.compile(
     r"\b(talk|speak|chat|connect me)\b.{0,20}\b(person|human|agent|someone|representative|operator)"
@@ -235,7 +231,7 @@ class WidgetBot:
         row = await self.s.conversations.row(cid)
         if row.status != "bot":
             return  # the customer asked for a person before the bot got to it
-        await self._say(cid, GREETING, "bot:greeting")
+        await self._say(cid, row.language, "bot.greeting", "bot:greeting")
         first = await self.s.conversations.customer_message(cid, first=True)
         if first is not None:
             await self._handle(cid, first[1], f"bot:{first[0]}")
@@ -244,9 +240,13 @@ class WidgetBot:
     def _lock(self, cid: str) -> asyncio.Lock:
         return self._locks.setdefault(cid, asyncio.Lock())
 
-    async def _say(self, cid: str, body: str, client_id: str, events: Sequence[Event] = ()) -> None:
-        await self.s.conversations.add_message(cid, sender="bot", body=body, sender_name=BOT_NAME,
-                                               client_id=client_id, events=events)
+    async def _say(self, cid: str, language: str | None, text: str, client_id: str,
+                   events: Sequence[Event] = (), **values: Any) -> None:
+        """Say the text ``text`` (a key of ``assist/texts.py``) in ``language``."""
+        render = self.s.texts.render
+        await self.s.conversations.add_message(
+            cid, sender="bot", body=await render(text, language, **values),
+            sender_name=await render("bot.name", language), client_id=client_id, events=events)
 
     async def _handle(self, cid: str, text: str, key: str) -> None:
         """Answer one customer message (``key``: the reply's client_id) or hand over."""
@@ -271,7 +271,8 @@ class WidgetBot:
                                  queue_id=row.queue_id, data={
                                      "channel": row.channel, "article_id": hit.article_id,
                                      "score": round(hit.score, 4), "question": text[:500]})
-                await self._say(cid, hit.answer + ANSWER_FOOTER, key, events=(answered,))
+                await self._say(cid, row.language, "bot.answer", key, events=(answered,),
+                                answer=hit.answer, question=hit.question)
                 if faq is not None:
                     with contextlib.suppress(Exception):
                         await faq.record_usage(hit.article_id, conversation_id=cid, user_id=None,
@@ -293,8 +294,7 @@ class WidgetBot:
         row = await self.s.conversations.row(cid)
         if row.status != "bot":
             return False
-        await self._say(cid, HANDOVER_ASKED if reason == "customer_request" else HANDOVER_LOW,
-                        "bot:handover")
+        await self._say(cid, row.language, handover_key(reason), "bot:handover")
 
         def handed_over(stored: Any, now: float) -> Event:
             return Event(AssistEventType.BOT_HANDED_OVER, now, conversation_id=cid, queue_id=stored.queue_id,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import socketio
 
+import assist.texts as texts
 from assist.bot import BotPolicy, WidgetBot
 from assist.faq import Faq
 from assist.service import AssistService
@@ -57,6 +58,7 @@ class AssistComponent:
     async def start(self, services: Services) -> None:
         st = services.settings.section(AssistSettings)
         self.services = services
+        services.texts.register(texts.catalogue())  # the bot's lines
         kb = services.ports.kb
         if kb is None:
             self.kb_missing_reason = ("the knowledge base is not running (kb_enabled is off or the "

@@ -25,7 +25,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from hub import __version__
-from hub.api import admin, crm, desk, privacy, sessions, supervisor
+from hub.api import admin, crm, desk, privacy, sessions, supervisor, texts
 from hub.api.csrf import CsrfGuard
 from hub.api.headers import HeaderPolicy, SecurityHeaders
 from hub.api.http import Api
@@ -51,6 +51,7 @@ from hub.services.kv import KeyValueStore
 from hub.services.privacy import PrivacyService
 from hub.services.routing import RoutingService
 from hub.services.scheduler import Scheduler
+from hub.services.texts import TextService
 from hub.services.wallboard import WallboardService
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,8 @@ class Services:
     # data-subject export and erasure, retention (hub/services/privacy.py); components register
     # their personal-data holders with it; always set by build_services
     privacy: PrivacyService = None  # type: ignore[assignment]
+    # the customer-facing texts per language (hub/services/texts.py); always set by build_services
+    texts: TextService = None  # type: ignore[assignment]
 
 
 class Channel(Protocol):
@@ -151,7 +154,8 @@ async def build_services(settings: Settings, sio: socketio.AsyncServer,
     privacy = PrivacyService(db, clock, settings, attachments, kv, scheduler, bus)
     return Services(settings, clock, db, bus, auth, directory, contacts, conversations, routing,
                     attachments, wallboard, EventLog(db), sio, DeskPushes(sio), scheduler=scheduler,
-                    kv=kv, limits=RateLimits(settings), privacy=privacy)
+                    kv=kv, limits=RateLimits(settings), privacy=privacy,
+                    texts=TextService(db, clock, settings.default_language))
 
 
 class SpaFiles(StaticFiles):
@@ -183,6 +187,7 @@ def create_app(settings: Settings, *, channels: Sequence[Channel] = (), clock: C
     supervisor.register(api)
     sessions.register(api)
     privacy.register(api)
+    texts.register(api)
     for ch in channels:
         ch.register(api, sio)
 

@@ -27,6 +27,7 @@ from typing import Any, ClassVar, TypeVar
 
 from hub.errors import ConfigError
 from hub.origins import parse_origins
+from hub.services.language import LANGUAGES
 
 DEFAULT_ALLOWED_TYPES = (
     "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain",
@@ -95,6 +96,9 @@ class Settings:
     # the demo's language (with ``demo`` on): "zh-CN" a Chinese gas utility's centre (queues, FAQ,
     # IVR in Mandarin, Chinese names), "en" the English demo
     demo_locale: str = "zh-CN"
+    # the language of customer-facing texts when a conversation's own is not known (zh-CN, en;
+    # hub/services/texts.py)
+    default_language: str = "zh-CN"
     widget_default_queue: str = "general"
     log_level: str = "info"
     # check each JSON answer against the response model its operation declares (a misfit is a 500
@@ -256,6 +260,9 @@ def _validate(s: Settings) -> Settings:
     for name in ("retention_conversations_days", "retention_messages_days", "retention_attachments_days"):
         if getattr(s, name) < 0:
             raise ConfigError(f"setting '{name}' must be >= 0 (0: keep forever)")
+    if s.default_language not in LANGUAGES:
+        raise ConfigError(f"setting 'default_language' must be one of {', '.join(LANGUAGES)}, "
+                          f"got {s.default_language!r}")
     if s.log_level not in {"debug", "info", "warning", "error"}:
         raise ConfigError("setting 'log_level' must be one of debug, info, warning, error")
     return s

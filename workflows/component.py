@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import socketio
 
+import workflows.texts as texts
 from hub.api.http import Api
 from hub.events import Event, EventType
 from workflows import api as http
@@ -50,6 +51,7 @@ class WorkflowsComponent:
 
     async def start(self, services: Services) -> None:
         self._services = services
+        services.texts.register(texts.catalogue())  # the customer notices
         self.notifier = Notifier(services)
         self.departments = Departments(services)
         self.customer = CustomerNotifier(services)

@@ -7,7 +7,11 @@ conversation service, so the chat widget shows it (and, for an email conversatio
 channel mails it as a reply); ``email`` — when the contact has an email address and the email
 channel is running (the ``email`` port), the message goes as a reply in the contact's newest
 email conversation. SMS and an outbound TTS call register theirs with
-``services.ports.workflows.customer.register(name, action)`` once those channels exist."""
+``services.ports.workflows.customer.register(name, action)`` once those channels exist.
+
+The notice is the text ``workorder.completed`` (``workorder.completed_with_result`` when the order
+has a result; ``workflows/texts.py``) in the customer's language: the language of the work order's
+conversation, else the contact's preferred one, else the hub's ``default_language``."""
 
 from __future__ import annotations
 
@@ -21,20 +25,13 @@ if TYPE_CHECKING:
     from hub.app import Services
 
 Action = Callable[[Tx, Any, str], Awaitable[dict[str, Any]]]
-SENDER_NAME = "Repair service"
-
-
-def notice_text(wo: Any) -> str:
-    text = f"Your repair request #{wo.number} ({wo.title}) has been completed."
-    if wo.result:
-        text += f" Result: {wo.result}"
-    return text
 
 
 class CustomerNotifier:
     def __init__(self, services: Services) -> None:
         self.s = services
         self._actions: dict[str, Action] = {}
+        self._languages: dict[str, str] = {}  # work order id -> its notice's language, while sent
         self.register("conversation", self._conversation)
         self.register("email", self._email)
 
@@ -45,21 +42,47 @@ class CustomerNotifier:
     def channels(self) -> list[str]:
         return list(self._actions)
 
-    async def notify(self, tx: Tx, wo: Any) -> list[dict[str, Any]]:
-        text = notice_text(wo)
-        results = []
-        for name, action in self._actions.items():
+    async def language(self, tx: Tx, wo: Any) -> str:
+        """The language to tell the customer in (see the module doc)."""
+        conv = (await self.s.conversations.rows([wo.conversation_id], tx)).get(wo.conversation_id) \
+            if wo.conversation_id else None
+        contact: dict[str, Any] | None = None
+        if wo.contact_id:
             try:
-                res = await action(tx, wo, text)
-            except Exception as err:  # noqa: BLE001 - one channel failing must not stop the others
-                res = {"status": "failed", "detail": f"{type(err).__name__}: {err}"[:300]}
-            results.append({"channel": name, **res})
+                contact = await self.s.contacts.get(wo.contact_id, tx)
+            except NotFound:
+                contact = None
+        return self.s.texts.language(conv.language if conv is not None else None,
+                                     contact.get("language") if contact else None)
+
+    async def notice_text(self, wo: Any, language: str) -> str:
+        render = self.s.texts.render
+        if wo.result:
+            return await render("workorder.completed_with_result", language, number=wo.number,
+                                title=wo.title, result=wo.result)
+        return await render("workorder.completed", language, number=wo.number, title=wo.title)
+
+    async def notify(self, tx: Tx, wo: Any) -> list[dict[str, Any]]:
+        lang = await self.language(tx, wo)
+        text = await self.notice_text(wo, lang)
+        results = []
+        self._languages[wo.id] = lang
+        try:
+            for name, action in self._actions.items():
+                try:
+                    res = await action(tx, wo, text)
+                except Exception as err:  # noqa: BLE001 - one channel failing must not stop the others
+                    res = {"status": "failed", "detail": f"{type(err).__name__}: {err}"[:300]}
+                results.append({"channel": name, "language": lang, **res})
+        finally:
+            self._languages.pop(wo.id, None)
         return results
 
-    async def _insert(self, tx: Tx, cid: str, text: str) -> dict[str, Any]:
+    async def _insert(self, tx: Tx, wo: Any, cid: str, text: str) -> dict[str, Any]:
         conv = await self.s.conversations.row(cid, tx)  # the callers found it in this transaction
+        sender = await self.s.texts.render("workorder.sender_name", self._languages.get(wo.id))
         msg = await self.s.conversations.insert_message(
-            tx, cid, kind="message", sender="agent", body=text, sender_name=SENDER_NAME,
+            tx, cid, kind="message", sender="agent", body=text, sender_name=sender,
             queue_id=conv.queue_id, assignee_id=conv.assignee_id)
         return {"status": "sent", "conversation_id": cid, "message_id": msg["id"], "text": text}
 
@@ -69,7 +92,7 @@ class CustomerNotifier:
         conv = (await self.s.conversations.rows([wo.conversation_id], tx)).get(wo.conversation_id)
         if conv is None:
             return {"status": "skipped", "detail": "the conversation was deleted"}
-        res = await self._insert(tx, wo.conversation_id, text)
+        res = await self._insert(tx, wo, wo.conversation_id, text)
         return {**res, "via": conv.channel}
 
     async def _email(self, tx: Tx, wo: Any, text: str) -> dict[str, Any]:
@@ -90,5 +113,5 @@ class CustomerNotifier:
         cid = await self.s.conversations.newest_of_contact(wo.contact_id, "email", tx)
         if cid is None:
             return {"status": "skipped", "detail": "no email thread with this contact yet"}
-        res = await self._insert(tx, cid, text)
+        res = await self._insert(tx, wo, cid, text)
         return {**res, "to": contact["email"]}

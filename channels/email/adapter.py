@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 import channels.email.schemas as S
+import channels.email.texts as texts
 from channels.email.api import register_routes
 from channels.email.bulk import TIMER_KIND, BulkEmailService
 from channels.email.imap import ImapPoller, parse_mailbox
@@ -108,6 +109,7 @@ class EmailChannel:
 
     async def start(self, services: Services) -> None:
         self._services = services
+        services.texts.register(texts.catalogue())  # what a customer reads in the channel's mail
         st = services.settings.section(EmailSettings)
         mailboxes = [parse_mailbox(url) for url in st.imap_mailboxes]  # ConfigError if bad
         self._emails = EmailStore(services.db, services.clock)

@@ -102,7 +102,8 @@ class EmailSender:
             if subject_tag(row.id) not in subject:
                 subject = f"{subject} {subject_tag(row.id)}"
         else:
-            subject = reply_subject(row.subject or (last_in.subject if last_in else None), row.id)
+            subject = reply_subject(row.subject or (last_in.subject if last_in else None), row.id,
+                                    await self.s.texts.render("email.reply.no_subject", row.language))
         message_id = self.new_message_id()
         return {
             "direction": "out", "rfc_message_id": message_id, "mid_hash": mid_hash(message_id),

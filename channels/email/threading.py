@@ -47,8 +47,10 @@ def clean_subject(subject: str) -> str:
     return " ".join(_PREFIX_RE.sub("", TAG_RE.sub("", subject or "")).split())
 
 
-def reply_subject(subject: str | None, cid: str) -> str:
-    base = clean_subject(subject or "") or "Your message"
+def reply_subject(subject: str | None, cid: str, no_subject: str = "Your message") -> str:
+    """``Re: <subject> [#tag]``; ``no_subject`` (the text ``email.reply.no_subject`` in the
+    conversation's language) when the conversation has none."""
+    base = clean_subject(subject or "") or no_subject
     return f"Re: {base} {subject_tag(cid)}"
 
 

@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 import channels.sms.schemas as S
 import channels.sms.segments as segments
+import channels.sms.texts as texts
 from channels.sms.bulk import TIMER_KIND, BulkService
 from channels.sms.gateway import DeliveryReport, GatewaySink, InboundSms, SmsGateway
 from channels.sms.kannel import KannelGateway, dlr_status
@@ -109,6 +110,7 @@ class SmsChannel(GatewaySink):
 
     async def start(self, services: Services) -> None:
         self._services = services
+        services.texts.register(texts.catalogue())  # keyword answers (seeded by svc.start)
         self.gateway = self._gateway_override or self.make_gateway(services)
         self.svc = SmsService(services, notify=self._notify_status)
         self.svc.on_outbound_final = self._final_failures

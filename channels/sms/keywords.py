@@ -15,15 +15,17 @@ ACTIONS = ("reply", "balance", "stop", "start")
 KEYWORD_RE = re.compile(r"^[0-9A-Z\u3400-\u9fff]{1,32}$")
 _PUNCT = "!?.,;:。！？，；：、\"'()（）[]【】"
 
-DEFAULT_RULES: tuple[tuple[str, str, str, str | None], ...] = (
-    ("BAL", "balance", "Your gas account balance is {balance}.",
-     "No gas account is registered for {phone}. Reply HELP for help."),
-    ("余额", "balance", "您的燃气账户余额为 {balance}。", "未找到与 {phone} 关联的燃气账户。"),
-    ("STOP", "stop", "You will receive no more messages from us. Reply START to subscribe again.", None),
-    ("TD", "stop", "退订成功，您将不再收到我们的短信。回复 START 可重新订阅。", None),
-    ("退订", "stop", "退订成功，您将不再收到我们的短信。回复 START 可重新订阅。", None),
-    ("START", "start", "You are subscribed again.", None),
-    ("HELP", "reply", "Reply BAL for your balance, STOP to unsubscribe. Call 95007 for help.", None),
+#: the keywords of a new install: keyword, action, the text of its answer and of its fallback
+#: (``channels/sms/texts.py``) and the language they are written in
+DEFAULT_KEYWORDS: tuple[tuple[str, str, str, str | None, str], ...] = (
+    ("BAL", "balance", "sms.keyword.balance", "sms.keyword.balance_unknown", "en"),
+    ("余额", "balance", "sms.keyword.balance", "sms.keyword.balance_unknown", "zh-CN"),
+    ("STOP", "stop", "sms.keyword.stop", None, "en"),
+    ("TD", "stop", "sms.keyword.stop", None, "zh-CN"),
+    ("退订", "stop", "sms.keyword.stop", None, "zh-CN"),
+    ("START", "start", "sms.keyword.start", None, "en"),
+    ("HELP", "reply", "sms.keyword.help", None, "en"),
+    ("帮助", "reply", "sms.keyword.help", None, "zh-CN"),
 )
 
 
@@ -64,11 +66,13 @@ class _Blank(dict[str, str]):
         return "{" + key + "}"
 
 
-def answer(rule: KeywordRule, *, phone: str, name: str | None, balance: str | None) -> str:
+def answer(rule: KeywordRule, *, phone: str, name: str | None, balance: str | None,
+           no_account: str) -> str:
     """The reply text for a matched rule (``balance`` is the hook's answer, ``None`` when the
-    number has no account)."""
+    number has no account; then the rule's fallback, else ``no_account``: a template in the
+    customer's language)."""
     values = _Blank(phone=phone, name=name or "", balance=balance or "")
     template = rule.reply
     if rule.action == "balance" and balance is None:
-        template = rule.fallback or "No account is registered for {phone}."
+        template = rule.fallback or no_account
     return template.format_map(values).strip()

@@ -25,6 +25,7 @@ from hub.errors import HubError, InvalidState, NotFound, ValidationFailed
 from hub.events import Event, EventType
 from hub.security import new_id
 from hub.services.conversations import MAX_BODY, OPEN_STATUSES
+from hub.services.language import detect_language
 from hub.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
@@ -165,11 +166,13 @@ class SmsService:
             if (await conn.execute(select(func.count()).select_from(sms_keywords))).scalar():
                 return
         now = self.clock.now()
+        body = self.s.texts.body
+        rows = [{"keyword": kw.normalise_keyword(k), "action": a, "reply": await body(r, lang),
+                 "fallback": await body(f, lang) if f else None, "enabled": 1, "updated_at": now}
+                for k, a, r, f, lang in kw.DEFAULT_KEYWORDS]
         try:
             async with self.db.tx() as tx:
-                await tx.conn.execute(sms_keywords.insert(), [
-                    {"keyword": kw.normalise_keyword(k), "action": a, "reply": r, "fallback": f,
-                     "enabled": 1, "updated_at": now} for k, a, r, f in kw.DEFAULT_RULES])
+                await tx.conn.execute(sms_keywords.insert(), rows)
         except IntegrityError:
             pass  # another process seeded them first
 
@@ -395,8 +398,10 @@ class SmsService:
                 balance = await self.balance_hook(row.phone, contact)
             except Exception:  # noqa: BLE001 - answer "no account" rather than nothing
                 log.exception("sms: the balance hook failed for %s", row.phone)
+        lang = self.s.texts.language(contact.get("language") if contact else None,
+                                     detect_language(row.body))
         text = kw.answer(rule, phone=row.phone, name=contact["name"] if contact else None,
-                         balance=balance)
+                         balance=balance, no_account=await self.s.texts.body("sms.keyword.balance_unknown", lang))
         now = self.clock.now()
         reply = self._outbound_values(row.phone, text, kind="keyword", keyword=rule.keyword,
                                       dedupe_key=f"kw:{row.id}", priority=0, status="queued",

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 import channels.webchat.schemas as S
+import channels.webchat.texts as texts
 from hub.api.http import Api, client_ip, json_response, parse_body, parse_query, save_upload
 from hub.api.responses import Attachment
 from hub.api.schemas import CsatIn, OfflineIn, WidgetConfigQuery, WidgetSessionIn
@@ -21,17 +22,15 @@ from hub.errors import HubError, InvalidState, NotAuthenticated, ValidationFaile
 from hub.events import Event, EventType
 from hub.origins import parse_origins, socket_origin_allowed
 from hub.security import new_token, token_hash
+from hub.services.language import normalise_language
 
 if TYPE_CHECKING:
     from hub.app import Services
 
 log = logging.getLogger(__name__)
 
-PRECHAT_FIELDS = [
-    {"key": "name", "label": "Your name", "required": True},
-    {"key": "email", "label": "Email", "required": False},
-    {"key": "phone", "label": "Phone", "required": False},
-]
+#: the pre-chat form's fields (key, required); their labels are texts ``widget.prechat.<key>``
+PRECHAT_FIELDS = (("name", True), ("email", False), ("phone", False))
 
 
 def _bearer(request: Request) -> str | None:
@@ -107,6 +106,7 @@ class WebchatChannel:
         self._services = services
         # the sites that embed the widget (widget_origins; empty: any: the widget has its own token)
         self.origins = parse_origins(services.settings.widget_origins or "*")
+        services.texts.register(texts.catalogue())
         services.bus.subscribe(self.on_hub_event, name="webchat.widget", local_only=True)  # pushes
 
     async def stop(self) -> None:
@@ -137,13 +137,22 @@ class WebchatChannel:
                 return
             await emit("status", await self._status(row), to=room)
             if row.status == "closed" and row.csat_rating is None:
-                await emit("csat_request", {}, to=room)
+                await emit("csat_request", await self._csat_texts(row.language), to=room)
 
     async def _status(self, row: Any) -> dict[str, Any]:
+        """The status as the customer sees it, with its line in the conversation's language."""
         agent_name = None
         if row.assignee_id:
             agent_name = (await self.services.auth.get_user(row.assignee_id)).display_name
-        return {"status": row.status, "agent_name": agent_name}
+        key = texts.STATUS_TEXT.get(row.status)
+        text = await self.services.texts.render(key, row.language, agent_name=agent_name or "") if key else None
+        return {"status": row.status, "agent_name": agent_name, "text": text,
+                "language": self.services.texts.language(row.language)}
+
+    async def _csat_texts(self, language: str | None) -> dict[str, str]:
+        render = self.services.texts.render
+        return {"prompt": await render("widget.csat.prompt", language),
+                "thanks": await render("widget.csat.thanks", language)}
 
     # --- HTTP -------------------------------------------------------------------------------
     async def _online(self, queue_id: str) -> bool:
@@ -185,10 +194,14 @@ class WebchatChannel:
             s = ch.services
             qid = await ch._queue_id(q.queue)
             queues = await s.directory.list_queues()
+            lang = s.texts.language(q.lang)
             return json_response({
                 "online": await ch._online(qid), "queue_id": qid,
                 "queues": [{"id": x["id"], "name": x["name"]} for x in queues],
-                "prechat": PRECHAT_FIELDS,
+                "prechat": [{"key": key, "label": await s.texts.render(f"widget.prechat.{key}", lang),
+                             "required": required} for key, required in PRECHAT_FIELDS],
+                "language": lang,
+                "offline_notice": await s.texts.render("widget.offline.intro", lang),
                 "max_upload_bytes": s.settings.max_upload_bytes,
                 "allowed_types": list(s.settings.allowed_upload_types),
             })
@@ -213,7 +226,7 @@ class WebchatChannel:
                 subject=(body.message or "")[:80] or None, widget_token_hash=token_hash(token),
                 meta={"prechat": body.model_dump(exclude_none=True),
                       "user_agent": request.headers.get("user-agent", "")[:200]},
-                status="bot" if with_bot else "queued")
+                status="bot" if with_bot else "queued", language=normalise_language(body.lang))
             if not with_bot:  # (with the bot, it greets the chat from the conversation.created event)
                 await s.routing.enqueue(row)
             return json_response({"token": token, "conversation_id": row.id}, 201)
@@ -249,8 +262,10 @@ class WebchatChannel:
             await s.contacts.validate(identity, partial=False)
             row = await s.conversations.open(
                 channel="chat", queue_id=qid, identity=identity, first_message=body.message,
-                subject=body.message[:80], status="pending", meta={"offline_form": True})
-            return json_response({"id": row.id}, 201)
+                subject=body.message[:80], status="pending", meta={"offline_form": True},
+                language=normalise_language(body.lang))
+            notice = await s.texts.render("widget.offline.received", row.language, name=body.name)
+            return json_response({"id": row.id, "notice": notice, "language": s.texts.language(row.language)}, 201)
 
         @api.add("/api/widget/csat", "POST", "Rate the chat", tag="widget", body=CsatIn,
                  auth="widget", status=204)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from hub.api.responses import Attachment, ConversationStatus, Sender
+from hub.api.responses import Attachment, ConversationStatus, Language, Sender
 from hub.api.schemas import Epoch, ResponseModel
 
 
@@ -27,6 +27,10 @@ class WidgetConfig(ResponseModel):
     prechat: list[PrechatField]
     max_upload_bytes: int
     allowed_types: list[str]
+    # the language of the texts here (the asked ``lang`` when the hub has it, else its default)
+    language: Language
+    # the line above the offline form (an administrator's text, widget.offline.intro)
+    offline_notice: str
 
 
 class WidgetSession(ResponseModel):
@@ -56,6 +60,10 @@ class WidgetConversation(ResponseModel):
     id: str
     status: ConversationStatus
     agent_name: str | None
+    # the status line in the conversation's language (None while the bot has the chat)
+    text: str | None
+    # the conversation's language (its own, else the hub's default)
+    language: Language
     messages: list[CustomerMessage]
     csat: CustomerCsat | None
 
@@ -63,3 +71,6 @@ class WidgetConversation(ResponseModel):
 class OfflineMessage(ResponseModel):
     # the conversation the offline form opened (status pending)
     id: str
+    # what the customer is told, in the message's language
+    notice: str
+    language: Language

@@ -18,6 +18,7 @@ ChannelName = Literal["voice", "chat", "email", "sms", "fax"]
 ConversationStatus = Literal["bot", "queued", "offered", "assigned", "pending", "closed", "abandoned"]
 Sender = Literal["customer", "agent", "system", "bot"]
 MessageKind = Literal["message", "note", "system"]
+Language = Literal["zh-CN", "en"]
 AgentStateName = Literal["logged_out", "ready", "not_ready", "wrap_up"]
 #: a contact's custom field value (text, number, date as text, choice)
 CustomValue = str | int | float | None
@@ -98,6 +99,8 @@ class Contact(ResponseModel):
     vip: bool
     owner_agent_id: str | None
     custom: dict[str, CustomValue]
+    # preferred language for notices outside a conversation (None: the conversation's, or the default)
+    language: Language | None
     created_at: Epoch
     updated_at: Epoch
 
@@ -179,6 +182,9 @@ class ConversationSummary(ResponseModel):
     last_message: LastMessage | None
     # the closing disposition code (DISPOSITIONS), once closed with one
     disposition: str | None
+    # the language of its automatic texts (set by the widget or the IVR, else guessed from the
+    # customer's words; None: not known yet, the hub's default_language is used)
+    language: Language | None
 
 
 class InboxItem(ConversationSummary):
@@ -290,3 +296,29 @@ class AuditEntry(ResponseModel):
     conversation_id: str | None
     queue_id: str | None
     data: dict[str, Any]
+
+
+class TextVersion(ResponseModel):
+    # the text in use: the administrator's version, else the default
+    body: str
+    # the text shipped with the hub
+    default: str
+    customised: bool
+    updated_at: Epoch | None
+    updated_by: str | None
+
+
+class TextEntry(ResponseModel):
+    key: str
+    # the component whose text it is (webchat, assist, workflows, sms …)
+    owner: str
+    # the placeholders its versions may name, without braces
+    placeholders: list[str]
+    # by language (zh-CN, en)
+    texts: dict[str, TextVersion]
+
+
+class TextList(ResponseModel):
+    items: list[TextEntry]
+    # the language used when a conversation's own is not known (setting default_language)
+    default_language: Language

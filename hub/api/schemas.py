@@ -89,6 +89,8 @@ class ContactIn(Strict):
     vip: bool = False
     owner_agent_id: str | None = None
     custom: dict[str, Any] = {}
+    # the customer's preferred language for notices sent outside a conversation
+    language: Literal["zh-CN", "en"] | None = None
 
 
 class ContactPatch(Strict):
@@ -101,6 +103,7 @@ class ContactPatch(Strict):
     vip: bool | None = None
     owner_agent_id: str | None = None
     custom: dict[str, Any] | None = None
+    language: Literal["zh-CN", "en"] | None = None
 
 
 class ContactQuery(BaseModel):
@@ -235,12 +238,18 @@ class QueuePatch(Strict):
     overflow_steps: list[OverflowStepIn] | None = None
 
 
+LanguageTag = Annotated[str, StringConstraints(max_length=35)]
+
+
 class WidgetSessionIn(Strict):
     name: Name
     email: Annotated[str, StringConstraints(max_length=254)] | None = None
     phone: Annotated[str, StringConstraints(max_length=32)] | None = None
     queue_id: str | None = None
     message: Annotated[str, StringConstraints(max_length=10_000)] | None = None
+    # the widget's language (a BCP 47 tag: zh-CN, zh, en-US …); one the hub does not ship is
+    # ignored and the language is guessed from the customer's words
+    lang: LanguageTag | None = None
 
 
 class OfflineIn(Strict):
@@ -248,6 +257,13 @@ class OfflineIn(Strict):
     email: Annotated[str, StringConstraints(min_length=3, max_length=254)]
     message: Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
     queue_id: str | None = None
+    lang: LanguageTag | None = None
+
+
+class TextIn(Strict):
+    # a customer-facing text; it may name only its key's placeholders ({agent_name}); a literal
+    # brace is written twice
+    body: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 
 
 class CsatIn(Strict):
@@ -258,6 +274,8 @@ class CsatIn(Strict):
 class WidgetConfigQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     queue: str | None = None
+    # the language of the texts in the answer (the pre-chat form's labels)
+    lang: LanguageTag | None = None
 
 
 class HistoryQuery(BaseModel):

@@ -113,6 +113,8 @@ contacts = Table(
     Column("merged_into", String(32)),
     # erased (hub/services/privacy.py): a tombstone without personal data that reports still count
     Column("erased_at", Float),
+    # the customer's preferred language (zh-CN, en; None: not known): notices with no conversation
+    Column("language", String(16)),
     Index("ix_contacts_email", "email"),
     Index("ix_contacts_phone", "phone"),
 )
@@ -139,6 +141,9 @@ conversations = Table(
     Column("csat_rating", Integer),
     Column("csat_comment", Text),
     Column("meta", JSON, nullable=False),
+    # the language every automatic text of the conversation uses (zh-CN, en): set by the widget or
+    # the IVR entry, else guessed from the customer's first words (None: not known yet)
+    Column("language", String(16)),
     Index("ix_conversations_status", "status"),
     Index("ix_conversations_contact", "contact_id"),
     Index("ix_conversations_assignee", "assignee_id"),
@@ -212,4 +217,16 @@ settings_kv = Table(
     "settings_kv", metadata,
     Column("key", String(64), primary_key=True),
     Column("value", JSON, nullable=False),
+)
+
+
+#: administrators' versions of the customer-facing texts (hub/services/texts.py); a text without a
+#: row here is the shipped default of its language
+text_templates = Table(
+    "text_templates", metadata,
+    Column("key", String(100), primary_key=True),
+    Column("language", String(16), primary_key=True),
+    Column("body", Text, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("updated_by", String(32)),
 )

@@ -37,7 +37,8 @@ from hub.services.spreadsheets import Cell, XlsxBook, csv_text, unescape_cell
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE_RE = re.compile(r"^\+?[0-9 ()\-]{3,30}$")
-CONTACT_FIELDS = ("name", "email", "phone", "company", "tags", "vip", "owner_agent_id", "custom")
+CONTACT_FIELDS = ("name", "email", "phone", "company", "tags", "vip", "owner_agent_id", "custom",
+                  "language")
 SORTS = {"name": asc(t.contacts.c.name), "-name": desc(t.contacts.c.name),
          "created_at": asc(t.contacts.c.created_at), "-created_at": desc(t.contacts.c.created_at),
          "updated_at": asc(t.contacts.c.updated_at), "-updated_at": desc(t.contacts.c.updated_at)}
@@ -66,7 +67,7 @@ def contact_public(row: Any) -> dict[str, Any]:
         "id": row.id, "name": row.name, "email": row.email, "phone": row.phone,
         "company": row.company, "tags": list(row.tags or []), "vip": bool(row.vip),
         "owner_agent_id": row.owner_agent_id, "custom": dict(row.custom or {}),
-        "created_at": row.created_at, "updated_at": row.updated_at,
+        "language": row.language, "created_at": row.created_at, "updated_at": row.updated_at,
     }
 
 
@@ -207,7 +208,7 @@ class ContactService:
         now = self.clock.now()
         row = {"id": cid, "created_at": now, "updated_at": now, "owner_agent_id": None,
                **{"email": None, "phone": None, "company": None, "tags": [], "vip": False,
-                  "custom": {}, **values}}
+                  "custom": {}, "language": None, **values}}
         return row, Event(EventType.CONTACT_CREATED, now, user_id=actor_id, data={"contact_id": cid})
 
     async def get(self, cid: str, tx: Tx | None = None) -> dict[str, Any]:

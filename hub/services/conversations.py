@@ -33,11 +33,16 @@ from hub.security import new_id, token_hash
 from hub.services.attachments import attachment_public
 from hub.services.auth import User
 from hub.services.contacts import ContactService, contact_public
+from hub.services.language import LANGUAGES, detect_language
 
 CHANNELS = ("voice", "chat", "email", "sms", "fax")
 OPEN_STATUSES = ("queued", "offered", "assigned", "pending")
 VIEWS = ("mine", "queued", "offered", "pending", "closed", "all")
 MAX_BODY = 10_000
+#: the channels whose customer messages are the customer's own words, so they tell the
+#: conversation's language (a voice or fax conversation's are the hub's lines about a call or a
+#: fax: a call's language comes from the IVR entry, ``set_language``)
+WORDS_CHANNELS = ("chat", "email", "sms")
 
 #: ``open``/``add_message``'s hook for a channel: given the new message's id, the channel's own rows
 #: to insert in the same transaction as the message (plain SQLAlchemy Core statements: they run on
@@ -56,6 +61,10 @@ def message_public(row: Any, attachments: list[dict[str, Any]] | None = None) ->
 #: parameters skips building it and computing its cache key each time (SQLAlchemy's compiled
 #: cache is keyed by the statement's structure, which these never change)
 _INSERT_MESSAGE = t.messages.insert()
+#: the language guessed from a customer's words, for a conversation that has none yet
+_SET_LANGUAGE = (update(t.conversations).where(t.conversations.c.id == bindparam("lang_id"),
+                                               t.conversations.c.language.is_(None))
+                 .values(language=bindparam("lang")))
 _TOUCH = (update(t.conversations).where(t.conversations.c.id == bindparam("touch_id"))
           .values(updated_at=bindparam("touch_at")))
 _CONVERSATION = select(t.conversations).where(t.conversations.c.id == bindparam("cid"))
@@ -75,7 +84,8 @@ _LAST_MESSAGES = select(t.messages).join(_latest, and_(
     t.messages.c.conversation_id == _latest.c.conversation_id, t.messages.c.created_at == _latest.c.at))
 #: what a message needs to know about its conversation (read in the message's own transaction)
 _MESSAGE_TARGET = (select(t.conversations.c.status, t.conversations.c.queue_id,
-                          t.conversations.c.assignee_id, t.contacts.c.name.label("contact_name"))
+                          t.conversations.c.assignee_id, t.conversations.c.language, t.conversations.c.channel,
+                          t.contacts.c.name.label("contact_name"))
                    .select_from(t.conversations.outerjoin(
                        t.contacts, t.contacts.c.id == t.conversations.c.contact_id))
                    .where(t.conversations.c.id == bindparam("cid")))
@@ -146,7 +156,7 @@ class ConversationService:
             if row.status in ("queued", "offered") else None,
             "last_message": {"body": last.body[:200], "sender": last.sender, "at": last.created_at}
             if last is not None else None,
-            "disposition": row.disposition,
+            "disposition": row.disposition, "language": row.language,
         }
 
     async def _row(self, conn: Any, cid: str) -> Any:
@@ -495,8 +505,13 @@ class ConversationService:
                    status: str = "queued", priority: int = 0,
                    attachment_ids: list[str] | None = None,
                    conversation_id: str | None = None, extra_rows: ExtraRows | None = None,
-                   attachment_rows: Sequence[Executable] = ()) -> Any:
+                   attachment_rows: Sequence[Executable] = (), language: str | None = None) -> Any:
         """Create a conversation for an inbound contact, finding or creating its contact.
+
+        ``language``: the conversation's language (``zh-CN``/``en``) when the channel knows it (the
+        widget's own language, the IVR entry chosen); else it is guessed from the first message
+        (``hub.services.language.detect_language``) or, failing that, from a later one (not for
+        voice: see ``WORDS_CHANNELS``).
 
         ``attachment_rows``: the inserts of attachments whose files a channel has just written
         (``AttachmentStore.write_file``), stored in this transaction before the first message
@@ -513,6 +528,10 @@ class ConversationService:
             raise ValidationFailed(f"queue {queue_id} does not exist")
         if first_message is not None and len(first_message) > MAX_BODY:
             raise ValidationFailed(f"message is longer than {MAX_BODY} characters")
+        if language is not None and language not in LANGUAGES:
+            raise ValidationFailed(f"language must be one of {', '.join(LANGUAGES)}")
+        if language is None and channel in WORDS_CHANNELS:
+            language = detect_language(first_message)
         meta = dict(meta or {})
         contact = await self.contacts.find_by_identity(identity.get("email"), identity.get("phone"))
         new_contact = None
@@ -538,7 +557,8 @@ class ConversationService:
                 contact_id=contact["id"], queue_id=queue_id,
                 priority=priority + (10 if contact["vip"] else 0),
                 subject=subject, widget_token_hash=widget_token_hash, created_at=now,
-                updated_at=now, enqueued_at=now if status == "queued" else None, meta=meta))
+                updated_at=now, enqueued_at=now if status == "queued" else None, meta=meta,
+                language=language))
             emit(Event(EventType.CONVERSATION_CREATED, now, conversation_id=cid,
                        queue_id=queue_id, data={"channel": channel,
                                                 "contact_id": contact["id"], "status": status}))
@@ -637,6 +657,7 @@ class ConversationService:
                     conn.execute(_INSERT_MESSAGE, _message_row(mid, cid, kind, sender, user_id, name,
                                                                body, client_id, now))
                     conn.execute(_TOUCH, _touch(cid, now))
+                    self._learn_language(conn, cid, row, sender, body)
                     for stmt in extras:
                         conn.execute(stmt)
                     msg: dict[str, Any] = {"id": mid, "conversation_id": cid, "kind": kind,
@@ -658,6 +679,7 @@ class ConversationService:
                     conn, emit, cid, kind=kind, sender=sender, body=body, sender_name=name,
                     queue_id=row.queue_id, assignee_id=row.assignee_id, user_id=user_id,
                     client_id=client_id, attachment_ids=attachment_ids)
+                self._learn_language(conn, cid, row, sender, body)
                 for stmt in extra_rows(new["id"]) if extra_rows is not None else ():
                     conn.execute(stmt)
                 for ev in events:
@@ -674,6 +696,27 @@ class ConversationService:
             if dup is None:
                 raise
             return message_public(dup)
+
+    @staticmethod
+    def _learn_language(conn: Connection, cid: str, row: Any, sender: str, body: str) -> None:
+        """A conversation without a language takes the one its customer's words are in."""
+        if sender == "customer" and row.language is None and row.channel in WORDS_CHANNELS:
+            lang = detect_language(body)
+            if lang is not None:
+                conn.execute(_SET_LANGUAGE, {"lang_id": cid, "lang": lang})
+
+    async def set_language(self, cid: str, language: str) -> Any:
+        """Set the conversation's language (the IVR entry the caller chose, a customer's choice in
+        the widget); every later automatic text uses it. Returns the row."""
+        if language not in LANGUAGES:
+            raise ValidationFailed(f"language must be one of {', '.join(LANGUAGES)}",
+                                   code="unknown_language", details={"allowed": list(LANGUAGES)})
+        async with self.db.tx() as tx:
+            row = await self._row(tx.conn, cid)
+            if row.language != language:
+                await tx.conn.execute(update(t.conversations).where(t.conversations.c.id == cid)
+                                      .values(language=language))
+        return await self.row(cid)
 
     @staticmethod
     def _message_check(cid: str, row: Any, kind: str, sender: str, sender_name: str | None,

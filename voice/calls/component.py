@@ -23,6 +23,7 @@ from starlette.responses import Response
 import voice.calls.health as health
 import voice.calls.schemas as S
 import voice.calls.store as store
+import voice.calls.texts as texts
 from hub.api.http import Api, json_response, parse_body, require
 from hub.errors import ConfigError, HubError
 from voice.calls.callback import CallbackService
@@ -167,6 +168,7 @@ class VoiceComponent:
         self.calls.recording_policy = self.recordings.policy
         self.transcripts = self.calls.transcripts = CallTranscripts(services)
         await self.transcripts.start()  # loads the ASR model once when voice_transcribe is on
+        services.texts.register(texts.catalogue())  # the voicemail notices
         self.voicemail = self.calls.voicemail = VoicemailService(services, self.calls)
         self.callbacks = self.calls.callbacks = CallbackService(services, self.calls)
         await self.calls.start(st.sip_udp_port, None if st.sip_tcp_port < 0 else st.sip_tcp_port)

@@ -294,10 +294,8 @@ class IvrDriver:
 
     async def _set_language(self, conversation_id: str, language: str) -> None:
         """The language of the IVR entry the caller chose (or the flow's) becomes the
-        conversation's, as one of the languages of the customer texts (``zh-CN``, ``en``): kept in
-        its ``meta["language"]``."""
-        await self.service.services.conversations.set_meta(conversation_id, "language",
-                                                           template_language(language))
+        conversation's (``zh-CN``, ``en``): every later automatic text to this customer uses it."""
+        await self.service.services.conversations.set_language(conversation_id, template_language(language))
 
     async def _lookup(self, action: m.Lookup) -> None:
         ivr = self.service.services.ports.ivr

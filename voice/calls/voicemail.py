@@ -413,8 +413,10 @@ class VoicemailService:
 
     async def _notify(self, rec: VoicemailRecording, cid: str, duration: float, transcript: str,
                       why_not: str | None, path: Path, att: dict[str, Any]) -> None:
-        action, call = rec.action, rec.call
-        text = transcript if why_not is None else f"(not transcribed: {why_not})"
+        action = rec.action
+        texts = self.services.texts
+        text = transcript if why_not is None else await texts.render("voicemail.notice.not_transcribed", None,
+                                                                     reason=why_not)
         if action.notify_email:
             email = self.services.ports.email
             if email is None:
@@ -424,7 +426,7 @@ class VoicemailService:
                 data = None
                 if int(att.get("size") or 0) <= self.voice.voicemail_attach_max_bytes:
                     data = await asyncio.to_thread(path.read_bytes)
-                msg = self._email(email.address, rec, cid, duration, text, data, att)
+                msg = await self.email_notice(email.address, rec, cid, duration, text, data, att)
                 self._spawn(self._send_mail(email, msg, rec.id, cid), f"voicemail-{rec.id}-mail")
         if action.notify_sms:
             sms = self.services.ports.sms
@@ -432,8 +434,9 @@ class VoicemailService:
                 log.warning("voicemail %s: SMS notification to %s skipped: the SMS channel is off",
                             rec.id, ", ".join(action.notify_sms))
             else:
-                body = (f"Voicemail from {call.caller_number} ({_fmt_duration(duration)}) in {action.mailbox}. "
-                        f"{self.link(cid)}")
+                body = await texts.render("voicemail.notice.sms", None, caller=rec.call.caller_number,
+                                          duration=_fmt_duration(duration), mailbox=action.mailbox,
+                                          link=self.link(cid))
                 for phone in action.notify_sms:
                     try:
                         await sms.send_text(phone, body, kind="voicemail", dedupe_key=f"voicemail:{rec.id}:{phone}")
@@ -441,24 +444,26 @@ class VoicemailService:
                     except HubError as err:
                         log.warning("voicemail %s: SMS to %s not queued: %s", rec.id, phone, err)
 
-    def _email(self, sender: str, rec: VoicemailRecording, cid: str, duration: float, text: str,
-               data: bytes | None, att: dict[str, Any]) -> EmailMessage:
+    async def email_notice(self, sender: str, rec: VoicemailRecording, cid: str, duration: float, text: str,
+                           data: bytes | None, att: dict[str, Any]) -> EmailMessage:
+        """The notification mail (texts ``voicemail.notice.*`` in the hub's default language: it
+        goes to the centre's staff); the recording attached when ``data`` is given."""
         call, action = rec.call, rec.action
+        render = self.services.texts.render
+        caller = call.caller_number + (f" ({call.caller_name})" if call.caller_name else "")
         m = EmailMessage()
         m["From"] = sender
         m["To"] = ", ".join(action.notify_email)
-        m["Subject"] = f"Voicemail from {call.caller_number} ({_fmt_duration(duration)}) – {action.mailbox}"
+        m["Subject"] = await render("voicemail.notice.subject", None, caller=call.caller_number,
+                                    duration=_fmt_duration(duration), mailbox=action.mailbox)
         m["Date"] = formatdate(usegmt=True)
         m["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1] or "localhost")
-        body = (f"New voicemail in mailbox {action.mailbox}\n\n"
-                f"Caller:   {call.caller_number}" + (f" ({call.caller_name})" if call.caller_name else "") + "\n"
-                f"Called:   {call.callee}\n"
-                f"Duration: {_fmt_duration(duration)} ({duration:.1f} s)\n\n"
-                f"Transcript:\n{text or '(no words recognised)'}\n\n"
-                f"Open the conversation: {self.link(cid)}\n")
-        if data is None:
-            body += f"\n(The recording, {int(att.get('size') or 0) // 1024} KiB, is in the conversation.)\n"
-        m.set_content(body)
+        note = "" if data is not None else "\n" + await render(
+            "voicemail.notice.recording_in_conversation", None, size_kib=int(att.get("size") or 0) // 1024) + "\n"
+        m.set_content(await render(
+            "voicemail.notice.body", None, mailbox=action.mailbox, caller=caller, callee=call.callee,
+            duration=_fmt_duration(duration), seconds=f"{duration:.1f}", link=self.link(cid),
+            transcript=text or await render("voicemail.notice.no_words", None), recording_note=note))
         if data is not None:
             m.add_attachment(data, maintype="audio", subtype="wav",
                              filename=str(att.get("filename") or "voicemail.wav"))

@@ -30,6 +30,7 @@ const routes: RouteRecordRaw[] = [
   { path: '/admin/users', component: () => import('./pages/admin/UsersPage.vue'), meta: { perm: 'admin', title: 'titles.users' } },
   { path: '/admin/queues', component: () => import('./pages/admin/QueuesPage.vue'), meta: { perm: 'admin', title: 'titles.queues' } },
   { path: '/admin/skills', component: () => import('./pages/admin/SkillsPage.vue'), meta: { perm: 'admin', title: 'titles.skills' } },
+  { path: '/admin/texts', component: () => import('./pages/admin/TextsPage.vue'), meta: { perm: 'admin', title: 'titles.texts' } },
   {
     path: '/admin/calendars',
     component: () => import('./pages/admin/CalendarsPage.vue'),

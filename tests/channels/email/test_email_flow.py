@@ -312,3 +312,24 @@ async def test_a_reply_to_a_closed_conversation_opens_a_new_one_pointing_back(hu
     assert detail["meta"]["email"]["previous_conversation"] == old
     assert [m["body"] for m in detail["messages"]] == ["One more thing."]
     await desk.close()
+
+
+async def test_a_reply_to_a_chinese_mail_without_a_subject_gets_a_chinese_subject(hub, relay, tmp_path):
+    """Issue #17: the conversation's language comes from the customer's words; the subject the hub
+    writes for them (text email.reply.no_subject) is in it."""
+    agent, desk = await agent_desk(hub, "agent1")
+    mail = EmailMessage()
+    mail["From"], mail["To"] = '"陈静" <chen.jing@example.cn>', HUB_ADDRESS
+    mail["Message-ID"] = "<zh-1@customer.example.cn>"
+    mail.set_content("你好，我家的燃气表从昨天开始显示 E3 错误，请问怎么处理？")
+    data = tmp_path / "zh.eml"
+    data.write_bytes(bytes(mail))
+    assert (await swaks(channel(hub).port, "--data", f"@{data}")).accepted
+    offer = await desk.wait("offer", lambda d: d["conversation"]["channel"] == "email", timeout=10)
+    cid = offer["conversation"]["id"]
+    assert offer["conversation"]["language"] == "zh-CN"
+    await agent.ok("POST", f"/api/conversations/{cid}/accept")
+    await agent.ok("POST", f"/api/conversations/{cid}/messages", {"body": "您好，请先重启燃气表。"}, status=201)
+    [sent] = await relay.wait(1)
+    assert sent["Subject"] == f"Re: 您的来信 [#{cid}]"
+    await desk.close()

@@ -9,7 +9,7 @@ from channels.sms import segments
 from channels.sms.bulk import parse_csv
 from channels.sms.gateway import OutboundSms
 from channels.sms.kannel import KannelGateway, dlr_status
-from channels.sms.keywords import DEFAULT_RULES, KeywordRule, answer, match, normalise_keyword
+from channels.sms.keywords import DEFAULT_KEYWORDS, KeywordRule, answer, match, normalise_keyword
 from channels.sms.outbound import TokenBucket
 from channels.sms.phone import InvalidPhoneNumber, normalise
 from channels.sms.smpp_pdu import (
@@ -21,6 +21,7 @@ from channels.sms.smpp_pdu import (
     parse_receipt,
 )
 from channels.sms.templates import placeholders, render
+from channels.sms.texts import catalogue
 from hub.errors import ValidationFailed
 
 
@@ -70,7 +71,10 @@ def test_invalid_numbers_are_refused_with_a_clear_error(raw: str) -> None:
 
 
 def rules() -> dict[str, KeywordRule]:
-    return {normalise_keyword(k): KeywordRule(normalise_keyword(k), a, r, f) for k, a, r, f in DEFAULT_RULES}
+    """The keywords of a new install with their shipped answers."""
+    text = catalogue().defaults
+    return {normalise_keyword(k): KeywordRule(normalise_keyword(k), a, text[lang][r], text[lang][f] if f else None)
+            for k, a, r, f, lang in DEFAULT_KEYWORDS}
 
 
 def test_keywords_match_the_whole_text_or_its_first_word() -> None:
@@ -86,8 +90,15 @@ def test_keywords_match_the_whole_text_or_its_first_word() -> None:
 
 def test_keyword_answers_fill_the_balance_or_fall_back() -> None:
     bal = rules()["BAL"]
-    assert answer(bal, phone="+86", name="Li", balance="¥1.00") == "Your gas account balance is ¥1.00."
-    assert "No gas account is registered for +86" in answer(bal, phone="+86", name=None, balance=None)
+    assert answer(bal, phone="+86", name="Li", balance="¥1.00", no_account="-") == "Your gas account balance is ¥1.00."
+    assert "No gas account is registered for +86" in answer(bal, phone="+86", name=None, balance=None,
+                                                            no_account="-")
+    assert answer(rules()["余额"], phone="+86", name=None, balance="¥2.00",
+                  no_account="-") == "您的燃气账户余额为 ¥2.00。"
+    # a balance keyword without a fallback of its own answers with the text in the customer's language
+    bare = KeywordRule("BALANCE", "balance", "{balance}")
+    assert answer(bare, phone="+86", name=None, balance=None, no_account="未找到与 {phone} 关联的燃气账户。") \
+        == "未找到与 +86 关联的燃气账户。"
 
 
 def test_templates_and_csv() -> None:

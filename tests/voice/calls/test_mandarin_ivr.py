@@ -127,4 +127,4 @@ async def test_the_chinese_demo_line_plays_mandarin_prompts_into_the_call(voice_
     calls = (await sup.ok("GET", "/api/conversations?view=all&channel=voice"))["items"]
     assert len(calls) == 1
     row = await voice_hub.services.conversations.row(calls[0]["id"])
-    assert (row.meta or {}).get("language") == "zh-CN"
+    assert row.language == "zh-CN"

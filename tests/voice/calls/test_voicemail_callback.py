@@ -68,8 +68,10 @@ def voice_settings(request: pytest.FixtureRequest, trunk_port: int, smtp_port: i
         k = request.getfixturevalue("kannel")
         extra = {"sms_kannel_sendsms_url": k.sendsms_url, "sms_kannel_username": k.username,
                  "sms_kannel_password": k.password, "sms_number": "95007", "sms_retry_base_s": 0.2}
-    return {"ivr_prerender_tts": False, "email_smtp_port": smtp_port, "email_retry_base_s": 0.2,
-            "email_port": 0, "voice_voicemail_link_url": "https://hub.example",
+    # the notices to staff are in the hub's default language: these tests read the English ones
+    # (tests/voice/calls/test_voicemail_notices.py has the Chinese)
+    return {"default_language": "en", "ivr_prerender_tts": False, "email_smtp_port": smtp_port,
+            "email_retry_base_s": 0.2, "email_port": 0, "voice_voicemail_link_url": "https://hub.example",
             "voice_trunk_uri": f"sip:127.0.0.1:{trunk_port}", "voice_trunk_username": "hub",
             "voice_trunk_password": "s3cret", "voice_caller_id": "+4930999000",
             "voice_external_ring_s": 6.0, "voice_callback_agent_ring_s": 10.0,

@@ -7,12 +7,15 @@ export class ApiError extends Error {
   code: string
   detail: string
   errors: ProblemError[]
-  constructor(status: number, code: string, detail: string, errors: ProblemError[] = []) {
+  /** The whole problem document: members some codes add (e.g. unknown_placeholder's `placeholder`). */
+  problem: Record<string, unknown>
+  constructor(status: number, code: string, detail: string, errors: ProblemError[] = [], problem: Record<string, unknown> = {}) {
     super(detail || code)
     this.status = status
     this.code = code
     this.detail = detail
     this.errors = errors
+    this.problem = problem
   }
   /** Errors for one body field, keyed by the first loc element after "body" (or "query", "path"),
    * each in the user's language when its `type` has a message in the catalogue (errors.field.*). */
@@ -90,7 +93,7 @@ async function toApiError(res: Response): Promise<ApiError> {
     p = {}
   }
   const detail = p.detail || p.title || res.statusText || `HTTP ${res.status}`
-  return new ApiError(p.status ?? res.status, p.code ?? `http_${res.status}`, detail, p.errors ?? [])
+  return new ApiError(p.status ?? res.status, p.code ?? `http_${res.status}`, detail, p.errors ?? [], p as Record<string, unknown>)
 }
 
 export async function request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {

@@ -106,6 +106,8 @@ export type Queue = S['Queue']
 export type QueueIn = Omit<Queue, 'id' | 'priority'>
 
 export type Skill = S['Skill']
+export type TextEntry = S['TextEntry']
+export type TextList = S['TextList']
 
 export type Interval = [string, string]
 export type CalendarDef = S['CalendarDef']
