@@ -33,5 +33,5 @@ export function statusLabel(s: string | null | undefined): string {
 
 /** Counts by kind ({chat: 2, email: 1} or {viewed: 3, …}) as "聊天 2、邮件 1" / "chat 2, email 1". */
 export function countsText(counts: Record<string, number>, label: (k: string) => string): string {
-  return Object.entries(counts).map(([k, n]) => `${label(k)} ${n}`).join(t('admin.listSep'))
+  return Object.entries(counts).map(([k, n]) => `${label(k)} ${n}`).join(t('common.listSep'))
 }
