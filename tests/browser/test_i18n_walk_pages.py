@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.steps import log_in
 from tests.support.hub import REPO, ThreadedHub
@@ -166,7 +166,7 @@ SHOWN_TEXTS = """() => {
 }"""
 
 
-def _locator(page: Page, spec: str):  # type: ignore[no-untyped-def]
+def _locator(page: Page, spec: str) -> Locator:
     testid, _, rest = spec.partition(" ")
     testid, first = (testid[:-6], True) if testid.endswith(":first") else (testid, False)
     loc = page.get_by_test_id(testid)
