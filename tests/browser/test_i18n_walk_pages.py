@@ -231,3 +231,23 @@ def test_the_check_finds_english_left_in_a_chinese_page() -> None:
     hits = foreign.find(["Tickets", "overdue 5m 03s", "Save new version", "工单", "剩余 5分03秒",
                          "Zhang Wei", "General enquiries"])
     assert [h.split(": ", 1)[1] for h in hits] == ["'Tickets'", "'overdue 5m 03s'", "'Save new version'"]
+
+
+def test_admin_sets_a_users_language(person: Callable[..., Page], admin_api: httpx.Client) -> None:
+    """An administrator gives Bob Chinese on the users page; Bob's English browser then shows the
+    desk in Chinese, and the admin's page stays English."""
+    admin = person("admin", "en")
+    log_in(admin, "admin")
+    admin.goto("/admin/users")
+    admin.get_by_test_id("admin-row").filter(has_text="agent2").locator("a").first.click()
+    admin.get_by_test_id("user-language").select_option("zh-CN")
+    admin.get_by_test_id("admin-save").click()
+    expect(admin.get_by_test_id("user-language")).to_have_value("zh-CN")
+    agent2 = next(u for u in admin_api.get("/api/users").json() if u["username"] == "agent2")
+    assert agent2["language"] == "zh-CN"
+    expect(admin.get_by_test_id("admin-new")).to_have_text("New")
+
+    bob = person("agent2", "en")
+    log_in(bob, "agent2")
+    expect(bob.locator("html")).to_have_attribute("lang", "zh-CN")
+    expect(bob.get_by_test_id("nav-tickets")).to_have_text("工单")
