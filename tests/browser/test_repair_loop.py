@@ -20,7 +20,8 @@ pytestmark = pytest.mark.browser
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f"
        b"\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7V\xbd\xfa\x00\x00\x00"
        b"\x00IEND\xaeB`\x82")
-STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
+# a full date and time as the English UI writes it (src/i18n formatDateTime: 12/07/2026, 02:05:09 PM)
+STAMP = re.compile(r"^\d\d/\d\d/\d{4}, \d\d:\d\d:\d\d [AP]M$")
 
 
 def step(page: Page, action: str) -> None:

@@ -2,6 +2,7 @@
 import { ref } from 'vue'
 import { api, errorText } from '../../api/client'
 import { toast } from '../../components/toast'
+import { t } from '../../i18n'
 
 export function useCrud<T extends { id: string }>(path: string) {
   const items = ref<T[]>([]) as { value: T[] }
@@ -29,7 +30,7 @@ export function useCrud<T extends { id: string }>(path: string) {
     saveError.value = null
     try {
       const r = id ? await api.patch<T>(`${path}/${encodeURIComponent(id)}`, body) : await api.post<T>(path, body)
-      toast('Saved', 'ok')
+      toast(t('common.saved'), 'ok')
       await load()
       return r
     } catch (e) {
@@ -40,11 +41,12 @@ export function useCrud<T extends { id: string }>(path: string) {
     }
   }
 
+  /** `label`: what is deleted, in the user's language (e.g. t('admin.queues.what', { name })). */
   async function remove(id: string, label: string): Promise<boolean> {
-    if (!window.confirm(`Delete ${label}?`)) return false
+    if (!window.confirm(t('admin.confirmDelete', { what: label }))) return false
     try {
       await api.del(`${path}/${encodeURIComponent(id)}`)
-      toast('Deleted', 'ok')
+      toast(t('admin.deleted'), 'ok')
       await load()
       return true
     } catch (e) {

@@ -1,5 +1,6 @@
 // Knowledge-base objects (kb/schemas.py), from the generated schema.d.ts.
 import type { components } from '../../api/schema'
+import { formatDateTime, t, te } from '../../i18n'
 
 type S = components['schemas']
 
@@ -19,6 +20,18 @@ export type KbFacets = S['KbFacets']
 export type KbHot = S['KbHot']
 export type KbFeedbackReport = S['KbFeedbackReport']
 
+/** A hub time (epoch seconds) as a date and time in the user's language and time zone. */
 export function when(epoch: number | null | undefined): string {
-  return epoch ? new Date(epoch * 1000).toLocaleString() : ''
+  return epoch ? formatDateTime(epoch) : ''
+}
+
+/** An article status (draft, published, archived) in the user's language. */
+export function statusLabel(s: string | null | undefined): string {
+  if (!s) return ''
+  return te(`kb.status.${s}`) ? t(`kb.status.${s}`) : s
+}
+
+/** Counts by kind ({chat: 2, email: 1} or {viewed: 3, …}) as "聊天 2、邮件 1" / "chat 2, email 1". */
+export function countsText(counts: Record<string, number>, label: (k: string) => string): string {
+  return Object.entries(counts).map(([k, n]) => `${label(k)} ${n}`).join(t('common.listSep'))
 }

@@ -1,6 +1,7 @@
 // Types and small helpers of the workflows pages (tickets, work orders, rules, SLA, reports).
 // The API objects come from the generated schema.d.ts (workflows/schemas.py).
 import type { components } from '../../api/schema'
+import { formatDateTime, formatNumber, t, te } from '../../i18n'
 
 type S = components['schemas']
 
@@ -27,27 +28,34 @@ export type WorkOrderReport = S['WorkOrderReport']
 export const WO_STATES = ['new', 'dispatched', 'rejected', 'accepted', 'departed', 'arrived', 'fixed', 'completed', 'closed', 'cancelled']
 export const TICKET_TYPES = ['complaint', 'repair', 'inquiry', 'request', 'feedback', 'other']
 export const PRIORITIES = ['low', 'normal', 'high', 'urgent']
-export const ACTION_LABELS: Record<string, string> = {
-  dispatch: 'Confirm & dispatch',
-  accept: 'Accept',
-  reject: 'Reject',
-  depart: 'Departed',
-  arrive: 'Arrived',
-  fix: 'Fixed',
-  complete: 'Complete',
-  close: 'Close',
-  reopen: 'Reopen',
-  cancel: 'Cancel',
+
+/** A catalogue name for a code (`workflows.<group>.<code>`), else the code as the API sends it. */
+function named(group: string, code: string | null | undefined): string {
+  if (!code) return ''
+  return te(`workflows.${group}.${code}`) ? t(`workflows.${group}.${code}`) : code
+}
+/** A work-order state (new, dispatched, …) in the user's language. */
+export const woStateLabel = (s: string | null | undefined) => named('state', s)
+/** A ticket status (new, open, pending, …) in the user's language. */
+export const ticketStatusLabel = (s: string | null | undefined) => named('ticketStatus', s)
+export const priorityLabel = (p: string | null | undefined) => named('priority', p)
+export const ticketTypeLabel = (x: string | null | undefined) => named('ticketType', x)
+/** The button of a work-order action (dispatch → "Confirm & dispatch"). */
+export const actionLabel = (a: string) => named('action', a)
+/** A step of the repair loop as the history and the report name it (dispatch, accept, …). */
+export const stepLabel = (a: string | null | undefined) => named('step', a)
+/** A history entry's kind (note, sla_reminder, customer_notified, …). */
+export const historyKindLabel = (k: string) => (te(`workflows.historyKind.${k}`) ? t(`workflows.historyKind.${k}`) : k.replace('_', ' '))
+/** A rule event (ticket.created) by name. */
+export const eventLabel = (e: string) => named('event', e.replace(/\./g, '_')) || e
+
+/** A hub time (epoch seconds) as date and time in the user's language and time zone; none: —. */
+export function ts(at: number | null | undefined): string {
+  if (!at) return '—'
+  return formatDateTime(at)
 }
 
-export function ts(t: number | null | undefined): string {
-  if (!t) return '—'
-  const d = new Date(t * 1000)
-  const p = (n: number) => String(n).padStart(2, '0')
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`
-}
-
-/** "2h 05m left" / "overdue 12m" for a deadline, from the server's clock offset. */
+/** "2h 05m left" / "剩余 2小时05分" / "overdue 12m" for a deadline, from the server's clock offset. */
 export function countdown(due: number | null, serverNow: number, localAtFetch: number, localNow: number): string {
   if (!due) return '—'
   const now = serverNow + (localNow - localAtFetch)
@@ -57,12 +65,26 @@ export function countdown(due: number | null, serverNow: number, localAtFetch: n
   const d = Math.floor(s / 86400)
   const h = Math.floor((s % 86400) / 3600)
   const m = Math.floor((s % 3600) / 60)
-  const txt = d ? `${d}d ${h}h` : h ? `${h}h ${String(m).padStart(2, '0')}m` : `${m}m ${String(s % 60).padStart(2, '0')}s`
-  return over ? `overdue ${txt}` : `${txt} left`
+  const pad = (n: number) => String(n).padStart(2, '0')
+  const txt = d
+    ? t('workflows.countdown.days', { d, h })
+    : h
+      ? t('workflows.countdown.hours', { h, m: pad(m) })
+      : t('workflows.countdown.minutes', { m, s: pad(s % 60) })
+  return over ? t('workflows.countdown.overdue', { time: txt }) : t('workflows.countdown.left', { time: txt })
 }
 
-export function toLocalInput(t: number): string {
-  const d = new Date(t * 1000)
+/** A duration of a repair step: 45 s, 12 min, 2.5 h (per locale). */
+export function stepDuration(s: number | null | undefined): string {
+  if (s === null || s === undefined) return '—'
+  if (s < 120) return t('workflows.dur.s', { n: formatNumber(Math.round(s)) })
+  if (s < 7200) return t('workflows.dur.min', { n: formatNumber(Math.round(s / 60)) })
+  return t('workflows.dur.h', { n: formatNumber(s / 3600, 1) })
+}
+
+/** For a datetime-local input (the browser's own format, not shown as text). */
+export function toLocalInput(at: number): string {
+  const d = new Date(at * 1000)
   const p = (n: number) => String(n).padStart(2, '0')
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`
 }
