@@ -52,6 +52,21 @@ class UserPublic(ResponseModel):
     language: UiLanguage | None
 
 
+class Session(ResponseModel):
+    """A signed-in browser (``/api/auth/sessions``, ``/api/users/{id}/sessions``)."""
+    id: str
+    created_at: Epoch
+    expires_at: Epoch
+    ip: str | None
+    user_agent: str | None
+    #: the caller's own session (always false in an administrator's list of someone else's)
+    current: bool
+
+
+class SessionList(ResponseModel):
+    items: list[Session]
+
+
 class UserBrief(ResponseModel):
     """A user as the desk sees it (transfer targets), for those without ``admin``."""
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from hub.api import responses as R
 from hub.api.http import SESSION_COOKIE, Api, current_user, json_response, require
 
 
 def register(api: Api) -> None:
-    @api.add("/api/auth/sessions", "GET", "My sessions (where and when each was opened)", tag="auth")
+    @api.add("/api/auth/sessions", "GET", "My sessions (where and when each was opened)", tag="auth",
+             response=R.SessionList)
     async def my_sessions(request: Request) -> Response:
         user = await current_user(request)
         items = await request.app.state.services.auth.sessions(user.id, request.cookies.get(SESSION_COOKIE))
@@ -25,7 +27,7 @@ def register(api: Api) -> None:
             user.id, actor=user, session=request.path_params["id"], reason="ended_by_user")
         return Response(status_code=204)
 
-    @api.add("/api/users/{id}/sessions", "GET", "A user's sessions", tag="admin")
+    @api.add("/api/users/{id}/sessions", "GET", "A user's sessions", tag="admin", response=R.SessionList)
     async def user_sessions(request: Request) -> Response:
         await require(request, "admin")
         auth = request.app.state.services.auth
