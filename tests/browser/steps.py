@@ -59,9 +59,11 @@ def bodies(messages: Locator) -> Locator:
 
 
 # ---------------------------------------------------------------------------------- customer
-def open_widget(page: Page) -> FrameLocator:
-    """The company's page with the one-tag widget; click the launcher, get the chat iframe."""
-    page.goto("/demo.html")
+def open_widget(page: Page, site: str = "/demo.html") -> FrameLocator:
+    """The company's page with the one-tag widget; click the launcher, get the chat iframe.
+    ``site="/demo-zh.html"``: the company's Chinese page (``<html lang="zh-CN">``: the widget
+    speaks Chinese there)."""
+    page.goto(site)
     page.get_by_test_id("widget-launcher").click()
     expect(page.locator("#hub-widget-frame")).to_be_visible()
     return page.frame_locator("#hub-widget-frame")

@@ -15,7 +15,7 @@ from tests.browser.steps import log_in, open_widget, start_chat
 
 pytestmark = pytest.mark.browser
 
-IN_CHINESE = "localStorage.setItem('hub.lang', 'zh-CN')"  # the language a user chose earlier
+IN_CHINESE = "localStorage.setItem('hub.lang', 'zh-CN')"  # the language a staff user chose earlier
 
 
 def test_an_administrator_changes_a_chinese_text_and_the_next_customer_reads_it(person, admin_api) -> None:  # type: ignore[no-untyped-def]
@@ -46,9 +46,8 @@ def test_an_administrator_changes_a_chinese_text_and_the_next_customer_reads_it(
     expect(entry.locator("[data-lang='en']").get_by_test_id("text-customised")).to_have_count(0)
 
     # nobody is ready: a Chinese customer gets the offline form, in Chinese, and the new text
-    customer: Page = person("customer")
-    customer.context.add_init_script(IN_CHINESE)
-    widget = open_widget(customer)
+    customer: Page = person("customer", "zh-CN")
+    widget = open_widget(customer, "/demo-zh.html")  # the company's Chinese page
     expect(widget.get_by_test_id("offline-intro")).to_have_text("当前客服不在线，请留下您的问题，我们会通过邮件回复您。")
     widget.get_by_test_id("offline-name").fill("李娜")
     widget.get_by_test_id("offline-email").fill("li.na@example.cn")
@@ -69,9 +68,8 @@ def test_a_chinese_customer_is_asked_to_rate_the_chat_in_chinese(person, hub) ->
     with httpx.Client(base_url=hub.base_url, timeout=10, headers={"Origin": hub.base_url}) as agent:
         assert agent.post("/api/auth/login", json={"username": "agent1", "password": "demo"}).status_code == 200
         assert agent.post("/api/agent/state", json={"state": "ready"}).status_code == 200
-        customer: Page = person("customer")
-        customer.context.add_init_script(IN_CHINESE)
-        widget = open_widget(customer)
+        customer: Page = person("customer", "zh-CN")
+        widget = open_widget(customer, "/demo-zh.html")
         start_chat(widget, "王芳", "wang.fang@example.cn", "你好，燃气表显示E3是什么意思？")
 
         def offered() -> list[dict]:  # type: ignore[type-arg]

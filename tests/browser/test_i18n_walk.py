@@ -86,8 +86,9 @@ def foreign_patterns(shown: str, other: str) -> list[tuple[str, re.Pattern[str]]
         # a message with hardly any words of its own ("{n}s") would match any value: not checkable
         if text in own or mine.get(key) == text or len(letters) < (3 if "{" in text else 1):
             continue
-        parts = re.split(r"\{\w+\}", text)
-        out.append((key, re.compile(r"\s*" + r".+?".join(re.escape(p.strip()) for p in parts) + r"\s*")))
+        # the spaces around a placeholder stay ("{n} min" is not the end of "Admin")
+        parts = [re.sub(r"(\\ )+", r"\\s+", re.escape(p)) for p in re.split(r"\{\w+\}", text)]
+        out.append((key, re.compile(r"\s*" + r".+?".join(parts) + r"\s*")))
     return out
 
 
