@@ -141,6 +141,16 @@ def customer_mail(image_port: int) -> EmailMessage:
     return m
 
 
+def send_customer_mail(hub: ThreadedHub, images: ImageServer, tmp_path: Path) -> None:
+    """Zhang Wei's mail (customer_mail) into the hub's SMTP port, sent with swaks."""
+    eml = tmp_path / "mail.eml"
+    eml.write_bytes(customer_mail(images.port).as_bytes())
+    sent = subprocess.run(["swaks", "--server", "127.0.0.1", "--port", hub.env["HUB_EMAIL_PORT"], "--to", HUB_ADDRESS,
+                           "--from", "zhang.wei@example.com", "--data", f"@{eml}", "--timeout", "20"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert "<-  250 2.0.0" in sent.stdout, sent.stdout + sent.stderr
+
+
 def test_agent_reads_an_html_mail_and_answers_with_a_template(agent1: Page, hub: ThreadedHub, sink: Sink,
                                                                images: ImageServer, admin_api: httpx.Client,
                                                                tmp_path: Path) -> None:
@@ -149,12 +159,7 @@ def test_agent_reads_an_html_mail_and_answers_with_a_template(agent1: Page, hub:
                      html="<p>Dear <b>{{contact.name}}</b>, an engineer will call you today.</p>")
     open_desk(agent1, "agent1")
     go_ready(agent1)
-    eml = tmp_path / "mail.eml"
-    eml.write_bytes(customer_mail(images.port).as_bytes())
-    sent = subprocess.run(["swaks", "--server", "127.0.0.1", "--port", hub.env["HUB_EMAIL_PORT"], "--to", HUB_ADDRESS,
-                           "--from", "zhang.wei@example.com", "--data", f"@{eml}", "--timeout", "20"],
-                          capture_output=True, text=True, timeout=60, check=False)
-    assert "<-  250 2.0.0" in sent.stdout, sent.stdout + sent.stderr
+    send_customer_mail(hub, images, tmp_path)
     accept_offer(agent1, "Zhang Wei")
 
     mail = desk_messages(agent1, "customer").get_by_test_id("email-message")
@@ -257,12 +262,7 @@ def test_a_chinese_agent_reads_the_mail_in_chinese(person: Callable[..., Page], 
     expect(agent.get_by_test_id("agent-state")).not_to_have_text("…")
     agent.get_by_test_id("state-ready").click()
     expect(agent.get_by_test_id("agent-state")).to_have_attribute("class", re.compile("state--ready"))
-    eml = tmp_path / "mail.eml"
-    eml.write_bytes(customer_mail(images.port).as_bytes())
-    sent = subprocess.run(["swaks", "--server", "127.0.0.1", "--port", hub.env["HUB_EMAIL_PORT"], "--to", HUB_ADDRESS,
-                           "--from", "zhang.wei@example.com", "--data", f"@{eml}", "--timeout", "20"],
-                          capture_output=True, text=True, timeout=60, check=False)
-    assert "<-  250 2.0.0" in sent.stdout, sent.stdout + sent.stderr
+    send_customer_mail(hub, images, tmp_path)
     agent.get_by_test_id("offer-card").filter(has_text="Zhang Wei").get_by_test_id("offer-accept").click()
 
     mail = desk_messages(agent, "customer").get_by_test_id("email-message")
