@@ -11,7 +11,7 @@ import http.server
 import re
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -22,6 +22,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.steps import accept_offer, desk_messages, go_ready, log_in, open_desk
+from tests.browser.test_i18n_walk import Walk
 from tests.channels.email.test_attachment_safety import zip_bomb
 from tests.support.hub import ThreadedHub
 from tests.support.postgres import free_port
@@ -140,6 +141,16 @@ def customer_mail(image_port: int) -> EmailMessage:
     return m
 
 
+def send_customer_mail(hub: ThreadedHub, images: ImageServer, tmp_path: Path) -> None:
+    """Zhang Wei's mail (customer_mail) into the hub's SMTP port, sent with swaks."""
+    eml = tmp_path / "mail.eml"
+    eml.write_bytes(customer_mail(images.port).as_bytes())
+    sent = subprocess.run(["swaks", "--server", "127.0.0.1", "--port", hub.env["HUB_EMAIL_PORT"], "--to", HUB_ADDRESS,
+                           "--from", "zhang.wei@example.com", "--data", f"@{eml}", "--timeout", "20"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert "<-  250 2.0.0" in sent.stdout, sent.stdout + sent.stderr
+
+
 def test_agent_reads_an_html_mail_and_answers_with_a_template(agent1: Page, hub: ThreadedHub, sink: Sink,
                                                                images: ImageServer, admin_api: httpx.Client,
                                                                tmp_path: Path) -> None:
@@ -148,12 +159,7 @@ def test_agent_reads_an_html_mail_and_answers_with_a_template(agent1: Page, hub:
                      html="<p>Dear <b>{{contact.name}}</b>, an engineer will call you today.</p>")
     open_desk(agent1, "agent1")
     go_ready(agent1)
-    eml = tmp_path / "mail.eml"
-    eml.write_bytes(customer_mail(images.port).as_bytes())
-    sent = subprocess.run(["swaks", "--server", "127.0.0.1", "--port", hub.env["HUB_EMAIL_PORT"], "--to", HUB_ADDRESS,
-                           "--from", "zhang.wei@example.com", "--data", f"@{eml}", "--timeout", "20"],
-                          capture_output=True, text=True, timeout=60, check=False)
-    assert "<-  250 2.0.0" in sent.stdout, sent.stdout + sent.stderr
+    send_customer_mail(hub, images, tmp_path)
     accept_offer(agent1, "Zhang Wei")
 
     mail = desk_messages(agent1, "customer").get_by_test_id("email-message")
@@ -247,3 +253,28 @@ def test_bulk_email_page_sends_a_csv_list_with_progress(supervisor: Page, hub: T
     supervisor.get_by_test_id("email-bulk-submit").click()
     expect(supervisor.get_by_test_id("email-bulk-row-errors")).to_contain_text("Row 2 (not-an-address)")
     expect(supervisor.get_by_test_id("email-bulk-job")).to_have_count(1)
+
+
+def test_a_chinese_agent_reads_the_mail_in_chinese(person: Callable[..., Page], hub: ThreadedHub, sink: Sink,
+                                                   images: ImageServer, tmp_path: Path, artifacts: Path) -> None:
+    agent = person("agent1", "zh-CN")
+    log_in(agent, "agent1")
+    expect(agent.get_by_test_id("agent-state")).not_to_have_text("…")
+    agent.get_by_test_id("state-ready").click()
+    expect(agent.get_by_test_id("agent-state")).to_have_attribute("class", re.compile("state--ready"))
+    send_customer_mail(hub, images, tmp_path)
+    agent.get_by_test_id("offer-card").filter(has_text="Zhang Wei").get_by_test_id("offer-accept").click()
+
+    mail = desk_messages(agent, "customer").get_by_test_id("email-message")
+    expect(mail.get_by_test_id("email-subject")).to_have_text("Meter E3 again")
+    expect(mail.locator("dt")).to_contain_text(["主题", "发件人", "收件人"])
+    expect(mail.get_by_test_id("email-quote-toggle")).to_have_text(re.compile("^显示引用内容"))
+    expect(mail.get_by_test_id("email-remote-blocked")).to_contain_text("为保护隐私，已拦截 1 张外部图片。")
+    expect(mail.get_by_test_id("email-load-images")).to_have_text("加载外部图片")
+    expect(mail.get_by_test_id("email-quarantined")).to_contain_text("已隔离：")
+    expect(mail.get_by_test_id("email-quarantined-download")).to_have_text("仍然下载")
+    expect(agent.get_by_test_id("email-reply-subject")).to_have_value("回复：Meter E3 again")
+    expect(agent.get_by_test_id("email-template-insert")).to_have_text("插入")
+    walk = Walk("zh-CN", artifacts)
+    walk.check(agent, "agent1-desk-email")
+    assert not walk.problems, "\n".join(walk.problems)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.steps import accept_offer, go_ready, log_in, open_desk
+from tests.browser.test_i18n_walk import Walk
 from tests.channels.fax.support import SECRET, HylafaxServer, have_tools, make_tiff, multipart, signed_headers
 from tests.support.hub import ThreadedHub
 
@@ -110,3 +111,29 @@ def test_bulk_fax_shows_progress(supervisor: Page, hylafax: HylafaxServer) -> No
     expect(row).to_have_count(1)  # the refused one was never sent
     row.click()
     expect(supervisor.get_by_test_id("fax-store-viewer").get_by_test_id("fax-thumb")).to_have_count(1)
+
+
+def test_a_chinese_agent_sees_the_fax_viewer_in_chinese(person: Callable[..., Page], hub: ThreadedHub,
+                                                        tmp_path: Path, artifacts: Path) -> None:
+    agent = person("agent1", "zh-CN")
+    log_in(agent, "agent1")
+    expect(agent.get_by_test_id("agent-state")).not_to_have_text("…")
+    agent.get_by_test_id("state-ready").click()
+    expect(agent.get_by_test_id("agent-state")).to_have_attribute("class", re.compile("state--ready"))
+    tiff = make_tiff(tmp_path / "t", ["Leak report page one", "Meter photo page two"])
+    body, ctype = multipart(tiff.read_bytes(), "fax.tif", "image/tiff", **{"from": "+861065529988"})
+    r = httpx.post(f"{hub.base_url}/api/fax/inbound", content=body,
+                   headers={"Content-Type": ctype, **signed_headers(body)}, timeout=30)
+    assert r.status_code == 201, r.text
+    agent.get_by_test_id("offer-card").filter(has_text="+861065529988").get_by_test_id("offer-accept").click()
+    pages = agent.get_by_test_id("fax-pages")
+    expect(pages).to_have_attribute("data-page-count", "2")
+    expect(agent.get_by_test_id("fax-page-count")).to_have_text("共 2 页")
+    expect(agent.get_by_test_id("fax-from")).to_have_text("来自 +861065529988")
+    expect(agent.get_by_test_id("fax-original")).to_have_text("原件")
+    expect(agent.get_by_test_id("fax-thumb").first.locator("img")).to_have_attribute("alt", "第 1 页")
+    agent.get_by_test_id("fax-ocr-toggle").check()
+    expect(pages).to_contain_text(re.compile(r"OCR 文字\s*\((识别中|已识别)\)"))
+    walk = Walk("zh-CN", artifacts)
+    walk.check(agent, "agent1-desk-fax")
+    assert not walk.problems, "\n".join(walk.problems)

@@ -5,7 +5,7 @@ upload and live progress bars."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 
 from channels.sms.segments import count
 from tests.browser.steps import accept_offer, desk_messages, go_ready, log_in, open_desk
+from tests.browser.test_i18n_walk import Walk
 from tests.support.hub import ThreadedHub
 from tests.support.kannel import Kannel, have_kannel
 
@@ -109,3 +110,32 @@ def test_bulk_send_from_a_csv_upload_shows_live_progress(supervisor: Page, kanne
     supervisor.get_by_test_id("sms-bulk-submit").click()
     expect(supervisor.get_by_test_id("sms-bulk-row-errors")).to_contain_text("Row 2 (12345)")
     expect(supervisor.get_by_test_id("sms-bulk-job")).to_have_count(1)
+
+
+def test_a_chinese_agent_sees_the_sms_thread_counter_and_ticks_in_chinese(
+        person: Callable[..., Page], kannel: Kannel, artifacts: Path) -> None:
+    agent = person("agent1", "zh-CN")
+    log_in(agent, "agent1")
+    expect(agent.get_by_test_id("desk")).to_be_visible()
+    expect(agent.get_by_test_id("agent-state")).not_to_have_text("…")
+    agent.get_by_test_id("state-ready").click()
+    expect(agent.get_by_test_id("agent-state")).to_have_attribute("class", re.compile("state--ready"))
+    kannel.inject(CUSTOMER, "95007", "燃气表显示E3，怎么办？")
+    agent.get_by_test_id("offer-card").filter(has_text=CUSTOMER).get_by_test_id("offer-accept").click()
+    expect(agent.get_by_test_id("conversation-contact")).to_have_text(CUSTOMER)
+    expect(agent.get_by_test_id("sms-thread-info")).to_contain_text(f"短信号码 {CUSTOMER}")
+
+    text = "请立即关闭燃气总阀门并打开门窗通风。"
+    agent.get_by_test_id("reply-input").fill(text)
+    info = count(text)
+    expect(agent.get_by_test_id("sms-segments")).to_have_text(f"{info.segments} 条短信")
+    expect(agent.get_by_test_id("sms-remaining")).to_have_text(f"剩余 {info.remaining} 字")
+    expect(agent.get_by_test_id("sms-segment-counter")).to_contain_text("Unicode（UCS-2）")
+    agent.get_by_test_id("reply-send").click()
+    tick = desk_messages(agent, "agent").filter(has_text="请立即关闭燃气总阀门").get_by_test_id("sms-tick")
+    expect(tick).to_have_attribute("data-status", "delivered")
+    expect(tick).to_contain_text("已送达")
+
+    walk = Walk("zh-CN", artifacts)
+    walk.check(agent, "agent1-desk-sms")
+    assert not walk.problems, "\n".join(walk.problems)

@@ -1,5 +1,6 @@
 import type { InjectionKey, Ref } from 'vue'
 import type { components } from '../../api/schema'
+import { t, te } from '../../i18n'
 
 // IVR flow types and the per-node-type form specification of the editor (voice/ivr/flow.py). The
 // API objects come from the generated schema.d.ts (voice/ivr/schemas.py); a flow's definition is
@@ -46,99 +47,91 @@ export type FieldKind =
 
 export interface FieldSpec {
   key: string
-  label: string
   kind: FieldKind
   required?: boolean
   choices?: string[]
+  /** An example shown in the empty input (JSON, addresses, numbers: the same in every language). */
   hint?: string
 }
 
-const P = (key: string, label: string): FieldSpec => ({ key, label, kind: 'prompts' })
-const N = (key: string, label: string, required = false): FieldSpec => ({ key, label, kind: 'node', required })
-const T = (key: string, label: string, required = false, hint?: string): FieldSpec => ({ key, label, kind: 'text', required, hint })
-const NUM = (key: string, label: string): FieldSpec => ({ key, label, kind: 'number' })
-const J = (key: string, label: string, hint?: string): FieldSpec => ({ key, label, kind: 'json', hint })
-const D = (key: string, label: string): FieldSpec => ({ key, label, kind: 'digits' })
+// A field's label is `ivr.nodeTypes.<type>.fields.<key>` in the catalogues, a type's name
+// `ivr.nodeTypes.<type>.title`; texts a caller hears in a new node come from `….defaults.<key>`.
+const P = (key: string): FieldSpec => ({ key, kind: 'prompts' })
+const N = (key: string, required = false): FieldSpec => ({ key, kind: 'node', required })
+const T = (key: string, required = false): FieldSpec => ({ key, kind: 'text', required })
+const NUM = (key: string): FieldSpec => ({ key, kind: 'number' })
+const J = (key: string, hint?: string): FieldSpec => ({ key, kind: 'json', hint })
+const D = (key: string): FieldSpec => ({ key, kind: 'digits' })
+/** A prompt list saying the node type's default text (in the user's language). */
+const say = (type: string, key: string): PromptRef[] => [{ text: t(`ivr.nodeTypes.${type}.defaults.${key}`) }]
 
-export const NODE_TYPES: Record<string, { title: string; fields: FieldSpec[]; template: IvrNode }> = {
+export const NODE_TYPES: Record<string, { fields: FieldSpec[]; template: () => IvrNode }> = {
   play: {
-    title: 'Play prompt',
-    fields: [P('prompts', 'Prompts'), { key: 'barge_in', label: 'Keys interrupt (barge-in)', kind: 'bool' }, NUM('repeat', 'Times'), N('next', 'Then')],
-    template: { type: 'play', prompts: [{ text: 'Hello' }] },
+    fields: [P('prompts'), { key: 'barge_in', kind: 'bool' }, NUM('repeat'), N('next')],
+    template: () => ({ type: 'play', prompts: say('play', 'prompt') }),
   },
   menu: {
-    title: 'Menu',
-    fields: [P('prompt', 'Prompt'), D('options', 'Keys'), P('invalid_prompt', 'Invalid key prompt'), P('timeout_prompt', 'No key prompt'),
-      NUM('timeout_s', 'Wait for a key (s)'), NUM('retries', 'Retries'), N('default', 'After the retries'), T('store', 'Store the key in variable')],
-    template: { type: 'menu', prompt: [{ text: 'For … press 1.' }], options: {} },
+    fields: [P('prompt'), D('options'), P('invalid_prompt'), P('timeout_prompt'), NUM('timeout_s'), NUM('retries'), N('default'), T('store')],
+    template: () => ({ type: 'menu', prompt: say('menu', 'prompt'), options: {} }),
   },
   collect: {
-    title: 'Collect digits',
-    fields: [P('prompt', 'Prompt'), T('store', 'Store in variable', true), NUM('min_digits', 'Min digits'), NUM('max_digits', 'Max digits'),
-      T('terminator', 'End key'), NUM('timeout_s', 'First digit timeout (s)'), NUM('inter_digit_timeout_s', 'Between digits (s)'),
-      T('pattern', 'Valid when matching (regex)'), P('invalid_prompt', 'Invalid prompt'), P('timeout_prompt', 'No input prompt'),
-      NUM('retries', 'Retries'), N('next', 'Then'), N('on_failure', 'On failure')],
-    template: { type: 'collect', prompt: [{ text: 'Enter your account number, then hash.' }], store: 'account' },
+    fields: [P('prompt'), T('store', true), NUM('min_digits'), NUM('max_digits'), T('terminator'), NUM('timeout_s'),
+      NUM('inter_digit_timeout_s'), T('pattern'), P('invalid_prompt'), P('timeout_prompt'), NUM('retries'), N('next'), N('on_failure')],
+    template: () => ({ type: 'collect', prompt: say('collect', 'prompt'), store: 'account' }),
   },
   condition: {
-    title: 'Condition',
-    fields: [{ key: 'rules', label: 'Rules (the first that holds wins)', kind: 'rules' }, N('default', 'Otherwise', true)],
-    template: { type: 'condition', rules: [], default: '' },
+    fields: [{ key: 'rules', kind: 'rules' }, N('default', true)],
+    template: () => ({ type: 'condition', rules: [], default: '' }),
   },
   lookup: {
-    title: 'Data lookup',
-    fields: [T('name', 'Hook name', true), J('args', 'Arguments', '{"account": "{account}"}'), T('store', 'Store the result in', true),
-      NUM('timeout_s', 'Timeout (s)'), N('next', 'Then'), N('on_error', 'On error')],
-    template: { type: 'lookup', name: 'balance', store: 'balance', args: {} },
+    fields: [T('name', true), J('args', '{"account": "{account}"}'), T('store', true), NUM('timeout_s'), N('next'), N('on_error')],
+    template: () => ({ type: 'lookup', name: 'balance', store: 'balance', args: {} }),
   },
   queue: {
-    title: 'Queue',
-    fields: [{ key: 'queue_id', label: 'Queue', kind: 'queue', required: true }, NUM('priority', 'Priority'), J('skills', 'Skills needed', '{"billing": 50}'),
-      P('intro', 'Intro'), P('music', 'Music on hold'),
-      { key: 'announce', label: 'Position announcements', kind: 'periodic', hint: 'You are number {position} in the queue. Your expected wait is about {wait_min} minutes.' },
-      { key: 'offer', label: 'Periodic offer', kind: 'periodic', hint: 'To be called back, press 1. To leave a voicemail, press 2.' },
-      D('keys', 'Keys that leave the queue'), NUM('max_wait_s', 'Max wait (s)'), N('overflow', 'After max wait')],
-    template: { type: 'queue', queue_id: '', music: [{ builtin: 'moh' }] },
+    fields: [{ key: 'queue_id', kind: 'queue', required: true }, NUM('priority'), J('skills', '{"billing": 50}'), P('intro'), P('music'),
+      { key: 'announce', kind: 'periodic' }, { key: 'offer', kind: 'periodic' }, D('keys'), NUM('max_wait_s'), N('overflow')],
+    template: () => ({ type: 'queue', queue_id: '', music: [{ builtin: 'moh' }] }),
   },
   voicemail: {
-    title: 'Voicemail',
-    fields: [T('mailbox', 'Mailbox', true), P('greeting', 'Greeting'), { key: 'beep', label: 'Beep before recording', kind: 'bool' },
-      NUM('max_s', 'Max length (s)'), NUM('silence_s', 'End after silence (s, 0: never)'), T('end_key', 'End key'), P('thanks', 'Thanks'), N('next', 'Then'),
-      { key: 'queue_id', label: 'Deliver to queue (default: the mailbox / the call\'s queue)', kind: 'queue' },
-      { key: 'agent_id', label: 'Personal mailbox of (offered to this agent first)', kind: 'agent' },
-      { key: 'notify_email', label: 'Notify by email', kind: 'list', hint: 'team@example.com, …' },
-      { key: 'notify_sms', label: 'Notify by SMS', kind: 'list', hint: '+8613800138000, …' }],
-    template: { type: 'voicemail', mailbox: 'general', greeting: [{ text: 'Please leave a message after the tone.' }] },
+    fields: [T('mailbox', true), P('greeting'), { key: 'beep', kind: 'bool' }, NUM('max_s'), NUM('silence_s'), T('end_key'), P('thanks'), N('next'),
+      { key: 'queue_id', kind: 'queue' }, { key: 'agent_id', kind: 'agent' },
+      { key: 'notify_email', kind: 'list', hint: 'team@example.com, …' }, { key: 'notify_sms', kind: 'list', hint: '+8613800138000, …' }],
+    template: () => ({ type: 'voicemail', mailbox: 'general', greeting: say('voicemail', 'greeting') }),
   },
   callback: {
-    title: 'Callback request',
-    fields: [{ key: 'queue_id', label: 'Callback queue', kind: 'queue' }, T('number_var', 'Number from variable (default: caller)'), P('confirm', 'Confirmation'),
-      N('next', 'Then'), N('on_failure', 'No usable number')],
-    template: { type: 'callback' },
+    fields: [{ key: 'queue_id', kind: 'queue' }, T('number_var'), P('confirm'), N('next'), N('on_failure')],
+    template: () => ({ type: 'callback' }),
   },
   transfer: {
-    title: 'Transfer',
-    fields: [{ key: 'kind', label: 'To', kind: 'choice', choices: ['queue', 'agent', 'external'], required: true }, T('target', 'Target', true), P('prompt', 'Prompt')],
-    template: { type: 'transfer', kind: 'external', target: '' },
+    fields: [{ key: 'kind', kind: 'choice', choices: ['queue', 'agent', 'external'], required: true }, T('target', true), P('prompt')],
+    template: () => ({ type: 'transfer', kind: 'external', target: '' }),
   },
   speech_menu: {
-    title: 'Speech menu',
-    fields: [P('prompt', 'Prompt'), { key: 'branches', label: 'Topics', kind: 'branches' }, T('hook', 'FAQ match hook'),
-      NUM('min_confidence', 'Min confidence'), D('options', 'Keys'), P('no_match_prompt', 'Not understood prompt'), NUM('timeout_s', 'Listen (s)'),
-      NUM('retries', 'Retries'), T('language', 'Language'), N('after_answer', 'After an FAQ answer'), N('default', 'Otherwise'), T('store', 'Store the topic in')],
-    template: { type: 'speech_menu', prompt: [{ text: 'Please say what you are calling about.' }], branches: [] },
+    fields: [P('prompt'), { key: 'branches', kind: 'branches' }, T('hook'), NUM('min_confidence'), D('options'), P('no_match_prompt'),
+      NUM('timeout_s'), NUM('retries'), T('language'), N('after_answer'), N('default'), T('store')],
+    template: () => ({ type: 'speech_menu', prompt: say('speech_menu', 'prompt'), branches: [] }),
   },
-  hangup: {
-    title: 'Hang up',
-    fields: [P('prompt', 'Goodbye prompt'), T('reason', 'Reason')],
-    template: { type: 'hangup' },
-  },
-  goto: { title: 'Go to', fields: [N('target', 'Node', true)], template: { type: 'goto', target: '' } },
+  hangup: { fields: [P('prompt'), T('reason')], template: () => ({ type: 'hangup' }) },
+  goto: { fields: [N('target', true)], template: () => ({ type: 'goto', target: '' }) },
   set: {
-    title: 'Set variables',
-    fields: [J('variables', 'Variables', '{"lang": "en"}'), N('next', 'Then', true)],
-    template: { type: 'set', variables: { lang: 'en' }, next: '' },
+    fields: [J('variables', '{"lang": "en"}'), N('next', true)],
+    template: () => ({ type: 'set', variables: { lang: 'en' }, next: '' }),
   },
+}
+
+/** A node type's name in the user's language (an unknown type: as written). */
+export function nodeTypeTitle(type: string): string {
+  return te(`ivr.nodeTypes.${type}.title`) ? t(`ivr.nodeTypes.${type}.title`) : type
+}
+
+/** A field's label in the user's language. */
+export function fieldLabel(type: string, key: string): string {
+  return te(`ivr.nodeTypes.${type}.fields.${key}`) ? t(`ivr.nodeTypes.${type}.fields.${key}`) : key
+}
+
+/** The text a periodic queue message (announce, offer) says when it is switched on. */
+export function periodicDefault(type: string, key: string): string {
+  return te(`ivr.nodeTypes.${type}.defaults.${key}`) ? t(`ivr.nodeTypes.${type}.defaults.${key}`) : ''
 }
 
 export function newFlowDefinition(name: string): FlowDefinition {
@@ -147,8 +140,8 @@ export function newFlowDefinition(name: string): FlowDefinition {
     start: 'welcome',
     settings: { timezone: 'UTC', return_key: '0' },
     nodes: {
-      welcome: { type: 'play', label: 'Welcome', prompts: [{ text: `Welcome to ${name}.` }], next: 'goodbye' },
-      goodbye: { type: 'hangup', label: 'Goodbye', prompt: [{ text: 'Goodbye.' }] },
+      welcome: { type: 'play', label: t('ivr.newFlowDefaults.welcomeLabel'), prompts: [{ text: t('ivr.newFlowDefaults.welcome', { name }) }], next: 'goodbye' },
+      goodbye: { type: 'hangup', label: t('ivr.newFlowDefaults.goodbyeLabel'), prompt: [{ text: t('ivr.newFlowDefaults.goodbye') }] },
     },
   }
 }

@@ -1,6 +1,8 @@
 // Waveform of a decoded recording: min/max per pixel column, one lane per channel (caller on top,
 // what the caller heard below), and a play-head line.
 
+import { t } from '../../i18n'
+
 export interface Peaks {
   /** per channel: [min0, max0, min1, max1, ...] in -1..1, one pair per column */
   lanes: Float32Array[]
@@ -67,7 +69,7 @@ export function drawPeaks(canvas: HTMLCanvasElement, peaks: Peaks, position: num
  * recording is one request (one audit entry) and seeking needs no further requests. */
 export async function load(url: string, signal?: AbortSignal): Promise<{ buffer: AudioBuffer; blob: Blob }> {
   const res = await fetch(url, { credentials: 'same-origin', signal })
-  if (!res.ok) throw new Error(res.status === 404 ? 'The recording is gone.' : `HTTP ${res.status}`)
+  if (!res.ok) throw new Error(res.status === 404 ? t('recordings.player.gone') : `HTTP ${res.status}`)
   const blob = await res.blob()
   // An offline context decodes without a user gesture and at the file's own rate (no resampling).
   const ctx = new OfflineAudioContext(1, 1, 8000)
