@@ -12,12 +12,13 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.json_schema import JsonSchemaMode
-from sqlalchemy.exc import DataError, StatementError
+from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from hub.errors import (
+    Conflict,
     Forbidden,
     HubError,
     MalformedJson,
@@ -277,6 +278,12 @@ class Api:
                 except (OverflowError, DataError) as err:  # a number beyond what its column holds
                     log.info("%s %s: %s", method, path, err)
                     return problem_response(ValidationFailed("a number in the request is out of range"))
+                except IntegrityError as err:  # the database refused a row the checks let through
+                    refusal = _integrity_problem(err)
+                    if refusal is None:
+                        raise
+                    log.warning("%s %s: %s", method, path, err.orig)
+                    return problem_response(refusal)
                 except StatementError as err:
                     if not isinstance(err.orig, OverflowError):
                         raise
@@ -366,6 +373,18 @@ def response_mismatch(adapter: TypeAdapter[Any], resp: Response) -> ResponseMism
         errors = [{"loc": ["response", *map(str, e["loc"])], "msg": e["msg"]} for e in err.errors()]
         return ResponseMismatch("the answer does not fit its declared response model: " + "; ".join(
             f"{'.'.join(e['loc'][1:]) or '(root)'}: {e['msg']}" for e in errors[:10]), details={"errors": errors})
+    return None
+
+
+def _integrity_problem(err: IntegrityError) -> HubError | None:
+    """What a request the database refused is to its caller (SQLite's and PostgreSQL's words): a
+    duplicate of a unique value is a conflict, a reference to a row that does not exist invalid
+    input; anything else (a missing value the hub should have filled) stays a server error."""
+    text = str(err.orig).lower()
+    if "unique" in text or "duplicate key" in text:
+        return Conflict("something with these values exists already", code="duplicate")
+    if "foreign key" in text:
+        return ValidationFailed("the request refers to something that does not exist", code="unknown_reference")
     return None
 
 
