@@ -4,6 +4,8 @@ and nothing changed."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support.hub import InProcessHub
 
 
@@ -19,6 +21,7 @@ async def test_nulls_for_a_queues_required_settings_are_refused_and_change_nothi
     assert after == before
 
 
+@pytest.mark.storage  # SQLite's and PostgreSQL's words for a refused row differ
 async def test_a_second_calendar_of_the_same_name_is_a_conflict(hub: InProcessHub) -> None:
     admin = await hub.client("admin")
     body = {"name": "Night shift", "tz": "UTC", "weekly": {"0": [["22:00", "23:59"]]}, "holidays": []}
@@ -28,6 +31,7 @@ async def test_a_second_calendar_of_the_same_name_is_a_conflict(hub: InProcessHu
     assert [c["name"] for c in await admin.ok("GET", "/api/calendars")].count("Night shift") == 1
 
 
+@pytest.mark.storage  # SQLite's and PostgreSQL's words for a refused row differ
 async def test_a_contact_owned_by_an_unknown_agent_is_refused(hub: InProcessHub) -> None:
     admin = await hub.client("admin")
     total = (await admin.ok("GET", "/api/contacts"))["total"]
