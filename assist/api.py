@@ -47,13 +47,14 @@ def register(api: Api, comp: AssistComponent) -> None:
         return user, row
 
     @api.add("/api/assist/status", "GET", "Whether suggestions and the bot are available",
-             tag="assist", response=S.AssistStatus)
+             tag="assist", response=S.AssistStatus, access="authenticated")
     async def status(request: Request) -> Response:
         await current_user(request)
         return json_response(comp.status())
 
     @api.add("/api/assist/conversations/{id}", "GET",
-             "Suggestions, entities, summary and category for a conversation", tag="assist", response=S.AssistPanel)
+             "Suggestions, entities, summary and category for a conversation", tag="assist", response=S.AssistPanel,
+             access="desk")
     async def conversation(request: Request) -> Response:
         _user, row = await handler_row(request)
         s = svc()
@@ -67,13 +68,15 @@ def register(api: Api, comp: AssistComponent) -> None:
         })
 
     @api.add("/api/assist/conversations/{id}/suggestions", "GET",
-             "The current FAQ suggestions for a conversation", tag="assist", response=S.AssistSuggestions)
+             "The current FAQ suggestions for a conversation", tag="assist", response=S.AssistSuggestions,
+             access="desk")
     async def suggestions(request: Request) -> Response:
         _user, row = await handler_row(request)
         return json_response(await svc().suggestions(row.id))
 
     @api.add("/api/assist/conversations/{id}/suggestions/{article_id}/insert", "POST",
-             "Use a suggestion: returns the answer text and records the use", tag="assist", response=S.InsertedAnswer)
+             "Use a suggestion: returns the answer text and records the use", tag="assist", response=S.InsertedAnswer,
+             access="desk")
     async def insert(request: Request) -> Response:
         user, row = await handler_row(request)
         if comp.faq is None:
@@ -96,20 +99,20 @@ def register(api: Api, comp: AssistComponent) -> None:
                               "text": hit.answer, "html": hit.answer_html})
 
     @api.add("/api/assist/conversations/{id}/entities", "GET", "Entities found in a conversation",
-             tag="assist", response=S.AssistEntities)
+             tag="assist", response=S.AssistEntities, access="desk")
     async def entities(request: Request) -> Response:
         _user, row = await handler_row(request)
         return json_response({"items": await svc().entities(row.id)})
 
     @api.add("/api/assist/conversations/{id}/summary", "GET", "Extractive summary", tag="assist",
-             response=S.AssistSummary)
+             response=S.AssistSummary, access="desk")
     async def summary(request: Request) -> Response:
         _user, row = await handler_row(request)
         return json_response(await svc().summarise(row.id))
 
     @api.add("/api/assist/category", "POST",
              "Suggest a category / work-order type (nearest labelled conversations)",
-             tag="assist", body=CategoryIn, response=S.CategorySuggestions)
+             tag="assist", body=CategoryIn, response=S.CategorySuggestions, access="desk|tickets")
     async def category(request: Request) -> Response:
         user = await current_user(request)
         if not {"desk", "tickets"} & set(user.permissions):
@@ -129,7 +132,7 @@ def register(api: Api, comp: AssistComponent) -> None:
                               "examples": len(s.categories)})
 
     @api.add("/api/widget/handover", "POST", "The customer asks the bot for a person",
-             tag="widget", auth="widget", response=S.HandoverResult)
+             tag="widget", auth="widget", response=S.HandoverResult, access="customer")
     async def handover(request: Request) -> Response:
         s = request.app.state.services
         row = await s.conversations.customer_conversation(_bearer(request))

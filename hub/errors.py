@@ -21,13 +21,11 @@ class HubError(Exception):
             self.code = code
 
     def problem(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "status": self.status,
-            "code": self.code,
-            "title": self.title,
-            "detail": self.detail,
-        }
-        body.update(self.details)
+        # the details never replace the four fields every problem has (a detail named "status"
+        # once made a 409's status the string "new")
+        body: dict[str, Any] = {"status": self.status, "code": self.code, "title": self.title,
+                                "detail": self.detail}
+        body.update((k, v) for k, v in self.details.items() if k not in body)
         return body
 
 

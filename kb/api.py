@@ -77,7 +77,8 @@ def register(api: Api, component: KnowledgeBaseComponent) -> None:  # noqa: C901
         return deco
 
     # ------------------------------------------------------------------ search and reading
-    @route("/api/kb/search", "GET", "Hybrid FAQ search (q, limit, category, product, status)", response=S.KbSearch)
+    @route("/api/kb/search", "GET", "Hybrid FAQ search (q, limit, category, product, status)", response=S.KbSearch,
+           access="kb")
     async def search(request: Request) -> Response:
         user = await require(request, "kb")
         params = request.query_params
@@ -98,7 +99,8 @@ def register(api: Api, component: KnowledgeBaseComponent) -> None:  # noqa: C901
                               "confident": kb().confident(hits),
                               "hits": [h.to_dict() for h in hits]})
 
-    @route("/api/kb/articles", "GET", "List articles (filters, favourites)", query=ListQuery, response=S.KbArticles)
+    @route("/api/kb/articles", "GET", "List articles (filters, favourites)", query=ListQuery, response=S.KbArticles,
+           access="kb")
     async def list_articles(request: Request) -> Response:
         user = await require(request, "kb")
         q = parse_query(request, ListQuery)
@@ -108,48 +110,49 @@ def register(api: Api, component: KnowledgeBaseComponent) -> None:  # noqa: C901
             favourites_of=user.id if q.favourites else None, published_only=not editor,
             limit=q.limit, offset=q.offset))
 
-    @route("/api/kb/facets", "GET", "Categories, products and status counts", response=S.KbFacets)
+    @route("/api/kb/facets", "GET", "Categories, products and status counts", response=S.KbFacets, access="kb")
     async def facets(request: Request) -> Response:
         user = await require(request, "kb")
         return json_response(await kb().facets(published_only="kb_edit" not in user.permissions))
 
-    @route("/api/kb/status", "GET", "Search index status", response=S.KbStatusReport)
+    @route("/api/kb/status", "GET", "Search index status", response=S.KbStatusReport, access="kb")
     async def status(request: Request) -> Response:
         await require(request, "kb")
         return json_response(await kb().status())
 
-    @route("/api/kb/articles/{id}", "GET", "One article with its counts", response=S.KbArticleView)
+    @route("/api/kb/articles/{id}", "GET", "One article with its counts", response=S.KbArticleView, access="kb")
     async def get(request: Request) -> Response:
         user = await require(request, "kb")
         return json_response(await kb().get(request.path_params["id"], user=user))
 
-    @route("/api/kb/hot", "GET", "Most used published articles over a window", query=HotQuery, response=list[S.KbHot])
+    @route("/api/kb/hot", "GET", "Most used published articles over a window", query=HotQuery, response=list[S.KbHot],
+           access="kb")
     async def hot(request: Request) -> Response:
         await require(request, "kb")
         q = parse_query(request, HotQuery)
         return json_response(await kb().hot(days=q.days, limit=q.limit))
 
-    @route("/api/kb/favourites", "GET", "My favourite articles", response=S.KbArticles)
+    @route("/api/kb/favourites", "GET", "My favourite articles", response=S.KbArticles, access="kb")
     async def favourites(request: Request) -> Response:
         user = await require(request, "kb")
         return json_response(await kb().list_articles(
             favourites_of=user.id, published_only="kb_edit" not in user.permissions, limit=200))
 
-    @route("/api/kb/articles/{id}/favourite", "PUT", "Mark as a favourite", response=S.Favourite)
+    @route("/api/kb/articles/{id}/favourite", "PUT", "Mark as a favourite", response=S.Favourite, access="kb")
     async def fav_on(request: Request) -> Response:
         user = await require(request, "kb")
         await kb().get(request.path_params["id"], user=user)
         await kb().set_favourite(request.path_params["id"], user.id, True)
         return json_response({"favourite": True})
 
-    @route("/api/kb/articles/{id}/favourite", "DELETE", "Unmark as a favourite", response=S.Favourite)
+    @route("/api/kb/articles/{id}/favourite", "DELETE", "Unmark as a favourite", response=S.Favourite, access="kb")
     async def fav_off(request: Request) -> Response:
         user = await require(request, "kb")
         await kb().set_favourite(request.path_params["id"], user.id, False)
         return json_response({"favourite": False})
 
     @route("/api/kb/articles/{id}/feedback", "POST", "Helpful / not helpful", body=FeedbackIn,
-           status=201, response=S.KbFeedback)
+           status=201, response=S.KbFeedback, access="kb")
     async def feedback(request: Request) -> Response:
         user = await require(request, "kb")
         body = await parse_body(request, FeedbackIn)
@@ -159,7 +162,7 @@ def register(api: Api, component: KnowledgeBaseComponent) -> None:  # noqa: C901
 
     @route("/api/kb/articles/{id}/usage", "POST",
            "Record a use (viewed, suggested, inserted into a reply, answered by the bot)",
-           body=UsageIn, status=204)
+           body=UsageIn, status=204, access="kb")
     async def usage(request: Request) -> Response:
         user = await require(request, "kb")
         body = await parse_body(request, UsageIn)
@@ -169,7 +172,7 @@ def register(api: Api, component: KnowledgeBaseComponent) -> None:  # noqa: C901
         return Response(status_code=204)
 
     @route("/api/kb/gaps", "POST", "Report a question the FAQ could not answer", body=GapIn,
-           status=201, response=S.KbGap)
+           status=201, response=S.KbGap, access="kb")
     async def add_gap(request: Request) -> Response:
         await require(request, "kb")
         body = await parse_body(request, GapIn)
@@ -178,13 +181,14 @@ def register(api: Api, component: KnowledgeBaseComponent) -> None:  # noqa: C901
 
     # ------------------------------------------------------------------ editing
     @route("/api/kb/articles", "POST", "Create an article (a draft unless published)",
-           body=ArticleIn, status=201, response=S.KbArticle)
+           body=ArticleIn, status=201, response=S.KbArticle, access="kb_edit")
     async def create(request: Request) -> Response:
         user = await require(request, "kb_edit")
         body = await parse_body(request, ArticleIn)
         return json_response(await kb().create(body.model_dump(), user), 201)
 
-    @route("/api/kb/articles/{id}", "PATCH", "Save a new version", body=ArticlePatch, response=S.KbArticle)
+    @route("/api/kb/articles/{id}", "PATCH", "Save a new version", body=ArticlePatch, response=S.KbArticle,
+           access="kb_edit")
     async def patch(request: Request) -> Response:
         user = await require(request, "kb_edit")
         body = await parse_body(request, ArticlePatch)
@@ -193,7 +197,7 @@ def register(api: Api, component: KnowledgeBaseComponent) -> None:  # noqa: C901
         return json_response(await kb().update(request.path_params["id"], data, user,
                                                expected_version=version))
 
-    @route("/api/kb/articles/{id}", "DELETE", "Delete an article and its history", status=204)
+    @route("/api/kb/articles/{id}", "DELETE", "Delete an article and its history", status=204, access="kb_edit")
     async def delete(request: Request) -> Response:
         user = await require(request, "kb_edit")
         await kb().delete(request.path_params["id"], user)
@@ -209,9 +213,11 @@ def register(api: Api, component: KnowledgeBaseComponent) -> None:  # noqa: C901
             change_status.__name__ = f"kb_{status_value}"
             return change_status
         route(f"/api/kb/articles/{{id}}/{action}", "POST",
-              f"Set the status to {status_value} (knowledge managers)", response=S.KbArticle)(make())
+              f"Set the status to {status_value} (knowledge managers)", response=S.KbArticle,
+              access="kb_publish")(make())
 
-    @route("/api/kb/preview", "POST", "Sanitised HTML and text of an answer", body=PreviewIn, response=S.KbPreview)
+    @route("/api/kb/preview", "POST", "Sanitised HTML and text of an answer", body=PreviewIn, response=S.KbPreview,
+           access="kb_edit")
     async def preview(request: Request) -> Response:
         await require(request, "kb_edit")
         body = await parse_body(request, PreviewIn)
@@ -219,46 +225,51 @@ def register(api: Api, component: KnowledgeBaseComponent) -> None:  # noqa: C901
         clean = sanitise_html(raw if looks_like_html(raw) else text_to_html(raw))
         return json_response({"answer_html": clean, "answer_text": html_to_text(clean)})
 
-    @route("/api/kb/articles/{id}/versions", "GET", "Version history, newest first", response=list[S.KbVersion])
+    @route("/api/kb/articles/{id}/versions", "GET", "Version history, newest first", response=list[S.KbVersion],
+           access="kb_edit")
     async def versions(request: Request) -> Response:
         await require(request, "kb_edit")
         return json_response(await kb().versions(request.path_params["id"]))
 
-    @route("/api/kb/articles/{id}/versions/{n:int}", "GET", "One version's content", response=S.KbVersionContent)
+    @route("/api/kb/articles/{id}/versions/{n:int}", "GET", "One version's content", response=S.KbVersionContent,
+           access="kb_edit")
     async def version(request: Request) -> Response:
         await require(request, "kb_edit")
         return json_response(await kb().version(request.path_params["id"],
                                                 request.path_params["n"]))
 
     @route("/api/kb/articles/{id}/diff", "GET", "Differences between two versions",
-           query=DiffQuery, response=S.KbDiff)
+           query=DiffQuery, response=S.KbDiff, access="kb_edit")
     async def diff(request: Request) -> Response:
         await require(request, "kb_edit")
         q = parse_query(request, DiffQuery)
         return json_response(await kb().diff(request.path_params["id"], q.from_, q.to))
 
     @route("/api/kb/articles/{id}/versions/{n:int}/restore", "POST",
-           "Restore a version's content as a new version (knowledge managers)", response=S.KbArticle)
+           "Restore a version's content as a new version (knowledge managers)", response=S.KbArticle,
+           access="kb_publish")
     async def restore(request: Request) -> Response:
         user = await require(request, "kb_publish")
         return json_response(await kb().restore(request.path_params["id"],
                                                 request.path_params["n"], user))
 
     # ------------------------------------------------------------------ feedback, gaps
-    @route("/api/kb/feedback", "GET", "Feedback per article and the latest comments", response=S.KbFeedbackReport)
+    @route("/api/kb/feedback", "GET", "Feedback per article and the latest comments", response=S.KbFeedbackReport,
+           access="kb_edit")
     async def feedback_report(request: Request) -> Response:
         await require(request, "kb_edit")
         return json_response(await kb().feedback_report())
 
     @route("/api/kb/gaps", "GET", "Questions the FAQ could not answer, most asked first",
-           query=GapQuery, response=list[S.KbGap])
+           query=GapQuery, response=list[S.KbGap], access="kb_edit")
     async def gaps(request: Request) -> Response:
         await require(request, "kb_edit")
         q = parse_query(request, GapQuery)
         return json_response(await kb().gaps(status=q.status, limit=q.limit))
 
     @route("/api/kb/gaps/{id}/resolve", "POST",
-           "Resolve a gap by linking an article or creating a draft", body=GapResolveIn, response=S.KbGap)
+           "Resolve a gap by linking an article or creating a draft", body=GapResolveIn, response=S.KbGap,
+           access="kb_edit")
     async def resolve_gap(request: Request) -> Response:
         user = await require(request, "kb_edit")
         body = await parse_body(request, GapResolveIn)
@@ -266,7 +277,8 @@ def register(api: Api, component: KnowledgeBaseComponent) -> None:  # noqa: C901
             request.path_params["id"], user, article_id=body.article_id,
             add_phrasing=body.add_phrasing, create=body.create))
 
-    @route("/api/kb/gaps/{id}/dismiss", "POST", "Dismiss a gap (not an FAQ question)", response=S.KbGap)
+    @route("/api/kb/gaps/{id}/dismiss", "POST", "Dismiss a gap (not an FAQ question)", response=S.KbGap,
+           access="kb_edit")
     async def dismiss_gap(request: Request) -> Response:
         user = await require(request, "kb_edit")
         return json_response(await kb().dismiss_gap(request.path_params["id"], user))
@@ -274,7 +286,7 @@ def register(api: Api, component: KnowledgeBaseComponent) -> None:  # noqa: C901
     # ------------------------------------------------------------------ import / export
     @route("/api/kb/import", "POST",
            "Import articles (multipart 'file': .csv, .json or .zip of .md; optional 'format')",
-           status=202, response=S.KbImportJob)
+           status=202, response=S.KbImportJob, access="kb_edit")
     async def import_file(request: Request) -> Response:
         user = await require(request, "kb_edit")
         if not request.headers.get("content-type", "").startswith("multipart/form-data"):
@@ -306,13 +318,14 @@ def register(api: Api, component: KnowledgeBaseComponent) -> None:  # noqa: C901
         return json_response(await component.jobs.start(rows, errors, fmt=fmt, filename=filename,
                                                         actor=user), 202)
 
-    @route("/api/kb/jobs/{id}", "GET", "An import job's progress and per-row errors", response=S.KbImportJob)
+    @route("/api/kb/jobs/{id}", "GET", "An import job's progress and per-row errors", response=S.KbImportJob,
+           access="kb_edit")
     async def job(request: Request) -> Response:
         await require(request, "kb_edit")
         return json_response(await component.jobs.get(request.path_params["id"]))
 
     @route("/api/kb/export", "GET", "Export articles (format csv, json or markdown zip)",
-           query=ExportQuery)
+           query=ExportQuery, access="kb_edit")
     async def export(request: Request) -> Response:
         await require(request, "kb_edit")
         q = parse_query(request, ExportQuery)

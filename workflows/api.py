@@ -86,15 +86,17 @@ def _crud(api: Api, path: str, tag: str, service: Callable[[], Any], body_in: ty
         await service().delete(request.path_params["id"], user)
         return Response(status_code=204)
 
-    api.add(path, "GET", list_s, tag=tag, response=list[model] if model is not None else None)(listing)
-    api.add(path, "POST", create_s, tag=tag, body=body_in, status=201, response=model)(create)
-    api.add(f"{path}/{{id}}", "PATCH", patch_s, tag=tag, body=body_patch, response=model)(change)
-    api.add(f"{path}/{{id}}", "DELETE", delete_s, tag=tag, status=204)(remove)
+    api.add(path, "GET", list_s, tag=tag, response=list[model] if model is not None else None,
+            access="|".join(read))(listing)
+    api.add(path, "POST", create_s, tag=tag, body=body_in, status=201, response=model, access=write)(create)
+    api.add(f"{path}/{{id}}", "PATCH", patch_s, tag=tag, body=body_patch, response=model, access=write)(change)
+    api.add(f"{path}/{{id}}", "DELETE", delete_s, tag=tag, status=204, access=write)(remove)
 
 
 def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat list of routes
     # --- tickets ---------------------------------------------------------------------------------
-    @api.add("/api/tickets", "GET", "List tickets", tag="tickets", query=TicketQuery, response=S.Tickets)
+    @api.add("/api/tickets", "GET", "List tickets", tag="tickets", query=TicketQuery, response=S.Tickets,
+             access="tickets")
     async def tickets_list(request: Request) -> Response:
         user = await require(request, "tickets")
         q = parse_query(request, TicketQuery)
@@ -102,26 +104,27 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
             status=q.status, type_=q.type, assignee_id=user.id if q.mine else None, q=q.q, limit=q.limit)})
 
     @api.add("/api/tickets/prefill", "GET", "A new ticket prefilled from a conversation",
-             tag="tickets", query=PrefillQuery, response=S.TicketPrefill)
+             tag="tickets", query=PrefillQuery, response=S.TicketPrefill, access="tickets")
     async def tickets_prefill(request: Request) -> Response:
         user = await require(request, "tickets")
         q = parse_query(request, PrefillQuery)
         return json_response(await wf.tickets.prefill(user, q.conversation_id))
 
     @api.add("/api/tickets", "POST", "Create a ticket", tag="tickets", body=TicketIn, status=201,
-             response=S.TicketDetail)
+             response=S.TicketDetail, access="tickets")
     async def tickets_create(request: Request) -> Response:
         user = await require(request, "tickets")
         body = await parse_body(request, TicketIn)
         return json_response(await wf.tickets.create(body.model_dump(), user), 201)
 
-    @api.add("/api/tickets/{id}", "GET", "One ticket with history and SLA", tag="tickets", response=S.TicketDetail)
+    @api.add("/api/tickets/{id}", "GET", "One ticket with history and SLA", tag="tickets", response=S.TicketDetail,
+             access="tickets")
     async def tickets_get(request: Request) -> Response:
         await require(request, "tickets")
         return json_response(await wf.tickets.get(request.path_params["id"]))
 
     @api.add("/api/tickets/{id}", "PATCH", "Change a ticket (type, priority, assignee …)",
-             tag="tickets", body=TicketPatch, response=S.TicketDetail)
+             tag="tickets", body=TicketPatch, response=S.TicketDetail, access="tickets")
     async def tickets_patch(request: Request) -> Response:
         user = await require(request, "tickets")
         body = await parse_body(request, TicketPatch)
@@ -129,7 +132,7 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
                                                      body.model_dump(exclude_none=True), user))
 
     @api.add("/api/tickets/{id}/status", "POST", "Change a ticket's status", tag="tickets",
-             body=TicketStatusIn, response=S.TicketDetail)
+             body=TicketStatusIn, response=S.TicketDetail, access="tickets")
     async def tickets_status(request: Request) -> Response:
         user = await require(request, "tickets")
         body = await parse_body(request, TicketStatusIn)
@@ -137,21 +140,21 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
                                                          body.note))
 
     @api.add("/api/tickets/{id}/notes", "POST", "Add an internal note", tag="tickets", body=NoteIn,
-             status=201, response=S.TicketDetail)
+             status=201, response=S.TicketDetail, access="tickets")
     async def tickets_note(request: Request) -> Response:
         user = await require(request, "tickets")
         body = await parse_body(request, NoteIn)
         return json_response(await wf.tickets.add_note(request.path_params["id"], body.body, user), 201)
 
     @api.add("/api/tickets/{id}/links", "POST", "Link a conversation", tag="tickets", body=LinkIn,
-             response=S.TicketDetail)
+             response=S.TicketDetail, access="tickets")
     async def tickets_link(request: Request) -> Response:
         user = await require(request, "tickets")
         body = await parse_body(request, LinkIn)
         return json_response(await wf.tickets.link(request.path_params["id"], body.conversation_id, user))
 
     @api.add("/api/tickets/{id}/attachments", "POST", "Attach a file (multipart field 'file')",
-             tag="tickets", status=201, response=Attachment)
+             tag="tickets", status=201, response=Attachment, access="tickets")
     async def tickets_attach(request: Request) -> Response:
         user = await require(request, "tickets")
         tid = request.path_params["id"]
@@ -160,7 +163,8 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
         await wf.tickets.add_note(tid, f"attached {att['filename']}", user, [att["id"]])
         return json_response(att, 201)
 
-    @api.add("/api/tickets/{id}/attachments/{aid}", "GET", "Download a ticket attachment", tag="tickets")
+    @api.add("/api/tickets/{id}/attachments/{aid}", "GET", "Download a ticket attachment", tag="tickets",
+             access="tickets")
     async def tickets_download(request: Request) -> Response:
         user = await require(request, "tickets")
         tid, aid = request.path_params["id"], request.path_params["aid"]
@@ -170,7 +174,7 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
 
     # --- work orders -----------------------------------------------------------------------------
     @api.add("/api/workorders", "GET", "Work orders (overdue first) with counts by state",
-             tag="workorders", query=WorkOrderQuery, response=S.WorkOrders)
+             tag="workorders", query=WorkOrderQuery, response=S.WorkOrders, access="tickets|dispatch|department")
     async def wo_list(request: Request) -> Response:
         user = await current_user(request)
         q = parse_query(request, WorkOrderQuery)
@@ -178,7 +182,7 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
                                                       overdue=q.overdue, q=q.q, limit=q.limit))
 
     @api.add("/api/workorders/prefill", "GET", "A new work order prefilled from a conversation",
-             tag="workorders", query=PrefillQuery, response=S.WorkOrderPrefill)
+             tag="workorders", query=PrefillQuery, response=S.WorkOrderPrefill, access="tickets")
     async def wo_prefill(request: Request) -> Response:
         user = await require(request, "tickets")
         q = parse_query(request, PrefillQuery)
@@ -188,21 +192,22 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
         return json_response({**p, "title": p["subject"], "address": custom.get("address") or said})
 
     @api.add("/api/workorders", "POST", "Create a repair work order", tag="workorders",
-             body=WorkOrderIn, status=201, response=S.WorkOrder)
+             body=WorkOrderIn, status=201, response=S.WorkOrder, access="tickets")
     async def wo_create(request: Request) -> Response:
         user = await require(request, "tickets")
         body = await parse_body(request, WorkOrderIn)
         return json_response(await wf.workorders.create(body.model_dump(), user), 201)
 
     @api.add("/api/workorders/{id}", "GET", "One work order with its timestamped history",
-             tag="workorders", response=S.WorkOrderDetail)
+             tag="workorders", response=S.WorkOrderDetail, access="tickets|dispatch|department")
     async def wo_get(request: Request) -> Response:
         user = await current_user(request)
         return json_response(await wf.workorders.get(user, request.path_params["id"]))
 
     @api.add("/api/workorders/{id}/transitions", "POST",
              "Move a work order: dispatch, accept, reject, depart, arrive, fix, complete, close, "
-             "reopen, cancel", tag="workorders", body=TransitionIn, response=S.WorkOrderDetail)
+             "reopen, cancel", tag="workorders", body=TransitionIn, response=S.WorkOrderDetail,
+             access="tickets|dispatch|department")
     async def wo_transition(request: Request) -> Response:
         user = await current_user(request)
         body = await parse_body(request, TransitionIn)
@@ -210,7 +215,7 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
                                                             body.model_dump()))
 
     @api.add("/api/workorders/{id}/notes", "POST", "Add a progress note", tag="workorders",
-             body=NoteIn, status=201, response=S.WorkOrderDetail)
+             body=NoteIn, status=201, response=S.WorkOrderDetail, access="tickets|dispatch|department")
     async def wo_note(request: Request) -> Response:
         user = await current_user(request)
         body = await parse_body(request, NoteIn)
@@ -218,7 +223,7 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
 
     @api.add("/api/workorders/{id}/attachments", "POST",
              "Upload a photo or document to the work order (multipart field 'file')",
-             tag="workorders", status=201, response=Attachment)
+             tag="workorders", status=201, response=Attachment, access="tickets|dispatch|department")
     async def wo_attach(request: Request) -> Response:
         user = await current_user(request)
         wid = request.path_params["id"]
@@ -228,7 +233,7 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
         return json_response(att, 201)
 
     @api.add("/api/workorders/{id}/attachments/{aid}", "GET", "Download a work-order attachment",
-             tag="workorders")
+             tag="workorders", access="tickets|dispatch|department")
     async def wo_download(request: Request) -> Response:
         user = await current_user(request)
         wid, aid = request.path_params["id"], request.path_params["aid"]
@@ -252,7 +257,7 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
           patch_dump={"exclude_none": True}, model=S.Rule)
 
     @api.add("/api/rules/events", "GET", "Events, operators and actions a rule can use",
-             tag="automation", response=S.RuleVocabulary)
+             tag="automation", response=S.RuleVocabulary, access="automation")
     async def rules_meta(request: Request) -> Response:
         await require(request, "automation")
         from workflows import rules as R
@@ -261,7 +266,7 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
                               "actions": list(R.ACTION_TYPES), "roots": list(R.ROOTS)})
 
     @api.add("/api/rules/dry-run", "POST", "Which rules would fire for an event, and what they would do",
-             tag="automation", body=DryRunIn, response=S.DryRun)
+             tag="automation", body=DryRunIn, response=S.DryRun, access="automation")
     async def rules_dry_run(request: Request) -> Response:
         await require(request, "automation")
         body = await parse_body(request, DryRunIn)
@@ -270,7 +275,8 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
             extra = body.rule.model_dump(exclude_none=True)
         return json_response(await wf.rules.dry_run(body.event.model_dump(), extra, body.at))
 
-    @api.add("/api/callbacks", "GET", "Callback tasks requested by rules", tag="automation", response=list[S.Callback])
+    @api.add("/api/callbacks", "GET", "Callback tasks requested by rules", tag="automation", response=list[S.Callback],
+             access="automation|supervise|desk")
     async def callbacks_list(request: Request) -> Response:
         user = await current_user(request)
         _require_any(user, "automation", "supervise", "desk")
@@ -278,14 +284,14 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
 
     # --- notifications -------------------------------------------------------------------------------
     @api.add("/api/notifications", "GET", "My notifications and the unread count", tag="notifications",
-             query=NotificationsQuery, response=S.Notifications)
+             query=NotificationsQuery, response=S.Notifications, access="authenticated")
     async def notif_list(request: Request) -> Response:
         user = await current_user(request)
         q = parse_query(request, NotificationsQuery)
         return json_response(await wf.notifier.list(user.id, q.unread, q.limit))
 
     @api.add("/api/notifications/read", "POST", "Mark notifications read", tag="notifications",
-             body=ReadIn, response=S.UnreadCount)
+             body=ReadIn, response=S.UnreadCount, access="authenticated")
     async def notif_read(request: Request) -> Response:
         user = await current_user(request)
         body = await parse_body(request, ReadIn)
@@ -294,7 +300,7 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
     # --- reports -------------------------------------------------------------------------------------
     @api.add("/api/reports/workorders", "GET",
              "Work-order loop report: counts by state, overdue, average time per step, per department "
-             "(format=json|csv|xlsx)", tag="reports", query=ReportQuery, response=S.WorkOrderReport)
+             "(format=json|csv|xlsx)", tag="reports", query=ReportQuery, response=S.WorkOrderReport, access="reports")
     async def report(request: Request) -> Response:
         await require(request, "reports")
         q = parse_query(request, ReportQuery)

@@ -87,8 +87,8 @@ TICKET_FLOW: dict[str, tuple[str, ...]] = {
 def ticket_transition(status: str, to: str) -> None:
     if to not in TICKET_STATUSES:
         raise InvalidTransition(f"unknown ticket status {to!r}", code="unknown_status",
-                                details={"status": status, "allowed": list(TICKET_FLOW[status])})
+                                details={"from": status, "allowed": list(TICKET_FLOW[status])})
     if to not in TICKET_FLOW[status]:
         raise InvalidTransition(
             f"a ticket that is {status} cannot become {to}; allowed: {', '.join(TICKET_FLOW[status])}",
-            details={"status": status, "to": to, "allowed": list(TICKET_FLOW[status])})
+            details={"from": status, "to": to, "allowed": list(TICKET_FLOW[status])})

@@ -90,7 +90,7 @@ class EmailChannel:
 
         @api.add("/api/email/messages/{message_id}", "GET",
                  "The email behind a message: headers, sanitised HTML, delivery state",
-                 tag="email", query=EmailViewQuery, response=S.EmailView)
+                 tag="email", query=EmailViewQuery, response=S.EmailView, access="desk|supervise")
         async def email_view(request: Request) -> Response:
             user = await current_user(request)
             q = parse_query(request, EmailViewQuery)

@@ -99,25 +99,26 @@ def _float(value: str, name: str) -> float | None:
 def register_routes(api: Api, ch: EmailChannel) -> None:  # noqa: C901 - a list of routes
     # --- templates ---------------------------------------------------------------------------
     @api.add("/api/email/templates", "GET", "Email templates (agents insert them into replies)",
-             tag="email", response=S.EmailTemplates)
+             tag="email", response=S.EmailTemplates, access="desk")
     async def list_templates(request: Request) -> Response:
         await require(request, "desk")
         return json_response({"items": await ch.templates_svc.list(), "placeholders": list(FIELDS)})
 
     @api.add("/api/email/templates", "POST", "Create an email template (bulk_send)", tag="email",
-             body=TemplateBody, status=201, response=S.EmailTemplate)
+             body=TemplateBody, status=201, response=S.EmailTemplate, access="bulk_send")
     async def create_template(request: Request) -> Response:
         user = await require(request, "bulk_send")
         body = await parse_body(request, TemplateBody)
         return json_response(await ch.templates_svc.create(body.model_dump(), user), 201)
 
-    @api.add("/api/email/templates/{template_id}", "GET", "One email template", tag="email", response=S.EmailTemplate)
+    @api.add("/api/email/templates/{template_id}", "GET", "One email template", tag="email", response=S.EmailTemplate,
+             access="desk")
     async def get_template(request: Request) -> Response:
         await require(request, "desk")
         return json_response(await ch.templates_svc.get(request.path_params["template_id"]))
 
     @api.add("/api/email/templates/{template_id}", "PATCH", "Change an email template (bulk_send)",
-             tag="email", body=TemplatePatch, response=S.EmailTemplate)
+             tag="email", body=TemplatePatch, response=S.EmailTemplate, access="bulk_send")
     async def patch_template(request: Request) -> Response:
         await require(request, "bulk_send")
         body = await parse_body(request, TemplatePatch)
@@ -125,7 +126,7 @@ def register_routes(api: Api, ch: EmailChannel) -> None:  # noqa: C901 - a list 
             request.path_params["template_id"], body.model_dump(exclude_unset=True)))
 
     @api.add("/api/email/templates/{template_id}", "DELETE", "Delete an email template (bulk_send)",
-             tag="email", status=204)
+             tag="email", status=204, access="bulk_send")
     async def delete_template(request: Request) -> Response:
         await require(request, "bulk_send")
         await ch.templates_svc.delete(request.path_params["template_id"])
@@ -133,7 +134,7 @@ def register_routes(api: Api, ch: EmailChannel) -> None:  # noqa: C901 - a list 
 
     @api.add("/api/email/templates/{template_id}/render", "POST",
              "A template filled in for one conversation (subject, text, HTML)", tag="email",
-             body=RenderBody, response=S.RenderedTemplate)
+             body=RenderBody, response=S.RenderedTemplate, access="desk")
     async def render_template(request: Request) -> Response:
         user = await require(request, "desk")
         body = await parse_body(request, RenderBody)
@@ -146,7 +147,7 @@ def register_routes(api: Api, ch: EmailChannel) -> None:  # noqa: C901 - a list 
     # --- the email reply -----------------------------------------------------------------------
     @api.add("/api/email/conversations/{conversation_id}/reply", "POST",
              "Reply by email with a subject, CC, attachments and optionally a template's HTML",
-             tag="email", body=ReplyBody, status=201, response=S.EmailReply)
+             tag="email", body=ReplyBody, status=201, response=S.EmailReply, access="desk")
     async def reply(request: Request) -> Response:
         user = await require(request, "desk")
         body = await parse_body(request, ReplyBody)
@@ -192,7 +193,7 @@ def register_routes(api: Api, ch: EmailChannel) -> None:  # noqa: C901 - a list 
     # --- bulk jobs -----------------------------------------------------------------------------
     @api.add("/api/email/bulk", "POST",
              "Create a bulk (or scheduled) email job from recipients or a contact filter",
-             tag="email", body=BulkBody, status=201, response=S.EmailBulkJob)
+             tag="email", body=BulkBody, status=201, response=S.EmailBulkJob, access="bulk_send")
     async def create_bulk(request: Request) -> Response:
         user = await require(request, "bulk_send")
         body = await parse_body(request, BulkBody)
@@ -211,7 +212,7 @@ def register_routes(api: Api, ch: EmailChannel) -> None:  # noqa: C901 - a list 
 
     @api.add("/api/email/bulk/csv", "POST",
              "Create a bulk email job from a CSV upload (multipart: file, name, template_id, "
-             "scheduled_at, rate_per_s)", tag="email", status=201, response=S.EmailBulkJob)
+             "scheduled_at, rate_per_s)", tag="email", status=201, response=S.EmailBulkJob, access="bulk_send")
     async def create_bulk_csv(request: Request) -> Response:
         user = await require(request, "bulk_send")
         upload = await read_form_file(request, fields=("name", "template_id", "scheduled_at", "rate_per_s"))
@@ -225,33 +226,36 @@ def register_routes(api: Api, ch: EmailChannel) -> None:  # noqa: C901 - a list 
             rate_per_s=rate, user=user)
         return json_response(job, 201)
 
-    @api.add("/api/email/bulk", "GET", "Bulk email jobs with progress", tag="email", response=S.EmailBulkJobs)
+    @api.add("/api/email/bulk", "GET", "Bulk email jobs with progress", tag="email", response=S.EmailBulkJobs,
+             access="bulk_send")
     async def list_bulk(request: Request) -> Response:
         await require(request, "bulk_send")
         return json_response({"items": await ch.bulk.list()})
 
     @api.add("/api/email/bulk/{job_id}", "GET", "One bulk email job with progress", tag="email",
-             response=S.EmailBulkJob)
+             response=S.EmailBulkJob, access="bulk_send")
     async def get_bulk(request: Request) -> Response:
         await require(request, "bulk_send")
         return json_response(await ch.bulk.get(request.path_params["job_id"]))
 
     @api.add("/api/email/bulk/{job_id}/recipients", "GET",
              "Per-recipient state of a bulk email job (status filter: pending, queued, sent, "
-             "failed, cancelled)", tag="email", query=RecipientsQuery, response=S.EmailBulkRecipients)
+             "failed, cancelled)", tag="email", query=RecipientsQuery, response=S.EmailBulkRecipients,
+             access="bulk_send")
     async def bulk_recipients(request: Request) -> Response:
         await require(request, "bulk_send")
         q = parse_query(request, RecipientsQuery)
         return json_response(await ch.bulk.recipients(request.path_params["job_id"], q.status,
                                                       q.limit, q.offset))
 
-    @api.add("/api/email/bulk/{job_id}/cancel", "POST", "Cancel a bulk email job", tag="email", response=S.EmailBulkJob)
+    @api.add("/api/email/bulk/{job_id}/cancel", "POST", "Cancel a bulk email job", tag="email", response=S.EmailBulkJob,
+             access="bulk_send")
     async def cancel_bulk(request: Request) -> Response:
         user = await require(request, "bulk_send")
         return json_response(await ch.bulk.cancel(request.path_params["job_id"], user))
 
     @api.add("/api/email/bulk/{job_id}/start", "POST", "Start a scheduled bulk email job now",
-             tag="email", response=S.EmailBulkJob)
+             tag="email", response=S.EmailBulkJob, access="bulk_send")
     async def start_bulk(request: Request) -> Response:
         await require(request, "bulk_send")
         return json_response(await ch.bulk.start_now(request.path_params["job_id"]))

@@ -292,7 +292,7 @@ class FaxChannel:
         @api.add("/api/fax/inbound", "POST",
                  "Provider webhook: one received fax (multipart: file = TIFF/PDF; from, to, pages, "
                  "provider_id), signed with X-Fax-Timestamp and X-Fax-Signature (HMAC-SHA256)",
-                 tag="fax", auth="none", status=201, response=S.InboundFax)
+                 tag="fax", auth="none", status=201, response=S.InboundFax, access="secret")
         async def inbound(request: Request) -> Response:
             await ch._signed_body(request)
             if not request.headers.get("content-type", "").startswith("multipart/form-data"):
@@ -324,7 +324,7 @@ class FaxChannel:
                                  status=201 if created else 200)
 
         @api.add("/api/fax/faxes", "GET", "Search the central fax store (OCR text, number, dates)",
-                 tag="fax", query=SearchQuery, response=S.FaxSearch)
+                 tag="fax", query=SearchQuery, response=S.FaxSearch, access="desk")
         async def search(request: Request) -> Response:
             user = await require(request, "desk")
             q = parse_query(request, SearchQuery)
@@ -333,13 +333,13 @@ class FaxChannel:
                 limit=q.limit, conversations=ch.services.conversations.visible_ids(user))})
 
         @api.add("/api/fax/faxes/{fax_id}", "GET", "One fax with its pages and OCR text", tag="fax",
-                 response=S.FaxDetail)
+                 response=S.FaxDetail, access="desk|automation")
         async def detail(request: Request) -> Response:
             row = await ch._viewable(request, request.path_params["fax_id"])
             return json_response(await ch.service.detail(row.id))
 
         @api.add("/api/fax/faxes/{fax_id}/pages/{page_no}", "GET",
-                 "A page as PNG (thumb=true for the thumbnail)", tag="fax", query=PageQuery)
+                 "A page as PNG (thumb=true for the thumbnail)", tag="fax", query=PageQuery, access="desk|automation")
         async def page(request: Request) -> Response:
             row = await ch._viewable(request, request.path_params["fax_id"])
             q = parse_query(request, PageQuery)
@@ -354,7 +354,7 @@ class FaxChannel:
                                          "X-Content-Type-Options": "nosniff"})
 
         @api.add("/api/fax/faxes/{fax_id}/original", "GET", "The fax document as received or sent",
-                 tag="fax")
+                 tag="fax", access="desk|automation")
         async def original(request: Request) -> Response:
             row = await ch._viewable(request, request.path_params["fax_id"])
             ext = "pdf" if row.original_type == render.PDF else "tif"
@@ -365,7 +365,7 @@ class FaxChannel:
 
         @api.add("/api/fax/conversations/{conversation_id}", "GET",
                  "The faxes of a conversation, page by page (the desk's fax viewer)", tag="fax",
-                 response=S.ConversationFaxes)
+                 response=S.ConversationFaxes, access="desk|supervise")
         async def conversation(request: Request) -> Response:
             user = await current_user(request)
             conv = ch.services.conversations
@@ -376,7 +376,8 @@ class FaxChannel:
 
         @api.add("/api/fax/documents", "POST",
                  "Prepare an outbound fax: JSON {text, values} (a template's {placeholders}) or "
-                 "multipart with a PDF 'file'; rendered to TIFF-F", tag="fax", status=201, response=S.FaxDetail)
+                 "multipart with a PDF 'file'; rendered to TIFF-F", tag="fax", status=201, response=S.FaxDetail,
+                 access="desk|bulk_send|automation")
         async def prepare(request: Request) -> Response:
             # agents, bulk senders and library editors prepare faxes
             user = await require_any(request, "desk", "bulk_send", "automation")
@@ -408,7 +409,8 @@ class FaxChannel:
 
         @api.add("/api/fax/send", "POST",
                  "Send a prepared document to one or more numbers (several numbers or a bulk_name "
-                 "make a bulk job with progress)", tag="fax", body=SendBody, status=201, response=S.FaxBulk | S.FaxJobs)
+                 "make a bulk job with progress)", tag="fax", body=SendBody, status=201, response=S.FaxBulk | S.FaxJobs,
+                 access="desk")
         async def send(request: Request) -> Response:
             user = await require(request, "desk")
             body = await parse_body(request, SendBody)
@@ -422,7 +424,7 @@ class FaxChannel:
         @api.add("/api/fax/send/csv", "POST",
                  "Send a prepared document to the numbers of a CSV upload as a bulk fax (multipart: "
                  "file with a 'fax' or 'number' column, document_id, bulk_name)", tag="fax", status=201,
-                 response=S.FaxBulk | S.FaxJobs)
+                 response=S.FaxBulk | S.FaxJobs, access="bulk_send")
         async def send_csv(request: Request) -> Response:
             user = await require(request, "bulk_send")
             upload = await read_form_file(request, fields=("document_id", "bulk_name"))
@@ -437,35 +439,38 @@ class FaxChannel:
             return json_response(result, status=201)
 
         @api.add("/api/fax/jobs", "GET", "Outbound fax jobs and their state", tag="fax", query=JobsQuery,
-                 response=S.FaxJobList)
+                 response=S.FaxJobList, access="desk|bulk_send|automation")
         async def jobs(request: Request) -> Response:
             await require_any(request, "desk", "bulk_send", "automation")
             q = parse_query(request, JobsQuery)
             return json_response({"items": await ch.service.jobs(q.bulk_id)})
 
-        @api.add("/api/fax/bulk", "GET", "Bulk fax jobs with progress", tag="fax", response=S.FaxBulks)
+        @api.add("/api/fax/bulk", "GET", "Bulk fax jobs with progress", tag="fax", response=S.FaxBulks,
+                 access="bulk_send")
         async def bulks(request: Request) -> Response:
             await require(request, "bulk_send")
             return json_response({"items": await ch.service.bulks()})
 
-        @api.add("/api/fax/bulk/{bulk_id}", "GET", "One bulk fax job with progress", tag="fax", response=S.FaxBulk)
+        @api.add("/api/fax/bulk/{bulk_id}", "GET", "One bulk fax job with progress", tag="fax", response=S.FaxBulk,
+                 access="bulk_send")
         async def bulk(request: Request) -> Response:
             await require(request, "bulk_send")
             return json_response(await ch.service.bulk(request.path_params["bulk_id"]))
 
         @api.add("/api/fax/bulk/{bulk_id}/cancel", "POST", "Cancel what a bulk fax has not sent yet",
-                 tag="fax", response=S.FaxBulk)
+                 tag="fax", response=S.FaxBulk, access="bulk_send")
         async def cancel(request: Request) -> Response:
             await require(request, "bulk_send")
             return json_response(await ch.service.cancel_bulk(request.path_params["bulk_id"]))
 
-        @api.add("/api/fax/library", "GET", "The fax-on-demand library", tag="fax", response=S.Library)
+        @api.add("/api/fax/library", "GET", "The fax-on-demand library", tag="fax", response=S.Library,
+                 access="desk|automation")
         async def library(request: Request) -> Response:
             await require_any(request, "desk", "automation")
             return json_response({"items": await ch.service.library()})
 
         @api.add("/api/fax/library", "POST", "Add a document to the fax-on-demand library",
-                 tag="fax", body=LibraryBody, status=201, response=S.LibraryItem)
+                 tag="fax", body=LibraryBody, status=201, response=S.LibraryItem, access="automation")
         async def library_create(request: Request) -> Response:
             await require(request, "automation")
             body = await parse_body(request, LibraryBody)
@@ -477,13 +482,13 @@ class FaxChannel:
                 document_id=body.document_id), status=201)
 
         @api.add("/api/fax/library/{key}", "GET", "One library document (by id or code)", tag="fax",
-                 response=S.LibraryItem)
+                 response=S.LibraryItem, access="desk|automation")
         async def library_get(request: Request) -> Response:
             await require_any(request, "desk", "automation")
             return json_response(await ch.service.library_item(request.path_params["key"]))
 
         @api.add("/api/fax/library/{key}", "PATCH", "Change a library document", tag="fax",
-                 body=LibraryPatch, response=S.LibraryItem)
+                 body=LibraryPatch, response=S.LibraryItem, access="automation")
         async def library_patch(request: Request) -> Response:
             await require(request, "automation")
             body = await parse_body(request, LibraryPatch)
@@ -492,14 +497,15 @@ class FaxChannel:
             return json_response(await ch.service.update_library(
                 request.path_params["key"], body.model_dump(exclude_unset=True)))
 
-        @api.add("/api/fax/library/{key}", "DELETE", "Remove a library document", tag="fax", response=S.Deleted)
+        @api.add("/api/fax/library/{key}", "DELETE", "Remove a library document", tag="fax", response=S.Deleted,
+                 access="automation")
         async def library_delete(request: Request) -> Response:
             await require(request, "automation")
             await ch.service.delete_library(request.path_params["key"])
             return json_response({"deleted": True})
 
         @api.add("/api/fax/library/{key}/send", "POST", "Fax a library document to a number",
-                 tag="fax", body=LibrarySend, status=201, response=S.FaxJobs)
+                 tag="fax", body=LibrarySend, status=201, response=S.FaxJobs, access="desk")
         async def library_send(request: Request) -> Response:
             user = await require(request, "desk")
             body = await parse_body(request, LibrarySend)

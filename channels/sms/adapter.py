@@ -284,18 +284,18 @@ class SmsChannel(GatewaySink):
 
         @api.add("/api/sms/kannel/inbound", "GET",
                  "Kannel sms-service get-url: one inbound SMS (token, from, to, text, id, smsc)",
-                 tag="sms", auth="none")
+                 tag="sms", auth="none", access="secret")
         async def kannel_inbound_get(request: Request) -> Response:
             return await ch._kannel_inbound(request)
 
         @api.add("/api/sms/kannel/inbound", "POST",
                  "Kannel sms-service post-url: one inbound SMS (text as the body, X-Kannel-* headers)",
-                 tag="sms", auth="none")
+                 tag="sms", auth="none", access="secret")
         async def kannel_inbound_post(request: Request) -> Response:
             return await ch._kannel_inbound(request)
 
         @api.add("/api/sms/kannel/dlr", "GET",
-                 "Kannel dlr-url: a delivery report (token, id, type)", tag="sms", auth="none")
+                 "Kannel dlr-url: a delivery report (token, id, type)", tag="sms", auth="none", access="secret")
         async def kannel_dlr(request: Request) -> Response:
             ch._check_token(request)
             q = request.query_params
@@ -313,7 +313,7 @@ class SmsChannel(GatewaySink):
 
         @api.add("/api/sms/conversations/{conversation_id}", "GET",
                  "The SMS behind a conversation's messages: number, parts, delivery state",
-                 tag="sms", response=S.SmsConversation)
+                 tag="sms", response=S.SmsConversation, access="desk|supervise")
         async def conversation_sms(request: Request) -> Response:
             user = await current_user(request)
             conv = ch.services.conversations
@@ -326,14 +326,14 @@ class SmsChannel(GatewaySink):
                                   "messages": await ch.svc.conversation_sms(row.id)})
 
         @api.add("/api/sms/segments", "POST", "Count the SMS parts a text needs (GSM-7 or UCS-2)",
-                 tag="sms", body=SegmentsBody, response=S.Segments)
+                 tag="sms", body=SegmentsBody, response=S.Segments, access="authenticated")
         async def count_segments(request: Request) -> Response:
             await current_user(request)
             body = await parse_body(request, SegmentsBody)
             return json_response(segments.count(body.text).as_dict())
 
         @api.add("/api/sms/bulk", "POST", "Create a bulk (or scheduled) SMS job", tag="sms",
-                 body=BulkBody, status=201, response=S.SmsBulkJob)
+                 body=BulkBody, status=201, response=S.SmsBulkJob, access="bulk_send")
         async def create_bulk(request: Request) -> Response:
             user = await require(request, "bulk_send")
             body = await parse_body(request, BulkBody)
@@ -347,7 +347,7 @@ class SmsChannel(GatewaySink):
 
         @api.add("/api/sms/bulk/csv", "POST",
                  "Create a bulk SMS job from a CSV upload (multipart: file, name, template, "
-                 "scheduled_at)", tag="sms", status=201, response=S.SmsBulkJob)
+                 "scheduled_at)", tag="sms", status=201, response=S.SmsBulkJob, access="bulk_send")
         async def create_bulk_csv(request: Request) -> Response:
             user = await require(request, "bulk_send")
             upload = await read_form_file(request, fields=("name", "template", "scheduled_at"))
@@ -363,39 +363,43 @@ class SmsChannel(GatewaySink):
                 user_id=user.id)
             return json_response(job, status=201)
 
-        @api.add("/api/sms/bulk", "GET", "Bulk SMS jobs with progress", tag="sms", response=S.SmsBulkJobs)
+        @api.add("/api/sms/bulk", "GET", "Bulk SMS jobs with progress", tag="sms", response=S.SmsBulkJobs,
+                 access="bulk_send")
         async def list_bulk(request: Request) -> Response:
             await require(request, "bulk_send")
             assert ch.bulk is not None
             return json_response({"items": await ch.bulk.list()})
 
-        @api.add("/api/sms/bulk/{job_id}", "GET", "One bulk SMS job with progress", tag="sms", response=S.SmsBulkJob)
+        @api.add("/api/sms/bulk/{job_id}", "GET", "One bulk SMS job with progress", tag="sms", response=S.SmsBulkJob,
+                 access="bulk_send")
         async def get_bulk(request: Request) -> Response:
             await require(request, "bulk_send")
             assert ch.bulk is not None
             return json_response(await ch.bulk.get(request.path_params["job_id"]))
 
-        @api.add("/api/sms/bulk/{job_id}/cancel", "POST", "Cancel a bulk SMS job", tag="sms", response=S.SmsBulkJob)
+        @api.add("/api/sms/bulk/{job_id}/cancel", "POST", "Cancel a bulk SMS job", tag="sms", response=S.SmsBulkJob,
+                 access="bulk_send")
         async def cancel_bulk(request: Request) -> Response:
             user = await require(request, "bulk_send")
             assert ch.bulk is not None
             return json_response(await ch.bulk.cancel(request.path_params["job_id"], user.id))
 
         @api.add("/api/sms/bulk/{job_id}/start", "POST", "Start a scheduled bulk SMS job now", tag="sms",
-                 response=S.SmsBulkJob)
+                 response=S.SmsBulkJob, access="bulk_send")
         async def start_bulk(request: Request) -> Response:
             user = await require(request, "bulk_send")
             assert ch.bulk is not None
             return json_response(await ch.bulk.start_now(request.path_params["job_id"], user.id))
 
-        @api.add("/api/sms/keywords", "GET", "Keyword self-service rules", tag="sms", response=S.KeywordRules)
+        @api.add("/api/sms/keywords", "GET", "Keyword self-service rules", tag="sms", response=S.KeywordRules,
+                 access="bulk_send")
         async def list_keywords(request: Request) -> Response:
             await require(request, "bulk_send")
             assert ch.svc is not None
             return json_response({"items": ch.svc.keywords_public()})
 
         @api.add("/api/sms/keywords/{keyword}", "PUT", "Create or change a keyword rule", tag="sms",
-                 body=KeywordBody, response=S.KeywordRule)
+                 body=KeywordBody, response=S.KeywordRule, access="admin")
         async def put_keyword(request: Request) -> Response:
             user = await require(request, "admin")
             body = await parse_body(request, KeywordBody)
@@ -404,20 +408,23 @@ class SmsChannel(GatewaySink):
                 request.path_params["keyword"], body.action, body.reply, body.fallback,
                 body.enabled, user.id))
 
-        @api.add("/api/sms/keywords/{keyword}", "DELETE", "Remove a keyword rule", tag="sms", response=S.Deleted)
+        @api.add("/api/sms/keywords/{keyword}", "DELETE", "Remove a keyword rule", tag="sms", response=S.Deleted,
+                 access="admin")
         async def delete_keyword(request: Request) -> Response:
             user = await require(request, "admin")
             assert ch.svc is not None
             await ch.svc.delete_keyword(request.path_params["keyword"], user.id)
             return json_response({"deleted": True})
 
-        @api.add("/api/sms/optouts", "GET", "Numbers that opted out (STOP)", tag="sms", response=S.OptOuts)
+        @api.add("/api/sms/optouts", "GET", "Numbers that opted out (STOP)", tag="sms", response=S.OptOuts,
+                 access="bulk_send")
         async def optouts(request: Request) -> Response:
             await require(request, "bulk_send")
             assert ch.svc is not None
             return json_response({"items": await ch.svc.list_optouts()})
 
-        @api.add("/api/sms/log", "GET", "Recent SMS in and out (phone, kind filters)", tag="sms", response=S.SmsLog)
+        @api.add("/api/sms/log", "GET", "Recent SMS in and out (phone, kind filters)", tag="sms", response=S.SmsLog,
+                 access="supervise")
         async def sms_log(request: Request) -> Response:
             await require(request, "supervise")
             assert ch.svc is not None
@@ -425,7 +432,8 @@ class SmsChannel(GatewaySink):
             return json_response({"items": await ch.svc.log(phone=q.get("phone") or None,
                                                             kind=q.get("kind") or None)})
 
-        @api.add("/api/sms/status", "GET", "SMS gateway and queue status", tag="sms", response=S.SmsGatewayStatus)
+        @api.add("/api/sms/status", "GET", "SMS gateway and queue status", tag="sms", response=S.SmsGatewayStatus,
+                 access="supervise")
         async def sms_status(request: Request) -> Response:
             await require(request, "supervise")
             assert ch.gateway is not None and ch.svc is not None

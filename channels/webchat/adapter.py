@@ -188,7 +188,7 @@ class WebchatChannel:
         ch = self
 
         @api.add("/api/widget/config", "GET", "Widget settings and whether anyone can serve",
-                 tag="widget", query=WidgetConfigQuery, auth="none", response=S.WidgetConfig)
+                 tag="widget", query=WidgetConfigQuery, auth="none", response=S.WidgetConfig, access="public")
         async def config(request: Request) -> Response:
             q = parse_query(request, WidgetConfigQuery)
             s = ch.services
@@ -207,7 +207,7 @@ class WebchatChannel:
             })
 
         @api.add("/api/widget/sessions", "POST", "Start a chat (pre-chat form)", tag="widget",
-                 body=WidgetSessionIn, auth="none", status=201, response=S.WidgetSession)
+                 body=WidgetSessionIn, auth="none", status=201, response=S.WidgetSession, access="public")
         async def start(request: Request) -> Response:
             body = await parse_body(request, WidgetSessionIn)
             s = ch.services
@@ -232,7 +232,7 @@ class WebchatChannel:
             return json_response({"token": token, "conversation_id": row.id}, 201)
 
         @api.add("/api/widget/conversation", "GET", "The customer's own conversation", tag="widget",
-                 auth="widget", response=S.WidgetConversation)
+                 auth="widget", response=S.WidgetConversation, access="customer")
         async def conversation(request: Request) -> Response:
             row = await ch._customer_row(request)
             s = ch.services
@@ -244,7 +244,7 @@ class WebchatChannel:
             })
 
         @api.add("/api/widget/attachments", "POST", "Upload a file into the chat", tag="widget",
-                 auth="widget", status=201, response=Attachment)
+                 auth="widget", status=201, response=Attachment, access="customer")
         async def upload(request: Request) -> Response:
             row = await ch._customer_row(request)
             if row.status in ("closed", "abandoned"):
@@ -252,7 +252,7 @@ class WebchatChannel:
             return json_response(await save_upload(request, ch.services.attachments, f"widget:{row.id}", row.id), 201)
 
         @api.add("/api/widget/offline", "POST", "Leave a message when nobody can chat",
-                 tag="widget", body=OfflineIn, auth="none", status=201, response=S.OfflineMessage)
+                 tag="widget", body=OfflineIn, auth="none", status=201, response=S.OfflineMessage, access="public")
         async def offline(request: Request) -> Response:
             body = await parse_body(request, OfflineIn)
             s = ch.services
@@ -268,7 +268,7 @@ class WebchatChannel:
             return json_response({"id": row.id, "notice": notice, "language": s.texts.language(row.language)}, 201)
 
         @api.add("/api/widget/csat", "POST", "Rate the chat", tag="widget", body=CsatIn,
-                 auth="widget", status=204)
+                 auth="widget", status=204, access="customer")
         async def csat(request: Request) -> Response:
             row = await ch._customer_row(request)
             body = await parse_body(request, CsatIn)
@@ -278,7 +278,7 @@ class WebchatChannel:
             return Response(status_code=204)
 
         @api.add("/api/widget/close", "POST", "The customer ends the chat", tag="widget",
-                 auth="widget", status=204)
+                 auth="widget", status=204, access="customer")
         async def close(request: Request) -> Response:
             row = await ch._customer_row(request)
             s = ch.services

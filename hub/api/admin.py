@@ -26,7 +26,8 @@ def _dump(model: Any) -> dict[str, Any]:
 
 
 def register(api: Api) -> None:
-    @api.add("/api/users", "GET", "Users", tag="admin", response=list[R.UserPublic] | list[R.UserBrief])
+    @api.add("/api/users", "GET", "Users", tag="admin", response=list[R.UserPublic] | list[R.UserBrief],
+             access="admin|desk")
     async def list_users(request: Request) -> Response:
         user = await current_user(request)
         users = await request.app.state.services.auth.list_users()
@@ -37,7 +38,8 @@ def register(api: Api) -> None:
         return json_response([{"id": u.id, "display_name": u.display_name, "roles": list(u.roles)}
                               for u in users if u.active and u.is_agent])
 
-    @api.add("/api/users", "POST", "Create a user", tag="admin", body=UserIn, status=201, response=R.UserPublic)
+    @api.add("/api/users", "POST", "Create a user", tag="admin", body=UserIn, status=201, response=R.UserPublic,
+             access="admin")
     async def create_user(request: Request) -> Response:
         actor = await require(request, "admin")
         body = await parse_body(request, UserIn)
@@ -46,7 +48,8 @@ def register(api: Api) -> None:
         await s.routing.reload_directory()
         return json_response(user.public(), 201)
 
-    @api.add("/api/users/{id}", "PATCH", "Edit a user", tag="admin", body=UserPatch, response=R.UserPublic)
+    @api.add("/api/users/{id}", "PATCH", "Edit a user", tag="admin", body=UserPatch, response=R.UserPublic,
+             access="admin")
     async def update_user(request: Request) -> Response:
         actor = await require(request, "admin")
         body = await parse_body(request, UserPatch)
@@ -55,7 +58,7 @@ def register(api: Api) -> None:
         await s.routing.reload_directory()
         return json_response(user.public())
 
-    @api.add("/api/users/{id}", "DELETE", "Deactivate a user", tag="admin", status=204)
+    @api.add("/api/users/{id}", "DELETE", "Deactivate a user", tag="admin", status=204, access="admin")
     async def delete_user(request: Request) -> Response:
         actor = await require(request, "admin")
         s = request.app.state.services
@@ -63,12 +66,13 @@ def register(api: Api) -> None:
         await s.routing.reload_directory()
         return Response(status_code=204)
 
-    @api.add("/api/queues", "GET", "Queues", tag="admin", response=list[R.Queue])
+    @api.add("/api/queues", "GET", "Queues", tag="admin", response=list[R.Queue], access="authenticated")
     async def list_queues(request: Request) -> Response:
         await current_user(request)
         return json_response(await request.app.state.services.directory.list_queues())
 
-    @api.add("/api/queues", "POST", "Create a queue", tag="admin", body=QueueIn, status=201, response=R.Queue)
+    @api.add("/api/queues", "POST", "Create a queue", tag="admin", body=QueueIn, status=201, response=R.Queue,
+             access="admin")
     async def create_queue(request: Request) -> Response:
         actor = await require(request, "admin")
         body = await parse_body(request, QueueIn)
@@ -77,7 +81,8 @@ def register(api: Api) -> None:
         await s.routing.reload_directory()
         return json_response(q, 201)
 
-    @api.add("/api/queues/{id}", "PATCH", "Edit a queue", tag="admin", body=QueuePatch, response=R.Queue)
+    @api.add("/api/queues/{id}", "PATCH", "Edit a queue", tag="admin", body=QueuePatch, response=R.Queue,
+             access="admin")
     async def update_queue(request: Request) -> Response:
         actor = await require(request, "admin")
         body = await parse_body(request, QueuePatch)
@@ -86,19 +91,20 @@ def register(api: Api) -> None:
         await s.routing.reload_directory()
         return json_response(q)
 
-    @api.add("/api/queues/{id}", "DELETE", "Delete a queue", tag="admin", status=204)
+    @api.add("/api/queues/{id}", "DELETE", "Delete a queue", tag="admin", status=204, access="admin")
     async def delete_queue(request: Request) -> Response:
         actor = await require(request, "admin")
         s = request.app.state.services
         await s.routing.remove_queue(request.path_params["id"], actor.id)
         return Response(status_code=204)
 
-    @api.add("/api/skills", "GET", "Skills", tag="admin", response=list[R.Skill])
+    @api.add("/api/skills", "GET", "Skills", tag="admin", response=list[R.Skill], access="authenticated")
     async def list_skills(request: Request) -> Response:
         await current_user(request)
         return json_response(await request.app.state.services.directory.list_skills())
 
-    @api.add("/api/skills", "POST", "Create a skill", tag="admin", body=SkillIn, status=201, response=R.Skill)
+    @api.add("/api/skills", "POST", "Create a skill", tag="admin", body=SkillIn, status=201, response=R.Skill,
+             access="admin")
     async def create_skill(request: Request) -> Response:
         actor = await require(request, "admin")
         body = await parse_body(request, SkillIn)
@@ -106,7 +112,8 @@ def register(api: Api) -> None:
         return json_response(await s.directory.create_skill(body.name, body.label or body.name,
                                                             actor.id), 201)
 
-    @api.add("/api/skills/{id}", "PATCH", "Rename a skill", tag="admin", body=SkillPatch, response=R.Skill)
+    @api.add("/api/skills/{id}", "PATCH", "Rename a skill", tag="admin", body=SkillPatch, response=R.Skill,
+             access="admin")
     async def update_skill(request: Request) -> Response:
         actor = await require(request, "admin")
         body = await parse_body(request, SkillPatch)
@@ -114,19 +121,20 @@ def register(api: Api) -> None:
         return json_response(await s.directory.update_skill(request.path_params["id"], body.label,
                                                             actor.id))
 
-    @api.add("/api/skills/{id}", "DELETE", "Delete a skill", tag="admin", status=204)
+    @api.add("/api/skills/{id}", "DELETE", "Delete a skill", tag="admin", status=204, access="admin")
     async def delete_skill(request: Request) -> Response:
         actor = await require(request, "admin")
         await request.app.state.services.directory.delete_skill(request.path_params["id"], actor.id)
         return Response(status_code=204)
 
-    @api.add("/api/calendars", "GET", "Business-hours calendars", tag="admin", response=list[R.CalendarDef])
+    @api.add("/api/calendars", "GET", "Business-hours calendars", tag="admin", response=list[R.CalendarDef],
+             access="admin")
     async def list_calendars(request: Request) -> Response:
         await require(request, "admin")
         return json_response(await request.app.state.services.directory.list_calendars())
 
     @api.add("/api/calendars", "POST", "Create a calendar", tag="admin", body=CalendarIn, status=201,
-             response=R.CalendarDef)
+             response=R.CalendarDef, access="admin")
     async def create_calendar(request: Request) -> Response:
         actor = await require(request, "admin")
         body = await parse_body(request, CalendarIn)
@@ -135,7 +143,8 @@ def register(api: Api) -> None:
         await s.routing.reload_directory()
         return json_response(cal, 201)
 
-    @api.add("/api/calendars/{id}", "PATCH", "Edit a calendar", tag="admin", body=CalendarPatch, response=R.CalendarDef)
+    @api.add("/api/calendars/{id}", "PATCH", "Edit a calendar", tag="admin", body=CalendarPatch, response=R.CalendarDef,
+             access="admin")
     async def update_calendar(request: Request) -> Response:
         actor = await require(request, "admin")
         body = await parse_body(request, CalendarPatch)
@@ -144,7 +153,7 @@ def register(api: Api) -> None:
         await s.routing.reload_directory()
         return json_response(cal)
 
-    @api.add("/api/calendars/{id}", "DELETE", "Delete a calendar", tag="admin", status=204)
+    @api.add("/api/calendars/{id}", "DELETE", "Delete a calendar", tag="admin", status=204, access="admin")
     async def delete_calendar(request: Request) -> Response:
         actor = await require(request, "admin")
         await request.app.state.services.directory.delete_calendar(request.path_params["id"], actor.id)

@@ -22,7 +22,8 @@ MAX_CSV_BYTES = 5 * 1024 * 1024
 
 
 def register(api: Api) -> None:
-    @api.add("/api/contacts", "GET", "Search contacts", tag="contacts", query=ContactQuery, response=R.ContactList)
+    @api.add("/api/contacts", "GET", "Search contacts", tag="contacts", query=ContactQuery, response=R.ContactList,
+             access="contacts")
     async def search(request: Request) -> Response:
         await require(request, "contacts")
         q = parse_query(request, ContactQuery)
@@ -30,7 +31,7 @@ def register(api: Api) -> None:
         return json_response(await s.contacts.search(q.q, q.tag, q.vip, q.sort, q.limit, q.offset))
 
     @api.add("/api/contacts", "POST", "Create a contact (VIP and owner: contacts_manage)", tag="contacts",
-             body=ContactIn, status=201, response=R.Contact)
+             body=ContactIn, status=201, response=R.Contact, access="contacts")
     async def create(request: Request) -> Response:
         user = await require(request, "contacts")
         body = await parse_body(request, ContactIn)
@@ -38,7 +39,7 @@ def register(api: Api) -> None:
         return json_response(await s.contacts.create(body.model_dump(), user, request_client(request)), 201)
 
     @api.add("/api/contacts/export", "GET", "Export all contacts (format=csv|xlsx)", tag="contacts",
-             query=ContactExportQuery)
+             query=ContactExportQuery, access="contacts_import")
     async def export(request: Request) -> Response:
         user = await require(request, "contacts_import")
         q = parse_query(request, ContactExportQuery)
@@ -51,7 +52,7 @@ def register(api: Api) -> None:
                         headers={"Content-Disposition": 'attachment; filename="contacts.csv"'})
 
     @api.add("/api/contacts/import", "POST", "Import contacts from CSV (multipart 'file')",
-             tag="contacts", response=R.ImportResult)
+             tag="contacts", response=R.ImportResult, access="contacts_import")
     async def import_csv(request: Request) -> Response:
         user = await require(request, "contacts_import")
         if not request.headers.get("content-type", "").startswith("multipart/form-data"):
@@ -74,7 +75,7 @@ def register(api: Api) -> None:
         return json_response(await s.contacts.import_csv(text, user))
 
     @api.add("/api/contacts/merge", "POST", "Merge duplicates into one contact (contacts_manage)",
-             tag="contacts", body=MergeIn, response=R.Contact)
+             tag="contacts", body=MergeIn, response=R.Contact, access="contacts_manage")
     async def merge(request: Request) -> Response:
         user = await require(request, "contacts_manage")
         body = await parse_body(request, MergeIn)
@@ -82,13 +83,13 @@ def register(api: Api) -> None:
         return json_response(await s.contacts.merge(body.primary_id, body.duplicate_ids, user,
                                                     request_client(request)))
 
-    @api.add("/api/contacts/{id}", "GET", "One contact", tag="contacts", response=R.Contact)
+    @api.add("/api/contacts/{id}", "GET", "One contact", tag="contacts", response=R.Contact, access="contacts")
     async def get(request: Request) -> Response:
         await require(request, "contacts")
         return json_response(await request.app.state.services.contacts.get(request.path_params["id"]))
 
     @api.add("/api/contacts/{id}", "PATCH", "Edit a contact (VIP and owner: contacts_manage)",
-             tag="contacts", body=ContactPatch, response=R.Contact)
+             tag="contacts", body=ContactPatch, response=R.Contact, access="contacts")
     async def patch(request: Request) -> Response:
         user = await require(request, "contacts")
         body = await parse_body(request, ContactPatch)
@@ -96,7 +97,8 @@ def register(api: Api) -> None:
         return json_response(await s.contacts.update(
             request.path_params["id"], body.model_dump(exclude_unset=True), user, request_client(request)))
 
-    @api.add("/api/contacts/{id}", "DELETE", "Delete a contact (contacts_manage)", tag="contacts", status=204)
+    @api.add("/api/contacts/{id}", "DELETE", "Delete a contact (contacts_manage)", tag="contacts", status=204,
+             access="contacts_manage")
     async def delete(request: Request) -> Response:
         user = await require(request, "contacts_manage")
         await request.app.state.services.contacts.delete(request.path_params["id"], user,
@@ -105,7 +107,7 @@ def register(api: Api) -> None:
 
     @api.add("/api/contacts/{id}/conversations", "GET",
              "A contact's conversations the caller may see, newest first",
-             tag="contacts", response=list[R.ConversationSummary])
+             tag="contacts", response=list[R.ConversationSummary], access="contacts")
     async def history(request: Request) -> Response:
         user = await require(request, "contacts")
         s = request.app.state.services
@@ -113,13 +115,14 @@ def register(api: Api) -> None:
         await s.contacts.get(cid)
         return json_response(await s.conversations.contact_history(user, cid, limit=100))
 
-    @api.add("/api/custom-fields", "GET", "Custom contact fields", tag="contacts", response=list[R.CustomField])
+    @api.add("/api/custom-fields", "GET", "Custom contact fields", tag="contacts", response=list[R.CustomField],
+             access="contacts")
     async def fields(request: Request) -> Response:
         await require(request, "contacts")
         return json_response(await request.app.state.services.contacts.custom_fields())
 
     @api.add("/api/custom-fields", "POST", "Define a custom contact field", tag="contacts",
-             body=CustomFieldIn, status=201, response=R.CustomField)
+             body=CustomFieldIn, status=201, response=R.CustomField, access="admin")
     async def define_field(request: Request) -> Response:
         user = await require(request, "admin")
         body = await parse_body(request, CustomFieldIn)

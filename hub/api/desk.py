@@ -36,7 +36,8 @@ from hub.services.routing import DISPOSITIONS, REASON_CODES
 
 
 def register(api: Api) -> None:
-    @api.add("/api/health", "GET", "Liveness and database check", tag="system", auth="none", response=R.Health)
+    @api.add("/api/health", "GET", "Liveness and database check", tag="system", auth="none", response=R.Health,
+             access="public")
     async def health(request: Request) -> Response:
         s = request.app.state.services
         from sqlalchemy import text
@@ -50,7 +51,7 @@ def register(api: Api) -> None:
         return json_response(body)
 
     @api.add("/api/auth/login", "POST", "Log in; sets the session cookie", tag="auth",
-             body=LoginIn, auth="none", response=R.LoginResult)
+             body=LoginIn, auth="none", response=R.LoginResult, access="public")
     async def login(request: Request) -> Response:
         s = request.app.state.services
         body = await parse_body(request, LoginIn)
@@ -64,7 +65,7 @@ def register(api: Api) -> None:
                         path="/")
         return resp
 
-    @api.add("/api/auth/logout", "POST", "Log out", tag="auth", status=204)
+    @api.add("/api/auth/logout", "POST", "Log out", tag="auth", status=204, access="authenticated")
     async def logout(request: Request) -> Response:
         await current_user(request)
         await request.app.state.services.auth.logout(request.cookies[SESSION_COOKIE], request_client(request))
@@ -72,7 +73,8 @@ def register(api: Api) -> None:
         resp.delete_cookie(SESSION_COOKIE, path="/")
         return resp
 
-    @api.add("/api/me", "GET", "The logged-in user with permissions and agent state", tag="auth", response=R.Me)
+    @api.add("/api/me", "GET", "The logged-in user with permissions and agent state", tag="auth", response=R.Me,
+             access="authenticated")
     async def me(request: Request) -> Response:
         user = await current_user(request)
         s = request.app.state.services
@@ -80,7 +82,7 @@ def register(api: Api) -> None:
         return json_response({**user.public(), "agent": agent})
 
     @api.add("/api/me", "PATCH", "Change my own profile (the web UI's language)", tag="auth",
-             body=ProfilePatch, response=R.Me)
+             body=ProfilePatch, response=R.Me, access="authenticated")
     async def update_me(request: Request) -> Response:
         user = await current_user(request)
         body = await parse_body(request, ProfilePatch)
@@ -90,34 +92,38 @@ def register(api: Api) -> None:
         agent = s.routing.agent_state(user.id) if user.is_agent else None
         return json_response({**user.public(), "agent": agent})
 
-    @api.add("/api/agent/state", "GET", "My agent state", tag="agent", response=R.AgentState)
+    @api.add("/api/agent/state", "GET", "My agent state", tag="agent", response=R.AgentState, access="desk")
     async def get_state(request: Request) -> Response:
         user = await require(request, "desk")
         return json_response(request.app.state.services.routing.agent_state(user.id))
 
-    @api.add("/api/agent/state", "POST", "Change my agent state", tag="agent", body=AgentStateIn, response=R.AgentState)
+    @api.add("/api/agent/state", "POST", "Change my agent state", tag="agent", body=AgentStateIn, response=R.AgentState,
+             access="desk")
     async def set_state(request: Request) -> Response:
         user = await require(request, "desk")
         body = await parse_body(request, AgentStateIn)
         s = request.app.state.services
         return json_response(await s.routing.set_agent_state(user.id, body.state, body.reason))
 
-    @api.add("/api/agent/wrapup/end", "POST", "End my wrap-up early", tag="agent", response=R.AgentState)
+    @api.add("/api/agent/wrapup/end", "POST", "End my wrap-up early", tag="agent", response=R.AgentState, access="desk")
     async def end_wrapup(request: Request) -> Response:
         user = await require(request, "desk")
         return json_response(await request.app.state.services.routing.end_wrapup(user.id))
 
-    @api.add("/api/reason-codes", "GET", "Not-ready reason codes", tag="agent", response=list[R.CodeLabel])
+    @api.add("/api/reason-codes", "GET", "Not-ready reason codes", tag="agent", response=list[R.CodeLabel],
+             access="authenticated")
     async def reason_codes(request: Request) -> Response:
         await current_user(request)
         return json_response(REASON_CODES)
 
-    @api.add("/api/dispositions", "GET", "Disposition codes", tag="agent", response=list[R.CodeLabel])
+    @api.add("/api/dispositions", "GET", "Disposition codes", tag="agent", response=list[R.CodeLabel],
+             access="authenticated")
     async def dispositions(request: Request) -> Response:
         await current_user(request)
         return json_response(DISPOSITIONS)
 
-    @api.add("/api/conversations", "GET", "The unified inbox", tag="conversations", query=InboxQuery, response=R.Inbox)
+    @api.add("/api/conversations", "GET", "The unified inbox", tag="conversations", query=InboxQuery, response=R.Inbox,
+             access="desk")
     async def inbox(request: Request) -> Response:
         user = await require(request, "desk")
         q = parse_query(request, InboxQuery)
@@ -126,14 +132,14 @@ def register(api: Api) -> None:
                                                          q.limit, q.before))
 
     @api.add("/api/conversations/{id}", "GET", "One conversation with messages and contact",
-             tag="conversations", response=R.ConversationDetail)
+             tag="conversations", response=R.ConversationDetail, access="desk")
     async def detail(request: Request) -> Response:
         user = await require(request, "desk")
         s = request.app.state.services
         return json_response(await s.conversations.detail(user, request.path_params["id"]))
 
     @api.add("/api/conversations/{id}/accept", "POST", "Accept an offer", tag="conversations",
-             response=R.ConversationDetail)
+             response=R.ConversationDetail, access="desk")
     async def accept(request: Request) -> Response:
         user = await require(request, "desk")
         s = request.app.state.services
@@ -144,7 +150,7 @@ def register(api: Api) -> None:
         return json_response(await s.conversations.detail(user, cid))
 
     @api.add("/api/conversations/{id}/reject", "POST", "Reject an offer", tag="conversations",
-             status=204)
+             status=204, access="desk")
     async def reject(request: Request) -> Response:
         user = await require(request, "desk")
         s = request.app.state.services
@@ -154,7 +160,7 @@ def register(api: Api) -> None:
         return Response(status_code=204)
 
     @api.add("/api/conversations/{id}/messages", "POST", "Reply to the customer",
-             tag="conversations", body=MessageIn, status=201, response=R.Message)
+             tag="conversations", body=MessageIn, status=201, response=R.Message, access="desk")
     async def reply(request: Request) -> Response:
         user = await require(request, "desk")
         body = await parse_body(request, MessageIn)
@@ -166,7 +172,7 @@ def register(api: Api) -> None:
         return json_response(msg, 201)
 
     @api.add("/api/conversations/{id}/notes", "POST", "Add an internal note", tag="conversations",
-             body=NoteIn, status=201, response=R.Message)
+             body=NoteIn, status=201, response=R.Message, access="desk")
     async def note(request: Request) -> Response:
         user = await require(request, "desk")
         body = await parse_body(request, NoteIn)
@@ -178,7 +184,7 @@ def register(api: Api) -> None:
         return json_response(msg, 201)
 
     @api.add("/api/conversations/{id}/transfer", "POST", "Transfer to a queue or an agent",
-             tag="conversations", body=TransferIn, response=R.ConversationSummary)
+             tag="conversations", body=TransferIn, response=R.ConversationSummary, access="desk")
     async def transfer(request: Request) -> Response:
         user = await require(request, "desk")
         body = await parse_body(request, TransferIn)
@@ -190,7 +196,7 @@ def register(api: Api) -> None:
         return json_response(summary)
 
     @api.add("/api/conversations/{id}/close", "POST", "Close with a disposition",
-             tag="conversations", body=CloseIn, response=R.ConversationSummary)
+             tag="conversations", body=CloseIn, response=R.ConversationSummary, access="desk")
     async def close(request: Request) -> Response:
         user = await require(request, "desk")
         body = await parse_body(request, CloseIn)
@@ -204,7 +210,7 @@ def register(api: Api) -> None:
         return json_response((await s.conversations.inbox_rows([row]))[0])
 
     @api.add("/api/conversations/{id}/contact", "POST", "Link the conversation to a contact",
-             tag="conversations", body=LinkContactIn, response=R.ConversationSummary)
+             tag="conversations", body=LinkContactIn, response=R.ConversationSummary, access="desk")
     async def link_contact(request: Request) -> Response:
         user = await require(request, "desk")
         body = await parse_body(request, LinkContactIn)
@@ -213,14 +219,14 @@ def register(api: Api) -> None:
         return json_response((await s.conversations.inbox_rows([row]))[0])
 
     @api.add("/api/attachments", "POST", "Upload an attachment (multipart field 'file')",
-             tag="conversations", status=201, response=R.Attachment)
+             tag="conversations", status=201, response=R.Attachment, access="desk")
     async def upload(request: Request) -> Response:
         user = await require(request, "desk")
         s = request.app.state.services
         return json_response(await save_upload(request, s.attachments, f"user:{user.id}"), 201)
 
     @api.add("/api/attachments/{id}", "GET", "Download an attachment", tag="conversations",
-             auth="session")
+             auth="session", access="authenticated|customer")
     async def download(request: Request) -> Response:
         s = request.app.state.services
         row = await s.attachments.get(request.path_params["id"])

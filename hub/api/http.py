@@ -12,12 +12,14 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.json_schema import JsonSchemaMode
-from sqlalchemy.exc import DataError, StatementError
+from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from hub.errors import (
+    Conflict,
+    Forbidden,
     HubError,
     MalformedJson,
     NotAuthenticated,
@@ -28,7 +30,7 @@ from hub.errors import (
     ValidationFailed,
 )
 from hub.services.attachments import AttachmentStore
-from hub.services.auth import Client, User
+from hub.services.auth import ROLE_PERMISSIONS, Client, User
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -143,8 +145,18 @@ async def attachment_file(request: Request, row: Any, user: User | None, *, via:
                         headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"})
 
 
+async def session_user(request: Request) -> User | None:
+    """The user of the request's session cookie, or None; looked up once per request (the access
+    check of :meth:`Api.add` and the handler share it)."""
+    if "hub_user" not in request.scope:
+        request.scope["hub_user"] = await request.app.state.services.auth.user_for_token(
+            request.cookies.get(SESSION_COOKIE))
+    user: User | None = request.scope["hub_user"]
+    return user
+
+
 async def current_user(request: Request) -> User:
-    user = await request.app.state.services.auth.user_for_token(request.cookies.get(SESSION_COOKIE))
+    user = await session_user(request)
     if user is None:
         raise NotAuthenticated("log in first")
     return user
@@ -154,6 +166,68 @@ async def require(request: Request, permission: str) -> User:
     user = await current_user(request)
     user.require(permission)
     return user
+
+
+# --- who may call an operation ---------------------------------------------------------------------
+# Every operation declares it once, ``Api.add(..., access=...)``; the declaration is checked before
+# the handler runs (401 without credentials, 403 without the permission) and published in the
+# OpenAPI document as ``x-access``, from which tests/api/test_rbac_matrix.py derives what every
+# role must get. Handlers still check what depends on the data (a conversation's queue, a work
+# order's department) after it.
+#: anyone, no credentials (health, login, the widget's configuration and start, the offline form)
+PUBLIC = "public"
+#: a machine holding a shared secret the handler checks (Kannel's token, the fax provider's
+#: signature): no user or customer credentials
+SECRET = "secret"
+#: a web chat customer: the widget's bearer token of a conversation (``Authorization: Bearer``)
+CUSTOMER = "customer"
+#: any logged-in user, whatever the roles (their own profile, sessions, notifications)
+AUTHENTICATED = "authenticated"
+#: every permission a role can hold (hub/services/auth.py ROLE_PERMISSIONS)
+PERMISSIONS: frozenset[str] = frozenset().union(*ROLE_PERMISSIONS.values())
+
+
+def access_alternatives(access: str) -> list[str]:
+    """The alternatives of an ``access`` declaration: :data:`PUBLIC` or :data:`SECRET` alone, or
+    ``|``-separated :data:`CUSTOMER`, :data:`AUTHENTICATED` and permission names (any one of them
+    lets the caller in: ``"desk|supervise"``). ValueError for anything else (a typo)."""
+    alts = access.split("|")
+    if access in (PUBLIC, SECRET):
+        return alts
+    unknown = [a for a in alts if a not in PERMISSIONS | {CUSTOMER, AUTHENTICATED}]
+    if unknown or not access:
+        raise ValueError(f"access={access!r}: {unknown or access!r} is neither a permission of "
+                         f"ROLE_PERMISSIONS nor {PUBLIC!r}, {SECRET!r}, {CUSTOMER!r} or {AUTHENTICATED!r}")
+    return alts
+
+
+def _auth_of(access: str) -> str:
+    """The OpenAPI security scheme an access declaration implies (``session | widget | none``)."""
+    if access in (PUBLIC, SECRET):
+        return "none"
+    return "widget" if access == CUSTOMER else "session"
+
+
+async def check_access(request: Request, access: str) -> None:
+    """Refuse a request its operation's ``access`` does not let in: 401 without (valid) credentials,
+    403 for a logged-in user holding none of the permissions."""
+    alts = access_alternatives(access)
+    if access in (PUBLIC, SECRET):
+        return
+    staff = [a for a in alts if a != CUSTOMER]
+    user = await session_user(request) if staff else None
+    if user is not None and (AUTHENTICATED in staff or not user.permissions.isdisjoint(staff)):
+        return
+    if CUSTOMER in alts:
+        auth = request.headers.get("authorization", "")
+        token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+        if token and await request.app.state.services.conversations.customer_conversation(token) is not None:
+            return
+    if user is not None:
+        raise Forbidden(f"this needs the {staff[0]!r} permission" if len(staff) == 1
+                        else f"this needs one of the permissions {staff}")
+    raise NotAuthenticated("start a chat first (the widget token is missing or unknown)"
+                           if alts == [CUSTOMER] else "log in first")
 
 
 @dataclass
@@ -169,6 +243,8 @@ class Operation:
     # what a successful JSON answer is: a pydantic model or a type of them (list[Model] …);
     # None: not declared (a file, an empty answer, or not described yet)
     response: Any = None
+    # who may call it (see PUBLIC … above): the OpenAPI document's ``x-access``
+    access: str = AUTHENTICATED
 
 
 @dataclass
@@ -181,18 +257,33 @@ class Api:
     # answer goes out as the handler made it (the model describes it, never filters it).
     check_responses: bool = False
 
-    def add(self, path: str, method: str, summary: str, *, tag: str, body: type[BaseModel] | None = None,
-            query: type[BaseModel] | None = None, auth: str = "session",
-            status: int = 200, response: Any = None) -> Callable[[Handler], Handler]:
+    def add(self, path: str, method: str, summary: str, *, tag: str, access: str,
+            body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
+            auth: str | None = None, status: int = 200, response: Any = None) -> Callable[[Handler], Handler]:
+        """Register an operation. ``access`` (required) says who may call it: :data:`PUBLIC`,
+        :data:`SECRET`, or ``|``-separated :data:`CUSTOMER`, :data:`AUTHENTICATED` and permission
+        names; it is checked before the handler runs. ``auth`` (the OpenAPI security scheme)
+        follows from it."""
+        access_alternatives(access)  # a typo fails when the app is built
+        if auth is not None and auth != _auth_of(access):
+            raise ValueError(f"{method} {path}: auth={auth!r} contradicts access={access!r}")
+
         def deco(fn: Handler) -> Handler:
             async def endpoint(request: Request) -> Response:
                 try:
+                    await check_access(request, access)
                     resp = await fn(request)
                 except HubError as err:
                     return problem_response(err)
                 except (OverflowError, DataError) as err:  # a number beyond what its column holds
                     log.info("%s %s: %s", method, path, err)
                     return problem_response(ValidationFailed("a number in the request is out of range"))
+                except IntegrityError as err:  # the database refused a row the checks let through
+                    refusal = _integrity_problem(err)
+                    if refusal is None:
+                        raise
+                    log.warning("%s %s: %s", method, path, err.orig)
+                    return problem_response(refusal)
                 except StatementError as err:
                     if not isinstance(err.orig, OverflowError):
                         raise
@@ -205,8 +296,8 @@ class Api:
                 return resp
             endpoint.__name__ = fn.__name__
             self.routes.append(Route(path, endpoint, methods=[method]))
-            self.operations.append(Operation(path, method, summary, tag, body, query, auth, status,
-                                             response))
+            self.operations.append(Operation(path, method, summary, tag, body, query, _auth_of(access),
+                                             status, response, access))
             return fn
         return deco
 
@@ -230,12 +321,15 @@ class Api:
             ok: dict[str, Any] = {"description": "OK"}
             if op.response is not None:
                 ok["content"] = {"application/json": {"schema": by_key[((i, "response"), "serialization")]}}
-            item: dict[str, Any] = {"summary": op.summary, "tags": [op.tag],
+            item: dict[str, Any] = {"summary": op.summary, "tags": [op.tag], "x-access": op.access,
                                     "responses": {str(op.status): ok, "default": problem}}
-            if op.auth == "session":
-                item["security"] = [{"session": []}]
-            elif op.auth == "widget":
-                item["security"] = [{"widget": []}]
+            security: list[dict[str, list[str]]] = []
+            if op.auth != "none":
+                alts = access_alternatives(op.access)
+                security += [{"session": []}] if any(a != CUSTOMER for a in alts) else []
+                security += [{"widget": []}] if CUSTOMER in alts else []
+            if security:
+                item["security"] = security
             params = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
                       for p in _path_params(op.path)]
             if op.query is not None:
@@ -248,7 +342,7 @@ class Api:
             if op.body is not None:
                 item["requestBody"] = {"required": True, "content": {"application/json": {
                     "schema": by_key[((i, "body"), "validation")]}}}
-            paths.setdefault(op.path, {})[op.method.lower()] = item
+            paths.setdefault(openapi_path(op.path), {})[op.method.lower()] = item
         schemas["Problem"] = {"type": "object", "required": ["status", "code", "title", "detail"],
                               "properties": {"status": {"type": "integer"}, "code": {"type": "string"},
                                              "title": {"type": "string"}, "detail": {"type": "string"},
@@ -280,6 +374,24 @@ def response_mismatch(adapter: TypeAdapter[Any], resp: Response) -> ResponseMism
         return ResponseMismatch("the answer does not fit its declared response model: " + "; ".join(
             f"{'.'.join(e['loc'][1:]) or '(root)'}: {e['msg']}" for e in errors[:10]), details={"errors": errors})
     return None
+
+
+def _integrity_problem(err: IntegrityError) -> HubError | None:
+    """What a request the database refused is to its caller (SQLite's and PostgreSQL's words): a
+    duplicate of a unique value is a conflict, a reference to a row that does not exist invalid
+    input; anything else (a missing value the hub should have filled) stays a server error."""
+    text = str(err.orig).lower()
+    if "unique" in text or "duplicate key" in text:
+        return Conflict("something with these values exists already", code="duplicate")
+    if "foreign key" in text:
+        return ValidationFailed("the request refers to something that does not exist", code="unknown_reference")
+    return None
+
+
+def openapi_path(path: str) -> str:
+    """A route's path as OpenAPI templates it: ``{n:int}`` (Starlette's converter) is ``{n}``."""
+    return "/".join(f"{{{part[1:-1].split(':')[0]}}}" if part.startswith("{") and part.endswith("}") else part
+                    for part in path.split("/"))
 
 
 def _path_params(path: str) -> list[str]:

@@ -31,7 +31,7 @@ class Erasure(ResponseModel):
 def register(api: Api) -> None:
     @api.add("/api/contacts/{id}/data-export", "GET",
              "Everything held about a contact, as one zip archive (data-subject export; audited)",
-             tag="contacts")
+             tag="contacts", access="privacy")
     async def export(request: Request) -> Response:
         user = await require(request, "privacy")
         cid = request.path_params["id"]
@@ -42,7 +42,7 @@ def register(api: Api) -> None:
 
     @api.add("/api/contacts/{id}/erase", "POST",
              "Erase everything held about a contact, leaving a tombstone reports count (audited)",
-             tag="contacts", body=ErasureIn, response=Erasure)
+             tag="contacts", body=ErasureIn, response=Erasure, access="privacy")
     async def erase(request: Request) -> Response:
         user = await require(request, "privacy")
         await parse_body(request, ErasureIn)

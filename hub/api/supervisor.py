@@ -11,13 +11,14 @@ from hub.api.schemas import AgentStateIn, HistoryQuery
 
 
 def register(api: Api) -> None:
-    @api.add("/api/wallboard", "GET", "Queues and agents, live figures", tag="supervisor", response=R.Wallboard)
+    @api.add("/api/wallboard", "GET", "Queues and agents, live figures", tag="supervisor", response=R.Wallboard,
+             access="wallboard")
     async def wallboard(request: Request) -> Response:
         await require(request, "wallboard")
         return json_response(await request.app.state.services.wallboard.snapshot())
 
     @api.add("/api/agents/{id}/state", "POST", "Force an agent's state", tag="supervisor",
-             body=AgentStateIn, response=R.AgentState)
+             body=AgentStateIn, response=R.AgentState, access="supervise")
     async def force_state(request: Request) -> Response:
         actor = await require(request, "supervise")
         body = await parse_body(request, AgentStateIn)
@@ -26,7 +27,7 @@ def register(api: Api) -> None:
             request.path_params["id"], body.state, body.reason, forced_by=actor))
 
     @api.add("/api/agent/history", "GET", "My state history, newest first", tag="agent",
-             query=HistoryQuery, response=list[R.AgentStateEntry])
+             query=HistoryQuery, response=list[R.AgentStateEntry], access="desk")
     async def my_history(request: Request) -> Response:
         user = await require(request, "desk")
         q = parse_query(request, HistoryQuery)
@@ -34,7 +35,7 @@ def register(api: Api) -> None:
         return json_response(await s.eventlog.agent_states(user.id, q.limit, q.before))
 
     @api.add("/api/agents/{id}/history", "GET", "An agent's state history", tag="supervisor",
-             query=HistoryQuery, response=list[R.AgentStateEntry])
+             query=HistoryQuery, response=list[R.AgentStateEntry], access="supervise")
     async def agent_history(request: Request) -> Response:
         await require(request, "supervise")
         q = parse_query(request, HistoryQuery)
@@ -43,7 +44,7 @@ def register(api: Api) -> None:
         return json_response(await s.eventlog.agent_states(request.path_params["id"], q.limit, q.before))
 
     @api.add("/api/audit", "GET", "Audit log: admin changes and logins", tag="admin",
-             query=HistoryQuery, response=list[R.AuditEntry])
+             query=HistoryQuery, response=list[R.AuditEntry], access="admin")
     async def audit(request: Request) -> Response:
         await require(request, "admin")
         q = parse_query(request, HistoryQuery)

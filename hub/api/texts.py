@@ -15,14 +15,14 @@ from hub.api.schemas import TextIn
 
 def register(api: Api) -> None:
     @api.add("/api/texts", "GET", "Customer-facing texts per language, with their defaults",
-             tag="admin", response=R.TextList)
+             tag="admin", response=R.TextList, access="admin")
     async def list_texts(request: Request) -> Response:
         await require(request, "admin")
         return json_response({"items": await request.app.state.services.texts.listing(),
                               "default_language": request.app.state.services.texts.default_language})
 
     @api.add("/api/texts/{key}/{language}", "PUT", "Change a text in one language", tag="admin",
-             body=TextIn, response=R.TextEntry)
+             body=TextIn, response=R.TextEntry, access="admin")
     async def update_text(request: Request) -> Response:
         admin = await require(request, "admin")
         body = await parse_body(request, TextIn)
@@ -31,7 +31,7 @@ def register(api: Api) -> None:
                                                 body.body, admin.id))
 
     @api.add("/api/texts/{key}/{language}", "DELETE", "Go back to a text's default in one language",
-             tag="admin", response=R.TextEntry)
+             tag="admin", response=R.TextEntry, access="admin")
     async def reset_text(request: Request) -> Response:
         admin = await require(request, "admin")
         texts = request.app.state.services.texts

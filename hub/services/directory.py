@@ -229,6 +229,11 @@ class DirectoryService:
         current = await self.get_queue(qid)
         name = data.get("name") or current["name"]
         cfg = {k: current[k] for k in QUEUE_DEFAULTS}
+        # null clears what may be absent (overflow, a calendar …), nothing else
+        nulls = sorted(k for k, v in data.items() if v is None and QUEUE_DEFAULTS.get(k, None) is not None)
+        if nulls:
+            raise ValidationFailed(f"{', '.join(nulls)} cannot be null", details={
+                "errors": [{"loc": ["body", k], "msg": "cannot be null"} for k in nulls]})
         cfg.update({k: v for k, v in data.items() if k in QUEUE_DEFAULTS and k in data})
         await self._validated(qid, name, cfg)
         async with self._write() as tx:

@@ -261,7 +261,7 @@ class ElasticBackend(AsyncSearchBackend):
             return await coro
         except ApiError as err:
             raise SearchBackendUnavailable(f"elasticsearch {what} failed: {err}",
-                                           details={"status": getattr(err, "status_code", None)}
+                                           details={"upstream_status": getattr(err, "status_code", None)}
                                            ) from err
         except TransportError as err:
             raise SearchBackendUnavailable(f"cannot reach elasticsearch ({what}): {err}") from err

@@ -134,7 +134,7 @@ class _Answer(ResponseModel):
 def _app(check: bool, body: Any) -> Starlette:
     api = Api(check_responses=check)
 
-    @api.add("/api/thing", "GET", "A thing", tag="test", auth="none", response=_Answer)
+    @api.add("/api/thing", "GET", "A thing", tag="test", access="public", response=_Answer)
     async def thing(request: Request) -> Response:
         return json_response(body)
 

@@ -367,7 +367,7 @@ def register_api(api: Any, component: Any) -> None:
 
     @api.add("/api/voice/callbacks/{conversation_id}/dial", "POST",
              "Place a requested callback: ring the agent's phone, then the customer through the trunk",
-             tag="voice", status=202, response=S.CallbackDialling)
+             tag="voice", status=202, response=S.CallbackDialling, access="desk")
     async def dial_callback(request: Request) -> Response:
         user = await require(request, "desk")
         callbacks = component().callbacks

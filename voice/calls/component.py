@@ -94,14 +94,14 @@ class VoiceComponent:
         self.recordings.register(api)
 
         @api.add("/api/voice/sip-accounts", "GET", "SIP accounts of desk phones and trunks", tag="voice",
-                 response=S.SipAccounts)
+                 response=S.SipAccounts, access="admin")
         async def list_accounts(request: Request) -> Response:
             await require(request, "admin")
             return json_response({"accounts": await store.list_accounts(comp.services)})
 
         @api.add("/api/voice/sip-accounts/{username}", "PUT",
                  "Create or replace a SIP account (digest HA1 stored, never the password)",
-                 tag="voice", body=SipAccountBody, response=S.SipAccount)
+                 tag="voice", body=SipAccountBody, response=S.SipAccount, access="admin")
         async def put_account(request: Request) -> Response:
             await require(request, "admin")
             body = await parse_body(request, SipAccountBody)
@@ -113,14 +113,15 @@ class VoiceComponent:
             return json_response(acc)
 
         @api.add("/api/voice/sip-accounts/{username}", "DELETE", "Delete a SIP account", tag="voice",
-                 status=204)
+                 status=204, access="admin")
         async def delete_account(request: Request) -> Response:
             await require(request, "admin")
             await store.delete_account(comp.services, request.path_params["username"])
             await comp.reload_accounts()
             return Response(status_code=204)
 
-        @api.add("/api/voice/registrations", "GET", "Registered desk phones", tag="voice", response=S.Bindings)
+        @api.add("/api/voice/registrations", "GET", "Registered desk phones", tag="voice", response=S.Bindings,
+                 access="supervise")
         async def registrations(request: Request) -> Response:
             await require(request, "supervise")
             svc = comp.service
@@ -132,7 +133,7 @@ class VoiceComponent:
             return json_response({"registrations": regs})
 
         @api.add("/api/voice/calls", "GET", "Active calls and the latest call records", tag="voice",
-                 response=S.VoiceCalls)
+                 response=S.VoiceCalls, access="supervise")
         async def calls(request: Request) -> Response:
             await require(request, "supervise")
             svc = comp.service

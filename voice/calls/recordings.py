@@ -337,31 +337,32 @@ class Recordings:
         rec = self
 
         @api.add("/api/voice/recordings", "GET", "Search call recordings (agents: their own calls)",
-                 tag="voice", query=SearchQuery, response=S.RecordingPage)
+                 tag="voice", query=SearchQuery, response=S.RecordingPage, access="supervise|desk")
         async def search(request: Request) -> Response:
             user = await _user(request)
             return json_response(await rec.search(user, parse_query(request, SearchQuery)))
 
         @api.add("/api/voice/recordings/{id}", "GET", "One recording with its call record", tag="voice",
-                 response=S.Recording)
+                 response=S.Recording, access="supervise|desk")
         async def one(request: Request) -> Response:
             user = await _user(request)
             return json_response(await rec.get(user, request.path_params["id"]))
 
         @api.add("/api/voice/recordings/{id}/audio", "GET",
-                 "The recording's WAV (range requests; ?download=1 for an attachment)", tag="voice")
+                 "The recording's WAV (range requests; ?download=1 for an attachment)", tag="voice",
+                 access="supervise|desk")
         async def audio(request: Request) -> Response:
             user = await _user(request)
             return await rec.audio(request, user, request.path_params["id"])
 
         @api.add("/api/voice/queue-settings", "GET", "Per-queue recording choice", tag="voice",
-                 response=S.QueueRecordingSettings)
+                 response=S.QueueRecordingSettings, access="supervise")
         async def list_qs(request: Request) -> Response:
             await require(request, "supervise")
             return json_response({"default": rec.policy.default, "queues": await rec.queue_settings()})
 
         @api.add("/api/voice/queue-settings/{queue_id}", "PUT", "Record calls of this queue: yes, no or default",
-                 tag="voice", body=QueueSettingBody, response=S.QueueRecordingSetting)
+                 tag="voice", body=QueueSettingBody, response=S.QueueRecordingSetting, access="admin")
         async def put_qs(request: Request) -> Response:
             user = await require(request, "admin")
             body = await parse_body(request, QueueSettingBody)

@@ -389,7 +389,7 @@ def register_api(api: Api, services: Callable[[], Services]) -> None:
 
     @api.add("/api/voice/conversations/{id}/transcript", "GET",
              "The call transcript of a conversation (final segments, both legs, in time order)", tag="voice",
-             response=S.Transcript)
+             response=S.Transcript, access="desk|supervise")
     async def transcript(request: Request) -> Response:
         user = await current_user(request)
         svc = services()

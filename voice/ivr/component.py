@@ -381,18 +381,19 @@ class IvrComponent:
                 return api.add(path, method, summary, tag="ivr", **kw)(guarded(fn))
             return deco
 
-        @add("/api/ivr/flows", "GET", "IVR flows", response=S.Flows)
+        @add("/api/ivr/flows", "GET", "IVR flows", response=S.Flows, access="automation|supervise")
         async def list_flows(request: Request) -> Response:
             await _read_user(request)
             return json_response({"flows": await comp.s.list_flows()})
 
         @add("/api/ivr/voices", "GET", "Text-to-speech voices for prompts, and unavailable engines",
-             response=S.TtsVoices)
+             response=S.TtsVoices, access="automation|supervise")
         async def list_voices(request: Request) -> Response:
             await _read_user(request)
             return json_response(await comp.tts_voices())
 
-        @add("/api/ivr/flows", "POST", "Create an IVR flow (draft)", body=FlowBody, status=201, response=S.FlowDetail)
+        @add("/api/ivr/flows", "POST", "Create an IVR flow (draft)", body=FlowBody, status=201, response=S.FlowDetail,
+             access="automation")
         async def create_flow(request: Request) -> Response:
             user = await require(request, "automation")
             body = await parse_body(request, FlowBody)
@@ -400,12 +401,14 @@ class IvrComponent:
             comp._prerender(body.definition)
             return json_response(await comp.flow_view(fid), 201)
 
-        @add("/api/ivr/flows/{id}", "GET", "An IVR flow: draft, problems, prompts, versions", response=S.FlowDetail)
+        @add("/api/ivr/flows/{id}", "GET", "An IVR flow: draft, problems, prompts, versions", response=S.FlowDetail,
+             access="automation|supervise")
         async def get_flow(request: Request) -> Response:
             await _read_user(request)
             return json_response(await comp.flow_view(request.path_params["id"]))
 
-        @add("/api/ivr/flows/{id}", "PATCH", "Edit an IVR flow's draft", body=FlowPatch, response=S.FlowDetail)
+        @add("/api/ivr/flows/{id}", "PATCH", "Edit an IVR flow's draft", body=FlowPatch, response=S.FlowDetail,
+             access="automation")
         async def patch_flow(request: Request) -> Response:
             user = await require(request, "automation")
             body = await parse_body(request, FlowPatch)
@@ -415,7 +418,7 @@ class IvrComponent:
                 comp._prerender(changes["definition"])
             return json_response(await comp.flow_view(request.path_params["id"]))
 
-        @add("/api/ivr/flows/{id}", "DELETE", "Delete an IVR flow", status=204)
+        @add("/api/ivr/flows/{id}", "DELETE", "Delete an IVR flow", status=204, access="automation")
         async def delete_flow(request: Request) -> Response:
             user = await require(request, "automation")
             await comp.s.delete_flow(request.path_params["id"], user.id)
@@ -423,7 +426,7 @@ class IvrComponent:
             return Response(status_code=204)
 
         @add("/api/ivr/flows/{id}/validate", "POST", "Problems of a flow definition (not saved)",
-             body=ValidateBody, response=S.Problems)
+             body=ValidateBody, response=S.Problems, access="automation")
         async def validate(request: Request) -> Response:
             await require(request, "automation")
             body = await parse_body(request, ValidateBody)
@@ -431,7 +434,8 @@ class IvrComponent:
                                              **await comp._known())
             return json_response({"problems": [p.as_dict() for p in problems]})
 
-        @add("/api/ivr/flows/{id}/publish", "POST", "Publish the draft as a new version", response=S.Published)
+        @add("/api/ivr/flows/{id}/publish", "POST", "Publish the draft as a new version", response=S.Published,
+             access="automation")
         async def publish(request: Request) -> Response:
             user = await require(request, "automation")
             fid = request.path_params["id"]
@@ -440,7 +444,8 @@ class IvrComponent:
             comp._prerender((await comp.s.version(fid, version))["definition"])
             return json_response({"version": version, "flow": await comp.flow_view(fid)})
 
-        @add("/api/ivr/flows/{id}/versions/{version:int}", "GET", "A published version", response=S.FlowVersion)
+        @add("/api/ivr/flows/{id}/versions/{version:int}", "GET", "A published version", response=S.FlowVersion,
+             access="automation|supervise")
         async def get_version(request: Request) -> Response:
             await _read_user(request)
             return json_response(await comp.s.version(request.path_params["id"],
@@ -448,7 +453,7 @@ class IvrComponent:
 
         @add("/api/ivr/flows/{id}/prompts/{name}", "PUT",
              "Upload a prompt (multipart 'file', WAV; stored as 8 kHz mono 16-bit)", status=201,
-             response=S.PromptFile)
+             response=S.PromptFile, access="automation")
         async def put_prompt(request: Request) -> Response:
             user = await require(request, "automation")
             data, filename = await comp._read_upload(request)
@@ -457,7 +462,7 @@ class IvrComponent:
             await comp.refresh()
             return json_response(saved, 201)
 
-        @add("/api/ivr/flows/{id}/prompts/{name}/audio", "GET", "A prompt's audio (WAV)")
+        @add("/api/ivr/flows/{id}/prompts/{name}/audio", "GET", "A prompt's audio (WAV)", access="automation|supervise")
         async def prompt_audio(request: Request) -> Response:
             await _read_user(request)
             path = await comp.s.prompt_file(request.path_params["id"], request.path_params["name"])
@@ -465,7 +470,7 @@ class IvrComponent:
                                 headers={"X-Content-Type-Options": "nosniff",
                                          "Cache-Control": "no-store"})
 
-        @add("/api/ivr/flows/{id}/prompts/{name}", "DELETE", "Delete a prompt", status=204)
+        @add("/api/ivr/flows/{id}/prompts/{name}", "DELETE", "Delete a prompt", status=204, access="automation")
         async def delete_prompt(request: Request) -> Response:
             user = await require(request, "automation")
             await comp.s.delete_prompt(request.path_params["id"], request.path_params["name"],
@@ -473,13 +478,14 @@ class IvrComponent:
             await comp.refresh()
             return Response(status_code=204)
 
-        @add("/api/ivr/numbers", "GET", "Dialled numbers routed to IVR flows", response=S.NumberRoutes)
+        @add("/api/ivr/numbers", "GET", "Dialled numbers routed to IVR flows", response=S.NumberRoutes,
+             access="automation|supervise")
         async def list_numbers(request: Request) -> Response:
             await _read_user(request)
             return json_response({"numbers": await comp.s.list_numbers()})
 
         @add("/api/ivr/numbers/{number}", "PUT", "Route a dialled number to a flow", body=NumberBody,
-             response=S.NumberSet)
+             response=S.NumberSet, access="automation")
         async def put_number(request: Request) -> Response:
             user = await require(request, "automation")
             body = await parse_body(request, NumberBody)
@@ -487,7 +493,7 @@ class IvrComponent:
             await comp.refresh()
             return json_response({"number": num, "flow_id": body.flow_id})
 
-        @add("/api/ivr/numbers/{number}", "DELETE", "Stop routing a number to a flow", status=204)
+        @add("/api/ivr/numbers/{number}", "DELETE", "Stop routing a number to a flow", status=204, access="automation")
         async def delete_number(request: Request) -> Response:
             user = await require(request, "automation")
             await comp.s.unroute_number(request.path_params["number"], user.id)

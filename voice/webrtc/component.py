@@ -97,19 +97,19 @@ class WebRtcComponent:
         comp = self
 
         @api.add("/api/voice/softphone", "GET", "The caller's softphone: online state and call legs", tag="voice",
-                 response=S.SoftphoneStatus)
+                 response=S.SoftphoneStatus, access="desk")
         async def status(request: Request) -> Response:
             user = await require(request, "desk")
             return json_response(comp.service.status(user))
 
         @api.add("/api/voice/softphone", "POST", "Put the desk softphone online (renew the lease)", tag="voice",
-                 response=S.SoftphoneStatus)
+                 response=S.SoftphoneStatus, access="desk")
         async def go_online(request: Request) -> Response:
             user = await require(request, "desk")
             return json_response(comp.service.register(user))
 
         @api.add("/api/voice/softphone", "DELETE", "Take the desk softphone offline", tag="voice",
-                 response=S.SoftphoneStatus)
+                 response=S.SoftphoneStatus, access="desk")
         async def go_offline(request: Request) -> Response:
             user = await require(request, "desk")
             return json_response(comp.service.unregister(user))
@@ -123,53 +123,56 @@ class WebRtcComponent:
                 return json_response(await act(user, request.path_params["leg_id"], body.sdp))
             handler.__name__ = action
             api.add(f"/api/voice/softphone/legs/{{leg_id}}/{action}", "POST", summary, tag="voice",
-                    body=OfferBody, response=S.SdpAnswer)(handler)
+                    body=OfferBody, response=S.SdpAnswer, access="desk")(handler)
 
         offer_route("answer", "Answer a ringing call with the browser's SDP offer")
         offer_route("reconnect", "Reconnect the browser to its connected call (after a page reload)")
 
         @api.add("/api/voice/softphone/legs/{leg_id}/decline", "POST", "Decline a ringing call", tag="voice",
-                 response=S.SoftphoneLeg)
+                 response=S.SoftphoneLeg, access="desk")
         async def decline(request: Request) -> Response:
             user = await require(request, "desk")
             return json_response(comp.service.decline(user, request.path_params["leg_id"]))
 
         @api.add("/api/voice/softphone/legs/{leg_id}/hangup", "POST", "Hang up (or decline) a call", tag="voice",
-                 response=S.SoftphoneLeg)
+                 response=S.SoftphoneLeg, access="desk")
         async def hangup(request: Request) -> Response:
             user = await require(request, "desk")
             return json_response(await comp.service.hangup(user, request.path_params["leg_id"]))
 
         @api.add("/api/voice/softphone/legs/{leg_id}/hold", "POST",
-                 "Hold the caller (music on hold) or resume", tag="voice", body=SwitchBody, response=S.SoftphoneLeg)
+                 "Hold the caller (music on hold) or resume", tag="voice", body=SwitchBody, response=S.SoftphoneLeg,
+                 access="desk")
         async def hold(request: Request) -> Response:
             user = await require(request, "desk")
             body = await parse_body(request, SwitchBody)
             return json_response(await comp.service.hold(user, request.path_params["leg_id"], body.on))
 
         @api.add("/api/voice/softphone/legs/{leg_id}/mute", "POST",
-                 "Mute or unmute the agent's microphone", tag="voice", body=SwitchBody, response=S.SoftphoneLeg)
+                 "Mute or unmute the agent's microphone", tag="voice", body=SwitchBody, response=S.SoftphoneLeg,
+                 access="desk")
         async def mute(request: Request) -> Response:
             user = await require(request, "desk")
             body = await parse_body(request, SwitchBody)
             return json_response(await comp.service.mute(user, request.path_params["leg_id"], body.on))
 
         @api.add("/api/voice/softphone/legs/{leg_id}/dtmf", "POST", "Send DTMF digits to the caller",
-                 tag="voice", body=DigitsBody, response=S.DtmfSent)
+                 tag="voice", body=DigitsBody, response=S.DtmfSent, access="desk")
         async def dtmf(request: Request) -> Response:
             user = await require(request, "desk")
             body = await parse_body(request, DigitsBody)
             return json_response(comp.service.dtmf(user, request.path_params["leg_id"], body.digits))
 
         @api.add("/api/voice/softphone/consult-targets", "GET",
-                 "Agents, queues and external numbers the agent can consult", tag="voice", response=S.ConsultTargets)
+                 "Agents, queues and external numbers the agent can consult", tag="voice", response=S.ConsultTargets,
+                 access="desk")
         async def consult_targets(request: Request) -> Response:
             user = await require(request, "desk")
             return json_response(await comp.service.consult_targets(user))
 
         @api.add("/api/voice/softphone/legs/{leg_id}/consult", "POST",
                  "Consult an agent, a queue or an external number (the caller hears music on hold)",
-                 tag="voice", body=ConsultBody, response=S.SoftphoneLeg)
+                 tag="voice", body=ConsultBody, response=S.SoftphoneLeg, access="desk")
         async def consult(request: Request) -> Response:
             user = await require(request, "desk")
             body = await parse_body(request, ConsultBody)
@@ -187,17 +190,17 @@ class WebRtcComponent:
                                 ("conference", "Three-way conference: the caller, the agent and the consulted party"),
                                 ("cancel", "End the consultation; back to the caller")):
             api.add(f"/api/voice/softphone/legs/{{leg_id}}/consult/{action}", "POST", summary,
-                    tag="voice", response=S.SoftphoneLeg)(consult_action(action))
+                    tag="voice", response=S.SoftphoneLeg, access="desk")(consult_action(action))
 
         @api.add("/api/voice/monitor/calls", "GET", "Active calls a supervisor can monitor", tag="voice",
-                 response=S.MonitorCalls)
+                 response=S.MonitorCalls, access="supervise")
         async def monitor_calls(request: Request) -> Response:
             user = await require(request, "supervise")
             return json_response({"calls": comp.service.active_calls(user)})
 
         @api.add("/api/voice/monitor/calls/{call_id}", "POST",
                  "Listen to, whisper to or barge into a call (SDP offer → answer)", tag="voice", body=MonitorBody,
-                 response=S.MonitorAnswer)
+                 response=S.MonitorAnswer, access="supervise")
         async def monitor(request: Request) -> Response:
             user = await require(request, "supervise")
             body = await parse_body(request, MonitorBody)
@@ -205,13 +208,14 @@ class WebRtcComponent:
                                                             body.mode))
 
         @api.add("/api/voice/monitor/{monitor_id}", "PATCH", "Switch listen / whisper / barge", tag="voice",
-                 body=ModeBody, response=S.MonitorInfo)
+                 body=ModeBody, response=S.MonitorInfo, access="supervise")
         async def monitor_mode(request: Request) -> Response:
             user = await require(request, "supervise")
             body = await parse_body(request, ModeBody)
             return json_response(comp.service.set_monitor_mode(user, request.path_params["monitor_id"], body.mode))
 
-        @api.add("/api/voice/monitor/{monitor_id}", "DELETE", "Stop monitoring", tag="voice", status=204)
+        @api.add("/api/voice/monitor/{monitor_id}", "DELETE", "Stop monitoring", tag="voice", status=204,
+                 access="supervise")
         async def monitor_stop(request: Request) -> Response:
             user = await require(request, "supervise")
             await comp.service.stop_monitor(user, request.path_params["monitor_id"])
