@@ -47,6 +47,7 @@ from hub.services.contacts import ContactService
 from hub.services.conversations import ConversationService
 from hub.services.directory import DirectoryService
 from hub.services.eventlog import EventLog
+from hub.services.identity import IdentityService
 from hub.services.kv import KeyValueStore
 from hub.services.privacy import PrivacyService
 from hub.services.routing import RoutingService
@@ -84,6 +85,8 @@ class Services:
     # data-subject export and erasure, retention (hub/services/privacy.py); components register
     # their personal-data holders with it; always set by build_services
     privacy: PrivacyService = None  # type: ignore[assignment]
+    # chat customers proving a claimed identity (hub/services/identity.py); always set by build_services
+    identity: IdentityService = None  # type: ignore[assignment]
 
 
 class Channel(Protocol):
@@ -151,7 +154,9 @@ async def build_services(settings: Settings, sio: socketio.AsyncServer,
     privacy = PrivacyService(db, clock, settings, attachments, kv, scheduler, bus)
     return Services(settings, clock, db, bus, auth, directory, contacts, conversations, routing,
                     attachments, wallboard, EventLog(db), sio, DeskPushes(sio), scheduler=scheduler,
-                    kv=kv, limits=RateLimits(settings), privacy=privacy)
+                    kv=kv, limits=RateLimits(settings), privacy=privacy,
+                    identity=IdentityService(db, clock, code_ttl_s=settings.identity_code_ttl_s,
+                                             max_attempts=settings.identity_code_max_attempts))
 
 
 class SpaFiles(StaticFiles):
