@@ -30,7 +30,7 @@ from hub.errors import HubError, InvalidState, NotAuthenticated, ValidationFaile
 from hub.events import Event, EventType
 from hub.origins import parse_origins, socket_origin_allowed
 from hub.security import new_token, token_hash
-from hub.services.identity import IssuedCode, NothingToVerify
+from hub.services.identity import IssuedCode, NothingToVerify, VerificationLocked
 
 if TYPE_CHECKING:
     from hub.app import Services
@@ -302,8 +302,11 @@ class WebchatChannel:
             row = await ch._customer_row(request)
             body = await parse_body(request, IdentityCodeIn)
             s = ch.services
-            if row.claimed_contact_id is None:
+            state = await s.identity.methods(row.id)  # refused before a code is counted
+            if not state["claimed"]:
                 raise NothingToVerify("there is no claimed identity to verify")
+            if state["locked"]:
+                raise VerificationLocked("too many wrong codes: an agent can confirm who you are")
             s.limits.identity_codes.take(f"chat:{row.id}")
             s.limits.identity_codes.take(f"contact:{row.claimed_contact_id}")
             issued = await s.identity.issue_code(row.id, body.method)
