@@ -15,9 +15,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 import channels.webchat.schemas as S
+from channels.webchat.texts import code_message
 from hub.api.http import Api, client_ip, json_response, parse_body, parse_query, save_upload
 from hub.api.responses import Attachment
-from channels.webchat.texts import code_message
 from hub.api.schemas import (
     CsatIn,
     IdentityCodeIn,

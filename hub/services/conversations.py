@@ -84,7 +84,8 @@ _MESSAGE_TARGET = (select(t.conversations.c.status, t.conversations.c.queue_id,
 
 def _contact_of(row: Any) -> str | None:
     """The contact a conversation shows: its own, else the one a chat customer claimed."""
-    return row.contact_id or row.claimed_contact_id  # type: ignore[no-any-return]
+    found: str | None = row.contact_id or row.claimed_contact_id
+    return found
 
 
 def _message_row(mid: str, cid: str, kind: str, sender: str, user_id: str | None,
@@ -337,7 +338,7 @@ class ConversationService:
     def _summaries_sync(self, conn: Connection, rows: Sequence[Any]) -> list[dict[str, Any]]:
         if not rows:
             return []
-        contact_ids = sorted({_contact_of(r) for r in rows if _contact_of(r)})
+        contact_ids = sorted({cid for r in rows if (cid := _contact_of(r))})
         contacts = {}
         if contact_ids:
             crow = conn.execute(_CONTACTS_IN, {"ids": contact_ids}).all()

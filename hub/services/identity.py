@@ -131,8 +131,8 @@ class IdentityService:
                 raise NothingToVerify("the claimed contact no longer exists")
             address = contact.email if method == "email" else contact.phone
             if not address:
-                raise ValidationFailed(f"this contact has no {'email address' if method == 'email' else 'phone number'}",
-                                       code="identity_method_unavailable")
+                what = "email address" if method == "email" else "phone number"
+                raise ValidationFailed(f"this contact has no {what}", code="identity_method_unavailable")
             conn.execute(update(t.identity_codes).where(
                 c.conversation_id == cid, c.used_at.is_(None), c.expires_at > now).values(expires_at=now))
             expires = now + self.code_ttl_s

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,7 +28,7 @@ async def relay() -> AsyncIterator[Relay]:
 
 
 @pytest.fixture
-async def hub(tmp_path, database_url: str, relay: Relay) -> AsyncIterator[InProcessHub]:  # type: ignore[no-untyped-def]
+async def hub(tmp_path: Path, database_url: str, relay: Relay) -> AsyncIterator[InProcessHub]:
     async with running_hub(tmp_path / "data", database_url, email_address=HUB_ADDRESS,
                            email_smtp_port=relay.port, email_smtp_timeout_s=5,
                            identity_code_max_attempts=MAX_ATTEMPTS) as h:
@@ -50,7 +51,9 @@ async def _queued(supervisor: ApiClient, cid: str) -> dict[str, Any]:
 
 async def _code_from_mail(relay: Relay, count: int = 1) -> tuple[str, Any]:
     mail = (await relay.wait(count))[count - 1]
-    found = re.search(r"\b(\d{6})\b", mail.get_body(("plain",)).get_content())
+    body = mail.get_body(("plain",))
+    assert body is not None, mail.as_string()
+    found = re.search(r"\b(\d{6})\b", body.get_content())
     assert found, mail.as_string()
     return found.group(1), mail
 

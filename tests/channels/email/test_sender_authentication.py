@@ -9,6 +9,7 @@ import asyncio
 import smtplib
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ TRUSTED = "mx.hub.example.com"
 
 
 @pytest.fixture
-async def hub(tmp_path, database_url: str) -> AsyncIterator[InProcessHub]:  # type: ignore[no-untyped-def]
+async def hub(tmp_path: Path, database_url: str) -> AsyncIterator[InProcessHub]:
     async with running_hub(tmp_path / "data", database_url, email_port=free_port(),
                            email_address=HUB_ADDRESS, email_trusted_authserv_ids=TRUSTED) as h:
         yield h
