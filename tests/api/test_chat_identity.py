@@ -98,6 +98,7 @@ async def test_screen_pop_shows_the_claimed_contact_marked_unverified(hub):
     await desk.close()
 
 
+@pytest.mark.storage  # codes counted across transactions, SQLite and PostgreSQL
 async def test_code_by_email_verifies_links_the_contact_and_raises_the_priority(hub, relay):
     agent, desk = await agent_desk(hub, "agent1", ready=False)
     plain, claimant, claimed = await _two_waiting_chats(hub)
@@ -135,6 +136,7 @@ async def test_code_by_email_verifies_links_the_contact_and_raises_the_priority(
     await desk.close()
 
 
+@pytest.mark.storage  # codes counted across transactions, SQLite and PostgreSQL
 async def test_wrong_codes_lock_self_verification(hub, relay):
     claimant, _, claimed = await start_chat(hub, name="Mallory", email=VIP_EMAIL)
     await claimant.ok("POST", "/api/widget/identity/code", {"method": "email"}, status=202)
