@@ -88,6 +88,14 @@ def _contact_of(row: Any) -> str | None:
     return found
 
 
+def referenced_contact(row: Any, actor: User | None) -> str | None:
+    """The contact a record made from the conversation (a ticket, a work order) is about: the
+    conversation's own; a user making it from a chat whose customer only claimed a contact gets
+    that candidate (shown to them unverified: their own act), the system (automation) never."""
+    found: str | None = row.contact_id or (row.claimed_contact_id if actor is not None else None)
+    return found
+
+
 def _message_row(mid: str, cid: str, kind: str, sender: str, user_id: str | None,
                  sender_name: str | None, body: str, client_id: str | None, now: float) -> dict[str, Any]:
     return {"id": mid, "conversation_id": cid, "kind": kind, "sender": sender,

@@ -187,3 +187,22 @@ async def test_the_handling_agent_confirms_the_customer_audited_and_others_may_n
     r = await agent.post(f"/api/conversations/{cid}/identity/confirm", {})
     assert r.status_code == 409 and r.json()["code"] == "identity_nothing_to_verify"
     await desk.close()
+
+
+async def test_automation_rules_see_only_what_the_customer_typed_until_verified(hub):
+    admin = await hub.client("admin")
+    await admin.ok("POST", "/api/rules", {
+        "name": "Greet", "event": "conversation.created",
+        "conditions": {"all": [{"field": "conversation.channel", "op": "eq", "value": "chat"}]},
+        "actions": [{"type": "send_template",
+                     "template": "Hello {contact.name}, account {contact.custom.account_no}."}]}, status=201)
+    await admin.ok("POST", "/api/rules", {
+        "name": "VIPs first", "event": "conversation.created",
+        "conditions": {"all": [{"field": "contact.vip", "op": "eq", "value": True}]},
+        "actions": [{"type": "set_priority", "priority": "urgent"}]}, status=201)
+    claimant, _, claimed = await start_chat(hub, name="Mallory", email=VIP_EMAIL)
+    await hub.services.bus.settled()  # the rules run after commit
+    seen = await claimant.ok("GET", "/api/widget/conversation")
+    assert [m["body"] for m in seen["messages"] if m["sender"] != "customer"] == ["Hello Mallory, account ."]
+    supervisor = await hub.client("supervisor")
+    assert (await _queued(supervisor, claimed["conversation_id"]))["priority"] == 0
