@@ -185,6 +185,14 @@ class WebchatChannel:
             raise NotAuthenticated("start a chat first (the widget token is missing or unknown)")
         return row
 
+    async def _identity_state(self, cid: str) -> dict[str, Any]:
+        """``IdentityService.methods`` with only the ways that run here (email, SMS channels)."""
+        s = self.services
+        state = await s.identity.methods(cid)
+        running = {"email": s.ports.email is not None, "sms": s.ports.sms is not None}
+        state["methods"] = [m for m in state["methods"] if running[m]]
+        return state
+
     async def _send_code(self, issued: IssuedCode, language: str) -> None:
         """Send a verification code through the email or SMS channel's public port (after the
         code's hash is committed; a code that could not be sent is asked for again)."""
@@ -293,7 +301,7 @@ class WebchatChannel:
                  tag="widget", auth="widget", response=S.WidgetIdentity)
         async def identity(request: Request) -> Response:
             row = await ch._customer_row(request)
-            return json_response(await ch.services.identity.methods(row.id))
+            return json_response(await ch._identity_state(row.id))
 
         @api.add("/api/widget/identity/code", "POST", "Send a one-time code to the claimed contact",
                  tag="widget", body=IdentityCodeIn, auth="widget", status=202,
@@ -322,7 +330,7 @@ class WebchatChannel:
             s = ch.services
             await s.identity.confirm_code(row.id, body.code)
             await s.routing.reprioritise(row.id)
-            return json_response(await s.identity.methods(row.id))
+            return json_response(await ch._identity_state(row.id))
 
         @api.add("/api/widget/csat", "POST", "Rate the chat", tag="widget", body=CsatIn,
                  auth="widget", status=204)
