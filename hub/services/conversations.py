@@ -513,7 +513,10 @@ class ConversationService:
         contact_id = _contact_of(row)
         if not contact_id:
             return None
-        return {**self.contacts.read(conn, contact_id), "verified": row.contact_id is not None}
+        try:
+            return {**self.contacts.read(conn, contact_id), "verified": row.contact_id is not None}
+        except NotFound:  # merged away or erased since
+            return None
 
     # --- writing ----------------------------------------------------------------------------
     async def open(self, *, channel: str, queue_id: str, identity: dict[str, Any],

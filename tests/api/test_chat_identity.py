@@ -206,3 +206,16 @@ async def test_automation_rules_see_only_what_the_customer_typed_until_verified(
     assert [m["body"] for m in seen["messages"] if m["sender"] != "customer"] == ["Hello Mallory, account ."]
     supervisor = await hub.client("supervisor")
     assert (await _queued(supervisor, claimed["conversation_id"]))["priority"] == 0
+
+
+async def test_erasing_a_contact_also_erases_the_chats_that_only_claimed_to_be_them(hub):
+    admin = await hub.client("admin")
+    person = await admin.ok("POST", "/api/contacts", {"name": "Qian Yu", "email": "qian.yu@example.org"},
+                            status=201)
+    claimant, widget, claimed = await start_chat(hub, name="Someone", email="qian.yu@example.org")
+    await widget.close()
+    assert (await claimant.post("/api/widget/close")).status_code == 204
+    await admin.ok("POST", f"/api/contacts/{person['id']}/erase", {"confirm": True})
+    supervisor = await hub.client("supervisor")
+    left = await supervisor.get(f"/api/conversations/{claimed['conversation_id']}")
+    assert left.status_code == 200 and "qian.yu@example.org" not in left.text
