@@ -47,6 +47,7 @@ from hub.services.contacts import ContactService
 from hub.services.conversations import ConversationService
 from hub.services.directory import DirectoryService
 from hub.services.eventlog import EventLog
+from hub.services.identity import IdentityService
 from hub.services.kv import KeyValueStore
 from hub.services.privacy import PrivacyService
 from hub.services.routing import RoutingService
@@ -87,6 +88,8 @@ class Services:
     privacy: PrivacyService = None  # type: ignore[assignment]
     # the customer-facing texts per language (hub/services/texts.py); always set by build_services
     texts: TextService = None  # type: ignore[assignment]
+    # chat customers proving a claimed identity (hub/services/identity.py); always set by build_services
+    identity: IdentityService = None  # type: ignore[assignment]
 
 
 class Channel(Protocol):
@@ -155,7 +158,9 @@ async def build_services(settings: Settings, sio: socketio.AsyncServer,
     return Services(settings, clock, db, bus, auth, directory, contacts, conversations, routing,
                     attachments, wallboard, EventLog(db), sio, DeskPushes(sio), scheduler=scheduler,
                     kv=kv, limits=RateLimits(settings), privacy=privacy,
-                    texts=TextService(db, clock, settings.default_language))
+                    texts=TextService(db, clock, settings.default_language),
+                    identity=IdentityService(db, clock, code_ttl_s=settings.identity_code_ttl_s,
+                                             max_attempts=settings.identity_code_max_attempts))
 
 
 class SpaFiles(StaticFiles):

@@ -90,6 +90,12 @@ class Settings:
     rate_widget_offline_per_min: float = 5
     rate_widget_messages_per_min: float = 60
     widget_session_ttl_s: int = 7 * 24 * 3600
+    # a chat customer proving the contact they claimed (hub/services/identity.py): how long a
+    # one-time code works, how many wrong codes a chat may enter in all, and how many codes a chat
+    # (and a claimed contact) may be sent per minute (bursts of one)
+    identity_code_ttl_s: float = 600
+    identity_code_max_attempts: int = 5
+    rate_identity_codes_per_min: float = 1
     max_upload_bytes: int = 10 * 1024 * 1024
     allowed_upload_types: tuple[str, ...] = DEFAULT_ALLOWED_TYPES
     demo: bool = False
@@ -241,6 +247,9 @@ def _validate(s: Settings) -> Settings:
     if not re.fullmatch(r"\*|none|[a-z0-9_.:-]+(,[a-z0-9_.:-]+)*", s.event_consumers.replace(" ", "")):
         raise ConfigError("setting 'event_consumers' must be *, none or a comma-separated list of "
                           f"consumer names, got {s.event_consumers!r}")
+    if s.identity_code_ttl_s < 30 or s.identity_code_max_attempts < 1:
+        raise ConfigError("setting 'identity_code_ttl_s' must be at least 30 and "
+                          "'identity_code_max_attempts' at least 1")
     if s.outbound_reply_window_s < 0:
         raise ConfigError("setting 'outbound_reply_window_s' must be at least 0")
     if s.scheduler_max_attempts < 1 or s.scheduler_retry_base_s < 0:

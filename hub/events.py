@@ -69,6 +69,8 @@ class EventType(StrEnum):
     CONVERSATION_ABANDONED = "conversation.abandoned"
     CONVERSATION_CLOSED = "conversation.closed"
     CONVERSATION_CONTACT_LINKED = "conversation.contact_linked"
+    #: a chat customer's claimed identity was proven (a one-time code) or confirmed by an agent
+    CONVERSATION_IDENTITY_VERIFIED = "conversation.identity_verified"
     CONVERSATION_CSAT = "conversation.csat"
     MESSAGE_CREATED = "message.created"
     CONTACT_CREATED = "contact.created"
@@ -136,7 +138,8 @@ register_event_types(EventType, audit=(EventType.ADMIN_CHANGED, EventType.USER_L
                                        EventType.USER_LOGIN_FAILED, EventType.USER_LOGOUT,
                                        EventType.CONTACT_DELETED, EventType.CONTACT_MERGED,
                                        EventType.CONTACT_STANDING_CHANGED, EventType.CONTACT_EXPORTED,
-                                       EventType.ATTACHMENT_DOWNLOADED))
+                                       EventType.ATTACHMENT_DOWNLOADED,
+                                       EventType.CONVERSATION_IDENTITY_VERIFIED))
 
 SIGNALS = frozenset({EventType.TYPING, EventType.TIMER_SCHEDULED})
 

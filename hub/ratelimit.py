@@ -129,3 +129,5 @@ class RateLimits:
         self.widget_sessions = limiter("new chats from this address", "rate_widget_sessions_per_min")
         self.widget_offline = limiter("offline messages from this address", "rate_widget_offline_per_min")
         self.widget_messages = limiter("messages in this chat", "rate_widget_messages_per_min")
+        # per chat and per claimed contact (a contact's inbox is not flooded from many chats)
+        self.identity_codes = limiter("verification codes", "rate_identity_codes_per_min")

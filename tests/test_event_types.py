@@ -52,6 +52,7 @@ STORED: dict[str, StrEnum] = {
     "conversation.abandoned": EventType.CONVERSATION_ABANDONED,
     "conversation.closed": EventType.CONVERSATION_CLOSED,
     "conversation.contact_linked": EventType.CONVERSATION_CONTACT_LINKED,
+    "conversation.identity_verified": EventType.CONVERSATION_IDENTITY_VERIFIED,
     "conversation.csat": EventType.CONVERSATION_CSAT,
     "message.created": EventType.MESSAGE_CREATED,
     "contact.created": EventType.CONTACT_CREATED,
@@ -126,6 +127,7 @@ def test_the_audit_trail_lists_the_hubs_and_the_declared_components_types() -> N
     assert audit_types() == {"admin.changed", "user.login", "user.login_failed", "user.logout",
                              "contact.deleted", "contact.merged", "contact.standing_changed",
                              "contact.exported", "attachment.downloaded",
+                             "conversation.identity_verified",
                              "voice.recording_downloaded", "voice.recordings_purged",
                              "privacy.exported", "privacy.erased", "privacy.retention_applied",
                              "privacy.caught_up"}

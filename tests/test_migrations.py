@@ -46,13 +46,15 @@ ADDED_SINCE: dict[str, str | tuple[str, ...] | None] = {
     "0012_contact_erasure": "0011_attachment_route",
     "0013_user_language": "0012_contact_erasure",
     "0014_text_templates": "0013_user_language",
+    "0015_chat_identity": "0014_text_templates",
 }
 
 #: which folder each revision lives in now
 OWNERS = {
     "hub/db/migrations/versions": {"0001", "0003_timers", "0004", "0006", "0008", "0009_event_consumers",
                                    "0010_session_details", "0011_attachment_route", "0012_contact_erasure",
-                                   "0013_user_language", "0014_text_templates"},
+                                   "0013_user_language", "0014_text_templates",
+                                   "0015_chat_identity"},
     "channels/email/migrations": {"0002", "0005_email_bulk"},
     "channels/sms/migrations": {"0003_sms"},
     "channels/fax/migrations": {"0003_fax"},
@@ -83,7 +85,7 @@ def test_revision_ids_and_their_order_are_those_of_the_one_folder_layout() -> No
     found = {r.revision: r.down_revision for r in script.walk_revisions()}
     norm = {k: tuple(v) if isinstance(v, list | tuple) else v for k, v in found.items()}
     assert norm == {**OLD_LAYOUT, **ADDED_SINCE}
-    assert script.get_heads() == ["0014_text_templates"]
+    assert script.get_heads() == ["0015_chat_identity"]
 
 
 def test_merge_revisions_stay_with_the_hub() -> None:

@@ -25,6 +25,7 @@ from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.events import Event, EventType
 from hub.security import new_id
 from hub.services.auth import User
+from hub.services.contacts import normalize_phone
 from hub.services.directory import calendar_from_mapping
 from hub.services.scheduler import Timer
 from workflows import rules as R
@@ -55,6 +56,15 @@ def rule_public(row: Any) -> dict[str, Any]:
     return {"id": row.id, "name": row.name, "event": row.event, "conditions": row.conditions,
             "actions": row.actions, "enabled": row.enabled, "position": row.position,
             "created_at": row.created_at, "updated_at": row.updated_at}
+
+
+def claimed_identity(cv: Any) -> dict[str, Any]:
+    """A rule's ``contact`` for a chat whose customer has not proven the contact they claimed
+    (hub/services/identity.py): the name, email and phone they typed, nothing stored."""
+    typed = (cv.meta or {}).get("prechat") or {}
+    return {"id": None, "name": typed.get("name") or "", "email": typed.get("email"),
+            "phone": normalize_phone(typed.get("phone")), "company": None, "tags": [], "vip": False,
+            "owner_agent_id": None, "custom": {}, "verified": False}
 
 
 class RuleEngine:
@@ -214,6 +224,10 @@ class RuleEngine:
                         "id", "channel", "status", "queue_id", "assignee_id", "priority", "subject",
                         "direction", "csat_rating")}
                     contact_id = contact_id or cv.contact_id
+                    if not contact_id and cv.claimed_contact_id:
+                        # an unverified chat: only what the customer typed, never the contact
+                        # they claimed (its VIP flag, custom fields, stored phone)
+                        ctx["contact"] = claimed_identity(cv)
         if isinstance(data.get("message"), dict):
             m = data["message"]
             ctx["message"] = {k: m.get(k) for k in ("id", "kind", "sender", "body", "sender_name")}

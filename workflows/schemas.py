@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from hub.api.responses import Attachment, Contact, CustomValue
+from hub.api.responses import Attachment, Contact, CustomValue, LinkedContact
 from hub.api.schemas import Epoch as At
 from hub.api.schemas import Name, ResponseModel, Strict
 
@@ -340,7 +340,8 @@ class PrefillEntity(ResponseModel):
 
 class TicketPrefill(ResponseModel):
     conversation_id: str
-    contact: Contact | None
+    # the conversation's contact; verified false: the one a chat customer only claimed to be
+    contact: LinkedContact | None
     queue_id: str | None
     subject: str
     # the conversation's last messages as text

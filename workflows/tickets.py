@@ -17,6 +17,7 @@ from hub.db.uow import Tx
 from hub.errors import NotFound, ValidationFailed
 from hub.events import Event
 from hub.security import new_id
+from hub.services.conversations import referenced_contact
 from hub.services.directory import calendar_from_mapping
 from hub.services.scheduler import Timer
 from workflows import sla
@@ -289,7 +290,7 @@ class Tickets:
             conv = await self.s.conversations.require_reference(actor, out["conversation_id"])
             out.setdefault("contact_id", None)
             if not out.get("contact_id"):
-                out["contact_id"] = conv.contact_id
+                out["contact_id"] = referenced_contact(conv, actor)
             if not out.get("queue_id"):
                 out["queue_id"] = conv.queue_id
         if out.get("contact_id"):

@@ -16,6 +16,7 @@ from hub.db.uow import Tx
 from hub.errors import Forbidden, NotFound, ValidationFailed
 from hub.events import Event
 from hub.security import new_id
+from hub.services.conversations import referenced_contact
 from hub.services.scheduler import Timer
 from workflows import tables as w
 from workflows.chain import chain_data
@@ -186,7 +187,7 @@ class WorkOrders:
             data["contact_id"] = data.get("contact_id") or tk.contact_id
         if data.get("conversation_id"):
             conv = await self.s.conversations.require_reference(actor, data["conversation_id"])
-            data["contact_id"] = data.get("contact_id") or conv.contact_id
+            data["contact_id"] = data.get("contact_id") or referenced_contact(conv, actor)
         if data.get("contact_id"):
             contact = await self.s.contacts.get(data["contact_id"])
             if not data.get("address"):

@@ -165,6 +165,10 @@ class EmailChannel:
             "message_id": row.message_id, "conversation_id": row.conversation_id,
             "direction": row.direction, "rfc_message_id": row.rfc_message_id,
             "subject": row.subject, "from": row.from_addr, "to": row.to_addrs,
+            "reply_to": meta.get("reply_to") or None,
+            # a Reply-To elsewhere than From: replies would go to someone else (marked in the desk)
+            "reply_to_differs": bool(meta.get("reply_to")) and meta.get("reply_to") != row.from_addr,
+            "authentication": meta.get("auth"),
             "cc": meta.get("cc") or [], "date": meta.get("date"), "html": html,
             "remote_images": meta.get("remote_images") or [], "remote_images_shown": shown,
             "auto": meta.get("auto"), "status": row.status, "attempts": row.attempts,

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Insert
 
+from channels.email.authresults import trusted_results
 from channels.email.parse import OCTET, ParsedEmail, Part, html_to_text, mid_hash, parse_message
 from channels.email.safety import Limits, inspect_part, needs_inspection
 from channels.email.sanitize import sanitise_html
@@ -182,12 +183,14 @@ class EmailIngestor:
                 cid_urls[part.content_id.strip("<>")] = f"/api/attachments/{att['id']}"
         safe = sanitise_html(mail.html, cid_urls) if mail.html else None
         body = _body_text(mail)
+        checked = trusted_results(mail.auth_results, s.settings.section(EmailSettings).trusted_authserv_ids)
+        auth = checked.as_dict() if checked is not None else None
         email_row = {
             "direction": "in", "rfc_message_id": mail.message_id, "mid_hash": mid_hash(mail.message_id),
             "dedupe_key": dedupe, "subject": mail.subject, "from_addr": mail.from_addr or None,
             "to_addrs": recipients or mail.to, "html": safe.html if safe else None,
             "status": "received",
-            "meta": {"raw_path": str(raw_path), "reply_to": mail.reply_to, "cc": mail.cc,
+            "meta": {"raw_path": str(raw_path), "reply_to": mail.reply_to, "auth": auth, "cc": mail.cc,
                      "date": mail.date, "in_reply_to": mail.in_reply_to,
                      "references": mail.references, "envelope_from": envelope_from,
                      "auto": auto, "remote_images": safe.remote_images if safe else [],
@@ -225,7 +228,7 @@ class EmailIngestor:
                     status="pending" if auto else "queued", attachment_ids=ids,
                     conversation_id=new_cid, extra_rows=self.emails.rows_for(new_cid, email_row),
                     attachment_rows=attachment_rows,
-                    meta={"email": {"from": mail.from_addr, "reply_to": mail.reply_to,
+                    meta={"email": {"from": mail.from_addr, "reply_to": mail.reply_to, "auth": auth,
                                     "auto": auto, "previous_conversation": previous}})
         except DuplicateEmail:
             await self._discard(saved)

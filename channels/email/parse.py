@@ -61,6 +61,8 @@ class ParsedEmail:
     defects: list[str] = field(default_factory=list)
     parser: str = "default"
     body_digest: str = ""
+    # every Authentication-Results header, topmost first (channels/email/authresults.py)
+    auth_results: list[str] = field(default_factory=list)
 
     @property
     def references_chain(self) -> list[str]:
@@ -109,6 +111,17 @@ def _header(msg: Message, name: str) -> str:
         except Exception:  # noqa: BLE001 - broken encoded words: keep the raw text
             return text
     return text
+
+
+def _header_values(msg: Message, name: str, limit: int = 20) -> list[str]:
+    """Every value of a repeated header, in the mail's order (topmost first), unfolded."""
+    wanted = name.lower()
+    try:
+        found = [raw if isinstance(raw, str) else str(raw) for key, raw in msg.raw_items()
+                 if key.lower() == wanted]
+    except Exception:  # noqa: BLE001
+        return []
+    return [_clean_text(re.sub(r"\r?\n[ \t]*", " ", v), 2000) for v in found[:limit]]
 
 
 def _clean_text(value: str, limit: int) -> str:
@@ -309,7 +322,8 @@ def _parse_with(raw: bytes, pol: Any, name: str) -> ParsedEmail:
         parts=w.parts,
         headers={k: v for k, v in headers.items() if v}, content_type=content_type,
         defects=sorted(set(w.defects)), parser=name,
-        body_digest=hashlib.sha256(body).hexdigest())
+        body_digest=hashlib.sha256(body).hexdigest(),
+        auth_results=_header_values(msg, "Authentication-Results"))
 
 
 def parse_message(raw: bytes) -> ParsedEmail:

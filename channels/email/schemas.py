@@ -19,6 +19,18 @@ class QuarantinedAttachment(ResponseModel):
     reason: str
 
 
+AuthResult = Literal["pass", "fail", "softfail", "neutral", "none", "temperror", "permerror", "policy"]
+
+
+class SenderAuthentication(ResponseModel):
+    """What the receiving relay's ``Authentication-Results`` header says (RFC 8601)."""
+
+    authserv_id: str
+    spf: AuthResult
+    dkim: AuthResult
+    dmarc: AuthResult
+
+
 class EmailView(ResponseModel):
     """One message's email: headers, sanitised HTML and delivery state."""
 
@@ -28,6 +40,11 @@ class EmailView(ResponseModel):
     rfc_message_id: str
     subject: str | None
     from_: str | None = Field(alias="from")
+    # the Reply-To address (None: none given); replies go there
+    reply_to: str | None
+    reply_to_differs: bool
+    # SPF/DKIM/DMARC as a trusted relay found them (email_trusted_authserv_ids); None: unknown
+    authentication: SenderAuthentication | None
     to: list[str]
     cc: list[str]
     # the Date header as sent

@@ -46,6 +46,9 @@ class EmailSettings(Section):
     smtp_timeout_s: float = 30.0
     send_attempts: int = 5
     retry_base_s: float = 5.0
+    # the authserv-ids of the relays whose Authentication-Results headers (SPF/DKIM/DMARC) the
+    # desk shows (channels/email/authresults.py); empty: none is trusted, nothing is shown
+    trusted_authserv_ids: tuple[str, ...] = ()
     imap_mailboxes: tuple[str, ...] = ()  # imap[s]://user:password@host:port/Folder[?seen=1]
     imap_poll_s: float = 60.0
     imap_timeout_s: float = 30.0

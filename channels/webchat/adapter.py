@@ -7,6 +7,7 @@ acknowledged only after they are committed (the ack carries the stored message).
 from __future__ import annotations
 
 import logging
+from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
 import socketio
@@ -17,11 +18,19 @@ import channels.webchat.schemas as S
 import channels.webchat.texts as texts
 from hub.api.http import Api, client_ip, json_response, parse_body, parse_query, save_upload
 from hub.api.responses import Attachment
-from hub.api.schemas import CsatIn, OfflineIn, WidgetConfigQuery, WidgetSessionIn
+from hub.api.schemas import (
+    CsatIn,
+    IdentityCodeIn,
+    IdentityVerifyIn,
+    OfflineIn,
+    WidgetConfigQuery,
+    WidgetSessionIn,
+)
 from hub.errors import HubError, InvalidState, NotAuthenticated, ValidationFailed
 from hub.events import Event, EventType
 from hub.origins import parse_origins, socket_origin_allowed
 from hub.security import new_token, token_hash
+from hub.services.identity import IssuedCode, NothingToVerify, VerificationLocked
 from hub.services.language import normalise_language
 
 if TYPE_CHECKING:
@@ -89,7 +98,8 @@ class WebchatChannel:
     name = "webchat"
     provides: tuple[str, ...] = ()
     uses: tuple[str, ...] = ("bot",)
-    uses_later: tuple[str, ...] = ()
+    # the verification codes of a claimed identity go out by email or SMS (while serving)
+    uses_later: tuple[str, ...] = ("email", "sms")
 
     def __init__(self, default_queue: str | None = None) -> None:
         self.default_queue = default_queue
@@ -183,6 +193,42 @@ class WebchatChannel:
             raise NotAuthenticated("start a chat first (the widget token is missing or unknown)")
         return row
 
+    async def _identity_state(self, cid: str) -> dict[str, Any]:
+        """``IdentityService.methods`` with only the ways that run here (email, SMS channels)."""
+        s = self.services
+        state = await s.identity.methods(cid)
+        running = {"email": s.ports.email is not None, "sms": s.ports.sms is not None}
+        state["methods"] = [m for m in state["methods"] if running[m]]
+        return state
+
+    async def _send_code(self, issued: IssuedCode, language: str) -> None:
+        """Send a verification code through the email or SMS channel's public port (after the
+        code's hash is committed; a code that could not be sent is asked for again)."""
+        s = self.services
+        lang = s.texts.language(language)
+        values = {"code": issued.code, "minutes": max(1, round(s.identity.code_ttl_s / 60))}
+        subject, body, sms = [await s.texts.render(f"widget.identity.code_{part}", lang, **values)
+                              for part in ("subject", "email", "sms")]
+        try:
+            if issued.method == "email":
+                email = s.ports.email
+                if email is None:
+                    raise InvalidState("email is not running here", code="identity_method_unavailable")
+                msg = EmailMessage()
+                msg["From"], msg["To"], msg["Subject"] = email.address, issued.address, subject
+                msg.set_content(body)
+                await email.send_mail(msg)
+            else:
+                if s.ports.sms is None:
+                    raise InvalidState("SMS is not running here", code="identity_method_unavailable")
+                await s.ports.sms.send_text(issued.address, sms, kind="identity_code")
+        except HubError:
+            raise
+        except Exception as err:  # noqa: BLE001 - the relay's failure, told to the customer
+            log.warning("could not send a verification code by %s: %s", issued.method, err)
+            raise InvalidState("the code could not be sent; try again later",
+                               code="identity_code_not_sent") from err
+
     def register(self, api: Api, sio: socketio.AsyncServer) -> None:
         sio.register_namespace(self.namespace)
         ch = self
@@ -226,7 +272,8 @@ class WebchatChannel:
                 subject=(body.message or "")[:80] or None, widget_token_hash=token_hash(token),
                 meta={"prechat": body.model_dump(exclude_none=True),
                       "user_agent": request.headers.get("user-agent", "")[:200]},
-                status="bot" if with_bot else "queued", language=normalise_language(body.lang))
+                status="bot" if with_bot else "queued", language=normalise_language(body.lang),
+                identity_claimed=True)
             if not with_bot:  # (with the bot, it greets the chat from the conversation.created event)
                 await s.routing.enqueue(row)
             return json_response({"token": token, "conversation_id": row.id}, 201)
@@ -263,9 +310,44 @@ class WebchatChannel:
             row = await s.conversations.open(
                 channel="chat", queue_id=qid, identity=identity, first_message=body.message,
                 subject=body.message[:80], status="pending", meta={"offline_form": True},
-                language=normalise_language(body.lang))
+                language=normalise_language(body.lang), identity_claimed=True)
             notice = await s.texts.render("widget.offline.received", row.language, name=body.name)
             return json_response({"id": row.id, "notice": notice, "language": s.texts.language(row.language)}, 201)
+
+        @api.add("/api/widget/identity", "GET", "Whether the customer has proven who they are",
+                 tag="widget", auth="widget", response=S.WidgetIdentity, access="customer")
+        async def identity(request: Request) -> Response:
+            row = await ch._customer_row(request)
+            return json_response(await ch._identity_state(row.id))
+
+        @api.add("/api/widget/identity/code", "POST", "Send a one-time code to the claimed contact",
+                 tag="widget", body=IdentityCodeIn, auth="widget", status=202,
+                 response=S.IdentityCodeSent, access="customer")
+        async def send_code(request: Request) -> Response:
+            row = await ch._customer_row(request)
+            body = await parse_body(request, IdentityCodeIn)
+            s = ch.services
+            state = await s.identity.methods(row.id)  # refused before a code is counted
+            if not state["claimed"]:
+                raise NothingToVerify("there is no claimed identity to verify")
+            if state["locked"]:
+                raise VerificationLocked("too many wrong codes: an agent can confirm who you are")
+            s.limits.identity_codes.take(f"chat:{row.id}")
+            s.limits.identity_codes.take(f"contact:{row.claimed_contact_id}")
+            issued = await s.identity.issue_code(row.id, body.method)
+            await ch._send_code(issued, body.language)
+            return json_response({"method": issued.method, "sent_to": issued.masked,
+                                  "expires_at": issued.expires_at}, 202)
+
+        @api.add("/api/widget/identity/verify", "POST", "Enter the one-time code", tag="widget",
+                 body=IdentityVerifyIn, auth="widget", response=S.WidgetIdentity, access="customer")
+        async def verify(request: Request) -> Response:
+            row = await ch._customer_row(request)
+            body = await parse_body(request, IdentityVerifyIn)
+            s = ch.services
+            await s.identity.confirm_code(row.id, body.code)
+            await s.routing.reprioritise(row.id)
+            return json_response(await ch._identity_state(row.id))
 
         @api.add("/api/widget/csat", "POST", "Rate the chat", tag="widget", body=CsatIn,
                  auth="widget", status=204, access="customer")

@@ -74,3 +74,23 @@ class OfflineMessage(ResponseModel):
     # what the customer is told, in the message's language
     notice: str
     language: Language
+
+
+class WidgetIdentity(ResponseModel):
+    """Whether the customer has proven the contact their pre-chat email or phone matched."""
+
+    # proven (or nothing was claimed: the chat made its own contact)
+    verified: bool
+    # an existing contact was claimed and is not proven yet
+    claimed: bool
+    # where a code can be sent (the claimed contact has an email address / a phone number)
+    methods: list[Literal["email", "sms"]]
+    # too many wrong codes: only an agent can confirm now
+    locked: bool
+
+
+class IdentityCodeSent(ResponseModel):
+    method: Literal["email", "sms"]
+    # the address the code went to, masked (l***@example.com, *** 2222)
+    sent_to: str
+    expires_at: Epoch

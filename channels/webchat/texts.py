@@ -1,5 +1,6 @@
 """The web chat's customer-facing texts (hub/services/texts.py): the pre-chat form's labels, the
-status lines pushed to the widget, the rating request and the offline form's notices. Defaults in
+status lines pushed to the widget, the rating request, the offline form's notices and the
+verification code sent by email or SMS. Defaults in
 ``locales/<language>.json``."""
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ KEYS = (
     TextKey("widget.csat.thanks"),
     TextKey("widget.offline.intro"),
     TextKey("widget.offline.received", ("name",)),
+    # the one-time code that proves a pre-chat identity (hub/services/identity.py), by email or SMS
+    TextKey("widget.identity.code_subject", ("code", "minutes")),
+    TextKey("widget.identity.code_email", ("code", "minutes")),
+    TextKey("widget.identity.code_sms", ("code", "minutes")),
 )
 
 #: the status line pushed with each status (none for the bot's own)

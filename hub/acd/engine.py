@@ -36,6 +36,7 @@ Rules chosen where the brief left room (all tested):
 from __future__ import annotations
 
 import heapq
+from dataclasses import replace
 from typing import cast
 
 from hub.acd.core import _K_HOLD, _K_MAXWAIT, _K_OFFER, _K_STEP, _K_WRAPUP, AcdCore
@@ -371,6 +372,23 @@ class Acd(AcdCore):
         self._refresh(agent)
         self._admit(c, self._queues[target_qid], now, now, out, set(), direct_agent=agent_id)
         self._route_agent(agent, now, out)
+        return out
+
+    def reprioritise(self, contact_id: str, priority: int, vip: bool, now: float) -> list[Decision]:
+        """A waiting contact's priority or VIP flag changed (e.g. the customer proved who they
+        are): it keeps its place in time but is ordered by the new priority from now on. A contact
+        on offer or assigned keeps its offer; only its request is updated."""
+        c = self._contact(contact_id)
+        now = self._tick_clock(now)
+        out: list[Decision] = []
+        c.req = replace(c.req, priority=priority, vip=vip)
+        q = self._queues.get(c.queue_id) if c.queue_id is not None else None
+        if q is None:
+            return out
+        c.prio = c.req.priority + (q.cfg.vip_priority_boost if c.req.vip else 0)
+        if c.state == WAITING:
+            self._unwait(c)
+            self._route_contact(c, now, out)
         return out
 
     def abandon(self, contact_id: str, now: float) -> list[Decision]:

@@ -23,6 +23,7 @@ from hub.api.http import (
 from hub.api.schemas import (
     AgentStateIn,
     CloseIn,
+    IdentityConfirmIn,
     InboxQuery,
     LinkContactIn,
     LoginIn,
@@ -32,6 +33,7 @@ from hub.api.schemas import (
     TransferIn,
 )
 from hub.errors import NotFound, ValidationFailed
+from hub.services.auth import User
 from hub.services.routing import DISPOSITIONS, REASON_CODES
 
 
@@ -215,7 +217,36 @@ def register(api: Api) -> None:
         user = await require(request, "desk")
         body = await parse_body(request, LinkContactIn)
         s = request.app.state.services
-        row = await s.conversations.link_contact(request.path_params["id"], body.contact_id, user)
+        cid = request.path_params["id"]
+        if (await s.conversations.row(cid)).claimed_contact_id is not None:
+            # a chat whose customer claimed a contact: linking it is confirming who they are
+            return await _confirm_identity(request, user, cid, body.contact_id)
+        row = await s.conversations.link_contact(cid, body.contact_id, user)
+        return json_response((await s.conversations.inbox_rows([row]))[0])
+
+    @api.add("/api/conversations/{id}/identity/confirm", "POST",
+             "Confirm who the chat customer is (this is …): links the contact, verified",
+             tag="conversations", body=IdentityConfirmIn, response=R.ConversationSummary,
+             access="verify_identity")
+    async def confirm_identity(request: Request) -> Response:
+        user = await require(request, "desk")
+        body = await parse_body(request, IdentityConfirmIn)
+        return await _confirm_identity(request, user, request.path_params["id"], body.contact_id)
+
+    async def _confirm_identity(request: Request, user: User, cid: str,
+                                contact_id: str | None) -> Response:
+        """The handling agent (or a supervisor) with ``verify_identity`` confirms the customer:
+        audited (``conversation.identity_verified``); a VIP's priority applies from then."""
+        s = request.app.state.services
+        row = await s.conversations.row(cid)
+        s.conversations.require_view(user, row)
+        user.require("verify_identity")
+        if "supervise" not in user.permissions:
+            s.conversations.require_handler(user, row)
+        if contact_id is not None:
+            await s.contacts.get(contact_id)
+        row = await s.identity.confirm_by_agent(cid, user, contact_id)
+        await s.routing.reprioritise(cid)
         return json_response((await s.conversations.inbox_rows([row]))[0])
 
     @api.add("/api/attachments", "POST", "Upload an attachment (multipart field 'file')",

@@ -13,7 +13,8 @@ Role = Literal["agent", "supervisor", "dispatcher", "department", "knowledge_man
 #: every permission a role gives (hub.services.auth.ROLE_PERMISSIONS)
 Permission = Literal["desk", "wallboard", "supervise", "admin", "contacts", "contacts_import", "contacts_manage",
                      "kb", "kb_edit", "kb_publish", "tickets", "dispatch", "department", "automation",
-                     "reports", "bulk_send", "privacy"]
+                     "reports", "bulk_send", "privacy",
+                     "verify_identity"]
 ChannelName = Literal["voice", "chat", "email", "sms", "fax"]
 ConversationStatus = Literal["bot", "queued", "offered", "assigned", "pending", "closed", "abandoned"]
 Sender = Literal["customer", "agent", "system", "bot"]
@@ -170,6 +171,8 @@ class ContactRef(ResponseModel):
     id: str
     name: str
     vip: bool
+    # False: the contact a chat customer claimed (pre-chat email or phone), not proven yet
+    verified: bool
 
 
 class LastMessage(ResponseModel):
@@ -218,8 +221,14 @@ class Csat(ResponseModel):
     comment: str | None
 
 
+class LinkedContact(Contact):
+    # False: the candidate a chat customer claimed to be, not proven yet (no VIP priority; the
+    # customer is not shown anything of it)
+    verified: bool
+
+
 class ConversationDetail(ConversationSummary):
-    contact: Contact | None  # type: ignore[assignment]  # the whole contact record here
+    contact: LinkedContact | None  # type: ignore[assignment]  # the whole contact record here
     messages: list[Message]
     history: list[ConversationSummary]
     csat: Csat | None

@@ -252,6 +252,28 @@ class WidgetSessionIn(Strict):
     lang: LanguageTag | None = None
 
 
+#: the languages the hub's own customer texts are written in (e.g. channels/webchat/texts.py)
+CustomerLanguage = Literal["en", "zh-CN"]
+
+
+class IdentityCodeIn(Strict):
+    """A chat customer asks for a one-time code proving the contact they claimed."""
+
+    method: Literal["email", "sms"]
+    language: CustomerLanguage = "en"
+
+
+class IdentityVerifyIn(Strict):
+    code: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{6}$")]
+
+
+class IdentityConfirmIn(Strict):
+    """An agent confirms who the chat customer is: the contact they claimed (no ``contact_id``) or
+    another one the agent recognised."""
+
+    contact_id: str | None = None
+
+
 class OfflineIn(Strict):
     name: Name
     email: Annotated[str, StringConstraints(min_length=3, max_length=254)]

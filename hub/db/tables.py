@@ -144,9 +144,30 @@ conversations = Table(
     # the language every automatic text of the conversation uses (zh-CN, en): set by the widget or
     # the IVR entry, else guessed from the customer's first words (None: not known yet)
     Column("language", String(16)),
+    # the existing contact a web chat customer said they are (pre-chat email or phone), until they
+    # prove it (a one-time code) or an agent confirms it: only then does it become ``contact_id``
+    Column("claimed_contact_id", String(32), ForeignKey("contacts.id", ondelete="SET NULL")),
     Index("ix_conversations_status", "status"),
     Index("ix_conversations_contact", "contact_id"),
+    Index("ix_conversations_claimed_contact", "claimed_contact_id"),
     Index("ix_conversations_assignee", "assignee_id"),
+)
+
+#: one-time codes proving a chat customer's claimed identity (hub/services/identity.py): only an
+#: HMAC of the code is kept; ``attempts`` counts wrong entries
+identity_codes = Table(
+    "identity_codes", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("conversation_id", String(32), ForeignKey("conversations.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("contact_id", String(32), ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("method", String(8), nullable=False),  # email | sms
+    Column("code_hash", String(100), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("used_at", Float),
+    Index("ix_identity_codes_conversation", "conversation_id"),
 )
 
 messages = Table(

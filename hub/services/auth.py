@@ -46,9 +46,10 @@ ROLES = ("agent", "supervisor", "dispatcher", "department", "knowledge_manager",
 # destructive or privileged CRM actions (deleting and merging contacts, setting VIP or the owner).
 # privacy: a contact's data-subject export and erasure.
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    "agent": frozenset({"desk", "contacts", "kb", "tickets"}),
+    "agent": frozenset({"desk", "contacts", "kb", "tickets", "verify_identity"}),
     "supervisor": frozenset({"desk", "wallboard", "supervise", "contacts", "contacts_import",
-                             "contacts_manage", "kb", "tickets", "dispatch", "reports", "bulk_send"}),
+                             "contacts_manage", "kb", "tickets", "dispatch", "reports", "bulk_send",
+                             "verify_identity"}),
     "dispatcher": frozenset({"contacts", "kb", "tickets", "dispatch", "reports"}),
     "department": frozenset({"department"}),
     "knowledge_manager": frozenset({"contacts", "kb", "kb_edit", "kb_publish"}),

@@ -320,6 +320,9 @@ class ContactService:
             ids = [d["id"] for d in dups]
             await tx.conn.execute(update(t.conversations).where(t.conversations.c.contact_id.in_(ids))
                                   .values(contact_id=primary_id))
+            # a chat that claimed a merged contact now claims the one kept (hub/services/identity.py)
+            await tx.conn.execute(update(t.conversations).where(t.conversations.c.claimed_contact_id.in_(ids))
+                                  .values(claimed_contact_id=primary_id))
             await tx.conn.execute(update(t.contacts).where(t.contacts.c.id.in_(ids))
                                   .values(merged_into=primary_id, email=None, phone=None, updated_at=now))
             tx.emit(Event(EventType.CONTACT_MERGED, now, user_id=by.id if by else None,

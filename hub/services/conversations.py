@@ -85,10 +85,25 @@ _LAST_MESSAGES = select(t.messages).join(_latest, and_(
 #: what a message needs to know about its conversation (read in the message's own transaction)
 _MESSAGE_TARGET = (select(t.conversations.c.status, t.conversations.c.queue_id,
                           t.conversations.c.assignee_id, t.conversations.c.language, t.conversations.c.channel,
+                          t.conversations.c.claimed_contact_id, t.conversations.c.meta,
                           t.contacts.c.name.label("contact_name"))
                    .select_from(t.conversations.outerjoin(
                        t.contacts, t.contacts.c.id == t.conversations.c.contact_id))
                    .where(t.conversations.c.id == bindparam("cid")))
+
+
+def _contact_of(row: Any) -> str | None:
+    """The contact a conversation shows: its own, else the one a chat customer claimed."""
+    found: str | None = row.contact_id or row.claimed_contact_id
+    return found
+
+
+def referenced_contact(row: Any, actor: User | None) -> str | None:
+    """The contact a record made from the conversation (a ticket, a work order) is about: the
+    conversation's own; a user making it from a chat whose customer only claimed a contact gets
+    that candidate (shown to them unverified: their own act), the system (automation) never."""
+    found: str | None = row.contact_id or (row.claimed_contact_id if actor is not None else None)
+    return found
 
 
 def _message_row(mid: str, cid: str, kind: str, sender: str, user_id: str | None,
@@ -149,8 +164,8 @@ class ConversationService:
             "id": row.id, "channel": row.channel, "direction": row.direction, "status": row.status,
             "queue_id": row.queue_id, "queue_name": self._queue_names.get(row.queue_id or ""),
             "assignee_id": row.assignee_id, "assignee_name": self._user_names.get(row.assignee_id or ""),
-            "contact": {"id": contact["id"], "name": contact["name"], "vip": contact["vip"]}
-            if contact else None,
+            "contact": {"id": contact["id"], "name": contact["name"], "vip": contact["vip"],
+                        "verified": row.contact_id is not None} if contact else None,
             "subject": row.subject, "priority": row.priority, "created_at": row.created_at,
             "updated_at": row.updated_at, "waiting_since": row.enqueued_at
             if row.status in ("queued", "offered") else None,
@@ -341,14 +356,14 @@ class ConversationService:
     def _summaries_sync(self, conn: Connection, rows: Sequence[Any]) -> list[dict[str, Any]]:
         if not rows:
             return []
-        contact_ids = sorted({r.contact_id for r in rows if r.contact_id})
+        contact_ids = sorted({cid for r in rows if (cid := _contact_of(r))})
         contacts = {}
         if contact_ids:
             crow = conn.execute(_CONTACTS_IN, {"ids": contact_ids}).all()
             contacts = {c.id: contact_public(c) for c in crow}
         lrows = conn.execute(_LAST_MESSAGES, {"cids": [r.id for r in rows]}).all()
         last = {r.conversation_id: r for r in lrows}
-        return [self.summary(r, contacts.get(r.contact_id), last.get(r.id)) for r in rows]
+        return [self.summary(r, contacts.get(_contact_of(r)), last.get(r.id)) for r in rows]
 
     async def row_and_summary(self, cid: str) -> tuple[Any, dict[str, Any]]:
         """A conversation's row and its inbox summary, read in one go (pushes to the desks)."""
@@ -419,6 +434,7 @@ class ConversationService:
                 func.lower(t.contacts.c.name).like(like), func.lower(t.contacts.c.email).like(like),
                 t.contacts.c.phone.like(like)))
             cond.append(or_(c.id.in_(msg_match), c.contact_id.in_(contact_match),
+                            c.claimed_contact_id.in_(contact_match),
                             func.lower(c.subject).like(like),
                             *[c.id.in_(hook(q)) for hook in self.search_hooks]))
         async with self.db.read() as conn:
@@ -456,7 +472,8 @@ class ConversationService:
     def _history_sync(self, conn: Connection, user: User, contact_id: str, exclude: str | None = None,
                       limit: int = 20) -> list[dict[str, Any]]:
         c = t.conversations.c
-        cond = [c.contact_id == contact_id, c.id != (exclude or "")]
+        # with the chats that only claimed to be this contact (each marked unverified)
+        cond = [or_(c.contact_id == contact_id, c.claimed_contact_id == contact_id), c.id != (exclude or "")]
         visible = self.visible(user)
         if visible is not None:
             cond.append(visible)
@@ -471,12 +488,12 @@ class ConversationService:
                 raise NotFound(f"conversation {cid} does not exist")
             self.require_view(user, row)
             summary = self._summaries_sync(conn, [row])[0]
+            contact_id = _contact_of(row)
             return {
                 **summary,
-                "contact": self.contacts.read(conn, row.contact_id) if row.contact_id else None,
+                "contact": self._linked_contact(conn, row),
                 "messages": self._messages_sync(conn, cid, include_notes=True),
-                "history": self._history_sync(conn, user, row.contact_id, exclude=cid)
-                if row.contact_id else [],
+                "history": self._history_sync(conn, user, contact_id, exclude=cid) if contact_id else [],
                 "csat": {"rating": row.csat_rating, "comment": row.csat_comment}
                 if row.csat_rating else None,
                 "meta": row.meta,
@@ -490,13 +507,26 @@ class ConversationService:
             row = conn.execute(_CONVERSATION, {"cid": cid}).first()
             if row is None:
                 raise NotFound(f"conversation {cid} does not exist")
+            contact_id = _contact_of(row)
             return {"conversation_id": cid,
-                    "contact": self.contacts.read(conn, row.contact_id) if row.contact_id else None,
+                    # a chat's claimed contact is shown as a candidate: verified false
+                    "contact": self._linked_contact(conn, row),
                     "new_customer": bool(row.meta.get("contact_created")),
                     "prechat": row.meta.get("prechat", {}),
-                    "history": self._history_sync(conn, user, row.contact_id, exclude=cid)
-                    if row.contact_id else []}
+                    "history": self._history_sync(conn, user, contact_id, exclude=cid)
+                    if contact_id else []}
         return await self.db.read_sync(work)
+
+    def _linked_contact(self, conn: Connection, row: Any) -> dict[str, Any] | None:
+        """The conversation's contact record with ``verified`` (False: the candidate a chat
+        customer claimed to be, not yet proven; hub/services/identity.py)."""
+        contact_id = _contact_of(row)
+        if not contact_id:
+            return None
+        try:
+            return {**self.contacts.read(conn, contact_id), "verified": row.contact_id is not None}
+        except NotFound:  # merged away or erased since
+            return None
 
     # --- writing ----------------------------------------------------------------------------
     async def open(self, *, channel: str, queue_id: str, identity: dict[str, Any],
@@ -505,7 +535,8 @@ class ConversationService:
                    status: str = "queued", priority: int = 0,
                    attachment_ids: list[str] | None = None,
                    conversation_id: str | None = None, extra_rows: ExtraRows | None = None,
-                   attachment_rows: Sequence[Executable] = (), language: str | None = None) -> Any:
+                   attachment_rows: Sequence[Executable] = (), language: str | None = None,
+                   identity_claimed: bool = False) -> Any:
         """Create a conversation for an inbound contact, finding or creating its contact.
 
         ``language``: the conversation's language (``zh-CN``/``en``) when the channel knows it (the
@@ -521,7 +552,12 @@ class ConversationService:
         (see ``ExtraRows``; not called without a first message); a unique-key conflict among them
         raises the ``IntegrityError`` itself, for the channel to interpret (e.g. a re-delivery).
         ``conversation_id``: the id to give it (chosen ahead by a caller that retries after a crash;
-        an id that exists already fails the insert)."""
+        an id that exists already fails the insert).
+
+        ``identity_claimed``: ``identity`` is only what the customer typed (the chat's pre-chat
+        form): an existing contact it matches becomes the conversation's ``claimed_contact_id``,
+        not its contact, until proven (hub/services/identity.py): no VIP priority, no history,
+        the customer's messages under the name they typed."""
         if channel not in CHANNELS:
             raise ValidationFailed(f"channel must be one of {', '.join(CHANNELS)}")
         if queue_id not in self._queue_names:
@@ -534,6 +570,7 @@ class ConversationService:
             language = detect_language(first_message)
         meta = dict(meta or {})
         contact = await self.contacts.find_by_identity(identity.get("email"), identity.get("phone"))
+        claimed = contact if identity_claimed else None
         new_contact = None
         if contact is None:  # created in the conversation's transaction
             new_contact = await self.contacts.validate({k: v for k, v in identity.items()
@@ -552,21 +589,25 @@ class ConversationService:
                 emit(ev)
                 contact = contact_public(SimpleNamespace(**row))
             assert contact is not None
+            linked = None if claimed is not None else contact
             conn.execute(t.conversations.insert().values(
                 id=cid, channel=channel, direction="in", status=status,
-                contact_id=contact["id"], queue_id=queue_id,
-                priority=priority + (10 if contact["vip"] else 0),
+                contact_id=linked["id"] if linked else None,
+                claimed_contact_id=claimed["id"] if claimed else None, queue_id=queue_id,
+                priority=priority + (10 if linked and linked["vip"] else 0),
                 subject=subject, widget_token_hash=widget_token_hash, created_at=now,
                 updated_at=now, enqueued_at=now if status == "queued" else None, meta=meta,
                 language=language))
             emit(Event(EventType.CONVERSATION_CREATED, now, conversation_id=cid,
-                       queue_id=queue_id, data={"channel": channel,
-                                                "contact_id": contact["id"], "status": status}))
+                       queue_id=queue_id, data={"channel": channel, "status": status,
+                                                "contact_id": linked["id"] if linked else None,
+                                                "claimed_contact_id": claimed["id"] if claimed else None}))
             for insert_attachment in attachment_rows:
                 conn.execute(insert_attachment)
             if first_message or attachment_ids:
                 msg = self._insert_message(
-                    conn, emit, cid, kind="message", sender="customer", sender_name=contact["name"],
+                    conn, emit, cid, kind="message", sender="customer",
+                    sender_name=identity.get("name") or None if claimed else contact["name"],
                     body=first_message or "", queue_id=queue_id, assignee_id=None,
                     attachment_ids=attachment_ids)
                 for stmt in extra_rows(msg["id"]) if extra_rows is not None else ():
@@ -728,7 +769,9 @@ class ConversationService:
         if row.status in ("closed", "abandoned") and kind != "note":
             raise InvalidState("the conversation is closed")
         if sender == "customer" and sender_name is None:
-            sender_name = row.contact_name
+            # an unverified chat customer is who they said, not the contact they claimed
+            sender_name = row.contact_name if row.claimed_contact_id is None else \
+                (row.meta or {}).get("prechat", {}).get("name")
         return row, sender_name or (user.display_name if user else None)
 
     async def set_status(self, cid: str, status: str, **values: Any) -> Any:
@@ -768,7 +811,7 @@ class ConversationService:
         now = self.clock.now()
         async with self.db.tx() as tx:
             await tx.conn.execute(update(t.conversations).where(t.conversations.c.id == cid)
-                                  .values(contact_id=contact_id, updated_at=now))
+                                  .values(contact_id=contact_id, claimed_contact_id=None, updated_at=now))
             tx.emit(Event(EventType.CONVERSATION_CONTACT_LINKED, now, conversation_id=cid,
                           user_id=user.id, queue_id=row.queue_id,
                           data={"contact_id": contact_id, "assignee_id": row.assignee_id}))

@@ -259,8 +259,11 @@ class PrivacyService:
     async def _subject(self, conn: AsyncConnection, cid: str, parts: Iterable[str]) -> tuple[DataSubject, _Contact]:
         contact = await self._contact(conn, cid)
         ids = (cid, *(m.id for m in contact.merged))
-        convs = (await conn.execute(select(t.conversations.c.id).where(
-            t.conversations.c.contact_id.in_(ids)).order_by(t.conversations.c.created_at))).scalars().all()
+        # with the chats whose customer only claimed to be the person (their pre-chat form holds
+        # the person's email or phone: hub/services/identity.py)
+        convs = (await conn.execute(select(t.conversations.c.id).where(or_(
+            t.conversations.c.contact_id.in_(ids), t.conversations.c.claimed_contact_id.in_(ids)))
+            .order_by(t.conversations.c.created_at))).scalars().all()
         emails, phones, terms = _contact_terms((contact.row, *contact.merged))
         return DataSubject(conversation_ids=tuple(convs), parts=frozenset(parts), contact_id=cid,
                            contact_ids=ids, emails=emails, phones=phones, terms=terms), contact
@@ -405,7 +408,7 @@ class PrivacyService:
         """The contact rows keep their ids and times, nothing else; the conversations no longer
         point to them (every view of a conversation works as for an unknown customer)."""
         await tx.conn.execute(update(t.conversations).where(
-            t.conversations.c.id.in_(subject.conversation_ids)).values(contact_id=None))
+            t.conversations.c.id.in_(subject.conversation_ids)).values(contact_id=None, claimed_contact_id=None))
         r = await tx.conn.execute(update(t.contacts).where(t.contacts.c.id.in_(subject.contact_ids)).values(
             name="", email=None, phone=None, company=None, tags=[], vip=False, owner_agent_id=None,
             custom={}, updated_at=now, erased_at=now))

@@ -220,6 +220,15 @@ class RoutingService:
             raise NotFound(f"conversation {row.id} does not exist")
         await self._run(self.engine.enqueue, self._request(stored), self.clock.now())
 
+    async def reprioritise(self, cid: str) -> None:
+        """The conversation's stored priority or VIP flag changed (its customer proved who they
+        are): applied to it while it waits in the ACD (nothing to do once it is assigned)."""
+        if self.engine.contact_location(cid) is None:
+            return
+        row = await self.conversations.row(cid)
+        await self._run(self.engine.reprioritise, cid, row.priority, bool(row.meta.get("vip")),
+                        self.clock.now())
+
     async def set_agent_state(self, user_id: str, state: str, reason: str | None = None,
                               forced_by: User | None = None) -> dict[str, Any]:
         if user_id not in self._agent_ids:

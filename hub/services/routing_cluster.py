@@ -196,11 +196,12 @@ class AcdView:
 # --- the facade -------------------------------------------------------------------------------
 #: the commands forwarded to the leader, with how their arguments travel
 COMMANDS = frozenset({"enqueue", "set_agent_state", "occupy", "vacate", "end_wrapup", "accept",
-                      "reject", "release", "transfer", "remove_queue", "reload_directory", "tick"})
+                      "reject", "release", "transfer", "remove_queue", "reload_directory", "tick",
+                      "reprioritise"})
 #: commands that may be sent again to a new leader when the old one took them and died before
 #: answering (doing them twice ends the same; the new leader restored the rest from the database)
 RESENDABLE = frozenset({"enqueue", "set_agent_state", "end_wrapup", "release", "reload_directory",
-                        "tick"})
+                        "tick", "reprioritise"})
 
 
 class ClusterRouting:
@@ -360,6 +361,11 @@ class ClusterRouting:
             return await self.local.reject(cid, user)
         await self._call("reject", {"cid": cid, "user": user_to_json(user)})
 
+    async def reprioritise(self, cid: str) -> None:
+        if self.local is not None:
+            return await self.local.reprioritise(cid)
+        await self._call("reprioritise", {"cid": cid})
+
     async def release(self, cid: str) -> None:
         if self.local is not None:
             return await self.local.release(cid)
@@ -515,6 +521,8 @@ class ClusterRouting:
             return await (r.accept if op == "accept" else r.reject)(a["cid"], user)
         if op == "release":
             return await r.release(a["cid"])
+        if op == "reprioritise":
+            return await r.reprioritise(a["cid"])
         if op == "transfer":
             by = await user_from_json(self.auth, a["by"])
             assert by is not None

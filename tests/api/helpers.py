@@ -24,12 +24,14 @@ async def agent_desk(hub: InProcessHub, username: str, ready: bool = True) -> tu
 
 async def start_chat(
     hub: InProcessHub, name: str = "Zhang Wei", email: str | None = "zhang.wei@example.com",
-    queue: str | None = None, message: str = "My gas meter shows an error",
+    queue: str | None = None, message: str = "My gas meter shows an error", phone: str | None = None,
 ) -> tuple[ApiClient, Recorder, dict[str, Any]]:
     customer = await hub.client()
     body: dict[str, Any] = {"name": name, "message": message}
     if email:
         body["email"] = email
+    if phone:
+        body["phone"] = phone
     if queue:
         body["queue_id"] = queue
     session = await customer.ok("POST", "/api/widget/sessions", body, status=201)

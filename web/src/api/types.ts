@@ -63,6 +63,8 @@ export interface ConversationMeta {
 }
 
 export type Contact = S['Contact']
+/** A conversation's contact: ``verified`` false for the one a chat customer only claimed to be */
+export type LinkedContact = S['LinkedContact']
 export type CustomValue = Contact['custom'][string]
 /** A contact form's values (create / edit): the edit's request body. */
 export type ContactIn = S['ContactPatch']
@@ -130,7 +132,7 @@ export interface AgentStateEvent extends AgentInfo {
 }
 export interface ScreenPop {
   conversation_id: Id
-  contact: Contact | null
+  contact: LinkedContact | null
   history: ConversationSummary[]
   new_customer: boolean
   prechat: Partial<Record<string, string>>
