@@ -120,8 +120,8 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
     @api.add("/api/tickets/{id}", "GET", "One ticket with history and SLA", tag="tickets", response=S.TicketDetail,
              access="tickets")
     async def tickets_get(request: Request) -> Response:
-        await require(request, "tickets")
-        return json_response(await wf.tickets.get(request.path_params["id"]))
+        user = await require(request, "tickets")
+        return json_response(await wf.tickets.get(request.path_params["id"], user))
 
     @api.add("/api/tickets/{id}", "PATCH", "Change a ticket (type, priority, assignee …)",
              tag="tickets", body=TicketPatch, response=S.TicketDetail, access="tickets")

@@ -85,7 +85,10 @@ class Tickets:
         async with self.s.db.read() as conn:
             return await self._row(conn, tid)
 
-    async def get(self, tid: str) -> dict[str, Any]:
+    async def get(self, tid: str, user: User | None = None) -> dict[str, Any]:
+        """The ticket with its history, work orders and linked conversations; for an agent
+        (``user`` with ``desk``) only the linked conversations they may see (the visibility rule of
+        ``ConversationService.can_view``, as everywhere)."""
         now = self.s.clock.now()
         async with self.s.db.read() as conn:
             row = await self._row(conn, tid)
@@ -102,7 +105,9 @@ class Tickets:
         convs = await self.s.conversations.rows([r.conversation_id for r in links])
         out["conversations"] = [{"id": cv.id, "channel": cv.channel, "status": cv.status,
                                  "subject": cv.subject, "linked_at": r.linked_at}
-                                for r in links if (cv := convs.get(r.conversation_id)) is not None]
+                                for r in links if (cv := convs.get(r.conversation_id)) is not None
+                                and (user is None or "desk" not in user.permissions
+                                     or self.s.conversations.can_view(user, cv))]
         out["work_orders"] = [dict(r._mapping) for r in wos]
         out["contact"] = await self.s.contacts.get(row.contact_id) if row.contact_id else None
         pol = await self.policy(row.sla_policy_id) if row.sla_policy_id else None

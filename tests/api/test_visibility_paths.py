@@ -99,6 +99,11 @@ async def test_a_ticket_links_only_a_conversation_its_author_may_see(hub: InProc
     agent3 = await hub.client("agent3")
     linked = await agent3.ok("POST", f"/api/tickets/{ticket['id']}/links", {"conversation_id": other})
     assert [c["id"] for c in linked["conversations"]] == [other]
+    # the ticket's page lists it to those who may see it, not to agent1 (no id, no subject)
+    assert [c["id"] for c in (await agent3.ok("GET", f"/api/tickets/{ticket['id']}"))["conversations"]] == [other]
+    assert (await agent1.ok("GET", f"/api/tickets/{ticket['id']}"))["conversations"] == []
+    sup = await hub.client("supervisor")
+    assert [c["id"] for c in (await sup.ok("GET", f"/api/tickets/{ticket['id']}"))["conversations"]] == [other]
 
 
 @pytest.fixture
