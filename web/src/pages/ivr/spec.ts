@@ -1,6 +1,6 @@
 import type { InjectionKey, Ref } from 'vue'
 import type { components } from '../../api/schema'
-import { t, te } from '../../i18n'
+import { currentTimeZone, t, te } from '../../i18n'
 
 // IVR flow types and the per-node-type form specification of the editor (voice/ivr/flow.py). The
 // API objects come from the generated schema.d.ts (voice/ivr/schemas.py); a flow's definition is
@@ -138,7 +138,8 @@ export function newFlowDefinition(name: string): FlowDefinition {
   return {
     name,
     start: 'welcome',
-    settings: { timezone: 'UTC', return_key: '0' },
+    // business hours in the admin's own zone (the browser's; Asia/Shanghai when it tells none)
+    settings: { timezone: currentTimeZone(), return_key: '0' },
     nodes: {
       welcome: { type: 'play', label: t('ivr.newFlowDefaults.welcomeLabel'), prompts: [{ text: t('ivr.newFlowDefaults.welcome', { name }) }], next: 'goodbye' },
       goodbye: { type: 'hangup', label: t('ivr.newFlowDefaults.goodbyeLabel'), prompt: [{ text: t('ivr.newFlowDefaults.goodbye') }] },
