@@ -128,7 +128,7 @@ async def test_both_legs_of_a_call_are_transcribed_time_aligned_stored_and_searc
     # the agent who handled the call may read the transcript; a repair-department user may not
     assert (await agent_client.ok("GET", f"/api/voice/conversations/{conv['id']}/transcript"))["segments"]
     pipes = await voice_hub.client("pipes")
-    await pipes.ok("GET", f"/api/voice/conversations/{conv['id']}/transcript", status=404)
+    await pipes.ok("GET", f"/api/voice/conversations/{conv['id']}/transcript", status=403)  # no desk
 
 
 @pytest.mark.parametrize("voice_settings", [{"voice_transcribe": True, "voice_asr_model": "/nonexistent/vosk"}])

@@ -260,7 +260,9 @@ async def test_callback_request_becomes_an_inbox_task_the_agent_calls_back_throu
 
     closed = await wait_for(recorded, within=15)
     (rec,) = [a for m in closed["messages"] for a in m["attachments"]]
-    r = await agent.get(f"/api/attachments/{rec['id']}")
+    assert rec["url"] and rec["url"].startswith("/api/voice/recordings/")  # only its own route (#16)
+    r = await agent.get(rec["url"])
+    assert r.status_code == 200, r.text
     with wave.open(io.BytesIO(r.content)) as w:
         assert w.getnchannels() == 2 and abs(w.getnframes() / 8000 - cdr.talk_s) < 1.0
 
