@@ -3,8 +3,8 @@
 One walk per language of every page for every role, in a browser that speaks that language: the
 customer's widget (offline form, pre-chat form, chat, rating), the login page, each role's home,
 the desk with its dialogs, contacts with theirs, the admin pages, the knowledge base, tickets and
-work orders, the wallboard, the channel pages (recordings, bulk SMS, SMS keywords, bulk email, fax
-store, composer and library) and the IVR editor with every node of the demo's main line open. On
+work orders, the wallboard, the channel pages (call records, recordings, bulk SMS, SMS keywords,
+bulk email, fax store, composer and library) and the IVR editor with every node of the demo's main line open. On
 each page no text on screen is a message of the other language's catalogue (tests/browser/i18n.py
 says what counts), and a screenshot of it goes to test-artifacts/i18n/<locale>/. One login per role
 serves the whole walk.
@@ -81,7 +81,7 @@ PAGES: dict[str, list[Step]] = {
 CHANNEL_PAGES = {  # (path, what shows the page is there)
     "agent1": [("/recordings", "recordings-page"), ("/fax", "fax-search"), ("/fax/send", "fax-send-form"),
                ("/fax/library", "fax-library-table")],
-    "supervisor": [("/recordings", "rec-queue-settings"), ("/sms/bulk", "sms-bulk-form"),
+    "supervisor": [("/calls", "calls-page"), ("/recordings", "rec-queue-settings"), ("/sms/bulk", "sms-bulk-form"),
                    ("/sms/keywords", "sms-status-health"), ("/email/bulk", "email-bulk-form"),
                    ("/fax", "fax-search"), ("/fax/send", "fax-send-form"), ("/fax/library", "fax-library-table")],
     "admin": [("/sms/keywords", "sms-keywords-table"), ("/fax/library", "fax-library-table"),
