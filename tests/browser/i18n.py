@@ -160,6 +160,7 @@ class Walk:
         self.dir = artifacts / "i18n" / locale
         self.dir.mkdir(parents=True, exist_ok=True)
         self.problems: list[str] = []
+        self.console_errors: list[str] = []
         self.pages = 0
         self._quiet: dict[int, Quiet] = {}
 
@@ -179,8 +180,11 @@ class Walk:
             page.wait_for_url(lambda url: url.split("://", 1)[-1].split("/", 1)[-1].startswith(path.lstrip("/")))
 
     def track(self, page: Page) -> Page:
-        """Follow ``page``'s requests from now on: each check waits until what it loaded is shown."""
+        """Follow ``page`` from now on: each check waits until what it loaded is shown, and what the
+        page logs as an error (a failed request, a Vue warning) is kept in ``console_errors``."""
         self._quiet[id(page)] = Quiet(page)
+        page.on("console", lambda msg: self.console_errors.extend(
+            [f"{page.url}: {msg.text} ({msg.location.get('url', '')})"] if msg.type == "error" else []))
         return page
 
     def check(self, page: Page, name: str, scope: str | None = None) -> None:

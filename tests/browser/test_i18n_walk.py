@@ -157,6 +157,7 @@ def test_every_page_for_every_role_speaks_only_the_users_language(
     walk.check(customer, "customer-widget-csat")
 
     assert walk.pages >= 100, walk.pages
+    assert not walk.console_errors, "\n".join(walk.console_errors)
     assert not walk.problems, "text of the other language:\n" + "\n".join(walk.problems)
 
 
