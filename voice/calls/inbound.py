@@ -186,9 +186,11 @@ class InboundCalls:
         media.on_dtmf = lambda digit: self.on_dtmf(call, digit)
         if h.transcripts is not None:
             h.transcripts.leg_started(call, "caller", media)
+        # the IVR's welcome starts now, not after the database write (no dead air after the 200 OK)
+        ivr_started = flow is not None and self._start_ivr(call, flow)
         await store.update_call(h.services, call.id, conversation_id=row.id, answered_at=call.answered_at,
                                 queue_id=queue_id)
-        if flow is not None and self._start_ivr(call, flow):
+        if ivr_started:
             return
         welcome = h.settings.section(VoiceSettings).welcome_file
         if welcome:
