@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from typing import TYPE_CHECKING, Any, Protocol
 
 import voice.calls.store as store
@@ -79,6 +80,19 @@ def parse_routes(routes: tuple[str, ...]) -> dict[str, str]:
 
 def _number(uri_user: str | None) -> str:
     return (uri_user or "anonymous")[:64]
+
+
+# what the contact book accepts as a phone number (hub/services/contacts.py)
+_PHONE = re.compile(r"^\+?[0-9 ()\-]{3,30}$")
+
+
+def caller_identity(call: Call) -> dict[str, str]:
+    """Who is calling, for the conversation: the number when the caller ID is one; a caller whose
+    ID is a name (``sip:alice@…``, ``anonymous``) is answered too, known by that name only."""
+    name = call.caller_name or call.caller_number
+    if _PHONE.match(call.caller_number or ""):
+        return {"phone": call.caller_number, "name": name}
+    return {"name": name or "anonymous"}
 
 
 class InboundCalls:
@@ -159,7 +173,7 @@ class InboundCalls:
         try:
             row = await h.services.conversations.open(
                 channel="voice", queue_id=queue_id,
-                identity={"phone": call.caller_number, "name": call.caller_name or call.caller_number},
+                identity=caller_identity(call),
                 subject=f"Call from {call.caller_name or call.caller_number} to {call.callee}",
                 meta={"call_id": call.id, "sip_call_id": request.call_id, "caller": call.caller_number,
                       "callee": call.callee}, status="pending")

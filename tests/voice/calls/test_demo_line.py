@@ -136,6 +136,15 @@ async def test_the_demo_line_answers_a_loopback_caller_with_the_welcome_rendered
         first = recorder.first_loud()
         assert first is not None, "the caller heard no prompt"
         assert synthesised == []  # the welcome was ready before the call
+        # the README's command (sipp's own caller, whose caller ID "sipp" is not a number) is
+        # answered too
+        readme = await asyncio.create_subprocess_exec(
+            "sipp", "-sn", "uac", "-s", DEMO_NUMBER, "-m", "1", "-d", "500", "-i", "127.0.0.1",
+            "-p", str(free_udp_port()), "-nostdin", "-timeout", "20s", "-timeout_error",
+            f"127.0.0.1:{sip_port(hub)}", cwd=tmp_path, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT)
+        out, _ = await asyncio.wait_for(readme.communicate(), 40)
+        assert readme.returncode == 0, out.decode(errors="replace")[-3000:]
         dead_air = first - answered - lead_in
         assert dead_air < MAX_EXTRA_SILENCE_S, (first - answered, lead_in)
         assert welcome_s > 2.0
