@@ -150,3 +150,14 @@ async def test_the_demo_line_answers_a_loopback_caller_with_the_welcome_rendered
         assert welcome_s > 2.0
     finally:
         await hub.stop()
+    # a later start (the line already published, nothing seeded) renders its prompts again before
+    # SIP listens: found in the cache, ready for the first call
+    again = await make_run_hub(tmp_path / "data").start()
+    try:
+        admin = await again.client("admin")
+        status = await eventually(lambda: admin.ok("GET", "/api/ivr/status"), within=60,
+                                  until=lambda s: not s["prompt_audio"]["rendering"])
+        assert status["prompt_audio"]["rendered"] == len(prompts) and status["prompt_audio"]["failed"] == []
+        assert again.services.ports.ivr.flow_for_number(DEMO_NUMBER).audio[prompts[0].key] == str(files[0])
+    finally:
+        await again.stop()
