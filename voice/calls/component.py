@@ -187,6 +187,8 @@ class VoiceComponent:
         services.texts.register(texts.catalogue())  # the voicemail notices
         self.voicemail = self.calls.voicemail = VoicemailService(services, self.calls)
         self.callbacks = self.calls.callbacks = CallbackService(services, self.calls)
+        if services.ports.ivr is not None:  # the published flows' prompts, ready for the first call
+            await services.ports.ivr.prerender_published()
         await self.calls.start(st.sip_udp_port, None if st.sip_tcp_port < 0 else st.sip_tcp_port)
         services.bus.subscribe(self.calls.on_hub_event, name="voice.calls")
         services.ports.voice = self

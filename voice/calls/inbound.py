@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from typing import TYPE_CHECKING, Any, Protocol
 
 import voice.calls.store as store
@@ -80,6 +81,19 @@ def parse_routes(routes: tuple[str, ...]) -> dict[str, str]:
 
 def _number(uri_user: str | None) -> str:
     return (uri_user or "anonymous")[:64]
+
+
+# what the contact book accepts as a phone number (hub/services/contacts.py)
+_PHONE = re.compile(r"^\+?[0-9 ()\-]{3,30}$")
+
+
+def caller_identity(call: Call) -> dict[str, str]:
+    """Who is calling, for the conversation: the number when the caller ID is one; a caller whose
+    ID is a name (``sip:alice@…``, ``anonymous``) is answered too, known by that name only."""
+    name = call.caller_name or call.caller_number
+    if _PHONE.match(call.caller_number or ""):
+        return {"phone": call.caller_number, "name": name}
+    return {"name": name or "anonymous"}
 
 
 class InboundCalls:
@@ -160,7 +174,7 @@ class InboundCalls:
         try:
             row = await h.services.conversations.open(
                 channel="voice", queue_id=queue_id,
-                identity={"phone": call.caller_number, "name": call.caller_name or call.caller_number},
+                identity=caller_identity(call),
                 subject=f"Call from {call.caller_name or call.caller_number} to {call.callee}",
                 meta={"call_id": call.id, "sip_call_id": request.call_id, "caller": call.caller_number,
                       "callee": call.callee}, status="pending")
@@ -188,9 +202,11 @@ class InboundCalls:
         media.on_dtmf = lambda digit: self.on_dtmf(call, digit)
         if h.transcripts is not None:
             h.transcripts.leg_started(call, "caller", media)
+        # the IVR's welcome starts now, not after the database write (no dead air after the 200 OK)
+        ivr_started = flow is not None and self._start_ivr(call, flow)
         await store.update_call(h.services, call.id, conversation_id=row.id, answered_at=call.answered_at,
                                 queue_id=queue_id)
-        if flow is not None and self._start_ivr(call, flow):
+        if ivr_started:
             return
         welcome = h.settings.section(VoiceSettings).welcome_file
         if welcome:
