@@ -31,7 +31,10 @@ class VoiceSettings(Section):
     moh_file: str = ""  # WAV looped while queued / on hold; empty: built-in melody
     recording: bool = True
     recording_retention_days: float = 0.0  # recordings older than this are purged daily; 0: keep
+    # failed digest authentications (REGISTER, INVITE) within 60 s before a block: per source
+    # address and user, and per source address across users (never per user alone)
     register_max_failures: int = 5
+    register_max_source_failures: int = 20
     register_block_s: float = 300.0
     # outbound calls through a provider trunk: transfers to external numbers
     trunk_uri: str = ""  # e.g. sip:sip.provider.example:5060[;transport=tcp]; empty: no outbound calls
