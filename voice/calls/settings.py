@@ -30,6 +30,7 @@ class VoiceSettings(Section):
     welcome_file: str = ""  # WAV played on answer before queueing (no IVR flow)
     moh_file: str = ""  # WAV looped while queued / on hold; empty: built-in melody
     recording: bool = True
+    shutdown_wait_s: float = 5.0  # a stopping hub waits this long in all for far ends to answer its BYEs
     recording_retention_days: float = 0.0  # recordings older than this are purged daily; 0: keep
     # failed digest authentications (REGISTER, INVITE) within 60 s before a block: per source
     # address and user, and per source address across users (never per user alone)
@@ -62,6 +63,8 @@ class VoiceSettings(Section):
     def validate(self) -> None:
         if self.recording_retention_days < 0:
             raise ConfigError("setting 'voice_recording_retention_days' must be >= 0 (0: keep forever)")
+        if self.shutdown_wait_s < 0:
+            raise ConfigError("setting 'voice_shutdown_wait_s' must be >= 0")
         if self.transcript_retention_days < 0:
             raise ConfigError("setting 'voice_transcript_retention_days' must be >= 0 (0: keep forever)")
         if self.trunk_uri and not self.trunk_uri.startswith("sip:"):
