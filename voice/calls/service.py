@@ -86,7 +86,8 @@ class CallService:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.trunk = Trunk.from_settings(st.trunk_uri, st.trunk_username, st.trunk_password,
                                          st.caller_id, st.external_pattern)
-        self.stats = {"calls": 0, "answered": 0, "bridged": 0, "abandoned": 0, "rejected": 0, "external_transfers": 0}
+        self.stats = {"calls": 0, "answered": 0, "bridged": 0, "abandoned": 0, "rejected": 0, "external_transfers": 0,
+                      "overloaded": 0}
         self.transcripts: CallTranscripts | None = None  # set by the component (voice/calls/transcripts.py)
         self.voicemail: VoicemailService | None = None  # set by the component (voice/calls/voicemail.py)
         self.callbacks: CallbackService | None = None  # set by the component (voice/calls/callback.py)
@@ -109,6 +110,7 @@ class CallService:
         """End every live call at once: BYEs to both sides, answers awaited for at most
         ``voice_shutdown_wait_s`` in all (far ends that are gone never answer), then each call's
         CDR and recording are stored, whatever the far ends did."""
+        self.inbound.admission.close()  # new calls get 503 from now on
         live = [call for call in self.calls.values() if not call.ended]
         started = time.monotonic()
         ends = asyncio.gather(*(self.end(call, "shutdown", hangup_caller=True) for call in live),

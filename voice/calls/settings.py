@@ -26,6 +26,9 @@ class VoiceSettings(Section):
     trunk_ips: tuple[str, ...] = ()  # sources whose INVITEs need no authentication
     routes: tuple[str, ...] = ()  # "<dialled number>=<queue id>"
     default_queue: str = ""  # empty: widget_default_queue
+    # admission control (voice/calls/admission.py): new calls past these get 503 + Retry-After; 0: no limit
+    max_setup_rate: float = 20.0  # new inbound calls per second (token bucket, one second's burst)
+    max_setups: int = 4  # calls between their INVITE and the end of their set-up (ringing not counted)
     ring_s: float = 0.0  # ring (180) this long before answering an inbound call
     welcome_file: str = ""  # WAV played on answer before queueing (no IVR flow)
     moh_file: str = ""  # WAV looped while queued / on hold; empty: built-in melody
@@ -63,6 +66,8 @@ class VoiceSettings(Section):
     def validate(self) -> None:
         if self.recording_retention_days < 0:
             raise ConfigError("setting 'voice_recording_retention_days' must be >= 0 (0: keep forever)")
+        if self.max_setup_rate < 0 or self.max_setups < 0:
+            raise ConfigError("settings 'voice_max_setup_rate' and 'voice_max_setups' must be >= 0 (0: no limit)")
         if self.shutdown_wait_s < 0:
             raise ConfigError("setting 'voice_shutdown_wait_s' must be >= 0")
         if self.transcript_retention_days < 0:
