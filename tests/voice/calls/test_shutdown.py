@@ -45,7 +45,9 @@ async def test_sigterm_ends_live_calls_at_once_and_stores_every_recording(tmp_pa
     hub = HubProcess(tmp_path / "data", env={
         "HUB_VOICE_ENABLED": "1", "HUB_VOICE_SIP_UDP_PORT": str(sip), "HUB_VOICE_SIP_TCP_PORT": "-1",
         "HUB_VOICE_RTP_PORT_MIN": "0", "HUB_VOICE_RTP_PORT_MAX": "0", "HUB_VOICE_TRUNK_IPS": "127.0.0.1",
-        "HUB_VOICE_ROUTES": "5000=general", "HUB_VOICE_SHUTDOWN_WAIT_S": str(WAIT_S)})
+        "HUB_VOICE_ROUTES": "5000=general", "HUB_VOICE_SHUTDOWN_WAIT_S": str(WAIT_S),
+        "HUB_VOICE_MAX_SETUPS": "0",  # all 12 calls at once: admission control is not tested here
+        "HUB_KB_ENABLED": "0", "HUB_SMS_ENABLED": "0", "HUB_EMAIL_ENABLED": "0"})  # a quicker start
     db = hub.data_dir / "hub.db"
     await asyncio.to_thread(hub.start)
     try:
