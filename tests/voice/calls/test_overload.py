@@ -84,3 +84,10 @@ async def test_a_flood_past_the_setup_rate_gets_503_and_the_calls_taken_are_answ
     assert above["setup_s"][-1] < 1.0, above  # every call taken was answered within a second
     stats = voice_hub.services.ports.voice.service.stats
     assert stats["overloaded"] == above["refused"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("voice_settings", [{"voice_ring_s": 1.0, "voice_max_setups": 1, "voice_max_setup_rate": 0}])
+async def test_calls_ringing_before_the_answer_do_not_count_as_set_ups_in_progress(voice_hub, tmp_path):
+    ringing = await flood(voice_hub, tmp_path / "ringing", calls=3, rate=4)  # all three ring at once
+    assert ringing["refused"] == 0 and len(ringing["setup_s"]) == 3, ringing
