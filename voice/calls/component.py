@@ -175,7 +175,8 @@ class VoiceComponent:
         advertised = st.advertised_host or st.host
         self.engine = MediaEngine(st.host, st.rtp_port_min, st.rtp_port_max)
         await self.engine.start()
-        self.registrar = Registrar(st.realm, FailureLimiter(st.register_max_failures, 60.0, st.register_block_s))
+        self.registrar = Registrar(st.realm, FailureLimiter(st.register_max_failures, 60.0, st.register_block_s,
+                                                            st.register_max_source_failures))
         self.registrar.set_accounts(await store.load_accounts(services))
         try:
             self.calls = CallService(services, st.host, advertised, self.engine, self.registrar)

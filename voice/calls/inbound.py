@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import voice.calls.store as store
 from hub.errors import HubError
 from hub.security import new_id
+from voice.calls.admission import CallAdmission
 from voice.calls.call import Call, CallState
 from voice.calls.endpoints import ALLOW
 from voice.calls.history import SegmentKind
@@ -99,7 +100,11 @@ def caller_identity(call: Call) -> dict[str, str]:
 class InboundCalls:
     def __init__(self, host: InboundHost) -> None:
         self.host = host
-        self.routes = parse_routes(host.settings.section(VoiceSettings).routes)
+        st = host.settings.section(VoiceSettings)
+        self.routes = parse_routes(st.routes)
+        # 503 + Retry-After past the setup rate or concurrency (voice/calls/admission.py)
+        self.admission = CallAdmission(st.max_setup_rate, st.max_setups)
+        self.setups = 0  # calls between their INVITE and the end of their set-up
 
     def on_invite(self, request: SipRequest, addr: Address, transport: str, key: TransactionKey | None) -> None:
         """An INVITE outside a dialog: a new call (set up in an owned task), or a desk phone's
@@ -118,6 +123,12 @@ class InboundCalls:
         if (request.get("Content-Type") or "").split(";")[0].strip().lower() != "application/sdp" or not request.body:
             h.respond(request, 488, transport, "Not Acceptable Here (an SDP offer is required)", to_tag=new_tag())
             return
+        retry_after = self.admission.admit(self.setups, h.engine.now())
+        if retry_after is not None:
+            h.stats["overloaded"] += 1
+            h.respond(request, 503, transport, "Service Unavailable", to_tag=new_tag(),
+                      headers=[("Retry-After", str(retry_after))])
+            return
         frm = request.from_
         uri = frm.uri
         call_id = new_id()
@@ -130,7 +141,12 @@ class InboundCalls:
             source=source, started_at=h.now())
         h.table.add(call)
         h.stats["calls"] += 1
-        h.spawn(self._setup(call, transport), f"call-{call_id}-setup", call)
+        self.setups += 1
+        task = h.spawn(self._setup(call, transport), f"call-{call_id}-setup", call)
+        task.add_done_callback(self._setup_done)
+
+    def _setup_done(self, _task: asyncio.Task[Any]) -> None:
+        self.setups -= 1
 
     def route(self, callee: str) -> tuple[str, Any]:
         """The queue for a dialled number, and the IVR flow when one is published for it."""
@@ -165,9 +181,13 @@ class InboundCalls:
         call.queue_id = queue_id
         if h.settings.section(VoiceSettings).ring_s > 0:
             h.respond(request, 180, transport, to_tag=call.local_tag)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(h.settings.section(VoiceSettings).ring_s):
-                    await call.cancelled.wait()
+            self.setups -= 1  # ringing costs nothing: not a set-up in progress for the admission
+            try:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(h.settings.section(VoiceSettings).ring_s):
+                        await call.cancelled.wait()
+            finally:
+                self.setups += 1
         if call.cancelled.is_set():
             return await self._forget(call, "cancelled")
         await store.insert_call(h.services, call, h.now())

@@ -2,9 +2,12 @@
 
 :class:`Registrar` holds the SIP accounts (digest HA1 values only) and the current bindings;
 :meth:`Registrar.register` takes a REGISTER, its source and ``now`` and returns the response.
-:class:`FailureLimiter` counts authentication failures per source IP and per user: after
-``max_failures`` within ``window_s`` the key is blocked for ``block_s`` and every attempt is
-answered ``403`` without checking the password (an online guessing attack gets nowhere).
+:class:`FailureLimiter` counts authentication failures per source address and user
+(``max_failures``) and per source address across all users (``max_source_failures``): past either
+within ``window_s`` that key is blocked for ``block_s`` and its attempts are answered ``403``
+without checking the password (an online guessing attack gets nowhere). Never per user alone: an
+attacker's failures must not lock the real phone, which registers from another address, out. The
+answers are the same whether the user exists or not.
 :meth:`Registrar.authenticate` is the same check for INVITEs from phones (``407``).
 """
 
@@ -18,7 +21,7 @@ from voice.sip.digest import AuthResult, DigestAuthenticator, DigestCredentials,
 from voice.sip.errors import SipParseError
 from voice.sip.message import NameAddr, SipRequest, SipResponse, SipUri, new_tag
 
-__all__ = ["Account", "AuthOutcome", "Binding", "FailureLimiter", "Registrar"]
+__all__ = ["Account", "AuthOutcome", "Binding", "FailureLimiter", "LimitKey", "Registrar", "limit_keys"]
 
 MIN_EXPIRES = 60
 MAX_EXPIRES = 3600
@@ -62,15 +65,34 @@ class Binding:
         return self.source
 
 
+LimitKey = tuple[str, str]  # (scope, value): ("source", ip) or ("source_user", "ip user")
+
+
+def limit_keys(source_ip: str, username: str | None) -> list[LimitKey]:
+    """The keys an authentication attempt counts against: its source address, and the address
+    with the user it claims to be (when its credentials name one)."""
+    keys: list[LimitKey] = [("source", source_ip)]
+    if username is not None:
+        keys.append(("source_user", f"{source_ip} {username}"))
+    return keys
+
+
 class FailureLimiter:
-    def __init__(self, max_failures: int = 5, window_s: float = 60.0, block_s: float = 300.0) -> None:
+    """Failed authentications per key within a sliding ``window_s``; a key past its scope's limit
+    is blocked for ``block_s``. Memory is bounded under a spray of sources (oldest keys go)."""
+
+    MAX_KEYS = 100_000
+
+    def __init__(self, max_failures: int = 5, window_s: float = 60.0, block_s: float = 300.0,
+                 max_source_failures: int = 20) -> None:
         self.max_failures = max_failures
         self.window_s = window_s
         self.block_s = block_s
-        self._failures: dict[str, deque[float]] = {}
-        self._blocked: dict[str, float] = {}
+        self.limits = {"source": max_source_failures, "source_user": max_failures}
+        self._failures: dict[LimitKey, deque[float]] = {}
+        self._blocked: dict[LimitKey, float] = {}
 
-    def blocked(self, keys: list[str], now: float) -> bool:
+    def blocked(self, keys: list[LimitKey], now: float) -> bool:
         for key in keys:
             until = self._blocked.get(key)
             if until is not None:
@@ -79,22 +101,26 @@ class FailureLimiter:
                 del self._blocked[key]
         return False
 
-    def fail(self, keys: list[str], now: float) -> None:
+    def fail(self, keys: list[LimitKey], now: float) -> None:
         for key in keys:
             q = self._failures.setdefault(key, deque())
             q.append(now)
             while q and q[0] < now - self.window_s:
                 q.popleft()
-            if len(q) >= self.max_failures:
+            if len(q) >= self.limits[key[0]]:
                 self._blocked[key] = now + self.block_s
                 q.clear()
-        if len(self._failures) > 100_000:  # bounded memory under a spray of sources
-            for k in list(self._failures)[: len(self._failures) // 2]:
-                del self._failures[k]
+        for table in (self._failures, self._blocked):
+            if len(table) > self.MAX_KEYS:
+                for k in list(table)[: len(table) // 2]:
+                    del table[k]
 
-    def succeed(self, keys: list[str]) -> None:
+    def succeed(self, keys: list[LimitKey]) -> None:
+        """A right password: that address's failures for the user are forgiven (not the
+        address's failures for other users)."""
         for key in keys:
-            self._failures.pop(key, None)
+            if key[0] == "source_user":
+                self._failures.pop(key, None)
 
 
 @dataclass(frozen=True)
@@ -154,7 +180,6 @@ class Registrar:
         header = "Proxy-Authorization" if proxy else "Authorization"
         status = 407 if proxy else 401
         challenge_header = "Proxy-Authenticate" if proxy else "WWW-Authenticate"
-        keys = [f"ip:{source[0]}"]
         value = request.get(header)
         creds: DigestCredentials | None = None
         if value is not None:
@@ -162,8 +187,7 @@ class Registrar:
                 creds = DigestCredentials.parse(value)
             except SipParseError:
                 creds = None
-            if creds is not None:
-                keys.append(f"user:{creds.username}")
+        keys = limit_keys(source[0], creds.username if creds is not None else None)
         if self.limiter.blocked(keys, now):
             return AuthOutcome(None, self._refuse(request, 403, "Too many failed attempts",
                                                   retry_after=int(self.limiter.block_s)))

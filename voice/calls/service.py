@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -85,7 +86,8 @@ class CallService:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.trunk = Trunk.from_settings(st.trunk_uri, st.trunk_username, st.trunk_password,
                                          st.caller_id, st.external_pattern)
-        self.stats = {"calls": 0, "answered": 0, "bridged": 0, "abandoned": 0, "rejected": 0, "external_transfers": 0}
+        self.stats = {"calls": 0, "answered": 0, "bridged": 0, "abandoned": 0, "rejected": 0, "external_transfers": 0,
+                      "overloaded": 0}
         self.transcripts: CallTranscripts | None = None  # set by the component (voice/calls/transcripts.py)
         self.voicemail: VoicemailService | None = None  # set by the component (voice/calls/voicemail.py)
         self.callbacks: CallbackService | None = None  # set by the component (voice/calls/callback.py)
@@ -105,9 +107,22 @@ class CallService:
         await self.core.start(udp_port, tcp_port)
 
     async def stop(self) -> None:
-        for call in list(self.calls.values()):
-            if not call.ended:
-                await self.end(call, "shutdown", hangup_caller=True)
+        """End every live call at once: BYEs to both sides, answers awaited for at most
+        ``voice_shutdown_wait_s`` in all (far ends that are gone never answer), then each call's
+        CDR and recording are stored, whatever the far ends did."""
+        self.inbound.admission.close()  # new calls get 503 from now on
+        live = [call for call in self.calls.values() if not call.ended]
+        started = time.monotonic()
+        ends = asyncio.gather(*(self.end(call, "shutdown", hangup_caller=True) for call in live),
+                              return_exceptions=True)
+        try:
+            async with asyncio.timeout(self.settings.section(VoiceSettings).shutdown_wait_s):
+                await asyncio.shield(ends)
+        except TimeoutError:
+            self.core.stop_waiting()  # the unanswered BYEs end now: recordings and CDRs are stored
+            await ends
+        if live:
+            log.info("voice: %d live calls ended at shutdown in %.1f s", len(live), time.monotonic() - started)
         await self.consults.stop()
         tasks = list(self._tasks)
         for task in tasks:

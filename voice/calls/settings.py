@@ -31,12 +31,19 @@ class VoiceSettings(Section):
     trunk_ips: tuple[str, ...] = ()  # sources whose INVITEs need no authentication
     routes: tuple[str, ...] = ()  # "<dialled number>=<queue id>"
     default_queue: str = ""  # empty: widget_default_queue
+    # admission control (voice/calls/admission.py): new calls past these get 503 + Retry-After; 0: no limit
+    max_setup_rate: float = 20.0  # new inbound calls per second (token bucket, one second's burst)
+    max_setups: int = 4  # calls between their INVITE and the end of their set-up (ringing not counted)
     ring_s: float = 0.0  # ring (180) this long before answering an inbound call
     welcome_file: str = ""  # WAV played on answer before queueing (no IVR flow)
     moh_file: str = ""  # WAV looped while queued / on hold; empty: built-in melody
     recording: bool = True
+    shutdown_wait_s: float = 5.0  # a stopping hub waits this long in all for far ends to answer its BYEs
     recording_retention_days: float = 0.0  # recordings older than this are purged daily; 0: keep
+    # failed digest authentications (REGISTER, INVITE) within 60 s before a block: per source
+    # address and user, and per source address across users (never per user alone)
     register_max_failures: int = 5
+    register_max_source_failures: int = 20
     register_block_s: float = 300.0
     # outbound calls through a provider trunk: transfers to external numbers
     trunk_uri: str = ""  # e.g. sip:sip.provider.example:5060[;transport=tcp]; empty: no outbound calls
@@ -64,6 +71,10 @@ class VoiceSettings(Section):
     def validate(self) -> None:
         if self.recording_retention_days < 0:
             raise ConfigError("setting 'voice_recording_retention_days' must be >= 0 (0: keep forever)")
+        if self.max_setup_rate < 0 or self.max_setups < 0:
+            raise ConfigError("settings 'voice_max_setup_rate' and 'voice_max_setups' must be >= 0 (0: no limit)")
+        if self.shutdown_wait_s < 0:
+            raise ConfigError("setting 'voice_shutdown_wait_s' must be >= 0")
         if self.transcript_retention_days < 0:
             raise ConfigError("setting 'voice_transcript_retention_days' must be >= 0 (0: keep forever)")
         if self.trunk_uri and not self.trunk_uri.startswith("sip:"):

@@ -68,6 +68,7 @@ class SipCore:
         self.udp: SipUdpTransport | None = None
         self.tcp: SipTcpTransport | None = None
         self._pending: dict[tuple[str, TransactionKey], ClientRequest] = {}
+        self._impatient = False  # stopping: requests get a local 408 at once (stop_waiting)
 
     async def start(self, udp_port: int, tcp_port: int | None) -> None:
         self.udp = await SipUdpTransport.open(self.host, udp_port, _Tu(self, "UDP"))
@@ -83,6 +84,13 @@ class SipCore:
             await self.udp.close()
         if self.tcp is not None:
             await self.tcp.close()
+
+    def stop_waiting(self) -> None:
+        """Wait no longer for far ends (the service is stopping): every request still without a
+        final response gets a local ``408`` now, and every later one as soon as it is sent."""
+        self._impatient = True
+        for pending in self._pending.values():
+            _give_up(pending)
 
     def driver(self, transport: str) -> LayerDriver:
         drv = self.tcp if transport == "TCP" else self.udp
@@ -117,6 +125,8 @@ class SipCore:
         pending = ClientRequest(request, addr, transport, key, fut, on_provisional)
         if request.method != "ACK":
             self._pending[(transport, key)] = pending
+            if self._impatient:
+                _give_up(pending)
         else:
             fut.cancel()
         return pending
@@ -155,3 +165,8 @@ class SipCore:
         elif isinstance(event, Terminated):
             if not event.key.server:
                 self._pending.pop((transport, event.key), None)
+
+
+def _give_up(pending: ClientRequest) -> None:
+    if not pending.final.done():
+        pending.final.set_result(SipResponse.for_request(pending.request, 408))

@@ -62,6 +62,8 @@ class CallRecorder:
         return max(0, round((now - self.started_at) * RATE))
 
     def caller_audio(self, ssrc: int, timestamp: int, payload: bytes, codec: str, now: float) -> None:
+        if self.ended_at is not None:
+            return  # stopped: what the legs still carry while the call is hung up is not the call's
         ch = self._ch[CALLER]
         if ch.ssrc != ssrc:
             ch.ssrc, ch.ts0, ch.anchor = ssrc, timestamp, self._clock_pos(now)
@@ -82,6 +84,8 @@ class CallRecorder:
         ch.write(pos, payload, codec)
 
     def heard_audio(self, payload: bytes, codec: str, now: float) -> None:
+        if self.ended_at is not None:
+            return
         ch = self._ch[HEARD]
         clock = self._clock_pos(now)
         pos = ch.cursor if abs(clock - ch.cursor) <= _MAX_DRIFT else clock

@@ -1,6 +1,8 @@
-"""The registrar with digest authentication against a real baresip desk phone and raw REGISTERs:
-a wrong password is refused with 403, repeated failures from one source are rate limited (even a
-right password is refused while blocked), credentials are stored only as digest HA1 values."""
+"""The registrar with digest authentication against a real baresip desk phone, a sipp phone and
+raw REGISTERs: a wrong password is refused with 403, repeated failures from one source are rate
+limited (even a right password is refused while blocked) per address, never per user alone (the
+real phone on another address still registers), the answers do not tell whether a user exists,
+credentials are stored only as digest HA1 values."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.voice.calls.conftest import PHONE_PASSWORD, agent_phone, registered
-from tests.voice.calls.support import Baresip
+from tests.voice.calls.support import Baresip, Sipp
 from tests.voice.calls.test_robustness import RawUac
 from voice.calls.tables import sip_accounts
 from voice.sip.digest import DigestChallenge
@@ -20,23 +22,24 @@ from voice.sip.message import SipResponse
 pytestmark = pytest.mark.slow
 
 
-def register(port: int, user: str, n: int, auth: str | None = None) -> bytes:
-    lines = ["REGISTER sip:127.0.0.1 SIP/2.0", f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-reg-{n}",
-             f"From: <sip:{user}@127.0.0.1>;tag=r{n}", f"To: <sip:{user}@127.0.0.1>", "Call-ID: reg-call-1",
-             f"CSeq: {n} REGISTER", f"Contact: <sip:{user}@127.0.0.1:{port}>", "Expires: 600", "Max-Forwards: 70"]
+def register(port: int, user: str, n: int, auth: str | None = None, ip: str = "127.0.0.1") -> bytes:
+    lines = ["REGISTER sip:127.0.0.1 SIP/2.0", f"Via: SIP/2.0/UDP {ip}:{port};branch=z9hG4bK-reg-{n}",
+             f"From: <sip:{user}@127.0.0.1>;tag=r{n}", f"To: <sip:{user}@127.0.0.1>", f"Call-ID: reg-{user}-1",
+             f"CSeq: {n} REGISTER", f"Contact: <sip:{user}@{ip}:{port}>", "Expires: 600", "Max-Forwards: 70"]
     if auth:
         lines.append(f"Authorization: {auth}")
     return ("\r\n".join(lines) + "\r\nContent-Length: 0\r\n\r\n").encode()
 
 
 async def attempt(uac: RawUac, user: str, password: str, n: int) -> SipResponse:
-    await uac.send(register(uac.port, user, n))
+    ip = uac.sock.getsockname()[0]
+    await uac.send(register(uac.port, user, n, ip=ip))
     challenge = SipResponse.parse(await uac.recv())
     if challenge.status != 401:
         return challenge
     chal = DigestChallenge.parse(challenge.require("WWW-Authenticate"))
     creds = chal.respond(method="REGISTER", uri="sip:127.0.0.1", username=user, password=password)
-    await uac.send(register(uac.port, user, n + 1, str(creds)))
+    await uac.send(register(uac.port, user, n + 1, str(creds), ip=ip))
     return SipResponse.parse(await uac.recv())
 
 
@@ -77,3 +80,42 @@ async def test_repeated_failures_are_rate_limited_per_source(voice_hub, tmp_path
         uac.close()
     await registered(voice_hub, "agent1")  # the binding made before the attack is kept
     await asyncio.sleep(0)
+
+
+def answer(r: SipResponse) -> tuple[int, str, bool]:
+    return r.status, r.reason, r.get("Retry-After") is not None
+
+
+async def test_an_attacker_cannot_lock_the_real_phone_out_and_learns_nothing_of_users(voice_hub, tmp_path: Path):
+    phone, _ = await agent_phone(voice_hub, tmp_path / "account", ready=False)  # agent1's account works
+    await phone.stop()
+    port = voice_hub.services.ports.voice.sip_port()
+    attacker = RawUac(port)  # 127.0.0.1
+    try:
+        known = [answer(await attempt(attacker, "agent1", f"guess-{i}", 10 + 2 * i)) for i in range(8)]
+        unknown = [answer(await attempt(attacker, "no-such-phone", f"guess-{i}", 40 + 2 * i)) for i in range(8)]
+        # the same answers whether the user exists or not, blocked after the 5th failure for that user
+        assert known == unknown == [(403, "Forbidden (wrong credentials)", False)] * 4 + \
+            [(403, "Too many failed attempts", True)] * 4
+        assert answer(await attempt(attacker, "agent1", PHONE_PASSWORD, 80)) == (403, "Too many failed attempts", True)
+    finally:
+        attacker.close()
+    # the desk phone on its own address (another loopback IP) still registers
+    desk = Sipp(tmp_path / "phone", "phone_registers.xml", f"127.0.0.1:{port}", local_ip="127.0.0.2",
+                 timeout_s=15, extra=["-s", "agent1", "-au", "agent1", "-ap", PHONE_PASSWORD])
+    await desk.start()
+    try:
+        assert await desk.wait() == 0, desk.log()
+    finally:
+        await desk.stop()
+    voice = voice_hub.services.ports.voice
+    assert any(b.username == "agent1" and b.source[0] == "127.0.0.2"
+               for b in voice.registrar.active_bindings(voice.engine.now()))
+    # guessing across many users from one address blocks the address for every user
+    sprayer = RawUac(port, local_ip="127.0.0.3")
+    try:
+        sprayed = [answer(await attempt(sprayer, f"user{i}", "guess", 100 + 2 * i)) for i in range(21)]
+        assert sprayed[:19] == [(403, "Forbidden (wrong credentials)", False)] * 19
+        assert sprayed[19:] == [(403, "Too many failed attempts", True)] * 2
+    finally:
+        sprayer.close()

@@ -54,10 +54,10 @@ class RawUac:
     """A bare UDP SIP client: byte-exact control over retransmissions (sipp answers a repeated
     response by repeating its own last message, which would loop against a correct UAS)."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, local_ip: str = "127.0.0.1") -> None:
         self.target = ("127.0.0.1", port)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((local_ip, 0))
         self.sock.setblocking(False)
         self.port = self.sock.getsockname()[1]
 
