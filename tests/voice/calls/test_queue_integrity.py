@@ -1,0 +1,76 @@
+"""The queue tells the truth after an INVITE flood (issue 18, finding 1): callers who hang up
+while the hub is still putting them in the queue leave no phantom behind — nothing waits without a
+live call, no Ready agent is offered a dead call, an agent logging out brings no abandoned
+conversation back, and the hub, the wallboard and the call records count the same abandons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from hub.db import tables as t
+from tests.support.wait import eventually
+from tests.voice.calls.conftest import sip_port
+from tests.voice.calls.support import Sipp
+from voice.calls.tables import calls as t_calls
+
+pytestmark = pytest.mark.slow
+
+CALLS = 100
+
+
+async def _statuses(hub: Any) -> dict[str, int]:
+    c = t.conversations.c
+    async with hub.services.db.read() as conn:
+        rows = (await conn.execute(select(c.status, func.count()).where(c.channel == "voice")
+                                   .group_by(c.status))).all()
+    return {r[0]: r[1] for r in rows}
+
+
+async def _cdr(hub: Any) -> list[Any]:
+    async with hub.services.db.read() as conn:
+        return list((await conn.execute(select(t_calls))).all())
+
+
+async def test_an_invite_flood_leaves_no_phantom_in_the_queue_and_the_counts_agree(voice_hub, tmp_path: Path):
+    svc = voice_hub.services.ports.voice.service
+    sipp = Sipp(tmp_path / "sipp", "flood_caller.xml", f"127.0.0.1:{sip_port(voice_hub)}",
+                calls=CALLS, rate=20, timeout_s=30, extra=["-s", "5000"])
+    await sipp.start()
+    try:
+        rc = await sipp.wait()
+    finally:
+        await sipp.stop()
+    assert rc == 0, sipp.log()
+
+    async def all_ended() -> bool:
+        rows = await _cdr(voice_hub)
+        return len(rows) == CALLS and all(r.ended_at for r in rows) and not svc.active_calls()
+    await eventually(all_ended, within=15, what="every flood call ended and recorded")
+
+    # nothing is left waiting without a live call: not in the database, not in the ACD
+    statuses = await _statuses(voice_hub)
+    assert set(statuses) <= {"closed", "abandoned"}, statuses
+    board = await (await voice_hub.client("supervisor")).ok("GET", "/api/wallboard")
+    general = next(q for q in board["queues"] if q["id"] == "general")
+    assert general["waiting"] == 0, general
+
+    # the hub, the wallboard and the call records count the same abandoned calls
+    cdr_abandoned = sum(1 for r in await _cdr(voice_hub) if r.queued_at and not r.connected_at)
+    abandoned = statuses.get("abandoned", 0)
+    assert abandoned > 0, statuses  # the flood did reach the queue
+    assert svc.stats["abandoned"] == abandoned
+    assert general["abandoned_today"] == abandoned, general
+    assert general["offered_today"] == abandoned, general  # every queued call was abandoned
+    assert cdr_abandoned == abandoned
+
+    # an agent who gets ready is offered nothing; logging out brings nothing back to the queue
+    agent = await voice_hub.client("agent1")
+    assert agent.user is not None
+    await agent.ok("POST", "/api/agent/state", {"state": "ready"})
+    assert voice_hub.services.routing.offers_for(agent.user["id"]) == []
+    await agent.ok("POST", "/api/agent/state", {"state": "logged_out"})
+    assert await _statuses(voice_hub) == statuses
