@@ -7,7 +7,8 @@ REST (see docs/API.md, "Voice"):
   account; the password is turned into digest HA1 values at once;
 - ``DELETE /api/voice/sip-accounts/{username}`` (admin);
 - ``GET /api/voice/registrations`` (supervise) – live registrations;
-- ``GET /api/voice/calls`` (supervise) – active calls and the latest call records.
+- ``GET /api/voice/calls`` (supervise) – active calls and the latest call records;
+- ``POST /api/voice/calls/{id}/end`` (supervise, or the agent on the call) – end a live call.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import voice.calls.health as health
 import voice.calls.schemas as S
 import voice.calls.store as store
 import voice.calls.texts as texts
-from hub.api.http import Api, json_response, parse_body, require
+from hub.api.http import Api, current_user, json_response, parse_body, request_client, require
 from hub.errors import ConfigError, HubError
 from voice.calls.callback import CallbackService
 from voice.calls.callback import register_api as register_callback_api
@@ -139,6 +140,13 @@ class VoiceComponent:
             svc = comp.service
             return json_response({"active": health.active_calls(svc), "records": await store.list_calls(comp.services),
                                   "stats": dict(svc.stats), "registrations": health.registrations(svc)})
+
+        @api.add("/api/voice/calls/{id}/end", "POST", "End a live call (BYE to every party; audited)",
+                 tag="voice", status=204, access="supervise|desk")
+        async def end_call(request: Request) -> Response:
+            user = await current_user(request)  # a supervisor any call, an agent the one they are on
+            await comp.service.control.end_by_user(request.path_params["id"], user, request_client(request))
+            return Response(status_code=204)
 
     # -- lifecycle --------------------------------------------------------------------------------
 

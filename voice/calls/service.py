@@ -23,7 +23,9 @@ that do the work, one concern each:
 - ``control.py`` (``CallControl``): hold, the desk's hang-up and the end of a call;
 - ``cdr.py`` (``CallRecords``): the recorder, the end of the CDR and the stored recording;
 - ``consult.py``, ``transfers.py``, ``ivr.py``: consultations and conferences, blind transfer, the
-  IVR driver.
+  IVR driver;
+- ``liveness.py`` (``CallLiveness``): a caller gone without a BYE (RTP inactivity, SIP session
+  timers) is hung up.
 
 Each part defines a ``Protocol`` naming what it needs of the service and gets the service passed
 in, so none imports this module. The service keeps the public methods callers use (the softphone,
@@ -44,6 +46,7 @@ from voice.calls.cdr import CallRecords
 from voice.calls.consult import ConsultService
 from voice.calls.control import CallControl
 from voice.calls.inbound import InboundCalls
+from voice.calls.liveness import CallLiveness
 from voice.calls.outbound import Trunk
 from voice.calls.recordings import RecordingPolicy
 from voice.calls.settings import VoiceSettings
@@ -98,13 +101,16 @@ class CallService:
         self.records = CallRecords(self)  # recorder, CDR, stored recordings (voice/calls/cdr.py)
         self.consults = ConsultService(self)  # consulted transfer and conference (voice/calls/consult.py)
         self.transfers = BlindTransfers(self)  # REFER from the desk phone (voice/calls/transfers.py)
+        self.liveness = CallLiveness(self)  # RTP inactivity, SIP session timers (voice/calls/liveness.py)
 
     # -- lifecycle --------------------------------------------------------------------------------
 
     async def start(self, udp_port: int, tcp_port: int | None) -> None:
         await self.core.start(udp_port, tcp_port)
+        self.liveness.start()
 
     async def stop(self) -> None:
+        await self.liveness.stop()
         for call in list(self.calls.values()):
             if not call.ended:
                 await self.end(call, "shutdown", hangup_caller=True)
