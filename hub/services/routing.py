@@ -224,8 +224,8 @@ class RoutingService:
                     .order_by(c.created_at.desc()).limit(1)).scalar()
             done = conn.execute(update(t.conversations).where(c.id == row.id, c.status.not_in(ENDED))
                                 .values(**{**values, "meta": meta})).rowcount
-            if not done:  # gone, or ended while it was being queued
-                return conn.execute(select(c.id).where(c.id == row.id)).first() is not None
+            if not done:  # ended while it was being queued (False), or gone (None)
+                return False if conn.execute(select(c.id).where(c.id == row.id)).first() else None
             stored = conn.execute(select(t.conversations).where(c.id == row.id)).one()
             emit(Event(EventType.CONVERSATION_QUEUED, now, conversation_id=row.id,
                        queue_id=stored.queue_id, data={"channel": stored.channel, "priority": stored.priority}))
