@@ -20,7 +20,7 @@ from voice.calls.tables import calls as t_calls
 
 pytestmark = pytest.mark.slow
 
-CALLS = 100
+CALLS = 60
 
 
 async def _statuses(hub: Any) -> dict[str, int]:
