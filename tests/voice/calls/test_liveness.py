@@ -1,7 +1,8 @@
 """A caller who vanishes without a BYE does not wait in the queue until ``max_wait`` (issue 18,
 finding 2): no RTP for ``voice_rtp_timeout_s`` ends the call; SIP session timers (RFC 4028) are
 negotiated (422 below ``voice_session_min_se_s``), a refresh the caller owes and does not send
-ends the call with a BYE, and the hub refreshes by UPDATE when it is the refresher. A supervisor
+ends the call with a BYE, one it gets keeps the call going, and the hub refreshes by UPDATE
+when it is the refresher. A supervisor
 ends any live call; an agent who is not on it gets 403."""
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ async def test_callers_gone_without_bye_are_hung_up_and_a_supervisor_ends_any_ca
     target = f"127.0.0.1:{sip_port(voice_hub)}"
     runs = {name: Sipp(tmp_path / name, f"{name}.xml", target, timeout_s=20)
             for name in ("caller_goes_silent", "session_timer_not_refreshed", "session_timer_hub_refreshes",
-                         "caller_waits_for_bye")}
+                         "session_timer_caller_refreshes", "caller_waits_for_bye")}
     svc = voice_hub.services.ports.voice.service
     supervisor, agent = await voice_hub.client("supervisor"), await voice_hub.client("agent1")
     try:
@@ -63,13 +64,16 @@ async def test_callers_gone_without_bye_are_hung_up_and_a_supervisor_ends_any_ca
         for sipp in runs.values():
             await sipp.stop()
 
-    calls = await eventually(lambda: _calls(voice_hub), until=lambda c: len(c) == 4 and all(
-        r.ended_at for r in c.values()), what="the four calls ended")
+    calls = await eventually(lambda: _calls(voice_hub), until=lambda c: len(c) == 5 and all(
+        r.ended_at for r in c.values()), what="the five calls ended")
     silent, expired, refreshed, ended = calls["41"], calls["43"], calls["44"], calls["42"]
     assert silent.end_reason == "rtp_timeout" and 1.5 <= silent.ended_at - silent.answered_at < 5
     # BYE a third of the 3 s interval before it runs out (RFC 4028 section 10); RTP kept flowing
     assert expired.end_reason == "session_expired" and 1.8 <= expired.ended_at - expired.answered_at < 3
     assert refreshed.end_reason == "caller_hangup"  # two UPDATEs answered: the call lived on
+    # the caller's UPDATEs every 0.8 s kept its 2 s session going for longer than 2 s
+    refreshing = calls["45"]
+    assert refreshing.end_reason == "caller_hangup" and refreshing.ended_at - refreshing.answered_at > 2.2
     assert ended.end_reason == "ended_by_supervisor"
     assert await _statuses(voice_hub) <= {"closed", "abandoned"}  # nobody is left waiting
     assert svc.active_calls() == []
