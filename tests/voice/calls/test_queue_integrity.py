@@ -1,7 +1,9 @@
 """The queue tells the truth after an INVITE flood (issue 18, finding 1): callers who hang up
 while the hub is still putting them in the queue leave no phantom behind — nothing waits without a
 live call, no Ready agent is offered a dead call, an agent logging out brings no abandoned
-conversation back, and the hub, the wallboard and the call records count the same abandons."""
+conversation back, and the hub, the wallboard and the call records count the same abandons. The
+same races step by step at the level of the hub's services: a conversation closed before it is
+enqueued never reaches the ACD, an offer or a requeue never reopens an ended conversation."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from hub.db import tables as t
+from hub.errors import InvalidState
 from tests.support.wait import eventually
 from tests.voice.calls.conftest import sip_port
 from tests.voice.calls.support import Sipp
@@ -34,6 +37,17 @@ async def _statuses(hub: Any) -> dict[str, int]:
 async def _cdr(hub: Any) -> list[Any]:
     async with hub.services.db.read() as conn:
         return list((await conn.execute(select(t_calls))).all())
+
+
+async def _open(hub: Any) -> Any:
+    return await hub.services.conversations.open(
+        channel="voice", queue_id="general", identity={"phone": "+8613800138000", "name": "Caller"},
+        subject="Call", meta={}, status="pending")
+
+
+async def _events(hub: Any, cid: str) -> list[str]:
+    async with hub.services.db.read() as conn:
+        return list((await conn.execute(select(t.events.c.type).where(t.events.c.conversation_id == cid))).scalars())
 
 
 async def test_an_invite_flood_leaves_no_phantom_in_the_queue_and_the_counts_agree(voice_hub, tmp_path: Path,
@@ -93,3 +107,32 @@ async def test_an_invite_flood_leaves_no_phantom_in_the_queue_and_the_counts_agr
     assert voice_hub.services.routing.offers_for(agent.user["id"]) == []
     await agent.ok("POST", "/api/agent/state", {"state": "logged_out"})
     assert await _statuses(voice_hub) == statuses
+
+    # the same races, step by step at the level of the hub's services
+    s = voice_hub.services
+    # the caller hung up while the call was being queued: closed first, enqueued after
+    gone = await _open(voice_hub)
+    await s.conversations.close(gone.id, by=None, reason="customer")
+    assert await s.routing.enqueue(gone, status="queued", queue_id="general") is False
+    assert s.routing.engine.contact_location(gone.id) is None
+    assert (await s.conversations.row(gone.id)).status == "closed"
+    assert "conversation.queued" not in await _events(voice_hub, gone.id)
+    with pytest.raises(InvalidState) as err:
+        await s.conversations.set_status(gone.id, "queued")
+    assert err.value.code == "conversation_ended"
+
+    # offered to a Ready agent, then abandoned before the ACD let go of it: her logging out (the
+    # offer withdrawn, the contact requeued) and logging in again (a new offer) leave it abandoned
+    agent_id = agent.user["id"]
+    await s.routing.set_agent_state(agent_id, "ready")
+    waiting = await _open(voice_hub)
+    assert await s.routing.enqueue(waiting, status="queued") is True
+    assert [cid for cid, _ in s.routing.offers_for(agent_id)] == [waiting.id]
+    assert (await s.conversations.close(waiting.id, by=None, reason="customer")).status == "abandoned"
+    await s.routing.set_agent_state(agent_id, "logged_out")
+    assert (await s.conversations.row(waiting.id)).status == "abandoned"
+    await s.routing.set_agent_state(agent_id, "ready")
+    assert (await s.conversations.row(waiting.id)).status == "abandoned"
+    await s.routing.release(waiting.id)
+    assert s.routing.engine.contact_location(waiting.id) is None
+    assert s.routing.offers_for(agent_id) == []
