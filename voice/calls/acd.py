@@ -20,6 +20,7 @@ from hub.errors import HubError
 from hub.events import Event, EventType
 from voice.calls.call import Call, CallHost, CallState
 from voice.calls.endpoints import AgentEndpoint, RingResult, SipPhoneEndpoint
+from voice.calls.history import SegmentKind
 from voice.calls.settings import VoiceSettings
 
 if TYPE_CHECKING:
@@ -89,6 +90,7 @@ class AcdGlue:
                                                 enqueued_at=enqueued_at or now, priority=row.priority + priority):
             return  # the caller hung up while being queued: the conversation is closed already
         call.queued_at = queued_at
+        call.segment(SegmentKind.QUEUED, now)  # in the CDR's history only once really queued
         await store.update_call(h.services, call.id, queued_at=call.queued_at, queue_id=queue_id)
 
     async def leave_queue(self, call: Call) -> None:
@@ -96,6 +98,8 @@ class AcdGlue:
         if call.conversation_id is None or call.state is not CallState.QUEUED:
             return
         call.state = CallState.ANSWERED
+        if call.history.current is not None and call.history.current.kind is SegmentKind.QUEUED:
+            call.segment(SegmentKind.IVR, self.host.now())  # not when the IVR already moved on (voicemail)
         for ep in list(call.ringing.values()):
             await ep.cancel()
         routing = self.host.services.routing
@@ -161,6 +165,8 @@ class AcdGlue:
                 if h.transcripts is not None:
                     h.transcripts.leg_stopped(call, "agent")
                 call.state = CallState.QUEUED  # before the new offer's event arrives
+                call.queue_id = ev.data.get("to_queue_id") or call.queue_id
+                call.segment(SegmentKind.QUEUED, h.now(), reason="desk_transfer")
 
                 async def back_to_queue() -> None:
                     await self.music_on_hold(call.caller)
@@ -227,6 +233,7 @@ class AcdGlue:
         call.agent, call.agent_id = ep, agent_id
         call.state = CallState.BRIDGED
         call.connected_at = h.now()
+        call.segment(SegmentKind.TALK, call.connected_at)
         h.stats["bridged"] += 1
         if call.ivr is not None:
             call.ivr.agent_answered(agent_id)

@@ -19,6 +19,7 @@ from hub.errors import HubError
 from hub.security import new_id
 from voice.calls.call import Call, CallState
 from voice.calls.endpoints import ALLOW
+from voice.calls.history import SegmentKind
 from voice.calls.legs import SipLeg
 from voice.calls.settings import VoiceSettings
 from voice.sip.dialog import Dialog
@@ -191,6 +192,7 @@ class InboundCalls:
         h.liveness.watch(call, timer)
         call.state = CallState.ANSWERED
         call.answered_at = h.now()
+        call.segment(SegmentKind.IVR, call.answered_at)
         h.stats["answered"] += 1
         media = call.caller.media
         h.records.capture(call)
