@@ -93,6 +93,8 @@ STORED: dict[str, StrEnum] = {
     "transcript.segment": VoiceEventType.TRANSCRIPT_SEGMENT,
     "voice.recording_downloaded": VoiceEventType.RECORDING_DOWNLOADED,
     "voice.recordings_purged": VoiceEventType.RECORDINGS_PURGED,
+    "voice.call_ended_by_user": VoiceEventType.CALL_ENDED_BY_USER,
+    "voice.calls_exported": VoiceEventType.CALLS_EXPORTED,
     "privacy.exported": PrivacyEventType.EXPORTED,
     "privacy.erased": PrivacyEventType.ERASED,
     "privacy.retention_applied": PrivacyEventType.RETENTION_APPLIED,
@@ -129,6 +131,7 @@ def test_the_audit_trail_lists_the_hubs_and_the_declared_components_types() -> N
                              "contact.exported", "attachment.downloaded",
                              "conversation.identity_verified",
                              "voice.recording_downloaded", "voice.recordings_purged",
+                             "voice.call_ended_by_user", "voice.calls_exported",
                              "privacy.exported", "privacy.erased", "privacy.retention_applied",
                              "privacy.caught_up"}
 

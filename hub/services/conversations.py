@@ -775,11 +775,17 @@ class ConversationService:
         return row, sender_name or (user.display_name if user else None)
 
     async def set_status(self, cid: str, status: str, **values: Any) -> Any:
+        """Move an open conversation to ``status``; a closed or abandoned one is never reopened
+        this way (its customer left while a channel was still moving it): ``InvalidState``."""
         now = self.clock.now()
+        c = t.conversations.c
         async with self.db.tx() as tx:
-            await tx.conn.execute(update(t.conversations).where(t.conversations.c.id == cid)
-                                  .values(status=status, updated_at=now, **values))
-        return await self.row(cid)
+            res = await tx.conn.execute(update(t.conversations).where(
+                c.id == cid, c.status.not_in(("closed", "abandoned"))).values(status=status, updated_at=now, **values))
+        row = await self.row(cid)
+        if not res.rowcount:
+            raise InvalidState(f"the conversation is already {row.status}", code="conversation_ended")
+        return row
 
     async def close(self, cid: str, *, by: User | None, disposition: str | None = None,
                     note: str | None = None, reason: str = "agent") -> Any:

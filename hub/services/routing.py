@@ -30,6 +30,7 @@ from hub.services.directory import DirectoryService
 
 log = logging.getLogger(__name__)
 
+ENDED = ("closed", "abandoned")  # a conversation in these statuses never waits or rings again
 AGENT_STATES = ("logged_out", "ready", "not_ready", "wrap_up")
 REASON_CODES = [
     {"code": "break", "label": "Break"}, {"code": "lunch", "label": "Lunch"},
@@ -186,22 +187,33 @@ class RoutingService:
     # --- operations -----------------------------------------------------------------------
     async def _run(self, fn: Any, *args: Any) -> list[Any]:
         async with self._lock:
-            try:
-                decisions = fn(*args)
-            except acd.AcdError as err:
-                raise _acd_error(err) from err
-            await self._apply(decisions)
+            decisions = await self._decide(fn, *args)
         self._wake.set()
         return decisions
 
-    async def enqueue(self, row: Any) -> None:
+    async def _decide(self, fn: Any, *args: Any) -> list[Any]:
+        """One engine call and its decisions applied (the caller holds the routing lock)."""
+        try:
+            decisions = fn(*args)
+        except acd.AcdError as err:
+            raise _acd_error(err) from err
+        await self._apply(decisions)
+        return decisions
+
+    async def enqueue(self, row: Any, **values: Any) -> bool:
+        """Put an open conversation in the ACD. ``values`` (e.g. ``status="queued"``, the queue,
+        the enqueue time) are stored in the same transaction as the queued event, so a
+        conversation is never "queued" without the ACD having it. A conversation that was closed
+        or abandoned meanwhile (its caller hung up while it was being queued) is left alone:
+        returns False. The check and the engine's enqueue run under the routing lock, so a
+        :meth:`release` racing with it always finds the contact in the engine."""
         now = self.clock.now()
         c = t.conversations.c
 
         def work(conn: Connection, emit: Callable[[Event], None]) -> Any:
             # one transaction, one hop: what the ACD needs to know of the contact, the queued
             # event, and the row as stored
-            meta = dict(row.meta)
+            meta = dict(values.get("meta") or row.meta)
             contact = conn.execute(select(t.contacts.c.vip, t.contacts.c.owner_agent_id).where(
                 t.contacts.c.id == row.contact_id)).first() if row.contact_id else None
             if contact is not None:
@@ -210,15 +222,24 @@ class RoutingService:
                 meta["last_agent_id"] = conn.execute(select(c.last_agent_id).where(
                     c.contact_id == row.contact_id, c.id != row.id, c.last_agent_id.is_not(None))
                     .order_by(c.created_at.desc()).limit(1)).scalar()
-            conn.execute(update(t.conversations).where(c.id == row.id).values(meta=meta))
+            done = conn.execute(update(t.conversations).where(c.id == row.id, c.status.not_in(ENDED))
+                                .values(**{**values, "meta": meta})).rowcount
+            if not done:  # ended while it was being queued (False), or gone (None)
+                return False if conn.execute(select(c.id).where(c.id == row.id)).first() else None
+            stored = conn.execute(select(t.conversations).where(c.id == row.id)).one()
             emit(Event(EventType.CONVERSATION_QUEUED, now, conversation_id=row.id,
-                       queue_id=row.queue_id, data={"channel": row.channel, "priority": row.priority}))
-            return conn.execute(select(t.conversations).where(c.id == row.id)).first()
+                       queue_id=stored.queue_id, data={"channel": stored.channel, "priority": stored.priority}))
+            return stored
 
-        stored = await self.db.write(work)
-        if stored is None:
-            raise NotFound(f"conversation {row.id} does not exist")
-        await self._run(self.engine.enqueue, self._request(stored), self.clock.now())
+        async with self._lock:
+            stored = await self.db.write(work)
+            if stored is False:
+                return False
+            if stored is None:
+                raise NotFound(f"conversation {row.id} does not exist")
+            await self._decide(self.engine.enqueue, self._request(stored), self.clock.now())
+        self._wake.set()
+        return True
 
     async def reprioritise(self, cid: str) -> None:
         """The conversation's stored priority or VIP flag changed (its customer proved who they
@@ -295,14 +316,15 @@ class RoutingService:
                           user_id=user.id))
 
     async def release(self, cid: str) -> None:
-        """The conversation ended (closed by agent or customer): free the agent's slot."""
-        loc = self.engine.contact_location(cid)
-        if loc is None:
-            return
-        if loc.state != "assigned":
-            await self._run(self.engine.abandon, cid, self.clock.now())
-        else:
-            await self._run(self.engine.release, cid, self.clock.now())
+        """The conversation ended (closed by agent or customer): free the agent's slot. Looked
+        up under the routing lock: an :meth:`enqueue` of it still running finishes first."""
+        async with self._lock:
+            loc = self.engine.contact_location(cid)
+            if loc is None:
+                return
+            fn = self.engine.abandon if loc.state != "assigned" else self.engine.release
+            await self._decide(fn, cid, self.clock.now())
+        self._wake.set()
 
     async def transfer(self, cid: str, by: User, queue_id: str | None = None,
                        agent_id: str | None = None, note: str | None = None,
@@ -425,16 +447,23 @@ class RoutingService:
         conn.execute(update(t.conversations).where(t.conversations.c.id == cid)
                      .values(updated_at=self.clock.now(), **values))
 
+    def _open_update(self, conn: Connection, cid: str, **values: Any) -> None:
+        """Like :meth:`_conv_update`, but a closed or abandoned conversation keeps its status (an
+        offer of it, or its requeue when the agent logs out, never reopens it)."""
+        conn.execute(update(t.conversations).where(t.conversations.c.id == cid,
+                                                   t.conversations.c.status.not_in(ENDED))
+                     .values(updated_at=self.clock.now(), **values))
+
     def _apply_one(self, conn: Connection, emit: Callable[[Event], None], d: Any, now: float,
                    forced_by: User | None, requeue: bool) -> None:
         """One decision's rows and event (synchronous: runs in the database's writer)."""
         if isinstance(d, acd.Offer):
-            self._conv_update(conn, d.contact_id, status="offered")
+            self._open_update(conn, d.contact_id, status="offered")
             emit(Event(EventType.CONVERSATION_OFFERED, now, conversation_id=d.contact_id,
                        user_id=d.agent_id, queue_id=d.queue_id, data={"expires_at": d.expires_at}))
         elif isinstance(d, acd.OfferRevoked):
             if requeue:
-                self._conv_update(conn, d.contact_id, status="queued")
+                self._open_update(conn, d.contact_id, status="queued")
             emit(Event(EventType.CONVERSATION_OFFER_REVOKED, now, conversation_id=d.contact_id,
                        user_id=d.agent_id, data={"reason": str(d.reason)}))
         elif isinstance(d, acd.Assigned):

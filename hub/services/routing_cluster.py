@@ -324,10 +324,10 @@ class ClusterRouting:
         return [] if a is None else [(str(c), float(e)) for c, e in a["offers"]]
 
     # --- commands ---------------------------------------------------------------------------------
-    async def enqueue(self, row: Any) -> None:
+    async def enqueue(self, row: Any, **values: Any) -> bool:
         if self.local is not None:
-            return await self.local.enqueue(row)
-        await self._call("enqueue", {"cid": row.id})
+            return await self.local.enqueue(row, **values)
+        return bool(await self._call("enqueue", {"cid": row.id, "values": values}))
 
     async def set_agent_state(self, user_id: str, state: str, reason: str | None = None,
                               forced_by: User | None = None) -> dict[str, Any]:
@@ -504,8 +504,8 @@ class ClusterRouting:
             raise RoutingError(f"unknown routing command {op!r}")
         if op == "enqueue":
             if r.engine.contact_location(a["cid"]) is not None:
-                return None  # already there (restored from the database by a new leader)
-            return await r.enqueue(await self.conversations.row(a["cid"]))
+                return True  # already there (restored from the database by a new leader)
+            return await r.enqueue(await self.conversations.row(a["cid"]), **(a.get("values") or {}))
         if op == "set_agent_state":
             return await r.set_agent_state(a["user_id"], a["state"], a.get("reason"),
                                            await user_from_json(self.auth, a.get("forced_by")))

@@ -231,6 +231,26 @@ def test_agent_answers_a_call_in_the_browser_holds_is_monitored_and_transfers(
     assert len(speech) >= 4, f"only {len(speech) / 2} s of the agents' speech reached the caller"
 
 
+
+def test_a_supervisor_ends_a_waiting_call_from_the_wallboard(
+    person: Callable[[str], Page], caller: Callable[[], subprocess.Popen[bytes]], admin_api: httpx.Client,
+) -> None:
+    # A caller waits in General (nobody is ready); the supervisor ends the call from the wallboard.
+    supervisor = person("supervisor")
+    log_in(supervisor, "supervisor")
+    supervisor.goto("/wallboard")
+    sipp = caller()
+    row = supervisor.get_by_test_id("monitor-call").filter(has_text="+4930765432")
+    expect(row).to_have_attribute("data-state", "queued", timeout=15_000)
+    supervisor.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_test_id("end-call").click()
+    expect(supervisor.get_by_test_id("monitor-call")).to_have_count(0)
+    assert sipp.wait(timeout=15) == 0  # the caller got the hub's BYE
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not admin_api.get("/api/voice/calls").json()["records"][0]["end_reason"]:
+        time.sleep(0.1)
+    assert admin_api.get("/api/voice/calls").json()["records"][0]["end_reason"] == "ended_by_supervisor"
+
 def tonal_fraction(window: np.ndarray) -> float:
     """Share of a window's energy in its 16 strongest frequency bins (music on hold: ~0.9;
     speech: 0.1-0.5)."""

@@ -68,31 +68,30 @@ class AcdGlue:
     async def enqueue(self, call: Call, queue_id: str, *, priority: int = 0,
                       skills: dict[str, int] | None = None, enqueued_at: float | None = None,
                       force_music: bool = False, agent_id: str | None = None) -> None:
+        """Queue the call's conversation (music on hold while it waits). The conversation becomes
+        "queued" in the same step the ACD gets it (``routing.enqueue``), and not at all when the
+        caller hung up meanwhile: no conversation waits without its call, and the call is
+        counted as queued (CDR ``queued_at``) exactly when the hub and the wallboard count it."""
         h = self.host
         if call.ended or call.conversation_id is None:
             return
         now = h.now()
         call.queue_id = queue_id
         call.state = CallState.QUEUED
-        call.queued_at = call.queued_at or now
-        call.segment(SegmentKind.QUEUED, now)
-        meta_extra: dict[str, Any] = {}
-        if skills:
-            meta_extra["required_skills"] = skills
         row = await h.services.conversations.row(call.conversation_id)
-        values: dict[str, Any] = {"queue_id": queue_id, "enqueued_at": enqueued_at or now,
-                                  "priority": row.priority + priority}
-        if meta_extra:
-            values["meta"] = {**row.meta, **meta_extra}
-        row = await h.services.conversations.set_status(call.conversation_id, "queued", **values)
-        if agent_id:
-            values["meta"] = {**values.get("meta", row.meta), "preferred_agent_id": agent_id}
+        meta = {**row.meta, **({"required_skills": skills} if skills else {}),
+                **({"preferred_agent_id": agent_id} if agent_id else {})}
         if force_music or call.ivr is None or not call.ivr.plays_queue_audio:
             await self.music_on_hold(call.caller)
-        await store.update_call(h.services, call.id, queued_at=call.queued_at, queue_id=queue_id)
         if call.ended:
             return
-        await h.services.routing.enqueue(row)
+        queued_at = call.queued_at or now
+        if not await h.services.routing.enqueue(row, status="queued", queue_id=queue_id, meta=meta,
+                                                enqueued_at=enqueued_at or now, priority=row.priority + priority):
+            return  # the caller hung up while being queued: the conversation is closed already
+        call.queued_at = queued_at
+        call.segment(SegmentKind.QUEUED, now)  # in the CDR's history only once really queued
+        await store.update_call(h.services, call.id, queued_at=call.queued_at, queue_id=queue_id)
 
     async def leave_queue(self, call: Call) -> None:
         """The IVR took the caller out of the queue (voicemail, callback, an IVR branch)."""
@@ -107,7 +106,8 @@ class AcdGlue:
         loc = routing.engine.contact_location(call.conversation_id)
         if loc is not None and loc.state != "assigned":
             await routing.release(call.conversation_id)
-        await self.host.services.conversations.set_status(call.conversation_id, "pending")
+        with contextlib.suppress(HubError):  # the caller hung up meanwhile: it stays closed
+            await self.host.services.conversations.set_status(call.conversation_id, "pending")
 
     async def music_on_hold(self, leg: SipLeg) -> None:
         source = self.host.settings.section(VoiceSettings).moh_file or "builtin:moh"

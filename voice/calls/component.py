@@ -10,7 +10,8 @@ REST (see docs/API.md, "Voice"):
 - ``GET /api/voice/calls`` (supervise) – active calls and a page of call records (``limit``,
   ``offset``, ``total``; filters of :class:`~voice.calls.call_records.CallQuery`);
 - ``GET /api/voice/calls/{id}``, ``GET /api/voice/calls/export`` (supervise|desk, the
-  conversations' visibility): voice/calls/call_records.py.
+  conversations' visibility): voice/calls/call_records.py;
+- ``POST /api/voice/calls/{id}/end`` (supervise, or the agent on the call) – end a live call.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import voice.calls.health as health
 import voice.calls.schemas as S
 import voice.calls.store as store
 import voice.calls.texts as texts
-from hub.api.http import Api, json_response, parse_body, parse_query, require
+from hub.api.http import Api, current_user, json_response, parse_body, parse_query, request_client, require
 from hub.errors import ConfigError, HubError
 from voice.calls.call_records import CallQuery, CallRecords
 from voice.calls.call_records import register_api as register_records_api
@@ -154,6 +155,13 @@ class VoiceComponent:
             page = await comp.call_records.page(None, q)
             return json_response({"active": health.active_calls(svc), **page,
                                   "stats": dict(svc.stats), "registrations": health.registrations(svc)})
+
+        @api.add("/api/voice/calls/{id}/end", "POST", "End a live call (BYE to every party; audited)",
+                 tag="voice", status=204, access="supervise|desk")
+        async def end_call(request: Request) -> Response:
+            user = await current_user(request)  # a supervisor any call, an agent the one they are on
+            await comp.service.control.end_by_user(request.path_params["id"], user, request_client(request))
+            return Response(status_code=204)
 
     # -- lifecycle --------------------------------------------------------------------------------
 

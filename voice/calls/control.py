@@ -12,12 +12,15 @@ import contextlib
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
-from hub.errors import InvalidState
+from hub.errors import Forbidden, InvalidState, NotFound
+from hub.events import Event
 from voice.calls.call import Call, CallHost, CallState
 from voice.calls.endpoints import SipPhoneEndpoint
+from voice.calls.events import VoiceEventType
 from voice.calls.history import SegmentKind
 
 if TYPE_CHECKING:
+    from hub.services.auth import Client, User
     from voice.calls.acd import AcdGlue
     from voice.calls.cdr import CallRecords
     from voice.calls.consult import ConsultService
@@ -77,6 +80,27 @@ class CallControl:
             await self.host.music_on_hold(call.caller)
         else:
             call.caller.media.stop_play()
+
+    async def end_by_user(self, call_id: str, user: User, client: Client) -> None:
+        """A supervisor ends any live call (queued, ringing, talking, in the IVR), the agent on it
+        their own: every party gets a BYE, the conversation is closed; the audit trail keeps who
+        did it (``voice.call_ended_by_user``)."""
+        h = self.host
+        call = h.table.calls.get(call_id)
+        if call is None or call.ended:
+            raise NotFound(f"call {call_id} is not live", code="call_not_found")
+        supervisor = "supervise" in user.permissions
+        if not supervisor and call.agent_id != user.id:
+            raise Forbidden("only a supervisor or the agent on the call may end it", code="not_on_call")
+        async with h.services.db.tx() as tx:
+            tx.emit(Event(VoiceEventType.CALL_ENDED_BY_USER, h.now(), conversation_id=call.conversation_id,
+                          user_id=user.id, queue_id=call.queue_id,
+                          data={"call_id": call.id, "state": str(call.state), "caller": call.caller_number,
+                                "agent_id": call.agent_id, **client.audit()}))
+        if call.agent_id == user.id:
+            self.agent_hangup(call)  # as the softphone's hang-up (a consultation goes on)
+        elif not call.ended:
+            h.spawn(self.end(call, "ended_by_supervisor", hangup_caller=True), f"call-{call.id}-ended-by-user", call)
 
     # -- ending -----------------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ __all__ = ["AgentEndpoint", "RingResult", "SipPhoneEndpoint"]
 
 log = logging.getLogger(__name__)
 
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY"
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY, UPDATE"
 
 
 class RingResult(StrEnum):

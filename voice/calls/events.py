@@ -14,10 +14,12 @@ class VoiceEventType(StrEnum):
     # recordings.py (VOICE-5): a recording downloaded, old recordings purged (both in the audit trail)
     RECORDING_DOWNLOADED = "voice.recording_downloaded"
     RECORDINGS_PURGED = "voice.recordings_purged"
+    # control.py: a supervisor (or the agent on it) ended a call from the desk or the wallboard
+    CALL_ENDED_BY_USER = "voice.call_ended_by_user"
     # call_records.py: call records exported as CSV/XLSX (who, format, rows, filters; audit trail)
     CALLS_EXPORTED = "voice.calls_exported"
 
 
 register_event_types(VoiceEventType,
                      audit=(VoiceEventType.RECORDING_DOWNLOADED, VoiceEventType.RECORDINGS_PURGED,
-                            VoiceEventType.CALLS_EXPORTED))
+                            VoiceEventType.CALL_ENDED_BY_USER, VoiceEventType.CALLS_EXPORTED))

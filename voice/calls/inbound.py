@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from voice.calls.cdr import CallRecords
     from voice.calls.consult import ConsultService
     from voice.calls.ivr import IvrHost
+    from voice.calls.liveness import CallLiveness
     from voice.calls.registrar import Registrar
     from voice.calls.sipcore import SipCore
     from voice.calls.table import CallTable
@@ -56,6 +57,8 @@ if TYPE_CHECKING:
         def consults(self) -> ConsultService: ...
         @property
         def records(self) -> CallRecords: ...
+        @property
+        def liveness(self) -> CallLiveness: ...
         @property
         def stats(self) -> dict[str, int]: ...
 
@@ -122,6 +125,11 @@ class InboundCalls:
                 return  # the agent's desk phone consults someone (voice/calls/consult.py)
         if (request.get("Content-Type") or "").split(";")[0].strip().lower() != "application/sdp" or not request.body:
             h.respond(request, 488, transport, "Not Acceptable Here (an SDP offer is required)", to_tag=new_tag())
+            return
+        min_se = h.liveness.too_small(request)
+        if min_se is not None:  # RFC 4028: a session interval below ours
+            h.respond(request, 422, transport, "Session Interval Too Small", to_tag=new_tag(),
+                      headers=[("Min-SE", str(min_se))])
             return
         retry_after = self.admission.admit(self.setups, h.engine.now())
         if retry_after is not None:
@@ -207,12 +215,15 @@ class InboundCalls:
         if call.cancelled.is_set():
             return await h.end(call, "cancelled", hangup_caller=False)
         contact = h.core.contact("hub", transport)
+        timer = h.liveness.negotiate(request)
         ok = SipResponse.for_request(request, 200, to_tag=call.local_tag,
-                                     headers=[("Contact", str(contact)), ("Allow", ALLOW)],
+                                     headers=[("Contact", str(contact)), ("Allow", ALLOW),
+                                              *(timer.headers() if timer is not None else ())],
                                      body=bytes(sdp), content_type="application/sdp")
         h.core.respond(ok, transport)
         call.caller.dialog = Dialog.for_uas(request, ok)
         h.table.bind_dialog(call)
+        h.liveness.watch(call, timer)
         call.state = CallState.ANSWERED
         call.answered_at = h.now()
         call.segment(SegmentKind.IVR, call.answered_at)

@@ -23,7 +23,9 @@ that do the work, one concern each:
 - ``control.py`` (``CallControl``): hold, the desk's hang-up and the end of a call;
 - ``cdr.py`` (``CallRecords``): the recorder, the end of the CDR and the stored recording;
 - ``consult.py``, ``transfers.py``, ``ivr.py``: consultations and conferences, blind transfer, the
-  IVR driver.
+  IVR driver;
+- ``liveness.py`` (``CallLiveness``): a caller gone without a BYE (RTP inactivity, SIP session
+  timers) is hung up.
 
 Each part defines a ``Protocol`` naming what it needs of the service and gets the service passed
 in, so none imports this module. The service keeps the public methods callers use (the softphone,
@@ -45,6 +47,7 @@ from voice.calls.cdr import CallRecords
 from voice.calls.consult import ConsultService
 from voice.calls.control import CallControl
 from voice.calls.inbound import InboundCalls
+from voice.calls.liveness import CallLiveness
 from voice.calls.outbound import Trunk
 from voice.calls.recordings import RecordingPolicy
 from voice.calls.settings import VoiceSettings
@@ -100,16 +103,19 @@ class CallService:
         self.records = CallRecords(self)  # recorder, CDR, stored recordings (voice/calls/cdr.py)
         self.consults = ConsultService(self)  # consulted transfer and conference (voice/calls/consult.py)
         self.transfers = BlindTransfers(self)  # REFER from the desk phone (voice/calls/transfers.py)
+        self.liveness = CallLiveness(self)  # RTP inactivity, SIP session timers (voice/calls/liveness.py)
 
     # -- lifecycle --------------------------------------------------------------------------------
 
     async def start(self, udp_port: int, tcp_port: int | None) -> None:
         await self.core.start(udp_port, tcp_port)
+        self.liveness.start()
 
     async def stop(self) -> None:
         """End every live call at once: BYEs to both sides, answers awaited for at most
         ``voice_shutdown_wait_s`` in all (far ends that are gone never answer), then each call's
         CDR and recording are stored, whatever the far ends did."""
+        await self.liveness.stop()
         self.inbound.admission.close()  # new calls get 503 from now on
         live = [call for call in self.calls.values() if not call.ended]
         started = time.monotonic()

@@ -40,6 +40,10 @@ class VoiceSettings(Section):
     recording: bool = True
     shutdown_wait_s: float = 5.0  # a stopping hub waits this long in all for far ends to answer its BYEs
     recording_retention_days: float = 0.0  # recordings older than this are purged daily; 0: keep
+    # a caller gone without a BYE (voice/calls/liveness.py)
+    rtp_timeout_s: float = 30.0  # no RTP from an answered caller this long ends the call; 0: never
+    session_expires_s: int = 1800  # RFC 4028 session interval offered to callers that support timers
+    session_min_se_s: int = 90  # shorter intervals are refused (422 with this Min-SE)
     # failed digest authentications (REGISTER, INVITE) within 60 s before a block: per source
     # address and user, and per source address across users (never per user alone)
     register_max_failures: int = 5
@@ -77,6 +81,11 @@ class VoiceSettings(Section):
             raise ConfigError("setting 'voice_shutdown_wait_s' must be >= 0")
         if self.transcript_retention_days < 0:
             raise ConfigError("setting 'voice_transcript_retention_days' must be >= 0 (0: keep forever)")
+        if self.rtp_timeout_s < 0:
+            raise ConfigError("setting 'voice_rtp_timeout_s' must be >= 0 (0: no RTP inactivity timeout)")
+        if not 1 <= self.session_min_se_s <= self.session_expires_s:
+            raise ConfigError("settings 'voice_session_min_se_s' and 'voice_session_expires_s' need "
+                              "1 <= voice_session_min_se_s <= voice_session_expires_s")
         if self.trunk_uri and not self.trunk_uri.startswith("sip:"):
             raise ConfigError(f"setting 'voice_trunk_uri' must be a sip: URI, got {self.trunk_uri!r}")
         try:

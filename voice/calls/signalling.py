@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from voice.calls.consult import ConsultService
     from voice.calls.inbound import InboundCalls
     from voice.calls.legs import SipLeg
+    from voice.calls.liveness import CallLiveness
     from voice.calls.registrar import Registrar
     from voice.calls.sipcore import SipCore
     from voice.calls.table import CallTable
@@ -57,6 +58,8 @@ class SignallingHost(Protocol):
     def consults(self) -> ConsultService: ...
     @property
     def transfers(self) -> BlindTransfers: ...
+    @property
+    def liveness(self) -> CallLiveness: ...
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str, call: Call | None = None) -> asyncio.Task[Any]: ...
     async def end(self, call: Call, reason: str, *, hangup_caller: bool | None = None,
@@ -179,8 +182,14 @@ class SipSignalling:
             elif not self.host.consults.agent_left(call):
                 reason = "external_hangup" if call.external else "agent_hangup"
                 self.host.spawn(self.host.end(call, reason, hangup_agent=False), f"call-{call.id}-bye", call)
-        elif method == "INVITE":
-            self._reinvite(call, leg, role, request, transport)
+        elif method in ("INVITE", "UPDATE"):  # UPDATE: a session refresh (RFC 4028) or a new offer
+            timer = self.host.liveness.refreshed(call, request) if role == "caller" else []
+            if isinstance(timer, int):
+                self.respond(request, 422, transport, "Session Interval Too Small", headers=[("Min-SE", str(timer))])
+            elif method == "UPDATE" and not request.body:
+                self.respond(request, 200, transport, headers=[("Contact", str(leg.dialog.local_contact)), *timer])
+            else:
+                self._reinvite(call, leg, role, request, transport, timer)
         elif method == "INFO":
             self._info(call, request, transport, role)
         elif method == "REFER":
@@ -197,7 +206,8 @@ class SipSignalling:
         agent = call.agent
         return agent.leg if isinstance(agent, SipPhoneEndpoint) else None
 
-    def _reinvite(self, call: Call, leg: SipLeg, role: str, request: SipRequest, transport: str) -> None:
+    def _reinvite(self, call: Call, leg: SipLeg, role: str, request: SipRequest, transport: str,
+                  extra: list[tuple[str, str]]) -> None:
         was_held = leg.held_by_remote
         if request.body:
             try:
@@ -212,7 +222,7 @@ class SipSignalling:
             sdp = leg.offer()  # offer in the 2xx, answer in the ACK (kept as is)
         assert leg.dialog is not None
         ok = SipResponse.for_request(request, 200,
-                                     headers=[("Contact", str(leg.dialog.local_contact)), ("Allow", ALLOW)],
+                                     headers=[("Contact", str(leg.dialog.local_contact)), ("Allow", ALLOW), *extra],
                                      body=bytes(sdp), content_type="application/sdp")
         self.host.core.respond(ok, transport)
         other = self._agent_leg(call) if role == "caller" else call.caller
