@@ -233,11 +233,13 @@ class InboundCalls:
         media.on_dtmf = lambda digit: self.on_dtmf(call, digit)
         if h.transcripts is not None:
             h.transcripts.leg_started(call, "caller", media)
-        # the IVR's welcome starts now, not after the database write (no dead air after the 200 OK)
-        ivr_started = flow is not None and self._start_ivr(call, flow)
+        # the call record knows its conversation before the IVR acts on the call (the IVR may queue
+        # it or hand it on at once; starting the IVR first made the refreshed session-timer calls of
+        # tests/voice/calls/test_liveness.py expire); the welcome is pre-rendered, so the wait is
+        # this one write
         await store.update_call(h.services, call.id, conversation_id=row.id, answered_at=call.answered_at,
                                 queue_id=queue_id)
-        if ivr_started:
+        if flow is not None and self._start_ivr(call, flow):
             return
         welcome = h.settings.section(VoiceSettings).welcome_file
         if welcome:

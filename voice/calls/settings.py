@@ -33,7 +33,7 @@ class VoiceSettings(Section):
     default_queue: str = ""  # empty: widget_default_queue
     # admission control (voice/calls/admission.py): new calls past these get 503 + Retry-After; 0: no limit
     max_setup_rate: float = 20.0  # new inbound calls per second (token bucket, one second's burst)
-    max_setups: int = 4  # calls between their INVITE and the end of their set-up (ringing not counted)
+    max_setups: int = 12  # calls between their INVITE and the end of their set-up (ringing not counted)
     ring_s: float = 0.0  # ring (180) this long before answering an inbound call
     welcome_file: str = ""  # WAV played on answer before queueing (no IVR flow)
     moh_file: str = ""  # WAV looped while queued / on hold; empty: built-in melody

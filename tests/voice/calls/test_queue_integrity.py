@@ -26,6 +26,13 @@ pytestmark = pytest.mark.slow
 CALLS = 60
 
 
+@pytest.fixture
+def voice_settings() -> dict[str, Any]:
+    """Every flood call is let in (no 503 push-back, tests/voice/calls/test_overload.py): what
+    happens to calls that reach the queue is under test here."""
+    return {"voice_max_setups": 0, "voice_max_setup_rate": 0}
+
+
 async def _statuses(hub: Any) -> dict[str, int]:
     c = t.conversations.c
     async with hub.services.db.read() as conn:
