@@ -224,7 +224,10 @@ async def test_dry_run_shows_what_would_fire(hub):
     assert by["Inquiries"]["trace"][0] == {"condition": "ticket.type eq 'inquiry'", "actual": "complaint",
                                            "result": False}
     assert by["High complaints to supervisors"]["actions"] == [
-        {"type": "notify", "description": "notify [{'kind': 'supervisors'}]: Look at Meter reading wrong"}]
+        {"type": "notify", "description": "notify [{'kind': 'supervisors'}]: Look at Meter reading wrong",
+         # the same as a code and parameters: the UI says it in the reader's language
+         "text": {"code": "dry.notify", "params": {"targets": "[{'kind': 'supervisors'}]",
+                                                   "message": "Look at Meter reading wrong"}}}]
     # an unsaved rule can be tried too, and nothing happens for real
     out = await admin.ok("POST", "/api/rules/dry-run", {
         "event": {"type": "ticket.created", "ticket_id": tk["id"]},
