@@ -34,7 +34,9 @@ async def test_chat_to_work_order_to_customer_notice_and_closure(hub):
     wid = wo["id"]
 
     dispatcher = await hub.client("dispatch")
-    assert any(n["title"].startswith(f"New work order #{wo['number']}") for n in await notifications(dispatcher))
+    [new] = [n for n in await notifications(dispatcher) if n["kind"] == "workorder_new"]
+    assert new["title"].startswith(f"New work order #{wo['number']}")
+    assert new["text"]["code"] == "notify.workorder_new" and new["text"]["params"]["number"] == wo["number"]
     pipes = await hub.client("pipes")
     pipes_desk = await Recorder("/desk").connect(hub.base_url, cookie=pipes.cookie_header)
     meters = await hub.client("meters")
