@@ -173,7 +173,8 @@ async def test_work_order_reminders_inside_the_planned_window_and_late_alert(clo
     assert len(late_p) == 1
     detail = await dispatcher.ok("GET", f"/api/workorders/{wo['id']}")
     assert detail["late"] is True and detail["overdue"] is True
-    assert [(h["kind"], h["text"]["code"], h["body"]) for h in detail["history"] if h["kind"] in ("reminder", "late")] == [
+    assert [(h["kind"], h["text"]["code"], h["body"])
+            for h in detail["history"] if h["kind"] in ("reminder", "late")] == [
         ("reminder", "history.wo_reminder_start", "planned start is now and the crew has not departed"),
         ("reminder", "history.wo_reminder_due_soon", "the planned window ends soon and the work is not completed"),
         ("late", "history.wo_late", "the planned end has passed")]
