@@ -101,9 +101,10 @@ def test_ticket_countdown_rules_dry_run_sla_editor_and_staff_texts_in_chinese(
     admin.get_by_test_id("dry-ticket").fill(ticket_id)
     admin.get_by_test_id("dry-run").click()
     expect(admin.get_by_test_id("dry-action")).to_have_text("将该工单的优先级设为高")
-    r = admin_api.post("/api/ivr/flows", json={"name": "燃气热线", "definition": {"name": "燃气热线", "start": "bye", "nodes": {
+    flow = {"name": "燃气热线", "start": "bye", "nodes": {
         "bye": {"type": "hangup", "prompt": [{"text": "再见"}]},
-        "leakmenu": {"type": "menu", "prompt": [{"text": "报修请按 1"}], "options": {}}}}})
+        "leakmenu": {"type": "menu", "prompt": [{"text": "报修请按 1"}], "options": {}}}}
+    r = admin_api.post("/api/ivr/flows", json={"name": flow["name"], "definition": flow})
     assert r.status_code == 201, r.text
     admin.goto("/admin/ivr")
     admin.get_by_test_id("ivr-flow-row").filter(has_text="燃气热线").get_by_role("link").click()
