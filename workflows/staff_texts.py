@@ -7,7 +7,7 @@ customer notice's outcome), a rule's dry-run description: each is stored and ret
 (``web/src/i18n/locales/<locale>/staff.json``, key ``staff.<code>``; a notification's title and
 body are ``staff.<code>.title`` / ``.body``). Parameters are data, never sentences: names, numbers,
 times (epoch seconds), and codes the UI names in turn (a work-order ``state``, an SLA ``which``, a
-callback's ``reason``; see ``web/src/i18n/staff.ts``).
+callback's ``reason``, the customer notice's ``results`` per channel; see ``web/src/i18n/staff.ts``).
 
 The English wording is also rendered here (:meth:`StaffText.english`) and stored in the row's
 title/body columns: what an API client that does not know the codes shows, and what older rows
@@ -88,6 +88,9 @@ ENGLISH_PARAMS: dict[str, dict[str, str]] = {
 
 
 def _english_param(name: str, value: Any, params: Mapping[str, Any]) -> Any:
+    if name == "results" and isinstance(value, list):  # the customer notice's outcome per channel
+        return "; ".join(f"{r['channel']}: {r['status']}" + (f" ({r['detail']})" if r.get("detail") else "")
+                         for r in value)
     if isinstance(value, float):
         return f"{value:.0f}" if name in TIMES else f"{value:g}"
     if isinstance(value, str) and value in ENGLISH_PARAMS.get(name, {}):

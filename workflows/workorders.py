@@ -383,8 +383,8 @@ class WorkOrders:
                 return
             results = await self.customer.notify(tx, row)
             sent = [r for r in results if r["status"] == "sent"]
-            outcome = "; ".join(f"{r['channel']}: {r['status']}" + (f" ({r['detail']})" if r.get("detail") else "")
-                                for r in results)
+            outcome = [{"channel": r["channel"], "status": r["status"], "detail": r.get("detail") or ""}
+                       for r in results]
             await self._history(tx, wid, "customer_notified", None, data={"results": results},
                                 text=staff_text("history.customer_notified", results=outcome) if results
                                 else staff_text("history.customer_not_reachable"))

@@ -86,6 +86,10 @@ async def test_chat_to_work_order_to_customer_notice_and_closure(hub):
     assert len(notified) == 1
     assert notified[0]["data"]["results"][0]["channel"] == "conversation"
     assert notified[0]["data"]["results"][0]["status"] == "sent"
+    # the outcome per channel as a code for the UI (channel and status are named in the reader's language)
+    assert notified[0]["text"]["code"] == "history.customer_notified"
+    assert notified[0]["text"]["params"]["results"][0] == {"channel": "conversation", "status": "sent", "detail": ""}
+    assert notified[0]["body"].startswith("conversation: sent")
     photos = [a for h in closed["history"] for a in h["attachments"]]
     assert photos == [{"id": photo["id"], "filename": "pipe.png", "content_type": "image/png", "size": len(PNG)}]
     got = await dispatcher.get(f"/api/workorders/{wid}/attachments/{photo['id']}")

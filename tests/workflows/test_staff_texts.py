@@ -50,6 +50,10 @@ def test_the_english_fallback_names_the_codes_in_words() -> None:
     assert text.english("body") == "about No hot water\nPlace it by hand: opening it failed (503 busy)."
     assert staff_text("history.sla_reminder", which="resolution", due=1800000000.4).english() == \
         "resolution due at 1800000000"
+    outcome = [{"channel": "conversation", "status": "sent", "detail": ""},
+               {"channel": "email", "status": "skipped", "detail": "the contact has no email address"}]
+    assert staff_text("history.customer_notified", results=outcome).english() == \
+        "conversation: sent; email: skipped (the contact has no email address)"
     with pytest.raises(KeyError):
         staff_text("notify.no_such_thing")
 

@@ -17,6 +17,12 @@ function named(key: string, value: unknown, params: Record<string, unknown> = {}
   return typeof value === 'string' && te(`${key}.${value}`) ? t(`${key}.${value}`, params) : value
 }
 
+/** One channel's outcome of the customer notice: "短信：已发送", "email: skipped (…)". */
+function result(r: { channel?: string; status?: string; detail?: string }): string {
+  const said = t('staff.result', { channel: named('staff.channel', r.channel), status: named('staff.delivery', r.status) })
+  return r.detail ? `${said} (${r.detail})` : said
+}
+
 /** The parameters as the reader sees them. */
 function shown(params: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...params }
@@ -27,6 +33,7 @@ function shown(params: Record<string, unknown>): Record<string, unknown> {
     else if (k === 'ticket_type') out[k] = named('workflows.ticketType', v)
     else if ((k === 'due' || k === 'at') && typeof v === 'number') out[k] = formatDateTime(v)
     else if (k === 'phone' && v === '') out[k] = t('staff.noPhone')
+    else if (k === 'results' && Array.isArray(v)) out[k] = v.map(result).join(t('staff.resultsSep'))
   }
   return out
 }
