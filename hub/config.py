@@ -41,9 +41,11 @@ class Section:
     """A component's settings section: subclass it as a frozen dataclass whose fields all have
     defaults, set ``prefix`` (``"email_"``), and check values in ``validate``. A field's flat key is
     ``prefix + name`` unless its metadata names another (``field(metadata={"key": "..."})``, for
-    keys older than the section)."""
+    keys older than the section). ``demo_defaults`` (field name -> value) replace the defaults while
+    demo data is on (``demo``), for the keys no file, environment variable or override sets."""
 
     prefix: ClassVar[str] = ""
+    demo_defaults: ClassVar[Mapping[str, Any]] = {}
 
     def validate(self) -> None:
         """Raise ``ConfigError`` naming the flat key of a bad value."""
@@ -356,6 +358,11 @@ def load_settings(
         if key not in known:
             raise ConfigError(f"unknown setting {key!r}")
         values[key] = _coerce(key, known[key][1], value, "override")
+    if values.get("demo", _FIELDS["demo"].default):
+        for demo_kind in sections:
+            for key, f in demo_kind.keys().items():
+                if key not in values and f.name in demo_kind.demo_defaults:
+                    values[key] = _coerce(key, f, demo_kind.demo_defaults[f.name], "demo default")
     per_section: dict[type[Section] | None, dict[str, Any]] = {}
     for key, value in values.items():
         kind, f = known[key]

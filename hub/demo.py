@@ -42,16 +42,26 @@ async def _demo_user(s: Services, data: dict[str, Any]) -> Any:
 class DemoData:
     """One demo's people, routing and customers. Queue ``members`` and a contact's ``owner`` name
     users; a queue with ``"general": True`` is the widget's default queue (its id is the setting
-    ``widget_default_queue``); ``"overflow_to_general"`` sends its overflow there."""
+    ``widget_default_queue``); ``"overflow_to_general"`` sends its overflow there; ``"calendar"``
+    names its business hours (a new contact outside them goes to the general queue).
+    ``calendar`` is the office hours (an example on one queue), ``always_open`` the main line's
+    calendar: open around the clock, so a newcomer's first call is answered, not sent to the night
+    message (voice/ivr/demo.py ``ALWAYS_OPEN`` names it)."""
 
     agents: dict[str, tuple[str, dict[str, int]]]
     supervisor: tuple[str, dict[str, int]]
     staff: list[tuple[str, str, str]]  # username, display name, role (admin, km, dispatch, departments)
     skills: list[tuple[str, str]]
     calendar: dict[str, Any]
+    always_open: dict[str, Any]
     queues: list[dict[str, Any]]
     custom_fields: list[dict[str, Any]]
     contacts: list[dict[str, Any]]
+
+
+def _always_open(name: str) -> dict[str, Any]:
+    return {"name": name, "tz": "Asia/Shanghai", "weekly": {str(d): [["00:00", "24:00"]] for d in range(7)},
+            "holidays": []}
 
 
 EN = DemoData(
@@ -71,12 +81,14 @@ EN = DemoData(
     calendar={"name": "Office hours", "tz": "Asia/Shanghai",
               "weekly": {str(d): [["08:00", "20:00"]] for d in range(0, 6)},
               "holidays": ["2027-01-01", "2027-02-17"]},
+    always_open=_always_open("Open 24/7"),
     queues=[
         {"general": True, "name": "General enquiries", "strategy": "longest_idle",
          "members": ["agent1", "agent2", "agent3", "agent4", "agent5", "supervisor"],
          "offer_timeout_s": 30, "wrapup_s": 30, "service_level_s": 30,
          "overflow": {"kind": "offline_form"}, "max_wait_s": 900},
         {"name": "Billing", "strategy": "skills_best_match", "required_skills": {"billing": 50},
+         "calendar": "Office hours",
          "members": ["agent1", "agent2", "agent4", "supervisor"],
          "offer_timeout_s": 30, "wrapup_s": 30,
          "overflow_steps": [{"after_s": 120, "relax_skills": ["billing"], "level_delta": 0}],
@@ -127,6 +139,7 @@ ZH = DemoData(
               "holidays": ["2027-01-01", "2027-02-06", "2027-02-07", "2027-02-08", "2027-04-05",
                            "2027-05-01", "2027-06-09", "2027-09-15", "2027-10-01", "2027-10-02",
                            "2027-10-03"]},
+    always_open=_always_open("全天服务"),
     queues=[
         {"general": True, "name": "综合服务", "strategy": "longest_idle", "members": _ALL_AGENTS,
          "offer_timeout_s": 30, "wrapup_s": 30, "service_level_s": 30,
@@ -144,6 +157,7 @@ ZH = DemoData(
          "members": ["agent1", "agent3", "supervisor"], "offer_timeout_s": 30, "wrapup_s": 90,
          "overflow_to_general": True, "max_wait_s": 600},
         {"name": "业务办理", "strategy": "round_robin", "required_skills": {"gas_service": 50},
+         "calendar": "营业时间",
          "members": ["agent1", "agent2", "agent4", "agent5", "supervisor"], "offer_timeout_s": 30,
          "wrapup_s": 45, "overflow_to_general": True, "max_wait_s": 600},
     ],
@@ -203,10 +217,15 @@ async def seed_demo(s: Services) -> bool:
                                               "roles": [role]})).id
     for name, label in demo.skills:
         await s.directory.create_skill(name, label)
-    await s.directory.create_calendar(demo.calendar)
+    calendars = {}
+    for calendar in (demo.calendar, demo.always_open):
+        calendars[calendar["name"]] = (await s.directory.create_calendar(calendar))["id"]
     general_id = s.settings.widget_default_queue
     for spec in demo.queues:
-        data = {k: v for k, v in spec.items() if k not in {"general", "overflow_to_general"}}
+        data = {k: v for k, v in spec.items() if k not in {"general", "overflow_to_general", "calendar"}}
+        if "calendar" in spec:
+            data["calendar_id"] = calendars[spec["calendar"]]
+            data["closed_target"] = {"kind": "queue", "queue_id": general_id}
         data["members"] = [ids[m] for m in spec["members"]]
         if spec.get("general"):
             data["id"] = general_id

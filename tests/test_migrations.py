@@ -47,7 +47,8 @@ ADDED_SINCE: dict[str, str | tuple[str, ...] | None] = {
     "0013_user_language": "0012_contact_erasure",
     "0014_text_templates": "0013_user_language",
     "0015_chat_identity": "0014_text_templates",
-    "0016_notification_codes": "0015_chat_identity",
+    "0016_call_history": "0015_chat_identity",
+    "0016_notification_codes": "0016_call_history",
 }
 
 #: which folder each revision lives in now
@@ -60,7 +61,8 @@ OWNERS = {
     "channels/sms/migrations": {"0003_sms"},
     "channels/fax/migrations": {"0003_fax"},
     "voice/ivr/migrations": {"0003_ivr"},
-    "voice/calls/migrations": {"0003_voice", "0005_transcripts", "0007_recording_settings"},
+    "voice/calls/migrations": {"0003_voice", "0005_transcripts", "0007_recording_settings",
+                               "0016_call_history"},
     "kb/migrations": {"0003_kb"},
     "workflows/migrations": {"0003_workflows", "0007_callback_task", "0016_notification_codes"},
 }

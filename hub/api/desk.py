@@ -19,6 +19,7 @@ from hub.api.http import (
     request_client,
     require,
     save_upload,
+    session_user,
 )
 from hub.api.schemas import (
     AgentStateIn,
@@ -33,8 +34,17 @@ from hub.api.schemas import (
     TransferIn,
 )
 from hub.errors import NotFound, ValidationFailed
+from hub.ports import HUB_PORTS, PORT_NAMES
 from hub.services.auth import User
 from hub.services.routing import DISPOSITIONS, REASON_CODES
+
+
+def _me(request: Request, user: User) -> dict[str, object]:
+    """``/api/me``'s body: the user, their agent state and what runs on this hub."""
+    s = request.app.state.services
+    agent = s.routing.agent_state(user.id) if user.is_agent else None
+    features = {name: getattr(s.ports, name) is not None for name in PORT_NAMES if name not in HUB_PORTS}
+    return {**user.public(), "agent": agent, "features": features}
 
 
 def register(api: Api) -> None:
@@ -78,10 +88,25 @@ def register(api: Api) -> None:
     @api.add("/api/me", "GET", "The logged-in user with permissions and agent state", tag="auth", response=R.Me,
              access="authenticated")
     async def me(request: Request) -> Response:
+        return json_response(_me(request, await current_user(request)))
+
+    @api.add("/api/auth/session", "GET", "Who this browser is signed in as (null: nobody), without a 401",
+             tag="auth", auth="none", response=R.Session_, access="public")
+    async def session(request: Request) -> Response:
+        user = await session_user(request)
+        return json_response({"user": None if user is None else _me(request, user)})
+
+    @api.add("/api/directory", "GET", "The queues and agents to pick from (transfer targets, owners)",
+             tag="agent", response=R.Directory, access="authenticated")
+    async def directory(request: Request) -> Response:
         user = await current_user(request)
         s = request.app.state.services
-        agent = s.routing.agent_state(user.id) if user.is_agent else None
-        return json_response({**user.public(), "agent": agent})
+        with_state = bool(user.permissions & {"desk", "supervise"})
+        agents = [{"id": u.id, "display_name": u.display_name,
+                   "state": s.routing.agent_state(u.id)["state"] if with_state else None}
+                  for u in await s.auth.list_users() if u.active and u.is_agent]
+        queues = [{"id": q["id"], "name": q["name"]} for q in await s.directory.list_queues()]
+        return json_response({"queues": queues, "agents": agents})
 
     @api.add("/api/me", "PATCH", "Change my own profile (the web UI's language)", tag="auth",
              body=ProfilePatch, response=R.Me, access="authenticated")
@@ -91,8 +116,7 @@ def register(api: Api) -> None:
         s = request.app.state.services
         if "language" in body.model_fields_set:
             user = await s.auth.set_language(user, body.language)
-        agent = s.routing.agent_state(user.id) if user.is_agent else None
-        return json_response({**user.public(), "agent": agent})
+        return json_response(_me(request, user))
 
     @api.add("/api/agent/state", "GET", "My agent state", tag="agent", response=R.AgentState, access="desk")
     async def get_state(request: Request) -> Response:

@@ -93,6 +93,33 @@ class AgentState(ResponseModel):
 
 class Me(UserPublic):
     agent: AgentState | None
+    #: what runs on this hub, per port of hub/ports.py (``voice``, ``softphone``, ``sms`` …): the UI
+    #: asks once and does not call what is off
+    features: dict[str, bool]
+
+
+class Session_(ResponseModel):
+    """``GET /api/auth/session``: who this browser is signed in as, if anyone."""
+    user: Me | None
+
+
+class DirectoryQueue(ResponseModel):
+    id: str
+    name: str
+
+
+class DirectoryAgent(ResponseModel):
+    id: str
+    display_name: str
+    #: the agent's state, for those who work the desk or supervise; null for others
+    state: AgentStateName | None
+
+
+class Directory(ResponseModel):
+    """``GET /api/directory``: the queues and agents a person picks from (transfer targets,
+    owners)."""
+    queues: list[DirectoryQueue]
+    agents: list[DirectoryAgent]
 
 
 class AgentStateEntry(ResponseModel):

@@ -124,3 +124,33 @@ async def test_repeated_wrong_passwords_are_rate_limited(hub):
     r = await c.post("/api/auth/login", {"username": "agent2", "password": "demo"})
     assert r.status_code == 429 and r.json()["code"] == "rate_limited"  # issue #16: 429, Retry-After
     assert int(r.headers["Retry-After"]) >= 1
+
+
+async def test_the_session_answers_without_a_401_and_says_what_runs(hub):
+    """The web UI asks who is signed in (nobody: null, no 401 logged on the login page) and what
+    parts of the hub run, so it never calls what is off (voice here)."""
+    anonymous = await hub.client()
+    r = await anonymous.get("/api/auth/session")
+    assert r.status_code == 200 and r.json() == {"user": None}
+    agent = await hub.client("agent1")
+    me = (await agent.ok("GET", "/api/auth/session"))["user"]
+    assert me["username"] == "agent1" and "desk" in me["permissions"]
+    assert me["features"]["voice"] is False and me["features"]["softphone"] is False
+    assert me["features"]["kb"] is True
+    assert (await agent.ok("GET", "/api/me"))["features"] == me["features"]
+
+
+async def test_every_signed_in_person_reads_the_directory_and_agents_see_states(hub):
+    """Transfer targets and owner pickers: every queue and every active agent (issue #19: an
+    agent's transfer dialog listed no agents); states only for the desk and supervisors."""
+    agent, desk = await agent_desk(hub, "agent2")  # ready
+    d = await (await hub.client("agent1")).ok("GET", "/api/directory")
+    assert {"General enquiries", "Billing"} <= {q["name"] for q in d["queues"]}
+    bob = next(a for a in d["agents"] if a["display_name"] == "Bob Li")
+    assert bob["state"] == "ready"
+    assert not any(a["display_name"] == "Admin" for a in d["agents"])  # not an agent
+    km = await (await hub.client("km")).ok("GET", "/api/directory")
+    assert {a["display_name"] for a in km["agents"]} == {a["display_name"] for a in d["agents"]}
+    assert all(a["state"] is None for a in km["agents"])
+    assert (await (await hub.client()).get("/api/directory")).status_code == 401
+    await desk.close()

@@ -36,6 +36,7 @@ NOT_JSON = {
     ("GET", "/api/contacts/export"),
     ("GET", "/api/contacts/{id}/data-export"),  # a zip
     ("GET", "/api/voice/recordings/{id}/audio"),
+    ("GET", "/api/voice/calls/export"),  # CSV or XLSX
     ("GET", "/api/workorders/{id}/attachments/{aid}"),
     ("GET", "/api/tickets/{id}/attachments/{aid}"),
 }

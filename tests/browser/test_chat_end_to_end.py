@@ -89,6 +89,10 @@ def test_customer_chat_answered_transferred_closed_and_rated(
     go_ready(agent2)
     expect(bob).to_have_attribute("data-state", "ready")
     agent1.get_by_test_id("transfer-open").click()
+    # the agents she can hand over to, with their states: Bob, not herself
+    to_agent = agent1.get_by_test_id("transfer-agent").locator("option")
+    expect(to_agent.filter(has_text="Bob Li")).to_have_text("Bob Li (ready)")
+    expect(to_agent.filter(has_text="Alice Chen")).to_have_count(0)
     agent1.get_by_test_id("transfer-queue").select_option(label="Billing")
     agent1.get_by_test_id("transfer-note").fill("Billing question, reading E3")
     agent1.get_by_test_id("transfer-confirm").click()

@@ -21,8 +21,8 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.i18n import Walk
 from tests.browser.steps import accept_offer, desk_messages, go_ready, log_in, open_desk
-from tests.browser.test_i18n_walk import Walk
 from tests.channels.email.test_attachment_safety import zip_bomb
 from tests.support.hub import ThreadedHub
 from tests.support.postgres import free_port

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.i18n import Walk
 from tests.browser.steps import accept_offer, go_ready, log_in, open_desk
-from tests.browser.test_i18n_walk import Walk
 from tests.channels.fax.support import SECRET, HylafaxServer, have_tools, make_tiff, multipart, signed_headers
 from tests.support.hub import ThreadedHub
 

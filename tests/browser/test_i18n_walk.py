@@ -1,127 +1,173 @@
-"""The web UI in Chinese and in English (issue #17).
+"""The web UI in Chinese and in English (issue #17, acceptance 1).
 
-A walk of the converted pages (login, no-access, desk with its dialogs, contacts with its dialogs,
-the widget's offline form, pre-chat form, chat and rating) for every role, in a browser that speaks
-zh-CN: no text on screen — text nodes, options of the lists shown, placeholder/title/aria-label —
-is a string of the English catalogue (web/src/i18n/locales/en) that Chinese writes otherwise; the
-same walk in an English browser shows no string of the Chinese catalogue. Screenshots of each page
-go to test-artifacts/i18n/<locale>/. Also: the language is a profile setting switched in the top
-bar (kept for the next login, on another browser), a problem code from the API is shown in the
-user's language, and the widget follows data-lang, else the host page's lang, else the browser."""
+One walk per language of every page for every role, in a browser that speaks that language: the
+customer's widget (offline form, pre-chat form, chat, rating), the login page, each role's home,
+the desk with its dialogs, contacts with theirs, the admin pages, the knowledge base, tickets and
+work orders, the wallboard, the channel pages (call records, recordings, bulk SMS, SMS keywords,
+bulk email, fax store, composer and library) and the IVR editor with every node of the demo's main line open. On
+each page no text on screen is a message of the other language's catalogue (tests/browser/i18n.py
+says what counts), and a screenshot of it goes to test-artifacts/i18n/<locale>/. One login per role
+serves the whole walk.
+
+Also: the language is a profile setting switched in the top bar (kept for the next login, on
+another browser), an administrator sets a user's language, a problem code from the API is shown
+in the user's language, a new IVR flow starts in its author's language, and the widget follows
+data-lang, else the host page's lang, else the browser."""
 
 from __future__ import annotations
 
-import json
 import re
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import FrameLocator, Page, expect
+from playwright.sync_api import FrameLocator, Locator, Page, expect
 
+from tests.browser.i18n import LANG_OF, Foreign, Walk, data_texts
 from tests.browser.steps import log_in, open_desk
-from tests.support.hub import REPO, ThreadedHub
+from tests.support.hub import ThreadedHub
 
 pytestmark = pytest.mark.browser
 
-LOCALES = REPO / "web" / "src" / "i18n" / "locales"
-LANG_OF = {"zh-CN": "zh-CN", "en": "en-US"}  # the browser's language for each walk
-# the pages converted to the catalogues so far, per role (the other pages: scripts/i18n-allowlist.txt)
-ROLE_PAGES = {
-    "agent1": ["/desk", "/contacts"],
-    "supervisor": ["/desk", "/contacts"],
-    "admin": ["/contacts"],
-    "km": ["/contacts"],
-    "dispatch": ["/contacts"],
-    "pipes": [],  # a repair department: only the top bar of its work orders is converted
+
+@dataclass(frozen=True)
+class Step:
+    """One page: open ``path``, wait for ``ready`` (a data-testid), then click ``clicks`` in turn
+    (data-testids; a ``:first`` suffix takes the first match), checking the page after each."""
+
+    name: str
+    path: str
+    ready: str
+    clicks: tuple[str, ...] = field(default=())
+
+
+ADMIN_PAGES = [
+    Step("users", "/admin/users", "users-table", ("admin-row:first a",)),
+    Step("queues", "/admin/queues", "queues-table", ("admin-row:first a", "overflow-step-add")),
+    Step("skills", "/admin/skills", "skills-table", ("admin-new",)),
+    Step("calendars", "/admin/calendars", "calendars-table", ("admin-new",)),
+    Step("rules", "/admin/rules", "rules-table", ("dry-run",)),
+    Step("sla", "/admin/sla", "sla-table"),
+    Step("departments", "/admin/departments", "departments-page"),
+]
+KB_PAGES = [
+    Step("kb", "/kb", "kb-articles", ("kb-article-row:first",)),
+    Step("kb-gaps", "/kb", "kb-articles", ("kb-tab-gaps",)),
+    Step("kb-feedback", "/kb", "kb-articles", ("kb-tab-feedback",)),
+    Step("kb-import", "/kb", "kb-articles", ("kb-tab-import",)),
+]
+TICKETS = Step("tickets", "/tickets", "tickets-table", ("ticket-new",))
+TICKET = Step("ticket", "/tickets/{ticket}", "ticket-history")
+WORKORDERS = Step("workorders", "/workorders", "wo-table")
+WORKORDER = Step("workorder", "/workorders/{workorder}", "wo-history")
+REPORT = Step("report", "/workorders/report", "report-total")
+WALLBOARD = Step("wallboard", "/wallboard", "wallboard")
+
+# every role in the order walked: its desk (DESK), its contacts (CONTACTS), its pages (PAGES), its
+# channel pages (CHANNEL_PAGES, with the forms they open), then the no-access page
+DESK = ("agent1", "supervisor")
+CONTACTS = ("agent1", "supervisor", "admin", "km", "dispatch")
+PAGES: dict[str, list[Step]] = {
+    "agent1": [],
+    "supervisor": [WALLBOARD, TICKETS, TICKET, WORKORDERS, REPORT, KB_PAGES[0]],
+    "admin": [*ADMIN_PAGES, *KB_PAGES, TICKETS, TICKET, WORKORDERS, WORKORDER, REPORT, WALLBOARD],
+    "km": KB_PAGES,
+    "dispatch": [WORKORDERS, WORKORDER, REPORT, TICKETS, TICKET, KB_PAGES[0]],
+    "pipes": [WORKORDERS, WORKORDER],  # a repair department
+}
+CHANNEL_PAGES = {  # (path, what shows the page is there)
+    "agent1": [("/recordings", "recordings-page"), ("/fax", "fax-search"), ("/fax/send", "fax-send-form"),
+               ("/fax/library", "fax-library-table")],
+    "supervisor": [("/calls", "calls-page"), ("/recordings", "rec-queue-settings"), ("/sms/bulk", "sms-bulk-form"),
+                   ("/sms/keywords", "sms-status-health"), ("/email/bulk", "email-bulk-form"),
+                   ("/fax", "fax-search"), ("/fax/send", "fax-send-form"), ("/fax/library", "fax-library-table")],
+    "admin": [("/sms/keywords", "sms-keywords-table"), ("/fax/library", "fax-library-table"),
+              ("/admin/ivr", "ivr-flows")],
 }
 
-# every visible text node, the options of visible lists, and the translatable attributes
-SCREEN_TEXT = """(scope) => {
-  const root = scope ? document.querySelector(scope) : document.body
-  const out = []
-  const visible = (el) => !!(el && (el.offsetWidth || el.offsetHeight || el.getClientRects().length))
-  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT)
-  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
-    const text = n.textContent.replace(/\\s+/g, ' ').trim()
-    const el = n.parentElement
-    if (!text || !el || el.closest('script,style,[translate=no]')) continue
-    if (el.tagName === 'OPTION' ? visible(el.closest('select')) : visible(el)) out.push(text)
-  }
-  for (const el of root.querySelectorAll('[placeholder],[title],[aria-label],[alt]')) {
-    if (!visible(el)) continue
-    for (const a of ['placeholder', 'title', 'aria-label', 'alt']) {
-      const v = el.getAttribute(a)
-      if (v && v.trim()) out.push(v.trim())
-    }
-  }
-  out.push(document.title)
-  return out
-}"""
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_every_page_for_every_role_speaks_only_the_users_language(
+        locale: str, person: Callable[..., Page], admin_api: httpx.Client, records: dict[str, str],
+        artifacts: Path) -> None:
+    walk = Walk(locale, artifacts, data_texts(admin_api))
+    name = "王芳" if locale == "zh-CN" else "Wang Fang"
+
+    # the customer: offline form while nobody is ready
+    customer = person("customer", LANG_OF[locale])
+    customer.goto("/widget.html")
+    expect(customer.get_by_test_id("offline-form")).to_be_visible()
+    walk.check(customer, "customer-widget-offline")
+
+    # the login page, then every role's home
+    pages: dict[str, Page] = {}
+    for role in PAGES:
+        page = pages[role] = walk.track(person(role, LANG_OF[locale]))
+        if role == "agent1":
+            page.goto("/login")
+            expect(page.get_by_test_id("login-form")).to_be_visible()
+            walk.check(page, "anonymous-login")
+        log_in(page, role)
+        expect(page.locator("html")).to_have_attribute("lang", locale)
+        walk.check(page, f"{role}-home")
+
+    # a chat: the pre-chat form, the offer, the chat on both sides
+    agent = pages["agent1"]
+    agent.get_by_test_id("state-ready").click()
+    expect(agent.get_by_test_id("agent-state")).to_have_attribute("class", re.compile("state--ready"))
+    customer.goto("/widget.html")
+    expect(customer.get_by_test_id("prechat-form")).to_be_visible()
+    walk.check(customer, "customer-widget-prechat")
+    customer.get_by_test_id("prechat-name").fill(name)
+    customer.get_by_test_id("prechat-message").fill("燃气表不走字" if locale == "zh-CN" else "My meter stopped")
+    customer.get_by_test_id("prechat-start").click()
+    expect(customer.get_by_test_id("widget-input")).to_be_visible()
+    offer = agent.get_by_test_id("offer-card").filter(has_text=name)
+    expect(offer).to_be_visible()
+    walk.check(agent, "agent1-desk-offer")
+    offer.get_by_test_id("offer-accept").click()
+    expect(agent.get_by_test_id("conversation-contact")).to_have_text(name)
+    expect(customer.get_by_test_id("widget-status")).to_contain_text("Alice Chen")
+    walk.check(customer, "customer-widget-chat")
+
+    for role, page in pages.items():
+        if role in DESK:
+            walk.open(page, "/desk")
+            walk_desk(page, walk, role)
+        if role in CONTACTS:
+            walk_contacts(page, walk, role)
+        for step in PAGES[role]:
+            walk_step(page, walk, role, step, records)
+        for path, ready in CHANNEL_PAGES.get(role, []):
+            walk.open(page, path)
+            expect(page.get_by_test_id(ready).first).to_be_visible()
+            walk.check(page, f"{role}-{path.strip('/').replace('/', '-')}")
+            walk_forms(page, walk, role, path)
+        walk.open(page, "/no-access")
+        expect(page.locator("h1")).to_be_visible()
+        walk.check(page, f"{role}-no-access")
+
+    # the customer ends the chat and sees the rating form
+    customer.once("dialog", lambda d: d.accept())
+    customer.get_by_test_id("widget-end").click()
+    expect(customer.get_by_test_id("csat-form")).to_be_visible()
+    walk.check(customer, "customer-widget-csat")
+
+    assert walk.pages >= 100, walk.pages
+    assert not walk.console_errors, "\n".join(walk.console_errors)
+    assert not walk.problems, "text of the other language:\n" + "\n".join(walk.problems)
 
 
-def catalogue(locale: str) -> dict[str, str]:
-    flat: dict[str, str] = {}
-
-    def walk(prefix: str, node: object) -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                walk(f"{prefix}.{k}" if prefix else k, v)
-        else:
-            flat[prefix] = str(node)
-    for f in sorted((LOCALES / locale).glob("*.json")):
-        walk(f.stem, json.loads(f.read_text()))
-    return flat
-
-
-def foreign_patterns(shown: str, other: str) -> list[tuple[str, re.Pattern[str]]]:
-    """The other language's messages that the shown language writes differently, as patterns of a
-    whole text ({placeholders} match anything)."""
-    mine, theirs = catalogue(shown), catalogue(other)
-    own = set(mine.values())
-    out = []
-    for key, text in theirs.items():
-        letters = re.findall(r"[^\W\d_]", re.sub(r"\{\w+\}", "", text))
-        # a message with hardly any words of its own ("{n}s") would match any value: not checkable
-        if text in own or mine.get(key) == text or len(letters) < (3 if "{" in text else 1):
-            continue
-        # the spaces around a placeholder stay ("{n} min" is not the end of "Admin")
-        parts = [re.sub(r"(\\ )+", r"\\s+", re.escape(p)) for p in re.split(r"\{\w+\}", text)]
-        out.append((key, re.compile(r"\s*" + r".+?".join(parts) + r"\s*")))
-    return out
-
-
-class Walk:
-    """Checks and screenshots each page of one language's walk."""
-
-    def __init__(self, locale: str, artifacts: Path) -> None:
-        self.locale = locale
-        self.patterns = foreign_patterns(locale, "en" if locale == "zh-CN" else "zh-CN")
-        self.dir = artifacts / "i18n" / locale
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.problems: list[str] = []
-        self.pages = 0
-
-    def check(self, page: Page, name: str, scope: str | None = None) -> None:
-        """Check the page (or only the part ``scope`` selects) and take its screenshot."""
-        texts: list[str] = page.evaluate(SCREEN_TEXT, scope)
-        for text in texts:
-            for key, pattern in self.patterns:
-                if pattern.fullmatch(text):
-                    self.problems.append(f"{name}: {text!r} (the other catalogue's {key})")
-        file = re.sub(r"[^\w.-]+", "_", name) + ".png"
-        page.screenshot(path=str(self.dir / file), full_page=True)
-        self.pages += 1
-
-
-@pytest.fixture
-def in_language(person: Callable[..., Page]) -> Callable[[str, str], Page]:
-    return lambda name, locale: person(name, LANG_OF[locale])
-
-
-def chinese_ui(page: Page) -> None:
-    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+def walk_step(page: Page, walk: Walk, role: str, step: Step, records: dict[str, str]) -> None:
+    walk.open(page, step.path.format(**records))
+    expect(page.get_by_test_id(step.ready).first).to_be_visible()
+    walk.check(page, f"{role}-{step.name}")
+    for i, click in enumerate(step.clicks):
+        _locator(page, click).click()
+        walk.check(page, f"{role}-{step.name}-{i + 1}")
 
 
 def walk_desk(page: Page, walk: Walk, role: str) -> None:
@@ -147,7 +193,7 @@ def walk_desk(page: Page, walk: Walk, role: str) -> None:
 
 
 def walk_contacts(page: Page, walk: Walk, role: str) -> None:
-    page.goto("/contacts")
+    walk.open(page, "/contacts")
     expect(page.get_by_test_id("contact-row").first).to_be_visible()
     walk.check(page, f"{role}-contacts")
     page.get_by_test_id("contact-new").click()
@@ -169,71 +215,84 @@ def walk_contacts(page: Page, walk: Walk, role: str) -> None:
         page.keyboard.press("Escape")
 
 
-@pytest.mark.parametrize("locale", ["zh-CN", "en"])
-def test_every_converted_page_for_every_role_speaks_only_the_users_language(
-        locale: str, in_language: Callable[[str, str], Page], artifacts: Path) -> None:
-    walk = Walk(locale, artifacts)
-    name = "王芳" if locale == "zh-CN" else "Wang Fang"
+def _locator(page: Page, spec: str) -> Locator:
+    testid, _, rest = spec.partition(" ")
+    testid, first = (testid[:-6], True) if testid.endswith(":first") else (testid, False)
+    loc = page.get_by_test_id(testid)
+    if first:
+        loc = loc.first
+    return loc.locator(rest).first if rest else loc
 
-    # the customer: offline form while nobody is ready
-    customer = in_language("customer", locale)
-    customer.goto("/widget.html")
-    expect(customer.get_by_test_id("offline-form")).to_be_visible()
-    walk.check(customer, "customer-widget-offline")
 
-    # the login page, then every role's pages
-    pages: dict[str, Page] = {}
-    for role in ROLE_PAGES:
-        page = in_language(role, locale)
-        pages[role] = page
-        if role == "agent1":
-            page.goto("/login")
-            expect(page.get_by_test_id("login-form")).to_be_visible()
-            walk.check(page, "anonymous-login")
-        log_in(page, role)
-        if locale == "zh-CN":
-            chinese_ui(page)
-        # a home page not converted yet (admin, knowledge, work orders): its top bar
-        home_converted = page.url.endswith(("/desk", "/contacts"))
-        walk.check(page, f"{role}-home", None if home_converted else ".topbar")
-    agent = pages["agent1"]
-    agent.get_by_test_id("state-ready").click()
-    expect(agent.get_by_test_id("agent-state")).to_have_attribute("class", re.compile("state--ready"))
+@pytest.fixture
+def records(hub: ThreadedHub, admin_api: httpx.Client) -> dict[str, str]:
+    """A ticket and a work order dispatched to the pipe crew, so their pages have content."""
+    r = admin_api.post("/api/tickets", json={"type": "complaint", "priority": "high", "subject": "Gas smell",
+                                             "description": "Smell of gas near the meter"})
+    assert r.status_code in (200, 201), r.text
+    ticket = r.json()["id"]
+    assert admin_api.post(f"/api/tickets/{ticket}/status", json={"status": "pending"}).status_code == 200
+    r = admin_api.post("/api/workorders", json={"title": "Leaking pipe", "address": "12 Main Road",
+                                                "priority": "urgent"})
+    assert r.status_code in (200, 201), r.text
+    wo = admin_api.get(f"/api/workorders/{r.json()['id']}").json()
+    pipes = next(d for d in admin_api.get("/api/departments").json() if d["name"] == "Pipe repairs")
+    r = admin_api.post(f"/api/workorders/{wo['id']}/transitions",
+                       json={"action": "dispatch", "department_id": pipes["id"],
+                             "planned_start": wo["now"] + 3600, "planned_end": wo["now"] + 7200})
+    assert r.status_code == 200, r.text
+    return {"ticket": ticket, "workorder": wo["id"]}
 
-    customer.goto("/widget.html")
-    expect(customer.get_by_test_id("prechat-form")).to_be_visible()
-    walk.check(customer, "customer-widget-prechat")
-    customer.get_by_test_id("prechat-name").fill(name)
-    customer.get_by_test_id("prechat-message").fill("燃气表不走字" if locale == "zh-CN" else "My meter stopped")
-    customer.get_by_test_id("prechat-start").click()
-    expect(customer.get_by_test_id("widget-input")).to_be_visible()
-    offer = agent.get_by_test_id("offer-card").filter(has_text=name)
-    expect(offer).to_be_visible()
-    walk.check(agent, "agent1-desk-offer")
-    offer.get_by_test_id("offer-accept").click()
-    expect(agent.get_by_test_id("conversation-contact")).to_have_text(name)
-    expect(customer.get_by_test_id("widget-status")).to_contain_text("Alice Chen")
-    walk.check(customer, "customer-widget-chat")
 
-    for role, urls in ROLE_PAGES.items():
-        page = pages[role]
-        if "/desk" in urls:
-            page.goto("/desk")
-            walk_desk(page, walk, role)
-        if "/contacts" in urls:
-            walk_contacts(page, walk, role)
-        page.goto("/no-access")
-        expect(page.locator("h1")).to_be_visible()
-        walk.check(page, f"{role}-no-access")
+def walk_forms(page: Page, walk: Walk, role: str, path: str) -> None:
+    """The forms a page opens: each is checked with the page behind it."""
+    if path == "/sms/keywords" and role == "admin":
+        page.get_by_test_id("sms-keyword-new").click()
+        page.get_by_test_id("sms-keyword-action-select").select_option("balance")
+        expect(page.get_by_test_id("sms-keyword-fallback-input")).to_be_visible()
+        walk.check(page, f"{role}-sms-keywords-form")
+    elif path == "/email/bulk":
+        page.get_by_test_id("email-template-new").click()
+        expect(page.get_by_test_id("email-template-form")).to_be_visible()
+        page.get_by_test_id("email-bulk-source-contacts").check()
+        walk.check(page, f"{role}-email-bulk-template-form")
+    elif path == "/fax/library" and role == "admin":
+        page.get_by_test_id("fax-library-new").click()
+        expect(page.get_by_test_id("fax-library-form")).to_be_visible()
+        walk.check(page, f"{role}-fax-library-add")
+    elif path == "/admin/ivr":
+        walk_ivr(page, walk, role)
 
-    # the customer ends the chat and sees the rating form
-    customer.once("dialog", lambda d: d.accept())
-    customer.get_by_test_id("widget-end").click()
-    expect(customer.get_by_test_id("csat-form")).to_be_visible()
-    walk.check(customer, "customer-widget-csat")
 
-    assert walk.pages >= 25
-    assert not walk.problems, "\n".join(walk.problems)
+def walk_ivr(page: Page, walk: Walk, role: str) -> None:
+    """The demo's main line, each of its nodes in the node form; a condition's rules; a new flow."""
+    page.get_by_test_id("ivr-flow-row").first.get_by_role("link").click()
+    expect(page.get_by_test_id("ivr-editor")).to_be_visible()
+    walk.check(page, f"{role}-ivr-flow")
+    nodes = page.get_by_test_id("ivr-node")
+    for i in range(nodes.count()):
+        node = nodes.nth(i)
+        node_id = node.get_attribute("data-node")
+        node.get_by_role("link").click()
+        expect(page.get_by_test_id("ivr-node-form")).to_have_attribute("data-node", node_id or "")
+        walk.check(page, f"{role}-ivr-node-{node_id}", "[data-testid=ivr-node-form]")
+    # a condition with one rule of each test type
+    page.get_by_test_id("ivr-new-node-id").fill("check")
+    page.get_by_test_id("ivr-new-node-type").select_option("condition")
+    page.get_by_test_id("ivr-add-node").click()
+    page.get_by_test_id("ivr-rule-add").click()
+    rule = page.get_by_test_id("ivr-rule").first
+    for kind in ["holiday", "time", "caller", "vip", "var"]:
+        rule.get_by_test_id("ivr-test-add").click()
+        rule.get_by_test_id("ivr-test-type").last.select_option(kind)
+    walk.check(page, f"{role}-ivr-condition", "[data-testid=ivr-node-form]")
+    # a new flow in the user's language: its nodes' default labels and prompts come from the catalogue
+    page.once("dialog", lambda d: d.accept())  # discard the unsaved node
+    page.get_by_test_id("ivr-new").click()
+    page.get_by_test_id("ivr-new-name").fill("燃气热线" if walk.locale == "zh-CN" else "Gas line")
+    page.get_by_test_id("ivr-create").click()
+    expect(page.get_by_test_id("ivr-published")).to_be_visible()
+    walk.check(page, f"{role}-ivr-new-flow")
 
 
 def test_the_language_switch_in_the_top_bar_is_kept_in_the_profile(
@@ -298,18 +357,75 @@ def host_page(person: Callable[..., Page]) -> Iterator[Callable[[str, str, str],
     yield open_host
 
 
-@pytest.mark.parametrize(("browser_locale", "html_lang", "data_lang", "chinese"), [
+# (the browser's language, the host page's lang, the script tag's data-lang, Chinese?)
+WIDGET_LANGUAGE_CASES = [
     ("en-US", "en", "zh-CN", True),    # data-lang first
     ("zh-CN", "zh-CN", "en", False),
     ("en-US", "zh-CN", "", True),      # else the page's lang
     ("zh-CN", "en", "", False),
     ("zh-CN", "", "", True),           # else the browser's
     ("en-US", "", "", False),
-])
+]
+
+
 def test_the_widget_follows_data_lang_then_the_pages_lang_then_the_browser(
-        host_page: Callable[[str, str, str], FrameLocator], browser_locale: str, html_lang: str,
-        data_lang: str, chinese: bool) -> None:
-    widget = host_page(browser_locale, html_lang, data_lang)
-    form = widget.get_by_test_id("offline-form")
-    expect(form).to_be_visible()
-    expect(widget.get_by_test_id("offline-submit")).to_have_text("提交留言" if chinese else "Send message")
+        host_page: Callable[[str, str, str], FrameLocator]) -> None:
+    for browser_locale, html_lang, data_lang, chinese in WIDGET_LANGUAGE_CASES:
+        widget = host_page(browser_locale, html_lang, data_lang)
+        expect(widget.get_by_test_id("offline-form")).to_be_visible()
+        expect(widget.get_by_test_id("offline-submit")).to_have_text("提交留言" if chinese else "Send message")
+
+
+def test_the_check_finds_english_left_in_a_chinese_page() -> None:
+    """The matcher itself: a raw English label, an English message with a placeholder and an enum
+    shown as its code are found; Chinese texts and data are not."""
+    foreign = Foreign("zh-CN")
+    hits = foreign.find(["Tickets", "overdue 5m 03s", "Save new version", "工单", "剩余 5分03秒",
+                         "Zhang Wei", "General enquiries"])
+    assert [h.split(": ", 1)[1] for h in hits] == ["'Tickets'", "'overdue 5m 03s'", "'Save new version'"]
+
+
+def test_admin_sets_a_users_language(person: Callable[..., Page], admin_api: httpx.Client) -> None:
+    """An administrator gives Bob Chinese on the users page; Bob's English browser then shows the
+    desk in Chinese, and the admin's page stays English."""
+    admin = person("admin", "en")
+    log_in(admin, "admin")
+    admin.goto("/admin/users")
+    admin.get_by_test_id("admin-row").filter(has_text="agent2").locator("a").first.click()
+    admin.get_by_test_id("user-language").select_option("zh-CN")
+    admin.get_by_test_id("admin-save").click()
+    expect(admin.get_by_test_id("user-language")).to_have_value("zh-CN")
+
+    def agent2_language() -> str | None:  # the save is a request of its own: wait for it
+        return next(u for u in admin_api.get("/api/users").json() if u["username"] == "agent2")["language"]
+
+    deadline = time.monotonic() + 10
+    while agent2_language() != "zh-CN" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert agent2_language() == "zh-CN"
+    expect(admin.get_by_test_id("admin-new")).to_have_text("New")
+
+    bob = person("agent2", "en")
+    log_in(bob, "agent2")
+    expect(bob.locator("html")).to_have_attribute("lang", "zh-CN")
+    expect(bob.get_by_test_id("nav-tickets")).to_have_text("工单")
+def test_a_new_ivr_flow_and_node_speak_the_admins_language(person: Callable[..., Page]) -> None:
+    """What a caller will hear in a new flow starts in the language of the admin who builds it."""
+    page = person("admin", "zh-CN")
+    log_in(page, "admin")
+    page.goto("/admin/ivr")
+    page.get_by_test_id("ivr-new").click()
+    page.get_by_test_id("ivr-new-name").fill("燃气热线")
+    page.get_by_test_id("ivr-create").click()
+    expect(page.get_by_test_id("ivr-published")).to_have_text("未发布")
+    page.locator("[data-testid=ivr-node][data-node=welcome]").get_by_role("link").click()
+    expect(page.get_by_test_id("ivr-field-label")).to_have_value("欢迎语")
+    expect(page.get_by_test_id("ivr-prompt-text")).to_have_value("欢迎致电燃气热线。")
+    page.get_by_test_id("ivr-new-node-id").fill("mainmenu")
+    page.get_by_test_id("ivr-new-node-type").select_option("menu")
+    page.get_by_test_id("ivr-add-node").click()
+    form = page.get_by_test_id("ivr-node-form")
+    expect(form.locator("h3 .chip")).to_have_text("按键菜单")
+    expect(form.get_by_test_id("ivr-prompt-text")).to_have_value("……请按 1。")
+    expect(form.get_by_test_id("ivr-field-timeout_s")).to_contain_text("等待按键（秒）")
+    expect(page.locator("[data-testid=ivr-node][data-node=mainmenu]")).to_contain_text(re.compile("按键菜单"))

@@ -35,18 +35,20 @@ def test_admin_builds_a_flow_sees_problems_fixes_them_and_publishes(person, admi
     log_in(admin, "admin")
     admin.get_by_test_id("nav-admin-ivr").click()
     expect(admin).to_have_url("/admin/ivr")
+    # voice is off in this hub: the page says the numbers answer no calls (issue #18, 9)
+    expect(admin.get_by_test_id("ivr-voice-off")).to_contain_text("Voice is off")
     main = admin.get_by_test_id("ivr-flow-row").filter(has_text="Main line")
     expect(main.get_by_test_id("ivr-flow-version")).to_have_text("v1")  # the demo main line
     main.get_by_role("link").click()
     expect(admin.get_by_test_id("ivr-published")).to_have_text("published v1")
     expect(admin.get_by_test_id("ivr-no-problems")).to_be_visible()
     expect(admin.get_by_test_id("ivr-number")).to_contain_text("4000")
-    # the business-hours condition is a form: rules with the demo calendar
+    # the business-hours condition is a form: rules with the demo line's calendar (open 24/7)
     admin.locator("[data-testid=ivr-node][data-node=hours]").get_by_role("link").click()
     rules = admin.get_by_test_id("ivr-node-form").get_by_test_id("ivr-rule")
     expect(rules).to_have_count(2)
     expect(rules.nth(0).get_by_test_id("ivr-test-type")).to_have_value("holiday")
-    expect(rules.nth(1).get_by_test_id("ivr-test-calendar")).to_have_value("Office hours")
+    expect(rules.nth(1).get_by_test_id("ivr-test-calendar")).to_have_value("Open 24/7")
     expect(rules.nth(1).get_by_test_id("ivr-rule-next")).to_have_value("welcome")
 
     # a new flow starts with a welcome and a goodbye

@@ -12,8 +12,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from channels.sms.segments import count
+from tests.browser.i18n import Walk
 from tests.browser.steps import accept_offer, desk_messages, go_ready, log_in, open_desk
-from tests.browser.test_i18n_walk import Walk
 from tests.support.hub import ThreadedHub
 from tests.support.kannel import Kannel, have_kannel
 

@@ -30,6 +30,9 @@ REPO = Path(__file__).resolve().parents[2]
 # scrypt cost of the hubs under test: every login hashes once, and OWASP's 2^17 (the default,
 # tests/api/test_first_start.py checks it) costs about a second on a busy machine
 TEST_SCRYPT_N = 2**10
+# IVR prompts rendered by the hubs under test (keyed by text, TTS engine and voice, written
+# atomically): shared by every hub and kept between runs, so each text is synthesised once
+TTS_CACHE = REPO / "test-artifacts" / "tts-cache"
 
 
 #: every client of a test hub is 127.0.0.1 (hundreds of chats and logins a minute): the rate limits
@@ -113,7 +116,10 @@ class InProcessHub:
         # Demo data is on unless a test turns it off, the English demo unless a test asks for
         # demo_locale="zh-CN" (the default of make run); passwords are hashed cheaply
         # (TEST_SCRYPT_N); every JSON answer is checked against its operation's declared response model.
+        # Voice (SIP, RTP, the demo flow's prompts rendered at start) is off unless a test turns it
+        # on, although the demo turns it on for make run.
         settings = {"email_port": 0, "assist_bot": "off", "demo": True, "demo_locale": "en",
+                    "voice_enabled": False, "ivr_tts_cache_dir": str(TTS_CACHE),
                     "api_check_responses": True,
                     "password_scrypt_n": TEST_SCRYPT_N, **NO_RATE_LIMITS, **settings}
         self.settings = load_settings(environ={}, data_dir=str(data_dir), port=self.port,
@@ -207,6 +213,8 @@ class _HubOnPort:
         self.env = {**({} if "HUB_EMAIL_PORT" in os.environ else {"HUB_EMAIL_PORT": "0"}),
                     "HUB_ASSIST_BOT": "off",  # the widget bot: off unless asked
                     "HUB_DEMO_LOCALE": "en",  # the English demo unless asked (make run: zh-CN)
+                    "HUB_VOICE_ENABLED": "0",  # voice off unless asked (the demo turns it on)
+                    "HUB_IVR_TTS_CACHE_DIR": str(TTS_CACHE),
                     "HUB_API_CHECK_RESPONSES": "1",  # answers checked against their response models
                     **(env or {})}
 

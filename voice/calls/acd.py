@@ -20,6 +20,7 @@ from hub.errors import HubError
 from hub.events import Event, EventType
 from voice.calls.call import Call, CallHost, CallState
 from voice.calls.endpoints import AgentEndpoint, RingResult, SipPhoneEndpoint
+from voice.calls.history import SegmentKind
 from voice.calls.settings import VoiceSettings
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ class AcdGlue:
         call.queue_id = queue_id
         call.state = CallState.QUEUED
         call.queued_at = call.queued_at or now
+        call.segment(SegmentKind.QUEUED, now)
         meta_extra: dict[str, Any] = {}
         if skills:
             meta_extra["required_skills"] = skills
@@ -97,6 +99,8 @@ class AcdGlue:
         if call.conversation_id is None or call.state is not CallState.QUEUED:
             return
         call.state = CallState.ANSWERED
+        if call.history.current is not None and call.history.current.kind is SegmentKind.QUEUED:
+            call.segment(SegmentKind.IVR, self.host.now())  # not when the IVR already moved on (voicemail)
         for ep in list(call.ringing.values()):
             await ep.cancel()
         routing = self.host.services.routing
@@ -161,6 +165,8 @@ class AcdGlue:
                 if h.transcripts is not None:
                     h.transcripts.leg_stopped(call, "agent")
                 call.state = CallState.QUEUED  # before the new offer's event arrives
+                call.queue_id = ev.data.get("to_queue_id") or call.queue_id
+                call.segment(SegmentKind.QUEUED, h.now(), reason="desk_transfer")
 
                 async def back_to_queue() -> None:
                     await self.music_on_hold(call.caller)
@@ -227,6 +233,7 @@ class AcdGlue:
         call.agent, call.agent_id = ep, agent_id
         call.state = CallState.BRIDGED
         call.connected_at = h.now()
+        call.segment(SegmentKind.TALK, call.connected_at)
         h.stats["bridged"] += 1
         if call.ivr is not None:
             call.ivr.agent_answered(agent_id)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
+from voice.calls.history import CallHistory, SegmentKind
 from voice.calls.legs import SipLeg
 from voice.media.recorder import CallRecorder
 from voice.sip.message import SipRequest
@@ -60,6 +61,16 @@ class Call:
     ivr: Any = None  # the IVR driver when the number has a flow
     consult: Any = None  # the agent's consultation / conference (voice/calls/consult.py)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    history: CallHistory = field(default_factory=CallHistory)  # per-leg history for the CDR (history.py)
+
+    def segment(self, kind: SegmentKind, at: float, *, party: str | None = None, reason: str | None = None,
+                agent_id: str | None = None) -> None:
+        """The caller is now in ``kind``: a new segment of the history, with the call's queue and
+        (talking, on hold, consulting) its agent."""
+        agent = agent_id or (self.agent_id if kind not in (SegmentKind.QUEUED, SegmentKind.IVR,
+                                                            SegmentKind.VOICEMAIL, SegmentKind.EXTERNAL)
+                             else None)
+        self.history.enter(kind, at, agent_id=agent, queue_id=self.queue_id, party=party, reason=reason)
 
     @property
     def ended(self) -> bool:

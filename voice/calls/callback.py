@@ -38,6 +38,7 @@ from hub.errors import HubError, InvalidState, NotFound, ValidationFailed
 from hub.security import new_id
 from voice.calls.call import Call, CallHost, CallState
 from voice.calls.endpoints import RingResult, SipPhoneEndpoint
+from voice.calls.history import SegmentKind
 from voice.calls.legs import SipLeg
 from voice.calls.outbound import Trunk, TrunkEndpoint, TrunkError
 from voice.calls.settings import VoiceSettings
@@ -304,6 +305,7 @@ class CallbackService:
         now = svc.now()
         call.answered_at = call.connected_at = now
         call.state = CallState.BRIDGED
+        call.segment(SegmentKind.TALK, now, agent_id=call.agent_id)
         agent_ep.media.stop_play()
         if st.recording:
             call.recorder = CallRecorder(svc.engine.now())

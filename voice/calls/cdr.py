@@ -2,9 +2,11 @@
 
 The recorder runs from the answer whenever the recording policy may keep the call
 (voice/calls/recordings.py, ``RecordingPolicy``: the queue is not known yet). When the call ends
-its CDR gets the end, talk and wait times, and the WAV is stored — as an attachment of the
-conversation, with a note, a ``voice_recordings`` row and the CDR's ``recording_id`` — only if the
-queue it ended in keeps recordings. What this needs of the call service is :class:`RecordsHost`.
+its CDR gets the end, the queue it ended in, its per-leg history (``segments``,
+voice/calls/history.py) and the wait, talk and hold times summed from it, and the WAV is stored —
+as an attachment of the conversation, with a note, a ``voice_recordings`` row and the CDR's
+``recording_id`` — only if the queue it ended in keeps recordings. What this needs of the call
+service is :class:`RecordsHost`.
 """
 
 from __future__ import annotations
@@ -59,12 +61,18 @@ class CallRecords:
     async def call_ended(self, call: Call) -> None:
         """Complete the CDR of an ended call and store its recording if its queue keeps it."""
         assert call.ended_at is not None
-        talk = (call.ended_at - call.connected_at) if call.connected_at else None
-        values: dict[str, Any] = {"ended_at": call.ended_at, "end_reason": call.end_reason, "talk_s": talk}
-        if call.agent_id:
-            values["agent_id"] = call.agent_id
-        if not call.connected_at and call.queued_at:
-            values["wait_s"] = call.ended_at - call.queued_at  # abandoned: how long they waited
+        call.history.close(call.ended_at)
+        # the times are sums over the per-leg history (history.py): queued again after a transfer
+        # is waiting, a voicemail is neither waiting nor talking, holds are counted apart
+        values: dict[str, Any] = {"ended_at": call.ended_at, "end_reason": call.end_reason,
+                                  "queue_id": call.queue_id, **call.history.totals(),
+                                  "segments": call.history.public()}
+        first = call.history.first_connected()
+        if first is not None:  # when the caller first reached someone (not the last agent's answer)
+            values["connected_at"] = first
+        agents = call.history.agents()
+        if call.agent_id or agents:
+            values["agent_id"] = call.agent_id or agents[-1]
         await store.update_call(self.host.services, call.id, **values)
         if call.recorder is not None and call.conversation_id and self.host.recording_policy.keep(call.queue_id):
             await self._save_recording(call)

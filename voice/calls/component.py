@@ -7,7 +7,10 @@ REST (see docs/API.md, "Voice"):
   account; the password is turned into digest HA1 values at once;
 - ``DELETE /api/voice/sip-accounts/{username}`` (admin);
 - ``GET /api/voice/registrations`` (supervise) – live registrations;
-- ``GET /api/voice/calls`` (supervise) – active calls and the latest call records.
+- ``GET /api/voice/calls`` (supervise) – active calls and a page of call records (``limit``,
+  ``offset``, ``total``; filters of :class:`~voice.calls.call_records.CallQuery`);
+- ``GET /api/voice/calls/{id}``, ``GET /api/voice/calls/export`` (supervise|desk, the
+  conversations' visibility): voice/calls/call_records.py.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ import voice.calls.health as health
 import voice.calls.schemas as S
 import voice.calls.store as store
 import voice.calls.texts as texts
-from hub.api.http import Api, json_response, parse_body, require
+from hub.api.http import Api, json_response, parse_body, parse_query, require
 from hub.errors import ConfigError, HubError
+from voice.calls.call_records import CallQuery, CallRecords
+from voice.calls.call_records import register_api as register_records_api
 from voice.calls.callback import CallbackService
 from voice.calls.callback import register_api as register_callback_api
 from voice.calls.privacy import VoicePersonalData
@@ -73,11 +78,18 @@ class VoiceComponent:
         self.voicemail: VoicemailService | None = None  # voicemail messages (VOICE-8)
         self.callbacks: CallbackService | None = None  # callback requests and their dialling
         self.recordings = Recordings()  # search, download, retention, per-queue choice (VOICE-5)
+        self.records: CallRecords | None = None  # call records: one call, export (also with voice off)
 
     @property
     def services(self) -> Services:
         assert self._services is not None, "the voice component is not started"
         return self._services
+
+    @property
+    def call_records(self) -> CallRecords:
+        if self.records is None:
+            self.records = CallRecords(self.services)
+        return self.records
 
     @property
     def service(self) -> CallService:
@@ -92,6 +104,7 @@ class VoiceComponent:
         register_transcript_api(api, lambda: comp.services)
         register_callback_api(api, lambda: comp)
         self.recordings.register(api)
+        register_records_api(api, lambda: comp.call_records)
 
         @api.add("/api/voice/sip-accounts", "GET", "SIP accounts of desk phones and trunks", tag="voice",
                  response=S.SipAccounts, access="admin")
@@ -132,12 +145,14 @@ class VoiceComponent:
                     for b in svc.registrar.active_bindings(now) if b.username in svc.registrar.accounts]
             return json_response({"registrations": regs})
 
-        @api.add("/api/voice/calls", "GET", "Active calls and the latest call records", tag="voice",
-                 response=S.VoiceCalls, access="supervise")
+        @api.add("/api/voice/calls", "GET", "Active calls and a page of call records (newest first)",
+                 tag="voice", query=CallQuery, response=S.VoiceCalls, access="supervise")
         async def calls(request: Request) -> Response:
             await require(request, "supervise")
+            q = parse_query(request, CallQuery)
             svc = comp.service
-            return json_response({"active": health.active_calls(svc), "records": await store.list_calls(comp.services),
+            page = await comp.call_records.page(None, q)
+            return json_response({"active": health.active_calls(svc), **page,
                                   "stats": dict(svc.stats), "registrations": health.registrations(svc)})
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -172,6 +187,8 @@ class VoiceComponent:
         services.texts.register(texts.catalogue())  # the voicemail notices
         self.voicemail = self.calls.voicemail = VoicemailService(services, self.calls)
         self.callbacks = self.calls.callbacks = CallbackService(services, self.calls)
+        if services.ports.ivr is not None:  # the published flows' prompts, ready for the first call
+            await services.ports.ivr.prerender_published()
         await self.calls.start(st.sip_udp_port, None if st.sip_tcp_port < 0 else st.sip_tcp_port)
         services.bus.subscribe(self.calls.on_hub_event, name="voice.calls")
         services.ports.voice = self

@@ -44,9 +44,11 @@ from hub.security import new_id
 from voice.calls.call import Call, CallHost, CallState
 from voice.calls.conference import ConferenceMixer
 from voice.calls.endpoints import ALLOW, AgentEndpoint, RingResult, SipPhoneEndpoint
+from voice.calls.history import SegmentKind
 from voice.calls.legs import SipLeg
 from voice.calls.outbound import TrunkEndpoint, TrunkError
 from voice.calls.settings import VoiceSettings
+from voice.calls.targets import queue_for
 from voice.media.leg import MediaLeg
 from voice.sip.dialog import Dialog
 from voice.sip.errors import DialogError, NoCommonCodec, SipError
@@ -54,6 +56,7 @@ from voice.sip.message import SipRequest, SipResponse, new_tag
 from voice.sip.transaction import Address, TransactionKey
 
 if TYPE_CHECKING:
+    from voice.calls.inbound import InboundCalls
     from voice.calls.outbound import Trunk
     from voice.calls.registrar import Account, Registrar
     from voice.calls.sipcore import SipCore
@@ -123,7 +126,10 @@ class ConsultHost(CallHost, Protocol):
     def media_address(self) -> str: ...
     @property
     def trunk(self) -> Trunk | None: ...
+    @property
+    def inbound(self) -> InboundCalls: ...  # its routes: the queues' extensions
 
+    def now(self) -> float: ...
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str, call: Call | None = None) -> asyncio.Task[Any]: ...
     def respond(self, request: SipRequest, status: int, transport: str, reason: str | None = None,
                 **kw: Any) -> None: ...
@@ -238,6 +244,7 @@ class ConsultService:
             raise InvalidState("the call changed while the consultation was being set up")
         c = Consultation(new_id(), call, agent_id, kind, target, label, agent.media)
         call.consult = c
+        call.segment(SegmentKind.CONSULT, self.calls.now(), party=label)
         self.stats["consults"] += 1
         agent.media.held = False
         call.caller.media.unbridge()
@@ -353,6 +360,9 @@ class ConsultService:
             call.consult = None
         if call.ended:
             return
+        # the desk phone still holds the caller until it resumes it (re-INVITE: talking again)
+        call.segment(SegmentKind.HOLD if c.desk is not None else SegmentKind.TALK, self.calls.now(),
+                     reason=f"consult_{outcome}")
         if c.desk is not None:
             # the desk phone resumes the caller itself (re-INVITE); its consult dialog ends
             await self._end_desk(c, 486 if outcome in ("declined", "failed") else 480)
@@ -391,6 +401,7 @@ class ConsultService:
             raise InvalidState("a desk phone joins a conference on the phone itself")
         call.caller.media.stop_play()
         c.state = ConsultState.CONFERENCE
+        call.segment(SegmentKind.CONFERENCE, self.calls.now(), party=c.label)
         c.mixer = ConferenceMixer([call.caller.media, c.agent_media, c.party.media], on_leave=lambda leg: None)
         c.mixer.start()
         self.stats["conferences"] += 1
@@ -426,6 +437,8 @@ class ConsultService:
         call.agent_id = c.party_agent_id or old_id
         if c.kind == "external":
             call.external = c.target
+        call.segment(SegmentKind.EXTERNAL if c.kind == "external" else SegmentKind.TALK, svc.now(),
+                     party=c.label if c.kind == "external" else None, reason="consult_transfer")
         if svc.transcripts is not None:
             svc.transcripts.leg_stopped(call, "agent")
             if c.party_agent_id:
@@ -618,14 +631,9 @@ class ConsultService:
 
     def _desk_target(self, user: str) -> tuple[str | None, str]:
         svc = self.calls
-        queues = self.services.conversations.queue_names
-        if user in queues:
-            return "queue", user
-        if user.startswith("queue-") and user[6:] in queues:
-            return "queue", user[6:]
-        by_name = {name.lower(): qid for qid, name in queues.items()}
-        if user.lower() in by_name:
-            return "queue", by_name[user.lower()]
+        qid = queue_for(user, self.services.conversations.queue_names, svc.inbound.routes)
+        if qid is not None:
+            return "queue", qid
         acc = svc.registrar.accounts.get(user)
         if acc is not None and acc.user_id:
             return "agent", acc.user_id
@@ -663,6 +671,7 @@ class ConsultService:
         c = Consultation(new_id(), call, uid, kind, target, label, media)
         c.desk = DeskLeg(leg, request, key, tag)
         call.consult = c
+        call.segment(SegmentKind.CONSULT, svc.now(), party=label)
         if key is not None:
             self._desk_pending[key] = c
         self.stats["consults"] += 1

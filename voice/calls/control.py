@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from hub.errors import InvalidState
 from voice.calls.call import Call, CallHost, CallState
 from voice.calls.endpoints import SipPhoneEndpoint
+from voice.calls.history import SegmentKind
 
 if TYPE_CHECKING:
     from voice.calls.acd import AcdGlue
@@ -71,6 +72,7 @@ class CallControl:
         if call.consult is not None:
             raise InvalidState("the caller is on hold while you consult")
         agent.media.held = on
+        call.segment(SegmentKind.HOLD if on else SegmentKind.TALK, self.host.now())
         if on:
             await self.host.music_on_hold(call.caller)
         else:
@@ -87,6 +89,7 @@ class CallControl:
         call.state = CallState.ENDED
         call.end_reason = reason
         call.ended_at = h.now()
+        call.history.close(call.ended_at)
         call.cancelled.set()
         await h.consults.call_ending(call)
         if call.ivr is not None:

@@ -14,7 +14,10 @@ class VoiceEventType(StrEnum):
     # recordings.py (VOICE-5): a recording downloaded, old recordings purged (both in the audit trail)
     RECORDING_DOWNLOADED = "voice.recording_downloaded"
     RECORDINGS_PURGED = "voice.recordings_purged"
+    # call_records.py: call records exported as CSV/XLSX (who, format, rows, filters; audit trail)
+    CALLS_EXPORTED = "voice.calls_exported"
 
 
 register_event_types(VoiceEventType,
-                     audit=(VoiceEventType.RECORDING_DOWNLOADED, VoiceEventType.RECORDINGS_PURGED))
+                     audit=(VoiceEventType.RECORDING_DOWNLOADED, VoiceEventType.RECORDINGS_PURGED,
+                            VoiceEventType.CALLS_EXPORTED))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from typing import TYPE_CHECKING, Any, Protocol
 
 import voice.calls.store as store
@@ -19,6 +20,7 @@ from hub.errors import HubError
 from hub.security import new_id
 from voice.calls.call import Call, CallState
 from voice.calls.endpoints import ALLOW
+from voice.calls.history import SegmentKind
 from voice.calls.legs import SipLeg
 from voice.calls.settings import VoiceSettings
 from voice.sip.dialog import Dialog
@@ -79,6 +81,19 @@ def parse_routes(routes: tuple[str, ...]) -> dict[str, str]:
 
 def _number(uri_user: str | None) -> str:
     return (uri_user or "anonymous")[:64]
+
+
+# what the contact book accepts as a phone number (hub/services/contacts.py)
+_PHONE = re.compile(r"^\+?[0-9 ()\-]{3,30}$")
+
+
+def caller_identity(call: Call) -> dict[str, str]:
+    """Who is calling, for the conversation: the number when the caller ID is one; a caller whose
+    ID is a name (``sip:alice@…``, ``anonymous``) is answered too, known by that name only."""
+    name = call.caller_name or call.caller_number
+    if _PHONE.match(call.caller_number or ""):
+        return {"phone": call.caller_number, "name": name}
+    return {"name": name or "anonymous"}
 
 
 class InboundCalls:
@@ -159,7 +174,7 @@ class InboundCalls:
         try:
             row = await h.services.conversations.open(
                 channel="voice", queue_id=queue_id,
-                identity={"phone": call.caller_number, "name": call.caller_name or call.caller_number},
+                identity=caller_identity(call),
                 subject=f"Call from {call.caller_name or call.caller_number} to {call.callee}",
                 meta={"call_id": call.id, "sip_call_id": request.call_id, "caller": call.caller_number,
                       "callee": call.callee}, status="pending")
@@ -180,15 +195,18 @@ class InboundCalls:
         h.table.bind_dialog(call)
         call.state = CallState.ANSWERED
         call.answered_at = h.now()
+        call.segment(SegmentKind.IVR, call.answered_at)
         h.stats["answered"] += 1
         media = call.caller.media
         h.records.capture(call)
         media.on_dtmf = lambda digit: self.on_dtmf(call, digit)
         if h.transcripts is not None:
             h.transcripts.leg_started(call, "caller", media)
+        # the IVR's welcome starts now, not after the database write (no dead air after the 200 OK)
+        ivr_started = flow is not None and self._start_ivr(call, flow)
         await store.update_call(h.services, call.id, conversation_id=row.id, answered_at=call.answered_at,
                                 queue_id=queue_id)
-        if flow is not None and self._start_ivr(call, flow):
+        if ivr_started:
             return
         welcome = h.settings.section(VoiceSettings).welcome_file
         if welcome:

@@ -218,18 +218,19 @@ class IvrDriver:
             log.debug("call %s: IVR action %r not handled", call.id, action)
 
     def _play(self, action: m.Play) -> None:
-        """Play the action's prompts in order. Text prompts that were not pre-rendered are
-        synthesised now (``services.ports.ivr.audio_for``: the local TTS engine, off the
-        event loop, kept on disk by text+voice) and played once ready; a prompt that cannot be
-        rendered or read is skipped with a warning, the rest still plays."""
+        """Play the action's prompts in order. The 20 ms pacer only ever sends frames already in
+        memory: prompts whose audio is not (a first play since the start, a text prompt that was
+        not pre-rendered: ``services.ports.ivr.audio_for`` synthesises it) are loaded or rendered
+        off the event loop first and played once ready; a prompt that cannot be rendered or read
+        is skipped with a warning, the rest still plays."""
         self.current_play = action.play_id
-        if any(p.path is None and p.kind == "tts" for p in action.prompts):
+        codec = self.call.caller.media.codec
+        ready = [self.service.prompts.peek(p.path, codec) if p.path is not None else None
+                 for p in action.prompts]
+        if any(r is None for r in ready):
             self.service.spawn(self._render_and_play(action), f"call-{self.call.id}-tts", self.call)
             return
-        frames: list[bytes] = []
-        for prompt in action.prompts:
-            frames.extend(self._frames(prompt.path, prompt.value))
-        self._start_play(action, frames)
+        self._start_play(action, [frame for r in ready if r is not None for frame in r.frames])
 
     def _frames(self, source: str | None, label: str) -> tuple[bytes, ...]:
         if source is None:

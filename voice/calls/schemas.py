@@ -68,8 +68,31 @@ class ActiveCall(CallInfo):
     quality: CallQuality
 
 
+class CallSegment(ResponseModel):
+    """One step of a call's per-leg history (voice/calls/history.py), in order."""
+
+    kind: Literal["ivr", "queued", "talk", "hold", "consult", "conference", "external", "voicemail"]
+    agent_id: str | None
+    agent_name: str | None
+    queue_id: str | None
+    queue_name: str | None
+    # the consulted party (an agent's name, a queue's name, a number) / the external number
+    party: str | None
+    # why it began: blind_transfer, consult_transfer, desk_transfer, transfer_failed, caller_hold,
+    # agent_hold, consult_<outcome>
+    reason: str | None
+    started_at: Epoch
+    ended_at: Epoch | None
+    duration_s: float
+
+
+class CallAgent(ResponseModel):
+    id: str
+    name: str | None
+
+
 class CallRecord(ResponseModel):
-    """A call detail record (``voice_calls``) with its recording, if any."""
+    """A call detail record (``voice_calls``) with its per-leg history and its recording, if any."""
 
     id: str
     conversation_id: str | None
@@ -86,11 +109,21 @@ class CallRecord(ResponseModel):
     connected_at: Epoch | None
     ended_at: Epoch | None
     end_reason: str | None
+    # seconds queued (every time), talking (agents, conference, external number), on hold or
+    # waiting while the agent consulted: sums over ``segments``
     wait_s: float | None
     talk_s: float | None
+    hold_s: float | None
     recording_id: str | None
     recording_duration_s: float | None
     recording_attachment_id: str | None
+    # the voice_recordings id (GET /api/voice/recordings/{id}), if the call was recorded
+    recording_row_id: str | None
+    queue_name: str | None
+    agent_name: str | None
+    # every agent the caller talked to, in order (the last one is agent_id)
+    agents: list[CallAgent]
+    segments: list[CallSegment]
 
 
 class SipRegistration(ResponseModel):
@@ -116,8 +149,11 @@ class Registrations(ResponseModel):
 
 class VoiceCalls(ResponseModel):
     active: list[ActiveCall]
-    # the latest call records, newest first
+    # a page of call records, newest first (limit/offset of the query; total: all that match)
     records: list[CallRecord]
+    total: int
+    limit: int
+    offset: int
     # counters of the call service
     stats: dict[str, int]
     registrations: Registrations

@@ -5,7 +5,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from hub.config import Section
 from hub.errors import ConfigError
@@ -14,6 +16,9 @@ from hub.errors import ConfigError
 @dataclass(frozen=True)
 class VoiceSettings(Section):
     prefix = "voice_"
+    # the demo (``HUB_DEMO=1``, ``make run``) answers its main line 4000 out of the box: SIP on
+    # 127.0.0.1:5060, and a caller on this machine is the demo trunk (no digest challenge)
+    demo_defaults: ClassVar[Mapping[str, Any]] = {"enabled": True, "trunk_ips": "127.0.0.1"}
 
     enabled: bool = False
     host: str = "127.0.0.1"  # SIP and RTP bind address

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from voice.calls.call import CallState
 from voice.calls.endpoints import ALLOW, SipPhoneEndpoint
+from voice.calls.history import SegmentKind
 from voice.sip.errors import DialogError, NoCommonCodec, SipError
 from voice.sip.message import SipRequest, SipResponse, new_tag
 
@@ -61,6 +62,7 @@ class SignallingHost(Protocol):
     async def end(self, call: Call, reason: str, *, hangup_caller: bool | None = None,
                   hangup_agent: bool = True) -> None: ...
     async def music_on_hold(self, leg: SipLeg) -> None: ...
+    def now(self) -> float: ...
 
 
 class SipSignalling:
@@ -196,6 +198,7 @@ class SipSignalling:
         return agent.leg if isinstance(agent, SipPhoneEndpoint) else None
 
     def _reinvite(self, call: Call, leg: SipLeg, role: str, request: SipRequest, transport: str) -> None:
+        was_held = leg.held_by_remote
         if request.body:
             try:
                 sdp = leg.answer_offer(request.body)
@@ -214,6 +217,9 @@ class SipSignalling:
         self.host.core.respond(ok, transport)
         other = self._agent_leg(call) if role == "caller" else call.caller
         if call.state is CallState.BRIDGED and other is not None:
+            if leg.held_by_remote != was_held:  # the CDR's history: on hold / talking again
+                call.segment(SegmentKind.HOLD if leg.held_by_remote else SegmentKind.TALK, self.host.now(),
+                             reason=f"{role}_hold" if leg.held_by_remote else None)
             if leg.held_by_remote:
                 self.host.spawn(self.host.music_on_hold(other), f"call-{call.id}-hold", call)
             else:

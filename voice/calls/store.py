@@ -113,15 +113,3 @@ async def insert_recording(services: Services, call: Call, attachment_id: str, d
             id=rid, call_id=call.id, conversation_id=call.conversation_id, attachment_id=attachment_id,
             duration_s=duration, channels=2, sample_rate=8000, created_at=now))
     return rid
-
-
-async def list_calls(services: Services, limit: int = 100, conversation_id: str | None = None) -> list[dict[str, Any]]:
-    q = select(t_calls, t_recordings.c.duration_s.label("recording_duration_s"),
-               t_recordings.c.attachment_id.label("recording_attachment_id")).select_from(
-        t_calls.outerjoin(t_recordings, t_recordings.c.call_id == t_calls.c.id))
-    if conversation_id:
-        q = q.where(t_calls.c.conversation_id == conversation_id)
-    q = q.order_by(t_calls.c.started_at.desc()).limit(limit)
-    async with services.db.read() as conn:
-        rows = (await conn.execute(q)).all()
-    return [dict(r._mapping) for r in rows]

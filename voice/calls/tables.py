@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import JSON, Column, Float, ForeignKey, Index, Integer, String, Table, Text
 
 from hub.db.tables import metadata
 
@@ -45,6 +45,10 @@ calls = Table(
     Column("end_reason", String(32)),
     Column("wait_s", Float),
     Column("talk_s", Float),
+    Column("hold_s", Float),  # on hold or waiting while the agent consulted (0016_call_history)
+    # the per-leg history: [{kind, agent_id, queue_id, party, reason, started_at, ended_at,
+    # duration_s}, …] in order (voice/calls/history.py); null for calls before 0016_call_history
+    Column("segments", JSON),
     Column("recording_id", String(32)),
     Index("ix_voice_calls_started", "started_at"),
     Index("ix_voice_calls_conversation", "conversation_id"),

@@ -14,9 +14,11 @@ import voice.calls.store as store
 from hub.errors import HubError
 from voice.calls.call import Call, CallState
 from voice.calls.endpoints import AgentEndpoint, RingResult, SipPhoneEndpoint
+from voice.calls.history import SegmentKind
 from voice.calls.legs import SipLeg
 from voice.calls.outbound import TrunkEndpoint, TrunkError
 from voice.calls.settings import VoiceSettings
+from voice.calls.targets import queue_for
 from voice.sip.errors import SipError
 from voice.sip.message import NameAddr, SipRequest
 
@@ -54,13 +56,11 @@ class BlindTransfers:
             self.host.consults.refer_replaces(call, leg, request, transport, replaces)
             return
         user = target.uri.user or ""
-        queues = self.host.services.conversations.queue_names
+        qid = queue_for(user, self.host.services.conversations.queue_names, self.host.inbound.routes)
         kind: str
         dest: str
-        if user in queues:
-            kind, dest = "queue", user
-        elif user.startswith("queue-") and user[6:] in queues:
-            kind, dest = "queue", user[6:]
+        if qid is not None:  # by id, name or extension (voice/calls/targets.py)
+            kind, dest = "queue", qid
         else:
             acc = self.host.registrar.accounts.get(user)
             if acc is not None and acc.user_id:
@@ -87,6 +87,11 @@ class BlindTransfers:
         if self.host.transcripts is not None:
             self.host.transcripts.leg_stopped(call, "agent")
         call.state = CallState.QUEUED
+        old_queue = call.queue_id
+        if kind == "queue":
+            call.queue_id = dest  # the CDR and the recording policy follow the call to its new queue
+        call.segment(SegmentKind.QUEUED, self.host.now(), reason="blind_transfer",
+                     party=dest if kind == "agent" else None)
         await self.host.music_on_hold(call.caller)
         try:
             user = await self.host.services.auth.get_user(agent_id)
@@ -97,13 +102,16 @@ class BlindTransfers:
         except HubError as err:
             log.info("call %s: transfer refused: %s", call.id, err)
             call.transferring = False
+            call.queue_id = old_queue
             if not call.ended and agent_ep.media is not None:
                 call.agent, call.agent_id, call.state = agent_ep, agent_id, CallState.BRIDGED
+                call.segment(SegmentKind.TALK, self.host.now(), reason="transfer_failed")
                 call.caller.media.stop_play()
                 call.caller.media.bridge(agent_ep.media)
             self.host.notify_refer(leg, "503 Service Unavailable")
             return
         call.transferring = False
+        await store.update_call(self.host.services, call.id, queue_id=call.queue_id)
         self.host.notify_refer(leg, "200 OK")
         await self._release_transferor(leg, agent_ep)
 
@@ -130,6 +138,7 @@ class BlindTransfers:
         assert agent_ep is not None and agent_id is not None and trunk is not None
         call.transferring = True
         call.agent, call.agent_id = None, None  # the transferor's BYE now ends only its own leg
+        call.segment(SegmentKind.HOLD, self.host.now(), reason="blind_transfer", party=number)
         call.caller.media.unbridge()
         await self.host.music_on_hold(call.caller)
         result, ep = RingResult.FAILED, None
@@ -155,6 +164,7 @@ class BlindTransfers:
             return
         assert ep is not None and ep.media is not None
         call.agent, call.agent_id, call.external = ep, agent_id, number
+        call.segment(SegmentKind.EXTERNAL, self.host.now(), party=number, reason="blind_transfer")
         call.caller.media.stop_play()
         call.caller.media.bridge(ep.media)
         self.host.stats["external_transfers"] += 1
@@ -181,10 +191,12 @@ class BlindTransfers:
             return
         if not leg.ended and agent_ep.media is not None and not agent_ep.media.closed:
             call.agent, call.agent_id = agent_ep, agent_id
+            call.segment(SegmentKind.TALK, self.host.now(), reason="transfer_failed")
             call.caller.media.stop_play()
             call.caller.media.bridge(agent_ep.media)
             return
         call.state = CallState.QUEUED
+        call.segment(SegmentKind.QUEUED, self.host.now(), reason="transfer_failed")
         if call.conversation_id is None:
             return
         try:

@@ -47,6 +47,7 @@ import numpy as np
 from hub.errors import HubError
 from hub.security import new_id
 from hub.services.attachments import AttachmentStore
+from voice.calls.history import SegmentKind
 from voice.calls.settings import VoiceSettings
 from voice.media.prompts import FRAME_SAMPLES, Prompt, frames_of
 
@@ -227,6 +228,7 @@ class VoicemailService:
         rec = VoicemailRecording(new_id(), call, action, float(self.voice.voicemail_energy_threshold))
         rec.on_finished = on_finished
         self._active[call.id] = rec
+        call.segment(SegmentKind.VOICEMAIL, self.services.clock.now())  # neither waiting nor talking
         media = call.caller.media
         if action.beep:
             prompt = Prompt("voicemail-beep", media.codec, frames_of(beep_pcm(), media.codec))
@@ -284,22 +286,27 @@ class VoicemailService:
         self.stats["recorded"] += 1
         log.info("call %s: voicemail %s ended (%s) after %.1f s, %.1f s of speech", rec.call.id, rec.id,
                  reason, rec.duration_s, rec.speech_s)
+        rec.call.segment(SegmentKind.IVR, self.services.clock.now())
         on_finished, rec.on_finished = rec.on_finished, None
-        if on_finished is not None:
+        if on_finished is not None:  # no id: the message is discarded (too little speech), not left
             with contextlib.suppress(Exception):
-                on_finished(rec.duration_s, rec.id)
+                on_finished(rec.duration_s, rec.id if self.kept(rec) else "")
         self._spawn(self.deliver(rec), f"voicemail-{rec.id}-deliver")
 
     # -- delivery ----------------------------------------------------------------------------------
 
+    def kept(self, rec: VoicemailRecording) -> bool:
+        """Whether a finished message is delivered: it has enough speech (``voicemail_min_speech_s``)."""
+        return rec.speech_s >= self.voice.voicemail_min_speech_s
+
     async def deliver(self, rec: VoicemailRecording) -> str | None:
         """Store the message as a conversation; returns its id (None when discarded)."""
         call = rec.call
-        min_speech = self.voice.voicemail_min_speech_s
-        if rec.speech_s < min_speech:
+        if not self.kept(rec):
             self.stats["discarded"] += 1
             log.info("call %s: voicemail %s from %s discarded: %.2f s of speech (< %.2f s), %.1f s long",
-                     call.id, rec.id, call.caller_number, rec.speech_s, min_speech, rec.duration_s)
+                     call.id, rec.id, call.caller_number, rec.speech_s, self.voice.voicemail_min_speech_s,
+                     rec.duration_s)
             return None
         pcm = rec.pcm()
         duration = len(pcm) / RATE

@@ -40,13 +40,14 @@ from hub.errors import (
 )
 from hub.events import Event, EventType
 from hub.services.directory import calendar_from_mapping
-from voice.ivr.audio_files import PromptInvalid, PromptUnsupported, write_wav
+from voice.ivr.audio_files import PromptInvalid, PromptUnsupported
 from voice.ivr.engine import IvrSession
 from voice.ivr.errors import FlowInvalid, IvrError
-from voice.ivr.flow import Flow, FlowDefinition, PromptRef, audio_key
+from voice.ivr.flow import Flow, FlowDefinition
 from voice.ivr.model import LookupResult, Prompt
+from voice.ivr.prerender import PromptRenderer, flow_prompts
 from voice.ivr.settings import IvrSettings, TtsSettings
-from voice.ivr.store import BadRequest, FlowNotFound, IvrConflict, IvrStore, normalise_number, static_tts
+from voice.ivr.store import BadRequest, FlowNotFound, IvrConflict, IvrStore, normalise_number
 
 if TYPE_CHECKING:
     from hub.app import Services
@@ -119,9 +120,8 @@ class IvrComponent:
         self._by_number: dict[str, Flow] = {}
         self._by_id: dict[str, Flow] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._tts: Any = None
+        self._renderer: PromptRenderer | None = None
         self._refresh_lock = asyncio.Lock()
-        self._render_lock = asyncio.Lock()
         self._hooks: dict[str, Hook] = {"contact": self._contact_hook}
 
     @property
@@ -225,88 +225,116 @@ class IvrComponent:
                     log.exception("published IVR flow %s no longer parses", item["name"])
                     continue
                 audio = dict(item["audio"])
-                audio.update(await asyncio.to_thread(self._rendered_audio, definition))
+                audio.update(self._flow_audio(item["definition"]))
                 flow = Flow(definition, audio, calendars, item["id"], item["version"])
                 by_id[item["id"]] = flow
                 for num in item["numbers"]:
                     by_number[num] = flow
             self._by_number, self._by_id = by_number, by_id
+            self.renderer.forget(set(by_id))
 
     # ------------------------------------------------------------------ TTS pre-rendering
 
     @property
-    def _tts_dir(self) -> Path:
-        return self.services.settings.data_dir / "ivr" / "tts"
+    def renderer(self) -> PromptRenderer:
+        assert self._renderer is not None, "the IVR component is not started"
+        return self._renderer
 
-    def _tts_path(self, key: str) -> Path:
-        import hashlib
+    def _build_engine(self) -> Any:
+        """The TTS router from the ``voice_tts_*`` settings (blocking: loads the voices)."""
+        from voice.tts import TtsConfig, create_tts
 
-        return self._tts_dir / f"{hashlib.sha256(key.encode('utf-8')).hexdigest()[:40]}.wav"
+        settings = self.services.settings
+        return create_tts(TtsConfig.from_settings(settings.section(TtsSettings),
+                                                  cache_dir=settings.data_dir / "tts-cache"))
 
-    def _rendered_audio(self, definition: FlowDefinition) -> dict[str, str]:
-        out = {}
-        voice = definition.settings.voice
-        for ref in static_tts(definition.model_dump(mode="json", exclude_none=True)):
-            key = audio_key(ref, voice)
-            path = self._tts_path(key)
-            if path.is_file():
-                out[key] = str(path)
-        return out
+    def _engine(self) -> Any:
+        return self.renderer.engine()
 
-    def _render_blocking(self, definition: dict[str, Any]) -> int:
-        voice = (definition.get("settings") or {}).get("voice")
-        done = 0
-        for ref in static_tts(definition):
-            path = self._tts_path(audio_key(ref, voice))
-            if path.is_file():
-                continue
-            self._render_one(PromptRef(text=ref.text, voice=ref.voice or voice), path)
-            done += 1
-        return done
+    def _flow_audio(self, definition: dict[str, Any]) -> dict[str, str]:
+        """The rendered prompts of a flow that are ready (from memory: no I/O)."""
+        paths = self.renderer.paths
+        return {p.key: paths[p.key] for p in flow_prompts(definition) if p.key in paths}
 
     async def audio_for(self, prompt: Prompt) -> str | None:
         """The WAV (8 kHz mono 16-bit) to play for one prompt of a ``Play`` action: its ``path``
-        when it has one, else a TTS prompt is rendered now (local engine, kept on disk under the
-        text+voice key, so each text is synthesised once). None when no TTS engine works."""
+        when it has one, else a TTS prompt that was not rendered ahead (text with variables, a
+        failed pre-rendering) is rendered now (off the event loop, cached on disk by text, engine
+        and voice). None when no TTS engine speaks it."""
         if prompt.path is not None or prompt.kind != "tts":
             return prompt.path
-        ref = PromptRef(text=prompt.value, voice=prompt.voice)
-        path = self._tts_path(audio_key(ref))
-        if await asyncio.to_thread(path.is_file):
-            return str(path)
-        async with self._render_lock:
+        try:
+            return str(await asyncio.to_thread(self.renderer.render, prompt.value, prompt.voice))
+        except Exception as err:  # noqa: BLE001 - the caller hears the rest of the prompts
+            log.warning("TTS for an IVR prompt failed: %s", err)
+            return None
+
+    async def _render_flow(self, flow_id: str | None, definition: dict[str, Any]) -> int:
+        """Render a flow's prompts (``flow_id`` None: a draft, not reported); how many are new."""
+        renderer = self.renderer
+        prompts = flow_prompts(definition)
+        if flow_id is not None:
+            renderer.started(flow_id, len(prompts))
+        new = 0
+        for prompt in prompts:  # one at a time: a stop cancels between two prompts
+            known = prompt.key in renderer.paths
             try:
-                await asyncio.to_thread(self._render_one, ref, path)
-            except Exception as err:  # noqa: BLE001 - the caller hears the rest of the prompts
-                log.warning("TTS for an IVR prompt failed: %s", err)
-                return None
-        return str(path)
+                await asyncio.to_thread(renderer.render_prompt, prompt)
+            except Exception as err:  # noqa: BLE001 - reported; the call renders it at play time
+                log.warning("IVR prompt %r (voice %s) could not be rendered: %s", prompt.text[:60],
+                            prompt.voice or "default", err)
+                if flow_id is not None:
+                    renderer.done(flow_id, prompt, str(err) or type(err).__name__)
+                continue
+            new += not known
+            if flow_id is not None:
+                renderer.done(flow_id, prompt)
+        return new
 
-    def _engine(self) -> Any:
-        """The TTS router from the ``voice_tts_*`` settings, built on first use (blocking)."""
-        if self._tts is None:
-            from voice.tts import TtsConfig, create_tts
-
-            settings = self.services.settings
-            self._tts = create_tts(TtsConfig.from_settings(settings.section(TtsSettings),
-                                                            cache_dir=settings.data_dir / "tts-cache"))
-        return self._tts
-
-    def _render_one(self, ref: PromptRef, path: Path) -> None:
-        if path.is_file():
+    def _prerender(self, flows: list[tuple[str | None, dict[str, Any]]]) -> None:
+        """Render these flows' prompts in the background, then give the published flows the audio."""
+        if not self.services.settings.section(IvrSettings).prerender_tts or not flows:
             return
-        write_wav(path, self._engine().synthesize(ref.text or "", ref.voice, 8000))
+        self.renderer.pending += 1
+
+        async def run() -> None:
+            try:
+                new = 0
+                for flow_id, definition in flows:
+                    new += await self._render_flow(flow_id, definition)
+                if new:
+                    await self.refresh()
+            except Exception:  # noqa: BLE001 - calls fall back to rendering at play time
+                log.exception("pre-rendering IVR prompts failed")
+            finally:
+                self.renderer.pending -= 1
+
+        task = asyncio.create_task(run(), name="ivr-prerender")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def prerender_published(self) -> None:
+        """Render every published flow's prompts (in the background): when the hub starts with
+        voice on, so that calls find them ready."""
+        self._prerender([(item["id"], item["definition"]) for item in await self.s.published()])
+
+    def status(self) -> dict[str, Any]:
+        """Whether calls reach the flows (voice on, its SIP port) and the published prompts'
+        audio: how many are rendered, which failed, whether rendering runs."""
+        voice = self.services.ports.voice
+        return {"voice_enabled": voice is not None,
+                "sip_port": voice.sip_port("UDP") if voice is not None else None,
+                "prompt_audio": self.renderer.report()}
 
     async def tts_voices(self) -> dict[str, Any]:
         """The voices an IVR prompt may name, which engine speaks first, and why others are absent."""
         from voice.tts import TtsError
 
-        async with self._render_lock:
-            try:
-                tts = await asyncio.to_thread(self._engine)
-            except TtsError as err:
-                return {"engine": None, "voices": [], "skipped": err.details.get("skipped", {}),
-                        "error": err.message}
+        try:
+            tts = await asyncio.to_thread(self._engine)
+        except TtsError as err:
+            return {"engine": None, "voices": [], "skipped": err.details.get("skipped", {}),
+                    "error": err.message}
         return {
             "engine": tts.name,
             "default_voice": tts.default_voice,
@@ -315,23 +343,6 @@ class IvrComponent:
             "language_voices": {lang: f"{e}:{v}" for lang, (e, v) in tts.language_voices.items()},
             "skipped": tts.skipped,
         }
-
-    def _prerender(self, definition: dict[str, Any]) -> None:
-        if not self.services.settings.section(IvrSettings).prerender_tts:
-            return
-
-        async def run() -> None:
-            try:
-                async with self._render_lock:
-                    n = await asyncio.to_thread(self._render_blocking, definition)
-                if n:
-                    await self.refresh()
-            except Exception:  # noqa: BLE001 - calls fall back to rendering at play time
-                log.exception("pre-rendering IVR prompts failed")
-
-        task = asyncio.create_task(run(), name="ivr-prerender")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def wait_prerendered(self) -> None:
         """Wait for pending pre-rendering (tests, shutdown)."""
@@ -392,13 +403,19 @@ class IvrComponent:
             await _read_user(request)
             return json_response(await comp.tts_voices())
 
+        @add("/api/ivr/status", "GET", "Whether voice answers the flows' numbers; the prompts' audio",
+             response=S.IvrStatus, access="automation|supervise")
+        async def ivr_status(request: Request) -> Response:
+            await _read_user(request)
+            return json_response(comp.status())
+
         @add("/api/ivr/flows", "POST", "Create an IVR flow (draft)", body=FlowBody, status=201, response=S.FlowDetail,
              access="automation")
         async def create_flow(request: Request) -> Response:
             user = await require(request, "automation")
             body = await parse_body(request, FlowBody)
             fid = await comp.s.create_flow(body.name, body.description, body.definition, user.id)
-            comp._prerender(body.definition)
+            comp._prerender([(None, body.definition)])
             return json_response(await comp.flow_view(fid), 201)
 
         @add("/api/ivr/flows/{id}", "GET", "An IVR flow: draft, problems, prompts, versions", response=S.FlowDetail,
@@ -415,7 +432,7 @@ class IvrComponent:
             changes = body.model_dump(exclude_unset=True, exclude_none=True)
             await comp.s.update_flow(request.path_params["id"], changes, user.id)
             if "definition" in changes:
-                comp._prerender(changes["definition"])
+                comp._prerender([(None, changes["definition"])])
             return json_response(await comp.flow_view(request.path_params["id"]))
 
         @add("/api/ivr/flows/{id}", "DELETE", "Delete an IVR flow", status=204, access="automation")
@@ -441,7 +458,7 @@ class IvrComponent:
             fid = request.path_params["id"]
             version = await comp.s.publish(fid, user.id, **await comp._known())
             await comp.refresh()
-            comp._prerender((await comp.s.version(fid, version))["definition"])
+            comp._prerender([(fid, (await comp.s.version(fid, version))["definition"])])
             return json_response({"version": version, "flow": await comp.flow_view(fid)})
 
         @add("/api/ivr/flows/{id}/versions/{version:int}", "GET", "A published version", response=S.FlowVersion,
@@ -537,6 +554,9 @@ class IvrComponent:
                               services.settings.data_dir / "ivr" / "prompts", self._audit,
                               services.settings.max_upload_bytes)
         services.bus.subscribe(self._on_event, types=(EventType.ADMIN_CHANGED,), name="voice.ivr")
+        ivr = services.settings.section(IvrSettings)
+        self._renderer = PromptRenderer(Path(ivr.tts_cache_dir) if ivr.tts_cache_dir
+                                        else services.settings.data_dir / "ivr" / "tts", self._build_engine)
         services.ports.ivr = self
         await self.refresh()
 

@@ -1,7 +1,12 @@
 """The demo main line of the reference customer (a city gas company), routed from number 4000, in
 the demo's language (setting ``demo_locale``).
 
-``en``: business hours from the demo calendar "Office hours" (holidays closed), a menu 1 billing /
+The line's hours condition uses the demo calendar that is open around the clock ("Open 24/7",
+"全天服务"), so a newcomer's call is answered at any hour; an administrator points it at the office
+hours ("Office hours", "营业时间", which the demo shows on one queue) to hear the after-hours
+branch.
+
+``en``: a holiday and business-hours condition, a menu 1 billing /
 2 repairs / 3 speech menu / 0 operator, queues with position announcements and a callback /
 voicemail offer, after-hours voicemail and a satisfaction survey an agent can send callers to.
 
@@ -23,6 +28,8 @@ if TYPE_CHECKING:
 DEMO_NUMBER = "4000"
 DEMO_FLOW_NAME = "Main line"
 ZH_FLOW_NAME = "客服热线"
+# the demo calendars (hub/demo.py) the main line's hours condition uses: open around the clock
+ALWAYS_OPEN = {"en": "Open 24/7", "zh-CN": "全天服务"}
 
 
 def _t(*texts: str) -> list[dict[str, str]]:
@@ -47,7 +54,7 @@ def _queue(queue_id: str, intro: str, priority: int, overflow: str, max_wait_s: 
     }
 
 
-def main_flow(billing: str, repairs: str, general: str) -> dict[str, Any]:
+def main_flow(billing: str, repairs: str, general: str, calendar: str = "Office hours") -> dict[str, Any]:
     return {
         "name": DEMO_FLOW_NAME,
         "start": "hours",
@@ -55,8 +62,8 @@ def main_flow(billing: str, repairs: str, general: str) -> dict[str, Any]:
                      "agent_entries": ["survey"]},
         "nodes": {
             "hours": {"type": "condition", "label": "Open today?", "rules": [
-                {"when": [{"type": "holiday", "calendar": "Office hours"}], "next": "holiday"},
-                {"when": [{"type": "calendar_open", "calendar": "Office hours"}],
+                {"when": [{"type": "holiday", "calendar": calendar}], "next": "holiday"},
+                {"when": [{"type": "calendar_open", "calendar": calendar}],
                  "next": "welcome"}], "default": "after_hours"},
             "welcome": {"type": "play", "label": "Welcome", "prompts": _t(
                 "Welcome to City Gas customer service. Calls are recorded for quality."),
@@ -216,20 +223,21 @@ async def seed_demo_flow(comp: IvrComponent, services: Services) -> None:
     queues = {q["name"]: q["id"] for q in await services.directory.list_queues()}
     general = services.settings.widget_default_queue
     calendars = [c["name"] for c in await services.directory.list_calendars()]
+    calendar = ALWAYS_OPEN[services.settings.demo_locale]
     if services.settings.demo_locale == "zh-CN":
-        calendar = "营业时间"
         roles = {"repairs": "燃气报修", "billing": "账单缴费", "business": "业务办理",
                  "complaints": "投诉建议"}
         flow = main_flow_zh({"general": general, **{k: queues.get(v, general) for k, v in roles.items()}},
                             calendar)
         description = "客服热线主号码：营业时间、按键菜单、语音导航、排队、留言"
     else:
-        calendar = "Office hours"
         flow = main_flow(queues.get("Billing", general), queues.get("Repairs and leaks", general),
-                         general)
+                         general, calendar)
         description = "The company's main number: hours, menu, queues, voicemail"
     fid = await comp.s.create_flow(flow["name"], description, flow, None)
     if calendar in calendars:
         await comp.s.publish(fid, None, calendars=calendars, queues=list(queues.values()))
         await comp.s.route_number(DEMO_NUMBER, fid, None)
     await comp.refresh()
+    if services.ports.voice is not None:  # callers can dial in: their prompts, ready
+        await comp.prerender_published()

@@ -112,6 +112,7 @@ class IvrSession(QueueExperience):
         self._return_entry: QueueEntry | None = None
         self._agent_branch = False
         self._mailbox: str | None = None
+        self._voicemail_outcome = "voicemail_left"  # or "voicemail_discarded" (no message kept)
 
     # ------------------------------------------------------------------ public API
 
@@ -513,7 +514,7 @@ class IvrSession(QueueExperience):
             if interrupted and self._mode == "greeting":
                 self._start_recording(node)
             elif interrupted and self._mode == "thanks":
-                self._goto(node.next, "voicemail_left")
+                self._goto(node.next, self._voicemail_outcome)
         elif isinstance(node, CallbackNode):
             if interrupted and self._mode == "confirm":
                 self._goto_result(self._after_callback(node))
@@ -547,7 +548,7 @@ class IvrSession(QueueExperience):
             if self._mode == "greeting":
                 self._start_recording(node)
             elif self._mode == "thanks":
-                self._goto(node.next, "voicemail_left")
+                self._goto(node.next, self._voicemail_outcome)
         elif isinstance(node, CallbackNode) and self._mode == "confirm":
             self._goto_result(self._after_callback(node))
         elif isinstance(node, TransferNode) and self._mode == "transfer":
@@ -774,11 +775,14 @@ class IvrSession(QueueExperience):
         self._mailbox = None
         self.state = SessionState.RUNNING
         self._set("voicemail_s", round(event.duration_s, 2))
+        # an empty id: the service kept nothing (too little speech), and the call's end says so
+        # (None: not known, as when the driver never reported the end)
+        self._voicemail_outcome = "voicemail_discarded" if event.recording_id == "" else "voicemail_left"
         if event.recording_id:
             self._set("voicemail_id", event.recording_id)
         self._mode = "thanks"
         if not self._play(node.thanks, barge_in=True):
-            self._goto(node.next, "voicemail_left")
+            self._goto(node.next, self._voicemail_outcome)
 
     def _after_callback(self, node: CallbackNode) -> Any:
         if node.next is None:

@@ -99,6 +99,32 @@ class TtsVoices(ResponseModel):
     error: str | None = None
 
 
+class PromptFailure(ResponseModel):
+    flow_id: str
+    text: str
+    voice: str | None
+    # the TTS engine's error
+    error: str
+
+
+class PromptAudio(ResponseModel):
+    """The published flows' text prompts rendered ahead of the calls (issue #18, "dead air")."""
+
+    prompts: int
+    rendered: int
+    failed: list[PromptFailure]
+    # still rendering (after a publish, or since the hub started)
+    rendering: bool
+
+
+class IvrStatus(ResponseModel):
+    # voice (SIP) is on: the numbers routed to flows answer calls
+    voice_enabled: bool
+    # the SIP (UDP) port calls come in on; None while voice is off
+    sip_port: int | None
+    prompt_audio: PromptAudio
+
+
 class NumberRoute(ResponseModel):
     number: str
     flow_id: str

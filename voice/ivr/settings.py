@@ -18,7 +18,10 @@ TTS_LANGUAGES = frozenset({"zh", "ko", "ja", "en"})
 class IvrSettings(Section):
     prefix = "ivr_"
 
-    prerender_tts: bool = True  # render a flow's static TTS prompts when it is saved/published
+    # render a flow's text prompts when it is saved or published, and every published flow's
+    # when the hub starts with voice on (calls then play them from memory)
+    prerender_tts: bool = True
+    tts_cache_dir: str = ""  # the rendered prompts (keyed by text, engine, voice); empty: <data_dir>/ivr/tts
 
 
 @dataclass(frozen=True)

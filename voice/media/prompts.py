@@ -88,6 +88,22 @@ class PromptCache:
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, str], tuple[float, Prompt]] = {}
 
+    def peek(self, source: str | Path, codec: str) -> Prompt | None:
+        """The prompt when it is in memory and its file unchanged (one ``stat``, nothing read),
+        else None: load it with :meth:`get` off the event loop."""
+        key = (str(source), codec)
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is None:
+            return None
+        if not key[0].startswith("builtin:"):
+            try:
+                if os.stat(source).st_mtime != hit[0]:
+                    return None
+            except OSError:
+                return None
+        return hit[1]
+
     def get(self, source: str | Path, codec: str) -> Prompt:
         """``source`` is a WAV path or ``builtin:moh`` (the generated music on hold)."""
         key = (str(source), codec)

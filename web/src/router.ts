@@ -81,6 +81,10 @@ const routes: RouteRecordRaw[] = [
   },
   // call recordings (voice/calls/recordings.py): supervisors all, agents their own; the page checks
   { path: '/recordings', component: () => import('./pages/recordings/RecordingsPage.vue'), meta: { title: 'titles.recordings' } },
+  // call records (voice/calls/call_records.py): the list for supervisors; one call for whoever may
+  // see its conversation (the API answers 404 otherwise)
+  { path: '/calls', component: () => import('./pages/calls/CallsPage.vue'), meta: { perm: 'supervise', title: 'titles.calls' } },
+  { path: '/calls/:id', component: () => import('./pages/calls/CallPage.vue'), meta: { title: 'titles.call' } },
   { path: '/no-access', component: () => import('./pages/NoAccessPage.vue'), meta: { title: 'titles.noAccess' } },
   { path: '/', redirect: () => homePath() },
   { path: '/:pathMatch(.*)*', redirect: () => homePath() },

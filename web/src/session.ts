@@ -1,6 +1,6 @@
 // The logged-in user (GET /api/me), shared by the router and the pages.
 import { ref, computed } from 'vue'
-import { api, ApiError } from './api/client'
+import { api } from './api/client'
 import type { Me, Permission } from './api/types'
 import { connectDesk, disconnectDesk } from './api/socket'
 import { defaultLocale, setLocale } from './i18n'
@@ -8,12 +8,15 @@ import { defaultLocale, setLocale } from './i18n'
 export const me = ref<Me | null>(null)
 let loaded = false
 
+/** Who this browser is signed in as: ``/api/auth/session`` answers null for nobody (no 401 in the
+ * console of the login page). */
+async function signedIn(): Promise<Me | null> {
+  return (await api.get<{ user: Me | null }>('/api/auth/session')).user
+}
+
 export async function loadMe(): Promise<Me | null> {
   try {
-    me.value = await api.get<Me>('/api/me', undefined, { quiet401: true })
-  } catch (e) {
-    if (e instanceof ApiError && (e.status === 401 || e.status === 403)) me.value = null
-    else throw e
+    me.value = await signedIn()
   } finally {
     loaded = true
   }
@@ -37,17 +40,25 @@ export async function chooseLanguage(language: string) {
 }
 
 async function probe(): Promise<boolean> {
+  let user: Me | null
   try {
-    me.value = await api.get<Me>('/api/me', undefined, { quiet401: true }) // roles may have changed
-    return true
-  } catch (e) {
-    if (e instanceof ApiError && e.status === 401) {
-      forgetSession()
-      window.location.assign('/login')
-      return false
-    }
+    user = await signedIn() // roles may have changed
+  } catch {
+    return true // the hub is unreachable: the socket retries
+  }
+  if (user) {
+    me.value = user
     return true
   }
+  forgetSession()
+  window.location.assign('/login')
+  return false
+}
+
+/** Whether a part of the hub runs (``voice``, ``softphone``, ``sms`` …): the UI does not call what
+ * is off. */
+export function enabled(feature: string): boolean {
+  return !!me.value?.features[feature]
 }
 
 export async function ensureMe(): Promise<Me | null> {

@@ -2,13 +2,13 @@
 which the web UI shows in the reader's language; the stored title/body stay as the English fallback
 
 Revision ID: 0016_notification_codes
-Revises: 0015_chat_identity
+Revises: 0016_call_history
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0016_notification_codes"
-down_revision = "0015_chat_identity"
+down_revision = "0016_call_history"
 branch_labels = None
 depends_on = None
 

@@ -85,6 +85,7 @@ def wav_pcm(path: Path) -> bytes:
 async def test_the_chinese_demo_line_plays_mandarin_prompts_into_the_call(voice_hub: InProcessHub,
                                                                       tmp_path: Path) -> None:
     ivr = voice_hub.services.ports.ivr
+    await ivr.wait_prerendered()  # the line's prompts, rendered at start (in the shared test cache)
     flow = ivr.flow_for_number(DEMO_NUMBER)
     assert flow is not None and flow.definition.settings.language == "zh-CN"
     nodes = flow.definition.nodes

@@ -25,7 +25,7 @@ PROMPT = "Thank you for calling the city gas company. Goodbye."
 
 @pytest.fixture
 def voice_settings() -> dict[str, Any]:
-    return {"ivr_prerender_tts": False}
+    return {"ivr_prerender_tts": False, "ivr_tts_cache_dir": ""}  # its own cache: <data_dir>/ivr/tts
 
 
 async def test_a_text_prompt_is_spoken_by_piper_into_the_call_and_recorded(voice_hub, tmp_path: Path,

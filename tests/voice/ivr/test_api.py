@@ -18,7 +18,7 @@ import pytest
 from tests.support.hub import InProcessHub, running_hub
 from voice.ivr import IvrSession
 from voice.ivr.demo import DEMO_NUMBER
-from voice.ivr.model import Enqueue, Play, Prompt, RecordVoicemail
+from voice.ivr.model import Enqueue, Play, Prompt
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def wav_bytes(rate: int = 16000, channels: int = 2, seconds: float = 0.5) -> byt
     return buf.getvalue()
 
 
-async def test_demo_main_line_is_published_and_routes_by_the_office_calendar(
+async def test_demo_main_line_is_published_and_answers_a_newcomer_at_any_hour(
         ivr_hub: InProcessHub) -> None:
     admin = await ivr_hub.client("admin")
     flows = (await admin.ok("GET", "/api/ivr/flows"))["flows"]
@@ -74,15 +74,20 @@ async def test_demo_main_line_is_published_and_routes_by_the_office_calendar(
     queues = await admin.ok("GET", "/api/queues")
     assert enq.queue_id == next(q["id"] for q in queues if q["name"] == "Repairs and leaks")
     assert enq.priority == 5
-    # New Year's Day (a holiday of "Office hours"): holiday message, then voicemail
-    now = datetime(2027, 1, 1, 10, 0, tzinfo=tz).timestamp()
-    s = IvrSession(flow, caller="+8613800001111", now=now)
-    play = s.start(now)[0]
-    assert isinstance(play, Play) and "public holiday" in play.prompts[0].value
-    from voice.ivr.model import PromptFinished
-    out = s.handle(PromptFinished(play.play_id), now)
-    out = s.handle(PromptFinished(out[0].play_id), now)
-    assert isinstance(out[0], RecordVoicemail) and out[0].mailbox == "after_hours"
+    # the demo line is open around the clock (issue #18, 9): someone trying the demo on a Sunday
+    # night or on New Year's Day is welcomed, not sent to the night message
+    for when in (datetime(2026, 11, 29, 3, 0, tzinfo=tz), datetime(2027, 1, 1, 10, 0, tzinfo=tz)):
+        s = IvrSession(flow, caller="+8613800001111", now=when.timestamp())
+        play = s.start(when.timestamp())[0]
+        assert isinstance(play, Play) and "Welcome to City Gas" in play.prompts[0].value, when
+    # business hours are shown as an example on the billing queue (closed: the general queue)
+    billing = next(q for q in queues if q["name"] == "Billing")
+    office = next(c for c in await admin.ok("GET", "/api/calendars") if c["name"] == "Office hours")
+    assert billing["calendar_id"] == office["id"] and office["weekly"]["0"] == [["08:00", "20:00"]]
+    assert billing["closed_target"] == {"kind": "queue", "queue_id": "general"}
+    # voice is off in this hub: the IVR page is told the numbers answer no calls (its notice)
+    status = await admin.ok("GET", "/api/ivr/status")
+    assert status["voice_enabled"] is False and status["sip_port"] is None
 
 
 async def test_flow_crud_and_drafts_with_problems(ivr_hub: InProcessHub) -> None:

@@ -1,6 +1,6 @@
 // Cached reference data shared by several pages.
 import { api } from './client'
-import type { CustomField, User, UserBrief, Wallboard } from './types'
+import type { CustomField, Directory } from './types'
 
 let customFieldsP: Promise<CustomField[]> | null = null
 export function customFields(refresh = false): Promise<CustomField[]> {
@@ -16,21 +16,23 @@ export interface AgentRef {
   id: string
   name: string
 }
-let agentsP: Promise<AgentRef[]> | null = null
-/**
- * Agents for owner pickers and names. The contract has no agent directory readable by agents:
- * use /api/users (admin) or the wallboard (supervisors); otherwise an empty list.
- */
-export function agentDirectory(): Promise<AgentRef[]> {
-  if (!agentsP)
-    agentsP = api
-      .get<(User | UserBrief)[]>('/api/users', undefined, { quiet401: true })
-      .then((us) => us.filter((u) => u.roles.includes('agent') || u.roles.includes('supervisor')).map((u) => ({ id: u.id, name: u.display_name })))
-      .catch(() =>
-        api
-          .get<Wallboard>('/api/wallboard', undefined, { quiet401: true })
-          .then((w) => w.agents.map((a) => ({ id: a.id, name: a.display_name })))
-          .catch(() => []),
-      )
-  return agentsP
+let directoryP: Promise<Directory> | null = null
+/** The queues and agents people pick from (``/api/directory``, readable by every signed-in user;
+ * agents' states only for the desk and supervisors). ``refresh`` for live states (transfer). */
+export function directory(refresh = false): Promise<Directory> {
+  if (!directoryP || refresh)
+    directoryP = api.get<Directory>('/api/directory').catch((e) => {
+      directoryP = null
+      throw e
+    })
+  return directoryP
+}
+
+/** Agents for owner pickers and names. */
+export async function agentDirectory(): Promise<AgentRef[]> {
+  try {
+    return (await directory()).agents.map((a) => ({ id: a.id, name: a.display_name }))
+  } catch {
+    return []
+  }
 }

@@ -33,6 +33,7 @@ export type AgentStateValue = AgentState['state']
 export type AgentInfo = Pick<AgentState, 'state' | 'reason' | 'since'>
 
 export type Me = S['Me']
+export type Directory = S['Directory']
 
 export type ChannelCounts = Record<string, number>
 
