@@ -32,6 +32,7 @@ from workflows import rules as R
 from workflows import tables as w
 from workflows.chain import Chain, acting_in, current
 from workflows.events import WorkflowEventType
+from workflows.staff_texts import StaffText, staff_text
 
 if TYPE_CHECKING:
     from hub.app import Services
@@ -383,8 +384,9 @@ class RuleEngine:
             link = f"/tickets/{ticket['id']}" if ticket else (
                 f"/workorders/{ctx['workorder']['id']}" if ctx.get("workorder") else None)
             async with self.s.db.tx() as tx:
-                await self.notifier.notify(tx, users, kind="rule", title=R.render(a["message"], ctx),
-                                           body=f"rule: {rule['name']}", link=link)
+                await self.notifier.notify(tx, users, kind="rule", link=link,
+                                           text=staff_text("notify.rule", message=R.render(a["message"], ctx),
+                                                           rule=rule["name"]))
             return {"status": "done", "users": sorted(users)}
         if kind == "send_template":
             if not conv:
@@ -472,31 +474,33 @@ class RuleEngine:
                 cb = (await tx.conn.execute(select(w.callbacks).where(w.callbacks.c.id == cb_id))).first()
                 assert cb is not None  # the row just updated in this transaction
         task_id, why = await self._open_voice_task(cb)
-        values: dict[str, Any] = {"status": "opened", "task_conversation_id": task_id} if task_id else \
+        values: dict[str, Any] = {"status": "opened", "task_conversation_id": task_id} if why is None else \
             {"status": "due", "task_conversation_id": None,
-             "note": "\n".join(x for x in (cb.note, f"(Not opened as a voice callback task: {why}.)") if x)}
+             "note": "\n".join(x for x in (cb.note, why.english()) if x)}
         async with self.s.db.tx() as tx:
             if not await self.s.scheduler.complete(tx, timer):
                 return  # another process took the timer over: it finishes (same task id) and notifies
             await tx.conn.execute(update(w.callbacks).where(w.callbacks.c.id == cb_id).values(**values))
             targets = [{"kind": "queue", "queue_id": cb.queue_id}] if cb.queue_id else [{"kind": "supervisors"}]
             users = await self.notifier.resolve(targets)
-            body = cb.note or ""
-            if not task_id:
-                body = "\n".join(x for x in (body, f"Place it by hand: {why}.") if x)
             await self.notifier.notify(
-                tx, users, kind="callback_due",
-                title=f"Callback due: {cb.phone or 'no phone number'}" + (" (in the queue)" if task_id else ""),
-                body=body, link=None)
+                tx, users, kind="callback_due", link=None,
+                text=staff_text("notify.callback_queued" if why is None else "notify.callback_manual",
+                                phone=cb.phone or "", note=cb.note or "",
+                                **(dict(why.params) if why is not None else {})))
 
-    async def _open_voice_task(self, cb: Any) -> tuple[str | None, str]:
-        """Open the voice callback task for a due row; returns (conversation id, "") or (None, why)."""
+    async def _open_voice_task(self, cb: Any) -> tuple[str | None, StaffText | None]:
+        """Open the voice callback task for a due row; returns (conversation id, _) or (None, why:
+        a ``callback.not_opened`` text with its ``reason``)."""
+        def why(reason: str, detail: str = "") -> StaffText:
+            return staff_text("callback.not_opened", reason=reason, detail=detail)
+
         voice = self.s.ports.voice
         callbacks = voice.callbacks if voice is not None else None
         if callbacks is None:
-            return None, "the voice channel is not running"
+            return None, why("voice_off")
         if not cb.phone:
-            return None, "the contact has no phone number"
+            return None, why("no_phone")
         contact = (await self.s.contacts.names([cb.contact_id])).get(cb.contact_id) if cb.contact_id else None
         async with self.s.db.read() as conn:
             rule = (await conn.execute(select(w.rules.c.name).where(w.rules.c.id == cb.rule_id))).first() \
@@ -514,8 +518,8 @@ class RuleEngine:
                     note=cb.note, conversation_id=cb.task_conversation_id)
         except Exception as err:  # noqa: BLE001 - the agents are still notified, the row says why
             log.warning("callback %s: voice callback task not opened: %s", cb.id, err)
-            return None, f"opening it failed ({getattr(err, 'detail', err)})"[:300]
-        return str(task_id), ""
+            return None, why("open_failed", str(getattr(err, "detail", err))[:300])
+        return str(task_id), None
 
     async def callbacks(self) -> builtins.list[dict[str, Any]]:
         async with self.s.db.read() as conn:
@@ -543,7 +547,7 @@ class RuleEngine:
             would = matched and rule.get("enabled", True)
             out.append({"rule_id": rule["id"], "name": rule["name"], "enabled": rule.get("enabled", True),
                         "matched": matched, "would_fire": would, "trace": trace,
-                        "actions": [{"type": a["type"], "description": R.describe(a, ctx)}
-                                    for a in rule["actions"]] if would else []})
+                        "actions": [{"type": a["type"], "description": (d := R.describe(a, ctx)).english(),
+                                     "text": d.public()} for a in rule["actions"]] if would else []})
         return {"event": etype, "context": ctx, "rules": out,
                 "firing": [r["name"] for r in out if r["would_fire"]]}

@@ -5,6 +5,7 @@ one user) are resolved to user ids here."""
 from __future__ import annotations
 
 import builtins
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, desc, func, select, update
@@ -14,13 +15,17 @@ from hub.events import Event
 from hub.security import new_id
 from workflows import tables as w
 from workflows.events import WorkflowEventType
+from workflows.staff_texts import StaffText
 
 if TYPE_CHECKING:
     from hub.app import Services
 
 
 def notification_public(row: Any) -> dict[str, Any]:
+    """A stored notification; ``text``: its code and parameters (None for rows written before
+    the codes: their title/body are all there is)."""
     return {"id": row.id, "kind": row.kind, "title": row.title, "body": row.body,
+            "text": {"code": row.code, "params": row.params or {}} if row.code else None,
             "link": row.link, "created_at": row.created_at, "read_at": row.read_at}
 
 
@@ -58,17 +63,20 @@ class Notifier:
         active = {u.id for u in users}
         return out & active
 
-    async def notify(self, tx: Tx, user_ids: set[str] | list[str], *, kind: str, title: str,
-                     body: str = "", link: str | None = None) -> list[dict[str, Any]]:
-        """Store one notification per user in the caller's transaction; pushed after commit."""
+    async def notify(self, tx: Tx, user_ids: set[str] | list[str], *, kind: str, text: StaffText,
+                     link: str | None = None) -> list[dict[str, Any]]:
+        """Store one notification per user in the caller's transaction; pushed after commit.
+        ``text``: a ``notify.*`` code of ``workflows.staff_texts`` (shown in each reader's
+        language by the UI; its English is stored as title and body)."""
         now = self.s.clock.now()
         made = []
         for uid in sorted(set(user_ids)):
             nid = new_id()
-            row = {"id": nid, "user_id": uid, "kind": kind, "title": title[:300], "body": body,
-                   "link": link, "created_at": now, "read_at": None}
+            row = {"id": nid, "user_id": uid, "kind": kind, "title": text.english("title")[:300],
+                   "body": text.english("body"), "link": link, "created_at": now, "read_at": None,
+                   "code": text.code, "params": dict(text.params)}
             await tx.conn.execute(w.notifications.insert().values(**row))
-            pub = {k: v for k, v in row.items() if k != "user_id"}
+            pub = notification_public(SimpleNamespace(**row))
             tx.emit(Event(WorkflowEventType.NOTIFICATION_CREATED, now, user_id=uid,
                           data={"notification": pub}))
             made.append(pub)

@@ -24,7 +24,7 @@ _TEXT: dict[str, tuple[str, ...]] = {
     "work_orders": ("title", "description", "result", "meta"),
     "work_order_history": ("body", "data"),
     "callbacks": ("note",),
-    "notifications": ("title", "body"),
+    "notifications": ("title", "body", "params"),  # params: what the UI says, quoting the same
 }
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from workflows.errors import RuleInvalid
+from workflows.staff_texts import StaffText, staff_text
 
 OPS = ("eq", "neq", "in", "contains", "gt", "lt", "exists")
 ROOTS = ("event", "contact", "conversation", "message", "ticket", "workorder", "time")
@@ -169,30 +170,29 @@ def render(template: str, ctx: dict[str, Any]) -> str:
     return _PLACEHOLDER.sub(sub, template)
 
 
-def describe(action: dict[str, Any], ctx: dict[str, Any]) -> str:
-    """What the action would do, in words (dry-run)."""
+def describe(action: dict[str, Any], ctx: dict[str, Any]) -> StaffText:
+    """What the action would do (dry-run), as a ``dry.*`` staff text (workflows/staff_texts.py)."""
     kind = action["type"]
-    target = "the ticket" if ctx.get("ticket") else "the conversation" if ctx.get("conversation") else "nothing"
+    target = "ticket" if ctx.get("ticket") else "conversation" if ctx.get("conversation") else "nothing"
     if kind == "assign":
-        parts = []
-        if action.get("queue_id"):
-            parts.append(f"route {target} to queue {action['queue_id']}")
-        if action.get("user_id"):
-            parts.append(f"assign {target} to user {action['user_id']}")
-        return " and ".join(parts)
+        queue, user = action.get("queue_id"), action.get("user_id")
+        code = "dry.assign_both" if queue and user else "dry.assign_queue" if queue else "dry.assign_user"
+        return staff_text(code, target=target, queue=queue, user=user)
     if kind == "set_priority":
-        return f"set the priority of {target} to {action['priority']}"
+        return staff_text("dry.set_priority", target=target, priority=action["priority"])
     if kind == "create_ticket":
-        return f"create a {action.get('priority', 'normal')} {action['ticket_type']} ticket"
+        return staff_text("dry.create_ticket", priority=action.get("priority", "normal"),
+                          ticket_type=action["ticket_type"])
     if kind == "create_work_order":
-        return f"create a work order '{render(action.get('title') or '{conversation.subject}', ctx)}'"
+        return staff_text("dry.create_work_order",
+                          title=render(action.get("title") or "{conversation.subject}", ctx))
     if kind == "notify":
-        return f"notify {action['targets']}: {render(action['message'], ctx)}"
+        return staff_text("dry.notify", targets=str(action["targets"]),
+                          message=render(action["message"], ctx))
     if kind == "send_template":
         if action.get("email_template_id"):
-            return f"send the customer the email template {action['email_template_id']}"
-        return f"send the customer: {render(action.get('template') or '', ctx)}"
+            return staff_text("dry.send_email_template", template=action["email_template_id"])
+        return staff_text("dry.send_template", text=render(action.get("template") or "", ctx))
     if kind == "callback":
-        return (f"schedule a callback in {action.get('delay_s', 0):g} s "
-                "(when due: a voice callback task in the queue when voice is on; agents are notified)")
-    return kind
+        return staff_text("dry.callback", delay=float(action.get("delay_s", 0)))
+    return staff_text("dry.unknown", type=kind)

@@ -255,6 +255,13 @@ WoState = Literal["new", "dispatched", "rejected", "accepted", "departed", "arri
                   "closed", "cancelled"]
 
 
+class StaffTextOut(ResponseModel):
+    """A text for staff as a stable code and its parameters (workflows/staff_texts.py): the web UI
+    shows it in the reader's language (catalogue key ``staff.<code>``)."""
+    code: str
+    params: dict[str, Any]
+
+
 class TicketSla(ResponseModel):
     policy_id: str | None
     # the policy's name (one ticket read with its history)
@@ -307,7 +314,10 @@ class TicketHistory(ResponseModel):
     actor_name: str | None
     from_status: str | None
     to_status: str | None
+    # a person's words (note, status note) or the English of the hub's own line (older rows too)
     body: str | None
+    # the hub's own line as a code and parameters (None: a person's words, or an older row)
+    text: StaffTextOut | None = None
     data: dict[str, Any]
 
 
@@ -408,7 +418,10 @@ class WorkOrderHistory(ResponseModel):
     to_state: str | None
     actor_id: str | None
     actor_name: str | None
+    # a person's words (note, reason, result) or the English of the hub's own line
     body: str | None
+    # the hub's own line as a code and parameters (None: a person's words, or an older row)
+    text: StaffTextOut | None = None
     attachment_ids: list[str]
     attachments: list[Attachment]
     data: dict[str, Any]
@@ -467,7 +480,9 @@ class RuleVocabulary(ResponseModel):
 
 class DryRunAction(ResponseModel):
     type: str
+    # in English (for developers); ``text``: the same as a code and parameters for the UI
     description: str
+    text: StaffTextOut
 
 
 class DryRunRule(ResponseModel):
@@ -508,8 +523,11 @@ class Callback(ResponseModel):
 class Notification(ResponseModel):
     id: str
     kind: str
+    # the English fallback (older rows: the only text)
     title: str
     body: str
+    # the code and parameters of title and body (None: a row written before the codes)
+    text: StaffTextOut | None = None
     link: str | None
     created_at: At
     read_at: At | None

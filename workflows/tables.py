@@ -165,6 +165,10 @@ notifications = Table(
     Column("link", String(300)),
     Column("created_at", Float, nullable=False),
     Column("read_at", Float),
+    # what it says as a stable code with its parameters (workflows/staff_texts.py): the web UI
+    # shows it in the reader's language; title/body are the English fallback (older rows: only those)
+    Column("code", String(64)),
+    Column("params", JSON),
     Index("ix_notifications_user", "user_id", "created_at"),
 )
 

@@ -24,6 +24,7 @@ from workflows import sla
 from workflows import tables as w
 from workflows.chain import chain_data
 from workflows.events import WorkflowEventType
+from workflows.staff_texts import StaffText, history_text, staff_text
 from workflows.statemachine import PRIORITIES, TICKET_TYPES, ticket_transition
 
 if TYPE_CHECKING:
@@ -66,7 +67,8 @@ def ticket_public(row: Any, now: float) -> dict[str, Any]:
 def history_public(row: Any) -> dict[str, Any]:
     return {"id": row.id, "at": row.at, "kind": row.kind, "actor_id": row.actor_id,
             "actor_name": row.actor_name, "from_status": row.from_status,
-            "to_status": row.to_status, "body": row.body, "data": row.data or {}}
+            "to_status": row.to_status, "body": row.body, "text": (row.data or {}).get("text"),
+            "data": row.data or {}}
 
 
 class Tickets:
@@ -278,12 +280,15 @@ class Tickets:
     # --- writing ----------------------------------------------------------------------------------
     async def _history(self, tx: Tx, tid: str, kind: str, actor: User | None, *, body: str | None = None,
                        from_status: str | None = None, to_status: str | None = None,
-                       data: dict[str, Any] | None = None, at: float | None = None) -> None:
+                       data: dict[str, Any] | None = None, at: float | None = None,
+                       text: StaffText | None = None) -> None:
+        """One history line; ``body``: a person's words, ``text``: the hub's own (see
+        ``workflows.staff_texts.history_text``)."""
         await tx.conn.execute(w.ticket_history.insert().values(
             id=new_id(), ticket_id=tid, at=at if at is not None else self.s.clock.now(), kind=kind,
             actor_id=actor.id if actor else None,
             actor_name=actor.display_name if actor else "system", from_status=from_status,
-            to_status=to_status, body=body, data=data or {}))
+            to_status=to_status, **history_text(body, data, text)))
 
     async def _check_refs(self, data: dict[str, Any], actor: User | None) -> dict[str, Any]:
         out = dict(data)
@@ -458,17 +463,16 @@ class Tickets:
             if row is None or not self._still_due(row, which):
                 return
             due = timer.payload["due"]
-            label = "first response" if which == "first_response" else "resolution"
-            await self._history(tx, tid, "sla_reminder", None,
-                                body=f"{label} due at {due:.0f}", data={"which": which, "due": due})
+            await self._history(tx, tid, "sla_reminder", None, data={"which": which, "due": due},
+                                text=staff_text("history.sla_reminder", which=which, due=due))
             users = {row.assignee_id} if row.assignee_id else (
                 await self.notifier.resolve([{"kind": "queue", "queue_id": row.queue_id}])
                 if row.queue_id else set())
             if row.created_by and not row.assignee_id:
                 users.add(row.created_by)
             await self.notifier.notify(
-                tx, users, kind="sla_reminder", title=f"Ticket #{row.number}: {label} due soon",
-                body=row.subject, link=f"/tickets/{tid}")
+                tx, users, kind="sla_reminder", link=f"/tickets/{tid}",
+                text=staff_text("notify.sla_reminder", number=row.number, which=which, subject=row.subject))
             tx.emit(Event(WorkflowEventType.SLA_REMINDER, self.s.clock.now(), queue_id=row.queue_id,
                           data={"ticket_id": tid, "which": which, "due": due}))
 
@@ -489,14 +493,13 @@ class Tickets:
                 return
             flag = f"{which}_breached"
             await tx.conn.execute(update(w.tickets).where(w.tickets.c.id == tid).values({flag: True}))
-            label = "first response" if which == "first_response" else "resolution"
             await self._history(tx, tid, "sla_escalated", None,
-                                body=f"{label} deadline passed; escalated",
+                                text=staff_text("history.sla_escalated", which=which),
                                 data={"which": which, "due": timer.payload["due"],
                                       "notified": sorted(targets)})
             await self.notifier.notify(
-                tx, targets, kind="sla_escalation", title=f"Ticket #{row.number}: {label} overdue",
-                body=row.subject, link=f"/tickets/{tid}")
+                tx, targets, kind="sla_escalation", link=f"/tickets/{tid}",
+                text=staff_text("notify.sla_escalation", number=row.number, which=which, subject=row.subject))
             tx.emit(Event(WorkflowEventType.SLA_ESCALATED, self.s.clock.now(), queue_id=row.queue_id,
                           data={"ticket_id": tid, "which": which, "due": timer.payload["due"],
                                 "notified": sorted(targets)}))

@@ -23,6 +23,7 @@ from workflows.chain import chain_data
 from workflows.customer import CustomerNotifier
 from workflows.errors import InvalidTransition
 from workflows.events import WorkflowEventType
+from workflows.staff_texts import StaffText, history_text, staff_text
 from workflows.statemachine import PRIORITIES, WO_DONE, WO_STATES, wo_allowed, wo_transition
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ def wo_public(row: Any, now: float) -> dict[str, Any]:
 def wo_history_public(row: Any) -> dict[str, Any]:
     return {"id": row.id, "at": row.at, "kind": row.kind, "action": row.action,
             "from_state": row.from_state, "to_state": row.to_state, "actor_id": row.actor_id,
-            "actor_name": row.actor_name, "body": row.body,
+            "actor_name": row.actor_name, "body": row.body, "text": (row.data or {}).get("text"),
             "attachment_ids": list(row.attachment_ids or []), "data": row.data or {}}
 
 
@@ -168,12 +169,15 @@ class WorkOrders:
     # --- writing -----------------------------------------------------------------------------------
     async def _history(self, tx: Tx, wid: str, kind: str, actor: User | None, *, action: str | None = None,
                        from_state: str | None = None, to_state: str | None = None, body: str | None = None,
-                       attachment_ids: builtins.list[str] | None = None, data: dict[str, Any] | None = None) -> None:
+                       attachment_ids: builtins.list[str] | None = None, data: dict[str, Any] | None = None,
+                       text: StaffText | None = None) -> None:
+        """One history line; ``body``: a person's words (a note, a reason), ``text``: the hub's own
+        (stored as ``data.text`` for the UI, its English as the body)."""
         await tx.conn.execute(w.work_order_history.insert().values(
             id=new_id(), work_order_id=wid, at=self.s.clock.now(), kind=kind, action=action,
             from_state=from_state, to_state=to_state, actor_id=actor.id if actor else None,
-            actor_name=actor.display_name if actor else "system", body=body,
-            attachment_ids=list(attachment_ids or []), data=data or {}))
+            actor_name=actor.display_name if actor else "system", **history_text(body, data, text),
+            attachment_ids=list(attachment_ids or [])))
 
     async def create(self, data: dict[str, Any], actor: User | None) -> dict[str, Any]:
         data = dict(data)
@@ -224,9 +228,9 @@ class WorkOrders:
                                 data={"conversation_id": data.get("conversation_id"),
                                       "ticket_id": data.get("ticket_id")})
             dispatchers = await self.notifier.resolve([{"kind": "role", "role": "dispatcher"}])
-            await self.notifier.notify(tx, dispatchers, kind="workorder_new",
-                                       title=f"New work order #{number}: {data['title']}",
-                                       body=data.get("address") or "", link=f"/workorders/{wid}")
+            await self.notifier.notify(tx, dispatchers, kind="workorder_new", link=f"/workorders/{wid}",
+                                       text=staff_text("notify.workorder_new", number=number, title=data["title"],
+                                                       address=data.get("address") or ""))
             tx.emit(Event(WorkflowEventType.WORKORDER_CREATED, now, conversation_id=data.get("conversation_id"),
                           user_id=actor.id if actor else None,
                           data={"work_order_id": wid, "number": number, **chain_data()}))
@@ -296,17 +300,15 @@ class WorkOrders:
                                  payload={**payload, "which": "due_soon"})
             await sched.schedule(tx, kind="wo.late", due_at=end, key=wo_key(wid, "late"), payload=payload)
             members = await self.notifier.resolve([{"kind": "department", "department_id": dep}])
-            await self.notifier.notify(tx, members, kind="workorder_assigned",
-                                       title=f"Work order #{num} assigned to your department",
-                                       body=row.title, link=link)
+            await self.notifier.notify(tx, members, kind="workorder_assigned", link=link,
+                                       text=staff_text("notify.workorder_assigned", number=num, title=row.title))
         elif action in ("complete", "cancel", "reopen"):
             for what in WO_TIMERS:
                 await sched.cancel(tx, wo_key(wid, what))
         if action == "reject":
             dispatchers = await self.notifier.resolve([{"kind": "role", "role": "dispatcher"}])
-            await self.notifier.notify(tx, dispatchers, kind="workorder_rejected",
-                                       title=f"Work order #{num} rejected by the department",
-                                       body=reason, link=link)
+            await self.notifier.notify(tx, dispatchers, kind="workorder_rejected", link=link,
+                                       text=staff_text("notify.workorder_rejected", number=num, reason=reason))
         if action == "complete":
             # the customer notice is a durable timer: it survives a crash right after this commit
             await sched.schedule(tx, kind="wo.notify_customer", due_at=self.s.clock.now(),
@@ -314,8 +316,8 @@ class WorkOrders:
             targets = await self.notifier.resolve([{"kind": "role", "role": "dispatcher"}])
             if row.created_by:
                 targets.add(row.created_by)
-            await self.notifier.notify(tx, targets - {user.id}, kind="workorder_completed",
-                                       title=f"Work order #{num} completed", body=row.title, link=link)
+            await self.notifier.notify(tx, targets - {user.id}, kind="workorder_completed", link=link,
+                                       text=staff_text("notify.workorder_completed", number=num, title=row.title))
 
     async def add_note(self, user: User, wid: str, body: str,
                        attachment_ids: builtins.list[str] | None = None) -> dict[str, Any]:
@@ -341,13 +343,12 @@ class WorkOrders:
                 return  # already on the way
             if which == "due_soon" and row.state in WO_DONE:
                 return
-            text = ("planned start is now and the crew has not departed" if which == "start"
-                    else "the planned window ends soon and the work is not completed")
-            await self._history(tx, wid, "reminder", None, body=text, data={"which": which})
+            await self._history(tx, wid, "reminder", None, data={"which": which},
+                                text=staff_text(f"history.wo_reminder_{which}"))
             members = await self.notifier.resolve([{"kind": "department", "department_id": row.department_id}])
-            await self.notifier.notify(tx, members, kind="workorder_reminder",
-                                       title=f"Work order #{row.number}: {text}", body=row.title,
-                                       link=f"/workorders/{wid}")
+            await self.notifier.notify(tx, members, kind="workorder_reminder", link=f"/workorders/{wid}",
+                                       text=staff_text(f"notify.workorder_reminder_{which}", number=row.number,
+                                                       title=row.title))
             tx.emit(Event(WorkflowEventType.WORKORDER_REMINDER, self.s.clock.now(),
                           data={"work_order_id": wid, "which": which}))
 
@@ -360,13 +361,13 @@ class WorkOrders:
             if row is None or row.state in WO_DONE:
                 return
             await tx.conn.execute(update(w.work_orders).where(w.work_orders.c.id == wid).values(late=True))
-            await self._history(tx, wid, "late", None, body="the planned end has passed",
+            await self._history(tx, wid, "late", None, text=staff_text("history.wo_late"),
                                 data={"planned_end": row.planned_end, "state": row.state})
             users = await self.notifier.resolve([{"kind": "department", "department_id": row.department_id},
                                                  {"kind": "role", "role": "dispatcher"}])
-            await self.notifier.notify(tx, users, kind="workorder_late",
-                                       title=f"Work order #{row.number} is late ({row.state})",
-                                       body=row.title, link=f"/workorders/{wid}")
+            await self.notifier.notify(tx, users, kind="workorder_late", link=f"/workorders/{wid}",
+                                       text=staff_text("notify.workorder_late", number=row.number,
+                                                       state=row.state, title=row.title))
             tx.emit(Event(WorkflowEventType.WORKORDER_LATE, self.s.clock.now(),
                           data={"work_order_id": wid, "state": row.state,
                                 "department_id": row.department_id}))
@@ -382,11 +383,11 @@ class WorkOrders:
                 return
             results = await self.customer.notify(tx, row)
             sent = [r for r in results if r["status"] == "sent"]
-            await self._history(tx, wid, "customer_notified", None,
-                                body="; ".join(f"{r['channel']}: {r['status']}"
-                                               + (f" ({r['detail']})" if r.get("detail") else "")
-                                               for r in results) or "no channel could reach the customer",
-                                data={"results": results})
+            outcome = [{"channel": r["channel"], "status": r["status"], "detail": r.get("detail") or ""}
+                       for r in results]
+            await self._history(tx, wid, "customer_notified", None, data={"results": results},
+                                text=staff_text("history.customer_notified", results=outcome) if results
+                                else staff_text("history.customer_not_reachable"))
             tx.emit(Event(WorkflowEventType.CUSTOMER_NOTIFIED, self.s.clock.now(),
                           conversation_id=row.conversation_id,
                           data={"work_order_id": wid, "channels": [r["channel"] for r in sent],

@@ -177,7 +177,7 @@ class EmailIngestor:
                 log.warning("email %s: attachment %r quarantined: %s", mail.message_id,
                             part.filename, reason)
                 quarantined.append({"attachment_id": att["id"], "filename": att["filename"],
-                                    "reason": reason[:500]})
+                                    **reason.public()})
                 continue
             if part.content_id:
                 cid_urls[part.content_id.strip("<>")] = f"/api/attachments/{att['id']}"

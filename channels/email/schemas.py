@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -15,8 +15,12 @@ BulkStatus = Literal["scheduled", "running", "done", "cancelled"]
 class QuarantinedAttachment(ResponseModel):
     attachment_id: str
     filename: str
-    # why it is kept as application/octet-stream and never inlined (safety.py)
+    # why it is kept as application/octet-stream and never inlined (safety.py), in English
     reason: str
+    # the same as a code and parameters, which the UI says in the agent's language (None: a mail
+    # stored before the codes)
+    code: str | None = None
+    params: dict[str, Any] = {}
 
 
 AuthResult = Literal["pass", "fail", "softfail", "neutral", "none", "temperror", "permerror", "policy"]

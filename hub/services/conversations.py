@@ -33,7 +33,7 @@ from hub.security import new_id, token_hash
 from hub.services.attachments import attachment_public
 from hub.services.auth import User
 from hub.services.contacts import ContactService, contact_public
-from hub.services.language import LANGUAGES, detect_language
+from hub.services.language import LANGUAGES, detect_language, normalise_language
 
 CHANNELS = ("voice", "chat", "email", "sms", "fax")
 OPEN_STATUSES = ("queued", "offered", "assigned", "pending")
@@ -540,7 +540,8 @@ class ConversationService:
         """Create a conversation for an inbound contact, finding or creating its contact.
 
         ``language``: the conversation's language (``zh-CN``/``en``) when the channel knows it (the
-        widget's own language, the IVR entry chosen); else it is guessed from the first message
+        widget's own language, the IVR entry chosen); else the known contact's ``language`` (set by
+        staff on the contact; not a claimed one's); else it is guessed from the first message
         (``hub.services.language.detect_language``) or, failing that, from a later one (not for
         voice: see ``WORDS_CHANNELS``).
 
@@ -566,11 +567,13 @@ class ConversationService:
             raise ValidationFailed(f"message is longer than {MAX_BODY} characters")
         if language is not None and language not in LANGUAGES:
             raise ValidationFailed(f"language must be one of {', '.join(LANGUAGES)}")
-        if language is None and channel in WORDS_CHANNELS:
-            language = detect_language(first_message)
         meta = dict(meta or {})
         contact = await self.contacts.find_by_identity(identity.get("email"), identity.get("phone"))
         claimed = contact if identity_claimed else None
+        if language is None and contact is not None and claimed is None:
+            language = normalise_language(contact.get("language"))  # as staff set it on the contact
+        if language is None and channel in WORDS_CHANNELS:
+            language = detect_language(first_message)
         new_contact = None
         if contact is None:  # created in the conversation's transaction
             new_contact = await self.contacts.validate({k: v for k, v in identity.items()

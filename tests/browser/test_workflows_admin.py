@@ -1,11 +1,13 @@
 """Workflows pages in the browser: a ticket with its SLA countdown, the rules editor with a dry
-run, the SLA policy editor and the departments page."""
+run, the SLA policy editor and the departments page; and what the hub writes for staff — a
+notification, a ticket's history lines, an IVR flow's problems — in a Chinese user's language."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -14,7 +16,8 @@ from tests.browser.steps import log_in
 pytestmark = pytest.mark.browser
 
 
-def test_ticket_countdown_rules_dry_run_and_sla_editor(agent1: Page, person: Callable[[str], Page]) -> None:
+def test_ticket_countdown_rules_dry_run_sla_editor_and_staff_texts_in_chinese(
+        agent1: Page, person: Callable[..., Page], admin_api: httpx.Client) -> None:
     admin = person("admin")
     # an agent opens a complaint ticket by hand and sees its deadlines count down
     log_in(agent1, "agent1")
@@ -68,3 +71,45 @@ def test_ticket_countdown_rules_dry_run_and_sla_editor(agent1: Page, person: Cal
     expect(admin.get_by_test_id("sla-row").filter(has_text="Gold customers")).to_contain_text("0.5 h")
     admin.get_by_test_id("nav-admin-departments").click()
     expect(admin.get_by_test_id("department-row").filter(has_text="Pipe repairs")).to_contain_text("Pipe repair crew")
+
+    # issue #17: a Chinese supervisor reads what the hub wrote for staff in Chinese. A ticket whose
+    # first response is due in 2 s escalates to the supervisors: the bell and the ticket's history
+    r = admin_api.post("/api/sla-policies", json={
+        "name": "Urgent feedback", "ticket_type": "feedback", "priority": "urgent", "first_response_s": 2,
+        "resolution_s": 3600, "reminder_lead_s": 1, "escalate_to": [{"kind": "supervisors"}]})
+    assert r.status_code == 201, r.text
+    r = admin_api.post("/api/tickets", json={"type": "feedback", "priority": "urgent", "subject": "账单金额有误"})
+    assert r.status_code == 201, r.text
+    number = r.json()["number"]
+    sup = person("supervisor", "zh-CN")
+    log_in(sup, "supervisor")
+    expect(sup.get_by_test_id("bell-count")).to_have_text("1")  # pushed live when it escalates
+    sup.get_by_test_id("bell").click()
+    item = sup.get_by_test_id("bell-item").filter(has_text=f"工单 #{number}：首次响应已超时")
+    expect(item).to_contain_text("账单金额有误")
+    item.click()
+    history = sup.get_by_test_id("ticket-history-item")
+    expect(history.and_(sup.locator("[data-kind=sla_escalated]"))).to_contain_text("首次响应期限已过，已升级")
+    expect(history.and_(sup.locator("[data-kind=sla_escalated]"))).to_contain_text("系统")
+    expect(history.and_(sup.locator("[data-kind=sla_reminder]"))).to_contain_text(re.compile(r"首次响应将于 .+ 到期"))
+    assert "deadline passed" not in sup.get_by_test_id("ticket-history").inner_text()
+
+    # the admin switches to Chinese: a flow's problems and the dry run are said in Chinese
+    admin.get_by_test_id("language-switch").select_option("zh-CN")
+    admin.get_by_test_id("nav-rules").click()
+    admin.get_by_test_id("dry-type").select_option("ticket.created")
+    admin.get_by_test_id("dry-ticket").fill(ticket_id)
+    admin.get_by_test_id("dry-run").click()
+    expect(admin.get_by_test_id("dry-action")).to_have_text("将该工单的优先级设为高")
+    flow = {"name": "燃气热线", "start": "bye", "nodes": {
+        "bye": {"type": "hangup", "prompt": [{"text": "再见"}]},
+        "leakmenu": {"type": "menu", "prompt": [{"text": "报修请按 1"}], "options": {}}}}
+    r = admin_api.post("/api/ivr/flows", json={"name": flow["name"], "definition": flow})
+    assert r.status_code == 201, r.text
+    admin.goto("/admin/ivr")
+    admin.get_by_test_id("ivr-flow-row").filter(has_text="燃气热线").get_by_role("link").click()
+    problems = admin.get_by_test_id("ivr-problem")
+    expect(problems.filter(has_text="从起始节点无法到达")).to_have_count(1)
+    expect(problems.filter(has_text="菜单至少需要一个选项")).to_have_count(1)
+    problems.filter(has_text="从起始节点无法到达").get_by_role("link").click()  # the node's form says it too
+    expect(admin.get_by_test_id("ivr-node-problem").filter(has_text="从起始节点无法到达")).to_have_count(1)

@@ -34,7 +34,9 @@ async def test_chat_to_work_order_to_customer_notice_and_closure(hub):
     wid = wo["id"]
 
     dispatcher = await hub.client("dispatch")
-    assert any(n["title"].startswith(f"New work order #{wo['number']}") for n in await notifications(dispatcher))
+    [new] = [n for n in await notifications(dispatcher) if n["kind"] == "workorder_new"]
+    assert new["title"].startswith(f"New work order #{wo['number']}")
+    assert new["text"]["code"] == "notify.workorder_new" and new["text"]["params"]["number"] == wo["number"]
     pipes = await hub.client("pipes")
     pipes_desk = await Recorder("/desk").connect(hub.base_url, cookie=pipes.cookie_header)
     meters = await hub.client("meters")
@@ -84,6 +86,10 @@ async def test_chat_to_work_order_to_customer_notice_and_closure(hub):
     assert len(notified) == 1
     assert notified[0]["data"]["results"][0]["channel"] == "conversation"
     assert notified[0]["data"]["results"][0]["status"] == "sent"
+    # the outcome per channel as a code for the UI (channel and status are named in the reader's language)
+    assert notified[0]["text"]["code"] == "history.customer_notified"
+    assert notified[0]["text"]["params"]["results"][0] == {"channel": "conversation", "status": "sent", "detail": ""}
+    assert notified[0]["body"].startswith("conversation: sent")
     photos = [a for h in closed["history"] for a in h["attachments"]]
     assert photos == [{"id": photo["id"], "filename": "pipe.png", "content_type": "image/png", "size": len(PNG)}]
     got = await dispatcher.get(f"/api/workorders/{wid}/attachments/{photo['id']}")

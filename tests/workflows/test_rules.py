@@ -197,6 +197,10 @@ async def test_callback_records_a_task_and_notifies_when_due(hub):
     assert [(c["phone"], c["note"]) for c in cbs] == [("+8613800001111", "about No hot water")]
     live = await sup_desk.wait("notification", lambda n: n["kind"] == "callback_due", timeout=10)
     assert live["title"] == "Callback due: +8613800001111"
+    assert live["body"] == "about No hot water\nPlace it by hand: the voice channel is not running."
+    # the UI's words for it: a code, and why it was not opened as a code too
+    assert live["text"] == {"code": "notify.callback_manual", "params": {
+        "phone": "+8613800001111", "note": "about No hot water", "reason": "voice_off", "detail": ""}}
     await sup_desk.close()
     [cb] = await admin.ok("GET", "/api/callbacks")
     assert (cb["status"], cb["task_conversation_id"]) == ("due", None)  # voice is off: notified only
@@ -224,7 +228,10 @@ async def test_dry_run_shows_what_would_fire(hub):
     assert by["Inquiries"]["trace"][0] == {"condition": "ticket.type eq 'inquiry'", "actual": "complaint",
                                            "result": False}
     assert by["High complaints to supervisors"]["actions"] == [
-        {"type": "notify", "description": "notify [{'kind': 'supervisors'}]: Look at Meter reading wrong"}]
+        {"type": "notify", "description": "notify [{'kind': 'supervisors'}]: Look at Meter reading wrong",
+         # the same as a code and parameters: the UI says it in the reader's language
+         "text": {"code": "dry.notify", "params": {"targets": "[{'kind': 'supervisors'}]",
+                                                   "message": "Look at Meter reading wrong"}}}]
     # an unsaved rule can be tried too, and nothing happens for real
     out = await admin.ok("POST", "/api/rules/dry-run", {
         "event": {"type": "ticket.created", "ticket_id": tk["id"]},

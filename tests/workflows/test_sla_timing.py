@@ -60,6 +60,9 @@ async def test_ticket_deadlines_cross_the_weekend_and_the_holiday(clocked_hub, c
     await sched.run_due()
     reminders = await _kinds(agent1, "sla_reminder")
     assert [n["title"] for n in reminders] == [f"Ticket #{tk['number']}: first response due soon"]
+    # … and the same as a code with parameters, which the UI says in the reader's language
+    assert [n["text"] for n in reminders] == [{"code": "notify.sla_reminder", "params": {
+        "number": tk["number"], "which": "first_response", "subject": "Billed twice"}}]
     assert await _kinds(sup, "sla_escalation") == []
 
     clock.advance(at(2, 10, 59, 59) - clock.now())
@@ -70,11 +73,19 @@ async def test_ticket_deadlines_cross_the_weekend_and_the_holiday(clocked_hub, c
     await sched.run_due()
     esc = await _kinds(sup, "sla_escalation")
     assert [n["title"] for n in esc] == [f"Ticket #{tk['number']}: first response overdue"]
+    assert esc[0]["text"]["code"] == "notify.sla_escalation" and esc[0]["text"]["params"]["which"] == "first_response"
     detail = await agent1.ok("GET", f"/api/tickets/{tid}")
     assert detail["sla"]["first_response_breached"] is True
     assert detail["sla"]["resolution_breached"] is False
     kinds = [h["kind"] for h in detail["history"]]
     assert kinds == ["created", "sla_reminder", "sla_escalated"]
+    # the hub's own lines: a code and parameters for the UI, the English in the body
+    assert [(h["body"], h["text"]) for h in detail["history"]] == [
+        (None, None),
+        (f"first response due at {at(2, 11):.0f}",
+         {"code": "history.sla_reminder", "params": {"which": "first_response", "due": at(2, 11)}}),
+        ("first response deadline passed; escalated",
+         {"code": "history.sla_escalated", "params": {"which": "first_response"}})]
     assert [h["at"] for h in detail["history"]][1:] == [at(2, 10, 0, 1), at(2, 11, 0, 1)]
 
     # Tue 12:00 the agent answers and then waits on the customer: 5 business hours used
@@ -145,6 +156,8 @@ async def test_work_order_reminders_inside_the_planned_window_and_late_alert(clo
     rem = await _kinds(pipes, "workorder_reminder")
     assert [n["title"] for n in rem] == [
         f"Work order #{wo['number']}: planned start is now and the crew has not departed"]
+    assert [n["text"] for n in rem] == [{"code": "notify.workorder_reminder_start",
+                                         "params": {"number": wo["number"], "title": wo["title"]}}]
     await act(pipes, wo["id"], "depart")
     clock.advance(1.5 * HOUR)  # just after 30 min before the planned end (the default lead)
     await sched.run_due()
@@ -155,10 +168,15 @@ async def test_work_order_reminders_inside_the_planned_window_and_late_alert(clo
     late_d = await _kinds(dispatcher, "workorder_late")
     late_p = await _kinds(pipes, "workorder_late")
     assert [n["title"] for n in late_d] == [f"Work order #{wo['number']} is late (departed)"]
+    assert late_d[0]["text"] == {"code": "notify.workorder_late",
+                                 "params": {"number": wo["number"], "state": "departed", "title": wo["title"]}}
     assert len(late_p) == 1
     detail = await dispatcher.ok("GET", f"/api/workorders/{wo['id']}")
     assert detail["late"] is True and detail["overdue"] is True
-    assert [h["kind"] for h in detail["history"] if h["kind"] in ("reminder", "late")] == [
-        "reminder", "reminder", "late"]
+    assert [(h["kind"], h["text"]["code"], h["body"])
+            for h in detail["history"] if h["kind"] in ("reminder", "late")] == [
+        ("reminder", "history.wo_reminder_start", "planned start is now and the crew has not departed"),
+        ("reminder", "history.wo_reminder_due_soon", "the planned window ends soon and the work is not completed"),
+        ("late", "history.wo_late", "the planned end has passed")]
     done = await dispatcher.ok("GET", f"/api/workorders/{ok['id']}")
     assert done["late"] is False and not [h for h in done["history"] if h["kind"] in ("reminder", "late")]

@@ -28,7 +28,10 @@ class FlowProblem(ResponseModel):
 
     node: str | None
     field: str
+    # in English (for developers); ``code`` and ``params``: the same for the UI's catalogues
     message: str
+    code: str
+    params: dict[str, Any]
 
 
 class PromptFile(ResponseModel):

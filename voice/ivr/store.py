@@ -216,12 +216,15 @@ class IvrStore:
                         getattr(node, "agent_id", None) if node.type == "voicemail" else None
                     if aid and aid not in staff:
                         field = "target" if node.type == "transfer" else "agent_id"
-                        problems.append(Problem(node_id, field, f"unknown agent {aid!r}"))
+                        problems.append(Problem(node_id, field, f"unknown agent {aid!r}", "unknown_agent",
+                                                {"agent": aid}))
                 qid = getattr(node, "queue_id", None)
                 if node.type in ("queue", "callback") and qid and qid not in known:
-                    problems.append(Problem(node_id, "queue_id", f"unknown queue {qid!r}"))
+                    problems.append(Problem(node_id, "queue_id", f"unknown queue {qid!r}", "unknown_queue",
+                                            {"queue": qid}))
                 if node.type == "transfer" and node.kind == "queue" and node.target not in known:
-                    problems.append(Problem(node_id, "target", f"unknown queue {node.target!r}"))
+                    problems.append(Problem(node_id, "target", f"unknown queue {node.target!r}", "unknown_queue",
+                                            {"queue": node.target}))
         return problems
 
     async def publish(self, flow_id: str, actor: str | None, *, calendars: Iterable[str],

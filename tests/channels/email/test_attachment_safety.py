@@ -73,6 +73,9 @@ def test_a_1_gib_zip_bomb_is_recognised_without_unpacking_it() -> None:
     t0 = time.monotonic()
     why = inspect_part(bomb, "invoice.zip", "application/zip", LIMITS)
     assert why is not None and "1,024 MiB" in why, why
+    # the same as a code and parameters: the agent's UI says it in the agent's language
+    assert why.code == "zip_bomb_archive" and why.params["name"] == "invoice.zip", why.params
+    assert why.params["declared"] == 1024 ** 3 and why.params["ratio"] > why.params["max_ratio"]
     assert time.monotonic() - t0 < 1.0
 
 
@@ -149,6 +152,9 @@ async def test_dangerous_attachments_are_quarantined_and_the_mail_is_kept(big_hu
     view = await supervisor.ok("GET", f"/api/email/messages/{msg['id']}")
     reasons = {q["filename"]: q["reason"] for q in view["quarantined"]}
     assert set(reasons) == {"invoice.zip", "meter.png"}
+    codes = {q["filename"]: q["code"] for q in view["quarantined"]}
+    assert codes["invoice.zip"] in ("zip_bomb_archive", "too_large")
+    assert codes["meter.png"] in ("image_too_large", "image_bomb")
     assert "zip bomb" in reasons["invoice.zip"] or "unpack" in reasons["invoice.zip"]
     assert "pixels" in reasons["meter.png"] or "bomb" in reasons["meter.png"]
     # the file is kept byte for byte (downloadable on purpose), nothing was lost

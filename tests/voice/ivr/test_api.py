@@ -135,8 +135,8 @@ async def test_publish_refuses_problems_then_versions_are_immutable(ivr_hub: InP
                                                      "definition": bad}, status=201))["id"]
     r = await admin.post(f"/api/ivr/flows/{fid}/publish")
     assert r.status_code == 422
-    assert {"node": "q", "field": "queue_id", "message": "unknown queue 'no-such-queue'"} in \
-        r.json()["problems"]
+    assert {"node": "q", "field": "queue_id", "message": "unknown queue 'no-such-queue'",
+            "code": "unknown_queue", "params": {"queue": "no-such-queue"}} in r.json()["problems"]
     assert (await admin.ok("GET", f"/api/ivr/flows/{fid}"))["published_version"] is None
 
     await admin.ok("PATCH", f"/api/ivr/flows/{fid}", {"definition": simple_flow()})
@@ -188,8 +188,8 @@ async def test_prompt_upload_converts_and_bad_files_store_nothing(ivr_hub: InPro
     fid = (await admin.ok("POST", "/api/ivr/flows", {"name": "Files",
                                                      "definition": definition}, status=201))["id"]
     detail = await admin.ok("GET", f"/api/ivr/flows/{fid}")
-    assert {"node": "menu", "field": "prompt.0",
-            "message": "prompt file 'welcome' is not uploaded"} in detail["problems"]
+    assert {"node": "menu", "field": "prompt.0", "message": "prompt file 'welcome' is not uploaded",
+            "code": "prompt_file_missing", "params": {"file": "welcome"}} in detail["problems"]
     prompt_dir = ivr_hub.settings.data_dir / "ivr" / "prompts" / fid
 
     # not a WAV: 415, nothing stored

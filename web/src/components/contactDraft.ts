@@ -9,6 +9,8 @@ export interface ContactDraft {
   vip: boolean
   owner_agent_id: string
   custom: Record<string, CustomValue>
+  /** the customer's language for automatic texts (zh-CN, en); '': not known */
+  language: string
 }
 
 export function draftFrom(c?: Partial<Contact> | null): ContactDraft {
@@ -21,6 +23,7 @@ export function draftFrom(c?: Partial<Contact> | null): ContactDraft {
     vip: !!c?.vip,
     owner_agent_id: c?.owner_agent_id ?? '',
     custom: { ...(c?.custom ?? {}) },
+    language: c?.language ?? '',
   }
 }
 
@@ -36,5 +39,6 @@ export function draftToIn(d: ContactDraft): ContactIn {
     vip: d.vip,
     owner_agent_id: d.owner_agent_id || null,
     custom,
+    language: (d.language || null) as ContactIn['language'],
   }
 }

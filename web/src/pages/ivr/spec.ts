@@ -34,6 +34,19 @@ export interface FlowDefinition {
 }
 
 export type Problem = S['FlowProblem']
+
+/** A flow problem in the reader's language (`ivr.problem.<code>` with its parameters; a node
+ * type by its title, a list of nodes joined by the locale's separator); a code this build does
+ * not know shows the server's English message. */
+export function problemText(p: Pick<Problem, 'message'> & Partial<Pick<Problem, 'code' | 'params'>>): string {
+  const params: Record<string, unknown> = { ...(p.params ?? {}) }
+  // a shape error pydantic names by a type this build has no words for: said generally, with its detail
+  const key = p.code?.startsWith('schema.') && !te(`ivr.problem.${p.code}`) ? 'ivr.problem.schema.other' : `ivr.problem.${p.code}`
+  if (!p.code || !te(key)) return p.message
+  if (typeof params.type === 'string') params.type = nodeTypeTitle(params.type)
+  if (Array.isArray(params.nodes)) params.nodes = params.nodes.join(t('common.listSep'))
+  return t(key, params)
+}
 export type PromptFile = S['PromptFile']
 export type FlowDetail = Omit<S['FlowDetail'], 'definition'> & { definition: FlowDefinition }
 export type FlowSummary = S['FlowSummary']
