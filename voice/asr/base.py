@@ -178,4 +178,8 @@ class RecognizerPool(ABC):
 
     @abstractmethod
     def release(self, recognizer: Recognizer) -> None:
-        """Give a recogniser back; it is reset and kept for the next stream."""
+        """Give a recogniser back; it is reset and kept for the next stream (or freed when the
+        pool already keeps enough idle ones)."""
+
+    def discard(self, recognizer: Recognizer) -> None:  # noqa: B027 - optional bookkeeping hook
+        """A recogniser that must not be reused (its stream was cancelled while it decoded)."""
