@@ -47,6 +47,7 @@ ADDED_SINCE: dict[str, str | tuple[str, ...] | None] = {
     "0013_user_language": "0012_contact_erasure",
     "0014_text_templates": "0013_user_language",
     "0015_chat_identity": "0014_text_templates",
+    "0016_transcript_status": "0015_chat_identity",
 }
 
 #: which folder each revision lives in now
@@ -59,7 +60,8 @@ OWNERS = {
     "channels/sms/migrations": {"0003_sms"},
     "channels/fax/migrations": {"0003_fax"},
     "voice/ivr/migrations": {"0003_ivr"},
-    "voice/calls/migrations": {"0003_voice", "0005_transcripts", "0007_recording_settings"},
+    "voice/calls/migrations": {"0003_voice", "0005_transcripts", "0007_recording_settings",
+                               "0016_transcript_status"},
     "kb/migrations": {"0003_kb"},
     "workflows/migrations": {"0003_workflows", "0007_callback_task"},
 }
@@ -85,7 +87,7 @@ def test_revision_ids_and_their_order_are_those_of_the_one_folder_layout() -> No
     found = {r.revision: r.down_revision for r in script.walk_revisions()}
     norm = {k: tuple(v) if isinstance(v, list | tuple) else v for k, v in found.items()}
     assert norm == {**OLD_LAYOUT, **ADDED_SINCE}
-    assert script.get_heads() == ["0015_chat_identity"]
+    assert script.get_heads() == ["0016_transcript_status"]
 
 
 def test_merge_revisions_stay_with_the_hub() -> None:

@@ -36,7 +36,8 @@ def hub(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ThreadedHub]
     """The browser tests' hub, with voice on and transcription on; agent1 takes the call on the
     desk phone (baresip), not the softphone."""
     with voice_hub(tmp_path, request, speech=True, HUB_VOICE_ROUTES="5000=general",
-                   HUB_VOICE_TRANSCRIBE="1", HUB_VOICE_WEBRTC_ENABLED="0") as h:
+                   HUB_VOICE_TRANSCRIBE="1", HUB_VOICE_ASR_MAX_STREAMS="4",
+                   HUB_VOICE_WEBRTC_ENABLED="0") as h:
         yield h
 
 
