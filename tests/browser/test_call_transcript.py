@@ -33,10 +33,12 @@ ANSWER_TO_PCAP_S = 1.0  # caller_speaks.xml pauses this long after its ACK
 
 @pytest.fixture
 def hub(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ThreadedHub]:
-    """The browser tests' hub, with voice on and transcription on; agent1 takes the call on the
-    desk phone (baresip), not the softphone."""
+    """The browser tests' hub, with voice on and transcription on (at most 4 streams, or the
+    test's indirect parameter); agent1 takes the call on the desk phone (baresip), not the
+    softphone."""
+    streams = str(getattr(request, "param", 4))
     with voice_hub(tmp_path, request, speech=True, HUB_VOICE_ROUTES="5000=general",
-                   HUB_VOICE_TRANSCRIBE="1", HUB_VOICE_ASR_MAX_STREAMS="4",
+                   HUB_VOICE_TRANSCRIBE="1", HUB_VOICE_ASR_MAX_STREAMS=streams,
                    HUB_VOICE_WEBRTC_ENABLED="0") as h:
         yield h
 
@@ -151,3 +153,37 @@ def test_agent_sees_the_callers_words_live_then_the_final_transcript_and_finds_i
     expect(items.first).to_contain_text("Caller")
     agent1.get_by_test_id("inbox-search").fill(word + "없는말")
     expect(items).to_have_count(0)
+
+
+@pytest.mark.parametrize("hub", [1], indirect=True)  # fewer streams than one call needs (2)
+def test_an_answered_call_beyond_the_stream_cap_says_not_transcribed_in_the_desk(
+        hub: ThreadedHub, agent1: Page, desk_phone: subprocess.Popen[bytes], admin_api: httpx.Client,
+        tmp_path: Path) -> None:
+    """Issue #18 (3): a call answered while every transcription stream is in use is not
+    transcribed, and the agent's transcript panel says so (instead of staying empty)."""
+    sipp_dir = tmp_path / "sipp"
+    sipp_dir.mkdir()
+    write_rtp_pcap(sipp_dir / "speech.pcap", ulaw_encode(np.zeros(8000 * 2, dtype=np.int16).tobytes()))
+    open_desk(agent1, "agent1")
+    go_ready(agent1)
+    with open(sipp_dir / "sipp.out", "wb") as out:
+        sipp = subprocess.Popen(
+            ["sipp", f"127.0.0.1:{hub.sip_port}", "-sf", str(SCENARIOS / "caller_speaks.xml"),  # type: ignore[attr-defined]
+             "-i", "127.0.0.1", "-p", str(free_udp_port()), "-mi", "127.0.0.1", "-mp", str(free_udp_port()),
+             "-m", "1", "-s", "5000", "-d", "15000", "-timeout", "60s", "-timeout_error", "-nostdin"],
+            cwd=sipp_dir, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        while not [c for c in admin_api.get("/api/voice/calls").json()["active"] if c["connected_at"]]:
+            assert time.monotonic() < deadline, "agent1's desk phone did not answer"
+            time.sleep(0.1)
+        agent1.reload()
+        agent1.get_by_test_id("inbox-tab-mine").click()
+        agent1.get_by_test_id("inbox-item").filter(has_text="Caller").first.click()
+        line = agent1.get_by_test_id("live-transcript").get_by_test_id("transcript-not-transcribed")
+        expect(line).to_contain_text("Not transcribed")
+        expect(line).to_contain_text("capacity")
+        assert admin_api.get("/api/voice/transcription").json()["shed_calls"] == 1
+    finally:
+        sipp.kill()
+        sipp.wait(timeout=10)
