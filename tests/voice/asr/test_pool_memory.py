@@ -78,16 +78,17 @@ async def test_idle_recognisers_stay_bounded_and_rss_returns_after_each_round(
     assert vosk_pool.busy == 0
 
 
-def test_the_pool_keeps_at_most_max_idle_and_frees_worn_recognisers(vosk_pool: VoskRecognizerPool) -> None:
+def test_used_recognisers_are_freed_and_the_pool_keeps_max_idle_fresh_ones(vosk_pool: VoskRecognizerPool) -> None:
+    """A recogniser keeps the decoder buffers of its longest utterance after ``Reset`` (~110 MB
+    after a 30 s stream): used ones are freed, the pool keeps ``max_idle`` fresh ones ready."""
     recs = [vosk_pool.acquire(8000) for _ in range(5)]
     freed = vosk_pool.freed
     for r in recs:
         vosk_pool.release(r)
+    assert vosk_pool.freed - freed == 5 and vosk_pool.busy == 0
     assert vosk_pool.idle_count() == vosk_pool.config.max_idle
-    assert vosk_pool.freed - freed == 5 - vosk_pool.config.max_idle
-    kept = vosk_pool.acquire(8000)
-    kept.uses = vosk_pool.config.max_uses  # served its share of streams: freed, not pooled again
-    idle = vosk_pool.idle_count()
-    vosk_pool.release(kept)
-    assert vosk_pool.idle_count() == idle
-    assert vosk_pool.acquire(8000) is not kept
+    misses = vosk_pool.misses
+    ready = vosk_pool.acquire(8000)
+    assert vosk_pool.misses == misses  # no recogniser is created on the call's path
+    assert all(ready is not r for r in recs)  # a fresh one, not a used one reset
+    vosk_pool.release(ready)
