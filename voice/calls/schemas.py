@@ -227,6 +227,7 @@ class TranscriptionStatus(ResponseModel):
     realtime_factor: float | None
     active_streams: int
     reserved_streams: int
+    decoding_streams: int
     idle_recognizers: int | None
     streams: int
     segments: int

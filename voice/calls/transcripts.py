@@ -224,6 +224,8 @@ class CallTranscripts:
         return {"enabled": self.enabled, "model": self.model_path, "error": self.error,
                 "max_streams": self.capacity, "realtime_factor": self.rtf,
                 "active_streams": len(self._legs), "reserved_streams": sum(self._held.values()),
+                # streams still decoding (a call's last audio after its hang-up) or giving back
+                "decoding_streams": self.transcriber.active if self.transcriber is not None else 0,
                 "idle_recognizers": pool.idle_count() if hasattr(pool, "idle_count") else None,
                 **self.stats}
 
@@ -536,6 +538,7 @@ def register_api(api: Api, services: Callable[[], Services],
         if tr is None:
             return json_response({"enabled": False, "model": None, "error": None, "max_streams": None,
                                   "realtime_factor": None, "active_streams": 0, "reserved_streams": 0,
+                                  "decoding_streams": 0,
                                   "idle_recognizers": None, "streams": 0, "segments": 0, "partials": 0,
                                   "failed_streams": 0, "transcribed_calls": 0, "shed_calls": 0,
                                   "shed_listens": 0})
