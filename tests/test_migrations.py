@@ -49,6 +49,7 @@ ADDED_SINCE: dict[str, str | tuple[str, ...] | None] = {
     "0015_chat_identity": "0014_text_templates",
     "0016_call_history": "0015_chat_identity",
     "0016_notification_codes": "0016_call_history",
+    "0016_transcript_status": "0016_notification_codes",
 }
 
 #: which folder each revision lives in now
@@ -62,7 +63,7 @@ OWNERS = {
     "channels/fax/migrations": {"0003_fax"},
     "voice/ivr/migrations": {"0003_ivr"},
     "voice/calls/migrations": {"0003_voice", "0005_transcripts", "0007_recording_settings",
-                               "0016_call_history"},
+                               "0016_call_history", "0016_transcript_status"},
     "kb/migrations": {"0003_kb"},
     "workflows/migrations": {"0003_workflows", "0007_callback_task", "0016_notification_codes"},
 }
@@ -88,7 +89,7 @@ def test_revision_ids_and_their_order_are_those_of_the_one_folder_layout() -> No
     found = {r.revision: r.down_revision for r in script.walk_revisions()}
     norm = {k: tuple(v) if isinstance(v, list | tuple) else v for k, v in found.items()}
     assert norm == {**OLD_LAYOUT, **ADDED_SINCE}
-    assert script.get_heads() == ["0016_notification_codes"]
+    assert script.get_heads() == ["0016_transcript_status"]
 
 
 def test_merge_revisions_stay_with_the_hub() -> None:

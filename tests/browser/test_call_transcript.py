@@ -33,10 +33,13 @@ ANSWER_TO_PCAP_S = 1.0  # caller_speaks.xml pauses this long after its ACK
 
 @pytest.fixture
 def hub(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ThreadedHub]:
-    """The browser tests' hub, with voice on and transcription on; agent1 takes the call on the
-    desk phone (baresip), not the softphone."""
+    """The browser tests' hub, with voice on and transcription on (at most 4 streams, or the
+    test's indirect parameter); agent1 takes the call on the desk phone (baresip), not the
+    softphone."""
+    streams = str(getattr(request, "param", 4))
     with voice_hub(tmp_path, request, speech=True, HUB_VOICE_ROUTES="5000=general",
-                   HUB_VOICE_TRANSCRIBE="1", HUB_VOICE_WEBRTC_ENABLED="0") as h:
+                   HUB_VOICE_TRANSCRIBE="1", HUB_VOICE_ASR_MAX_STREAMS=streams,
+                   HUB_VOICE_WEBRTC_ENABLED="0") as h:
         yield h
 
 
@@ -70,6 +73,29 @@ def desk_phone(hub: ThreadedHub, tmp_path: Path, admin_api: httpx.Client) -> Ite
             proc.stdin.close()
 
 
+def call_5000(hub: ThreadedHub, sipp_dir: Path, hold_ms: int) -> subprocess.Popen[bytes]:
+    """A sipp caller on 5000 (queue general) playing ``sipp_dir/speech.pcap``, holding ``hold_ms``."""
+    with open(sipp_dir / "sipp.out", "wb") as out:
+        return subprocess.Popen(
+            ["sipp", f"127.0.0.1:{hub.sip_port}", "-sf", str(SCENARIOS / "caller_speaks.xml"),  # type: ignore[attr-defined]
+             "-i", "127.0.0.1", "-p", str(free_udp_port()), "-mi", "127.0.0.1", "-mp", str(free_udp_port()),
+             "-m", "1", "-s", "5000", "-d", str(hold_ms), "-timeout", "60s", "-timeout_error", "-nostdin",
+             "-trace_err", "-error_file", str(sipp_dir / "sipp.err")],
+            cwd=sipp_dir, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+
+
+def open_answered_call(page: Page, admin_api: httpx.Client) -> None:
+    """Once the desk phone answered, the call is the agent's conversation: open it in the desk."""
+    deadline = time.monotonic() + 20
+    while not [c for c in admin_api.get("/api/voice/calls").json()["active"] if c["connected_at"]]:
+        assert time.monotonic() < deadline, "agent1's desk phone did not answer"
+        time.sleep(0.1)
+    page.reload()
+    expect(page.get_by_test_id("connection-status")).to_contain_text("live")
+    page.get_by_test_id("inbox-tab-mine").click()
+    page.get_by_test_id("inbox-item").filter(has_text="Caller").first.click()
+
+
 def test_agent_sees_the_callers_words_live_then_the_final_transcript_and_finds_it_by_search(
         hub: ThreadedHub, agent1: Page, desk_phone: subprocess.Popen[bytes], admin_api: httpx.Client,
         tmp_path: Path, record_property) -> None:  # type: ignore[no-untyped-def]
@@ -83,23 +109,10 @@ def test_agent_sees_the_callers_words_live_then_the_final_transcript_and_finds_i
     open_desk(agent1, "agent1")
     go_ready(agent1)
     hold_ms = int(len(audio) / 8 + 2500)
-    with open(sipp_dir / "sipp.out", "wb") as out:
-        sipp = subprocess.Popen(
-            ["sipp", f"127.0.0.1:{hub.sip_port}", "-sf", str(SCENARIOS / "caller_speaks.xml"),  # type: ignore[attr-defined]
-             "-i", "127.0.0.1", "-p", str(free_udp_port()), "-mi", "127.0.0.1", "-mp", str(free_udp_port()),
-             "-m", "1", "-s", "5000", "-d", str(hold_ms), "-timeout", "60s", "-timeout_error", "-nostdin",
-             "-trace_err", "-error_file", str(sipp_dir / "sipp.err")],
-            cwd=sipp_dir, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+    sipp = call_5000(hub, sipp_dir, hold_ms)
     try:
         # the desk phone answers: the call is agent1's conversation; open it before the words come
-        deadline = time.monotonic() + 20
-        while not [c for c in admin_api.get("/api/voice/calls").json()["active"] if c["connected_at"]]:
-            assert time.monotonic() < deadline, "agent1's desk phone did not answer"
-            time.sleep(0.1)
-        agent1.reload()
-        expect(agent1.get_by_test_id("connection-status")).to_contain_text("live")
-        agent1.get_by_test_id("inbox-tab-mine").click()
-        agent1.get_by_test_id("inbox-item").filter(has_text="Caller").first.click()
+        open_answered_call(agent1, admin_api)
         panel = agent1.get_by_test_id("live-transcript")
         expect(panel).to_be_visible()
         agent1.evaluate("""() => {
@@ -150,3 +163,26 @@ def test_agent_sees_the_callers_words_live_then_the_final_transcript_and_finds_i
     expect(items.first).to_contain_text("Caller")
     agent1.get_by_test_id("inbox-search").fill(word + "없는말")
     expect(items).to_have_count(0)
+
+
+@pytest.mark.parametrize("hub", [1], indirect=True)  # fewer streams than one call needs (2)
+def test_an_answered_call_beyond_the_stream_cap_says_not_transcribed_in_the_desk(
+        hub: ThreadedHub, agent1: Page, desk_phone: subprocess.Popen[bytes], admin_api: httpx.Client,
+        tmp_path: Path) -> None:
+    """Issue #18 (3): a call answered while every transcription stream is in use is not
+    transcribed, and the agent's transcript panel says so (instead of staying empty)."""
+    sipp_dir = tmp_path / "sipp"
+    sipp_dir.mkdir()
+    write_rtp_pcap(sipp_dir / "speech.pcap", ulaw_encode(np.zeros(8000 * 2, dtype=np.int16).tobytes()))
+    open_desk(agent1, "agent1")
+    go_ready(agent1)
+    sipp = call_5000(hub, sipp_dir, 15000)
+    try:
+        open_answered_call(agent1, admin_api)
+        line = agent1.get_by_test_id("live-transcript").get_by_test_id("transcript-not-transcribed")
+        expect(line).to_contain_text("Not transcribed")
+        expect(line).to_contain_text("capacity")
+        assert admin_api.get("/api/voice/transcription").json()["shed_calls"] == 1
+    finally:
+        sipp.kill()
+        sipp.wait(timeout=10)

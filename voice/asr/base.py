@@ -178,4 +178,8 @@ class RecognizerPool(ABC):
 
     @abstractmethod
     def release(self, recognizer: Recognizer) -> None:
-        """Give a recogniser back; it is reset and kept for the next stream."""
+        """Give a recogniser back after its stream: the pool frees or resets it (the vosk pool
+        frees it and keeps a fresh one ready)."""
+
+    def discard(self, recognizer: Recognizer) -> None:  # noqa: B027 - optional bookkeeping hook
+        """A recogniser that must not be reused (its stream was cancelled while it decoded)."""

@@ -15,7 +15,7 @@ import bisect
 import logging
 import os
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -63,7 +63,7 @@ class TranscriptionStream:
         self,
         *,
         recognizer: Recognizer,
-        release: Callable[[Recognizer], None],
+        release: Callable[[Recognizer, bool], Awaitable[None]],
         executor: ThreadPoolExecutor,
         leg: Leg,
         sample_rate: int,
@@ -284,13 +284,12 @@ class TranscriptionStream:
             self._chunks.clear()
             self._queued = 0
             self._results.put_nowait(None)
-            if healthy:
-                # reset + return to the pool off the loop; a cancelled stream's recogniser may
-                # still be busy in a worker thread, so it is discarded instead of reused
-                try:
-                    await loop.run_in_executor(self._executor, self._release, self._rec)
-                except Exception:  # pragma: no cover - pool bookkeeping only
-                    _LOGGER.exception("could not return a recogniser to the pool")
+            # reset + return to the pool off the loop; a cancelled stream's recogniser may still be
+            # busy in a worker thread, so it is discarded instead of reused
+            try:
+                await self._release(self._rec, healthy)
+            except Exception:  # pragma: no cover - pool bookkeeping only
+                _LOGGER.exception("could not return a recogniser to the pool")
 
 
 class Transcriber:
@@ -309,9 +308,19 @@ class Transcriber:
         self.max_backlog_s = max_backlog_s
         self.late_after_s = late_after_s
         self.batch_s = batch_s
+        self.workers = workers or max(2, os.cpu_count() or 2)
         self._executor = ThreadPoolExecutor(
-            max_workers=workers or max(2, os.cpu_count() or 2), thread_name_prefix="asr"
+            max_workers=self.workers, thread_name_prefix="asr"
         )
+        self.active = 0  # streams opened and not yet finished (their recogniser not given back)
+
+    async def _give_back(self, recognizer: Recognizer, healthy: bool) -> None:
+        """A finished stream's recogniser: reset and back to the pool off the loop, or discarded."""
+        self.active -= 1
+        if healthy:
+            await asyncio.get_running_loop().run_in_executor(self._executor, self.pool.release, recognizer)
+        else:
+            self.pool.discard(recognizer)
 
     async def open_stream(
         self,
@@ -335,9 +344,10 @@ class Transcriber:
         rec = await loop.run_in_executor(
             self._executor, self.pool.acquire, sample_rate, list(phrases) if phrases else None
         )
+        self.active += 1
         return TranscriptionStream(
             recognizer=rec,
-            release=self.pool.release,
+            release=self._give_back,
             executor=self._executor,
             leg=leg,
             sample_rate=sample_rate,

@@ -102,7 +102,7 @@ class VoiceComponent:
 
     def register(self, api: Api, sio: socketio.AsyncServer) -> None:
         comp = self
-        register_transcript_api(api, lambda: comp.services)
+        register_transcript_api(api, lambda: comp.services, lambda: comp.transcripts)
         register_callback_api(api, lambda: comp)
         self.recordings.register(api)
         register_records_api(api, lambda: comp.call_records)

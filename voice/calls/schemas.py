@@ -236,9 +236,42 @@ class TranscriptSegment(ResponseModel):
     late: bool
 
 
+class CallTranscription(ResponseModel):
+    """Whether a call answered by a person was transcribed; ``reason`` ``capacity``: every
+    transcription stream (``voice_asr_max_streams``) was in use."""
+
+    call_id: str
+    conversation_id: str
+    status: Literal["transcribed", "not_transcribed"]
+    reason: Literal["capacity"] | None
+    at: Epoch
+
+
 class Transcript(ResponseModel):
     conversation_id: str
     segments: list[TranscriptSegment]
+    calls: list[CallTranscription]
+
+
+class TranscriptionStatus(ResponseModel):
+    """Live transcription now: the stream cap, what runs, what was shed since the start."""
+
+    enabled: bool
+    model: str | None
+    error: str | None
+    max_streams: int | None
+    realtime_factor: float | None
+    active_streams: int
+    reserved_streams: int
+    decoding_streams: int
+    idle_recognizers: int | None
+    streams: int
+    segments: int
+    partials: int
+    failed_streams: int
+    transcribed_calls: int
+    shed_calls: int
+    shed_listens: int
 
 
 class CallbackDialling(ResponseModel):

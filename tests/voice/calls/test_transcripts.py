@@ -32,7 +32,7 @@ SPEECH_AT_S = 1.0  # the scenario's pause between the ACK and the pcap
 
 @pytest.fixture
 def voice_settings() -> dict[str, Any]:
-    return {"voice_transcribe": True}
+    return {"voice_transcribe": True, "voice_asr_max_streams": 8}
 
 
 
@@ -155,6 +155,8 @@ async def call_with_audio(hub, tmp_path: Path, samples: np.ndarray) -> None:  # 
         await sipp.stop()
 
 
+@pytest.mark.parametrize("voice_settings", [{"voice_transcribe": True, "voice_asr_max_streams": 8,
+                                             "voice_transcribe_unanswered": True}])
 async def test_silence_and_clipped_audio_give_no_transcript_and_the_call_goes_on(voice_hub, tmp_path: Path) -> None:
     need_tools()
     tr = voice_hub.services.ports.voice.transcripts
@@ -234,3 +236,97 @@ def _queued(call):  # type: ignore[no-untyped-def]
     async def check() -> bool:
         return call.state == "queued"
     return check
+
+
+async def test_a_queued_caller_no_person_answered_is_not_transcribed_by_default(voice_hub, tmp_path: Path) -> None:
+    """Issue #18 (3): every queued caller was transcribed. The caller speaks while queued (no agent
+    answers) and hangs up: no stream, no segment, no call status (nobody talked to a person)."""
+    need_tools()
+    tr = voice_hub.services.ports.voice.transcripts
+    assert await tr.wait_ready(), tr.error
+    speech = espeak_8k(tmp_path, "caller", CALLER_TEXT)
+    await call_with_audio(voice_hub, tmp_path, np.concatenate([speech, np.zeros(4000, np.int16)]))
+    conv = await wait_for(_ended(voice_hub), within=10)
+    await wait_for(lambda: _idle(tr), within=15)
+    assert tr.stats["streams"] == 0 and tr.status()["reserved_streams"] == 0
+    sup = await voice_hub.client("supervisor")
+    body = await sup.ok("GET", f"/api/voice/conversations/{conv['id']}/transcript")
+    assert body["segments"] == [] and body["calls"] == []
+
+
+def _ended(hub):  # type: ignore[no-untyped-def]
+    async def get():  # type: ignore[no-untyped-def]
+        conv = await voice_conversation(hub)
+        return conv if conv["status"] == "abandoned" else None
+    return get
+
+
+class _Media:
+    """A leg's received audio as the RTP leg gives it (``subscribe_pcm``), fed by the test."""
+
+    closed = False
+
+    def __init__(self) -> None:
+        self.hooks: list[Any] = []
+
+    def subscribe_pcm(self, hook):  # type: ignore[no-untyped-def]
+        self.hooks.append(hook)
+        return lambda: hook in self.hooks and self.hooks.remove(hook)
+
+
+class _Call:
+    def __init__(self, cid: str, conversation_id: str, agent_id: str) -> None:
+        self.id, self.conversation_id, self.agent_id = cid, conversation_id, agent_id
+        self.ended, self.answered_at = False, 0.0
+
+
+@pytest.mark.parametrize("voice_settings", [{"voice_transcribe": True, "voice_asr_max_streams": 2}])
+async def test_beyond_the_stream_cap_an_answered_call_is_not_transcribed_and_says_so(voice_hub) -> None:
+    """``voice_asr_max_streams`` = 2 (one call: caller + agent). A second call answered by an agent
+    while the first goes on is not transcribed, and its transcript says why (stored, pushed, in
+    the live figures); once the first call ends the next answered call is transcribed again."""
+    tr = voice_hub.services.ports.voice.transcripts
+    assert await tr.wait_ready(), tr.error
+    agent = await voice_hub.client("agent1")
+    sup = await voice_hub.client("supervisor")
+    calls: list[_Call] = []
+    for n in range(3):
+        row = await voice_hub.services.conversations.open(
+            channel="voice", queue_id="general", identity={"phone": f"+8613800000{n}", "name": f"caller {n}"},
+            subject=f"call {n}", status="pending")
+        calls.append(_Call(f"call{n}", row.id, agent.user["id"]))
+    media = {c.id: (_Media(), _Media()) for c in calls}
+
+    def answer(call: _Call) -> None:
+        tr.leg_started(call, "caller", media[call.id][0])  # the hub answers: IVR, queue
+        tr.leg_started(call, "agent", media[call.id][1], call.agent_id)  # a person answers
+
+    answer(calls[0])
+    answer(calls[1])
+    await wait_for(lambda: _hooked(media[calls[0].id]), within=20)
+    assert media[calls[1].id][0].hooks == [] and media[calls[1].id][1].hooks == []
+
+    async def status_of(call: _Call) -> list[dict[str, Any]] | None:
+        body = await sup.ok("GET", f"/api/voice/conversations/{call.conversation_id}/transcript")
+        return body["calls"] or None
+
+    assert [(s["status"], s["reason"]) for s in await wait_for(lambda: status_of(calls[1]))] \
+        == [("not_transcribed", "capacity")]
+    assert [(s["status"], s["reason"]) for s in await wait_for(lambda: status_of(calls[0]))] \
+        == [("transcribed", None)]
+    figures = await sup.ok("GET", "/api/voice/transcription")
+    assert figures["max_streams"] == 2 and figures["shed_calls"] == 1 and figures["transcribed_calls"] == 1
+    assert figures["reserved_streams"] == 2 and figures["active_streams"] == 2
+    await agent.ok("GET", "/api/voice/transcription", status=403)  # supervisors' figure
+    tr.call_ended(calls[1])
+    tr.call_ended(calls[0])
+    answer(calls[2])
+    await wait_for(lambda: _hooked(media[calls[2].id]), within=20)
+    tr.call_ended(calls[2])
+    await wait_for(lambda: _idle(tr), within=20)
+    assert tr.status()["reserved_streams"] == 0 and tr.stats["shed_calls"] == 1
+    assert tr.status()["idle_recognizers"] <= 2
+
+
+async def _hooked(legs: tuple[_Media, _Media]) -> bool:
+    return all(m.hooks for m in legs)

@@ -40,6 +40,8 @@ export interface DeskEvents {
   assist: import('../pages/desk/assist/types').AssistSuggestions
   // live call transcript (web/src/pages/desk/transcript): partials and finals of both legs
   transcript: import('../pages/desk/transcript/types').TranscriptEvent
+  // whether an answered call is transcribed (not when every transcription stream is in use)
+  transcript_status: import('../pages/desk/transcript/types').CallTranscription
   /** Synthetic: emitted after a reconnect so views refetch their state. */
   resync: void
 }
@@ -75,6 +77,7 @@ const FORWARDED: (keyof DeskEvents)[] = [
   'screen_pop',
   'assist',
   'transcript',
+  'transcript_status',
   'notification',
   'sms_status',
   'sms_bulk',

@@ -8,6 +8,8 @@ export type TranscriptSegment = S['TranscriptSegment']
 export type TranscriptLeg = TranscriptSegment['leg']
 export type TranscriptWord = S['TranscriptWord']
 export type Transcript = S['Transcript']
+/** Whether one answered call was transcribed (also pushed as `transcript_status`). */
+export type CallTranscription = S['CallTranscription']
 
 /** Pushed live: a partial (final=false, replaced by the next partial or the final of its leg) or a final segment. */
 export type TranscriptEvent =
