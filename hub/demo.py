@@ -88,7 +88,6 @@ EN = DemoData(
          "offer_timeout_s": 30, "wrapup_s": 30, "service_level_s": 30,
          "overflow": {"kind": "offline_form"}, "max_wait_s": 900},
         {"name": "Billing", "strategy": "skills_best_match", "required_skills": {"billing": 50},
-         "calendar": "Office hours",
          "members": ["agent1", "agent2", "agent4", "supervisor"],
          "offer_timeout_s": 30, "wrapup_s": 30,
          "overflow_steps": [{"after_s": 120, "relax_skills": ["billing"], "level_delta": 0}],
@@ -96,6 +95,10 @@ EN = DemoData(
         {"name": "Repairs and leaks", "strategy": "ring_all", "required_skills": {"gas_service": 50},
          "members": ["agent2", "agent3", "agent5", "supervisor"],
          "offer_timeout_s": 20, "wrapup_s": 60, "overflow_to_general": True, "max_wait_s": 300},
+        # business hours as an example (the other queues answer around the clock, as the demo line)
+        {"name": "Account services", "strategy": "round_robin", "required_skills": {"billing": 50},
+         "calendar": "Office hours", "members": ["agent1", "agent2", "agent4", "supervisor"],
+         "offer_timeout_s": 30, "wrapup_s": 45, "overflow_to_general": True, "max_wait_s": 600},
     ],
     custom_fields=[{"key": "account_no", "label": "Account number", "type": "text"},
                    {"key": "meter_type", "label": "Meter type", "type": "choice",

@@ -15,6 +15,15 @@ def log_in(page: Page, username: str, password: str = "demo") -> None:
     expect(page.get_by_test_id("current-user")).to_be_visible()
 
 
+def go_to(page: Page, testid: str) -> None:
+    """Follow a link of the top bar; one in a menu (channels, settings) after opening the menu."""
+    link = page.get_by_test_id(testid)
+    menu = page.locator("details.topbar-menu", has=link)
+    if menu.count() and not link.is_visible():
+        menu.locator("summary").click()
+    link.click()
+
+
 def open_desk(page: Page, username: str) -> None:
     log_in(page, username)
     expect(page).to_have_url("/desk")

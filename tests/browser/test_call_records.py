@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
-from tests.browser.steps import log_in
+from tests.browser.steps import go_to, log_in
 from tests.support.hub import ThreadedHub
 from tests.voice.calls.recording_seed import seed_recording_sync
 from voice.calls.tables import calls as t_calls
@@ -45,7 +45,7 @@ def test_supervisor_reads_a_calls_history_on_its_page_in_chinese(hub: ThreadedHu
 
     page = person("supervisor", "zh-CN")
     log_in(page, "supervisor")
-    page.get_by_test_id("nav-recordings").click()
+    go_to(page, "nav-recordings")
     page.get_by_test_id("rec-row-play").first.click()
     page.get_by_test_id("rec-call").click()
     expect(page.get_by_test_id("call-page")).to_be_visible()

@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.i18n import Walk
-from tests.browser.steps import accept_offer, desk_messages, go_ready, log_in, open_desk
+from tests.browser.steps import accept_offer, desk_messages, go_ready, go_to, log_in, open_desk
 from tests.channels.email.test_attachment_safety import zip_bomb
 from tests.support.hub import ThreadedHub
 from tests.support.postgres import free_port
@@ -224,7 +224,7 @@ def test_bulk_email_page_sends_a_csv_list_with_progress(supervisor: Page, hub: T
     csv_path.write_text("\n".join(rows) + "\n", encoding="utf-8")
 
     log_in(supervisor, "supervisor")
-    supervisor.get_by_test_id("nav-email-bulk").click()
+    go_to(supervisor, "nav-email-bulk")
     expect(supervisor).to_have_url(re.compile(r"/email/bulk$"))
     supervisor.get_by_test_id("email-bulk-name").fill("Outage notice")
     supervisor.get_by_test_id("email-bulk-template").select_option(label="Outage")

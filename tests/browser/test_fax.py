@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.i18n import Walk
-from tests.browser.steps import accept_offer, go_ready, log_in, open_desk
+from tests.browser.steps import accept_offer, go_ready, go_to, log_in, open_desk
 from tests.channels.fax.support import SECRET, HylafaxServer, have_tools, make_tiff, multipart, signed_headers
 from tests.support.hub import ThreadedHub
 
@@ -84,7 +84,7 @@ def test_agent_sees_the_fax_page_by_page(agent1: Page, hub: ThreadedHub, tmp_pat
 
 def test_bulk_fax_shows_progress(supervisor: Page, hylafax: HylafaxServer) -> None:
     log_in(supervisor, "supervisor")
-    supervisor.get_by_test_id("nav-fax").click()
+    go_to(supervisor, "nav-fax")
     expect(supervisor).to_have_url(re.compile(r"/fax$"))
     supervisor.get_by_test_id("fax-compose-link").click()
     supervisor.get_by_test_id("fax-send-text").fill("燃气管道检修通知 / Notice of gas main works on Monday.")

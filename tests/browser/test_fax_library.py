@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser import test_fax
-from tests.browser.steps import log_in
+from tests.browser.steps import go_to, log_in
 from tests.channels.fax.support import HylafaxServer
 
 pytestmark = pytest.mark.browser
@@ -32,7 +32,7 @@ def test_admin_builds_the_library_and_a_supervisor_faxes_from_it(
         person: Callable[[str], Page], hylafax: HylafaxServer, artifacts: Path) -> None:
     admin = person("admin")
     log_in(admin, "admin")
-    admin.get_by_test_id("nav-fax-library").click()  # an admin has no fax desk: the library is in the top bar
+    go_to(admin, "nav-fax-library")  # an admin has no fax desk: the library is in the top bar
     expect(admin).to_have_url(re.compile(r"/fax/library$"))
     expect(admin.get_by_test_id("fax-library-empty")).to_be_visible()
 
@@ -85,7 +85,7 @@ def test_admin_builds_the_library_and_a_supervisor_faxes_from_it(
     # a supervisor sees the library read-only and faxes a document to a number
     sup = person("supervisor")
     log_in(sup, "supervisor")
-    sup.get_by_test_id("nav-fax").click()
+    go_to(sup, "nav-fax")
     sup.get_by_test_id("fax-library-link").click()
     expect(sup.get_by_test_id("fax-library-readonly")).to_be_visible()
     expect(sup.get_by_test_id("fax-library-edit")).to_have_count(0)

@@ -26,6 +26,7 @@ import httpx
 import pytest
 from playwright.sync_api import FrameLocator, Locator, Page, expect
 
+from tests.browser.conftest import VIEWPORT
 from tests.browser.i18n import LANG_OF, Foreign, Walk, data_texts
 from tests.browser.steps import log_in, open_desk
 from tests.support.hub import ThreadedHub
@@ -113,6 +114,7 @@ def test_every_page_for_every_role_speaks_only_the_users_language(
         log_in(page, role)
         expect(page.locator("html")).to_have_attribute("lang", locale)
         walk.check(page, f"{role}-home")
+        walk_top_bar(page, walk, role)
 
     # a chat: the pre-chat form, the offer, the chat on both sides
     agent = pages["agent1"]
@@ -159,6 +161,33 @@ def test_every_page_for_every_role_speaks_only_the_users_language(
     assert walk.pages >= 100, walk.pages
     assert not walk.console_errors, "\n".join(walk.console_errors)
     assert not walk.problems, "text of the other language:\n" + "\n".join(walk.problems)
+
+
+# the top bar in one line, "log out" on screen, on a 1280 px laptop (issue #19: an admin's bar ran
+# off the screen at 1400 px and its links wrapped)
+BAR_FITS = """() => {
+  const bar = document.querySelector('.topbar'), out = document.querySelector('[data-testid=logout]')
+  const links = [...bar.querySelectorAll('.topbar-nav > a, .topbar-menu > summary')]
+  return bar.scrollWidth <= bar.clientWidth && out.getBoundingClientRect().right <= window.innerWidth
+    && links.every((a) => a.getBoundingClientRect().height < 40)
+}"""
+
+
+def walk_top_bar(page: Page, walk: Walk, role: str) -> None:
+    """Each menu of the top bar opened; the bar fits a laptop's screen."""
+    for menu in page.locator("details.topbar-menu").all():
+        menu.locator("summary").click()
+        expect(menu.locator(".topbar-menu-list a").first).to_be_visible()
+        walk.check(page, f"{role}-menu-{menu.get_attribute('data-testid')}")
+        page.keyboard.press("Escape")
+        expect(menu.locator(".topbar-menu-list")).to_be_hidden()
+    page.set_viewport_size({"width": 1280, "height": 800})
+    try:
+        fits = page.evaluate(BAR_FITS)
+    finally:
+        page.set_viewport_size(VIEWPORT)
+    if not fits:
+        walk.problems.append(f"{role}: the top bar does not fit 1280 px in {walk.locale}")
 
 
 def walk_step(page: Page, walk: Walk, role: str, step: Step, records: dict[str, str]) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.steps import log_in
+from tests.browser.steps import go_to, log_in
 
 pytestmark = pytest.mark.browser
 
@@ -33,7 +33,7 @@ def test_admin_builds_a_flow_sees_problems_fixes_them_and_publishes(person, admi
                                                                    artifacts):
     admin: Page = person("admin")
     log_in(admin, "admin")
-    admin.get_by_test_id("nav-admin-ivr").click()
+    go_to(admin, "nav-admin-ivr")
     expect(admin).to_have_url("/admin/ivr")
     # voice is off in this hub: the page says the numbers answer no calls (issue #18, 9)
     expect(admin.get_by_test_id("ivr-voice-off")).to_contain_text("Voice is off")

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.steps import log_in
+from tests.browser.steps import go_to, log_in
 from tests.support.hub import ThreadedHub
 from tests.voice.calls.recording_seed import seed_recording_sync
 
@@ -29,7 +29,7 @@ def test_supervisor_filters_recordings_sees_the_waveform_and_seeks(hub: Threaded
     seed_recording_sync(hub.data_dir, caller="+8613900001111", agent_id=None, started_at=now - 300, duration=5.0)
 
     log_in(supervisor, "supervisor")
-    supervisor.get_by_test_id("nav-recordings").click()
+    go_to(supervisor, "nav-recordings")
     expect(supervisor.get_by_test_id("rec-row")).to_have_count(2)
     supervisor.get_by_test_id("rec-caller").fill("555777")
     supervisor.get_by_test_id("rec-search-submit").click()

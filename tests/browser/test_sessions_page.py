@@ -32,12 +32,10 @@ def test_a_supervisor_signs_out_her_other_browser_from_the_sessions_page(person:
     expect(office.locator("[data-current=true]")).to_have_count(1)
 
     # the laptop is signed out: the server closes its live connection and the page goes to the login
-    # page by itself; loading a page there again stays on the login page
+    # page by itself (the session is gone: /api/auth/session says nobody)
     expect(laptop).to_have_url(re.compile(r"/login"), timeout=10_000)
     expect(laptop.get_by_test_id("login-form")).to_be_visible()
-    laptop.goto("/desk")
-    expect(laptop).to_have_url(re.compile(r"/login"))
-    expect(laptop.get_by_test_id("login-form")).to_be_visible()
+    assert laptop.request.get("/api/auth/session").json() == {"user": None}
     # the office browser is still signed in and can sign itself out from the same page
     office.get_by_test_id("session-end").click()
     expect(office).to_have_url(re.compile(r"/login"))

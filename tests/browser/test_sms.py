@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from channels.sms.segments import count
 from tests.browser.i18n import Walk
-from tests.browser.steps import accept_offer, desk_messages, go_ready, log_in, open_desk
+from tests.browser.steps import accept_offer, desk_messages, go_ready, go_to, log_in, open_desk
 from tests.support.hub import ThreadedHub
 from tests.support.kannel import Kannel, have_kannel
 
@@ -85,7 +85,7 @@ def test_bulk_send_from_a_csv_upload_shows_live_progress(supervisor: Page, kanne
     csv_path.write_text("\n".join(rows) + "\n", encoding="utf-8")
 
     log_in(supervisor, "supervisor")
-    supervisor.get_by_test_id("nav-sms-bulk").click()
+    go_to(supervisor, "nav-sms-bulk")
     expect(supervisor).to_have_url(re.compile(r"/sms/bulk$"))
     supervisor.get_by_test_id("sms-bulk-name").fill("Meter reading week")
     supervisor.get_by_test_id("sms-bulk-template").fill("Dear {name}, we read your meter on Monday.")

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser import test_sms
-from tests.browser.steps import log_in
+from tests.browser.steps import go_to, log_in
 from tests.support.kannel import Kannel
 
 pytestmark = pytest.mark.browser
@@ -28,7 +28,7 @@ def test_admin_configures_a_keyword_and_the_phone_gets_the_answer(
         person: Callable[[str], Page], kannel: Kannel, artifacts: Path) -> None:
     admin: Page = person("admin")
     log_in(admin, "admin")
-    admin.get_by_test_id("nav-sms-keywords").click()
+    go_to(admin, "nav-sms-keywords")
     expect(admin).to_have_url(re.compile(r"/sms/keywords$"))
     expect(admin.locator('[data-testid="sms-keyword-row"][data-keyword="BAL"]')).to_have_count(1)
     expect(admin.get_by_test_id("sms-keywords-readonly")).to_have_count(0)
@@ -75,7 +75,7 @@ def test_admin_configures_a_keyword_and_the_phone_gets_the_answer(
     # a supervisor (bulk_send, not admin) sees the rules read-only
     sup: Page = person("supervisor")
     log_in(sup, "supervisor")
-    sup.get_by_test_id("nav-sms-keywords").click()
+    go_to(sup, "nav-sms-keywords")
     expect(sup.get_by_test_id("sms-keywords-readonly")).to_be_visible()
     expect(sup.locator('[data-testid="sms-keyword-row"][data-keyword="HOURS"]')).to_contain_text(answer)
     expect(sup.get_by_test_id("sms-keyword-new")).to_have_count(0)

@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.hubs import voice_hub
-from tests.browser.steps import go_ready, log_in, open_desk
+from tests.browser.steps import go_ready, go_to, log_in, open_desk
 from tests.support.hub import ThreadedHub
 from tests.voice.calls.speech import espeak_8k, write_rtp_pcap
 from tests.voice.calls.support import SCENARIOS, free_udp_port
@@ -119,7 +119,7 @@ def test_admin_sets_who_is_notified_of_new_voicemail_in_the_flow_editor(
         hub: ThreadedHub, person, admin_api: httpx.Client) -> None:  # type: ignore[no-untyped-def]
     admin: Page = person("admin")
     log_in(admin, "admin")
-    admin.get_by_test_id("nav-admin-ivr").click()
+    go_to(admin, "nav-admin-ivr")
     admin.get_by_test_id("ivr-new").click()
     admin.get_by_test_id("ivr-new-name").fill("After hours")
     admin.get_by_test_id("ivr-create").click()

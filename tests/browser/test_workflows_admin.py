@@ -11,7 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.steps import log_in
+from tests.browser.steps import go_to, log_in
 
 pytestmark = pytest.mark.browser
 
@@ -40,7 +40,7 @@ def test_ticket_countdown_rules_dry_run_sla_editor_and_staff_texts_in_chinese(
 
     # the admin writes a rule and tries it on that ticket without running it
     log_in(admin, "admin")
-    admin.get_by_test_id("nav-rules").click()
+    go_to(admin, "nav-rules")
     admin.get_by_test_id("rule-new").click()
     admin.get_by_test_id("rule-name").fill("Complaints are high")
     admin.get_by_test_id("rule-event").select_option("ticket.created")
@@ -59,7 +59,7 @@ def test_ticket_countdown_rules_dry_run_sla_editor_and_staff_texts_in_chinese(
     expect(admin.get_by_test_id("dry-result")).to_contain_text("set the priority of the ticket to high")
 
     # SLA policies and departments
-    admin.get_by_test_id("nav-sla").click()
+    go_to(admin, "nav-sla")
     expect(admin.get_by_test_id("sla-row").filter(has_text="Complaint (statutory time limit)")).to_be_visible()
     admin.get_by_test_id("sla-new").click()
     admin.get_by_test_id("sla-name").fill("Gold customers")
@@ -69,7 +69,7 @@ def test_ticket_countdown_rules_dry_run_sla_editor_and_staff_texts_in_chinese(
     admin.get_by_test_id("sla-lead").fill("0.25")
     admin.get_by_test_id("sla-save").click()
     expect(admin.get_by_test_id("sla-row").filter(has_text="Gold customers")).to_contain_text("0.5 h")
-    admin.get_by_test_id("nav-admin-departments").click()
+    go_to(admin, "nav-admin-departments")
     expect(admin.get_by_test_id("department-row").filter(has_text="Pipe repairs")).to_contain_text("Pipe repair crew")
 
     # issue #17: a Chinese supervisor reads what the hub wrote for staff in Chinese. A ticket whose
@@ -96,7 +96,7 @@ def test_ticket_countdown_rules_dry_run_sla_editor_and_staff_texts_in_chinese(
 
     # the admin switches to Chinese: a flow's problems and the dry run are said in Chinese
     admin.get_by_test_id("language-switch").select_option("zh-CN")
-    admin.get_by_test_id("nav-rules").click()
+    go_to(admin, "nav-rules")
     admin.get_by_test_id("dry-type").select_option("ticket.created")
     admin.get_by_test_id("dry-ticket").fill(ticket_id)
     admin.get_by_test_id("dry-run").click()
