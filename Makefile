@@ -29,6 +29,7 @@ bench: setup
 	$(BIN)/python bench/assist_bot.py
 	$(BIN)/python bench/timers.py
 	$(BIN)/python bench/calls.py
+	$(BIN)/python bench/calls_transcribe.py
 	$(BIN)/python bench/sms.py
 
 setup: debs python web
