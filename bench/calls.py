@@ -268,6 +268,20 @@ async def setup_ramp(hub: HubProcess, sip_port: int, rates: list[int], seconds: 
     return results
 
 
+async def start_agent_phones(tmp: Path, uas_port: int, sip_port: int, agents: int) -> asyncio.subprocess.Process:
+    """The bench agents' desk phones: one sipp UAS echoing the caller's audio, registered as each
+    agent. Its output goes to ``tmp/uas.out``; the caller kills the process."""
+    uas_out = open(tmp / "uas.out", "wb")  # noqa: SIM115, ASYNC230 - closed with the process
+    uas = await asyncio.create_subprocess_exec(
+        need("sipp"), "-sf", str(SCENARIOS / "bench_agent.xml"), "-i", "127.0.0.1", "-p", str(uas_port),
+        "-mi", "127.0.0.1", "-mp", str(free_port()), "-rtp_echo", "-nostdin", "-trace_err",
+        "-error_file", str(tmp / "uas.err"), cwd=tmp, stdout=uas_out, stderr=asyncio.subprocess.STDOUT,
+        stdin=asyncio.subprocess.DEVNULL)
+    await asyncio.sleep(0.5)
+    register_all(sip_port, uas_port, agents)
+    return uas
+
+
 @contextlib.asynccontextmanager
 async def bench_hub(tmp: Path, agents: int, *, admission: bool) -> AsyncIterator[tuple[HubProcess, int]]:
     """The hub as its own process with voice on, ``agents`` bench agents whose desk phones are
@@ -282,14 +296,7 @@ async def bench_hub(tmp: Path, agents: int, *, admission: bool) -> AsyncIterator
     uas: asyncio.subprocess.Process | None = None
     try:
         await setup_agents(hub.base_url, agents)
-        uas_out = open(tmp / "uas.out", "wb")  # noqa: SIM115, ASYNC230 - closed below
-        uas = await asyncio.create_subprocess_exec(
-            need("sipp"), "-sf", str(SCENARIOS / "bench_agent.xml"), "-i", "127.0.0.1", "-p", str(uas_port),
-            "-mi", "127.0.0.1", "-mp", str(free_port()), "-rtp_echo", "-nostdin", "-trace_err",
-            "-error_file", str(tmp / "uas.err"), cwd=tmp, stdout=uas_out, stderr=asyncio.subprocess.STDOUT,
-            stdin=asyncio.subprocess.DEVNULL)
-        await asyncio.sleep(0.5)
-        register_all(sip_port, uas_port, agents)
+        uas = await start_agent_phones(tmp, uas_port, sip_port, agents)
         yield hub, sip_port
     finally:
         if uas is not None and uas.returncode is None:

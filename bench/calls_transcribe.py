@@ -36,7 +36,7 @@ ROOT = BENCH.parent
 sys.path[:0] = [str(ROOT), str(BENCH)]
 
 from _common import code_version, loadavg, rss_mb  # noqa: E402
-from calls import BENCH_NUMBER, free_port, register_all, setup_agents, wait_idle  # noqa: E402
+from calls import BENCH_NUMBER, free_port, setup_agents, start_agent_phones, wait_idle  # noqa: E402
 
 from tests.support.hub import HubProcess  # noqa: E402
 from tests.voice.calls.support import PCAPS, SCENARIOS, need  # noqa: E402
@@ -141,14 +141,7 @@ async def main() -> None:
         cap = args.max_streams if args.control else int(figures["max_streams"])
         n = max(1, cap // 2)
         await setup_agents(hub.base_url, n)
-        uas_out = open(tmp / "uas.out", "wb")  # noqa: SIM115, ASYNC230 - closed with the process
-        uas = await asyncio.create_subprocess_exec(
-            need("sipp"), "-sf", str(SCENARIOS / "bench_agent.xml"), "-i", "127.0.0.1", "-p", str(uas_port),
-            "-mi", "127.0.0.1", "-mp", str(free_port()), "-rtp_echo", "-nostdin", "-trace_err",
-            "-error_file", str(tmp / "uas.err"), cwd=tmp, stdout=uas_out, stderr=asyncio.subprocess.STDOUT,
-            stdin=asyncio.subprocess.DEVNULL)
-        await asyncio.sleep(0.5)
-        register_all(sip_port, uas_port, n)
+        uas = await start_agent_phones(tmp, uas_port, sip_port, n)
         assert hub.proc is not None
         await wait_idle(hub.proc.pid)
         idle_rss = rss_mb(hub.proc.pid)
