@@ -288,6 +288,9 @@ class WebchatChannel:
                 "id": row.id, **await ch._status(row),
                 "messages": [_customer_view(m) for m in msgs],
                 "csat": {"rating": row.csat_rating} if row.csat_rating else None,
+                # the rating request's texts once the chat is over (a widget that connects after
+                # the close missed the csat_request push)
+                "csat_texts": await ch._csat_texts(row.language) if row.status == "closed" else None,
             })
 
         @api.add("/api/widget/attachments", "POST", "Upload a file into the chat", tag="widget",

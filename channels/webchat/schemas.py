@@ -56,6 +56,11 @@ class CustomerCsat(ResponseModel):
     rating: int
 
 
+class CsatTexts(ResponseModel):
+    prompt: str
+    thanks: str
+
+
 class WidgetConversation(ResponseModel):
     id: str
     status: ConversationStatus
@@ -66,6 +71,8 @@ class WidgetConversation(ResponseModel):
     language: Language
     messages: list[CustomerMessage]
     csat: CustomerCsat | None
+    # the rating request and thanks in the chat's language, once it is closed
+    csat_texts: CsatTexts | None
 
 
 class OfflineMessage(ResponseModel):

@@ -50,10 +50,14 @@ def test_nobody_available_shows_offline_form_and_the_message_lands_in_pending(
         ["Please call me about moving home next month"])
 
 
-def test_reloading_the_page_resumes_the_chat_with_its_history(customer: Page, agent1: Page) -> None:
+def test_the_default_queue_is_proposed_and_reloading_the_page_resumes_the_chat_with_its_history(
+        customer: Page, agent1: Page) -> None:
     open_desk(agent1, "agent1")
     go_ready(agent1)
     widget = open_widget(customer)
+    # demo.html embeds the widget without data-queue: the form proposes the centre's default queue
+    # (widget_default_queue), not the first one alphabetically (Billing)
+    expect(widget.get_by_test_id("prechat-queue").locator("option:checked")).to_have_text("General enquiries")
     start_chat(widget, "Zhang Wei", "zhang.wei@example.com", "Is my repair visit still on for Friday?")
     accept_offer(agent1, "Zhang Wei")
     reply(agent1, "Let me check the work order for you.")

