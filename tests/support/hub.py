@@ -23,7 +23,7 @@ import uvicorn
 
 from bootstrap import build_app, load_settings
 from hub.clock import Clock
-from tests.support.databases import fresh_sqlite
+from tests.support.databases import fresh_seeded, fresh_sqlite
 from tests.support.postgres import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -122,6 +122,11 @@ class InProcessHub:
                     "voice_enabled": False, "ivr_tts_cache_dir": str(TTS_CACHE),
                     "api_check_responses": True,
                     "password_scrypt_n": TEST_SCRYPT_N, **NO_RATE_LIMITS, **settings}
+        # the demo's data is seeded once per test process for each set of settings, into a data
+        # folder that every later hub with the same settings starts from (tests/support/databases.py)
+        self._seed_key: str | None = (repr(sorted(settings.items())) if not database_url and settings["demo"]
+                                      else None)
+        self._overrides = settings
         self.settings = load_settings(environ={}, data_dir=str(data_dir), port=self.port,
                                       database_url=database_url, web_dir=str(REPO / "web" / "dist"),
                                       wallboard_interval_s=0.1, **settings)
@@ -136,7 +141,9 @@ class InProcessHub:
         return self.app.other_asgi_app.state.services
 
     async def start(self) -> InProcessHub:
-        if not self.settings.database_url:
+        if self._seed_key is not None:
+            await fresh_seeded(Path(self.settings.data_dir), self._seed_key, self._seed)
+        elif not self.settings.database_url:
             fresh_sqlite(self.settings.data_dir)
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
                                 lifespan="on", ws_per_message_deflate=self.settings.ws_per_message_deflate)
@@ -149,6 +156,13 @@ class InProcessHub:
                     raise RuntimeError("the hub stopped during start-up")
                 await asyncio.sleep(0.02)
         return self
+
+    async def _seed(self, folder: Path) -> None:
+        """Start and stop a hub with this one's settings on ``folder``: the demo seeded there."""
+        seeder = InProcessHub(folder, **self._overrides)
+        seeder._seed_key = None
+        await seeder.start()
+        await seeder.stop()
 
     async def client(self, username: str | None = None) -> ApiClient:
         c = ApiClient(self.base_url)
@@ -182,6 +196,7 @@ async def clocked_hub(data_dir: Path, clock: Clock, database_url: str = "", **se
     h = InProcessHub(data_dir, database_url, **{"session_ttl_s": 365 * 86400, "kb_enabled": False,
                                                 "sms_enabled": False, "email_enabled": False, **settings})
     h.app = build_app(h.settings, clock)
+    h._seed_key = None  # seeded on its own clock
     await h.start()
     await h.services.scheduler.stop()  # timers fire when the test calls run_due()
     return h
