@@ -113,6 +113,9 @@ class Settings:
     # response_mismatch): on in the tests, off in production (the models describe, never filter)
     api_check_responses: bool = False
     wallboard_interval_s: float = 0.5
+    # an agent whose last desk (browser tab) is gone this long is set not ready with the reason
+    # "disconnected" and their open offers go to other agents (hub/realtime.py); 0: never
+    agent_disconnect_grace_s: float = 20.0
     # permessage-deflate on the Socket.IO WebSockets: off, as in Socket.IO's own server (its
     # perMessageDeflate defaults to false). Chat frames are a few hundred bytes; compressing
     # them cost the hub 21.4 vs 13.5 ms of CPU per new chat (the compressor set up per

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Iterable
 from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING, Any
@@ -107,6 +108,9 @@ class DeskNamespace(socketio.AsyncNamespace):
         self._expiry: dict[str, asyncio.TimerHandle] = {}
         self._socket: dict[str, tuple[str, str]] = {}  # sid → (user id, session hash)
         self._trusted = parse_origins(services.settings.trusted_origins)
+        #: agents whose last desk on this process closed: the timer that sets them not ready
+        self._gone: dict[str, asyncio.TimerHandle] = {}
+        self._process = uuid.uuid4().hex[:12]  # this process's field in the shared desk counts
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         if not socket_origin_allowed(environ, self._trusted):  # a page of another site (hub/api/csrf.py)
@@ -123,6 +127,8 @@ class DeskNamespace(socketio.AsyncNamespace):
         self._expiry[sid] = loop.call_later(max(0.0, expires_at - self.s.clock.now()),
                                             self._close_soon, sid, "expired")
         await self.enter_room(sid, user_room(user.id))
+        if user.is_agent:
+            await self._desk_opened(user.id)
         if "wallboard" in user.permissions or "supervise" in user.permissions:
             await self.enter_room(sid, SUPERVISORS)
         for qid in self.s.conversations.user_queue_ids(user):
@@ -143,6 +149,64 @@ class DeskNamespace(socketio.AsyncNamespace):
                 index[key].discard(sid)
                 if not index[key]:
                     del index[key]
+        if user_id is not None and user_id in self.s.routing.agent_ids:
+            await self._desk_closed(user_id)
+
+    # --- presence: an agent whose desks are all closed is not offered work ---------------------
+    def _shared_desks(self) -> Any:
+        """Redis when several processes serve the centre (each counts its own desks), else None."""
+        cluster = self.s.ports.cluster
+        return getattr(cluster, "redis", None)
+
+    async def _desk_opened(self, user_id: str) -> None:
+        timer = self._gone.pop(user_id, None)
+        if timer is not None:
+            timer.cancel()
+        redis = self._shared_desks()
+        if redis is not None:
+            with contextlib.suppress(Exception):
+                await redis.hincrby(f"hub:desks:{user_id}", self._process, 1)
+
+    async def _desk_closed(self, user_id: str) -> None:
+        redis = self._shared_desks()
+        if redis is not None:
+            with contextlib.suppress(Exception):
+                await redis.hincrby(f"hub:desks:{user_id}", self._process, -1)
+        grace = self.s.settings.agent_disconnect_grace_s
+        if grace <= 0 or user_id in self._by_user or user_id in self._gone:
+            return
+        self._gone[user_id] = asyncio.get_running_loop().call_later(grace, self._away_soon, user_id)
+
+    def _away_soon(self, user_id: str) -> None:
+        self._gone.pop(user_id, None)
+        task = asyncio.create_task(self._away(user_id), name=f"desk-away-{user_id}")
+        self._pushes.add(task)
+        task.add_done_callback(self._pushes.discard)
+
+    async def _away(self, user_id: str) -> None:
+        """The grace period passed with no desk of the agent on this process (nor, with several
+        processes, on another): a Ready agent (or one in wrap-up) becomes not ready,
+        "disconnected", and what was offered to them goes to others. A chosen state (not ready
+        for lunch, logged out) stays as it is; coming back, the agent chooses Ready again."""
+        if user_id in self._by_user:
+            return
+        redis = self._shared_desks()
+        if redis is not None:
+            try:
+                counts = await redis.hgetall(f"hub:desks:{user_id}")
+            except Exception:  # noqa: BLE001 - unknown: leave the agent as they are
+                return
+            if any(int(n) > 0 for n in counts.values()):
+                return
+        if self.s.routing.agent_state(user_id)["state"] not in ("ready", "wrap_up"):
+            return
+        try:
+            await self.s.routing.set_agent_state(user_id, "not_ready", "disconnected")
+        except HubError as err:  # the agent left the centre meanwhile
+            log.info("agent %s: not set not ready after the desk closed: %s", user_id, err.detail)
+        else:
+            log.info("agent %s: no desk open for %s s: not ready (disconnected)", user_id,
+                     self.s.settings.agent_disconnect_grace_s)
 
     async def on_access_changed(self, ev: Event) -> None:
         """``user.access_changed`` (from any process): close this process's sockets of the ended
@@ -258,9 +322,10 @@ class DeskNamespace(socketio.AsyncNamespace):
             await asyncio.sleep(self.s.settings.wallboard_interval_s)
 
     async def close(self) -> None:
-        for timer in self._expiry.values():
+        for timer in [*self._expiry.values(), *self._gone.values()]:
             timer.cancel()
         self._expiry.clear()
+        self._gone.clear()
         if self._pushes:
             await asyncio.wait(list(self._pushes), timeout=2)
         if self._wallboard_task is not None:

@@ -189,7 +189,8 @@ def register(api: Api, wf: WorkflowsComponent) -> None:  # noqa: C901 - a flat l
         p = await wf.tickets.prefill(user, q.conversation_id)
         custom = (p["contact"] or {}).get("custom") or {}
         said = next((e["value"] for e in p["entities"] if e["kind"] == "address"), None)
-        return json_response({**p, "title": p["subject"], "address": custom.get("address") or said})
+        # where the customer says the repair is (this conversation) before the address on file
+        return json_response({**p, "title": p["subject"], "address": said or custom.get("address")})
 
     @api.add("/api/workorders", "POST", "Create a repair work order", tag="workorders",
              body=WorkOrderIn, status=201, response=S.WorkOrder, access="tickets")

@@ -13,6 +13,7 @@ from sqlalchemy import desc, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub.acd import Calendar
+from hub.db import tables as t
 from hub.db.uow import Tx
 from hub.errors import NotFound, ValidationFailed
 from hub.events import Event
@@ -336,6 +337,11 @@ class Tickets:
                   "created_at": now, "updated_at": now, "sla_consumed_s": 0.0,
                   "sla_running_since": now, "first_response_breached": False,
                   "resolution_breached": False, "meta": dict(data.get("meta") or {})}
+            answered = await self._answered_at(tx, data.get("conversation_id"))
+            if answered is not None:
+                # an agent already wrote to the customer in the conversation the ticket comes
+                # from: its first response is given (no first-response timer, no breach)
+                tk["first_response_at"] = now
             tk.update(await self._plan(tx, tk, now))
             await tx.conn.execute(w.tickets.insert().values(**tk))
             if data.get("conversation_id"):
@@ -344,11 +350,23 @@ class Tickets:
             await self._history(tx, tid, "created", actor, to_status="new",
                                 data={"type": tk["type"], "priority": tk["priority"],
                                       "conversation_id": data.get("conversation_id")})
+            if answered is not None:
+                await self._history(tx, tid, "first_response", None,
+                                    data={"conversation_id": data["conversation_id"], "answered_at": answered})
             tx.emit(Event(WorkflowEventType.TICKET_CREATED, now, conversation_id=data.get("conversation_id"),
                           user_id=actor.id if actor else None, queue_id=tk["queue_id"],
                           data={"ticket_id": tid, "number": number, "type": tk["type"],
                                 "priority": tk["priority"], **chain_data()}))
         return tid
+
+    @staticmethod
+    async def _answered_at(tx: Tx, cid: str | None) -> float | None:
+        """When an agent first wrote to the customer in conversation ``cid`` (notes do not count)."""
+        if not cid:
+            return None
+        return (await tx.conn.execute(select(func.min(t.messages.c.created_at)).where(
+            t.messages.c.conversation_id == cid, t.messages.c.sender == "agent",
+            t.messages.c.kind == "message"))).scalar()
 
     async def update(self, tid: str, data: dict[str, Any], actor: User | None) -> dict[str, Any]:
         data = {k: v for k, v in data.items() if v is not None}

@@ -162,7 +162,8 @@ def register_routes(api: Api, ch: EmailChannel) -> None:  # noqa: C901 - a list 
         cc = [a.strip() for a in body.cc if a.strip()]
         bad = [a for a in cc if not ADDRESS.match(a)]
         if bad:
-            raise ValidationFailed(f"not an email address: {', '.join(bad)}", details={"cc": bad})
+            listed = ", ".join(f'"{a}"' for a in bad)
+            raise ValidationFailed(f"CC: not an email address: {listed}", details={"cc": bad})
         text = body.body.strip()
         html = None
         if body.template_id:

@@ -94,6 +94,8 @@ class EmailSender:
             to = (last_in.meta or {}).get("reply_to") or last_in.from_addr or ""
         if not to and row.contact_id:
             to = (await conv.contacts.get(row.contact_id)).get("email") or ""
+        if not to:  # opened elsewhere with the address to answer (the widget's offline form)
+            to = str((row.meta or {}).get("reply_to") or "")
         references: list[str] = []
         if last_in is not None:
             references = [*((last_in.meta or {}).get("references") or []), last_in.rfc_message_id][-20:]

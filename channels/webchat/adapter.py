@@ -310,10 +310,22 @@ class WebchatChannel:
             qid = await ch._queue_id(body.queue_id)
             identity = {"name": body.name, "email": body.email}
             await s.contacts.validate(identity, partial=False)
-            row = await s.conversations.open(
-                channel="chat", queue_id=qid, identity=identity, first_message=body.message,
-                subject=body.message[:80], status="pending", meta={"offline_form": True},
-                language=normalise_language(body.lang), identity_claimed=True)
+            lang = normalise_language(body.lang)
+            subject = " ".join(body.message.split())[:80]
+            if s.ports.email is not None:
+                # The customer has left the page: the message is answered by email. It is an email
+                # conversation (routed like a mail, the agent's reply sent by the email channel to
+                # the address given here) in the chosen queue, offered when an agent is ready.
+                row = await s.conversations.open(
+                    channel="email", queue_id=qid, identity=identity, first_message=body.message,
+                    subject=subject, status="queued",
+                    meta={"offline_form": True, "reply_to": body.email}, language=lang, identity_claimed=True)
+                await s.routing.enqueue(row)
+            else:  # no email channel to answer by: it waits in Pending for someone to call back
+                row = await s.conversations.open(
+                    channel="chat", queue_id=qid, identity=identity, first_message=body.message,
+                    subject=subject, status="pending", meta={"offline_form": True},
+                    language=lang, identity_claimed=True)
             notice = await s.texts.render("widget.offline.received", row.language, name=body.name)
             return json_response({"id": row.id, "notice": notice, "language": s.texts.language(row.language)}, 201)
 

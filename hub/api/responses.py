@@ -208,6 +208,11 @@ class LastMessage(ResponseModel):
     at: Epoch
 
 
+class Csat(ResponseModel):
+    rating: int
+    comment: str | None
+
+
 class ConversationSummary(ResponseModel):
     id: str
     channel: ChannelName
@@ -230,6 +235,8 @@ class ConversationSummary(ResponseModel):
     # the language of its automatic texts (set by the widget or the IVR, else guessed from the
     # customer's words; None: not known yet, the hub's default_language is used)
     language: Language | None
+    # the customer's rating, once given
+    csat: Csat | None = None
 
 
 class InboxItem(ConversationSummary):
@@ -243,11 +250,6 @@ class Inbox(ResponseModel):
     next_before: Epoch | None
 
 
-class Csat(ResponseModel):
-    rating: int
-    comment: str | None
-
-
 class LinkedContact(Contact):
     # False: the candidate a chat customer claimed to be, not proven yet (no VIP priority; the
     # customer is not shown anything of it)
@@ -258,7 +260,6 @@ class ConversationDetail(ConversationSummary):
     contact: LinkedContact | None  # type: ignore[assignment]  # the whole contact record here
     messages: list[Message]
     history: list[ConversationSummary]
-    csat: Csat | None
     # what channels and components keep on it (prechat, contact_created, a call's numbers …)
     meta: dict[str, Any]
 

@@ -172,6 +172,8 @@ class ConversationService:
             "last_message": {"body": last.body[:200], "sender": last.sender, "at": last.created_at}
             if last is not None else None,
             "disposition": row.disposition, "language": row.language,
+            # the customer's rating (pushed with conversation.csat: the open conversation shows it)
+            "csat": {"rating": row.csat_rating, "comment": row.csat_comment} if row.csat_rating else None,
         }
 
     async def _row(self, conn: Any, cid: str) -> Any:

@@ -37,6 +37,7 @@ REASON_CODES = [
     {"code": "meeting", "label": "Meeting"}, {"code": "training", "label": "Training"},
     {"code": "after_call_work", "label": "After-call work"},
     {"code": "no_answer", "label": "Missed an offer"},
+    {"code": "disconnected", "label": "Disconnected"},  # the desk closed (hub/realtime.py)
 ]
 DISPOSITIONS = [
     {"code": "resolved", "label": "Resolved"}, {"code": "follow_up", "label": "Needs follow-up"},
@@ -272,6 +273,9 @@ class RoutingService:
                         decisions += self.engine.set_ready(user_id, now)
                     else:
                         decisions += self.engine.set_not_ready(user_id, reason or "break", now)
+                        if reason == "disconnected":  # nobody is there to take what rings now
+                            for cid in list(self.engine.agent_snapshot(user_id).offers):
+                                decisions += self.engine.reject(cid, user_id, now)
             except acd.AcdError as err:
                 raise _acd_error(err) from err
             await self._apply(decisions, forced_by=forced_by)

@@ -47,12 +47,17 @@ class WallboardService:
         self._sl: dict[str, float] = {}
 
     async def start(self) -> None:
+        """The day's figures from the event log (again, when called again)."""
+        self._stats.clear()
+        self._answered.clear()
         self._day = local_midnight(self.clock.now())
         self._sl = {q["id"]: float(q["service_level_s"]) for q in await self.directory.list_queues()}
         async with self.db.read() as conn:
             rows = (await conn.execute(select(t.events).where(
                 t.events.c.at >= self._day,
                 t.events.c.type.in_([str(EventType.CONVERSATION_QUEUED),
+                                     str(EventType.CONVERSATION_TRANSFERRED),
+                                     str(EventType.CONVERSATION_OVERFLOWED),
                                      str(EventType.CONVERSATION_ASSIGNED),
                                      str(EventType.CONVERSATION_ABANDONED)]))
                 .order_by(t.events.c.id))).all()
@@ -69,6 +74,16 @@ class WallboardService:
         qid = ev.queue_id or ""
         if ev.type is EventType.CONVERSATION_QUEUED:
             self._stats[qid].offered += 1
+        elif ev.type is EventType.CONVERSATION_TRANSFERRED:
+            # into another queue: offered there too (its answer counts there); to an agent of the
+            # same queue: neither again
+            to_queue = ev.data.get("to_queue_id")
+            if to_queue and to_queue != ev.data.get("from_queue_id"):
+                self._stats[to_queue].offered += 1
+        elif ev.type is EventType.CONVERSATION_OVERFLOWED:
+            to_queue = ev.data.get("target_queue_id")
+            if ev.data.get("target") == "queue" and to_queue and to_queue != ev.data.get("from_queue_id"):
+                self._stats[to_queue].offered += 1
         elif ev.type is EventType.CONVERSATION_ASSIGNED:
             key = f"{ev.conversation_id}:{qid}"
             if key in self._answered:

@@ -154,3 +154,34 @@ async def test_every_signed_in_person_reads_the_directory_and_agents_see_states(
     assert all(a["state"] is None for a in km["agents"])
     assert (await (await hub.client()).get("/api/directory")).status_code == 401
     await desk.close()
+
+
+async def test_a_chat_transferred_to_another_queue_counts_as_offered_and_answered_there(hub):
+    """#19 item 10: the wallboard counted a transferred chat as answered in the target queue but
+    never as offered there (answered > offered)."""
+    sup = await hub.client("supervisor")
+    board = await Recorder("/desk").connect(hub.base_url, cookie=sup.cookie_header)
+    agent3, desk3 = await agent_desk(hub, "agent3")  # General, not Billing
+    general = await queue_id(agent3, "General enquiries")
+    billing = await queue_id(agent3, "Billing")
+    _customer, widget, session = await start_chat(hub, queue=general)
+    cid = session["conversation_id"]
+    await desk3.wait("offer", lambda d: d["conversation"]["id"] == cid)
+    await agent3.ok("POST", f"/api/conversations/{cid}/accept")
+    agent2, desk2 = await agent_desk(hub, "agent2")  # Billing
+    await agent3.ok("POST", f"/api/conversations/{cid}/transfer", {"queue_id": billing})
+    await desk2.wait("offer", lambda d: d["conversation"]["id"] == cid)
+    await agent2.ok("POST", f"/api/conversations/{cid}/accept")
+
+    def figures(d):  # type: ignore[no-untyped-def]
+        return {q["id"]: (q["offered_today"], q["answered_today"]) for q in d["queues"]}
+
+    snap = await board.wait("wallboard", lambda d: figures(d)[billing] == (1, 1) and figures(d)[general] == (1, 1))
+    assert figures(snap)[billing] == (1, 1) and figures(snap)[general] == (1, 1)
+    # the same after a restart of the figures (loaded from the event log)
+    await hub.services.wallboard.start()
+    counts = {q["id"]: (q["offered_today"], q["answered_today"])
+              for q in (await hub.services.wallboard.snapshot())["queues"]}
+    assert counts[billing] == (1, 1) and counts[general] == (1, 1)
+    for r in (board, desk3, desk2, widget):
+        await r.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.api.helpers import agent_desk, queue_id, start_chat
+from tests.support.hub import running_hub
 
 
 async def test_customer_chat_is_offered_accepted_answered_closed_and_rated(hub):
@@ -88,7 +89,10 @@ async def test_transfer_to_queue_reaches_second_agent_with_the_same_contact_reco
         await s.close()
 
 
-async def test_nobody_logged_in_means_offline_form_which_lands_in_pending(hub):
+async def test_nobody_logged_in_means_offline_form_whose_message_is_offered_by_email_when_an_agent_is_ready(hub):
+    """#19 item 2: the message left in the offline form is an email conversation in the chosen
+    queue: routed as soon as an agent is ready, and the agent's answer goes out by email (the
+    email channel's tests send it; tests/browser/test_email.py end to end)."""
     anon = await hub.client()
     cfg = await anon.ok("GET", "/api/widget/config")
     assert cfg["online"] is False
@@ -96,12 +100,28 @@ async def test_nobody_logged_in_means_offline_form_which_lands_in_pending(hub):
                             {"name": "Wang Fang", "email": "wf@example.com", "message": "Call me back"},
                             status=201)
     sup = await hub.client("supervisor")
-    pending = await sup.ok("GET", "/api/conversations?view=pending")
-    assert [c["id"] for c in pending["items"]] == [created["id"]]
+    queued = await sup.ok("GET", "/api/conversations?view=queued")
+    [item] = [c for c in queued["items"] if c["id"] == created["id"]]
+    assert (item["channel"], item["status"], item["queue_id"]) == ("email", "queued", cfg["queue_id"])
+    assert (await sup.ok("GET", "/api/conversations?view=pending"))["items"] == []
     agent, desk = await agent_desk(hub, "agent1")
     cfg = await anon.ok("GET", "/api/widget/config")
     assert cfg["online"] is True
+    await desk.wait("offer", lambda d: d["conversation"]["id"] == created["id"])
+    detail = await agent.ok("POST", f"/api/conversations/{created['id']}/accept")
+    assert [m["body"] for m in detail["messages"] if m["sender"] == "customer"] == ["Call me back"]
     await desk.close()
+
+
+async def test_without_an_email_channel_the_offline_message_waits_in_pending(tmp_path):
+    async with running_hub(tmp_path / "data", email_enabled=False) as hub:
+        anon = await hub.client()
+        created = await anon.ok("POST", "/api/widget/offline",
+                                {"name": "Wang Fang", "email": "wf@example.com", "message": "Call me back"},
+                                status=201)
+        sup = await hub.client("supervisor")
+        pending = await sup.ok("GET", "/api/conversations?view=pending")
+        assert [c["id"] for c in pending["items"]] == [created["id"]]
 
 
 async def test_returning_customer_sees_history_and_agent_sees_earlier_conversations(hub):

@@ -131,4 +131,6 @@ def test_customer_chat_answered_transferred_closed_and_rated(
     widget.get_by_test_id("csat-5").click()
     widget.get_by_test_id("csat-submit").click()
     expect(widget.get_by_test_id("csat-thanks")).to_be_visible()
+    # the rating shows in Bob's open conversation at once (not only after reopening it)
+    expect(agent2.get_by_test_id("conversation-csat")).to_contain_text("5")
     expect(bob).to_have_attribute("data-state", "wrap_up")

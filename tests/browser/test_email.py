@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.i18n import Walk
-from tests.browser.steps import accept_offer, desk_messages, go_ready, go_to, log_in, open_desk
+from tests.browser.steps import accept_offer, desk_messages, go_ready, go_to, log_in, open_desk, open_widget
 from tests.channels.email.test_attachment_safety import zip_bomb
 from tests.support.hub import ThreadedHub
 from tests.support.postgres import free_port
@@ -201,6 +201,11 @@ def test_agent_reads_an_html_mail_and_answers_with_a_template(agent1: Page, hub:
     agent1.get_by_test_id("email-template-select").select_option(label="Meter reset")
     agent1.get_by_test_id("email-template-insert").click()
     expect(agent1.get_by_test_id("reply-input")).to_have_value(re.compile(r"^Dear Zhang Wei,\n\nan engineer"))
+    # a wrong CC entry is named as typed ("bad address", not "bad, address") and nothing is sent
+    agent1.get_by_test_id("email-reply-cc").fill("meter.team@example.com, bad address")
+    agent1.get_by_test_id("reply-send").click()
+    expect(agent1.get_by_test_id("reply-error")).to_have_text("Not an email address in CC: “bad address”")
+    expect(agent1.get_by_test_id("reply-input")).to_have_value(re.compile(r"^Dear Zhang Wei,"))
     agent1.get_by_test_id("email-reply-cc").fill("meter.team@example.com")
     agent1.get_by_test_id("reply-send").click()
     [out] = sink.wait(1)
@@ -278,3 +283,31 @@ def test_a_chinese_agent_reads_the_mail_in_chinese(person: Callable[..., Page], 
     walk = Walk("zh-CN", artifacts)
     walk.check(agent, "agent1-desk-email")
     assert not walk.problems, "\n".join(walk.problems)
+
+
+def test_a_message_left_in_the_offline_form_is_offered_when_an_agent_is_ready_and_answered_by_email(
+        person, hub: ThreadedHub, sink: Sink) -> None:  # type: ignore[no-untyped-def]
+    """#19 item 2: the offline form's message was stuck in Pending (nobody could reply, transfer or
+    close it). Now it waits in its queue as an email conversation, is offered to the first agent
+    who goes ready, and the agent's answer reaches the address the customer left."""
+    customer: Page = person("customer")
+    widget = open_widget(customer)
+    widget.get_by_test_id("offline-name").fill("Chen Jie")
+    widget.get_by_test_id("offline-email").fill("chen.jie@example.com")
+    widget.get_by_test_id("offline-message").fill("Please call me about moving home next month")
+    widget.get_by_test_id("offline-submit").click()
+    expect(widget.get_by_test_id("offline-thanks")).to_be_visible()
+
+    agent1: Page = person("agent1")
+    open_desk(agent1, "agent1")
+    go_ready(agent1)
+    accept_offer(agent1, "Chen Jie")
+    expect(agent1.get_by_test_id("email-text")).to_have_text("Please call me about moving home next month")
+    agent1.get_by_test_id("reply-input").fill("Dear Chen Jie, we will call you tomorrow at 10.")
+    agent1.get_by_test_id("reply-send").click()
+    [out] = sink.wait(1)
+    assert out["To"] == "chen.jie@example.com"
+    assert "Please call me about moving home" in out["Subject"]
+    assert out.get_body(("plain",)).get_content().startswith("Dear Chen Jie, we will call you tomorrow at 10.")
+    mine = desk_messages(agent1, "agent").get_by_test_id("email-message")
+    expect(mine.get_by_test_id("email-status")).to_have_attribute("data-status", "sent")

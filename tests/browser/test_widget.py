@@ -23,7 +23,7 @@ from tests.browser.steps import (
 pytestmark = pytest.mark.browser
 
 
-def test_nobody_available_shows_offline_form_and_the_message_lands_in_pending(
+def test_nobody_available_shows_offline_form_and_the_message_waits_in_the_queue_as_an_email(
     customer: Page, supervisor: Page
 ) -> None:
     # No agent is signed in to the ACD: the widget offers to leave a message instead of a chat.
@@ -36,18 +36,18 @@ def test_nobody_available_shows_offline_form_and_the_message_lands_in_pending(
     widget.get_by_test_id("offline-submit").click()
     expect(widget.get_by_test_id("offline-thanks")).to_be_visible()
 
-    # The supervisor finds it in the Pending tab of the inbox.
+    # The supervisor finds it waiting in the Queued tab: an email conversation (the answer goes
+    # out by email), offered to the first agent who is ready (tests/browser/test_email.py).
     log_in(supervisor, "supervisor")
     expect(supervisor).to_have_url("/desk")
-    supervisor.get_by_test_id("inbox-tab-pending").click()
+    supervisor.get_by_test_id("inbox-tab-queued").click()
     item = supervisor.get_by_test_id("inbox-item").filter(has_text="Chen Jie")
-    expect(item).to_have_attribute("data-status", "pending")
+    expect(item).to_have_attribute("data-status", "queued")
     expect(item).to_contain_text("Please call me about moving home next month")
     item.click()
     expect(supervisor.get_by_test_id("conversation-contact")).to_have_text("Chen Jie")
-    expect(supervisor.get_by_test_id("conversation-status")).to_have_text("pending")
-    expect(bodies(desk_messages(supervisor, "customer"))).to_have_text(
-        ["Please call me about moving home next month"])
+    expect(supervisor.get_by_test_id("conversation-status")).to_have_text("queued")
+    expect(supervisor.get_by_test_id("email-text")).to_have_text("Please call me about moving home next month")
 
 
 def test_the_default_queue_is_proposed_and_reloading_the_page_resumes_the_chat_with_its_history(

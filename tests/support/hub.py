@@ -132,6 +132,7 @@ class InProcessHub:
                                       wallboard_interval_s=0.1, **settings)
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.app = build_app(self.settings)
+        self._own_app = self.app  # a test that sets its own (on its clock) seeds the demo itself
         self._server: _Server | None = None
         self._task: asyncio.Task[None] | None = None
         self._clients: list[ApiClient] = []
@@ -141,7 +142,7 @@ class InProcessHub:
         return self.app.other_asgi_app.state.services
 
     async def start(self) -> InProcessHub:
-        if self._seed_key is not None:
+        if self._seed_key is not None and self.app is self._own_app:  # (not on a test's own clock)
             await fresh_seeded(Path(self.settings.data_dir), self._seed_key, self._seed)
         elif not self.settings.database_url:
             fresh_sqlite(self.settings.data_dir)
@@ -196,7 +197,6 @@ async def clocked_hub(data_dir: Path, clock: Clock, database_url: str = "", **se
     h = InProcessHub(data_dir, database_url, **{"session_ttl_s": 365 * 86400, "kb_enabled": False,
                                                 "sms_enabled": False, "email_enabled": False, **settings})
     h.app = build_app(h.settings, clock)
-    h._seed_key = None  # seeded on its own clock
     await h.start()
     await h.services.scheduler.stop()  # timers fire when the test calls run_due()
     return h

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from tests.api.helpers import start_chat
+from tests.support.wait import eventually
 from tests.workflows.conftest import SHANGHAI
 from tests.workflows.helpers import act, department_id, dispatch, new_work_order, notifications
 
@@ -180,3 +182,51 @@ async def test_work_order_reminders_inside_the_planned_window_and_late_alert(clo
         ("late", "history.wo_late", "the planned end has passed")]
     done = await dispatcher.ok("GET", f"/api/workorders/{ok['id']}")
     assert done["late"] is False and not [h for h in done["history"] if h["kind"] in ("reminder", "late")]
+
+
+async def test_a_ticket_from_a_chat_the_agent_already_answered_starts_with_its_first_response_given(
+        clocked_hub, clock):  # type: ignore[no-untyped-def]
+    """#19 item 10: the agent replied in the chat, then opened the complaint ticket from it; four
+    business hours later the first response must not be overdue (it was given before the ticket)."""
+    hub = clocked_hub
+    sched = hub.services.scheduler
+    _admin, agent1, queue, _policy = await _setup(hub)
+    await agent1.ok("POST", "/api/agent/state", {"state": "ready"})
+    _customer, widget, session = await start_chat(hub, message="You billed me twice!")
+    cid = session["conversation_id"]
+    try:
+        offered = await eventually(lambda: agent1.ok("GET", "/api/conversations?view=offered"),
+                                   until=lambda body: body["items"])
+        assert [c["id"] for c in offered["items"]] == [cid]
+        await agent1.ok("POST", f"/api/conversations/{cid}/accept")
+        await agent1.ok("POST", f"/api/conversations/{cid}/messages", {"body": "Sorry! Let me look into it."},
+                        status=201)
+        await agent1.ok("POST", f"/api/conversations/{cid}/notes", {"body": "a note is not an answer"}, status=201)
+        clock.advance(600)
+        tk = await agent1.ok("POST", "/api/tickets", {
+            "type": "complaint", "priority": "high", "subject": "Billed twice", "queue_id": queue["id"],
+            "assignee_id": agent1.user["id"], "conversation_id": cid}, status=201)
+        assert tk["first_response_at"] == clock.now()
+        clock.advance(at(3, 9) - clock.now())  # past the 4 business hours
+        await sched.run_due()
+        detail = await agent1.ok("GET", f"/api/tickets/{tk['id']}")
+        assert detail["sla"]["first_response_breached"] is False
+        sup = await hub.client("supervisor")
+        assert [n for n in await _kinds(sup, "sla_escalation") if "first response" in n["title"]] == []
+        assert "first_response" in [h["kind"] for h in detail["history"]]
+    finally:
+        await widget.close()
+
+
+async def test_a_ticket_from_a_chat_nobody_answered_yet_keeps_its_first_response_clock(
+        clocked_hub, clock):  # type: ignore[no-untyped-def]
+    hub = clocked_hub
+    _admin, agent1, queue, _policy = await _setup(hub)
+    _customer, widget, session = await start_chat(hub, message="You billed me twice!")
+    try:
+        tk = await agent1.ok("POST", "/api/tickets", {
+            "type": "complaint", "priority": "high", "subject": "Billed twice", "queue_id": queue["id"],
+            "conversation_id": session["conversation_id"]}, status=201)
+        assert tk["first_response_at"] is None and tk["sla"]["first_response_due"] == at(2, 11)
+    finally:
+        await widget.close()

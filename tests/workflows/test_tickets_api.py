@@ -122,3 +122,29 @@ async def test_work_order_prefill_takes_the_address_and_time_the_customer_wrote_
     assert pre["address"] == "上海市徐汇区漕溪北路398号5栋1201室"
     kinds = {e["kind"]: e["value"] for e in pre["entities"]}
     assert kinds["date"].endswith("T15:00")
+
+
+async def test_work_order_prefill_takes_the_address_said_in_the_chat_before_the_one_on_file(tmp_path):
+    """#19 item 6: a known customer (张伟, whose contact record has his home address) reports a
+    leak at another address: the new work order starts with the address he wrote."""
+    from tests.support.hub import running_hub
+
+    async with running_hub(tmp_path / "data", demo_locale="zh-CN") as hub:
+        if hub.services.ports.assist is None:
+            import pytest
+
+            pytest.skip("the assist component is not part of this build")
+        agent, desk = await agent_desk(hub, "agent1")
+        _customer, widget, session = await start_chat(
+            hub, email="zhang.wei@example.com", name="张伟",
+            message="我父母家有煤气味，地址是江苏省南京市玄武区珠江路88号2栋301室，请尽快派人")
+        cid = session["conversation_id"]
+        await desk.wait("offer", lambda d: d["conversation"]["id"] == cid)
+        await agent.ok("POST", f"/api/conversations/{cid}/accept")
+        [contact] = (await agent.ok("GET", "/api/contacts?q=zhang.wei@example.com"))["items"]
+        await agent.ok("POST", f"/api/conversations/{cid}/contact", {"contact_id": contact["id"]})
+        pre = await agent.ok("GET", f"/api/workorders/prefill?conversation_id={cid}")
+        assert pre["contact"]["custom"]["address"] == "江苏省南京市鼓楼区中山北路 108 号 3 栋 502 室"
+        assert pre["address"] == "江苏省南京市玄武区珠江路88号2栋301室"
+        await desk.close()
+        await widget.close()

@@ -81,8 +81,10 @@ async def test_reply_with_template_cc_and_subject_reaches_the_relay_threaded(hub
     assert "<b>Li &lt;Lei&gt;</b>" in filled["html"]  # values are escaped in HTML
 
     # bad CC: 422, nothing sent or stored
-    r = await agent.post(f"/api/email/conversations/{cid}/reply", {"body": "x", "cc": ["not-an-address"]})
+    r = await agent.post(f"/api/email/conversations/{cid}/reply",
+                         {"body": "x", "cc": ["not-an-address", "bad address"]})
     assert r.status_code == 422
+    assert r.json()["detail"] == 'CC: not an email address: "not-an-address", "bad address"'
     sent = await agent.ok("POST", f"/api/email/conversations/{cid}/reply", {
         "body": filled["body"], "template_id": tpl["id"], "cc": ["boss@example.com"],
         "subject": "Re: Leak at my door"}, status=201)

@@ -205,7 +205,11 @@ async def test_decoding_runs_off_the_event_loop(
     await stream.close()
     stop.set()
     await tick
-    assert lags and max(lags) < 0.1, max(lags)
+    # Decoding on the loop would delay nearly every tick by a batch's decode (~80 ms); off it, a
+    # tick is late only when the machine itself is busy (a 0.23 s stall seen once on 2 cores
+    # running the suite on three workers): nine ticks in ten must be on time.
+    lags.sort()
+    assert len(lags) >= 10 and lags[int(len(lags) * 0.9)] < 0.02, lags[-10:]
 
 
 async def test_pooled_recognisers_are_ready_and_word_times_restart_per_stream(
