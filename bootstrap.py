@@ -26,12 +26,14 @@ from voice.ivr.settings import IvrSettings, TtsSettings
 from voice.webrtc import WebRtcComponent
 from voice.webrtc.settings import WebRtcSettings
 from workflows.component import WorkflowsComponent
+from workflows.settings import WorkflowsSettings
 
 # The components' settings sections (each declared and validated in its component's
 # ``settings.py``; docs/CONFIGURATION.md). A section module imports only the hub's public modules,
 # so a component the settings turn off is still not imported.
 SECTIONS: tuple[type[Section], ...] = (EmailSettings, SmsSettings, FaxSettings, KbSettings, AssistSettings,
-                                       VoiceSettings, WebRtcSettings, IvrSettings, TtsSettings)
+                                       VoiceSettings, WebRtcSettings, IvrSettings, TtsSettings,
+                                       WorkflowsSettings)
 
 
 def load_settings(config_file: str | os.PathLike[str] | None = None,

@@ -2,12 +2,18 @@
 actions, one per channel. Each action gets the work order and the open transaction and either
 sends (records an outbound message that its channel delivers) or says why it skipped.
 
-Built in: ``conversation`` — an outbound message on the customer's conversation through the
-conversation service, so the chat widget shows it (and, for an email conversation, the email
-channel mails it as a reply); ``email`` — when the contact has an email address and the email
-channel is running (the ``email`` port), the message goes as a reply in the contact's newest
-email conversation. SMS and an outbound TTS call register theirs with
-``services.ports.workflows.customer.register(name, action)`` once those channels exist.
+The customer is told ONCE, on the first way of the setting ``workflows_notice_order`` (default
+conversation, sms, email) that can reach them: the ways after it are not tried (they once all ran,
+and a customer who came by SMS or chat got the notice two or three times, one of them in another
+agent's email thread).
+
+Built in: ``conversation`` — an outbound message on the conversation the work order came from,
+through the conversation service: the chat widget shows it (while the chat goes on: an ended chat
+is skipped), the SMS channel texts it, the email channel mails it as a reply (a call's
+conversation carries no written notice: skipped);
+``email`` — when the contact has an email address and the email channel is running (the
+``email`` port), a reply in the contact's newest email conversation. The SMS channel registers
+``sms`` with ``services.ports.workflows.customer.register(name, action)``.
 
 The notice is the text ``workorder.completed`` (``workorder.completed_with_result`` when the order
 has a result; ``workflows/texts.py``) in the customer's language: the language of the work order's
@@ -20,11 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 from hub.db.uow import Tx
 from hub.errors import NotFound
+from workflows.settings import WorkflowsSettings
 
 if TYPE_CHECKING:
     from hub.app import Services
 
 Action = Callable[[Tx, Any, str], Awaitable[dict[str, Any]]]
+#: conversations whose channel delivers an agent's written message to the customer
+TEXT_CHANNELS = frozenset({"chat", "sms", "email"})
 
 
 class CustomerNotifier:
@@ -63,17 +72,27 @@ class CustomerNotifier:
         return await render("workorder.completed", language, number=wo.number, title=wo.title)
 
     async def notify(self, tx: Tx, wo: Any) -> list[dict[str, Any]]:
+        """Tell the customer once: the ways of ``workflows_notice_order`` are tried in turn until
+        one sends (the others after it are not tried); what each tried way did is returned."""
         lang = await self.language(tx, wo)
         text = await self.notice_text(wo, lang)
         results = []
         self._languages[wo.id] = lang
+        order = self.s.settings.section(WorkflowsSettings).notice_order
         try:
-            for name, action in self._actions.items():
+            for name in order:
+                action = self._actions.get(name)
+                if action is None:
+                    results.append({"channel": name, "language": lang, "status": "skipped",
+                                    "detail": f"the {name} channel is not running"})
+                    continue
                 try:
                     res = await action(tx, wo, text)
-                except Exception as err:  # noqa: BLE001 - one channel failing must not stop the others
+                except Exception as err:  # noqa: BLE001 - one channel failing: the next one is tried
                     res = {"status": "failed", "detail": f"{type(err).__name__}: {err}"[:300]}
                 results.append({"channel": name, "language": lang, **res})
+                if res.get("status") == "sent":
+                    break
         finally:
             self._languages.pop(wo.id, None)
         return results
@@ -92,6 +111,11 @@ class CustomerNotifier:
         conv = (await self.s.conversations.rows([wo.conversation_id], tx)).get(wo.conversation_id)
         if conv is None:
             return {"status": "skipped", "detail": "the conversation was deleted"}
+        if conv.channel not in TEXT_CHANNELS:
+            return {"status": "skipped", "detail": f"a {conv.channel} conversation carries no written notice"}
+        if conv.channel == "chat" and conv.status in ("closed", "abandoned"):
+            # SMS and email reach the customer later too; a chat that ended does not
+            return {"status": "skipped", "detail": "the chat has ended: the customer would not see it"}
         res = await self._insert(tx, wo, wo.conversation_id, text)
         return {**res, "via": conv.channel}
 

@@ -13,7 +13,6 @@ from sqlalchemy import desc, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub.acd import Calendar
-from hub.db import tables as t
 from hub.db.uow import Tx
 from hub.errors import NotFound, ValidationFailed
 from hub.events import Event
@@ -326,6 +325,7 @@ class Tickets:
     async def _insert(self, data: dict[str, Any], actor: User | None) -> str:
         now = self.s.clock.now()
         tid = new_id()
+        answered = await self._answered_at(data.get("conversation_id"))
         async with self.s.db.tx() as tx:
             number = int((await tx.conn.execute(select(func.coalesce(func.max(w.tickets.c.number), 0))))
                          .scalar() or 0) + 1
@@ -337,7 +337,6 @@ class Tickets:
                   "created_at": now, "updated_at": now, "sla_consumed_s": 0.0,
                   "sla_running_since": now, "first_response_breached": False,
                   "resolution_breached": False, "meta": dict(data.get("meta") or {})}
-            answered = await self._answered_at(tx, data.get("conversation_id"))
             if answered is not None:
                 # an agent already wrote to the customer in the conversation the ticket comes
                 # from: its first response is given (no first-response timer, no breach)
@@ -359,14 +358,12 @@ class Tickets:
                                 "priority": tk["priority"], **chain_data()}))
         return tid
 
-    @staticmethod
-    async def _answered_at(tx: Tx, cid: str | None) -> float | None:
+    async def _answered_at(self, cid: str | None) -> float | None:
         """When an agent first wrote to the customer in conversation ``cid`` (notes do not count)."""
         if not cid:
             return None
-        return (await tx.conn.execute(select(func.min(t.messages.c.created_at)).where(
-            t.messages.c.conversation_id == cid, t.messages.c.sender == "agent",
-            t.messages.c.kind == "message"))).scalar()
+        msgs = await self.s.conversations.messages(cid, include_notes=False)
+        return next((m["created_at"] for m in msgs if m["sender"] == "agent" and m["kind"] == "message"), None)
 
     async def update(self, tid: str, data: dict[str, Any], actor: User | None) -> dict[str, Any]:
         data = {k: v for k, v in data.items() if v is not None}

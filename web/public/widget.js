@@ -44,7 +44,12 @@
     'box-shadow:0 12px 40px rgba(0,0,0,.3);display:none}' +
     '#hub-widget-panel.open{display:block}' +
     '#hub-widget-frame{width:100%;height:100%;border:0;display:block}' +
-    '@media (max-width:480px){#hub-widget-panel{right:0;bottom:0;width:100vw;height:100vh;max-height:100vh;max-width:100vw;border-radius:0}}'
+    // a phone: the chat fills the screen (the dynamic viewport: the browser's bars do not hide
+    // the reply box) and the launcher steps aside while it is open (it covered Send); the chat's
+    // own header minimises it
+    '@media (max-width:480px){#hub-widget-panel{right:0;bottom:0;width:100vw;height:100vh;height:100dvh;' +
+    'max-height:none;max-width:100vw;border-radius:0}' +
+    '#hub-widget-launcher[aria-expanded="true"]{display:none}}'
 
   function el(tag, attrs) {
     var e = document.createElement(tag)

@@ -4,6 +4,8 @@ the workflows' customer-notification channels)."""
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.channels.sms.conftest import poll
 from tests.workflows.helpers import act, department_id, dispatch, new_work_order
 
@@ -57,6 +59,9 @@ async def test_the_completion_sms_is_in_the_language_the_customer_chatted_in(rig
         conv = await agent.ok("GET", f"/api/conversations/{session['conversation_id']}")
         wo = await new_work_order(hub, agent, title=title, conversation_id=conv["id"],
                                   contact_id=conv["contact"]["id"])
+        # the chat ends long before the repair: the notice goes by SMS (an ended chat reaches nobody)
+        customer.http.headers["Authorization"] = f"Bearer {session['token']}"
+        await customer.ok("POST", "/api/widget/close", {}, status=204)
         orders[phone] = wo
         await complete_for(hub, wo["id"], "更换了密封圈" if phone.endswith("2222") else "Seal replaced")
 
@@ -75,3 +80,28 @@ async def test_the_completion_sms_is_in_the_language_the_customer_chatted_in(rig
     await complete_for(hub, wo["id"], "Meter replaced")
     [got] = await rig.phone_gets(1, predicate=lambda g: g.receiver == "+8613700004444")
     assert got.text.startswith(f"Your repair request #{wo['number']} (Meter check) has been completed.")
+
+
+async def test_a_work_order_from_an_sms_conversation_is_told_there_once(rig):
+    """#19 item 5: the notice goes on the channel and conversation the work order came from, once
+    (it used to go there, by SMS again and into the contact's newest email thread)."""
+    hub = rig.hub
+    await rig.phone_sends("+8613700004444", "My meter is leaking again")
+    agent = await hub.client("agent1")
+    sup = await hub.client("supervisor")
+    convs = await poll(lambda: sup.ok("GET", "/api/conversations?view=all&channel=sms"), lambda d: d["items"])
+    [conv] = convs["items"]
+    wo = await new_work_order(hub, agent, title="Meter leaking", conversation_id=conv["id"],
+                              contact_id=conv["contact"]["id"])
+    await complete_for(hub, wo["id"], "Seal replaced")
+    [got] = await rig.phone_gets(1, predicate=lambda g: g.receiver == "+8613700004444")
+    assert f"#{wo['number']}" in got.text and "Seal replaced" in got.text
+    dispatcher = await hub.client("dispatch")
+    detail = await poll(lambda: dispatcher.ok("GET", f"/api/workorders/{wo['id']}"),
+                        lambda w: [h for h in w["history"] if h["kind"] == "customer_notified"])
+    [notified] = [h for h in detail["history"] if h["kind"] == "customer_notified"]
+    assert [(r["channel"], r["status"], r.get("via")) for r in notified["data"]["results"]] == [
+        ("conversation", "sent", "sms")]
+    thread = await sup.ok("GET", f"/api/conversations/{conv['id']}")
+    assert [m["body"] for m in thread["messages"] if m["sender"] == "agent"] == [got.text]
+    assert len([g for g in await asyncio.to_thread(rig.kannel.received) if g.receiver == "+8613700004444"]) == 1
