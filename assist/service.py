@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 #: voice's ``VoiceEventType.TRANSCRIPT_SEGMENT`` (voice/calls/events.py): components do not import
 #: one another, tests/test_event_types.py keeps the two equal
 TRANSCRIPT_SEGMENT = "transcript.segment"
+#: a ticket or work order opened (workflows/events.py): its category teaches the form's suggestion
+CATEGORISED = ("ticket.created", "workorder.created")
 SUGGESTIONS = 3
 MIN_QUERY_WORDS = 4
 #: defaults of the settings assist_suggest_max_pending / assist_suggest_concurrency
@@ -87,6 +89,9 @@ class AssistService:
         self.policy = policy
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="assist")
         self.categories = CategoryIndex(embedder, max_examples=max_examples)
+        # the categories of tickets and work orders opened from conversations (the form's
+        # suggestion), apart from the closing dispositions above
+        self.ticket_categories = CategoryIndex(embedder, max_examples=max_examples)
         self.max_pending = max(1, int(max_pending))
         self.concurrency = max(1, int(concurrency))
         self.cpu_share = min(1.0, max(0.05, float(cpu_share)))
@@ -116,6 +121,13 @@ class AssistService:
         items = await self.s.conversations.labelled_examples(self.categories.max_examples)
         items.reverse()  # oldest first, so the newest survive the cap
         await self._cpu(self.categories.add_many, items)
+        opened = await self.s.eventlog.latest(CATEGORISED, self.ticket_categories.max_examples)
+        examples = []
+        for ev in reversed(opened):
+            label = (ev["data"] or {}).get("category")
+            if label and ev["conversation_id"]:
+                examples.append((ev["conversation_id"], await self.conversation_text(ev["conversation_id"]), label))
+        await self._cpu(self.ticket_categories.add_many, examples)
         return len(self.categories)
 
     async def stop(self) -> None:
@@ -152,6 +164,11 @@ class AssistService:
             if (ev.data or {}).get("final") and isinstance(text, str) and text.strip() \
                     and speaker in ("customer", "caller", "remote"):
                 self.push_text(cid, text)
+        elif t_ in CATEGORISED and cid and (ev.data or {}).get("category"):
+            task = asyncio.create_task(self._learn(cid, str(ev.data["category"]), self.ticket_categories),
+                                       name=f"assist-learn-category-{cid}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         elif ev.type in (EventType.CONVERSATION_OFFERED, EventType.CONVERSATION_ASSIGNED) and cid:
             await self._handled(ev)
         elif ev.type in (EventType.CONVERSATION_CLOSED, EventType.CONVERSATION_ABANDONED) and cid:
@@ -190,10 +207,9 @@ class AssistService:
             return
         self._request(cid, latest)
 
-    async def _learn(self, cid: str, label: str) -> None:
-        text = " ".join(m["body"] for m in await self.s.conversations.messages(cid, include_notes=False)
-                        if m["sender"] == "customer" and m["body"])[:2000]
-        await self._cpu(self.categories.add_many, [(cid, text, label)])
+    async def _learn(self, cid: str, label: str, index: CategoryIndex | None = None) -> None:
+        text = await self.conversation_text(cid)
+        await self._cpu((self.categories if index is None else index).add_many, [(cid, text, label)])
 
     def push_text(self, cid: str | None, text: str) -> None:
         """A new customer text: remembered, and searched when the conversation is handled or
@@ -375,7 +391,12 @@ class AssistService:
                               for s in picked]}
 
     async def suggest_category(self, text: str, limit: int = 3) -> list[dict[str, Any]]:
+        """Closing dispositions for a conversation's words."""
         return await self._cpu(self.categories.suggest, text, 7, limit)
+
+    async def suggest_ticket_category(self, text: str, limit: int = 3) -> list[dict[str, Any]]:
+        """Ticket and work-order categories for a conversation's words."""
+        return await self._cpu(self.ticket_categories.suggest, text, 7, limit)
 
     async def conversation_text(self, conversation_id: str) -> str:
         msgs = await self.s.conversations.messages(conversation_id, include_notes=False)

@@ -104,6 +104,8 @@ class Assist(Protocol):
 
     async def suggest_category(self, text: str) -> list[dict[str, Any]]: ...
 
+    async def suggest_ticket_category(self, text: str) -> list[dict[str, Any]]: ...
+
 
 @runtime_checkable
 class ChatBot(Protocol):

@@ -184,7 +184,8 @@ class Tickets:
                                if isinstance(e, dict)]
         text = await ask(assist.conversation_text(cid))
         if isinstance(text, str) and text:
-            cats = await ask(assist.suggest_category(text))
+            # learnt from the categories of earlier tickets and work orders (never a disposition)
+            cats = await ask(assist.suggest_ticket_category(text))
             if isinstance(cats, list) and cats and isinstance(cats[0], dict):
                 out["suggested_category"] = cats[0].get("category")
 
@@ -355,7 +356,7 @@ class Tickets:
             tx.emit(Event(WorkflowEventType.TICKET_CREATED, now, conversation_id=data.get("conversation_id"),
                           user_id=actor.id if actor else None, queue_id=tk["queue_id"],
                           data={"ticket_id": tid, "number": number, "type": tk["type"],
-                                "priority": tk["priority"], **chain_data()}))
+                                "priority": tk["priority"], "category": tk["category"], **chain_data()}))
         return tid
 
     async def _answered_at(self, cid: str | None) -> float | None:

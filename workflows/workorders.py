@@ -233,7 +233,8 @@ class WorkOrders:
                                                        address=data.get("address") or ""))
             tx.emit(Event(WorkflowEventType.WORKORDER_CREATED, now, conversation_id=data.get("conversation_id"),
                           user_id=actor.id if actor else None,
-                          data={"work_order_id": wid, "number": number, **chain_data()}))
+                          data={"work_order_id": wid, "number": number, "category": data.get("category"),
+                                **chain_data()}))
         return wid
 
     async def transition(self, user: User, wid: str, action: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -31,6 +31,10 @@ class EventLog:
                  "conversation_id": r.conversation_id, "queue_id": r.queue_id, "data": r.data}
                 for r in rows]
 
+    async def latest(self, types: Iterable[str], limit: int = 1000) -> list[dict[str, Any]]:
+        """The newest ``limit`` events of ``types`` (newest first)."""
+        return await self._read(types, None, limit, None)
+
     async def agent_states(self, user_id: str, limit: int = 100,
                            before: float | None = None) -> list[dict[str, Any]]:
         rows = await self._read((EventType.AGENT_STATE_CHANGED,), user_id, limit, before)

@@ -148,3 +148,43 @@ async def test_work_order_prefill_takes_the_address_said_in_the_chat_before_the_
         assert pre["address"] == "江苏省南京市玄武区珠江路88号2栋301室"
         await desk.close()
         await widget.close()
+
+
+async def test_the_suggested_category_is_learnt_from_earlier_tickets_never_a_disposition(hub):
+    """#19 item 6: the ticket form's suggested category came from the closing dispositions
+    ("resolved", "repair_order" …). It is learnt from the categories of earlier tickets and work
+    orders opened from conversations."""
+    assist = hub.services.ports.assist
+    if assist is None:
+        import pytest
+
+        pytest.skip("the assist component is not part of this build")
+    from tests.support.wait import eventually
+
+    agent, desk = await agent_desk(hub, "agent1")
+    general = await queue_id(agent, "General enquiries")
+    sockets = [desk]
+
+    async def chat(name: str, text: str) -> str:
+        _customer, widget, session = await start_chat(hub, queue=general, name=name,
+                                                      email=f"{name.lower()}@example.com", message=text)
+        sockets.append(widget)
+        cid = session["conversation_id"]
+        await desk.wait("offer", lambda d: d["conversation"]["id"] == cid)
+        await agent.ok("POST", f"/api/conversations/{cid}/accept")
+        return cid
+
+    for name, text, category in (("Ann", "There is a strong smell of gas in my kitchen", "Leak repair"),
+                                 ("Ben", "Gas is leaking near the boiler, please send someone", "Leak repair"),
+                                 ("Cai", "My bill is wrong, I was charged twice this month", "Billing dispute")):
+        cid = await chat(name, text)
+        await agent.ok("POST", "/api/tickets", {"type": "complaint", "subject": text[:40], "category": category,
+                                                "conversation_id": cid}, status=201)
+        await agent.ok("POST", f"/api/conversations/{cid}/close", {"disposition": "resolved"})
+        await agent.ok("POST", "/api/agent/wrapup/end")
+    await eventually(lambda: len(assist.ticket_categories) >= 3, what="the three tickets are learnt")
+    cid = await chat("Dan", "I can smell gas in the kitchen near the cooker")
+    pre = await agent.ok("GET", f"/api/tickets/prefill?conversation_id={cid}")
+    assert pre["suggested_category"] == "Leak repair"
+    for s in sockets:
+        await s.close()

@@ -229,6 +229,16 @@ class TranscriptionStream:
             late=self._is_late(),
         )
 
+    def _utterance_ended(self, utt: Utterance) -> None:
+        """The recogniser ended an utterance (or the stream ended it): its final, if it said
+        anything; the next one starts here."""
+        final = self._make_final(utt, self._decoded)
+        self._utt_start = self._decoded
+        self._last_partial = ""
+        if final.text:
+            self._late_pending = False
+            self._results.put_nowait(final)
+
     def _decode(self, pcm: bytes) -> tuple[bool, Utterance]:
         if self._rec.accept(pcm):
             return True, self._rec.result()
@@ -255,21 +265,10 @@ class TranscriptionStream:
                 self._queued -= size
                 self._decoded += size // 2
                 if ended:
-                    final = self._make_final(utt, self._decoded)
-                    self._utt_start = self._decoded
-                    self._last_partial = ""
-                    if final.text:
-                        self._late_pending = False
-                        self._results.put_nowait(final)
+                    self._utterance_ended(utt)
                 elif (not utt.text or utt.text == self._last_partial) and self._last_partial \
                         and self._end_after and self._decoded - self._partial_at >= self._end_after:
-                    last = await loop.run_in_executor(self._executor, self._rec.flush)
-                    final = self._make_final(last, self._decoded)
-                    self._utt_start = self._decoded
-                    self._last_partial = ""
-                    if final.text:
-                        self._late_pending = False
-                        self._results.put_nowait(final)
+                    self._utterance_ended(await loop.run_in_executor(self._executor, self._rec.flush))
                 elif utt.text and utt.text != self._last_partial:
                     self._last_partial = utt.text
                     self._partial_at = self._decoded

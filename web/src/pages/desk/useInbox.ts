@@ -3,7 +3,7 @@ import { reactive, ref } from 'vue'
 import { api, errorText } from '../../api/client'
 import type { ConversationSummary, Epoch, Inbox, InboxView, Message, OfferEvent } from '../../api/types'
 
-export type InboxTab = Extract<InboxView, 'mine' | 'queued' | 'pending' | 'closed'>
+export type InboxTab = Extract<InboxView, 'mine' | 'queued' | 'pending' | 'closed' | 'all'>
 
 export interface Offer {
   conversation: ConversationSummary
@@ -22,6 +22,8 @@ export function belongsTo(s: ConversationSummary, tab: InboxTab, myId: string): 
       return s.status === 'pending'
     case 'closed':
       return s.status === 'closed' || s.status === 'abandoned'
+    case 'all':
+      return true
   }
 }
 
