@@ -318,7 +318,7 @@ class Transcriber:
         max_backlog_s: float = 5.0,
         late_after_s: float = 1.0,
         batch_s: float = 0.2,
-        end_after_s: float | None = 2.0,
+        end_after_s: float | None = None,
     ) -> None:
         self.pool = pool
         self.max_backlog_s = max_backlog_s
@@ -347,9 +347,12 @@ class Transcriber:
         encoding: str = "pcm16",
         phrases: Sequence[str] | None = None,
         max_backlog_s: float | None = None,
+        end_after_s: float | None = None,
     ) -> TranscriptionStream:
         """A new stream for one call leg: 16-bit mono PCM (or G.711 ``ulaw``/``alaw`` bytes) at
-        8000 or 16000 Hz. ``phrases`` restricts recognition to a phrase list (IVR menus)."""
+        8000 or 16000 Hz. ``phrases`` restricts recognition to a phrase list (IVR menus).
+        ``end_after_s``: end an utterance whose words have not changed for this long (audio
+        seconds) when the recogniser does not end it itself (default: the transcriber's)."""
         check_rate(sample_rate)
         if encoding not in ENCODINGS:
             raise UnsupportedEncoding(
@@ -372,7 +375,7 @@ class Transcriber:
             max_backlog_s=self.max_backlog_s if max_backlog_s is None else max_backlog_s,
             late_after_s=self.late_after_s,
             batch_s=self.batch_s,
-            end_after_s=self.end_after_s,
+            end_after_s=self.end_after_s if end_after_s is None else end_after_s,
         )
 
     def close(self) -> None:

@@ -70,6 +70,8 @@ __all__ = ["CallTranscripts", "list_segments", "register_api", "segment_public"]
 
 log = logging.getLogger(__name__)
 
+CALLER_END_AFTER_S = 2.0
+
 RATE = 8000  # G.711 on the RTP legs
 BATCH_S = 0.1  # audio decoded per step: a partial is at most this much behind the RTP it came in
 SPEAKER = {"caller": "Caller", "agent": "Agent"}
@@ -391,7 +393,10 @@ class CallTranscripts:
             self._legs.pop((call.id, lt.leg), None)
             return
         try:
-            stream = await self.transcriber.open_stream(lt.leg, RATE)
+            # the caller's words may be what an IVR speech menu waits for: an utterance the
+            # model does not end is ended after 2 s without new words (voice/asr/stream.py)
+            stream = await self.transcriber.open_stream(
+                lt.leg, RATE, end_after_s=CALLER_END_AFTER_S if lt.leg is Leg.CALLER else None)
         except AsrError as err:
             self.stats["failed_streams"] += 1
             log.error("call %s: no transcription of the %s leg: %s", call.id, lt.leg.value, err)

