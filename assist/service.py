@@ -121,13 +121,11 @@ class AssistService:
         items = await self.s.conversations.labelled_examples(self.categories.max_examples)
         items.reverse()  # oldest first, so the newest survive the cap
         await self._cpu(self.categories.add_many, items)
-        opened = await self.s.eventlog.latest(CATEGORISED, self.ticket_categories.max_examples)
-        examples = []
-        for ev in reversed(opened):
-            label = (ev["data"] or {}).get("category")
-            if label and ev["conversation_id"]:
-                examples.append((ev["conversation_id"], await self.conversation_text(ev["conversation_id"]), label))
-        await self._cpu(self.ticket_categories.add_many, examples)
+        opened = [ev for ev in reversed(await self.s.eventlog.latest(CATEGORISED, self.ticket_categories.max_examples))
+                  if (ev["data"] or {}).get("category") and ev["conversation_id"]]
+        texts = await self.s.conversations.customer_texts([ev["conversation_id"] for ev in opened])
+        await self._cpu(self.ticket_categories.add_many, [
+            (ev["conversation_id"], texts.get(ev["conversation_id"], ""), ev["data"]["category"]) for ev in opened])
         return len(self.categories)
 
     async def stop(self) -> None:

@@ -127,7 +127,7 @@ class DeskNamespace(socketio.AsyncNamespace):
         self._expiry[sid] = loop.call_later(max(0.0, expires_at - self.s.clock.now()),
                                             self._close_soon, sid, "expired")
         await self.enter_room(sid, user_room(user.id))
-        if user.is_agent:
+        if user.id in self.s.routing.agent_ids:  # (the same test as on disconnect: counts stay paired)
             await self._desk_opened(user.id)
         if "wallboard" in user.permissions or "supervise" in user.permissions:
             await self.enter_room(sid, SUPERVISORS)

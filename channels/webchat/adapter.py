@@ -312,20 +312,17 @@ class WebchatChannel:
             await s.contacts.validate(identity, partial=False)
             lang = normalise_language(body.lang)
             subject = " ".join(body.message.split())[:80]
-            if s.ports.email is not None:
-                # The customer has left the page: the message is answered by email. It is an email
-                # conversation (routed like a mail, the agent's reply sent by the email channel to
-                # the address given here) in the chosen queue, offered when an agent is ready.
-                row = await s.conversations.open(
-                    channel="email", queue_id=qid, identity=identity, first_message=body.message,
-                    subject=subject, status="queued",
-                    meta={"offline_form": True, "reply_to": body.email}, language=lang, identity_claimed=True)
+            # The customer has left the page: with an email channel the message is an email
+            # conversation (routed like a mail, the agent's reply sent by the email channel to the
+            # address given here) offered when an agent is ready; without one it waits in Pending.
+            by_email = s.ports.email is not None
+            row = await s.conversations.open(
+                channel="email" if by_email else "chat", queue_id=qid, identity=identity,
+                first_message=body.message, subject=subject, status="queued" if by_email else "pending",
+                meta={"offline_form": True, **({"reply_to": body.email} if by_email else {})},
+                language=lang, identity_claimed=True)
+            if by_email:
                 await s.routing.enqueue(row)
-            else:  # no email channel to answer by: it waits in Pending for someone to call back
-                row = await s.conversations.open(
-                    channel="chat", queue_id=qid, identity=identity, first_message=body.message,
-                    subject=subject, status="pending", meta={"offline_form": True},
-                    language=lang, identity_claimed=True)
             notice = await s.texts.render("widget.offline.received", row.language, name=body.name)
             return json_response({"id": row.id, "notice": notice, "language": s.texts.language(row.language)}, 201)
 

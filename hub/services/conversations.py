@@ -253,20 +253,27 @@ class ConversationService:
     async def labelled_examples(self, limit: int) -> list[tuple[str, str, str]]:
         """Up to ``limit`` closed conversations with a disposition, newest first: (id, the
         customer's words, disposition) — examples for category suggestions."""
-        c, m = t.conversations.c, t.messages.c
+        c = t.conversations.c
         async with self.db.read() as conn:
             rows = (await conn.execute(select(c.id, c.disposition).where(
                 c.status == "closed", c.disposition.is_not(None))
                 .order_by(desc(c.closed_at)).limit(limit))).all()
-            ids = [r.id for r in rows]
-            texts: dict[str, list[str]] = {}
+        texts = await self.customer_texts([r.id for r in rows])
+        return [(r.id, texts.get(r.id, ""), r.disposition) for r in rows]
+
+    async def customer_texts(self, ids: Sequence[str]) -> dict[str, str]:
+        """What the customer wrote in each conversation (messages joined, at most 2000
+        characters), read in chunks of 500 conversations."""
+        m = t.messages.c
+        texts: dict[str, list[str]] = {}
+        async with self.db.read() as conn:
             for chunk in range(0, len(ids), 500):
-                part = ids[chunk:chunk + 500]
+                part = list(ids[chunk:chunk + 500])
                 for r in (await conn.execute(select(m.conversation_id, m.body).where(
                         m.conversation_id.in_(part), m.sender == "customer", m.kind == "message")
                         .order_by(m.created_at))).all():
                     texts.setdefault(r.conversation_id, []).append(r.body)
-        return [(r.id, " ".join(texts.get(r.id, []))[:2000], r.disposition) for r in rows]
+        return {cid: " ".join(bodies)[:2000] for cid, bodies in texts.items()}
 
     async def move_status(self, cid: str, expected: str, status: str,
                           event: Callable[[Any, float], Event]) -> Any | None:
